@@ -1,0 +1,22 @@
+// createApp(deps) composes the feature plugins into one Elysia app. It starts nothing: index.ts listens, and
+// tests call app.handle(new Request("http://localhost/...")) on a fresh set of deps.
+import { Elysia } from "elysia";
+import type { Deps } from "./deps.ts";
+import { errorHandler } from "./http/errors.ts";
+import { observe } from "./http/observe.ts";
+import { docs } from "./http/docs.ts";
+import { systemRoutes } from "./system/routes.ts";
+import pkg from "../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+export function createApp(deps: Deps) {
+  return new Elysia()
+    .use(errorHandler(deps.log))
+    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES }))
+    .use(docs(VERSION))
+    .use(systemRoutes(deps))
+    .group("/api/v1", (api) => api);
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,111 @@
+// The only reader of the environment. Parsed once at start against a TypeBox schema; a bad value stops the
+// start with a message naming the variable. Every variable is optional: the defaults run a complete local server.
+import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeSync, accessSync, constants } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
+
+const LogLevel = T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")]);
+
+// Names, defaults and units follow the design's "Configuration names"; README.md has the same table.
+const EnvSchema = T.Object({
+  PORT: T.Integer({ minimum: 0, maximum: 65535, default: 8787 }),
+  HOST: T.String({ minLength: 1, default: "127.0.0.1" }),
+  PUBLIC_URL: T.Optional(T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" })),
+  DATA_DIR: T.String({ minLength: 1, default: "./data" }),
+  LOG_LEVEL: T.Union([LogLevel], { default: "info" }),
+  DATABASE_URL: T.Optional(T.String({ pattern: "^(file:|libsql://|https?://|wss?://).+" })),
+  DATABASE_AUTH_TOKEN: T.Optional(T.String()),
+  DB_BUSY_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
+  JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
+  BODY_MAX_BYTES: T.Integer({ minimum: 1024, default: 60 * 1024 * 1024 }),
+  SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 600000, default: 10000 }),
+});
+type Env = Static<typeof EnvSchema>;
+
+export type Config = Readonly<
+  Omit<Env, "PUBLIC_URL" | "DATA_DIR" | "JWT_SECRET"> & {
+    PUBLIC_URL: string;
+    DATA_DIR: string;
+    JWT_SECRET: string;
+    /** "sqlite" (bun:sqlite file in DATA_DIR) or "libsql" (remote libSQL server). */
+    DATABASE_KIND: "sqlite" | "libsql";
+  }
+>;
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses and checks the environment. Pure apart from reading the env object: no files are touched. */
+export function parseEnv(env: Record<string, string | undefined> = process.env): Env {
+  const keys = Object.keys(EnvSchema.properties) as (keyof Env)[];
+  const raw: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = env[k];
+    if (v !== undefined && v !== "") raw[k] = v.trim();
+  }
+  const value = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw));
+  const problems = [...Value.Errors(EnvSchema, value)].map((e) => {
+    const name = e.path.replace(/^\//, "") || "(environment)";
+    return `${name}=${JSON.stringify(raw[name] ?? "")}: ${e.message}`;
+  });
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  return value as Env;
+}
+
+/**
+ * Builds the frozen config: parses the environment, makes sure DATA_DIR exists and is writable, and fills
+ * secrets that were not given from DATA_DIR/secrets.json (generated once, mode 0600) so restarts keep sessions.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const e = parseEnv(env);
+  const dataDir = resolve(e.DATA_DIR);
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK | constants.R_OK);
+  } catch (err) {
+    throw new ConfigError(`DATA_DIR=${JSON.stringify(e.DATA_DIR)}: not a writable directory (${(err as Error).message})`);
+  }
+  const secrets = e.JWT_SECRET ? { JWT_SECRET: e.JWT_SECRET } : loadSecrets(dataDir);
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, "");
+  return Object.freeze({
+    ...e,
+    DATA_DIR: dataDir,
+    PUBLIC_URL: publicUrl,
+    JWT_SECRET: secrets.JWT_SECRET,
+    DATABASE_KIND: e.DATABASE_URL && !e.DATABASE_URL.startsWith("file:") ? "libsql" : "sqlite",
+  });
+}
+
+type Secrets = { JWT_SECRET: string };
+
+/** Reads DATA_DIR/secrets.json, creating it atomically (O_EXCL) on first start so two instances agree. */
+function loadSecrets(dataDir: string): Secrets {
+  const file = join(dataDir, "secrets.json");
+  try {
+    const fd = openSync(file, "wx", 0o600);
+    try {
+      writeSync(fd, JSON.stringify({ JWT_SECRET: randomBytes(48).toString("base64url") }));
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new ConfigError(`DATA_DIR: cannot create ${file} (${(err as Error).message})`);
+    }
+  }
+  // A concurrent first start may still be writing: retry briefly until the JSON is complete.
+  for (let i = 0; ; i++) {
+    try {
+      const s = JSON.parse(readFileSync(file, "utf8")) as Partial<Secrets>;
+      if (typeof s.JWT_SECRET !== "string" || s.JWT_SECRET.length < 32) throw new Error("JWT_SECRET missing");
+      chmodSync(file, 0o600);
+      return { JWT_SECRET: s.JWT_SECRET };
+    } catch (err) {
+      if (i >= 20) throw new ConfigError(`DATA_DIR: ${file} is unreadable or damaged (${(err as Error).message})`);
+      Bun.sleepSync(25);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+// Composition root: load config, open the database, build the concrete deps, start the server, handle signals.
+import { sql } from "drizzle-orm";
+import { unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createApp, VERSION } from "./app.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { openDatabase } from "./db/client.ts";
+import { applyMigrations } from "./db/migrate.ts";
+import { meta } from "./db/schema.ts";
+import type { Deps } from "./deps.ts";
+import { createLogger } from "./log.ts";
+
+export type Running = {
+  deps: Deps;
+  server: ReturnType<typeof Bun.serve>;
+  url: string;
+  /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), close the database. */
+  stop(): Promise<void>;
+};
+
+/** Builds the real dependencies from a config. Tests use the same function with their own config. */
+export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock">> = {}): Promise<Deps> {
+  const log = overrides.log ?? createLogger(config.LOG_LEVEL);
+  const clock = overrides.clock ?? { now: () => Date.now() };
+  const database = openDatabase(config);
+  const applied = await applyMigrations(database);
+  if (applied) log.info("migrations applied", { count: applied });
+  const now = clock.now();
+  await database.db
+    .insert(meta)
+    .values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now })
+    .onConflictDoNothing();
+  return {
+    config,
+    database,
+    log,
+    clock,
+    readiness: {
+      database: () => database.ping(),
+      data_dir: async () => {
+        const probe = join(config.DATA_DIR, `.ready-${process.pid}`);
+        await writeFile(probe, "ok");
+        await unlink(probe);
+      },
+    },
+  };
+}
+
+export async function start(config: Config): Promise<Running> {
+  const deps = await buildDeps(config);
+  const app = createApp(deps);
+  // Bun.serve directly (rather than app.listen) so we hold the server handle for a graceful stop.
+  const server = Bun.serve({
+    port: config.PORT,
+    hostname: config.HOST,
+    // Backstop only: the app enforces BODY_MAX_BYTES itself, while the body streams, with a contract-shaped 413.
+    maxRequestBodySize: config.BODY_MAX_BYTES * 2,
+    fetch: (request) => app.handle(request),
+  });
+  const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
+  const [row] = await deps.database.db.select().from(meta).where(sql`${meta.key} = 'installation_id'`);
+  deps.log.info("listening", { url, public_url: config.PUBLIC_URL, version: VERSION, database: deps.database.kind, installation_id: row?.value });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      deps.log.info("stopping", { timeout_ms: config.SHUTDOWN_TIMEOUT_MS });
+      const graceful = server.stop(false);
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => true),
+      ]);
+      if (timedOut) {
+        deps.log.warn("in-flight requests did not finish in time; closing them");
+        await server.stop(true);
+      }
+      await deps.database.close();
+      deps.log.info("stopped");
+    })());
+  return { deps, server, url, stop };
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`sidechain: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  let running: Running;
+  try {
+    running = await start(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : (e.message ?? String(e));
+    console.error(`sidechain: cannot start: ${reason}`);
+    process.exit(1);
+  }
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      running.stop().then(
+        () => process.exit(0),
+        (err) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+if (import.meta.main) await main();
