@@ -38,7 +38,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     readiness: {
       database: () => database.ping(),
       data_dir: async () => {
-        const probe = join(config.DATA_DIR, `.ready-${process.pid}`);
+        const probe = join(config.DATA_DIR, `.ready-${Bun.randomUUIDv7()}`);
         await writeFile(probe, "ok");
         await unlink(probe);
       },

@@ -78,6 +78,9 @@ function validationFields(error: unknown): Record<string, string> {
 export const errorHandler = (log: Logger) =>
   new Elysia({ name: "errors" }).error({ ApiError }).onError({ as: "global" }, ({ code, error, request, path, set }) => {
     if (error instanceof ApiError) return error.apply(set);
+    // Errors thrown by our body parser (413, invalid JSON) arrive wrapped in Elysia's ParseError.
+    const cause = (error as { cause?: unknown })?.cause;
+    if (cause instanceof ApiError) return cause.apply(set);
     switch (code) {
       case "VALIDATION":
         return errors.validation(validationFields(error), "Some fields are invalid").apply(set);

@@ -32,7 +32,7 @@ export const observe = (opts: { log: Logger; bodyMaxBytes: number }) =>
       const len = Number(request.headers.get("content-length") ?? 0);
       if (len > opts.bodyMaxBytes) throw errors.tooLarge(`The request body is larger than ${opts.bodyMaxBytes} bytes`);
     })
-    .onParse({ as: "global" }, ({ request, contentType }) => parseBody(request, contentType ?? "", opts.bodyMaxBytes))
+    .onParse({ as: "global" }, ({ request }) => parseBody(request, request.headers.get("content-type") ?? "", opts.bodyMaxBytes))
     .onAfterResponse({ as: "global" }, ({ request, set, path, responseValue }) => {
       const i = info.get(request);
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
