@@ -49,7 +49,7 @@ export async function parseBody(request: Request, contentType: string, max: numb
   }
   if (type === "multipart/form-data" || type === "application/x-www-form-urlencoded") {
     try {
-      const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+      const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType } }).formData();
       return formToObject(form);
     } catch {
       throw errors.badRequest("invalid_form", "The form body could not be parsed");

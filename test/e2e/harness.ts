@@ -31,10 +31,10 @@ export type ServerProcess = {
   stop(signal?: NodeJS.Signals): Promise<number>;
 };
 
-async function collect(stream: ReadableStream<Uint8Array>, into: string[]) {
+async function collect(stream: ReadableStream<Uint8Array> | number | undefined, into: string[]) {
   const decoder = new TextDecoder();
   let rest = "";
-  for await (const chunk of stream) {
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
     rest += decoder.decode(chunk, { stream: true });
     const lines = rest.split("\n");
     rest = lines.pop()!;

@@ -1,0 +1,64 @@
+// Shared bench helpers: a load generator (autocannon, run by Node in its own process so it does not share the
+// server's event loop) and process helpers. Benches print figures; they never assert on time.
+import { mkdtempSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { freePort, waitFor } from "../../test/support/net.ts";
+
+export const ROOT = join(import.meta.dir, "../..");
+
+export type Load = { rps: number; p50: number; p99: number; errors: number; non2xx: number; requests: number };
+
+/** Runs autocannon against `url` and returns requests/s and latency percentiles (ms). */
+export async function load(url: string, opts: { connections?: number; seconds?: number; headers?: Record<string, string> } = {}): Promise<Load> {
+  const args = [join(ROOT, "node_modules/autocannon/autocannon.js"), "-j", "-c", String(opts.connections ?? 50), "-d", String(opts.seconds ?? 10)];
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push("-H", `${k}=${v}`);
+  args.push(url);
+  const proc = Bun.spawn(["node", ...args], { stdout: "pipe", stderr: "ignore" });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  const r = JSON.parse(out);
+  return {
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    requests: r.requests.total,
+  };
+}
+
+export type Proc = { url: string; proc: ReturnType<typeof Bun.spawn>; stop(): Promise<void> };
+
+/** Starts `cmd` with PORT set to a free port and waits until `readyPath` answers. */
+export async function startProcess(cmd: string[], env: Record<string, string> = {}, readyPath = "/health"): Promise<Proc> {
+  const port = await freePort();
+  const proc = Bun.spawn(cmd, { cwd: ROOT, env: { ...process.env, PORT: String(port), ...env }, stdout: "ignore", stderr: "inherit" });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(url + readyPath)).ok, 20_000, () => proc.exitCode !== null);
+  return {
+    url,
+    proc,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+    },
+  };
+}
+
+/** Starts the Sidechain server from source on a fresh DATA_DIR (or the one given). */
+export function startSidechain(env: Record<string, string> = {}) {
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), "sc-bench-"));
+  return startProcess([process.execPath, "src/index.ts"], { DATA_DIR: dataDir, ...env }, "/readyz");
+}
+
+export function machine(): string {
+  return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}`;
+}
+
+/** Peak resident memory of a process in bytes, read from /proc (Linux). */
+export async function peakRss(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return kb * 1024;
+}
