@@ -1,6 +1,6 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
 // Conventions (shared/DESIGN.md "Data rules"): ids are our own ULID-like strings, timestamps are integer ms.
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
 export const meta = sqliteTable("meta", {
@@ -35,4 +35,123 @@ export const jobs = sqliteTable(
     finishedAt: integer("finished_at"),
   },
   (t) => [index("jobs_claim_idx").on(t.status, t.runAt), index("jobs_lease_idx").on(t.status, t.leaseUntil)],
+);
+
+// ── Accounts (issue: unified sign-in). Rules L1–L9 of shared/SECURITY.md live in src/auth/identity.ts. ──
+
+/** Emails and usernames are stored lower-cased, so the plain unique constraints are case-insensitive. */
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").unique(),
+  emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
+  username: text("username").notNull().unique(),
+  displayName: text("display_name").notNull().default(""),
+  passwordHash: text("password_hash"),
+  bio: text("bio").notNull().default(""),
+  location: text("location").notNull().default(""),
+  genre: text("genre").notNull().default(""),
+  daw: text("daw").notNull().default(""),
+  website: text("website").notNull().default(""),
+  socialLinks: text("social_links", { mode: "json" }).notNull().$type<Record<string, string>>().default({}),
+  avatarKey: text("avatar_key"),
+  showActivityStatus: integer("show_activity_status", { mode: "boolean" }).notNull().default(true),
+  lastActiveAt: integer("last_active_at"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** L1: a provider identity is keyed by (provider, provider_user_id); its email is only a hint on first sign-in. */
+export const identities = sqliteTable(
+  "identities",
+  {
+    id: text("id").primaryKey(),
+    provider: text("provider").notNull(),
+    providerUserId: text("provider_user_id").notNull(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    email: text("email"),
+    linkedAt: integer("linked_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("identities_provider_subject").on(t.provider, t.providerUserId),
+    uniqueIndex("identities_user_provider").on(t.userId, t.provider),
+  ],
+);
+
+/** A signed-in device. Access tokens name the session (sid); every request checks it is still live. */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    lastUsedAt: integer("last_used_at").notNull(),
+    /** Sliding expiry (30 days of inactivity). */
+    expiresAt: integer("expires_at").notNull(),
+    /** Hard cap (90 days after sign-in). */
+    absoluteExpiresAt: integer("absolute_expires_at").notNull(),
+    /** When the user last proved a credential in this session (L6: recent authentication). */
+    authenticatedAt: integer("authenticated_at").notNull(),
+    userAgent: text("user_agent").notNull().default(""),
+    ip: text("ip").notNull().default(""),
+    refreshTokenHash: text("refresh_token_hash").notNull().unique(),
+    /** The hash the last rotation replaced: presenting it again is reuse, which revokes the session. */
+    previousRefreshHash: text("previous_refresh_hash"),
+    revokedAt: integer("revoked_at"),
+    revokeReason: text("revoke_reason"),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId), index("sessions_prev_refresh_idx").on(t.previousRefreshHash)],
+);
+
+/** Emailed one-time tokens: stored as SHA-256, single use, purpose-bound, newest-only. */
+export const oneTimeTokens = sqliteTable(
+  "one_time_tokens",
+  {
+    id: text("id").primaryKey(),
+    purpose: text("purpose").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /** e.g. the address a verification token proves. */
+    email: text("email"),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("one_time_tokens_user_idx").on(t.userId, t.purpose)],
+);
+
+/**
+ * Sign-ins that finish in another place: the plugin's browser flow (id = its session_id) and RFC 8628 device
+ * codes (id = hash of the device code). Tokens are minted when the result is handed out, never stored.
+ */
+export const signInRequests = sqliteTable("sign_in_requests", {
+  id: text("id").primaryKey(),
+  kind: text("kind").notNull(),
+  /** pending | approved | denied | error | consumed */
+  status: text("status").notNull().default("pending"),
+  userCode: text("user_code").unique(),
+  userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+  message: text("message"),
+  intervalS: integer("interval_s").notNull().default(5),
+  lastPollAt: integer("last_poll_at"),
+  createdAt: integer("created_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});
+
+/** Mail waiting for SMTP, or kept for `sidechain mail list` when no SMTP server is configured. */
+export const mailOutbox = sqliteTable(
+  "mail_outbox",
+  {
+    id: text("id").primaryKey(),
+    to: text("to").notNull(),
+    subject: text("subject").notNull(),
+    text: text("text").notNull(),
+    html: text("html").notNull(),
+    /** queued | sent | failed | kept (no SMTP configured) */
+    status: text("status").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+    sentAt: integer("sent_at"),
+  },
+  (t) => [index("mail_outbox_created_idx").on(t.createdAt)],
 );
