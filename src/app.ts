@@ -6,6 +6,8 @@ import { errorHandler } from "./http/errors.ts";
 import { observe } from "./http/observe.ts";
 import { docs } from "./http/docs.ts";
 import { systemRoutes } from "./system/routes.ts";
+import { authRoutes } from "./auth/routes.ts";
+import { userRoutes } from "./users/routes.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -16,7 +18,7 @@ export function createApp(deps: Deps) {
     .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES }))
     .use(docs(VERSION))
     .use(systemRoutes(deps))
-    .group("/api/v1", (api) => api);
+    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(userRoutes(deps)));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -21,6 +21,41 @@ const EnvSchema = T.Object({
   JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
   BODY_MAX_BYTES: T.Integer({ minimum: 1024, default: 60 * 1024 * 1024 }),
   SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 600000, default: 10000 }),
+
+  // Accounts and sessions (shared/SECURITY.md)
+  ACCESS_TOKEN_TTL_S: T.Integer({ minimum: 60, maximum: 30 * 86400, default: 86400 }),
+  SESSION_IDLE_TTL_S: T.Integer({ minimum: 3600, default: 30 * 86400 }),
+  SESSION_MAX_TTL_S: T.Integer({ minimum: 3600, default: 90 * 86400 }),
+  PASSWORD_HASH_CONCURRENCY: T.Integer({ minimum: 1, maximum: 64, default: Math.max(1, navigator.hardwareConcurrency || 2) }),
+  TRUSTED_PROXIES: T.String({ default: "" }),
+  REGISTRATION_OPEN: T.Boolean({ default: true }),
+
+  // Rate limits: requests per minute per client IP, and failed credential attempts per account
+  RATE_LIMIT_AUTH_PER_MIN: T.Integer({ minimum: 1, default: 30 }),
+  RATE_LIMIT_MAIL_PER_HOUR: T.Integer({ minimum: 1, default: 10 }),
+  LOGIN_FAILURES_BEFORE_BACKOFF: T.Integer({ minimum: 1, default: 5 }),
+  LOGIN_BACKOFF_MAX_S: T.Integer({ minimum: 1, default: 900 }),
+
+  // Mail
+  SMTP_URL: T.Optional(T.String({ pattern: "^smtps?://.+" })),
+  MAIL_FROM: T.String({ minLength: 3, default: "Sidechain <no-reply@localhost>" }),
+
+  // Google and Discord sign-in: a provider is on when its client id and secret are set
+  GOOGLE_CLIENT_ID: T.Optional(T.String()),
+  GOOGLE_CLIENT_SECRET: T.Optional(T.String()),
+  GOOGLE_AUTH_URL: T.String({ default: "https://accounts.google.com/o/oauth2/v2/auth" }),
+  GOOGLE_TOKEN_URL: T.String({ default: "https://oauth2.googleapis.com/token" }),
+  GOOGLE_USERINFO_URL: T.String({ default: "https://openidconnect.googleapis.com/v1/userinfo" }),
+  DISCORD_CLIENT_ID: T.Optional(T.String()),
+  DISCORD_CLIENT_SECRET: T.Optional(T.String()),
+  DISCORD_AUTH_URL: T.String({ default: "https://discord.com/oauth2/authorize" }),
+  DISCORD_TOKEN_URL: T.String({ default: "https://discord.com/api/oauth2/token" }),
+  DISCORD_USERINFO_URL: T.String({ default: "https://discord.com/api/users/@me" }),
+
+  // Stream.io (optional mirror and client tokens)
+  STREAM_API_KEY: T.Optional(T.String()),
+  STREAM_API_SECRET: T.Optional(T.String()),
+  STREAM_BASE_URL: T.Optional(T.String({ pattern: "^https?://.+" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -45,6 +80,12 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
   for (const k of keys) {
     const v = env[k];
     if (v !== undefined && v !== "") raw[k] = v.trim();
+    // Booleans: accept the usual spellings, anything else stays a string and fails the check.
+    if (typeof raw[k] === "string" && (EnvSchema.properties[k] as { type?: string }).type === "boolean") {
+      const b = (raw[k] as string).toLowerCase();
+      if (["1", "true", "yes", "on"].includes(b)) raw[k] = true;
+      else if (["0", "false", "no", "off"].includes(b)) raw[k] = false;
+    }
   }
   const value = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw));
   const problems = [...Value.Errors(EnvSchema, value)].map((e) => {

@@ -2,6 +2,7 @@
 // index.ts builds the real one; tests build their own (fresh database, fake clock, captured mail...).
 import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
+import type { Mailer } from "./integrations/mailer.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -24,6 +25,9 @@ export interface Deps {
   database: Database;
   log: Logger;
   clock: Clock;
+  mailer: Mailer;
+  /** Absolute URL of a stored media object (set once storage is configured). */
+  mediaUrl?: (key: string) => string;
   /** Named checks behind GET /readyz (database, storage, ...). */
   readiness: Record<string, ReadinessCheck>;
 }

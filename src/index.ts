@@ -9,6 +9,8 @@ import { applyMigrations } from "./db/migrate.ts";
 import { meta } from "./db/schema.ts";
 import type { Deps } from "./deps.ts";
 import { createLogger } from "./log.ts";
+import { createMailer } from "./integrations/mailer.ts";
+import { setPeerAddress } from "./http/client-ip.ts";
 
 export type Running = {
   deps: Deps;
@@ -19,7 +21,7 @@ export type Running = {
 };
 
 /** Builds the real dependencies from a config. Tests use the same function with their own config. */
-export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock">> = {}): Promise<Deps> {
+export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock" | "mailer">> = {}): Promise<Deps> {
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const clock = overrides.clock ?? { now: () => Date.now() };
   const database = openDatabase(config);
@@ -30,11 +32,13 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     .insert(meta)
     .values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now })
     .onConflictDoNothing();
+  const mailer = overrides.mailer ?? createMailer({ database, clock, log, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
   return {
     config,
     database,
     log,
     clock,
+    mailer,
     readiness: {
       database: () => database.ping(),
       data_dir: async () => {
@@ -55,7 +59,10 @@ export async function start(config: Config): Promise<Running> {
     hostname: config.HOST,
     // Backstop only: the app enforces BODY_MAX_BYTES itself, while the body streams, with a contract-shaped 413.
     maxRequestBodySize: config.BODY_MAX_BYTES * 2,
-    fetch: (request) => app.handle(request),
+    fetch: (request, srv) => {
+      setPeerAddress(request, srv.requestIP(request)?.address);
+      return app.handle(request);
+    },
   });
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
   const [row] = await deps.database.db.select().from(meta).where(sql`${meta.key} = 'installation_id'`);
@@ -74,6 +81,7 @@ export async function start(config: Config): Promise<Running> {
         deps.log.warn("in-flight requests did not finish in time; closing them");
         await server.stop(true);
       }
+      await deps.mailer.idle();
       await deps.database.close();
       deps.log.info("stopped");
     })());

@@ -28,7 +28,11 @@ export const docs = (version: string) =>
             description:
               "The API of a self-hosted Sidechain server. Errors are always `{error, message, fields?}` with a non-2xx status; success bodies never contain an `error` key.",
           },
-          tags: [{ name: "system", description: "Health and readiness" }],
+          tags: [
+            { name: "system", description: "Health and readiness" },
+            { name: "auth", description: "Accounts, sessions and sign-in (shared/API.md section 3)" },
+            { name: "users", description: "Users and profiles" },
+          ],
           components: {
             securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
           },

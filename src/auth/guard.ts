@@ -1,0 +1,57 @@
+// The one auth guard every protected route uses: `{ auth: true }` on a route resolves `auth` = { user, session }
+// from `Authorization: Bearer <access token>`, or answers 401 invalid_token / token_expired in the contract shape.
+// `{ viewer: true }` is the optional form for public routes that personalise when a token is present.
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { errors } from "../http/errors.ts";
+import { setRequestUser } from "../http/observe.ts";
+import { getUserById, type UserRow } from "../users/service.ts";
+import { validateSession, type Session } from "./sessions.ts";
+import { verifyAccessToken } from "./tokens.ts";
+
+export type Auth = { user: UserRow; session: Session };
+
+export function bearerToken(request: Request): string | null {
+  const h = request.headers.get("authorization");
+  const m = h && /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1]! : null;
+}
+
+/** Checks an access token and that its session is live (revocation takes effect at once). */
+export async function authenticateToken(deps: Deps, token: string): Promise<Auth> {
+  const v = await verifyAccessToken(deps.config.JWT_SECRET, token, deps.clock.now());
+  if (!v.ok) {
+    throw v.reason === "expired"
+      ? errors.unauthorized("token_expired", "The access token has expired; refresh it or sign in again")
+      : errors.unauthorized("invalid_token", "The access token is not valid");
+  }
+  const session = await validateSession(deps, v.claims.sessionId, v.claims.userId);
+  if (!session) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
+  const user = await getUserById(deps, v.claims.userId);
+  if (!user) throw errors.unauthorized("invalid_token", "This account no longer exists");
+  return { user, session };
+}
+
+export async function authenticate(deps: Deps, request: Request): Promise<Auth> {
+  const token = bearerToken(request);
+  if (!token) throw errors.unauthorized("unauthorized", "Sign in first: this route needs an Authorization: Bearer token");
+  const auth = await authenticateToken(deps, token);
+  setRequestUser(request, auth.user.id);
+  return auth;
+}
+
+export const authGuard = (deps: Deps) =>
+  new Elysia({ name: "auth-guard" }).macro({
+    auth: {
+      detail: { security: [{ bearer: [] }] },
+      async resolve({ request }) {
+        return { auth: await authenticate(deps, request) };
+      },
+    },
+    viewer: {
+      async resolve({ request }) {
+        // A bad token on a public route is still an error: the client believes it is signed in.
+        return { viewer: bearerToken(request) ? await authenticate(deps, request) : null };
+      },
+    },
+  });

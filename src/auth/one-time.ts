@@ -1,0 +1,61 @@
+// One-time tokens (email verification, password reset, set-password): ≥ 256 bits from the CSPRNG, stored as
+// SHA-256, single use, short expiry, purpose-bound and newest-only.
+import { and, eq, gt, isNull } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { oneTimeTokens } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { newId, randomToken, sha256 } from "../lib/crypto.ts";
+
+export type Purpose = "verify_email" | "reset_password" | "set_password";
+
+export const TOKEN_TTL_MS: Record<Purpose, number> = {
+  reset_password: 30 * 60_000,
+  set_password: 24 * 3600_000,
+  verify_email: 24 * 3600_000,
+};
+
+/** Issues a new token; older unused tokens of the same purpose for the user stop working (newest-only). */
+export async function createOneTimeToken(deps: Deps, db: Db, userId: string, purpose: Purpose, email?: string | null) {
+  const now = deps.clock.now();
+  await db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
+  const token = randomToken();
+  await db.insert(oneTimeTokens).values({
+    id: newId(),
+    purpose,
+    tokenHash: sha256(token),
+    userId,
+    email: email ?? null,
+    expiresAt: now + TOKEN_TTL_MS[purpose],
+    createdAt: now,
+  });
+  return token;
+}
+
+/**
+ * Redeems a token for one purpose: one atomic UPDATE marks it used only if it is unused, unexpired and of that
+ * purpose, so two concurrent redemptions cannot both succeed.
+ */
+export async function redeemOneTimeToken(deps: Deps, db: Db, token: string, purpose: Purpose) {
+  const now = deps.clock.now();
+  const [row] = await db
+    .update(oneTimeTokens)
+    .set({ usedAt: now })
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, sha256(token)),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, now),
+      ),
+    )
+    .returning();
+  return row ?? null;
+}
+
+/** L7: a credential change invalidates every outstanding one-time token of the user. */
+export async function invalidateUserTokens(deps: Deps, db: Db, userId: string) {
+  await db.update(oneTimeTokens).set({ usedAt: deps.clock.now() }).where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt)));
+}

@@ -1,0 +1,202 @@
+// /api/v1/auth: native accounts, tokens and sessions. The route table is the security table: each route shows its
+// guard ({ auth: true }) and its rate limits right beside it.
+import { Elysia, t } from "elysia";
+import type { Deps } from "../deps.ts";
+import { parseTrustedProxies, clientIp } from "../http/client-ip.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
+import { failureBackoff, windowLimiter } from "../http/rate-limit.ts";
+import { SelfUser } from "../users/models.ts";
+import { toSelfUser } from "../users/service.ts";
+import { authGuard } from "./guard.ts";
+import * as M from "./models.ts";
+import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
+import * as service from "./service.ts";
+import { extendSession, listSessions, revokeSession, revokeUserSessions, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
+import { verifyIgnoringExpiry } from "./tokens.ts";
+
+const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
+
+export const authRoutes = (deps: Deps, hasher: PasswordHasher = createPasswordHasher(deps.config.PASSWORD_HASH_CONCURRENCY)) => {
+  const { config, clock } = deps;
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
+  const client = (request: Request): ClientInfo => ({ ip: clientIp(request, trusted), userAgent: request.headers.get("user-agent") ?? "" });
+
+  // Limiters, created here next to the routes they protect.
+  const perIp = windowLimiter({ name: "auth-ip", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
+  const mailPerTarget = windowLimiter({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000, clock });
+  const loginBackoff = failureBackoff({ freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxS: config.LOGIN_BACKOFF_MAX_S, clock });
+  const limitIp = (request: Request, group: string) => perIp.hit(`${group}:${clientIp(request, trusted)}`);
+
+  const forgot = (email: string) => {
+    mailPerTarget.hit(`forgot:${service.normalizeEmail(email)}`);
+    // Not awaited: the answer is the same, and as fast, whether or not the email has an account.
+    service.requestPasswordReset(deps, email).catch((err) => deps.log.error("password reset request failed", { reason: String(err) }));
+    return { ok: true as const };
+  };
+  const confirmReset = (token: string, password: string) => service.redeemPasswordToken(deps, hasher, token, password, "reset_password").then(() => ({ ok: true as const }));
+
+  return new Elysia({ name: "auth-routes", prefix: "/auth", detail: { tags: ["auth"] } })
+    .use(authGuard(deps))
+    .post(
+      "/register",
+      async ({ body, request, set }) => {
+        limitIp(request, "register");
+        const auth = await service.register(deps, hasher, body, client(request));
+        set.status = 201;
+        return { auth };
+      },
+      { body: M.RegisterBody, response: { 201: M.AuthResponse, ...errorResponses }, detail: { summary: "Create an account (plugin)" } },
+    )
+    .post(
+      "/login",
+      async ({ body, request }) => {
+        limitIp(request, "login");
+        const account = `login:${body.email.trim().toLowerCase()}`;
+        loginBackoff.check(account); // per account, whichever IP the attempts come from
+        const result = await service.checkLogin(deps, hasher, body.email, body.password);
+        if (!result.ok) {
+          loginBackoff.fail(account);
+          // Same status and body for an unknown account and a wrong password: no enumeration.
+          throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
+        }
+        loginBackoff.succeed(account);
+        return { auth: await service.authPayload(deps, result.user, client(request)) };
+      },
+      { body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
+    )
+    .post(
+      "/refresh",
+      async ({ body, request }) => {
+        limitIp(request, "refresh");
+        if (body.refresh_token) {
+          const r = await rotateRefreshToken(deps, body.refresh_token);
+          if (!r.ok) {
+            throw r.reason === "reused"
+              ? errors.unauthorized("invalid_token", "This refresh token was already used; the session has been signed out")
+              : errors.unauthorized("invalid_token", "The refresh token is not valid");
+          }
+          const user = await service.findUserById(deps, r.userId);
+          return { auth: { token: r.tokens.token, refresh_token: r.tokens.refresh_token, expires_at: r.tokens.expires_at, user: await toSelfUser(deps, user) } };
+        }
+        if (body.token) {
+          // The plugin's form: its current access token, no header. Only extends a session that is still live.
+          const claims = await verifyIgnoringExpiry(config.JWT_SECRET, body.token);
+          const extended = claims && (await extendSession(deps, claims.sessionId, claims.userId));
+          if (!claims || !extended) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
+          const user = await service.findUserById(deps, claims.userId);
+          return { token: extended.token, expires_at: extended.expiresAt.toISOString(), user: { id: user.id, username: user.username } };
+        }
+        throw errors.validation({ refresh_token: "Give refresh_token (or the plugin's token)" });
+      },
+      { body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form extends its session" } },
+    )
+    .post("/logout", async ({ auth }) => (await revokeSession(deps, auth.user.id, auth.session.id, "logout"), { ok: true as const }), {
+      auth: true,
+      response: { 200: M.Ok, 401: ErrorSchema },
+      detail: { summary: "Sign out this session" },
+    })
+    // The plugin turns an empty-body POST into a GET; a bearer token (never a cookie) makes this safe from CSRF.
+    .get("/logout", async ({ auth }) => (await revokeSession(deps, auth.user.id, auth.session.id, "logout"), { ok: true as const }), {
+      auth: true,
+      response: { 200: M.Ok, 401: ErrorSchema },
+      detail: { summary: "Sign out this session (plugin alias of POST)" },
+    })
+    .post("/logout-all", async ({ auth }) => (await revokeUserSessions(deps, auth.user.id, "logout_all"), { ok: true as const }), {
+      auth: true,
+      response: { 200: M.Ok, 401: ErrorSchema },
+      detail: { summary: "Sign out every session of this account" },
+    })
+    .get("/me", ({ auth }) => toSelfUser(deps, auth.user), {
+      auth: true,
+      response: { 200: SelfUser, 401: ErrorSchema },
+      detail: { summary: "The signed-in user (also GET /api/v1/users/me)" },
+    })
+    .post(
+      "/forgot-password",
+      ({ body, request, set }) => {
+        limitIp(request, "forgot");
+        set.status = 202;
+        return forgot(body.email);
+      },
+      { body: M.EmailBody, response: { 202: M.Ok, ...errorResponses }, detail: { summary: "Email a password reset link; the same answer for every email" } },
+    )
+    .post(
+      "/reset-password",
+      async ({ body, request, set }) => {
+        limitIp(request, "forgot");
+        // One path, two meanings told apart by the body: {email} is the plugin's forgot-password,
+        // {token, new_password} is the REST confirmation.
+        if ("token" in body) return confirmReset(body.token, body.new_password);
+        set.status = 202;
+        return forgot(body.email);
+      },
+      { body: M.ResetPasswordBody, response: { 200: M.Ok, 202: M.Ok, ...errorResponses }, detail: { summary: "Plugin alias: {email} asks for a reset link; {token, new_password} redeems it" } },
+    )
+    .post(
+      "/reset-password/confirm",
+      ({ body, request }) => {
+        limitIp(request, "forgot");
+        return confirmReset(body.token, body.new_password);
+      },
+      { body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
+    )
+    .post(
+      "/set-password",
+      async ({ body, request }) => {
+        limitIp(request, "forgot");
+        await service.redeemPasswordToken(deps, hasher, body.token, body.password, "set_password");
+        return { ok: true as const };
+      },
+      { body: M.SetPasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Redeem an emailed set-password link (accounts without a password)" } },
+    )
+    .post(
+      "/change-password",
+      async ({ body, auth }) => {
+        await service.changePassword(deps, hasher, auth, body);
+        return { ok: true as const };
+      },
+      { auth: true, body: M.ChangePasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Change (or add) the password; signs out the other sessions" } },
+    )
+    .post(
+      "/verify-email",
+      async ({ body, request }) => {
+        limitIp(request, "verify");
+        await service.verifyEmail(deps, body.token);
+        return { ok: true as const };
+      },
+      { body: M.TokenBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Confirm the email address with the emailed token" } },
+    )
+    .post(
+      "/resend-verification",
+      async ({ auth, request }) => {
+        limitIp(request, "resend");
+        mailPerTarget.hit(`verify:${auth.user.id}`);
+        await service.resendVerification(deps, auth.user);
+        return { ok: true as const };
+      },
+      { auth: true, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Send the verification email again" } },
+    )
+    .get(
+      "/sessions",
+      async ({ auth }) => ({
+        sessions: (await listSessions(deps, auth.user.id)).map((s) => ({
+          id: s.id,
+          current: s.id === auth.session.id,
+          created_at: new Date(s.createdAt).toISOString(),
+          last_used_at: new Date(s.lastUsedAt).toISOString(),
+          expires_at: new Date(Math.min(s.expiresAt, s.absoluteExpiresAt)).toISOString(),
+          user_agent: s.userAgent,
+          ip: s.ip,
+        })),
+      }),
+      { auth: true, response: { 200: M.SessionList, 401: ErrorSchema }, detail: { summary: "The signed-in devices of this account" } },
+    )
+    .delete(
+      "/sessions/:id",
+      async ({ auth, params }) => {
+        if (!(await revokeSession(deps, auth.user.id, params.id, "revoked_by_user"))) throw errors.notFound("session_not_found", "No such live session on this account");
+        return { ok: true as const };
+      },
+      { auth: true, params: t.Object({ id: t.String({ maxLength: 64 }) }), response: { 200: M.Ok, 401: ErrorSchema, 404: ErrorSchema }, detail: { summary: "Sign out one device" } },
+    );
+};

@@ -1,0 +1,57 @@
+// Users as the API shows them. The social counters and per-viewer fields are filled by the social feature;
+// presence by the realtime hub.
+import { eq } from "drizzle-orm";
+import { identities, users } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import type { PublicUserT, SelfUserT } from "./models.ts";
+
+export type UserRow = typeof users.$inferSelect;
+
+export type ViewerExtras = Partial<
+  Pick<PublicUserT, "follower_count" | "following_count" | "post_count" | "is_following" | "follows_you" | "is_online" | "is_in_studio">
+>;
+
+export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}): PublicUserT {
+  return {
+    id: u.id,
+    username: u.username,
+    display_name: u.displayName,
+    bio: u.bio,
+    avatar_url: u.avatarKey && deps.mediaUrl ? deps.mediaUrl(u.avatarKey) : "",
+    location: u.location,
+    genre: u.genre,
+    daw: u.daw,
+    website: u.website,
+    social_links: u.socialLinks ?? {},
+    follower_count: extras.follower_count ?? 0,
+    following_count: extras.following_count ?? 0,
+    post_count: extras.post_count ?? 0,
+    is_following: extras.is_following ?? false,
+    follows_you: extras.follows_you ?? false,
+    is_online: u.showActivityStatus ? (extras.is_online ?? false) : false,
+    is_in_studio: u.showActivityStatus ? (extras.is_in_studio ?? false) : false,
+    last_active: u.showActivityStatus && u.lastActiveAt ? new Date(u.lastActiveAt).toISOString() : null,
+    created_at: new Date(u.createdAt).toISOString(),
+  };
+}
+
+export async function getUserById(deps: Deps, id: string): Promise<UserRow | undefined> {
+  const [u] = await deps.database.db.select().from(users).where(eq(users.id, id)).limit(1);
+  return u;
+}
+
+export async function linkedProviders(deps: Deps, userId: string): Promise<string[]> {
+  const rows = await deps.database.db.select({ provider: identities.provider }).from(identities).where(eq(identities.userId, userId));
+  return rows.map((r) => r.provider).sort();
+}
+
+/** The signed-in user's own record: the public shape plus email, verification, password and providers. */
+export async function toSelfUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}): Promise<SelfUserT> {
+  return {
+    ...toPublicUser(deps, u, extras),
+    email: u.email ?? "",
+    email_verified: u.emailVerified,
+    has_password: u.passwordHash !== null,
+    linked_providers: await linkedProviders(deps, u.id),
+  };
+}

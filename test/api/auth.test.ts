@@ -1,0 +1,281 @@
+// Native accounts, tokens and sessions: scenarios on a fresh database each, on bun:sqlite and on a real sqld.
+import { afterEach, describe, expect, test } from "bun:test";
+import { SignJWT } from "jose";
+import { eq } from "drizzle-orm";
+import { users } from "../../src/db/schema.ts";
+import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
+import { json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+
+let env: TestEnv;
+afterEach(() => env?.close());
+
+const post = (path: string, body?: unknown, token?: string, headers?: Record<string, string>) =>
+  env.request(`/api/v1/auth${path}`, { method: "POST", json: body ?? {}, token, headers });
+const get = (path: string, token?: string) => env.request(path.startsWith("/api") ? path : `/api/v1/auth${path}`, { token });
+
+for (const driver of DRIVERS) {
+  describe(`accounts on ${driver}`, () => {
+    test("register → login → me → refresh → logout; the logged-out session's token is rejected at once", async () => {
+      env = await createTestEnv(driver, { PUBLIC_URL: "https://loops.example.com" });
+      const { input, auth } = await registerUser(env);
+      expect(auth.user).toMatchObject({ username: input.username, email: input.email, email_verified: false, has_password: true, linked_providers: [] });
+      expect("error" in auth).toBe(false);
+
+      const login = await post("/login", { email: input.email, password: input.password });
+      expect(login.status).toBe(200);
+      const { auth: a2 } = await json(login);
+      // login by username works too, case-insensitively
+      expect((await post("/login", { email: input.username.toUpperCase(), password: input.password })).status).toBe(200);
+
+      const me = await json(await get("/me", a2.token));
+      expect(me.id).toBe(auth.user.id);
+      expect(await json(await get("/api/v1/users/me", a2.token))).toEqual(me);
+
+      const refreshed = await json(await post("/refresh", { refresh_token: a2.refresh_token }));
+      expect(refreshed.auth.refresh_token).not.toBe(a2.refresh_token);
+      expect(refreshed.auth.user.id).toBe(auth.user.id);
+
+      expect(await json(await post("/logout", {}, refreshed.auth.token))).toEqual({ ok: true });
+      const after = await get("/me", refreshed.auth.token);
+      expect(after.status).toBe(401);
+      expect((await json(after)).error).toBe("invalid_token");
+      // other sessions still work
+      expect((await get("/me", auth.token)).status).toBe(200);
+    });
+
+    test("refresh-token reuse revokes the whole session", async () => {
+      env = await createTestEnv(driver);
+      const { auth } = await registerUser(env);
+      const first = await json(await post("/refresh", { refresh_token: auth.refresh_token }));
+      const reuse = await post("/refresh", { refresh_token: auth.refresh_token });
+      expect(reuse.status).toBe(401);
+      expect((await json(reuse)).error).toBe("invalid_token");
+      // the legitimate holder's newer tokens are dead too
+      expect((await post("/refresh", { refresh_token: first.auth.refresh_token })).status).toBe(401);
+      expect((await get("/me", first.auth.token)).status).toBe(401);
+    });
+
+    test("password reset: single use, purpose-bound, expires, revokes all sessions, link uses PUBLIC_URL", async () => {
+      env = await createTestEnv(driver, { PUBLIC_URL: "https://loops.example.com" });
+      const { input, auth } = await registerUser(env);
+      const verifyToken = await linkToken(env, input.email, "/verify-email");
+      const res = await post("/forgot-password", { email: input.email }, undefined, { host: "evil.example.net" });
+      expect(res.status).toBe(202);
+      expect(await json(res)).toEqual({ ok: true });
+      await Bun.sleep(300); // the reset is prepared in the background
+      const token = await linkToken(env, input.email, "/reset-password");
+      // purpose-bound: a verification token cannot reset, a reset token cannot verify
+      expect((await post("/reset-password/confirm", { token: verifyToken, new_password: "another fine passphrase" })).status).toBe(400);
+      expect((await post("/verify-email", { token })).status).toBe(400);
+      // a refused password does not burn the link
+      const weak = await post("/reset-password/confirm", { token, new_password: "password" });
+      expect(weak.status).toBe(400);
+      expect((await json(weak)).error).toBe("validation_error");
+      expect(await json(await post("/reset-password/confirm", { token, new_password: "another fine passphrase" }))).toEqual({ ok: true });
+      expect((await post("/reset-password/confirm", { token, new_password: "yet another passphrase" })).status).toBe(400);
+      expect((await get("/me", auth.token)).status).toBe(401);
+      expect((await post("/login", { email: input.email, password: input.password })).status).toBe(401);
+      expect((await post("/login", { email: input.email, password: "another fine passphrase" })).status).toBe(200);
+      // expiry: a reset token older than 30 minutes is refused
+      await post("/forgot-password", { email: input.email });
+      await Bun.sleep(300);
+      const late = await linkToken(env, input.email, "/reset-password");
+      env.clock.advance(31 * 60_000);
+      expect((await post("/reset-password/confirm", { token: late, new_password: "too late passphrase" })).status).toBe(400);
+      // the owner was told
+      expect((await mailTo(env, input.email)).some((m) => m.subject.includes("security notice"))).toBe(true);
+    });
+
+    test("the plugin's reset paths: POST /reset-password with {email} asks, with {token,new_password} redeems", async () => {
+      env = await createTestEnv(driver);
+      const { input } = await registerUser(env);
+      const asked = await post("/reset-password", { email: input.email });
+      expect(asked.status).toBe(202);
+      await Bun.sleep(300);
+      const token = await linkToken(env, input.email, "/reset-password");
+      expect(await json(await post("/reset-password", { token, new_password: "plugin chosen passphrase" }))).toEqual({ ok: true });
+      expect((await post("/login", { email: input.email, password: "plugin chosen passphrase" })).status).toBe(200);
+    });
+
+    test("email verification marks the account verified and signs out earlier sessions", async () => {
+      env = await createTestEnv(driver);
+      const { input, auth } = await registerUser(env);
+      const token = await linkToken(env, input.email, "/verify-email");
+      expect(await json(await post("/verify-email", { token }))).toEqual({ ok: true });
+      expect((await post("/verify-email", { token })).status).toBe(400);
+      const [row] = await env.deps.database.db.select().from(users).where(eq(users.id, auth.user.id));
+      expect(row!.emailVerified).toBe(true);
+      expect((await get("/me", auth.token)).status).toBe(401);
+    });
+
+    test("change password needs the current one and signs out the other sessions", async () => {
+      env = await createTestEnv(driver);
+      const { input, auth } = await registerUser(env);
+      const other = (await json(await post("/login", { email: input.email, password: input.password }))).auth;
+      const wrong = await post("/change-password", { current_password: "not it at all", new_password: "brand new passphrase" }, auth.token);
+      expect(wrong.status).toBe(401);
+      expect(await json(await post("/change-password", { current_password: input.password, new_password: "brand new passphrase" }, auth.token))).toEqual({ ok: true });
+      expect((await get("/me", auth.token)).status).toBe(200);
+      expect((await get("/me", other.token)).status).toBe(401);
+    });
+
+    test("sessions can be listed and one revoked", async () => {
+      env = await createTestEnv(driver);
+      const { input, auth } = await registerUser(env);
+      const other = (await json(await post("/login", { email: input.email, password: input.password }, undefined, { "user-agent": "Sidechain-Plugin/1.0" }))).auth;
+      const list = await json(await get("/sessions", auth.token));
+      expect(list.sessions).toHaveLength(2);
+      const current = list.sessions.find((s: any) => s.current);
+      const plugin = list.sessions.find((s: any) => !s.current);
+      expect(plugin.user_agent).toBe("Sidechain-Plugin/1.0");
+      expect(await json(await env.request(`/api/v1/auth/sessions/${plugin.id}`, { method: "DELETE", token: auth.token }))).toEqual({ ok: true });
+      expect((await get("/me", other.token)).status).toBe(401);
+      expect((await env.request(`/api/v1/auth/sessions/${plugin.id}`, { method: "DELETE", token: auth.token })).status).toBe(404);
+      expect(current.id).toBeTruthy();
+      // logout-all
+      await post("/logout-all", {}, auth.token);
+      expect((await get("/me", auth.token)).status).toBe(401);
+    });
+  });
+}
+
+describe("login answers", () => {
+  test("unknown email and wrong password: identical status and body", async () => {
+    env = await createTestEnv();
+    const { input } = await registerUser(env);
+    const a = await post("/login", { email: "nobody@example.com", password: input.password });
+    const b = await post("/login", { email: input.email, password: "wrong password entirely" });
+    expect(a.status).toBe(401);
+    expect(b.status).toBe(401);
+    expect(await a.text()).toBe(await b.text());
+  });
+
+  test("the N+1th failed login for one account gets 429 with Retry-After, also from different IPs", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "3", TRUSTED_PROXIES: "" });
+    const { input } = await registerUser(env);
+    for (let i = 0; i < 3; i++) {
+      const r = await post("/login", { email: input.email, password: `wrong ${i} password` }, undefined, { "x-forwarded-for": `198.51.100.${i}` });
+      expect(r.status).toBe(401);
+    }
+    const limited = await post("/login", { email: input.email, password: input.password }, undefined, { "x-forwarded-for": "203.0.113.9" });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await json(limited)).error).toBe("rate_limited");
+    // once the wait is over, the right password works
+    env.clock.advance(2000);
+    expect((await post("/login", { email: input.email, password: input.password })).status).toBe(200);
+  });
+
+  test("per-IP limit on registration answers 429 with Retry-After", async () => {
+    env = await createTestEnv("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "2" });
+    await registerUser(env);
+    await registerUser(env);
+    const third = await post("/register", newUserInput());
+    expect(third.status).toBe(429);
+    expect(third.headers.get("retry-after")).toBeTruthy();
+  });
+});
+
+describe("registration rules", () => {
+  test("bad fields are a validation error naming them, and nothing is created", async () => {
+    env = await createTestEnv();
+    const r = await post("/register", { email: "not-an-email", username: "x", password: "password" });
+    expect(r.status).toBe(400);
+    const body = await json(r);
+    expect(Object.keys(body.fields).sort()).toEqual(["email", "password", "username"]);
+    expect(await env.deps.database.db.select().from(users)).toHaveLength(0);
+  });
+
+  test("a taken username is 409 username_taken, case-insensitively", async () => {
+    env = await createTestEnv();
+    const { input } = await registerUser(env, { username: "beatsmith" });
+    const r = await post("/register", newUserInput({ username: "BeatSmith" }));
+    expect(r.status).toBe(409);
+    expect((await json(r)).error).toBe("username_taken");
+    expect(input.username).toBe("beatsmith");
+  });
+
+  test("registering an email that has an account changes nothing and mails the owner", async () => {
+    env = await createTestEnv();
+    const { input, auth } = await registerUser(env);
+    const r = await post("/register", newUserInput({ email: input.email.toUpperCase(), password: "attacker password here" }));
+    expect(r.status).toBe(409);
+    expect((await json(r)).error).toBe("email_taken");
+    expect((await post("/login", { email: input.email, password: "attacker password here" })).status).toBe(401);
+    expect((await get("/me", auth.token)).status).toBe(200);
+    const mails = await mailTo(env, input.email);
+    expect(mails[0]!.subject).toContain("tried to create");
+    expect(mails[0]!.text).not.toContain("/set-password"); // the account has a password: no link
+  });
+});
+
+describe("access tokens", () => {
+  const claims = (env: TestEnv, sid: string, sub: string) => ({ sid, typ: "access", sub, iss: "sidechain", aud: "sidechain-api" });
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+  test("alg:none, another algorithm, wrong audience, expired, or a revoked session → 401", async () => {
+    env = await createTestEnv();
+    const { auth } = await registerUser(env);
+    const me = (token: string) => get("/me", token);
+    const [, payload] = auth.token.split(".");
+    const real = JSON.parse(Buffer.from(payload!, "base64url").toString());
+    const key = new TextEncoder().encode(env.deps.config.JWT_SECRET);
+
+    const none = `${b64({ alg: "none", typ: "JWT" })}.${payload}.`;
+    expect((await json(await me(none))).error).toBe("invalid_token");
+
+    const hs512 = await new SignJWT(claims(env, real.sid, real.sub)).setProtectedHeader({ alg: "HS512" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    expect((await json(await me(hs512))).error).toBe("invalid_token");
+
+    const wrongAud = await new SignJWT({ ...claims(env, real.sid, real.sub), aud: "someone-else" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    expect((await json(await me(wrongAud))).error).toBe("invalid_token");
+
+    const wrongTyp = await new SignJWT({ ...claims(env, real.sid, real.sub), typ: "refresh" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    expect((await json(await me(wrongTyp))).error).toBe("invalid_token");
+
+    const otherKey = await new SignJWT(claims(env, real.sid, real.sub)).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(48)));
+    expect((await json(await me(otherKey))).error).toBe("invalid_token");
+
+    env.clock.advance(25 * 3600_000);
+    const expired = await me(auth.token);
+    expect(expired.status).toBe(401);
+    expect((await json(expired)).error).toBe("token_expired");
+    env.clock.advance(-25 * 3600_000);
+
+    await post("/logout", {}, auth.token);
+    expect((await json(await me(auth.token))).error).toBe("invalid_token");
+  });
+
+  test("no token is 401 unauthorized; the plugin's refresh form extends a live session only", async () => {
+    env = await createTestEnv();
+    expect((await json(await get("/me"))).error).toBe("unauthorized");
+    const { auth } = await registerUser(env);
+    env.clock.advance(23 * 3600_000);
+    const r = await json(await post("/refresh", { token: auth.token }));
+    expect(Object.keys(r).sort()).toEqual(["expires_at", "token", "user"]);
+    expect(r.user).toEqual({ id: auth.user.id, username: auth.user.username });
+    expect(new Date(r.expires_at).getTime()).toBeGreaterThan(new Date(auth.expires_at).getTime());
+    await post("/logout", {}, r.token);
+    const dead = await post("/refresh", { token: auth.token });
+    expect(dead.status).toBe(401);
+    expect((await post("/refresh", {})).status).toBe(400);
+  });
+
+  test("sessions end after 30 idle days and after 90 days whatever happens", async () => {
+    env = await createTestEnv();
+    const { auth } = await registerUser(env);
+    env.clock.advance(31 * 86400_000);
+    expect((await post("/refresh", { refresh_token: auth.refresh_token })).status).toBe(401);
+
+    const second = await registerUser(env);
+    let refresh = second.auth.refresh_token;
+    for (let day = 0; day < 95; day += 20) {
+      env.clock.advance(20 * 86400_000);
+      const r = await post("/refresh", { refresh_token: refresh });
+      if (day + 20 < 90) {
+        expect(r.status).toBe(200);
+        refresh = (await json(r)).auth.refresh_token;
+      } else expect(r.status).toBe(401);
+    }
+  });
+});

@@ -1,0 +1,45 @@
+// Helpers for account scenarios: register users, read the outbox, pull tokens out of mailed links.
+import { desc, eq } from "drizzle-orm";
+import { mailOutbox } from "../../src/db/schema.ts";
+import type { TestEnv } from "./deps.ts";
+
+let n = 0;
+export function newUserInput(overrides: Partial<{ email: string; username: string; password: string; display_name: string }> = {}) {
+  n++;
+  return { email: `producer${n}-${process.pid}@example.com`, username: `producer${n}_${process.pid % 1000}`, password: "correct horse battery staple", ...overrides };
+}
+
+export async function json(res: Response) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`not JSON (${res.status}): ${text.slice(0, 200)}`);
+  }
+}
+
+export async function registerUser(env: TestEnv, overrides: Parameters<typeof newUserInput>[0] = {}) {
+  const input = newUserInput(overrides);
+  const res = await env.request("/api/v1/auth/register", { method: "POST", json: input });
+  const body = await json(res);
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(body)}`);
+  return { input, auth: body.auth as { token: string; refresh_token: string; expires_at: string; user: Record<string, any> } };
+}
+
+/** Messages sent to an address, newest first. */
+export async function mailTo(env: TestEnv, to: string) {
+  await env.deps.mailer.idle();
+  return env.deps.database.db.select().from(mailOutbox).where(eq(mailOutbox.to, to.toLowerCase())).orderBy(desc(mailOutbox.createdAt), desc(mailOutbox.id));
+}
+
+/** The token of the newest mailed link to `path` (e.g. "/reset-password"), checking the link's origin. */
+export async function linkToken(env: TestEnv, to: string, path: string): Promise<string> {
+  for (const m of await mailTo(env, to)) {
+    const match = new RegExp(`(https?://[^\\s]+)${path}\\?token=([A-Za-z0-9_%-]+)`).exec(m.text);
+    if (match) {
+      if (match[1] !== env.deps.config.PUBLIC_URL) throw new Error(`link origin ${match[1]} is not PUBLIC_URL`);
+      return decodeURIComponent(match[2]!);
+    }
+  }
+  throw new Error(`no mail to ${to} with a ${path} link`);
+}
