@@ -10,8 +10,13 @@ export const ROOT = join(import.meta.dir, "../..");
 export type Load = { rps: number; p50: number; p99: number; errors: number; non2xx: number; requests: number };
 
 /** Runs autocannon against `url` and returns requests/s and latency percentiles (ms). */
-export async function load(url: string, opts: { connections?: number; seconds?: number; headers?: Record<string, string> } = {}): Promise<Load> {
+export async function load(
+  url: string,
+  opts: { connections?: number; seconds?: number; headers?: Record<string, string>; method?: string; body?: string } = {},
+): Promise<Load> {
   const args = [join(ROOT, "node_modules/autocannon/autocannon.js"), "-j", "-c", String(opts.connections ?? 50), "-d", String(opts.seconds ?? 10)];
+  if (opts.method) args.push("-m", opts.method);
+  if (opts.body) args.push("-b", opts.body);
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push("-H", `${k}=${v}`);
   args.push(url);
   const proc = Bun.spawn(["node", ...args], { stdout: "pipe", stderr: "ignore" });
