@@ -1,0 +1,101 @@
+// GET/HEAD /media/<key>: serves stored objects (API.md section 5 "Media"). With the local driver the app streams
+// the file itself; with S3 it answers 302 to the object's URL (CDN or presigned), so links handed out as
+// ${PUBLIC_URL}/media/<key> keep working after a switch to S3.
+import { Elysia } from "elysia";
+import { ApiError, errors } from "../http/errors.ts";
+import { isValidKey, type Storage } from "../storage/index.ts";
+import { noneMatch, parseRange, rangeStillValid } from "./range.ts";
+
+export type MediaRouteOptions = { storage: Storage };
+
+const PREFIX = "/media/";
+// Keys are unique per content (a new version gets a new key), so a client may keep an object forever.
+const CACHE_CONTROL = "public, max-age=31536000, immutable";
+// SVG waveforms are served from our origin: a sandboxing CSP keeps any script in one inert (defence in depth,
+// the SVGs are ours), and nosniff keeps browsers on the declared type (SECURITY.md "Uploads").
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+/** The key named by a request path, or null. Decoded once; a valid key never needs escaping, so an escaped
+ *  "/", ".", "%" or NUL decodes to something the key rules refuse. */
+function keyOf(path: string): string | null {
+  if (!path.startsWith(PREFIX)) return null;
+  let key: string;
+  try {
+    key = decodeURIComponent(path.slice(PREFIX.length));
+  } catch {
+    return null; // malformed escape
+  }
+  return isValidKey(key) ? key : null;
+}
+
+// The same 404 for a malformed key, a traversal attempt and a missing object: a probe learns nothing, and a
+// path that is not a valid key never reaches the filesystem.
+const notFound = () => errors.notFound("not_found", "No such media");
+
+export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
+  new Elysia({ name: "media" }).all(
+    "/media/*",
+    async ({ request, path }) => {
+      // One handler for GET and HEAD: Elysia would answer HEAD on a wildcard GET route by reading the whole body
+      // to count it; here HEAD never opens the object.
+      const method = request.method;
+      if (method !== "GET" && method !== "HEAD") {
+        throw new ApiError(405, "method_not_allowed", `${method} is not allowed on media`, undefined, { allow: "GET, HEAD" });
+      }
+      const key = keyOf(path);
+      if (!key) throw notFound();
+
+      if (storage.driver !== "local") {
+        // Not cached: a presigned target changes over time. The bucket or CDN answers for a missing key.
+        return new Response(null, { status: 302, headers: { location: await storage.url(key), "cache-control": "no-store" } });
+      }
+
+      const info = await storage.head(key);
+      if (!info) throw notFound();
+      const headers: Record<string, string> = {
+        "content-type": info.contentType,
+        "accept-ranges": "bytes",
+        "cache-control": CACHE_CONTROL,
+        etag: info.etag,
+        "x-content-type-options": "nosniff",
+        "content-security-policy": CSP,
+      };
+      if (noneMatch(request.headers.get("if-none-match"), info.etag)) {
+        const { "content-type": _, ...rest } = headers;
+        return new Response(null, { status: 304, headers: rest });
+      }
+
+      const range = rangeStillValid(request.headers.get("if-range"), info.etag)
+        ? parseRange(request.headers.get("range"), info.size)
+        : null;
+      if (range === "unsatisfiable") return unsatisfiable(info.size);
+      if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
+      const status = range ? 206 : 200;
+
+      if (method === "HEAD") {
+        headers["content-length"] = String(range ? range.end - range.start + 1 : info.size);
+        return new Response(null, { status, headers });
+      }
+      let object;
+      try {
+        object = await storage.get(key, range ?? undefined);
+      } catch (err) {
+        if (err instanceof RangeError) return unsatisfiable(info.size); // replaced by a shorter object meanwhile
+        throw err;
+      }
+      if (!object) throw notFound(); // deleted between head and get
+      headers["content-length"] = String(object.length);
+      return new Response(object.body, { status, headers });
+    },
+    // Hidden from OpenAPI: an "all" route would be listed under every method with one operationId. Clients get
+    // media URLs from API responses (audio_url, waveform_url...), never by building them.
+    { detail: { hide: true } },
+  );
+
+/** 416 in the contract shape (ApiError's status set has no 416), with the size a client needs to retry. */
+function unsatisfiable(size: number): Response {
+  return Response.json(
+    { error: "range_not_satisfiable", message: `The requested range is outside the object (${size} bytes)` },
+    { status: 416, headers: { "content-range": `bytes */${size}`, "accept-ranges": "bytes", "x-content-type-options": "nosniff" } },
+  );
+}
