@@ -1,6 +1,6 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
 // Conventions (shared/DESIGN.md "Data rules"): ids are our own ULID-like strings, timestamps are integer ms.
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
 export const meta = sqliteTable("meta", {
@@ -154,4 +154,57 @@ export const mailOutbox = sqliteTable(
     sentAt: integer("sent_at"),
   },
   (t) => [index("mail_outbox_created_idx").on(t.createdAt)],
+);
+
+// ── Loops (issue: upload and audio pipeline). A post is created `processing` by the upload and becomes `ready`
+// when the process-loop job has stored its media, or `failed` with the reason. ──
+export const posts = sqliteTable(
+  "posts",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /** processing | ready | failed */
+    status: text("status").notNull(),
+    error: text("error"),
+    errorCode: text("error_code"),
+    /** Display title (the plugin's `filename`); never used in a storage key. */
+    title: text("title").notNull().default(""),
+    bpm: real("bpm"),
+    key: text("key").notNull().default(""),
+    daw: text("daw").notNull().default(""),
+    genres: text("genres", { mode: "json" }).notNull().$type<string[]>().default([]),
+    durationBars: integer("duration_bars"),
+    commentAudience: text("comment_audience").notNull().default("everyone"),
+    /** The plugin's recording id, or an Idempotency-Key header: a retried upload returns the same post. */
+    recordingId: text("recording_id"),
+    idempotencyKey: text("idempotency_key"),
+    originalKey: text("original_key").notNull(),
+    originalFormat: text("original_format").notNull(),
+    originalBytes: integer("original_bytes").notNull(),
+    audioKey: text("audio_key").notNull(),
+    peaksKey: text("peaks_key").notNull(),
+    waveformKey: text("waveform_key").notNull(),
+    /** Measured on the delivered MP3. */
+    loudnessLufs: real("loudness_lufs"),
+    truePeakDb: real("true_peak_db"),
+    durationSeconds: real("duration_seconds"),
+    sampleCount: integer("sample_count"),
+    sampleRate: integer("sample_rate"),
+    channels: integer("channels"),
+    /** What normalization did: "linear" gain or "limiter". */
+    gainMode: text("gain_mode"),
+    inputLufs: real("input_lufs"),
+    likeCount: integer("like_count").notNull().default(0),
+    playCount: integer("play_count").notNull().default(0),
+    commentCount: integer("comment_count").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    readyAt: integer("ready_at"),
+  },
+  (t) => [
+    uniqueIndex("posts_user_recording").on(t.userId, t.recordingId),
+    uniqueIndex("posts_user_idempotency").on(t.userId, t.idempotencyKey),
+    index("posts_feed_idx").on(t.status, t.createdAt, t.id),
+    index("posts_user_feed_idx").on(t.userId, t.status, t.createdAt, t.id),
+  ],
 );
