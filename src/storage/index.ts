@@ -1,6 +1,7 @@
 // The object storage interface every feature uses (through deps), and the factory that picks a driver:
 // local disk under DATA_DIR/media (default) or any S3-compatible bucket (R2, S3, MinIO). Features never see
 // which one is in use; they only store server-generated keys (keys.ts) and hand out url(key).
+import { join } from "node:path";
 import type { LocalStorageOptions } from "./local.ts";
 import type { S3StorageOptions } from "./s3.ts";
 
@@ -94,7 +95,7 @@ export type StorageConfig = {
 /** Maps the validated config to driver options; media of the local driver live in DATA_DIR/media. */
 export function storageOptionsFromConfig(config: StorageConfig, now?: () => number): StorageOptions {
   if ((config.STORAGE ?? "local") === "local") {
-    return { driver: "local", dir: `${config.DATA_DIR.replace(/\/+$/, "")}/media`, publicUrl: config.PUBLIC_URL };
+    return { driver: "local", dir: join(config.DATA_DIR, "media"), publicUrl: config.PUBLIC_URL };
   }
   if (!config.S3_BUCKET) throw new Error("STORAGE=s3 needs S3_BUCKET");
   return {

@@ -62,6 +62,12 @@ describe("GET /media/<key> (local storage)", () => {
     expect(await bodyBytes(res)).toEqual(bytes);
   });
 
+  test("a query string (cache busters) does not change which object is served", async () => {
+    const res = await call(`/media/${mp3}?v=2&x=..%2f..%2fsecrets.json`);
+    expect(res.status).toBe(200);
+    expect((await bodyBytes(res)).length).toBe(1000);
+  });
+
   test("the type comes from the stored object's key: JSON peaks and SVG waveforms", async () => {
     const j = await call(`/media/${json}`);
     expect(j.headers.get("content-type")).toBe("application/json");
