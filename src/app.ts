@@ -6,6 +6,7 @@ import { errorHandler } from "./http/errors.ts";
 import { observe } from "./http/observe.ts";
 import { docs } from "./http/docs.ts";
 import { systemRoutes } from "./system/routes.ts";
+import { mediaRoutes } from "./media/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import pkg from "../package.json" with { type: "json" };
@@ -18,6 +19,7 @@ export function createApp(deps: Deps) {
     .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES }))
     .use(docs(VERSION))
     .use(systemRoutes(deps))
+    .use(mediaRoutes(deps))
     .group("/api/v1", (api) => api.use(authRoutes(deps)).use(userRoutes(deps)));
 }
 

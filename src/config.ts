@@ -35,6 +35,8 @@ const EnvSchema = T.Object({
   RATE_LIMIT_MAIL_PER_HOUR: T.Integer({ minimum: 1, default: 10 }),
   LOGIN_FAILURES_BEFORE_BACKOFF: T.Integer({ minimum: 1, default: 5 }),
   LOGIN_BACKOFF_MAX_S: T.Integer({ minimum: 1, default: 900 }),
+  /** RFC 8628 device-code polls per client IP (a device polls every 5 s: 12 a minute). */
+  RATE_LIMIT_DEVICE_POLL_PER_MIN: T.Integer({ minimum: 1, default: 120 }),
 
   // Mail
   SMTP_URL: T.Optional(T.String({ pattern: "^smtps?://.+" })),
@@ -51,6 +53,17 @@ const EnvSchema = T.Object({
   DISCORD_AUTH_URL: T.String({ default: "https://discord.com/oauth2/authorize" }),
   DISCORD_TOKEN_URL: T.String({ default: "https://discord.com/api/oauth2/token" }),
   DISCORD_USERINFO_URL: T.String({ default: "https://discord.com/api/users/@me" }),
+
+  // Media storage: local disk under DATA_DIR/media, or an S3-compatible bucket (R2, S3, MinIO)
+  STORAGE: T.Union([T.Literal("local"), T.Literal("s3")], { default: "local" }),
+  S3_ENDPOINT: T.Optional(T.String({ pattern: "^https?://.+" })),
+  S3_REGION: T.String({ minLength: 1, default: "auto" }),
+  S3_BUCKET: T.Optional(T.String({ minLength: 3 })),
+  S3_ACCESS_KEY_ID: T.Optional(T.String()),
+  S3_SECRET_ACCESS_KEY: T.Optional(T.String()),
+  S3_FORCE_PATH_STYLE: T.Boolean({ default: false }),
+  S3_PRESIGN_TTL_S: T.Integer({ minimum: 2, maximum: 604800, default: 3600 }),
+  CDN_BASE_URL: T.Optional(T.String({ pattern: "^https?://.+" })),
 
   // Stream.io (optional mirror and client tokens)
   STREAM_API_KEY: T.Optional(T.String()),
@@ -92,6 +105,9 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
     const name = e.path.replace(/^\//, "") || "(environment)";
     return `${name}=${JSON.stringify(raw[name] ?? "")}: ${e.message}`;
   });
+  const v = value as Env;
+  if (v.STORAGE === "s3" && !v.S3_BUCKET) problems.push(`S3_BUCKET="": required when STORAGE=s3`);
+  if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return value as Env;
 }
@@ -115,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...e,
     DATA_DIR: dataDir,
     PUBLIC_URL: publicUrl,
+    CDN_BASE_URL: e.CDN_BASE_URL?.replace(/\/+$/, ""),
     JWT_SECRET: secrets.JWT_SECRET,
     DATABASE_KIND: e.DATABASE_URL && !e.DATABASE_URL.startsWith("file:") ? "libsql" : "sqlite",
   });

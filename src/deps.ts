@@ -3,6 +3,7 @@
 import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
 import type { Mailer } from "./integrations/mailer.ts";
+import type { Storage } from "./storage/index.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -26,8 +27,13 @@ export interface Deps {
   log: Logger;
   clock: Clock;
   mailer: Mailer;
-  /** Absolute URL of a stored media object (set once storage is configured). */
-  mediaUrl?: (key: string) => string;
+  storage: Storage;
+  /**
+   * The absolute URL clients fetch a stored object from, without auth: CDN_BASE_URL/key when a CDN is set,
+   * otherwise PUBLIC_URL/media/key (served from disk, or a 302 to a fresh presigned URL with S3 storage, so the
+   * URLs in feeds never expire).
+   */
+  mediaUrl: (key: string) => string;
   /** Named checks behind GET /readyz (database, storage, ...). */
   readiness: Record<string, ReadinessCheck>;
 }

@@ -11,6 +11,7 @@ import type { Deps } from "./deps.ts";
 import { createLogger } from "./log.ts";
 import { createMailer } from "./integrations/mailer.ts";
 import { setPeerAddress } from "./http/client-ip.ts";
+import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 
 export type Running = {
   deps: Deps;
@@ -21,7 +22,7 @@ export type Running = {
 };
 
 /** Builds the real dependencies from a config. Tests use the same function with their own config. */
-export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock" | "mailer">> = {}): Promise<Deps> {
+export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock" | "mailer" | "storage">> = {}): Promise<Deps> {
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const clock = overrides.clock ?? { now: () => Date.now() };
   const database = openDatabase(config);
@@ -33,14 +34,19 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     .values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now })
     .onConflictDoNothing();
   const mailer = overrides.mailer ?? createMailer({ database, clock, log, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
+  const storage = overrides.storage ?? (await createStorage(storageOptionsFromConfig(config, clock.now)));
+  const mediaBase = config.CDN_BASE_URL ?? `${config.PUBLIC_URL}/media`;
   return {
     config,
     database,
     log,
     clock,
     mailer,
+    storage,
+    mediaUrl: (key) => `${mediaBase}/${key}`,
     readiness: {
       database: () => database.ping(),
+      storage: () => storage.ready(),
       data_dir: async () => {
         const probe = join(config.DATA_DIR, `.ready-${Bun.randomUUIDv7()}`);
         await writeFile(probe, "ok");
@@ -82,6 +88,7 @@ export async function start(config: Config): Promise<Running> {
         await server.stop(true);
       }
       await deps.mailer.idle();
+      await deps.storage.close();
       await deps.database.close();
       deps.log.info("stopped");
     })());

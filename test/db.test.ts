@@ -67,7 +67,7 @@ for (const driver of DRIVERS) {
       await env.deps.database.ping();
       const res = await env.request("/readyz");
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: "ok", checks: { database: "ok", data_dir: "ok" } });
+      expect(await res.json()).toEqual({ status: "ok", checks: { database: "ok", data_dir: "ok", storage: "ok" } });
     });
   });
 }

@@ -59,7 +59,7 @@ export const ErrorSchema = t.Object(
     message: t.String(),
     fields: t.Optional(t.Record(t.String(), t.String(), { description: "offending fields (validation errors)" })),
   },
-  { $id: "#/components/schemas/Error", examples: [{ error: "not_found", message: "No such post" }] },
+  { title: "Error", examples: [{ error: "not_found", message: "No such post" }] },
 );
 
 const INTERNAL_MESSAGE = "Something went wrong on the server; the error has been logged";

@@ -17,7 +17,7 @@ export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}):
     username: u.username,
     display_name: u.displayName,
     bio: u.bio,
-    avatar_url: u.avatarKey && deps.mediaUrl ? deps.mediaUrl(u.avatarKey) : "",
+    avatar_url: u.avatarKey ? deps.mediaUrl(u.avatarKey) : "",
     location: u.location,
     genre: u.genre,
     daw: u.daw,

@@ -50,6 +50,8 @@ export async function createTestEnv(driver: Driver = "sqlite", env: Record<strin
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers, body }));
     },
     async close() {
+      await deps.mailer.idle();
+      await deps.storage.close();
       await deps.database.close();
       await sqld?.stop();
       rmSync(dataDir, { recursive: true, force: true });
