@@ -1,11 +1,14 @@
 // The compiled single executable, run as a user runs it.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSqld } from "../support/sqld.ts";
-import { startBinary, type ServerProcess } from "./harness.ts";
+import { buildBinary, startBinary, type ServerProcess } from "./harness.ts";
+
+// The build takes a few seconds (more on a loaded machine): do it once, up front, with room to spare.
+beforeAll(() => buildBinary().then(() => undefined), 180_000);
 
 const running: ServerProcess[] = [];
 afterAll(async () => {
