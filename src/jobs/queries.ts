@@ -179,6 +179,12 @@ export async function retryFailedJob(db: Db, id: string, now: number): Promise<J
   return row;
 }
 
+/** The jobs among `ids` that are finished (done or failed). */
+export async function findFinished(db: Db, ids: string[]): Promise<JobRow[]> {
+  if (!ids.length) return [];
+  return db.select().from(jobs).where(and(inArray(jobs.id, ids), inArray(jobs.status, ["done", "failed"])));
+}
+
 export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
   const [row] = await db.select().from(jobs).where(eq(jobs.id, id));
   return row;

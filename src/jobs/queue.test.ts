@@ -12,6 +12,7 @@ import {
   createJobQueue,
   enqueue,
   JOB_QUEUE_DEFAULTS,
+  JobLeaseLostError,
   JobShutdownError,
   JobTimeoutError,
   PermanentJobError,
@@ -70,7 +71,13 @@ process.exit(0);
 `;
 
 type InstanceEvent = { event: string; id?: string; attempt?: number; worker?: string };
-type Instance = { proc: Subprocess<"pipe", "pipe", "inherit">; events: InstanceEvent[]; worker: string; stop(): Promise<void> };
+type Instance = {
+  proc: Subprocess<"pipe", "pipe", "inherit">;
+  /** What it printed so far; complete once stop() resolved. */
+  events: InstanceEvent[];
+  worker: string;
+  stop(): Promise<void>;
+};
 
 async function spawnInstance(env: TestEnv, o: { type: string; mode: "work" | "hang"; options: Partial<JobQueueOptions> }): Promise<Instance> {
   const proc = Bun.spawn([process.execPath, "-e", INSTANCE_SCRIPT], {
@@ -88,7 +95,7 @@ async function spawnInstance(env: TestEnv, o: { type: string; mode: "work" | "ha
     },
   });
   const events: InstanceEvent[] = [];
-  void (async () => {
+  const closed = (async () => {
     let buf = "";
     const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
     for (;;) {
@@ -117,16 +124,19 @@ async function spawnInstance(env: TestEnv, o: { type: string; mode: "work" | "ha
       }
       if (proc.exitCode === null) proc.kill("SIGKILL");
       await proc.exited;
+      await closed;
     },
   };
 }
 
 const LEASE_MS = 10_000;
+/** Tests that start another bun process get more than bun's default 5 s: a loaded machine starts it slowly. */
+const PROCESS_TEST_TIMEOUT_MS = 30_000;
 const TEST_OPTIONS: Partial<JobQueueOptions> = {
   concurrency: 4,
   leaseMs: LEASE_MS,
   heartbeatMs: 20,
-  pollMs: 5,
+  pollMs: 10,
   timeoutMs: 60_000,
   abortGraceMs: 50,
   backoff: { baseMs: 1_000, maxMs: 60_000, jitter: 0 },
@@ -298,33 +308,44 @@ for (const driver of DRIVERS) {
     });
 
     test("no more handlers run at once than the bounds allow", async () => {
+      // Handlers hold until released, so the runner has every chance to start too many; then all drain.
       const q = newQueue({ concurrency: 3 });
-      let now = 0;
-      let max = 0;
-      let nowSolo = 0;
-      let maxSolo = 0;
+      const release = gate();
+      const soloRelease = gate();
+      const count = { now: 0, max: 0, started: 0, soloNow: 0, soloMax: 0, soloStarted: 0 };
       q.register("work", async () => {
-        max = Math.max(max, ++now);
-        await Bun.sleep(10);
-        now--;
+        count.started++;
+        count.max = Math.max(count.max, ++count.now);
+        await release.opened;
+        await Bun.sleep(1);
+        count.now--;
       });
       q.register(
         "solo",
         async () => {
-          maxSolo = Math.max(maxSolo, ++nowSolo);
-          await Bun.sleep(5);
-          nowSolo--;
+          count.soloStarted++;
+          count.soloMax = Math.max(count.soloMax, ++count.soloNow);
+          await soloRelease.opened;
+          await Bun.sleep(1);
+          count.soloNow--;
         },
         { concurrency: 1 },
       );
       const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await q.enqueue("solo", { i })).job.id);
       for (let i = 0; i < 12; i++) ids.push((await q.enqueue("work", { i })).job.id);
-      for (let i = 0; i < 5; i++) ids.push((await q.enqueue("solo", { i })).job.id);
       await q.start();
+      // One solo job (its own bound) and two work jobs fill the three slots.
+      await until("all slots busy", () => count.soloNow === 1 && count.now === 2);
+      await Bun.sleep(30); // several polls: nothing more starts
+      expect({ started: count.started, soloStarted: count.soloStarted, running: q.running }).toEqual({ started: 2, soloStarted: 1, running: 3 });
+      soloRelease.open();
+      await until("the solo jobs are done", () => count.soloStarted === 4 && count.soloNow === 0);
+      await until("work takes the freed slot", () => count.now === 3);
+      release.open();
       const done = await Promise.all(ids.map((id) => q.waitFor(id, 20_000)));
       expect(done.every((j) => j?.status === "done")).toBe(true);
-      expect(max).toBe(3);
-      expect(maxSolo).toBe(1);
+      expect(count).toMatchObject({ max: 3, started: 12, soloMax: 1 });
     });
 
     test("an instance killed mid-job leaves the job to another instance, which runs it once the lease expires", async () => {
@@ -342,7 +363,7 @@ for (const driver of DRIVERS) {
       expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: other.worker });
       env.clock.advance(LEASE_MS + 1);
       expect(await q.waitFor(job.id, 10_000)).toMatchObject({ status: "done", attempts: 2, result: { attempt: 2 } });
-    });
+    }, PROCESS_TEST_TIMEOUT_MS);
 
     test("a worker that froze past its lease cannot overwrite the outcome of the worker that took over", async () => {
       // A claims the job and freezes: its handler never returns, it sends no more heartbeats, and its only slot for
@@ -384,6 +405,38 @@ for (const driver of DRIVERS) {
       await a.stop();
       expect(aborted[0]).toBeInstanceOf(JobShutdownError);
       expect(await row(job.id)).toMatchObject({ status: "done", attempts: 2, result: { by: "b", attempt: 2 } });
+    });
+
+    test("a worker whose lease was taken over aborts its handler and writes nothing more", async () => {
+      const q = newQueue();
+      const reasons: unknown[] = [];
+      q.register("render", async (_job, ctx) => {
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => {
+            reasons.push(ctx.signal.reason);
+            reject(new Error("aborted"));
+          }),
+        );
+      });
+      await q.start();
+      const { job } = await q.enqueue("render", {});
+      await until("running", async () => (await row(job.id)).status === "running");
+      // What another instance's claim after an expired lease looks like.
+      await env.deps.database.db.update(jobs).set({ lockedBy: "other-instance", attempts: 2 }).where(eq(jobs.id, job.id));
+      await until("the handler was aborted", () => reasons.length === 1);
+      expect(reasons[0]).toBeInstanceOf(JobLeaseLostError);
+      await until("the slot is free", () => q.running === 0);
+      expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: "other-instance", attempts: 2, lastError: null });
+    });
+
+    test("a type has one handler, and bad options are refused", async () => {
+      const q = newQueue();
+      q.register("once", async () => ({}));
+      expect(() => q.register("once", async () => ({}))).toThrow("already has a handler");
+      expect(() => q.register("bad", async () => ({}), { concurrency: 0 })).toThrow(RangeError);
+      expect(() => newQueue({ leaseMs: 0 })).toThrow("leaseMs");
+      await expect(q.enqueue("once", {}, { maxAttempts: 0 })).rejects.toThrow("maxAttempts");
+      await expect(q.enqueue("", {})).rejects.toThrow("type is required");
     });
 
     test("on start, jobs left running by a dead instance are picked up again; a lost last attempt fails", async () => {
@@ -440,6 +493,7 @@ for (const driver of DRIVERS) {
       const done = await Promise.all(ids.map((id) => q.waitFor(id, 30_000)));
       expect(done.map((j) => j?.status)).toEqual(ids.map(() => "done"));
 
+      await other.stop(); // reads the rest of what it printed
       const otherStarts = other.events.filter((e) => e.event === "start").map((e) => e.id!);
       expect(starts.length).toBeGreaterThan(0);
       expect(otherStarts.length).toBeGreaterThan(0);
@@ -447,7 +501,7 @@ for (const driver of DRIVERS) {
       expect([...starts, ...otherStarts].sort()).toEqual([...ids].sort());
       expect(done.every((j) => j!.attempts === 1)).toBe(true);
       expect(new Set(done.map((j) => j!.result!.pid))).toEqual(new Set([process.pid, other.proc.pid]));
-    });
+    }, PROCESS_TEST_TIMEOUT_MS);
 
     test("a job enqueued in a transaction that rolls back never exists, not even for a running worker", async () => {
       const q = newQueue();
@@ -504,7 +558,7 @@ for (const driver of DRIVERS) {
       expect(await a.waitFor(q2.job.id, 0)).toBeNull();
       const other = await otherInstance({ type: "long", mode: "work" });
       expect(await a.waitFor(q2.job.id, 10_000)).toMatchObject({ status: "done", attempts: 1, result: { pid: other.proc.pid } });
-    });
+    }, PROCESS_TEST_TIMEOUT_MS);
 
     test("cleanup deletes finished jobs past their age and keeps the rest", async () => {
       const q = newQueue();

@@ -149,7 +149,7 @@ export class JobLeaseLostError extends Error {
 
 const isPermanent = (err: unknown) => err instanceof PermanentJobError || (typeof err === "object" && err !== null && (err as { permanent?: unknown }).permanent === true);
 
-function describe(err: unknown): string {
+function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   try {
     return typeof err === "string" ? err : JSON.stringify(err);
@@ -237,7 +237,7 @@ export interface JobQueue {
 
 const NOT_RECORDED = Symbol("not recorded");
 type Registered = { handler: JobHandler; timeoutMs: number; concurrency: number; backoff: BackoffOptions };
-type Active = { row: JobRow; fence: Fence; controller: AbortController; finished: Promise<void> };
+type Active = { controller: AbortController; finished: Promise<void> };
 
 export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Partial<JobQueueOptions> = {}): JobQueue {
   const o: JobQueueOptions = {
@@ -263,8 +263,25 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
   let stopping = false;
   let pumping = false;
   let pumpAgain = false;
+  let lastReap = -Infinity;
   let pollTimer: ReturnType<typeof setInterval> | undefined;
   let cleanupTimer: ReturnType<typeof setInterval> | undefined;
+
+  // Jobs finished on another instance reach waitFor through one shared poll of all awaited ids.
+  let waitPollTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleWaitPoll = () => {
+    if (!waitPollTimer && waiters.size) waitPollTimer = setTimeout(pollWaiters, o.pollMs);
+  };
+  async function pollWaiters() {
+    const ids = [...waiters.keys()];
+    try {
+      for (let i = 0; i < ids.length; i += 500) for (const row of await q.findFinished(database.db, ids.slice(i, i + 500))) notify(row);
+    } catch (err) {
+      log.warn("job poll failed", { error: errorText(err) });
+    }
+    waitPollTimer = undefined;
+    scheduleWaitPoll();
+  }
 
   const notify = (row: JobRow | undefined) => {
     if (!row || !q.isFinal(row)) return;
@@ -287,10 +304,14 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     try {
       do {
         pumpAgain = false;
-        const lost = await write((db) => q.failLostFinalAttempts(db, clock.now()));
-        for (const row of lost) {
-          log.warn("job failed: worker lost on the last attempt", { job_id: row.id, job_type: row.type, attempts: row.attempts });
-          notify(row);
+        // Lost last attempts are looked for at start and then once per lease period (they take a lease to appear).
+        if (performance.now() - lastReap >= o.leaseMs) {
+          lastReap = performance.now();
+          const lost = await write((db) => q.failLostFinalAttempts(db, clock.now()));
+          for (const row of lost) {
+            log.warn("job failed: worker lost on the last attempt", { job_id: row.id, job_type: row.type, attempts: row.attempts });
+            notify(row);
+          }
         }
         while (!stopping && active.size < o.concurrency) {
           const types = claimableTypes();
@@ -307,7 +328,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       } while (pumpAgain && !stopping);
     } catch (err) {
       // A busy or unreachable database: the next poll tries again.
-      log.warn("job claim failed", { error: describe(err), worker: workerId });
+      log.warn("job claim failed", { error: errorText(err), worker: workerId });
     } finally {
       pumping = false;
     }
@@ -327,7 +348,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
         return await write(fn);
       } catch (err) {
         if (i >= 3) {
-          log.error(`job ${what} could not be recorded; the job runs again after its lease`, { ...fields, error: describe(err) });
+          log.error(`job ${what} could not be recorded; the job runs again after its lease`, { ...fields, error: errorText(err) });
           return NOT_RECORDED;
         }
         await Bun.sleep(50 * 4 ** i);
@@ -341,10 +362,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     const controller = new AbortController();
     const fields = { job_id: row.id, job_type: row.type, attempt: row.attempts, worker: workerId };
     activeByType.set(row.type, (activeByType.get(row.type) ?? 0) + 1);
-    const entry: Active = { row, fence, controller, finished: Promise.resolve() };
+    const entry: Active = { controller, finished: Promise.resolve() };
     active.set(row.id, entry);
     entry.finished = run(row, reg, fence, controller, fields)
-      .catch((err) => log.error("job runner error", { ...fields, error: describe(err) }))
+      .catch((err) => log.error("job runner error", { ...fields, error: errorText(err) }))
       .finally(() => {
       active.delete(row.id);
       activeByType.set(row.type, (activeByType.get(row.type) ?? 1) - 1);
@@ -362,7 +383,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
         const ours = await write((db) => q.extendLease(db, fence, clock.now(), o.leaseMs));
         if (!ours && !signal.aborted) controller.abort(new JobLeaseLostError());
       } catch (err) {
-        log.warn("job heartbeat failed", { ...fields, error: describe(err) });
+        log.warn("job heartbeat failed", { ...fields, error: errorText(err) });
       }
     }, heartbeatMs);
     const timeout = setTimeout(() => controller.abort(new JobTimeoutError(reg.timeoutMs)), reg.timeoutMs);
@@ -430,7 +451,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       if (given === true) log.info("job given back at shutdown", { ...fields, ms });
       return;
     }
-    const message = describe(reason);
+    const message = errorText(reason);
     const permanent = isPermanent(reason);
     const retry = !permanent && row.attempts < row.maxAttempts;
     const now = clock.now();
@@ -486,25 +507,22 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
           if (done) return;
           done = true;
           clearTimeout(timer);
-          clearTimeout(pollTimer);
           set.delete(finish);
           if (!set.size) waiters.delete(jobId);
+          if (!waiters.size) {
+            clearTimeout(waitPollTimer);
+            waitPollTimer = undefined;
+          }
           resolve(row);
         };
         // Registered before the first read, so a finish in between is not missed.
         set.add(finish);
         const timer = setTimeout(() => finish(null), timeoutMs);
-        let pollTimer: ReturnType<typeof setTimeout> | undefined;
-        const poll = async () => {
-          try {
-            const row = await q.findJob(database.db, jobId);
-            if (q.isFinal(row)) return finish(row!);
-          } catch (err) {
-            log.warn("job poll failed", { job_id: jobId, error: describe(err) });
-          }
-          if (!done) pollTimer = setTimeout(poll, o.pollMs);
-        };
-        void poll();
+        q.findJob(database.db, jobId).then(
+          (row) => q.isFinal(row) && finish(row!),
+          (err) => log.warn("job poll failed", { job_id: jobId, error: errorText(err) }),
+        );
+        scheduleWaitPoll();
         // The caller has probably just committed the job: look for it now rather than at the next poll.
         wake();
       });
@@ -524,13 +542,14 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       if (started) return;
       started = true;
       stopping = false;
+      lastReap = -Infinity;
       if (o.workerId) {
         const n = await write((db) => q.recoverWorkerJobs(db, workerId, clock.now()));
         if (n) log.info("jobs of this worker's previous run queued again", { count: n, worker: workerId });
       }
       pollTimer = setInterval(() => void pump(), o.pollMs);
       if (o.cleanup.everyMs > 0) {
-        cleanupTimer = setInterval(() => void cleanup().catch((err) => log.warn("job cleanup failed", { error: describe(err) })), o.cleanup.everyMs);
+        cleanupTimer = setInterval(() => void cleanup().catch((err) => log.warn("job cleanup failed", { error: errorText(err) })), o.cleanup.everyMs);
       }
       log.info("job runner started", { worker: workerId, concurrency: o.concurrency, types: [...handlers.keys()] });
       await pump();
