@@ -367,10 +367,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     entry.finished = run(row, reg, fence, controller, fields)
       .catch((err) => log.error("job runner error", { ...fields, error: errorText(err) }))
       .finally(() => {
-      active.delete(row.id);
-      activeByType.set(row.type, (activeByType.get(row.type) ?? 1) - 1);
-      wake();
-    });
+        active.delete(row.id);
+        activeByType.set(row.type, (activeByType.get(row.type) ?? 1) - 1);
+        wake();
+      });
   }
 
   async function run(row: JobRow, reg: Registered, fence: Fence, controller: AbortController, fields: LogFields) {
@@ -395,8 +395,13 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
         const p = Math.max(0, Math.min(100, Math.round(pct)));
         if (p === lastPct || signal.aborted) return;
         lastPct = p;
-        const ours = await write((db) => q.setProgress(db, fence, p, clock.now()));
-        if (!ours && !signal.aborted) controller.abort(new JobLeaseLostError());
+        try {
+          const ours = await write((db) => q.setProgress(db, fence, p, clock.now()));
+          if (!ours && !signal.aborted) controller.abort(new JobLeaseLostError());
+        } catch (err) {
+          // Progress is advisory: a failed write does not fail the job.
+          log.warn("job progress not recorded", { ...fields, error: errorText(err) });
+        }
       },
       log: {
         debug: (m, f) => log.debug(m, { ...fields, ...f }),
