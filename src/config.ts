@@ -65,6 +65,18 @@ const EnvSchema = T.Object({
   S3_PRESIGN_TTL_S: T.Integer({ minimum: 2, maximum: 604800, default: 3600 }),
   CDN_BASE_URL: T.Optional(T.String({ pattern: "^https?://.+" })),
 
+  // Durable job queue (src/jobs): loop processing, and later the Stream.io outbox
+  JOB_CONCURRENCY: T.Integer({ minimum: 1, maximum: 256, default: Math.max(1, navigator.hardwareConcurrency || 2) }),
+  JOB_LEASE_MS: T.Integer({ minimum: 1000, default: 30_000 }),
+  JOB_TIMEOUT_MS: T.Integer({ minimum: 1000, default: 300_000 }),
+  JOB_POLL_MS: T.Integer({ minimum: 10, default: 500 }),
+  JOB_MAX_ATTEMPTS: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  JOB_BACKOFF_BASE_MS: T.Integer({ minimum: 1, default: 1000 }),
+  JOB_BACKOFF_MAX_MS: T.Integer({ minimum: 1, default: 300_000 }),
+  JOB_WORKER_ID: T.Optional(T.String({ pattern: "^[A-Za-z0-9._:-]{1,100}$" })),
+  JOB_DONE_RETENTION_DAYS: T.Integer({ minimum: 1, default: 7 }),
+  JOB_FAILED_RETENTION_DAYS: T.Integer({ minimum: 1, default: 30 }),
+
   // Stream.io (optional mirror and client tokens)
   STREAM_API_KEY: T.Optional(T.String()),
   STREAM_API_SECRET: T.Optional(T.String()),

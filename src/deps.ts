@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
 import type { Mailer } from "./integrations/mailer.ts";
 import type { Storage } from "./storage/index.ts";
+import type { JobQueue } from "./jobs/queue.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -28,6 +29,8 @@ export interface Deps {
   clock: Clock;
   mailer: Mailer;
   storage: Storage;
+  /** The durable job queue; features register their handlers at start-up (index.ts). */
+  jobs: JobQueue;
   /**
    * The absolute URL clients fetch a stored object from, without auth: CDN_BASE_URL/key when a CDN is set,
    * otherwise PUBLIC_URL/media/key (served from disk, or a 302 to a fresh presigned URL with S3 storage, so the

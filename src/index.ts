@@ -11,7 +11,9 @@ import type { Deps } from "./deps.ts";
 import { createLogger } from "./log.ts";
 import { createMailer } from "./integrations/mailer.ts";
 import { setPeerAddress } from "./http/client-ip.ts";
+import { runCli } from "./cli.ts";
 import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
+import { createJobQueue } from "./jobs/queue.ts";
 
 export type Running = {
   deps: Deps;
@@ -21,7 +23,7 @@ export type Running = {
   stop(): Promise<void>;
 };
 
-/** Builds the real dependencies from a config. Tests use the same function with their own config. */
+/** Builds the real dependencies from a config. The job queue is built but not started (start() does that). */
 export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock" | "mailer" | "storage">> = {}): Promise<Deps> {
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const clock = overrides.clock ?? { now: () => Date.now() };
@@ -36,6 +38,19 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const mailer = overrides.mailer ?? createMailer({ database, clock, log, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
   const storage = overrides.storage ?? (await createStorage(storageOptionsFromConfig(config, clock.now)));
   const mediaBase = config.CDN_BASE_URL ?? `${config.PUBLIC_URL}/media`;
+  const jobs = createJobQueue(
+    { database, clock, log },
+    {
+      concurrency: config.JOB_CONCURRENCY,
+      leaseMs: config.JOB_LEASE_MS,
+      timeoutMs: config.JOB_TIMEOUT_MS,
+      pollMs: config.JOB_POLL_MS,
+      maxAttempts: config.JOB_MAX_ATTEMPTS,
+      backoff: { baseMs: config.JOB_BACKOFF_BASE_MS, maxMs: config.JOB_BACKOFF_MAX_MS, jitter: 0.2 },
+      cleanup: { everyMs: 3_600_000, doneAfterMs: config.JOB_DONE_RETENTION_DAYS * 86_400_000, failedAfterMs: config.JOB_FAILED_RETENTION_DAYS * 86_400_000 },
+      workerId: config.JOB_WORKER_ID,
+    },
+  );
   return {
     config,
     database,
@@ -43,6 +58,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     clock,
     mailer,
     storage,
+    jobs,
     mediaUrl: (key) => `${mediaBase}/${key}`,
     readiness: {
       database: () => database.ping(),
@@ -58,6 +74,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
 
 export async function start(config: Config): Promise<Running> {
   const deps = await buildDeps(config);
+  registerJobHandlers(deps);
+  await deps.jobs.start();
   const app = createApp(deps);
   // Bun.serve directly (rather than app.listen) so we hold the server handle for a graceful stop.
   const server = Bun.serve({
@@ -87,6 +105,8 @@ export async function start(config: Config): Promise<Running> {
         deps.log.warn("in-flight requests did not finish in time; closing them");
         await server.stop(true);
       }
+      // Jobs still running are given back to the queue (another instance, or the next start, finishes them).
+      await deps.jobs.stop({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
       await deps.mailer.idle();
       await deps.storage.close();
       await deps.database.close();
@@ -95,7 +115,13 @@ export async function start(config: Config): Promise<Running> {
   return { deps, server, url, stop };
 }
 
+/** Each feature's job handlers, registered before the queue starts. */
+export function registerJobHandlers(_deps: Deps) {}
+
 async function main() {
+  // Subcommands (`sidechain mail list`, src/cli.ts) run and exit; without arguments the server starts.
+  const exitCode = await runCli(process.argv.slice(2));
+  if (exitCode !== null) process.exit(exitCode);
   let config: Config;
   try {
     config = loadConfig();
