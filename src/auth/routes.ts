@@ -4,27 +4,28 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { parseTrustedProxies, clientIp } from "../http/client-ip.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
-import { failureBackoff, windowLimiter } from "../http/rate-limit.ts";
+import { windowLimiter } from "../http/rate-limit.ts";
 import { SelfUser } from "../users/models.ts";
 import { toSelfUser } from "../users/service.ts";
 import { authGuard } from "./guard.ts";
 import * as M from "./models.ts";
-import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
+import { checkLoginWithBackoff, sharedAuthLimits } from "./limits.ts";
+import type { PasswordHasher } from "./passwords.ts";
 import * as service from "./service.ts";
 import { extendSession, listSessions, revokeSession, revokeUserSessions, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
 import { verifyIgnoringExpiry } from "./tokens.ts";
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
-export const authRoutes = (deps: Deps, hasher: PasswordHasher = createPasswordHasher(deps.config.PASSWORD_HASH_CONCURRENCY)) => {
+export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits(deps).hasher) => {
   const { config, clock } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const client = (request: Request): ClientInfo => ({ ip: clientIp(request, trusted), userAgent: request.headers.get("user-agent") ?? "" });
 
-  // Limiters, created here next to the routes they protect.
-  const perIp = windowLimiter({ name: "auth-ip", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
+  // Limiters, created here next to the routes they protect. The per-IP limiter and the per-account login backoff
+  // are shared with the browser sign-in page (src/auth/limits.ts), so attempts there count here too.
+  const { perIp, loginBackoff } = sharedAuthLimits(deps);
   const mailPerTarget = windowLimiter({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000, clock });
-  const loginBackoff = failureBackoff({ freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxS: config.LOGIN_BACKOFF_MAX_S, clock });
   const limitIp = (request: Request, group: string) => perIp.hit(`${group}:${clientIp(request, trusted)}`);
 
   const forgot = (email: string) => {
@@ -51,15 +52,9 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = createPasswordHa
       "/login",
       async ({ body, request }) => {
         limitIp(request, "login");
-        const account = `login:${body.email.trim().toLowerCase()}`;
-        loginBackoff.check(account); // per account, whichever IP the attempts come from
-        const result = await service.checkLogin(deps, hasher, body.email, body.password);
-        if (!result.ok) {
-          loginBackoff.fail(account);
-          // Same status and body for an unknown account and a wrong password: no enumeration.
-          throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
-        }
-        loginBackoff.succeed(account);
+        const result = await checkLoginWithBackoff(deps, { hasher, loginBackoff }, body.email, body.password);
+        // Same status and body for an unknown account and a wrong password: no enumeration.
+        if (!result.ok) throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
         return { auth: await service.authPayload(deps, result.user, client(request)) };
       },
       { body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
