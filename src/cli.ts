@@ -1,0 +1,85 @@
+// The binary's subcommands. `sidechain` alone starts the server (index.ts); `sidechain mail list` prints the newest
+// messages of the mail outbox, so a self-hoster without SMTP can still read a reset or verification link.
+// Works on the same configuration as the server (DATA_DIR, DATABASE_URL...), and may run while the server runs.
+import { ConfigError, loadConfig } from "./config.ts";
+import { openDatabase } from "./db/client.ts";
+import { applyMigrations } from "./db/migrate.ts";
+import { listMail } from "./integrations/mailer.ts";
+
+export const USAGE = `Usage:
+  sidechain                          start the server (configured by environment variables, see README)
+  sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
+  sidechain help                     this text`;
+
+export type Output = { out(line: string): void; err(line: string): void };
+const stdio: Output = { out: (l) => console.log(l), err: (l) => console.error(l) };
+
+/**
+ * Runs the subcommand named by `args` (process.argv without the runtime and script) and returns its exit code,
+ * or null when there is none and the server should start.
+ */
+export async function runCli(args: string[], env: Record<string, string | undefined> = process.env, io: Output = stdio): Promise<number | null> {
+  if (args.length === 0) return null;
+  const [command, sub, ...rest] = args;
+  if (command === "help" || command === "--help" || command === "-h") {
+    io.out(USAGE);
+    return 0;
+  }
+  if (command === "mail" && sub === "list") return mailList(rest, env, io);
+  io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
+  return 2;
+}
+
+function parseLimit(rest: string[]): number | string {
+  let limit = 10;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    const value = arg.startsWith("--limit=") ? arg.slice("--limit=".length) : arg === "--limit" ? rest[++i] : undefined;
+    if (value === undefined) return `unknown option "${arg}"`;
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) return `--limit wants a whole number from 1 to 1000, not "${value}"`;
+    limit = Number(value);
+  }
+  return limit;
+}
+
+async function mailList(rest: string[], env: Record<string, string | undefined>, io: Output): Promise<number> {
+  const limit = parseLimit(rest);
+  if (typeof limit === "string") {
+    io.err(`sidechain mail list: ${limit}\n\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`sidechain: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const database = openDatabase(config);
+  try {
+    // Same migrations the server applies at start (idempotent): a fresh DATA_DIR simply has an empty outbox.
+    await applyMigrations(database);
+    const messages = (await listMail(database, limit)).reverse(); // newest last: nearest the prompt
+    if (messages.length === 0) {
+      io.out("The mail outbox is empty.");
+      return 0;
+    }
+    const smtp = config.SMTP_URL ? "" : " (no SMTP_URL: mail is kept here, not sent)";
+    io.out(`${messages.length} newest message${messages.length === 1 ? "" : "s"} of the outbox, newest last${smtp}:`);
+    for (const m of messages) {
+      io.out("");
+      io.out("─".repeat(72));
+      io.out(`Date:    ${new Date(m.createdAt).toISOString()}  [${m.status}]`);
+      io.out(`To:      ${m.to}`);
+      io.out(`Subject: ${m.subject}`);
+      io.out("");
+      io.out(m.text); // the plain-text body carries the full links
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}

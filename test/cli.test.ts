@@ -1,0 +1,66 @@
+// `sidechain mail list`: run as a process, like a self-hoster without SMTP would, against a DATA_DIR whose
+// outbox holds mail; it prints the messages with their links and exits without starting the server.
+import { afterEach, expect, test } from "bun:test";
+import { join } from "node:path";
+import { runCli } from "../src/cli.ts";
+import { createTestEnv, type TestEnv } from "./support/deps.ts";
+import { registerUser } from "./support/auth.ts";
+
+const ROOT = join(import.meta.dir, "..");
+let env: TestEnv | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+async function run(args: string[], extraEnv: Record<string, string>) {
+  const proc = Bun.spawn([process.execPath, "src/index.ts", ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: ROOT, ...extraEnv },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+test("`bun src/index.ts mail list` prints the outbox with its links, newest last, and exits", async () => {
+  env = await createTestEnv("sqlite", { PUBLIC_URL: "https://loops.example.com" });
+  const { input } = await registerUser(env);
+  env.clock.advance(1_000);
+  await env.deps.mailer.send({ to: "second@example.com", subject: "A later message", text: "Hello\nhttps://loops.example.com/somewhere", html: "<p>Hello</p>" });
+  const dataDir = env.deps.config.DATA_DIR;
+
+  const all = await run(["mail", "list"], { DATA_DIR: dataDir, PUBLIC_URL: "https://loops.example.com" });
+  expect(all.stderr).toBe("");
+  expect(all.code).toBe(0);
+  expect(all.stdout).toContain(`To:      ${input.email}`);
+  expect(all.stdout).toContain("Subject: Confirm your email for Sidechain");
+  expect(all.stdout).toMatch(/https:\/\/loops\.example\.com\/verify-email\?token=[A-Za-z0-9_-]{43}/);
+  expect(all.stdout).toMatch(/Date: +\d{4}-\d\d-\d\dT/);
+  expect(all.stdout.indexOf("Confirm your email")).toBeLessThan(all.stdout.indexOf("A later message"));
+  expect(all.stdout).not.toContain('"msg":"listening"'); // the server did not start
+
+  const one = await run(["mail", "list", "--limit", "1"], { DATA_DIR: dataDir });
+  expect(one.code).toBe(0);
+  expect(one.stdout).toContain("A later message");
+  expect(one.stdout).not.toContain("Confirm your email");
+
+  const bad = await run(["mail", "list", "--limit", "zero"], { DATA_DIR: dataDir });
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain("--limit");
+});
+
+test("runCli: no arguments start the server; help, unknown commands and an empty outbox", async () => {
+  const lines: string[] = [];
+  const io = { out: (l: string) => void lines.push(l), err: (l: string) => void lines.push(`ERR ${l}`) };
+  expect(await runCli([], {}, io)).toBeNull();
+  expect(await runCli(["help"], {}, io)).toBe(0);
+  expect(lines.join("\n")).toContain("sidechain mail list [--limit N]");
+  expect(await runCli(["serve-me-coffee"], {}, io)).toBe(2);
+  expect(lines.at(-1)).toStartWith("ERR sidechain: unknown command");
+  env = await createTestEnv();
+  lines.length = 0;
+  expect(await runCli(["mail", "list"], { DATA_DIR: env.deps.config.DATA_DIR }, io)).toBe(0);
+  expect(lines).toEqual(["The mail outbox is empty."]);
+});
