@@ -9,6 +9,8 @@ import { systemRoutes } from "./system/routes.ts";
 import { mediaRoutes } from "./media/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
+import { deviceRoutes } from "./auth/device-routes.ts";
+import { webPages } from "./web/pages.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -20,6 +22,8 @@ export function createApp(deps: Deps) {
     .use(docs(VERSION))
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))
+    .use(webPages(deps))
+    .group("/api/v1", (api) => api.use(deviceRoutes(deps)))
     .group("/api/v1", (api) => api.use(authRoutes(deps)).use(userRoutes(deps)));
 }
 

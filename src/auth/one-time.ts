@@ -59,3 +59,17 @@ export async function redeemOneTimeToken(deps: Deps, db: Db, token: string, purp
 export async function invalidateUserTokens(deps: Deps, db: Db, userId: string) {
   await db.update(oneTimeTokens).set({ usedAt: deps.clock.now() }).where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt)));
 }
+
+/**
+ * True when a token would redeem for this purpose right now, without spending it: lets a link's page say "this link
+ * has expired" before the user types a new password. Redemption still re-checks everything atomically.
+ */
+export async function isOneTimeTokenLive(deps: Deps, token: string, purpose: Purpose): Promise<boolean> {
+  if (typeof token !== "string" || token.length < 20 || token.length > 200) return false;
+  const [row] = await deps.database.db
+    .select({ id: oneTimeTokens.id })
+    .from(oneTimeTokens)
+    .where(and(eq(oneTimeTokens.tokenHash, sha256(token)), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, deps.clock.now())))
+    .limit(1);
+  return Boolean(row);
+}

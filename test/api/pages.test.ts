@@ -1,0 +1,268 @@
+// The browser pages behind the mail links and the sign-in page: GET shows a form, only a POST with the CSRF
+// token changes anything; used, expired and wrong-purpose links are error pages; no page loads anything external.
+import { afterEach, describe, expect, test } from "bun:test";
+import { eq } from "drizzle-orm";
+import { users } from "../../src/db/schema.ts";
+import { Browser, csrfOf, type Page } from "../support/browser.ts";
+import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
+import { json, linkToken, registerUser } from "../support/auth.ts";
+
+let env: TestEnv;
+afterEach(() => env?.close());
+
+const login = (email: string, password: string) => env.request("/api/v1/auth/login", { method: "POST", json: { email, password } });
+const me = (token: string) => env.request("/api/v1/auth/me", { token });
+const userRow = async (id: string) => (await env.deps.database.db.select().from(users).where(eq(users.id, id)))[0]!;
+
+async function resetToken(email: string) {
+  await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email } });
+  for (let i = 0; i < 50; i++) {
+    try {
+      return await linkToken(env, email, "/reset-password");
+    } catch {
+      await Bun.sleep(20); // the mail is prepared in the background
+    }
+  }
+  throw new Error("no reset mail");
+}
+
+/** Every page: the security headers, and no URL that leaves the server (scripts, styles, images, links, forms). */
+function checkPage(page: Page) {
+  expect(page.headers.get("content-type")).toContain("text/html");
+  expect(page.headers.get("referrer-policy")).toBe("no-referrer");
+  expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+  expect(page.html).toContain('name="viewport"');
+  const external = [...page.html.matchAll(/(?:src|href|action)\s*=\s*"([^"]*)"/gi)].map((m) => m[1]!).filter((u) => !u.startsWith("/") || u.startsWith("//"));
+  expect(external).toEqual([]);
+  expect(page.html).not.toMatch(/url\(\s*['"]?(https?:)?\/\//i);
+  expect(page.html).not.toMatch(/<script/i);
+}
+
+for (const driver of DRIVERS) {
+  describe(`mail link pages on ${driver}`, () => {
+    test("reset password: the form, CSRF refusals, mismatched and weak passwords keep the link; success signs everything out; the link then fails", async () => {
+      env = await createTestEnv(driver, { PUBLIC_URL: "https://loops.example.com" });
+      const { input, auth } = await registerUser(env);
+      const token = await resetToken(input.email);
+      const browser = new Browser(env);
+      const form = await browser.get(`/reset-password?token=${encodeURIComponent(token)}`);
+      expect(form.status).toBe(200);
+      checkPage(form);
+      expect(form.html).toContain("Choose a new password");
+      expect(browser.cookies.get("sc_csrf")).toBeTruthy();
+      expect(form.headers.getSetCookie().join()).toMatch(/sc_csrf=.*HttpOnly; SameSite=Strict.*Secure/);
+
+      // CSRF: no field, a wrong field, or no cookie (another browser) are refused and change nothing
+      const fields = { token, password: "a brand new passphrase", password_confirm: "a brand new passphrase" };
+      expect((await browser.post("/reset-password", fields)).status).toBe(403);
+      expect((await browser.post("/reset-password", { ...fields, csrf: "y".repeat(43) })).status).toBe(403);
+      const refused = await new Browser(env).post("/reset-password", { ...fields, csrf: csrfOf(form) });
+      expect(refused.status).toBe(403);
+      checkPage(refused);
+      expect((await me(auth.token)).status).toBe(200);
+
+      const mismatch = await browser.submit(form, { password: "a brand new passphrase", password_confirm: "a different passphrase" });
+      expect(mismatch.status).toBe(400);
+      expect(mismatch.html).toContain("not the same");
+      const weak = await browser.submit(form, { password: "password", password_confirm: "password" });
+      expect(weak.status).toBe(400);
+      expect(weak.html).toContain("most common passwords");
+
+      const saved = await browser.submit(weak, { password: "a brand new passphrase", password_confirm: "a brand new passphrase" });
+      expect(saved.status).toBe(200);
+      expect(saved.html).toContain("Password saved");
+      checkPage(saved);
+      expect((await me(auth.token)).status).toBe(401); // every session signed out
+      expect((await login(input.email, "a brand new passphrase")).status).toBe(200);
+      expect((await login(input.email, input.password)).status).toBe(401);
+
+      // used: both the GET and a replayed POST are error pages
+      const used = await browser.get(`/reset-password?token=${encodeURIComponent(token)}`);
+      expect(used.status).toBe(400);
+      expect(used.html).toContain("This link no longer works");
+      checkPage(used);
+      const replay = await browser.submit(form, { password: "yet another passphrase", password_confirm: "yet another passphrase" });
+      expect(replay.status).toBe(400);
+      expect(replay.html).toContain("This link no longer works");
+    });
+
+    test("verify email: GET only shows a button (mail scanners prefetch), the POST verifies; then the link is spent", async () => {
+      env = await createTestEnv(driver);
+      const { input, auth } = await registerUser(env);
+      const token = await linkToken(env, input.email, "/verify-email");
+      const browser = new Browser(env);
+      const page = await browser.get(`/verify-email?token=${encodeURIComponent(token)}`);
+      expect(page.status).toBe(200);
+      checkPage(page);
+      expect(page.html).toContain("Confirm my email");
+      await browser.get(`/verify-email?token=${encodeURIComponent(token)}`);
+      expect((await userRow(auth.user.id)).emailVerified).toBe(false);
+
+      expect((await browser.post("/verify-email", { token })).status).toBe(403);
+      expect((await new Browser(env).post("/verify-email", { token, csrf: csrfOf(page) })).status).toBe(403);
+      expect((await userRow(auth.user.id)).emailVerified).toBe(false);
+
+      const done = await browser.submit(page);
+      expect(done.status).toBe(200);
+      expect(done.html).toContain("Email confirmed");
+      expect((await userRow(auth.user.id)).emailVerified).toBe(true);
+
+      const again = await browser.get(`/verify-email?token=${encodeURIComponent(token)}`);
+      expect(again.status).toBe(400);
+      expect(again.html).toContain("no longer works");
+      expect((await browser.submit(page)).status).toBe(400);
+    });
+
+    test("set password: an account without a password sets one through its mailed link", async () => {
+      env = await createTestEnv(driver);
+      const { input, auth } = await registerUser(env);
+      // an account without a password (as a Google-only account is)
+      await env.deps.database.db.update(users).set({ passwordHash: null }).where(eq(users.id, auth.user.id));
+      await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email: input.email } });
+      let token = "";
+      for (let i = 0; i < 50 && !token; i++) token = await linkToken(env, input.email, "/set-password").catch(async () => (await Bun.sleep(20), ""));
+      const browser = new Browser(env);
+      const form = await browser.get(`/set-password?token=${encodeURIComponent(token)}`);
+      expect(form.status).toBe(200);
+      checkPage(form);
+      expect(form.html).toContain("Set a password");
+      expect((await browser.post("/set-password", { token, password: "my first passphrase", password_confirm: "my first passphrase" })).status).toBe(403);
+      const done = await browser.submit(form, { password: "my first passphrase", password_confirm: "my first passphrase" });
+      expect(done.status).toBe(200);
+      expect(done.html).toContain("Password saved");
+      expect((await login(input.email, "my first passphrase")).status).toBe(200);
+      expect((await browser.get(`/set-password?token=${encodeURIComponent(token)}`)).status).toBe(400);
+    });
+  });
+}
+
+describe("link pages refuse", () => {
+  test("expired links, wrong-purpose links and made-up tokens, with an error page", async () => {
+    env = await createTestEnv();
+    const { input, auth } = await registerUser(env);
+    const verify = await linkToken(env, input.email, "/verify-email");
+    const reset = await resetToken(input.email);
+    const browser = new Browser(env);
+    // purpose-bound: a verification token is no reset token, and the other way round
+    expect((await browser.get(`/reset-password?token=${encodeURIComponent(verify)}`)).status).toBe(400);
+    expect((await browser.get(`/set-password?token=${encodeURIComponent(reset)}`)).status).toBe(400);
+    expect((await browser.get(`/verify-email?token=${encodeURIComponent(reset)}`)).status).toBe(400);
+    for (const path of ["/reset-password", "/set-password", "/verify-email"]) {
+      for (const q of ["", "?token=", "?token=made-up-token-that-is-long-enough"]) {
+        const page = await browser.get(`${path}${q}`);
+        expect({ path, q, status: page.status }).toEqual({ path, q, status: 400 });
+        checkPage(page);
+      }
+    }
+    // a POST with a valid CSRF pair but a verify token on the reset page burns nothing and changes nothing
+    const form = await browser.get(`/reset-password?token=${encodeURIComponent(reset)}`);
+    const wrong = await browser.post("/reset-password", { csrf: csrfOf(form), token: verify, password: "some new passphrase", password_confirm: "some new passphrase" });
+    expect(wrong.status).toBe(400);
+    expect((await me(auth.token)).status).toBe(200);
+    // expiry: the reset link lasts 30 minutes
+    env.clock.advance(31 * 60_000);
+    const late = await browser.get(`/reset-password?token=${encodeURIComponent(reset)}`);
+    expect(late.status).toBe(400);
+    expect(late.html).toContain("expired");
+    const latePost = await browser.submit(form, { password: "some new passphrase", password_confirm: "some new passphrase" });
+    expect(latePost.status).toBe(400);
+    expect((await login(input.email, input.password)).status).toBe(200);
+  });
+});
+
+describe("sign-in page", () => {
+  test("signs in with email or username into an HttpOnly, SameSite=Lax cookie session (Secure on https), and out again", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "https://loops.example.com" });
+    const { input, auth } = await registerUser(env);
+    const browser = new Browser(env, { "user-agent": "Firefox test" });
+    const form = await browser.get("/signin");
+    checkPage(form);
+    const wrong = await browser.submit(form, { login: input.username, password: "not the password" });
+    expect(wrong.status).toBe(401);
+    expect(wrong.html).toContain("Wrong email, username or password");
+    const unknown = await browser.submit(form, { login: "nobody@example.com", password: "not the password" });
+    expect(unknown.status).toBe(401);
+    expect(unknown.html).toContain("Wrong email, username or password");
+
+    const res = await browser.submit(form, { login: input.username.toUpperCase(), password: input.password }, false);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/signin");
+    const setCookie = res.headers.getSetCookie().find((c) => c.startsWith("sc_session="))!;
+    expect(setCookie).toContain("HttpOnly");
+    expect(setCookie).toContain("SameSite=Lax");
+    expect(setCookie).toContain("Secure");
+    expect(setCookie).toContain("Path=/");
+    const signedIn = await browser.get("/signin");
+    expect(signedIn.html).toContain(`@${input.username}`);
+    checkPage(signedIn);
+    // it is an ordinary session: listed on the account, with the browser's user agent
+    const list = await json(await env.request("/api/v1/auth/sessions", { token: auth.token }));
+    expect(list.sessions.map((s: any) => s.user_agent)).toContain("Firefox test");
+
+    // sign-out needs the CSRF token too
+    expect((await browser.post("/signout", {})).status).toBe(403);
+    const out = await browser.submit(await browser.get("/signout"));
+    expect(out.html).toContain("You are signed out");
+    expect(browser.cookies.has("sc_session")).toBe(false);
+    const after = await json(await env.request("/api/v1/auth/sessions", { token: auth.token }));
+    expect(after.sessions.map((s: any) => s.user_agent)).not.toContain("Firefox test");
+  });
+
+  test("the cookie is not Secure on an http PUBLIC_URL; a stolen cookie value dies with sign-out", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://192.168.1.20:8787" });
+    const { input } = await registerUser(env);
+    const browser = new Browser(env);
+    const res = await browser.submit(await browser.get("/signin"), { login: input.email, password: input.password }, false);
+    const setCookie = res.headers.getSetCookie().find((c) => c.startsWith("sc_session="))!;
+    expect(setCookie).not.toContain("Secure");
+    const copy = new Browser(env);
+    copy.cookies.set("sc_session", browser.cookies.get("sc_session")!);
+    expect((await copy.get("/signin")).html).toContain("You are signed in");
+    await browser.submit(await browser.get("/signout"));
+    expect((await copy.get("/signin")).html).not.toContain("You are signed in");
+  });
+
+  test("?next= only accepts relative paths on this server", async () => {
+    env = await createTestEnv();
+    const { input } = await registerUser(env);
+    const cases: [string, string][] = [
+      ["/device?code=BBBB-CCCC", "/device?code=BBBB-CCCC"],
+      ["//evil.example.com/x", "/signin"],
+      ["/\\evil.example.com", "/signin"],
+      ["https://evil.example.com/", "/signin"],
+      ["javascript:alert(1)", "/signin"],
+      ["/%0d%0aSet-Cookie:x=1", "/%0d%0aSet-Cookie:x=1"],
+    ];
+    for (const [next, expected] of cases) {
+      const browser = new Browser(env);
+      const form = await browser.get(`/signin?next=${encodeURIComponent(next)}`);
+      const res = await browser.submit(form, { login: input.email, password: input.password }, false);
+      expect({ next, location: res.headers.get("location") }).toEqual({ next, location: expected });
+    }
+  });
+
+  test("failed sign-ins on the page and on the API count together per account (backoff), and per IP", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "2" });
+    const { input } = await registerUser(env);
+    const browser = new Browser(env);
+    const form = await browser.get("/signin");
+    expect((await browser.submit(form, { login: input.email, password: "wrong one here" })).status).toBe(401);
+    expect((await login(input.email, "wrong two here")).status).toBe(401);
+    const api = await login(input.email, input.password);
+    expect(api.status).toBe(429);
+    const page = await browser.submit(form, { login: input.email, password: input.password });
+    expect(page.status).toBe(429);
+    expect(page.headers.get("retry-after")).toBeTruthy();
+    expect(page.html).toContain("Too many attempts");
+    checkPage(page);
+    env.clock.advance(3_000);
+    expect((await browser.submit(form, { login: input.email, password: input.password })).html).toContain("You are signed in");
+
+    env = (await env.close(), await createTestEnv("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "2" }));
+    const b2 = new Browser(env);
+    const f2 = await b2.get("/signin");
+    await login("a@example.com", "whatever password");
+    await b2.submit(f2, { login: "b@example.com", password: "whatever password" });
+    expect((await b2.submit(f2, { login: "c@example.com", password: "whatever password" })).status).toBe(429);
+  });
+});
