@@ -10,6 +10,7 @@ import { mediaRoutes } from "./media/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
+import { streamTokenRoutes } from "./auth/stream-routes.ts";
 import { webPages } from "./web/pages.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -23,7 +24,7 @@ export function createApp(deps: Deps) {
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))
     .use(webPages(deps))
-    .group("/api/v1", (api) => api.use(deviceRoutes(deps)))
+    .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
     .group("/api/v1", (api) => api.use(authRoutes(deps)).use(userRoutes(deps)));
 }
 
