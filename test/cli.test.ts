@@ -1,6 +1,7 @@
 // `sidechain mail list`: run as a process, like a self-hoster without SMTP would, against a DATA_DIR whose
 // outbox holds mail; it prints the messages with their links and exits without starting the server.
 import { afterEach, expect, test } from "bun:test";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../src/cli.ts";
 import { createTestEnv, type TestEnv } from "./support/deps.ts";
@@ -16,7 +17,7 @@ afterEach(async () => {
 async function run(args: string[], extraEnv: Record<string, string>) {
   const proc = Bun.spawn([process.execPath, "src/index.ts", ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: ROOT, ...extraEnv },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmpdir(), ...extraEnv },
     stdout: "pipe",
     stderr: "pipe",
   });
