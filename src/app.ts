@@ -9,6 +9,7 @@ import { systemRoutes } from "./system/routes.ts";
 import { mediaRoutes } from "./media/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
+import { oauthRoutes } from "./auth/oauth-routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
 import { webPages } from "./web/pages.ts";
@@ -25,7 +26,7 @@ export function createApp(deps: Deps) {
     .use(mediaRoutes(deps))
     .use(webPages(deps))
     .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
-    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(userRoutes(deps)));
+    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)));
 }
 
 export type App = ReturnType<typeof createApp>;

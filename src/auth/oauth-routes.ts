@@ -1,0 +1,350 @@
+// /api/v1/auth: Google and Discord sign-in, the plugin's polled sign-in, linking and unlinking providers.
+// The route table is the security table: each route shows its guard and its rate limit beside it.
+//
+// Three flows start at GET /auth/{provider}, chosen by the query:
+// - `session_id` (plugin): the provider's callback shows "Sign in to the Sidechain plugin as <username>?"; its
+//   form POST (CSRF-protected) approves the plugin's session; the plugin's next poll gets the tokens, once.
+// - `redirect_to` (web, default "/"): the callback redirects to that relative path and sets an HttpOnly,
+//   SameSite=Strict cookie holding a one-time result code that lives 2 minutes; the page there calls
+//   POST /auth/oauth/exchange (same origin, cookie sent automatically) to get {auth}. No token ever travels in a URL.
+// - `link=1&ticket=…` (link to the signed-in account): a browser navigation cannot carry the bearer token, so the
+//   signed-in client first calls POST /auth/{provider}/link-start with its bearer token and opens the returned
+//   URL. The ticket in it is sealed (encrypted), names the user and the session, lives 2 minutes and is spent on
+//   first use; the flow cookie then binds the OAuth state to that session (L6), which is re-checked at the end.
+// In every flow, state (256 bits) and the PKCE verifier travel in an encrypted HttpOnly SameSite=Lax cookie that
+// lives 10 minutes, scoped to /api/v1/auth/{provider}.
+import { Elysia } from "elysia";
+import type { Deps } from "../deps.ts";
+import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
+import { windowLimiter } from "../http/rate-limit.ts";
+import { randomToken, safeEqual } from "../lib/crypto.ts";
+import { getUserById } from "../users/service.ts";
+import { csrfFor, csrfOk, readCookie } from "../web/layout.ts";
+import { authGuard, type Auth } from "./guard.ts";
+import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "./identity.ts";
+import * as M from "./oauth-models.ts";
+import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./oauth-pages.ts";
+import {
+  approvePluginSignIn,
+  createWebResult,
+  failPluginSignIn,
+  PLUGIN_SESSION_ID,
+  PLUGIN_SIGN_IN_TTL_MS,
+  pluginSignInState,
+  pollPluginSignIn,
+  redeemWebResult,
+  spendLinkTicket,
+  startPluginSignIn,
+} from "./oauth-results.ts";
+import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./oauth.ts";
+import { Ok } from "./models.ts";
+import { seal, unseal } from "./sealed.ts";
+import { validateSession, type ClientInfo } from "./sessions.ts";
+
+/** The OAuth flow cookie lives this long: the person has 10 minutes at the provider. */
+export const FLOW_TTL_MS = 10 * 60_000;
+/** A link ticket must be opened this soon after POST /auth/{provider}/link-start. */
+export const LINK_TICKET_TTL_MS = 2 * 60_000;
+const RESULT_COOKIE = "sc_oauth_result";
+
+/** Which flow a start asked for: plugin session id, web return path, or the user and session to link to. */
+type FlowIntent = { m: "plugin"; sid: string } | { m: "web"; r: string } | { m: "link"; u: string; ss: string };
+/** What the encrypted flow cookie carries between the start and the callback. */
+type Flow = FlowIntent & {
+  p: ProviderName;
+  /** state, compared with the callback's `state` */
+  s: string;
+  /** PKCE code verifier */
+  v: string;
+};
+
+type LinkTicket = { p: ProviderName; u: string; ss: string; j: string };
+
+/**
+ * A post-sign-in redirect target, or null. Only a relative path on this server: absolute URLs, scheme-relative
+ * `//host`, backslashes (browsers read `/\host` as `//host`) and control characters are refused.
+ */
+export function safeRedirectPath(publicUrl: string, target: string): string | null {
+  if (!target.startsWith("/") || target.startsWith("//") || target.includes("\\") || target.length > 2048) return null;
+  if (/[\u0000-\u001f\u007f]/.test(target)) return null;
+  try {
+    const base = new URL(publicUrl);
+    const url = new URL(target, base);
+    if (url.origin !== base.origin) return null;
+    return `${url.pathname}${url.search}${url.hash}`;
+  } catch {
+    return null;
+  }
+}
+
+export const oauthRoutes = (deps: Deps) => {
+  const { config, clock } = deps;
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
+  const ip = (request: Request) => clientIp(request, trusted);
+  const client = (request: Request): ClientInfo => ({ ip: ip(request), userAgent: request.headers.get("user-agent") ?? "" });
+  const secure = config.PUBLIC_URL.startsWith("https://");
+  const cookieAttrs = (path: string, maxAgeS: number, sameSite: "Lax" | "Strict") => `Path=${path}; HttpOnly; SameSite=${sameSite}; Max-Age=${maxAgeS}${secure ? "; Secure" : ""}`;
+  const flowCookie = (name: ProviderName) => `sc_oauth_${name}`;
+  const flowPath = (name: ProviderName) => `/api/v1/auth/${name}`;
+  const clearFlowCookie = (name: ProviderName) => `${flowCookie(name)}=; ${cookieAttrs(flowPath(name), 0, "Lax")}`;
+  const confirmAction = `${config.PUBLIC_URL}/api/v1/auth/oauth/confirm`;
+
+  // Limiters, created here next to the routes they protect (per client IP). Starts, callbacks, confirmations and
+  // exchanges each get RATE_LIMIT_AUTH_PER_MIN per minute (keys are per route group): each costs provider or
+  // database work.
+  const flowLimiter = windowLimiter({ name: "oauth-flow", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
+  // The plugin polls once a second for up to 5 minutes (60/min); four times the auth budget leaves room for a
+  // few plugins behind one address.
+  const pollLimiter = windowLimiter({ name: "oauth-poll", limit: config.RATE_LIMIT_AUTH_PER_MIN * 4, windowMs: 60_000, clock });
+
+  const requireProvider = (name: ProviderName): Provider => {
+    const provider = getProvider(config, name);
+    if (!provider) throw errors.notFound("provider_disabled", `${PROVIDER_LABEL[name]} sign-in is not configured on this server`);
+    return provider;
+  };
+
+  /** The session a link flow is bound to, if it is still live and still belongs to the user (L6). */
+  const loadLinkAuth = async (userId: string, sessionId: string): Promise<Auth | null> => {
+    const session = await validateSession(deps, sessionId, userId);
+    const user = session && (await getUserById(deps, userId));
+    return session && user ? { user, session } : null;
+  };
+
+  const withCookies = (res: Response, ...cookies: string[]) => {
+    for (const c of cookies) res.headers.append("set-cookie", c);
+    return res;
+  };
+
+  /** Turns the start query into a flow, or throws the contract error. */
+  const parseStart = async (name: ProviderName, q: typeof M.StartQuery.static): Promise<FlowIntent> => {
+    const given = [q.session_id, q.redirect_to, q.link].filter((v) => v !== undefined).length;
+    if (given > 1) throw errors.validation({ query: "Give only one of session_id, redirect_to and link" });
+    if (q.session_id !== undefined) {
+      const sid = q.session_id.toLowerCase();
+      if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
+      // Single use: the id is registered now, and a second start with it is refused.
+      if (!(await startPluginSignIn(deps, sid))) throw errors.conflict("session_id_used", "This sign-in link was already used; start again from the plugin");
+      return { m: "plugin", sid };
+    }
+    if (q.link !== undefined) {
+      if (q.link !== "1") throw errors.validation({ link: "Use link=1" });
+      const ticket = await unseal<LinkTicket>(config.JWT_SECRET, "oauth-link-ticket", q.ticket, clock.now());
+      if (!ticket || ticket.p !== name) throw errors.unauthorized("invalid_token", "This link is not valid or has expired; start linking again from the app");
+      // Single use: a ticket leaked after use (history, logs) links nothing.
+      if (!(await spendLinkTicket(deps, ticket.j, ticket.u, ticket.exp))) throw errors.unauthorized("invalid_token", "This link was already used; start linking again from the app");
+      const auth = await loadLinkAuth(ticket.u, ticket.ss);
+      if (!auth) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
+      const refusal = linkRefusal(deps, auth); // L6 + L8, checked again at the end of the flow
+      if (refusal) throw refusal;
+      return { m: "link", u: auth.user.id, ss: auth.session.id };
+    }
+    const target = safeRedirectPath(config.PUBLIC_URL, q.redirect_to ?? "/");
+    if (!target) throw errors.validation({ redirect_to: "Must be a relative path on this server, like /feed" });
+    return { m: "web", r: target };
+  };
+
+  /** GET /auth/{provider}: 302 to the provider with state + PKCE, both bound to the encrypted flow cookie. */
+  const start = async (name: ProviderName, query: typeof M.StartQuery.static, request: Request) => {
+    flowLimiter.hit(`start:${ip(request)}`);
+    const provider = requireProvider(name);
+    const intent = await parseStart(name, query);
+    const { state, codeVerifier } = newFlowSecrets();
+    const flow: Flow = { ...intent, p: name, s: state, v: codeVerifier };
+    const sealed = await seal(config.JWT_SECRET, "oauth-flow", flow, clock.now() + FLOW_TTL_MS);
+    return new Response(null, {
+      status: 302,
+      headers: {
+        location: authorizationUrl(provider, state, codeVerifier).toString(),
+        "set-cookie": `${flowCookie(name)}=${sealed}; ${cookieAttrs(flowPath(name), FLOW_TTL_MS / 1000, "Lax")}`,
+        "cache-control": "no-store",
+        "referrer-policy": "no-referrer",
+      },
+    });
+  };
+
+  /** GET /auth/{provider}/callback: state check first, then the code exchange, then the flow's ending. */
+  const callback = async (name: ProviderName, query: typeof M.CallbackQuery.static, request: Request): Promise<Response> => {
+    flowLimiter.hit(`callback:${ip(request)}`);
+    const label = PROVIDER_LABEL[name];
+    const clear = clearFlowCookie(name);
+    const fail = (title: string, message: string, status = 400) => withCookies(oauthErrorPage(title, message, status), clear);
+    const provider = getProvider(config, name);
+    if (!provider) return fail("Not available", `${label} sign-in is not configured on this server.`, 404);
+
+    // A missing or mismatched state is refused here, before anything is sent to the provider: the code is only
+    // exchanged by the browser that started this flow (login CSRF and code injection end here).
+    const flow = await unseal<Flow>(config.JWT_SECRET, "oauth-flow", readCookie(request, flowCookie(name)), clock.now());
+    if (!flow || flow.p !== name) return fail("Sign-in failed", `This ${label} sign-in was not started in this browser, or it took longer than 10 minutes.`);
+    if (!query.state || !safeEqual(query.state, flow.s)) return fail("Sign-in failed", `The answer from ${label} does not match the sign-in started in this browser.`);
+
+    const failFlow = async (message: string) => {
+      if (flow.m === "plugin") await failPluginSignIn(deps, flow.sid, "error", message);
+      return fail("Sign-in failed", message);
+    };
+    if (flow.m === "plugin") {
+      const st = await pluginSignInState(deps, flow.sid);
+      if (st !== "pending") return fail("This sign-in expired", "The plugin's sign-in expired or was already completed. Start again from the plugin.");
+    }
+    if (query.error) {
+      return failFlow(query.error === "access_denied" ? `You cancelled the sign-in at ${label}.` : `${label} refused the sign-in (${query.error.slice(0, 60)}).`);
+    }
+    if (!query.code) return failFlow(`${label} did not send an authorization code.`);
+
+    const fetched = await fetchProfile(provider, query.code, flow.v);
+    if (!fetched.ok) {
+      deps.log.warn("oauth code exchange failed", { provider: name, reason: fetched.detail });
+      return failFlow(fetched.message);
+    }
+    const profile = fetched.profile;
+
+    if (flow.m === "link") {
+      const auth = await loadLinkAuth(flow.u, flow.ss); // L6: the state is bound to this session
+      if (!auth) return fail("Linking failed", "The session that started linking has ended. Sign in again and retry.", 401);
+      const linked = await linkProvider(deps, auth, profile);
+      if (!linked.ok) return fail("Linking failed", linked.error.message, linked.error.status);
+      return withCookies(linkedPage(label, auth.user.username, linked.created), clear);
+    }
+
+    const signedIn = await signInWithProvider(deps, profile);
+    if (!signedIn.ok) return failFlow(signedIn.error.message);
+    const user = signedIn.user;
+
+    if (flow.m === "web") {
+      const code = await createWebResult(deps, user.id);
+      return new Response(null, {
+        status: 302,
+        headers: [
+          ["location", flow.r],
+          ["cache-control", "no-store"],
+          ["referrer-policy", "no-referrer"],
+          ["set-cookie", clear],
+          // SameSite=Strict and scoped to the exchange path: only this server's own page can redeem it.
+          ["set-cookie", `${RESULT_COOKIE}=${code}; ${cookieAttrs("/api/v1/auth/oauth/exchange", 120, "Strict")}`],
+        ],
+      });
+    }
+
+    // Plugin: the browser must confirm, naming the plugin sign-in, before the plugin's session is approved.
+    const ticket = await seal(config.JWT_SECRET, "oauth-plugin-approval", { sid: flow.sid, u: user.id }, clock.now() + PLUGIN_SIGN_IN_TTL_MS);
+    const csrf = csrfFor(request, secure);
+    const res = pluginConfirmPage({ action: confirmAction, providerLabel: label, username: user.username, displayName: user.displayName, ticket, csrf: csrf.token });
+    return withCookies(res, clear, ...(csrf.setCookie ? [csrf.setCookie] : []));
+  };
+
+  const providerRoutes = (name: ProviderName) => {
+    const label = PROVIDER_LABEL[name];
+    return new Elysia({ name: `oauth-${name}` })
+      .use(authGuard(deps))
+      .get(`/${name}`, ({ query, request }) => start(name, query, request), {
+        query: M.StartQuery,
+        detail: {
+          summary: `Start ${label} sign-in: session_id (plugin), redirect_to (web) or link=1 with a ticket (link)`,
+          responses: M.startResponses,
+        },
+      })
+      .get(`/${name}/callback`, ({ query, request }) => callback(name, query, request), {
+        query: M.CallbackQuery,
+        detail: { summary: `${label} redirects here after sign-in (register this URL at ${label})`, responses: M.callbackResponses },
+      })
+      .post(
+        `/${name}/link-start`,
+        async ({ auth }) => {
+          requireProvider(name);
+          // L8 and L6 are checked now (a clear answer) and again when the flow ends.
+          const refusal = linkRefusal(deps, auth);
+          if (refusal) throw refusal;
+          const expiresAt = clock.now() + LINK_TICKET_TTL_MS;
+          const ticket = await seal(config.JWT_SECRET, "oauth-link-ticket", { p: name, u: auth.user.id, ss: auth.session.id, j: randomToken(16) }, expiresAt);
+          return { url: `${config.PUBLIC_URL}/api/v1/auth/${name}?link=1&ticket=${encodeURIComponent(ticket)}`, expires_at: new Date(expiresAt).toISOString() };
+        },
+        {
+          auth: true,
+          response: { 200: M.LinkStartResponse, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema },
+          detail: { summary: `Get a single-use URL (2 minutes) that links ${label} to the signed-in account when opened in a browser` },
+        },
+      );
+  };
+
+  const unlink = async (auth: Auth, provider: string) => {
+    if (!isProviderName(provider)) throw errors.notFound("identity_not_found", "No such provider is linked to this account");
+    const r = await unlinkProvider(deps, auth, provider);
+    if (!r.ok) throw r.error;
+    return { ok: true as const };
+  };
+  const unlinkDoc = { auth: true as const, params: M.ProviderParams, response: { 200: Ok, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema } };
+
+  return new Elysia({ name: "oauth-routes", prefix: "/auth", detail: { tags: ["auth"] } })
+    .use(authGuard(deps))
+    .use(providerRoutes("google"))
+    .use(providerRoutes("discord"))
+    .post(
+      "/oauth/confirm",
+      async ({ body, request }) => {
+        flowLimiter.hit(`confirm:${ip(request)}`);
+        // Double-submit CSRF: only a form served by this server to this browser can approve.
+        if (!csrfOk(request, body)) return oauthErrorPage("Sign-in failed", "This form has expired. Start again from the plugin.");
+        const ticket = await unseal<{ sid: string; u: string }>(config.JWT_SECRET, "oauth-plugin-approval", body.ticket, clock.now());
+        if (!ticket) return oauthErrorPage("This sign-in expired", "Start again from the plugin.");
+        if (body.decision === "deny") {
+          await failPluginSignIn(deps, ticket.sid, "denied", "The sign-in was cancelled in the browser");
+          return pluginCancelledPage();
+        }
+        const user = await getUserById(deps, ticket.u);
+        if (!user || !(await approvePluginSignIn(deps, ticket.sid, user.id))) {
+          return oauthErrorPage("This sign-in expired", "The plugin's sign-in expired or was already completed. Start again from the plugin.");
+        }
+        return pluginDonePage(user.username);
+      },
+      { body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
+    )
+    .get(
+      "/oauth/poll",
+      async ({ query, request }) => {
+        pollLimiter.hit(`poll:${ip(request)}`);
+        const sid = query.session_id.toLowerCase();
+        if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
+        return pollPluginSignIn(deps, sid, client(request));
+      },
+      {
+        query: M.PollQuery,
+        response: { 200: M.PollResponse, 400: ErrorSchema, 429: ErrorSchema },
+        detail: { summary: "The plugin polls its browser sign-in: pending, complete (once), error, expired or not_found (plugin)" },
+      },
+    )
+    .post(
+      "/oauth/exchange",
+      async ({ request }) => {
+        flowLimiter.hit(`exchange:${ip(request)}`);
+        const code = readCookie(request, RESULT_COOKIE);
+        const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
+        if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");
+        return new Response(JSON.stringify({ auth }), {
+          headers: { "content-type": "application/json", "cache-control": "no-store", "set-cookie": `${RESULT_COOKIE}=; ${cookieAttrs("/api/v1/auth/oauth/exchange", 0, "Strict")}` },
+        });
+      },
+      {
+        response: { 200: M.AuthResponse, 400: ErrorSchema, 429: ErrorSchema },
+        detail: { summary: "Web flow: trade the one-time result cookie set by the callback for {auth} (single use, 2 minutes)" },
+      },
+    )
+    .get(
+      "/identities",
+      async ({ auth }) =>
+        (await listIdentities(deps, auth.user.id)).map((i) => ({ provider: i.provider, email: i.email ?? "", linked_at: new Date(i.linkedAt).toISOString() })),
+      { auth: true, response: { 200: M.IdentityList, 401: ErrorSchema }, detail: { summary: "The Google/Discord accounts linked to the signed-in account" } },
+    )
+    .delete("/identities/:provider", ({ auth, params }) => unlink(auth, params.provider), {
+      ...unlinkDoc,
+      detail: { summary: "Unlink a provider (recent sign-in needed; never the last way to sign in)" },
+    })
+    .post("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
+      ...unlinkDoc,
+      detail: { summary: "Unlink a provider (alias of DELETE for clients that cannot send DELETE)" },
+    })
+    // The plugin turns an empty-body POST into a GET; a bearer token (never a cookie) makes this safe from CSRF.
+    .get("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
+      ...unlinkDoc,
+      detail: { summary: "Unlink a provider (plugin alias of the empty-body POST)" },
+    });
+};
