@@ -1,0 +1,201 @@
+// Bad uploads: each one is refused with a typed AudioError whose code the route maps to the contract's error body,
+// nothing outbound happens, and no temp directory is left behind.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AudioError } from "./errors.ts";
+import { createFfmpegRunner, type FfmpegRunner, type Tool } from "./ffmpeg.ts";
+import { processAudio } from "./pipeline.ts";
+import { convert, hangingBinary, lavfi, signals } from "./testkit.ts";
+
+const root = mkdtempSync(join(tmpdir(), "sc-reject-"));
+const work = join(root, "work");
+const src = join(root, "src");
+mkdirSync(work);
+mkdirSync(src);
+const runner = createFfmpegRunner({ tempDir: work, concurrency: 2 });
+
+/** A runner that records which tools were started. */
+function spying(inner: FfmpegRunner): FfmpegRunner & { calls: Tool[] } {
+  const calls: Tool[] = [];
+  return { ...inner, calls, run: (tool, args, o) => (calls.push(tool), inner.run(tool, args, o)) };
+}
+
+async function refusal(input: { path: string } | { bytes: Uint8Array }, r: FfmpegRunner = runner): Promise<AudioError> {
+  try {
+    await processAudio(r, input);
+  } catch (e) {
+    if (e instanceof AudioError) return e;
+    throw e;
+  }
+  throw new Error("expected the upload to be refused");
+}
+
+// A local server standing in for "the internet": any request reaching it is a failure.
+let hits = 0;
+const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => (hits++, new Response("#EXTM3U\n")) });
+const url = `http://127.0.0.1:${server.port}`;
+
+let wav: string;
+beforeAll(async () => {
+  wav = await lavfi(join(src, "ok.wav"), signals.produced(2), ["-c:a", "pcm_s16le", "-f", "wav"]);
+});
+
+afterEach(() => {
+  expect(readdirSync(work)).toEqual([]);
+  expect(hits).toBe(0);
+});
+
+afterAll(() => {
+  server.stop(true);
+  rmSync(root, { recursive: true, force: true });
+});
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+
+describe("bad uploads are refused with a typed error", () => {
+  test("an empty file", async () => {
+    const e = await refusal({ bytes: new Uint8Array(0) });
+    expect(e.code).toBe("empty_file");
+    expect(e.retryable).toBe(false);
+  });
+
+  test("random bytes", async () => {
+    const bytes = new Uint8Array(64 * 1024);
+    let x = 12345;
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    expect((await refusal({ bytes })).code).toBe("unsupported_format");
+  });
+
+  test("a PNG named .wav", async () => {
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, ...ascii("IHDR"), ...new Uint8Array(64)]);
+    const path = join(src, "image.wav");
+    writeFileSync(path, png);
+    const e = await refusal({ path });
+    expect(e.code).toBe("unsupported_format");
+    expect(e.status).toBe(415);
+  });
+
+  test("a text file", async () => {
+    expect((await refusal({ bytes: ascii("These are my lyrics, not a loop.\n".repeat(50)) })).code).toBe("unsupported_format");
+  });
+
+  test("a truncated WAV", async () => {
+    const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    const e = await refusal({ bytes: whole.slice(0, Math.floor(whole.length / 2)) });
+    expect(e.code).toBe("corrupt_audio");
+    expect(e.message).toContain("truncated");
+  });
+
+  test("a WAV cut inside its header", async () => {
+    const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    expect((await refusal({ bytes: whole.slice(0, 30) })).code).toBe("corrupt_audio");
+  });
+
+  test("a WAV whose header claims 4 GB", async () => {
+    const bytes = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    const v = new DataView(bytes.buffer);
+    v.setUint32(4, 0xffffffff - 8, true);
+    for (let at = 12; at + 8 <= bytes.length; at += 8 + v.getUint32(at + 4, true)) {
+      if (String.fromCharCode(...bytes.subarray(at, at + 4)) === "data") {
+        v.setUint32(at + 4, 0xfffffff0, true);
+        break;
+      }
+    }
+    const e = await refusal({ bytes });
+    expect(e.code).toBe("corrupt_audio");
+    expect(e.message).toContain("4294967280");
+  });
+
+  test("an HLS playlist disguised as audio makes no outbound request", async () => {
+    const playlist = `#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n${url}/segment.ts\n#EXT-X-ENDLIST\n`;
+    expect((await refusal({ bytes: ascii(playlist) })).code).toBe("unsupported_format");
+    // Behind a WAV header it gets past the sniffer, but ffprobe is forced to read it as WAV and fails.
+    const disguised = new Uint8Array([...ascii("RIFF"), 0, 1, 0, 0, ...ascii("WAVE"), ...ascii(playlist)]);
+    expect((await refusal({ bytes: disguised })).code).toBe("corrupt_audio");
+  });
+
+  test("an ffconcat script disguised as audio makes no outbound request", async () => {
+    const script = `ffconcat version 1.0\nfile '${url}/a.wav'\nfile '/etc/passwd'\n`;
+    expect((await refusal({ bytes: ascii(script) })).code).toBe("unsupported_format");
+    const disguised = new Uint8Array([...ascii("ID3"), 4, 0, 0, 0, 0, 0, 0, ...ascii(script)]);
+    expect((await refusal({ bytes: disguised })).code).toBe("unsupported_format");
+  });
+
+  test("an MP3 lasting an hour at 8 kbps is refused from its header, before any decoding", async () => {
+    // Ten seconds of 8 kbps frames without a Xing header, repeated 360 times: a valid hour-long stream of 3.6 MB.
+    const short = await lavfi(join(src, "short8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+    const one = new Uint8Array(await Bun.file(short).arrayBuffer());
+    const hour = new Uint8Array(one.length * 360);
+    for (let i = 0; i < 360; i++) hour.set(one, i * one.length);
+    const spy = spying(runner);
+    const started = performance.now();
+    const e = await refusal({ bytes: hour }, spy);
+    expect(e.code).toBe("too_long");
+    expect(e.message).toContain("60.9 minutes");
+    expect(spy.calls).toEqual(["ffprobe"]);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  test("an MP3 whose Xing header understates its length is cut at the bound while decoding", async () => {
+    // A Xing header saying 10 s, followed by an hour of frames: the decode stops just past LOOP_MAX_SECONDS.
+    const xing = await lavfi(join(src, "xing8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-id3v2_version", "0", "-f", "mp3"]);
+    const short = await lavfi(join(src, "raw8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+    const head = new Uint8Array(await Bun.file(xing).arrayBuffer());
+    const body = new Uint8Array(await Bun.file(short).arrayBuffer());
+    const bytes = new Uint8Array(head.length + body.length * 359);
+    bytes.set(head);
+    for (let i = 0; i < 359; i++) bytes.set(body, head.length + i * body.length);
+    const e = await refusal({ bytes });
+    expect(e.code).toBe("too_long");
+  });
+
+  test("too short, too long, silent", async () => {
+    const short = await lavfi(join(src, "short.wav"), signals.produced(0.2), ["-c:a", "pcm_s16le", "-f", "wav"]);
+    expect((await refusal({ path: short })).code).toBe("too_short");
+    const long = await lavfi(join(src, "long.wav"), "sine=f=440:r=8000:d=121", ["-c:a", "pcm_s16le", "-f", "wav"]);
+    expect((await refusal({ path: long })).code).toBe("too_long");
+    const silent = await lavfi(join(src, "silent.wav"), signals.silence(3), ["-c:a", "pcm_s16le", "-f", "wav"]);
+    const e = await refusal({ path: silent });
+    expect(e.code).toBe("silent");
+    expect(e.status).toBe(422);
+  });
+
+  test("a codec, a sample rate or a channel count outside the allow-list", async () => {
+    const adpcm = await convert(wav, join(src, "adpcm.wav"), ["-c:a", "adpcm_ms", "-f", "wav"]);
+    expect((await refusal({ path: adpcm })).code).toBe("unsupported_format");
+    const slow = await lavfi(join(src, "4k.wav"), "sine=f=440:r=4000:d=2", ["-c:a", "pcm_s16le", "-f", "wav"]);
+    expect((await refusal({ path: slow })).code).toBe("unsupported_sample_rate");
+    const wide = await convert(wav, join(src, "16ch.wav"), ["-af", "pan=hexadecagonal|c0=c0|c1=c1", "-c:a", "pcm_s16le", "-f", "wav"]);
+    expect((await refusal({ path: wide })).code).toBe("unsupported_channels");
+  });
+
+  test("a hung ffmpeg is killed at the timeout", async () => {
+    const marker = "31.4159";
+    const hung = createFfmpegRunner({ tempDir: work, timeoutMs: 500, ffmpegPath: hangingBinary(root, marker), ffprobePath: runner.binaries.ffprobe });
+    const started = performance.now();
+    const e = await refusal({ path: wav }, hung);
+    expect(e.code).toBe("timeout");
+    expect(e.retryable).toBe(true);
+    expect(performance.now() - started).toBeLessThan(3000);
+    const ps = Bun.spawnSync(["ps", "-eo", "args"]).stdout.toString();
+    expect(ps).not.toContain(`sleep ${marker}`);
+  });
+
+  test("a missing ffmpeg binary is a retryable machine error", async () => {
+    const missing = createFfmpegRunner({ tempDir: work, ffmpegPath: join(root, "no-such-ffmpeg"), ffprobePath: join(root, "no-such-ffprobe") });
+    const e = await refusal({ path: wav }, missing);
+    expect(e.code).toBe("ffmpeg_unavailable");
+    expect(e.retryable).toBe(true);
+  });
+
+  test("an abort stops the work", async () => {
+    const controller = new AbortController();
+    const hung = createFfmpegRunner({ tempDir: work, ffmpegPath: hangingBinary(root, "27.1828"), ffprobePath: runner.binaries.ffprobe });
+    setTimeout(() => controller.abort(), 300);
+    const e = await processAudio(hung, { path: wav }, {}, { signal: controller.signal }).catch((err) => err);
+    expect(e).toBeInstanceOf(AudioError);
+    expect(e.code).toBe("aborted");
+  });
+});
