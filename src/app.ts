@@ -7,6 +7,8 @@ import { observe } from "./http/observe.ts";
 import { docs } from "./http/docs.ts";
 import { systemRoutes } from "./system/routes.ts";
 import { mediaRoutes } from "./media/routes.ts";
+import { audioRoutes, UPLOAD_PATH } from "./audio/routes.ts";
+import { postRoutes } from "./posts/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { oauthRoutes } from "./auth/oauth-routes.ts";
@@ -20,13 +22,14 @@ export const VERSION: string = pkg.version;
 export function createApp(deps: Deps) {
   return new Elysia()
     .use(errorHandler(deps.log))
-    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES }))
+    // Multipart overhead and text fields ride on top of the file itself.
+    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES, routeBodyLimits: { [UPLOAD_PATH]: deps.config.UPLOAD_MAX_BYTES + 64 * 1024 } }))
     .use(docs(VERSION))
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))
     .use(webPages(deps))
     .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
-    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)));
+    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(audioRoutes(deps)));
 }
 
 export type App = ReturnType<typeof createApp>;

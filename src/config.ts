@@ -65,6 +65,24 @@ const EnvSchema = T.Object({
   S3_PRESIGN_TTL_S: T.Integer({ minimum: 2, maximum: 604800, default: 3600 }),
   CDN_BASE_URL: T.Optional(T.String({ pattern: "^https?://.+" })),
 
+  // Loops: upload limits and the audio pipeline
+  UPLOAD_MAX_BYTES: T.Integer({ minimum: 1024, default: 50 * 1024 * 1024 }),
+  UPLOAD_WAIT_MS: T.Integer({ minimum: 0, maximum: 120_000, default: 15_000 }),
+  UPLOAD_RATE_PER_HOUR: T.Integer({ minimum: 1, default: 60 }),
+  USER_MAX_LOOPS: T.Integer({ minimum: 0, default: 0 }),
+  USER_MAX_BYTES: T.Integer({ minimum: 0, default: 0 }),
+  LOOP_MIN_SECONDS: T.Number({ minimum: 0.1, maximum: 60, default: 0.5 }),
+  LOOP_MAX_SECONDS: T.Number({ minimum: 1, maximum: 3600, default: 120 }),
+  TARGET_LUFS: T.Number({ minimum: -40, maximum: -5, default: -14 }),
+  TRUE_PEAK_DB: T.Number({ minimum: -9, maximum: 0, default: -1 }),
+  MP3_BITRATE_KBPS: T.Union([32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].map((n) => T.Literal(n)), { default: 128 }),
+  SILENCE_LUFS: T.Number({ minimum: -120, maximum: -30, default: -70 }),
+  WAVEFORM_PEAKS: T.Integer({ minimum: 50, maximum: 10_000, default: 800 }),
+  FFMPEG_PATH: T.Optional(T.String({ minLength: 1 })),
+  FFPROBE_PATH: T.Optional(T.String({ minLength: 1 })),
+  FFMPEG_CONCURRENCY: T.Integer({ minimum: 1, maximum: 64, default: Math.max(1, navigator.hardwareConcurrency || 2) }),
+  FFMPEG_TIMEOUT_MS: T.Integer({ minimum: 1000, default: 30_000 }),
+
   // Durable job queue (src/jobs): loop processing, and later the Stream.io outbox
   JOB_CONCURRENCY: T.Integer({ minimum: 1, maximum: 256, default: Math.max(1, navigator.hardwareConcurrency || 2) }),
   JOB_LEASE_MS: T.Integer({ minimum: 1000, default: 30_000 }),
@@ -119,6 +137,7 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
   });
   const v = value as Env;
   if (v.STORAGE === "s3" && !v.S3_BUCKET) problems.push(`S3_BUCKET="": required when STORAGE=s3`);
+  if (v.LOOP_MIN_SECONDS >= v.LOOP_MAX_SECONDS) problems.push(`LOOP_MIN_SECONDS=${v.LOOP_MIN_SECONDS}: must be below LOOP_MAX_SECONDS`);
   if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return value as Env;

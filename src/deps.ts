@@ -5,6 +5,8 @@ import type { Database } from "./db/client.ts";
 import type { Mailer } from "./integrations/mailer.ts";
 import type { Storage } from "./storage/index.ts";
 import type { JobQueue } from "./jobs/queue.ts";
+import type { FfmpegRunner } from "./audio/ffmpeg.ts";
+import type { AudioOptions } from "./audio/options.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -31,6 +33,10 @@ export interface Deps {
   storage: Storage;
   /** The durable job queue; features register their handlers at start-up (index.ts). */
   jobs: JobQueue;
+  /** The only way to run ffmpeg/ffprobe (bounded concurrency, timeouts, private temp dirs). */
+  ffmpeg: FfmpegRunner;
+  /** Loudness target, encoding and limits of the audio pipeline, from config. */
+  audio: AudioOptions;
   /**
    * The absolute URL clients fetch a stored object from, without auth: CDN_BASE_URL/key when a CDN is set,
    * otherwise PUBLIC_URL/media/key (served from disk, or a 302 to a fresh presigned URL with S3 storage, so the

@@ -14,6 +14,9 @@ import { setPeerAddress } from "./http/client-ip.ts";
 import { runCli } from "./cli.ts";
 import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
+import { createFfmpegRunner } from "./audio/ffmpeg.ts";
+import { resolveAudioOptions } from "./audio/options.ts";
+import { registerProcessLoop } from "./audio/process-loop.ts";
 
 export type Running = {
   deps: Deps;
@@ -59,6 +62,21 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     mailer,
     storage,
     jobs,
+    ffmpeg: createFfmpegRunner({
+      ffmpegPath: config.FFMPEG_PATH,
+      ffprobePath: config.FFPROBE_PATH,
+      concurrency: config.FFMPEG_CONCURRENCY,
+      timeoutMs: config.FFMPEG_TIMEOUT_MS,
+    }),
+    audio: resolveAudioOptions({
+      targetLufs: config.TARGET_LUFS,
+      truePeakDb: config.TRUE_PEAK_DB,
+      mp3BitrateKbps: config.MP3_BITRATE_KBPS,
+      minSeconds: config.LOOP_MIN_SECONDS,
+      maxSeconds: config.LOOP_MAX_SECONDS,
+      silenceLufs: config.SILENCE_LUFS,
+      waveformPeaks: config.WAVEFORM_PEAKS,
+    }),
     mediaUrl: (key) => `${mediaBase}/${key}`,
     readiness: {
       database: () => database.ping(),
@@ -116,7 +134,9 @@ export async function start(config: Config): Promise<Running> {
 }
 
 /** Each feature's job handlers, registered before the queue starts. */
-export function registerJobHandlers(_deps: Deps) {}
+export function registerJobHandlers(deps: Deps) {
+  registerProcessLoop(deps);
+}
 
 async function main() {
   // Subcommands (`sidechain mail list`, src/cli.ts) run and exit; without arguments the server starts.

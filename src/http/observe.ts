@@ -20,7 +20,7 @@ export function requestId(request: Request): string | undefined {
 
 const SAFE_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-export const observe = (opts: { log: Logger; bodyMaxBytes: number }) =>
+export const observe = (opts: { log: Logger; bodyMaxBytes: number; routeBodyLimits?: Record<string, number> }) =>
   new Elysia({ name: "observe" })
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
@@ -32,7 +32,10 @@ export const observe = (opts: { log: Logger; bodyMaxBytes: number }) =>
       const len = Number(request.headers.get("content-length") ?? 0);
       if (len > opts.bodyMaxBytes) throw errors.tooLarge(`The request body is larger than ${opts.bodyMaxBytes} bytes`);
     })
-    .onParse({ as: "global" }, ({ request }) => parseBody(request, request.headers.get("content-type") ?? "", opts.bodyMaxBytes))
+    // Routes that take big bodies (uploads) have their own, smaller limit, enforced the same way.
+    .onParse({ as: "global" }, ({ request, path }) =>
+      parseBody(request, request.headers.get("content-type") ?? "", opts.routeBodyLimits?.[path] ?? opts.bodyMaxBytes),
+    )
     .onAfterResponse({ as: "global" }, ({ request, set, path, responseValue }) => {
       const i = info.get(request);
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;

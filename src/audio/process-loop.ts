@@ -1,0 +1,86 @@
+// The process-loop job: reloads the post by id, runs the audio pipeline on the stored original, stores the MP3,
+// peaks and SVG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
+// `processing` is left alone, and storing under fixed keys twice just overwrites. Bad input fails at once (no
+// retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt.
+import { eq } from "drizzle-orm";
+import { join } from "node:path";
+import { posts } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
+import { removePostMedia } from "../posts/service.ts";
+import { isAudioError, processAudio } from "./pipeline.ts";
+
+export const PROCESS_LOOP = "process-loop";
+export type ProcessLoopPayload = { postId: string };
+
+export function registerProcessLoop(deps: Deps) {
+  deps.jobs.register<ProcessLoopPayload>(PROCESS_LOOP, (job, ctx) => processLoop(deps, job, ctx), {
+    timeoutMs: deps.config.FFMPEG_TIMEOUT_MS * 6,
+  });
+}
+
+export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, ctx: JobContext) {
+  const { postId } = job.payload;
+  const [post] = await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1);
+  if (!post || post.status !== "processing") return { skipped: true };
+  try {
+    const result = await deps.ffmpeg.withTempDir(async (dir) => {
+      const original = await deps.storage.get(post.originalKey);
+      if (!original) throw new PermanentJobError("the uploaded original is missing from storage");
+      const input = join(dir, "original");
+      await Bun.write(input, new Response(original.body));
+      return processAudio(deps.ffmpeg, { path: input }, deps.audio, {
+        signal: ctx.signal,
+        onProgress: (_stage, fraction) => void ctx.progress(Math.round(fraction * 100)),
+      });
+    });
+    await Promise.all([
+      deps.storage.put(post.audioKey, result.mp3, { contentType: "audio/mpeg" }),
+      deps.storage.put(post.peaksKey, new TextEncoder().encode(JSON.stringify(result.peaks)), { contentType: "application/json" }),
+      deps.storage.put(post.waveformKey, new TextEncoder().encode(result.svg), { contentType: "image/svg+xml" }),
+    ]);
+    const now = deps.clock.now();
+    const updated = await deps.database.tx(async (tx) =>
+      tx
+        .update(posts)
+        .set({
+          status: "ready",
+          loudnessLufs: round(result.measured.lufs, 2),
+          truePeakDb: round(result.measured.truePeakDb, 2),
+          durationSeconds: round(result.measured.durationSeconds, 4),
+          sampleCount: result.measured.sampleCount,
+          sampleRate: result.measured.sampleRate,
+          channels: result.measured.channels,
+          gainMode: result.gainMode,
+          inputLufs: round(result.input.lufs, 2),
+          readyAt: now,
+          updatedAt: now,
+        })
+        .where(eq(posts.id, postId))
+        .returning({ id: posts.id }),
+    );
+    // Deleted while we worked: drop what we just stored.
+    if (updated.length === 0) await removePostMedia(deps, postId);
+    return { status: "ready", lufs: result.measured.lufs, true_peak_db: result.measured.truePeakDb, gain_mode: result.gainMode, encodes: result.encodes, ms: Math.round(result.timings.total) };
+  } catch (err) {
+    const permanent = err instanceof PermanentJobError || (isAudioError(err) && !err.retryable);
+    if (permanent || job.attempt >= job.maxAttempts) {
+      await markFailed(deps, postId, err);
+      if (permanent && !(err instanceof PermanentJobError)) throw new PermanentJobError((err as Error).message);
+    }
+    throw err;
+  }
+}
+
+/** A post whose processing failed for good: the reason is kept on the row, every stored object is removed. */
+export async function markFailed(deps: Deps, postId: string, err: unknown) {
+  const code = isAudioError(err) ? err.code : "processing_failed";
+  const message = isAudioError(err) ? err.message : "The loop could not be processed";
+  await deps.database.tx((tx) =>
+    tx.update(posts).set({ status: "failed", errorCode: code, error: message, updatedAt: deps.clock.now() }).where(eq(posts.id, postId)),
+  );
+  await removePostMedia(deps, postId);
+  deps.log.warn("loop processing failed", { post_id: postId, code, reason: String((err as Error)?.message ?? err), detail: isAudioError(err) ? err.detail : undefined });
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

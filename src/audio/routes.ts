@@ -1,0 +1,65 @@
+// /api/v1/audio: the loop upload (the plugin's share button) and its status.
+import { Elysia, t } from "elysia";
+import { authGuard } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { ErrorSchema } from "../http/errors.ts";
+import { windowLimiter } from "../http/rate-limit.ts";
+import { Post, postExample } from "../posts/models.ts";
+import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
+
+export const UPLOAD_PATH = "/api/v1/audio/upload";
+
+const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
+  examples: [{ ...postExample, post_id: postExample.id }],
+});
+const StatusResponse = t.Object(
+  {
+    status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed")]),
+    progress: t.Integer({ minimum: 0, maximum: 100 }),
+    error: t.Optional(t.String({ description: "why processing failed (only when status is failed)" })),
+    message: t.Optional(t.String()),
+    post: Post,
+  },
+  { examples: [{ status: "ready", progress: 100, post: postExample }] },
+);
+
+export const audioRoutes = (deps: Deps) => {
+  // Uploads per producer per hour, next to the route it protects.
+  const uploadsPerUser = windowLimiter({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
+  return new Elysia({ name: "audio-routes", prefix: "/audio", detail: { tags: ["loops"] } })
+    .use(authGuard(deps))
+    .post(
+      "/upload",
+      async ({ body, auth, request, set }) => {
+        uploadsPerUser.hit(auth.user.id);
+        const fields = (body ?? {}) as Record<string, unknown>;
+        const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
+        const file = pickFile(fields);
+        const { created, post } = await uploadLoop(deps, auth.user.id, file, meta);
+        set.status = post.status === "ready" ? (created ? 201 : 200) : 202;
+        return { ...post, post_id: post.id, audio_url: post.audio_url };
+      },
+      {
+        auth: true,
+        response: { 200: UploadResponse, 201: UploadResponse, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
+        detail: {
+          summary: "Share a loop (plugin): multipart with the file in audio_file",
+          description:
+            "Fields (all optional strings): filename, bpm, key, genre, daw, duration_seconds, duration_bars, sample_rate, channels, recording_id (32 hex, the idempotency key), comment_audience. Also accepts an Idempotency-Key header. Answers 201 ready, or 202 processing with the final audio_url when processing takes longer than UPLOAD_WAIT_MS; a retried upload answers 200 with the same post.",
+        },
+      },
+    )
+    .get(
+      "/status/:post_id",
+      async ({ params, auth }) => {
+        const { jobId: _job, ...status } = await getUploadStatus(deps, params.post_id, auth.user.id);
+        return status;
+      },
+      {
+        auth: true,
+        params: t.Object({ post_id: t.String({ maxLength: 64 }) }),
+        response: { 200: StatusResponse, 401: ErrorSchema, 404: ErrorSchema },
+        detail: { summary: "Processing status of an upload, for clients that poll" },
+      },
+    );
+};

@@ -1,0 +1,117 @@
+// Posts as the API shows them, visibility, reading and deletion. Per-viewer fields (reactions, follows, presence)
+// are filled by the social and realtime features through `PostExtras`.
+import { and, count, desc, eq, lt, or } from "drizzle-orm";
+import { posts, users } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { errors } from "../http/errors.ts";
+import { keyPrefix } from "../storage/index.ts";
+import type { PostT } from "./models.ts";
+
+export type PostRow = typeof posts.$inferSelect;
+type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
+
+export type PostExtras = Partial<Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_online" | "is_in_studio" | "peaks">>;
+
+export function toPost(deps: Deps, p: PostRow, author: Author, viewerId: string | null, extras: PostExtras = {}): PostT {
+  const time = new Date(p.createdAt).toISOString();
+  const avatar = author.avatarKey ? deps.mediaUrl(author.avatarKey) : "";
+  const reactionCounts = extras.reaction_counts ?? {};
+  return {
+    id: p.id,
+    actor: `user:${p.userId}`,
+    verb: "posted",
+    object: `loop:${p.id}`,
+    time,
+    created_at: time,
+    user_id: p.userId,
+    username: author.username,
+    user_avatar_url: avatar,
+    user: { id: author.id, username: author.username, display_name: author.displayName, avatar_url: avatar },
+    status: p.status as PostT["status"],
+    // The final URL is known from the start: it starts serving once the post is ready (the plugin needs it at once).
+    audio_url: deps.mediaUrl(p.audioKey),
+    waveform_url: deps.mediaUrl(p.waveformKey),
+    peaks_url: deps.mediaUrl(p.peaksKey),
+    ...(extras.peaks ? { peaks: extras.peaks } : {}),
+    filename: p.title,
+    duration_seconds: p.durationSeconds ?? 0,
+    duration_bars: p.durationBars ?? 0,
+    bpm: p.bpm ?? 0,
+    key: p.key,
+    daw: p.daw,
+    genres: p.genres ?? [],
+    loudness_lufs: p.loudnessLufs ?? 0,
+    like_count: p.likeCount,
+    play_count: p.playCount,
+    comment_count: p.commentCount,
+    reaction_counts: reactionCounts,
+    user_reaction: extras.user_reaction ?? "",
+    is_liked: extras.is_liked ?? false,
+    is_following: extras.is_following ?? false,
+    is_own_post: viewerId === p.userId,
+    midi_id: "",
+    is_online: extras.is_online ?? false,
+    is_in_studio: extras.is_in_studio ?? false,
+  };
+}
+
+/** A post with its author, if the viewer may see it: a post that is not ready is visible to its owner only. */
+export async function findVisiblePost(deps: Deps, id: string, viewerId: string | null) {
+  const [row] = await deps.database.db
+    .select({ post: posts, author: { id: users.id, username: users.username, displayName: users.displayName, avatarKey: users.avatarKey } })
+    .from(posts)
+    .innerJoin(users, eq(users.id, posts.userId))
+    .where(eq(posts.id, id))
+    .limit(1);
+  if (!row || (row.post.status !== "ready" && row.post.userId !== viewerId)) return null;
+  return row;
+}
+
+export async function getPost(deps: Deps, id: string, viewerId: string | null): Promise<PostT> {
+  const row = await findVisiblePost(deps, id, viewerId);
+  if (!row) throw errors.notFound("post_not_found", "No such post");
+  return toPost(deps, row.post, row.author, viewerId);
+}
+
+/** A user's posts, newest first (keyset on created_at, id). The owner also sees posts still processing or failed. */
+export async function listUserPosts(deps: Deps, userId: string, viewerId: string | null, page: { limit: number; before?: { createdAt: number; id: string }; offset?: number }) {
+  const own = viewerId === userId;
+  const conds = [eq(posts.userId, userId)];
+  if (!own) conds.push(eq(posts.status, "ready"));
+  if (page.before) conds.push(or(lt(posts.createdAt, page.before.createdAt), and(eq(posts.createdAt, page.before.createdAt), lt(posts.id, page.before.id)))!);
+  const rows = await deps.database.db
+    .select({ post: posts, author: { id: users.id, username: users.username, displayName: users.displayName, avatarKey: users.avatarKey } })
+    .from(posts)
+    .innerJoin(users, eq(users.id, posts.userId))
+    .where(and(...conds))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(page.limit + 1)
+    .offset(page.offset ?? 0);
+  return rows;
+}
+
+export async function countUserPosts(deps: Deps, userId: string, includeUnready: boolean): Promise<number> {
+  const [row] = await deps.database.db
+    .select({ n: count() })
+    .from(posts)
+    .where(includeUnready ? eq(posts.userId, userId) : and(eq(posts.userId, userId), eq(posts.status, "ready")));
+  return Number(row?.n ?? 0);
+}
+
+/** Deletes a post by its owner: the row, then every stored object under the post's prefix. */
+export async function deletePost(deps: Deps, id: string, userId: string) {
+  const [row] = await deps.database.db.select().from(posts).where(eq(posts.id, id)).limit(1);
+  if (!row || row.userId !== userId) throw errors.notFound("post_not_found", "No such post of yours");
+  await deps.database.tx(async (tx) => {
+    await tx.delete(posts).where(eq(posts.id, id));
+  });
+  await removePostMedia(deps, id);
+}
+
+export async function removePostMedia(deps: Deps, postId: string) {
+  try {
+    await deps.storage.deletePrefix(keyPrefix(["loops", postId]));
+  } catch (err) {
+    deps.log.error("could not delete a post's media", { post_id: postId, reason: String(err) });
+  }
+}

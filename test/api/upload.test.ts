@@ -1,0 +1,218 @@
+// The loop upload through HTTP, as the plugin uses it: real ffmpeg on audio generated at test time, a real SQLite
+// file (and sqld for the happy path), local storage on disk. Bad input changes nothing: no rows, no files, no temp
+// directories, and the server keeps serving.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readdirSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { lavfi, measure, signals, decode } from "../../src/audio/testkit.ts";
+import { registerProcessLoop } from "../../src/audio/process-loop.ts";
+import { inspectMp3 } from "../../src/audio/mp3.ts";
+import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
+import { json, registerUser } from "../support/auth.ts";
+
+const work = mkdtempSync(join(tmpdir(), "sc-upload-"));
+let drumsWav: string;
+beforeAll(async () => {
+  drumsWav = await lavfi(join(work, "drums.wav"), signals.drums(4), ["-c:a", "pcm_s16le", "-f", "wav"]);
+}, 60_000);
+
+async function startEnv(driver: "sqlite" | "libsql" = "sqlite", env: Record<string, string> = {}) {
+  const e = await createTestEnv(driver, { PUBLIC_URL: "http://localhost", ...env });
+  registerProcessLoop(e.deps);
+  await e.deps.jobs.start();
+  const { auth } = await registerUser(e);
+  return { env: e, token: auth.token, userId: auth.user.id as string };
+}
+
+function form(file: Blob | null, fields: Record<string, string> = {}, fieldName = "audio_file", filename = "loop.wav") {
+  const f = new FormData();
+  for (const [k, v] of Object.entries(fields)) f.set(k, v);
+  if (file) f.set(fieldName, file, filename);
+  return f;
+}
+
+const upload = (env: TestEnv, token: string, body: FormData | ReadableStream | string, headers: Record<string, string> = {}) =>
+  env.request("/api/v1/audio/upload", { method: "POST", body: body as BodyInit, token, headers });
+
+async function counts(env: TestEnv) {
+  const [p] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM posts`);
+  const [j] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM jobs`);
+  const mediaDir = join(env.deps.config.DATA_DIR, "media");
+  const files = existsSync(mediaDir) ? readdirSync(mediaDir, { recursive: true }).filter((f) => String(f).includes(".")).filter((f) => !String(f).startsWith(".tmp")) : [];
+  return { posts: Number(p!.n), jobs: Number(j!.n), files: files.length };
+}
+const audioTempDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith("sidechain-audio-")).length;
+
+for (const driver of DRIVERS) {
+  describe(`upload on ${driver}`, () => {
+    let ctx: Awaited<ReturnType<typeof startEnv>>;
+    beforeAll(async () => {
+      ctx = await startEnv(driver);
+    });
+    afterAll(() => ctx.env.close());
+
+    test("a WAV from the plugin comes back ready, at −14 LUFS, as a 128 kbps MP3 with a waveform", async () => {
+      const { env, token, userId } = ctx;
+      const res = await upload(env, token, form(Bun.file(drumsWav), { filename: "Night drums", bpm: "120.0", key: "Am", genre: "lofi, hiphop", daw: "Ableton Live", duration_bars: "2", recording_id: "0123456789abcdef0123456789abcdef", sample_rate: "44100", channels: "2", unknown_field: "ignored" }));
+      const body = await json(res);
+      expect(res.status).toBe(201);
+      expect("error" in body).toBe(false);
+      expect(body).toMatchObject({ status: "ready", post_id: body.id, filename: "Night drums", bpm: 120, key: "Am", genres: ["lofi", "hiphop"], daw: "Ableton Live", duration_bars: 2, user_id: userId, is_own_post: true, verb: "posted", actor: `user:${userId}`, object: `loop:${body.id}` });
+      expect(body.audio_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.mp3$/);
+      expect(Math.abs(body.duration_seconds - 4)).toBeLessThan(1152 / 44100);
+      expect(Math.abs(body.loudness_lufs + 14)).toBeLessThanOrEqual(1);
+
+      // The media are served without auth, with the right headers; the MP3 measures what the post says.
+      const mp3 = await env.request(new URL(body.audio_url).pathname);
+      expect(mp3.status).toBe(200);
+      expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
+      expect(mp3.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+      expect(mp3.headers.get("x-content-type-options")).toBe("nosniff");
+      const bytes = new Uint8Array(await mp3.arrayBuffer());
+      const info = inspectMp3(bytes)!;
+      expect(info.cbrKbps).toBe(128);
+      expect(info.xing?.tag).toBe("Info"); // the LAME/Xing header that makes it gapless
+      expect(info.sampleRate).toBe(44100);
+      const file = join(work, `${body.id}.mp3`);
+      await Bun.write(file, bytes);
+      const m = await measure(file);
+      expect(Math.abs(m.lufs + 14)).toBeLessThanOrEqual(1);
+      expect(m.truePeakDb).toBeLessThanOrEqual(-1);
+      const decoded = await decode(file);
+      expect(Math.abs(decoded.frames - 4 * 44100)).toBeLessThanOrEqual(1152);
+
+      const peaks = await (await env.request(new URL(body.peaks_url).pathname)).json();
+      expect(peaks).toHaveLength(800);
+      expect(peaks.every((p: number) => p >= 0 && p <= 1)).toBe(true);
+      const svg = await env.request(new URL(body.waveform_url).pathname);
+      expect(svg.headers.get("content-type")).toContain("image/svg+xml");
+      expect(await svg.text()).toContain("<svg");
+
+      // GET /posts/{id} and the status endpoint agree.
+      expect((await json(await env.request(`/api/v1/posts/${body.id}`))).status).toBe("ready");
+      const status = await json(await env.request(`/api/v1/audio/status/${body.id}`, { token }));
+      expect(status).toMatchObject({ status: "ready", progress: 100 });
+      // The owner's post list has it.
+      const list = await json(await env.request(`/api/v1/users/${userId}/posts`, { token }));
+      expect(list.posts.map((p: { id: string }) => p.id)).toContain(body.id);
+      expect(list.total).toBeGreaterThanOrEqual(1);
+
+      // A retried upload with the same recording_id returns the same post, not a second one.
+      const again = await upload(env, token, form(Bun.file(drumsWav), { recording_id: "0123456789ABCDEF0123456789ABCDEF" }));
+      expect(again.status).toBe(200);
+      expect((await json(again)).id).toBe(body.id);
+    }, 60_000);
+  });
+}
+
+describe("upload answers", () => {
+  let ctx: Awaited<ReturnType<typeof startEnv>>;
+  beforeAll(async () => {
+    ctx = await startEnv("sqlite", { UPLOAD_MAX_BYTES: String(5 * 1024 * 1024) });
+  });
+  afterAll(() => ctx.env.close());
+
+  const ascii = (s: string) => new TextEncoder().encode(s);
+  async function refused(body: FormData | ReadableStream | string, status: number, code: string, headers?: Record<string, string>) {
+    const before = await counts(ctx.env);
+    const temps = audioTempDirs();
+    const res = await upload(ctx.env, ctx.token, body, headers);
+    const answer = await json(res);
+    expect({ status: res.status, error: answer.error }).toEqual({ status, error: code });
+    expect(typeof answer.message).toBe("string");
+    expect(await counts(ctx.env)).toEqual(before);
+    expect(audioTempDirs()).toBe(temps);
+    expect((await ctx.env.request("/readyz")).status).toBe(200);
+    return answer;
+  }
+
+  test("an empty file", () => refused(form(new Blob([])), 422, "empty_file"));
+  test("random bytes", () => refused(form(new Blob([crypto.getRandomValues(new Uint8Array(4096))])), 415, "unsupported_format"));
+  test("a PNG named .wav", () => refused(form(new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(100)])]), {}, "audio_file", "loop.wav"), 415, "unsupported_format"));
+  test("a text file named .wav", () => refused(form(new Blob([ascii("just some notes about my loop\n")])), 415, "unsupported_format"));
+  test("an HLS playlist disguised as audio", () =>
+    refused(form(new Blob([ascii("RIFF"), new Uint8Array([0, 1, 0, 0]), ascii("WAVE#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/segment.ts\n#EXT-X-ENDLIST\n")])), 422, "corrupt_audio"));
+  test("an ffconcat script disguised as audio", () => refused(form(new Blob([ascii("ffconcat version 1.0\nfile 'http://127.0.0.1:9/a.wav'\n")])), 415, "unsupported_format"));
+
+  test("a truncated WAV", async () => {
+    const bytes = new Uint8Array(await Bun.file(drumsWav).arrayBuffer());
+    await refused(form(new Blob([bytes.subarray(0, 30)])), 422, "corrupt_audio");
+  });
+
+  test("a WAV whose header claims 4 GB", async () => {
+    const bytes = new Uint8Array(await Bun.file(drumsWav).arrayBuffer());
+    const v = new DataView(bytes.buffer);
+    v.setUint32(4, 0xffffffff - 8, true);
+    for (let at = 12; at + 8 <= bytes.length; at += 8 + v.getUint32(at + 4, true)) {
+      if (String.fromCharCode(...bytes.subarray(at, at + 4)) === "data") {
+        v.setUint32(at + 4, 0xfffffff0, true);
+        break;
+      }
+    }
+    await refused(form(new Blob([bytes])), 422, "corrupt_audio");
+  });
+
+  test("an MP3 lasting an hour at 8 kbps is refused before decoding", async () => {
+    const short = await lavfi(join(work, "short8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+    const one = new Uint8Array(await Bun.file(short).arrayBuffer());
+    const hour = new Uint8Array(one.length * 360);
+    for (let i = 0; i < 360; i++) hour.set(one, i * one.length);
+    await refused(form(new Blob([hour])), 422, "too_long");
+  });
+
+  test("an upload over the size limit is refused while it streams, without buffering it", async () => {
+    let sent = 0;
+    const boundary = "----sidechain-test";
+    const head = ascii(`--${boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="big.wav"\r\nContent-Type: audio/wav\r\n\r\n`);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(head);
+      },
+      pull(c) {
+        if (sent > 20 * 1024 * 1024) return c.close();
+        sent += 64 * 1024;
+        c.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    await refused(stream, 413, "payload_too_large", { "content-type": `multipart/form-data; boundary=${boundary}` });
+    expect(sent).toBeLessThan(7 * 1024 * 1024);
+  });
+
+  test("a declared Content-Length over the limit is refused before reading", () =>
+    refused("x", 413, "payload_too_large", { "content-type": "multipart/form-data; boundary=x", "content-length": String(10 * 1024 * 1024) }));
+
+  test("no file field, bad bpm, bad key, bad recording_id: validation errors naming the fields", async () => {
+    const a = await refused(form(null, { filename: "x" }), 400, "validation_error");
+    expect(Object.keys(a.fields)).toEqual(["audio_file"]);
+    const b = await refused(form(Bun.file(drumsWav), { bpm: "fast", key: "H", recording_id: "../../etc" }), 400, "validation_error");
+    expect(Object.keys(b.fields).sort()).toEqual(["bpm", "key", "recording_id"]);
+  });
+
+  test("without a token: 401", async () => {
+    const res = await ctx.env.request("/api/v1/audio/upload", { method: "POST", body: form(Bun.file(drumsWav)) });
+    expect(res.status).toBe(401);
+  });
+
+  test("a filename with ../ and NUL bytes is display text only; the file is accepted under a server key", async () => {
+    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { filename: "../../etc/passwd\u0000.wav" }, "audio", "../../../evil\u0000.wav"));
+    const body = await json(res);
+    expect(res.status).toBe(201);
+    expect(body.filename).toBe("../../etc/passwd.wav");
+    expect(body.audio_url).not.toContain("..");
+    expect(existsSync(join(ctx.env.deps.config.DATA_DIR, "..", "etc"))).toBe(false);
+  }, 60_000);
+
+  test("deleting a post removes its row and every media object", async () => {
+    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), {}, "file"));
+    const post = await json(res);
+    const before = await counts(ctx.env);
+    expect((await ctx.env.request(`/api/v1/posts/${post.id}/delete`, { method: "POST", token: ctx.token })).status).toBe(200);
+    const after = await counts(ctx.env);
+    expect(after.posts).toBe(before.posts - 1);
+    expect(after.files).toBe(before.files - 4);
+    expect((await ctx.env.request(new URL(post.audio_url).pathname)).status).toBe(404);
+    expect((await ctx.env.request(`/api/v1/posts/${post.id}`)).status).toBe(404);
+  }, 60_000);
+});
