@@ -23,6 +23,25 @@ const StatusResponse = t.Object(
   { examples: [{ status: "ready", progress: 100, post: postExample }] },
 );
 
+const text = (description: string, example?: string) => t.Optional(t.String({ description, ...(example ? { examples: [example] } : {}) }));
+/** The plugin's multipart form. Every field is optional here; the handler says which file field is missing. */
+const UploadForm = t.Object({
+  audio_file: t.Optional(t.File({ description: "the loop (plugin's field name); WAV, AIFF, FLAC, MP3 or Ogg, decided by content" })),
+  audio: t.Optional(t.File({ description: "alternative file field name" })),
+  file: t.Optional(t.File({ description: "alternative file field name" })),
+  filename: text("display title", "Midnight chords"),
+  bpm: text("tempo as a decimal string", "120.0"),
+  key: text("C … B, sharps or flats, m for minor", "Am"),
+  genre: text("comma-separated genres", "lofi"),
+  daw: text("the producer's DAW", "Ableton Live"),
+  duration_seconds: text("as measured by the plugin (the server measures its own)", "16.0"),
+  duration_bars: text("whole number of bars", "8"),
+  sample_rate: text("informational", "44100"),
+  channels: text("informational", "2"),
+  recording_id: text("32 hex characters, unique per recording: a retried upload returns the same post", "0123456789abcdef0123456789abcdef"),
+  comment_audience: text("who may comment", "everyone"),
+});
+
 export const audioRoutes = (deps: Deps) => {
   // Uploads per producer per hour, next to the route it protects.
   const uploadsPerUser = windowLimiter({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
@@ -32,7 +51,7 @@ export const audioRoutes = (deps: Deps) => {
       "/upload",
       async ({ body, auth, request, set }) => {
         uploadsPerUser.hit(auth.user.id);
-        const fields = (body ?? {}) as Record<string, unknown>;
+        const fields = body as Record<string, unknown>;
         const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
         const file = pickFile(fields);
         const { created, post } = await uploadLoop(deps, auth.user.id, file, meta);
@@ -41,6 +60,8 @@ export const audioRoutes = (deps: Deps) => {
       },
       {
         auth: true,
+        parse: "formdata",
+        body: UploadForm,
         response: { 200: UploadResponse, 201: UploadResponse, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
         detail: {
           summary: "Share a loop (plugin): multipart with the file in audio_file",

@@ -110,6 +110,7 @@ export const deviceRoutes = (deps: Deps) => {
         throw errors.badRequest(r.error, MESSAGES[r.error]);
       },
       {
+        parse: "json",
         body: DeviceTokenBody,
         response: { 200: DeviceTokenResponse, 400: ErrorSchema, 429: ErrorSchema },
         detail: {

@@ -296,7 +296,7 @@ export const oauthRoutes = (deps: Deps) => {
         }
         return pluginDonePage(user.username);
       },
-      { body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
+      { parse: "urlencoded", body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
     )
     .get(
       "/oauth/poll",

@@ -46,7 +46,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         set.status = 201;
         return { auth };
       },
-      { body: M.RegisterBody, response: { 201: M.AuthResponse, ...errorResponses }, detail: { summary: "Create an account (plugin)" } },
+      { parse: "json", body: M.RegisterBody, response: { 201: M.AuthResponse, ...errorResponses }, detail: { summary: "Create an account (plugin)" } },
     )
     .post(
       "/login",
@@ -57,7 +57,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         if (!result.ok) throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
         return { auth: await service.authPayload(deps, result.user, client(request)) };
       },
-      { body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
+      { parse: "json", body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
     )
     .post(
       "/refresh",
@@ -83,7 +83,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         }
         throw errors.validation({ refresh_token: "Give refresh_token (or the plugin's token)" });
       },
-      { body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form extends its session" } },
+      { parse: "json", body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form extends its session" } },
     )
     .post("/logout", async ({ auth }) => (await revokeSession(deps, auth.user.id, auth.session.id, "logout"), { ok: true as const }), {
       auth: true,
@@ -113,7 +113,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         set.status = 202;
         return forgot(body.email);
       },
-      { body: M.EmailBody, response: { 202: M.Ok, ...errorResponses }, detail: { summary: "Email a password reset link; the same answer for every email" } },
+      { parse: "json", body: M.EmailBody, response: { 202: M.Ok, ...errorResponses }, detail: { summary: "Email a password reset link; the same answer for every email" } },
     )
     .post(
       "/reset-password",
@@ -125,7 +125,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         set.status = 202;
         return forgot(body.email);
       },
-      { body: M.ResetPasswordBody, response: { 200: M.Ok, 202: M.Ok, ...errorResponses }, detail: { summary: "Plugin alias: {email} asks for a reset link; {token, new_password} redeems it" } },
+      { parse: "json", body: M.ResetPasswordBody, response: { 200: M.Ok, 202: M.Ok, ...errorResponses }, detail: { summary: "Plugin alias: {email} asks for a reset link; {token, new_password} redeems it" } },
     )
     .post(
       "/reset-password/confirm",
@@ -133,7 +133,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         limitIp(request, "forgot");
         return confirmReset(body.token, body.new_password);
       },
-      { body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
+      { parse: "json", body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
     )
     .post(
       "/set-password",
@@ -142,7 +142,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         await service.redeemPasswordToken(deps, hasher, body.token, body.password, "set_password");
         return { ok: true as const };
       },
-      { body: M.SetPasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Redeem an emailed set-password link (accounts without a password)" } },
+      { parse: "json", body: M.SetPasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Redeem an emailed set-password link (accounts without a password)" } },
     )
     .post(
       "/change-password",
@@ -150,7 +150,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         await service.changePassword(deps, hasher, auth, body);
         return { ok: true as const };
       },
-      { auth: true, body: M.ChangePasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Change (or add) the password; signs out the other sessions" } },
+      { auth: true, parse: "json", body: M.ChangePasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Change (or add) the password; signs out the other sessions" } },
     )
     .post(
       "/verify-email",
@@ -159,7 +159,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         await service.verifyEmail(deps, body.token);
         return { ok: true as const };
       },
-      { body: M.TokenBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Confirm the email address with the emailed token" } },
+      { parse: "json", body: M.TokenBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Confirm the email address with the emailed token" } },
     )
     .post(
       "/resend-verification",

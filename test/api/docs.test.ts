@@ -27,6 +27,10 @@ test("every documented operation has a summary and a JSON schema with an example
   expect(ops.length).toBeGreaterThan(0);
   for (const { path, method, op } of ops) {
     const where = `${method.toUpperCase()} ${path}`;
+    if (op.requestBody) {
+      // a body must say its media type and schema (a custom parser used to leave `content` empty)
+      expect({ where, bodyTypes: Object.keys(op.requestBody.content ?? {}).length > 0 }).toEqual({ where, bodyTypes: true });
+    }
     expect({ where, summary: typeof op.summary }).toEqual({ where, summary: "string" });
     // A browser entry point whose only success is a redirect (e.g. GET /auth/google → the provider) documents its 302.
     const ok = op.responses?.["200"] ?? op.responses?.["201"] ?? op.responses?.["202"] ?? op.responses?.["204"] ?? op.responses?.["302"];
