@@ -35,6 +35,7 @@ const cases: Case[] = [
   { name: "drum loop with sharp transients (limiter)", make: async () => drums, channels: 2, mode: "limiter" },
   { name: "quiet pad (−40 LUFS, plain gain)", make: () => lavfi(join(src, "pad.wav"), signals.quietPad(D), wav16), channels: 2, mode: "linear" },
   { name: "very loud clipped loop", make: () => lavfi(join(src, "clipped.wav"), signals.loudClipped(D), wav16), channels: 2, mode: "linear" },
+  { name: "the shortest loops (0.6 s)", make: () => lavfi(join(src, "short.wav"), signals.produced(0.6), wav16), channels: 2 },
   { name: "16 s stereo 44.1 kHz produced loop", make: () => lavfi(join(src, "loop16.wav"), signals.produced(16), wav16), channels: 2 },
   { name: "mono stays mono", make: () => convert(produced, join(src, "mono.wav"), ["-ac", "1", ...wav16]), channels: 1 },
   { name: "48 kHz", make: () => convert(produced, join(src, "48k.wav"), ["-ar", "48000", ...wav16]), channels: 2 },
@@ -122,6 +123,20 @@ describe("processAudio delivers the contract's MP3 for every accepted input", ()
     expect(gap.result.measured.sampleCount).toBe(6 * 44100);
   });
 
+  test("the delivered audio is sample-aligned with the input (limiter delay compensated, encoder delay trimmed)", async () => {
+    expect(gap.result.gainMode).toBe("limiter");
+    const [inp, out] = await Promise.all([decode(gap.input), decode(gap.mp3Path)]);
+    // The lag that best lines up the output with the input around the end of the gap (sound resumes at 4 s).
+    const from = Math.floor(3.9 * 44100), len = 22050;
+    let best = { lag: 0, score: -Infinity };
+    for (let lag = -400; lag <= 400; lag++) {
+      let score = 0;
+      for (let i = from; i < from + len; i++) score += inp.samples[i * 2]! * out.samples[(i + lag) * 2]!;
+      if (score > best.score) best = { lag, score };
+    }
+    expect(best.lag).toBe(0);
+  });
+
   test("the loud clipped loop is turned down with a plain gain, the quiet pad up", () => {
     expect(outcomes.get("very loud clipped loop")!.result.gainDb).toBeLessThan(-6);
     expect(outcomes.get("quiet pad (−40 LUFS, plain gain)")!.result.gainDb).toBeGreaterThan(20);
@@ -159,6 +174,15 @@ describe("processAudio delivers the contract's MP3 for every accepted input", ()
     expect(Math.abs(m.lufs - -16)).toBeLessThanOrEqual(1);
     expect(inspectMp3(r.mp3)!.cbrKbps).toBe(192);
     expect(r.peaks).toHaveLength(100);
+  });
+
+  test("a delivered file that misses the loudness is encoded again with a corrected aim", async () => {
+    // No allowance for the encoder's loss and a tight tolerance: the first encode comes out ~0.5 LU short.
+    const r = await processAudio(runner, { path: produced }, { encodeLossLu: 0, loudnessToleranceLu: 0.2 });
+    expect(r.encodes).toBeGreaterThanOrEqual(2);
+    const path = join(root, "again.mp3");
+    await Bun.write(path, r.mp3);
+    expect(Math.abs((await measure(path)).lufs - -14)).toBeLessThanOrEqual(0.2);
   });
 
   test("no temp directory is left behind", () => {

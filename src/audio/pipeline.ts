@@ -257,10 +257,13 @@ async function analyse(runner: FfmpegRunner, probe: ProbeResult, input: string, 
   return { loudness, frames };
 }
 
-/** Limiter runs so far, all at one limit; kept across encodes, since a new aim usually needs just one more. */
+/**
+ * Limiter runs so far, all at one limit. Their measurements are kept across encodes (a new aim then usually needs
+ * one more run); their PCM files only while they may still be encoded, so a long loop does not fill the disk.
+ */
 interface LimiterSearch {
   limitDb: number;
-  points: (LimiterPoint & { path: string })[];
+  points: (LimiterPoint & { path: string | null })[];
 }
 
 const MAX_LIMITER_ROUNDS = 4;
@@ -277,16 +280,27 @@ async function searchLimiter(
   opts: AudioOptions,
   signal?: AbortSignal,
 ): Promise<LimiterPoint & { path: string }> {
+  const dropFiles = async (keep?: string) => {
+    for (const p of search.points) {
+      if (p.path && p.path !== keep) await Bun.file(p.path).delete().catch(() => undefined);
+      if (p.path !== keep) p.path = null;
+    }
+  };
   const restartAt = async (limitDb: number) => {
-    await Promise.all(search.points.map((p) => Bun.file(p.path).delete().catch(() => undefined)));
+    await dropFiles();
     search.limitDb = limitDb;
     search.points = [];
   };
+  const chosen = async (p: LimiterPoint & { path: string | null }) => {
+    await dropFiles(p.path!);
+    return p as LimiterPoint & { path: string };
+  };
+  const withFile = () => search.points.filter((p) => p.path !== null);
   // A lower ceiling than the search was made for (the encoder overshot): start again under it.
   if (search.limitDb > aim.ceilingDb - LIMIT_MARGIN_DB) await restartAt(aim.ceilingDb - LIMIT_MARGIN_DB);
   for (let round = 0; round < MAX_LIMITER_ROUNDS; round++) {
-    const good = search.points.filter((p) => isGoodLimiterPoint(aim, p));
-    if (good.length) return pickLimiterPoint(aim, good)!;
+    const good = withFile().filter((p) => isGoodLimiterPoint(aim, p));
+    if (good.length) return chosen(pickLimiterPoint(aim, good)!);
     const gains = nextLimiterGains(input, aim, search.limitDb, search.points);
     const runs = await Promise.all(
       gains.map(async (gainDb) => {
@@ -302,9 +316,9 @@ async function searchLimiter(
     // The limiter let peaks through above the ceiling: lower its threshold by that much and search again.
     if (over > 0 && !runs.some((p) => isGoodLimiterPoint(aim, p))) await restartAt(search.limitDb - over - 0.1);
   }
-  const best = pickLimiterPoint(aim, search.points);
+  const best = pickLimiterPoint(aim, withFile());
   if (!best) throw new AudioError("processing_failed", "The loop could not be limited under the true-peak ceiling");
-  return best;
+  return chosen(best);
 }
 
 async function encode(

@@ -88,6 +88,14 @@ describe("bad uploads are refused with a typed error", () => {
     expect(e.message).toContain("truncated");
   });
 
+  test("a truncated FLAC (its STREAMINFO says longer than what decodes)", async () => {
+    const flac = await convert(wav, join(src, "whole.flac"), ["-c:a", "flac", "-f", "flac"]);
+    const whole = new Uint8Array(await Bun.file(flac).arrayBuffer());
+    const e = await refusal({ bytes: whole.slice(0, Math.floor(whole.length / 2)) });
+    expect(e.code).toBe("corrupt_audio");
+    expect(e.message).toContain("truncated");
+  });
+
   test("a WAV cut inside its header", async () => {
     const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
     expect((await refusal({ bytes: whole.slice(0, 30) })).code).toBe("corrupt_audio");
@@ -147,8 +155,14 @@ describe("bad uploads are refused with a typed error", () => {
     const bytes = new Uint8Array(head.length + body.length * 359);
     bytes.set(head);
     for (let i = 0; i < 359; i++) bytes.set(body, head.length + i * body.length);
-    const e = await refusal({ bytes });
+    // Make the lie consistent (the header's byte count = the file size), so that ffprobe believes the 10 s.
+    const info = new TextDecoder("latin1").decode(head.subarray(0, 64)).indexOf("Info");
+    new DataView(bytes.buffer).setUint32(info + 12, bytes.length);
+    const spy = spying(runner);
+    const e = await refusal({ bytes }, spy);
+    expect(spy.calls).toEqual(["ffprobe", "ffmpeg"]); // probe passed: the decode's bound caught it
     expect(e.code).toBe("too_long");
+    expect(e.message).toContain("more than 120 s");
   });
 
   test("too short, too long, silent", async () => {
