@@ -31,6 +31,7 @@ import { renderWaveformSvg, type WaveformSvgOptions } from "./svg.ts";
 
 export { type AudioOptions, DEFAULT_AUDIO_OPTIONS, resolveAudioOptions } from "./options.ts";
 export { AudioError, type AudioErrorCode, isAudioError, toApiError } from "./errors.ts";
+export type { ProbeResult } from "./probe.ts";
 
 /** The upload: a file the caller owns (left in place), or bytes (written to the private temp dir). */
 export type AudioInput = { path: string } | { bytes: Uint8Array };
@@ -121,9 +122,8 @@ export async function processAudio(
   return runner.withTempDir(async (dir) => {
     const inputPath = "path" in input ? input.path : join(dir, "upload");
     if ("bytes" in input) await Bun.write(inputPath, input.bytes);
-    const format = await sniffFile(inputPath);
-
-    const probe = await step("probe", () => probeAudio(runner, inputPath, format, opts, signal));
+    const probe = await step("probe", () => inspectAudio(runner, inputPath, opts, signal));
+    const format = probe.format;
     const channels = outputChannels(probe.channels);
     const pcm = join(dir, "input.f32");
     const analysed = await step("analyse", () => analyse(runner, probe, inputPath, pcm, opts, signal));
@@ -204,6 +204,22 @@ export async function processAudio(
 }
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+/**
+ * Everything that can refuse an upload without decoding it, in ~20 ms: the type by content (magic bytes), the
+ * WAV/AIFF header against the file size, then ffprobe's allow-list and bounds. The upload route can call this to
+ * answer at once; processAudio() starts with it too.
+ */
+export async function inspectAudio(
+  runner: FfmpegRunner,
+  path: string,
+  options: Partial<AudioOptions> = {},
+  signal?: AbortSignal,
+): Promise<ProbeResult> {
+  const opts = resolveAudioOptions(options);
+  const format = await sniffFile(path);
+  return probeAudio(runner, path, format, opts, signal);
+}
 
 /** Type by content, plus the header sanity ffprobe does not do for WAV/AIFF (it quietly reads what is there). */
 async function sniffFile(path: string): Promise<AudioFormat> {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createFfmpegRunner, type FfmpegRunner, type Tool } from "./ffmpeg.ts";
-import { processAudio } from "./pipeline.ts";
+import { inspectAudio, processAudio } from "./pipeline.ts";
 import { convert, hangingBinary, lavfi, signals } from "./testkit.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-reject-"));
@@ -94,6 +94,17 @@ describe("bad uploads are refused with a typed error", () => {
     const e = await refusal({ bytes: whole.slice(0, Math.floor(whole.length / 2)) });
     expect(e.code).toBe("corrupt_audio");
     expect(e.message).toContain("truncated");
+  });
+
+  test("inspectAudio refuses the same without decoding (for the upload route to answer at once)", async () => {
+    const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    const cut = join(src, "cut.wav");
+    await Bun.write(cut, whole.slice(0, 5000));
+    const spy = spying(runner);
+    expect(await inspectAudio(spy, cut).catch((e) => e.code)).toBe("corrupt_audio");
+    expect(spy.calls).toEqual([]);
+    expect(await inspectAudio(spy, wav)).toMatchObject({ format: "wav", codec: "pcm_s16le", channels: 2, sampleRate: 44100 });
+    expect(spy.calls).toEqual(["ffprobe"]);
   });
 
   test("a WAV cut inside its header", async () => {
