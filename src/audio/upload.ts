@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { jobs, posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
-import { enqueue } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
@@ -162,7 +161,8 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
         createdAt: now,
         updatedAt: now,
       });
-      const { job } = await enqueue(deps, PROCESS_LOOP, { postId }, { dedupeKey: `${PROCESS_LOOP}:${postId}`, tx });
+      // Through the configured queue, so its defaults (JOB_MAX_ATTEMPTS) apply; written in our transaction.
+      const { job } = await deps.jobs.enqueue(PROCESS_LOOP, { postId }, { dedupeKey: `${PROCESS_LOOP}:${postId}`, tx });
       return job.id;
     });
   } catch (err) {
