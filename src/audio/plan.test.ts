@@ -119,6 +119,8 @@ describe("plan", () => {
     expect(num(1e-7)).toBe("0");
     expect(num(-0.00001, 6)).toBe("-0.00001");
     expect(num(12)).toBe("12");
+    expect(num(100, 0)).toBe("100");
+    expect(num(-1e-7)).toBe("0");
     expect(num(-2.5)).toBe("-2.5");
     expect(gainFilter(1e-9)).toBe("volume=0dB:precision=double");
     expect(() => num(Number.NaN)).toThrow();

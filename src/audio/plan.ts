@@ -33,7 +33,9 @@ const file = (path: string) => `file:${path}`;
 /** Numbers in filter strings: fixed decimals, never exponent notation. */
 export function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) throw new RangeError(`not a finite number: ${x}`);
-  return x.toFixed(digits).replace(/\.?0+$/, "") || "0";
+  const s = x.toFixed(digits);
+  const trimmed = s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+  return trimmed === "-0" ? "0" : trimmed;
 }
 
 /** Mono stays mono; stereo and anything wider (downmixed) becomes stereo. */
