@@ -1,6 +1,7 @@
 // `sidechain mail list`: run as a process, like a self-hoster without SMTP would, against a DATA_DIR whose
 // outbox holds mail; it prints the messages with their links and exits without starting the server.
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCli } from "../src/cli.ts";
@@ -64,4 +65,43 @@ test("runCli: no arguments start the server; help, unknown commands and an empty
   lines.length = 0;
   expect(await runCli(["mail", "list"], { DATA_DIR: env.deps.config.DATA_DIR }, io)).toBe(0);
   expect(lines).toEqual(["The mail outbox is empty."]);
+});
+
+describe("runCli in process", () => {
+  const capture = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { io: { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) }, out, err };
+  };
+
+  test("no arguments start the server; help prints the usage; unknown commands and options exit 2", async () => {
+    expect(await runCli([], {})).toBeNull();
+    const help = capture();
+    expect(await runCli(["--help"], {}, help.io)).toBe(0);
+    expect(help.out.join("\n")).toContain("mail list");
+    for (const args of [["mail", "send"], ["mail", "list", "--verbose"], ["mail", "list", "--limit", "0"], ["mail", "list", "--limit=abc"]]) {
+      const c = capture();
+      expect(await runCli(args, {}, c.io)).toBe(2);
+      expect(c.err.join("\n")).toContain("Usage");
+    }
+  });
+
+  test("a bad configuration is reported, an empty outbox says so, and messages print with their links", async () => {
+    const bad = capture();
+    expect(await runCli(["mail", "list"], { PORT: "abc" }, bad.io)).toBe(2);
+    expect(bad.err.join("\n")).toContain("PORT=");
+
+    const empty = capture();
+    expect(await runCli(["mail", "list"], { DATA_DIR: mkdtempSync(join(tmpdir(), "sc-cli-")) }, empty.io)).toBe(0);
+    expect(empty.out).toEqual(["The mail outbox is empty."]);
+
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "https://loops.example.com" });
+    const { input } = await registerUser(env);
+    const full = capture();
+    expect(await runCli(["mail", "list", "--limit=5"], { DATA_DIR: env.deps.config.DATA_DIR, PUBLIC_URL: "https://loops.example.com" }, full.io)).toBe(0);
+    const text = full.out.join("\n");
+    expect(text).toContain(`To:      ${input.email}`);
+    expect(text).toContain("no SMTP_URL");
+    expect(text).toMatch(/https:\/\/loops\.example\.com\/verify-email\?token=/);
+  });
 });
