@@ -1,0 +1,121 @@
+// Loop upload to `ready` through the HTTP API of a real server process, next to the same ffmpeg steps run directly
+// (processAudio() with a runner on the same file: the physical floor, without HTTP, database, storage or queue), in
+// the same run and interleaved, so background load hits both alike. Then 20 concurrent uploads from one producer:
+// total time until all are ready, failures, the server's peak RSS. Prints figures, asserts nothing.
+// Usage: bun scripts/bench/pipeline.ts [runs] [concurrent]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createFfmpegRunner } from "../../src/audio/ffmpeg.ts";
+import { processAudio, type ProcessedAudio } from "../../src/audio/pipeline.ts";
+import { lavfi, signals } from "../../src/audio/testkit.ts";
+import { machine, peakRss, startSidechain } from "./lib.ts";
+
+const runs = Number(process.argv[2] ?? 7);
+const concurrent = Number(process.argv[3] ?? 20);
+const seconds = 16;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const ms = (x: number) => `${Math.round(x)} ms`;
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+// The loop: 16 s, stereo, 44.1 kHz, 16-bit WAV (drums, bass, chord through soft saturation).
+const work = mkdtempSync(join(tmpdir(), "sc-bench-pipeline-"));
+const wavPath = await lavfi(join(work, "loop.wav"), signals.produced(seconds), ["-c:a", "pcm_s16le", "-ar", "44100", "-ac", "2", "-f", "wav"]);
+const wav = new Uint8Array(await Bun.file(wavPath).arrayBuffer());
+
+// (b) The floor: the pipeline's ffmpeg steps on the same file, same options and concurrency as the server's defaults.
+const runner = createFfmpegRunner();
+async function direct(): Promise<ProcessedAudio> {
+  return processAudio(runner, { path: wavPath });
+}
+
+// (a) The server, with the upload rate limit out of the way.
+// Its own DATA_DIR, removed at the end (the run stores ~30 loops).
+const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-"));
+const server = await startSidechain({ DATA_DIR: dataDir, UPLOAD_RATE_PER_HOUR: "1000000", RATE_LIMIT_AUTH_PER_MIN: "1000000", LOG_LEVEL: "warn" });
+try {
+  const reg = await fetch(`${server.url}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: "bench@example.com", username: "bench_user", password: "correct horse battery staple" }),
+  });
+  if (reg.status !== 201) throw new Error(`register failed: ${reg.status} ${await reg.text()}`);
+  const token: string = ((await reg.json()) as { auth: { token: string } }).auth.token;
+  const authorization = `Bearer ${token}`;
+  const idleRss = await peakRss(server.proc.pid);
+
+  type Upload = { status: number; body: Record<string, unknown>; ms: number };
+  async function upload(i: number): Promise<Upload> {
+    const form = new FormData();
+    form.set("filename", `bench loop ${i}`);
+    form.set("bpm", "120");
+    form.set("audio_file", new Blob([wav], { type: "audio/wav" }), "loop.wav");
+    const t = performance.now();
+    const res = await fetch(`${server.url}/api/v1/audio/upload`, { method: "POST", headers: { authorization }, body: form });
+    const body = (await res.json().catch(() => ({ error: "not JSON" }))) as Record<string, unknown>;
+    return { status: res.status, body, ms: performance.now() - t };
+  }
+  const failed = (u: Upload) => u.status < 200 || u.status > 299 || "error" in u.body;
+
+  // Warm-up of both paths (first ffmpeg exec from disk, JIT, database pages), then interleaved runs.
+  const warm = await upload(0);
+  if (warm.status !== 201 || warm.body.status !== "ready") throw new Error(`warm-up upload: ${warm.status} ${JSON.stringify(warm.body).slice(0, 300)}`);
+  await direct();
+  const httpMs: number[] = [];
+  const floorMs: number[] = [];
+  const stages: ProcessedAudio["timings"][] = [];
+  let last: ProcessedAudio | undefined;
+  for (let i = 1; i <= runs; i++) {
+    const u = await upload(i);
+    if (u.status !== 201 || u.body.status !== "ready") throw new Error(`upload ${i}: ${u.status} ${JSON.stringify(u.body).slice(0, 300)}`);
+    httpMs.push(u.ms);
+    const t = performance.now();
+    last = await direct();
+    floorMs.push(performance.now() - t);
+    stages.push(last.timings);
+  }
+  const http = median(httpMs);
+  const floor = median(floorMs);
+  const stage = (k: keyof ProcessedAudio["timings"]) => median(stages.map((s) => s[k]));
+
+  // (c) Concurrent uploads from one producer. Those not ready within UPLOAD_WAIT_MS answer 202 processing; the
+  // total is taken when every post is ready (polled on GET /audio/status).
+  const t0 = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: concurrent }, async (_, i) => {
+      const u = await upload(1000 + i);
+      if (failed(u) || u.body.status === "ready") return u;
+      for (;;) {
+        await Bun.sleep(100);
+        const r = await fetch(`${server.url}/api/v1/audio/status/${u.body.post_id}`, { headers: { authorization } });
+        const body = (await r.json().catch(() => ({ error: "not JSON" }))) as Record<string, unknown>;
+        if (r.status !== 200 || "error" in body || body.status !== "processing") return { status: r.status, body: { ...body, polled: true }, ms: u.ms };
+      }
+    }),
+  );
+  const totalMs = performance.now() - t0;
+  const failures = results.filter((u) => failed(u) || u.body.status !== "ready");
+  const waited = results.filter((u) => u.status === 202 || u.body.polled).length;
+  const peak = await peakRss(server.proc.pid);
+
+  console.log(`machine: ${machine()}; ${seconds} s stereo 44.1 kHz 16-bit WAV (${mib(wav.byteLength)}), ${runs} runs after a warm-up`);
+  console.log(`direct processAudio (floor): median ${ms(floor)} [${floorMs.map(ms).join(", ")}]`);
+  console.log(`  stages (median): probe ${ms(stage("probe"))}, analyse ${ms(stage("analyse"))}, limit ${ms(stage("limit"))}, encode ${ms(stage("encode"))}, verify ${ms(stage("verify"))}; gain ${last!.gainMode}, ${last!.encodes} encode(s)`);
+  console.log(`POST /api/v1/audio/upload → 201 ready: median ${ms(http)} [${httpMs.map(ms).join(", ")}]`);
+  console.log(`ratio upload-to-ready / floor: ${(http / floor).toFixed(2)} (targets: ≤ 1500 ms, ratio ≤ 1.25)`);
+  console.log(`  HTTP + database + storage + queue overhead, run by run (median of upload − floor): ${ms(median(httpMs.map((h, i) => h - floorMs[i]!)))}`);
+  console.log(
+    `${concurrent} concurrent uploads, one producer: ${ms(totalMs)} until all ready (${(totalMs / concurrent).toFixed(0)} ms per loop), failures ${failures.length}, answered 202 and polled ${waited}`,
+  );
+  for (const f of failures.slice(0, 3)) console.log(`  failure: ${f.status} ${JSON.stringify(f.body).slice(0, 200)}`);
+  console.log(`server peak RSS: ${mib(peak)} (after start: ${mib(idleRss)})`);
+} finally {
+  await server.stop();
+  rmSync(work, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
+}
