@@ -1,6 +1,6 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
 // Conventions (shared/DESIGN.md "Data rules"): ids are our own ULID-like strings, timestamps are integer ms.
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
 export const meta = sqliteTable("meta", {
@@ -55,6 +55,10 @@ export const users = sqliteTable("users", {
   socialLinks: text("social_links", { mode: "json" }).notNull().$type<Record<string, string>>().default({}),
   avatarKey: text("avatar_key"),
   showActivityStatus: integer("show_activity_status", { mode: "boolean" }).notNull().default(true),
+  followerCount: integer("follower_count").notNull().default(0),
+  followingCount: integer("following_count").notNull().default(0),
+  /** Ready posts only. */
+  postCount: integer("post_count").notNull().default(0),
   lastActiveAt: integer("last_active_at"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
@@ -207,4 +211,61 @@ export const posts = sqliteTable(
     index("posts_feed_idx").on(t.status, t.createdAt, t.id),
     index("posts_user_feed_idx").on(t.userId, t.status, t.createdAt, t.id),
   ],
+);
+
+// ── Social (issue: profiles, follows, feeds, reactions, plays, notifications). Counters live on users/posts and are
+// changed in the same transaction as the rows they count, so they never drift. ──
+
+export const follows = sqliteTable(
+  "follows",
+  {
+    followerId: text("follower_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    followeeId: text("followee_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.followerId, t.followeeId] }), index("follows_followee_idx").on(t.followeeId, t.createdAt)],
+);
+
+/** One reaction per user per post (a new emoji replaces the old one). */
+export const reactions = sqliteTable(
+  "reactions",
+  {
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id").notNull().references(() => posts.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.postId] }), index("reactions_post_idx").on(t.postId, t.emoji)],
+);
+
+/** Counted plays: one per listener per post per 30 minutes. */
+export const plays = sqliteTable(
+  "plays",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id").notNull().references(() => posts.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    listenMs: integer("listen_ms"),
+  },
+  (t) => [index("plays_listener_idx").on(t.postId, t.userId, t.createdAt), index("plays_recent_idx").on(t.createdAt, t.postId)],
+);
+
+export const notifications = sqliteTable(
+  "notifications",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    actorId: text("actor_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    /** follow | reaction | new_post */
+    kind: text("kind").notNull(),
+    postId: text("post_id").references(() => posts.id, { onDelete: "cascade" }),
+    emoji: text("emoji"),
+    /** Repeats of the same event (react, unreact, react) update one notification instead of adding more. */
+    dedupeKey: text("dedupe_key").notNull().unique(),
+    createdAt: integer("created_at").notNull(),
+    seenAt: integer("seen_at"),
+    readAt: integer("read_at"),
+  },
+  (t) => [index("notifications_user_idx").on(t.userId, t.createdAt)],
 );
