@@ -2,9 +2,9 @@
 // peaks and SVG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
 // `processing` is left alone, and storing under fixed keys twice just overwrites. Bad input fails at once (no
 // retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt.
-import { eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { join } from "node:path";
-import { posts } from "../db/schema.ts";
+import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
 import { removePostMedia } from "../posts/service.ts";
@@ -40,8 +40,8 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       deps.storage.put(post.waveformKey, new TextEncoder().encode(result.svg), { contentType: "image/svg+xml" }),
     ]);
     const now = deps.clock.now();
-    const updated = await deps.database.tx(async (tx) =>
-      tx
+    const updated = await deps.database.tx(async (tx) => {
+      const done = await tx
         .update(posts)
         .set({
           status: "ready",
@@ -56,9 +56,12 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
           readyAt: now,
           updatedAt: now,
         })
-        .where(eq(posts.id, postId))
-        .returning({ id: posts.id }),
-    );
+        .where(and(eq(posts.id, postId), eq(posts.status, "processing")))
+        .returning({ id: posts.id });
+      // The author's post_count counts ready posts; it changes in the same transaction (never drifts).
+      if (done.length) await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, post.userId));
+      return done;
+    });
     // Deleted while we worked: drop what we just stored.
     if (updated.length === 0) await removePostMedia(deps, postId);
     return { status: "ready", lufs: result.measured.lufs, true_peak_db: result.measured.truePeakDb, gain_mode: result.gainMode, encodes: result.encodes, ms: Math.round(result.timings.total) };

@@ -11,7 +11,7 @@ import { identities, signInRequests, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors, type ApiError } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
-import type { UserRow } from "../users/service.ts";
+import { newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth.ts";
 import { invalidateUserTokens } from "./one-time.ts";
@@ -133,25 +133,7 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
   // No account matches: a new one. It gets the email only when the provider verified it (L2), and then the email
   // counts as verified. The username comes from the provider's name or the email, made unique.
   const username = await uniqueUsername(tx, profile);
-  const user: UserRow = {
-    id: newId(),
-    email,
-    emailVerified: email !== null,
-    username,
-    displayName: profile.name.trim().slice(0, 60) || username,
-    passwordHash: null,
-    bio: "",
-    location: "",
-    genre: "",
-    daw: "",
-    website: "",
-    socialLinks: {},
-    avatarKey: null,
-    showActivityStatus: true,
-    lastActiveAt: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const user = newUserRow({ email, emailVerified: email !== null, username, displayName: profile.name.trim().slice(0, 60) || username, passwordHash: null }, now);
   await tx.insert(users).values(user);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };

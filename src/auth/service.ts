@@ -5,8 +5,7 @@ import type { Db } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
-import { newId } from "../lib/crypto.ts";
-import { linkedProviders, toSelfUser, type UserRow } from "../users/service.ts";
+import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
 import { mails } from "./mail.ts";
 import { createOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
@@ -75,25 +74,7 @@ export async function register(
   }
   const passwordHash = await hasher.hash(input.password);
   const now = deps.clock.now();
-  const user: UserRow = {
-    id: newId(),
-    email,
-    emailVerified: false,
-    username,
-    displayName: (input.display_name ?? "").trim().slice(0, 60) || username,
-    passwordHash,
-    bio: "",
-    location: "",
-    genre: "",
-    daw: "",
-    website: "",
-    socialLinks: {},
-    avatarKey: null,
-    showActivityStatus: true,
-    lastActiveAt: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const user = newUserRow({ email, emailVerified: false, username, displayName: (input.display_name ?? "").trim().slice(0, 60) || username, passwordHash }, now);
   let verifyToken = "";
   let auth: AuthPayload;
   try {

@@ -1,6 +1,6 @@
 // Posts as the API shows them, visibility, reading and deletion. Per-viewer fields (reactions, follows, presence)
 // are filled by the social and realtime features through `PostExtras`.
-import { and, count, desc, eq, lt, or } from "drizzle-orm";
+import { and, count, desc, eq, lt, or, sql } from "drizzle-orm";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
@@ -103,7 +103,9 @@ export async function deletePost(deps: Deps, id: string, userId: string) {
   const [row] = await deps.database.db.select().from(posts).where(eq(posts.id, id)).limit(1);
   if (!row || row.userId !== userId) throw errors.notFound("post_not_found", "No such post of yours");
   await deps.database.tx(async (tx) => {
-    await tx.delete(posts).where(eq(posts.id, id));
+    const [gone] = await tx.delete(posts).where(eq(posts.id, id)).returning({ status: posts.status });
+    // Reactions, plays and notifications of the post go with it (foreign keys, ON DELETE CASCADE).
+    if (gone?.status === "ready") await tx.update(users).set({ postCount: sql`${users.postCount} - 1` }).where(eq(users.id, row.userId));
   });
   await removePostMedia(deps, id);
 }

@@ -3,13 +3,35 @@
 import { eq } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { newId } from "../lib/crypto.ts";
 import type { PublicUserT, SelfUserT } from "./models.ts";
 
 export type UserRow = typeof users.$inferSelect;
 
-export type ViewerExtras = Partial<
-  Pick<PublicUserT, "follower_count" | "following_count" | "post_count" | "is_following" | "follows_you" | "is_online" | "is_in_studio">
->;
+/** A complete new account row: the given identity fields, everything else at its starting value. */
+export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "username" | "displayName" | "passwordHash">, now: number): UserRow {
+  return {
+    id: newId(),
+    ...fields,
+    bio: "",
+    location: "",
+    genre: "",
+    daw: "",
+    website: "",
+    socialLinks: {},
+    avatarKey: null,
+    showActivityStatus: true,
+    followerCount: 0,
+    followingCount: 0,
+    postCount: 0,
+    lastActiveAt: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** What depends on the viewer (follow state) or on live state (presence); the counters come from the row. */
+export type ViewerExtras = Partial<Pick<PublicUserT, "is_following" | "follows_you" | "is_online" | "is_in_studio">>;
 
 export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}): PublicUserT {
   return {
@@ -23,9 +45,9 @@ export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}):
     daw: u.daw,
     website: u.website,
     social_links: u.socialLinks ?? {},
-    follower_count: extras.follower_count ?? 0,
-    following_count: extras.following_count ?? 0,
-    post_count: extras.post_count ?? 0,
+    follower_count: u.followerCount,
+    following_count: u.followingCount,
+    post_count: u.postCount,
     is_following: extras.is_following ?? false,
     follows_you: extras.follows_you ?? false,
     is_online: u.showActivityStatus ? (extras.is_online ?? false) : false,

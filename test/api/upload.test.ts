@@ -208,10 +208,14 @@ describe("upload answers", () => {
     const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), {}, "file"));
     const post = await json(res);
     const before = await counts(ctx.env);
+    const postCount = async () => (await json(await ctx.env.request("/api/v1/users/me", { token: ctx.token }))).post_count;
+    const countBefore = await postCount();
+    expect(countBefore).toBeGreaterThanOrEqual(1);
     expect((await ctx.env.request(`/api/v1/posts/${post.id}/delete`, { method: "POST", token: ctx.token })).status).toBe(200);
     const after = await counts(ctx.env);
     expect(after.posts).toBe(before.posts - 1);
     expect(after.files).toBe(before.files - 4);
+    expect(await postCount()).toBe(countBefore - 1);
     expect((await ctx.env.request(new URL(post.audio_url).pathname)).status).toBe(404);
     expect((await ctx.env.request(`/api/v1/posts/${post.id}`)).status).toBe(404);
   }, 60_000);
