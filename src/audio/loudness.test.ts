@@ -7,6 +7,7 @@ import {
   nextLimiterGains,
   parseEbur128Summary,
   pickLimiterPoint,
+  shiftLimiterPoint,
 } from "./loudness.ts";
 
 // What ffmpeg prints with -filter_complex: an empty summary from the graph it configured first, then the real one.
@@ -101,18 +102,31 @@ describe("limiter search", () => {
 describe("correctAim", () => {
   const contract = { targetLufs: -14, truePeakDb: -1, toleranceLu: 0.5 };
   const aim = { lufs: -13.5, ceilingDb: -2 };
+  const pre = { lufs: -13.5, truePeakDb: -2.2 };
   test("within tolerance and under the ceiling: done", () => {
-    expect(correctAim(aim, { lufs: -14.4, truePeakDb: -1 }, contract)).toEqual({ ok: true });
+    expect(correctAim(aim, pre, { lufs: -14.4, truePeakDb: -1 }, contract)).toEqual({ ok: true });
   });
-  test("too quiet: aim louder by the miss", () => {
-    expect(correctAim(aim, { lufs: -14.8, truePeakDb: -3 }, contract)).toEqual({ ok: false, aim: { lufs: -12.7, ceilingDb: -2 } });
+  test("too quiet: aim louder by what the encoder took", () => {
+    expect(correctAim(aim, pre, { lufs: -14.8, truePeakDb: -3 }, contract)).toEqual({ ok: false, aim: { lufs: -12.7, ceilingDb: -2 } });
   });
-  test("peak over: lower the ceiling by the excess and 0.1 dB more", () => {
-    const r = correctAim(aim, { lufs: -14, truePeakDb: -0.6 }, contract);
+  test("peak over: lower the ceiling by a quarter more than the encoder added", () => {
+    // The encoder raised the peak by 1.7 dB (-2.2 → -0.5): next time stay 2.125 + 0.1 dB under -1.
+    const r = correctAim(aim, pre, { lufs: -14.2, truePeakDb: -0.5 }, contract);
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      expect(r.aim.lufs).toBe(-13.5);
-      expect(r.aim.ceilingDb).toBeCloseTo(-2.5, 6);
+      expect(r.aim.lufs).toBeCloseTo(-13.3, 6);
+      expect(r.aim.ceilingDb).toBeCloseTo(-3.225, 6);
     }
+  });
+  test("peak over although the encoder added nothing: still at least the excess and 0.1 dB lower", () => {
+    const r = correctAim(aim, { lufs: -13.5, truePeakDb: -0.6 }, { lufs: -14, truePeakDb: -0.6 }, contract);
+    if (r.ok) throw new Error("expected a correction");
+    expect(r.aim.ceilingDb).toBeCloseTo(-2.5, 6);
+  });
+});
+
+describe("shiftLimiterPoint", () => {
+  test("a run at another threshold moves by the same dB in gain, loudness and peak", () => {
+    expect(shiftLimiterPoint({ gainDb: 10, out: { lufs: -13.5, truePeakDb: -2.2 } }, -0.6)).toEqual({ gainDb: 9.4, out: { lufs: -14.1, truePeakDb: -2.8000000000000003 } });
   });
 });

@@ -91,24 +91,38 @@ export function pickLimiterPoint<P extends LimiterPoint>(aim: Aim, points: reado
 }
 
 /**
- * After measuring the delivered MP3: whether it meets the contract, and if not, a corrected aim for the next
- * encode. The encoder lowers loudness a little (it drops content above ~17 kHz) and adds a little peak, so the
- * correction is the measured miss, applied to the pre-encode aim.
+ * After measuring the delivered MP3: whether it meets the contract, and if not, the aim for the next encode.
+ * `preEncode` is what went into the encoder (measured for a limiter run, exact for a plain gain), so the
+ * encoder's own effect on this material is known: the loudness it took (its quantiser rounds down and it drops
+ * noise-like content in the top bands) and the true peak it added (up to ~2 dB on heavily limited noise). The
+ * next aim compensates both; the peak allowance gets a quarter more than was seen, because the encoder's
+ * overshoot varies from one encode to the next.
  */
 export function correctAim(
   aim: Aim,
+  preEncode: Loudness,
   delivered: Loudness,
   contract: { targetLufs: number; truePeakDb: number; toleranceLu: number },
 ): { ok: true } | { ok: false; aim: Aim } {
   const overshoot = delivered.truePeakDb - contract.truePeakDb;
   const miss = contract.targetLufs - delivered.lufs;
   if (overshoot <= 0 && Math.abs(miss) <= contract.toleranceLu) return { ok: true };
+  const loss = preEncode.lufs - delivered.lufs;
+  const rise = Math.max(0, delivered.truePeakDb - preEncode.truePeakDb);
   return {
     ok: false,
     aim: {
-      lufs: aim.lufs + miss,
-      // ffmpeg prints the peak to 0.1 dB: aim 0.1 dB further under than the measured excess.
-      ceilingDb: overshoot > 0 ? aim.ceilingDb - overshoot - 0.1 : aim.ceilingDb,
+      lufs: Number.isFinite(loss) ? contract.targetLufs + loss : aim.lufs + miss,
+      // ffmpeg prints the peak to 0.1 dB: always at least that much further under than before.
+      ceilingDb: overshoot > 0 ? Math.min(aim.ceilingDb - overshoot - 0.1, contract.truePeakDb - rise * 1.25 - 0.1) : aim.ceilingDb,
     },
   };
+}
+
+/**
+ * A limiter is homogeneous: limiting x·g at a threshold t+d dB gives the same audio as at t, d dB louder. So
+ * runs measured at one threshold predict the curve at another, shifted by d in gain and in level.
+ */
+export function shiftLimiterPoint<P extends LimiterPoint>(p: P, d: number): P {
+  return { ...p, gainDb: p.gainDb + d, out: { lufs: p.out.lufs + d, truePeakDb: p.out.truePeakDb + d } };
 }

@@ -20,6 +20,7 @@ import {
   nextLimiterGains,
   parseEbur128Summary,
   pickLimiterPoint,
+  shiftLimiterPoint,
 } from "./loudness.ts";
 import { inspectMp3 } from "./mp3.ts";
 import { type AudioOptions, resolveAudioOptions } from "./options.ts";
@@ -139,11 +140,14 @@ export async function processAudio(
       let encodeFrom = pcm;
       let encodeGain: number | null = decision.gainDb;
       let gainDb = decision.gainDb;
+      // What goes into the encoder: exact for a plain gain, measured for a limiter run.
+      let preEncode: Loudness = { lufs: analysed.loudness.lufs + gainDb, truePeakDb: analysed.loudness.truePeakDb + gainDb };
       if (decision.mode === "limiter") {
         const best = await step("limit", () => searchLimiter(runner, dir, pcm, channels, analysed.loudness, aim, limiter, opts, signal));
         encodeFrom = best.path;
         encodeGain = null; // already in the limited PCM
         gainDb = best.gainDb;
+        preEncode = best.out;
       }
       // 2. Encode, 3. measure what we deliver (and collect the waveform from the same decode).
       const mp3Path = join(dir, `out-${encodes}.mp3`);
@@ -151,7 +155,7 @@ export async function processAudio(
       const peaks = new PeakAccumulator(analysed.frames, channels, opts.waveformPeaks);
       const delivered = await step("verify", () => verify(runner, mp3Path, channels, peaks, opts, signal));
 
-      const verdict = correctAim(aim, delivered, contract);
+      const verdict = correctAim(aim, preEncode, delivered, contract);
       if (!verdict.ok && encodes < opts.maxEncodes) {
         aim = verdict.aim;
         continue;
@@ -302,10 +306,11 @@ async function searchLimiter(
       if (p.path !== keep) p.path = null;
     }
   };
+  // A new threshold: the runs so far still tell the shape of the curve (see shiftLimiterPoint), not the audio.
   const restartAt = async (limitDb: number) => {
     await dropFiles();
+    search.points = search.points.map((p) => shiftLimiterPoint(p, limitDb - search.limitDb));
     search.limitDb = limitDb;
-    search.points = [];
   };
   const chosen = async (p: LimiterPoint & { path: string | null }) => {
     await dropFiles(p.path!);
