@@ -224,7 +224,11 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
         if (o.signal?.aborted) throw abortedError();
         // Bun kills with SIGKILL at the timeout; anything else killing it early is reported as a failure.
         if (proc.signalCode === "SIGKILL" && elapsedMs >= timeoutMs - 5) {
-          throw new AudioError("timeout", `Audio processing took longer than ${+(timeoutMs / 1000).toFixed(1)} s and was stopped`, `${tool} killed after ${Math.round(elapsedMs)} ms`);
+          throw new AudioError(
+            "timeout",
+            `Audio processing took longer than ${+(timeoutMs / 1000).toFixed(1)} s and was stopped`,
+            `${tool} killed after ${Math.round(elapsedMs)} ms`,
+          );
         }
         throw new AudioError("processing_failed", "Audio processing failed", `${tool} died of ${proc.signalCode}: ${stderr.slice(-2000)}`);
       }
