@@ -10,10 +10,9 @@ import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
 import { keyPrefix, newKey, type MediaExtension } from "../storage/index.ts";
-import { isAudioError, toApiError } from "./pipeline.ts";
-import { probeAudio } from "./probe.ts";
+import { inspectAudio, isAudioError, toApiError } from "./pipeline.ts";
 import { markFailed, PROCESS_LOOP } from "./process-loop.ts";
-import { type AudioFormat, sniffFormat } from "./sniff.ts";
+import type { AudioFormat } from "./sniff.ts";
 
 /** The plugin's key list: C … B, sharps or flats, `m` for minor. */
 const KEY = /^[A-G](#|b)?m?$/;
@@ -113,17 +112,15 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
 
   if (file.size === 0) throw errors.unprocessable("empty_file", "The uploaded file is empty");
   const bytes = new Uint8Array(await file.arrayBuffer());
-  // The type is decided by the bytes, never by the file name or the declared Content-Type.
-  const format = sniffFormat(bytes.subarray(0, 64 * 1024));
-  if (!format) throw errors.unsupportedMedia("unsupported_format", "That file is not audio we accept (WAV, AIFF, FLAC, MP3 or Ogg)");
   await checkQuota(deps, userId, bytes.byteLength);
-
-  // Confirmed by ffprobe (format and codec allow-list, duration, rate, channels) before anything is written.
-  await deps.ffmpeg.withTempDir(async (dir) => {
+  // The type is decided by the bytes (never the file name or declared type), the WAV/AIFF header is checked
+  // against the real size, and ffprobe confirms format, codec, duration, rate and channels: all before anything
+  // is written, and without decoding the audio.
+  const { format } = await deps.ffmpeg.withTempDir(async (dir) => {
     const path = join(dir, "upload");
     await Bun.write(path, bytes);
     try {
-      await probeAudio(deps.ffmpeg, path, format, deps.audio);
+      return await inspectAudio(deps.ffmpeg, path, deps.audio);
     } catch (err) {
       throw isAudioError(err) ? toApiError(err) : err;
     }
