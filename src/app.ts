@@ -14,6 +14,9 @@ import { userRoutes } from "./users/routes.ts";
 import { oauthRoutes } from "./auth/oauth-routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
+import { reactionRoutes } from "./social/reaction-routes.ts";
+import { playRoutes } from "./social/play-routes.ts";
+import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -29,6 +32,7 @@ export function createApp(deps: Deps) {
     .use(mediaRoutes(deps))
     .use(webPages(deps))
     .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
+    .group("/api/v1", (api) => api.use(reactionRoutes(deps)).use(playRoutes(deps)).use(notificationRoutes(deps)))
     .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(audioRoutes(deps)));
 }
 

@@ -67,6 +67,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       ffprobePath: config.FFPROBE_PATH,
       concurrency: config.FFMPEG_CONCURRENCY,
       timeoutMs: config.FFMPEG_TIMEOUT_MS,
+      tempDir: config.AUDIO_TMP_DIR,
     }),
     audio: resolveAudioOptions({
       targetLufs: config.TARGET_LUFS,
@@ -75,6 +76,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       minSeconds: config.LOOP_MIN_SECONDS,
       maxSeconds: config.LOOP_MAX_SECONDS,
       silenceLufs: config.SILENCE_LUFS,
+      loudnessToleranceLu: config.LOUDNESS_TOLERANCE_LU,
+      mp3Quality: config.MP3_QUALITY,
       waveformPeaks: config.WAVEFORM_PEAKS,
     }),
     mediaUrl: (key) => `${mediaBase}/${key}`,
