@@ -23,6 +23,7 @@ const CONTENT_TYPES = {
   png: "image/png",
   jpg: "image/jpeg",
   webp: "image/webp",
+  gif: "image/gif",
 } as const;
 
 export type MediaExtension = keyof typeof CONTENT_TYPES;
