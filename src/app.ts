@@ -11,6 +11,7 @@ import { audioRoutes, UPLOAD_PATH } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
+import { followRoutes } from "./social/follow-routes.ts";
 import { oauthRoutes } from "./auth/oauth-routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
@@ -33,7 +34,7 @@ export function createApp(deps: Deps) {
     .use(webPages(deps))
     .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
     .group("/api/v1", (api) => api.use(reactionRoutes(deps)).use(playRoutes(deps)).use(notificationRoutes(deps)))
-    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(audioRoutes(deps)));
+    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(followRoutes(deps)).use(audioRoutes(deps)));
 }
 
 export type App = ReturnType<typeof createApp>;
