@@ -10,7 +10,7 @@ import { mediaRoutes } from "./media/routes.ts";
 import { audioRoutes, UPLOAD_PATH } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
-import { userRoutes } from "./users/routes.ts";
+import { AVATAR_BODY_MAX_BYTES, AVATAR_PATH, userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { oauthRoutes } from "./auth/oauth-routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
@@ -27,7 +27,7 @@ export function createApp(deps: Deps) {
   return new Elysia()
     .use(errorHandler(deps.log))
     // Multipart overhead and text fields ride on top of the file itself.
-    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES, routeBodyLimits: { [UPLOAD_PATH]: deps.config.UPLOAD_MAX_BYTES + 64 * 1024 } }))
+    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES, routeBodyLimits: { [UPLOAD_PATH]: deps.config.UPLOAD_MAX_BYTES + 64 * 1024, [AVATAR_PATH]: AVATAR_BODY_MAX_BYTES } }))
     .use(docs(VERSION))
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))

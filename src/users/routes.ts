@@ -1,16 +1,100 @@
-// /api/v1/users: the signed-in user's own record. (Profiles, follows and lists come with the social feature.)
-import { Elysia } from "elysia";
+// /api/v1/users: the signed-in user's own record and profile edits, public profiles, and the profile picture.
+// The plugin cannot send PUT: each PUT here has a POST alias that calls the same service.
+import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { ErrorSchema } from "../http/errors.ts";
-import { SelfUser } from "./models.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
+import { windowLimiter } from "../http/rate-limit.ts";
+import { AVATAR_MAX_BYTES, setAvatar } from "./avatar.ts";
+import { AvatarForm, AvatarResponse, ProfileBody, PublicUser, SelfUser, UsernameBody } from "./models.ts";
+import { changeUsername, getPublicProfile, updateProfile } from "./profile.ts";
 import { toSelfUser } from "./service.ts";
 
-export const userRoutes = (deps: Deps) =>
-  new Elysia({ name: "user-routes", prefix: "/users", detail: { tags: ["users"] } })
-    .use(authGuard(deps))
-    .get("/me", ({ auth }) => toSelfUser(deps, auth.user), {
-      auth: true,
-      response: { 200: SelfUser, 401: ErrorSchema },
-      detail: { summary: "The signed-in user (plugin)" },
-    });
+export const AVATAR_PATH = "/api/v1/users/upload-profile-picture";
+/** The route's body limit (app.ts → observe): the picture plus room for the multipart envelope. */
+export const AVATAR_BODY_MAX_BYTES = AVATAR_MAX_BYTES + 64 * 1024;
+/** Profile picture uploads per user per hour. */
+export const AVATAR_UPLOADS_PER_HOUR = 30;
+
+const IdParams = t.Object({ id: t.String({ maxLength: 64, description: "user id, or username for /profile" }) });
+const editErrors = { 400: ErrorSchema, 401: ErrorSchema };
+
+export const userRoutes = (deps: Deps) => {
+  const avatarsPerUser = windowLimiter({ name: "avatars", limit: AVATAR_UPLOADS_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
+
+  const profileEdit = {
+    auth: true,
+    parse: "json",
+    // Before validation: the schema's record check would take an array for social_links (as keys "0", "1"...).
+    transform({ body }: { body: unknown }) {
+      if (Array.isArray((body as { social_links?: unknown } | null)?.social_links)) throw errors.validation({ social_links: "An object of link names to strings, not an array" });
+    },
+    body: ProfileBody,
+    response: { 200: SelfUser, ...editErrors },
+  } as const;
+  const usernameEdit = {
+    auth: true,
+    parse: "json",
+    body: UsernameBody,
+    response: { 200: SelfUser, ...editErrors, 409: ErrorSchema },
+  } as const;
+
+  return (
+    new Elysia({ name: "user-routes", prefix: "/users", detail: { tags: ["users"] } })
+      .use(authGuard(deps))
+      .get("/me", ({ auth }) => toSelfUser(deps, auth.user), {
+        auth: true,
+        response: { 200: SelfUser, 401: ErrorSchema },
+        detail: { summary: "The signed-in user (plugin)" },
+      })
+      .put("/me", async ({ auth, body }) => toSelfUser(deps, await updateProfile(deps, auth.user, body)), {
+        ...profileEdit,
+        detail: { summary: "Edit your profile; absent fields stay as they are, errors name each field" },
+      })
+      .post("/me", async ({ auth, body }) => toSelfUser(deps, await updateProfile(deps, auth.user, body)), {
+        ...profileEdit,
+        detail: { summary: "Edit your profile (plugin alias of PUT)" },
+      })
+      .put("/username", async ({ auth, body }) => toSelfUser(deps, await changeUsername(deps, auth.user, body.username)), {
+        ...usernameEdit,
+        detail: { summary: "Change your username (409 username_taken, whatever the case)" },
+      })
+      .post("/username", async ({ auth, body }) => toSelfUser(deps, await changeUsername(deps, auth.user, body.username)), {
+        ...usernameEdit,
+        detail: { summary: "Change your username (plugin alias of PUT)" },
+      })
+      .post(
+        "/upload-profile-picture",
+        async ({ auth, body }) => {
+          avatarsPerUser.hit(auth.user.id);
+          const file = body.file ?? body.image ?? body.avatar;
+          if (!(file instanceof Blob)) throw errors.validation({ file: "Attach the picture as the multipart file field file" });
+          const { url, user } = await setAvatar(deps, auth.user.id, file);
+          return { url, user: await toSelfUser(deps, user) };
+        },
+        {
+          auth: true,
+          parse: "formdata",
+          body: AvatarForm,
+          response: { 200: AvatarResponse, ...editErrors, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
+          detail: {
+            summary: "Upload your profile picture (plugin): multipart field file; JPEG, PNG, WebP or GIF by content, at most 5 MB",
+            description: "Applied at once (avatar_url of every user object, user_avatar_url of your posts); the previous picture is deleted.",
+          },
+        },
+      )
+      // Public reads. A signed-in viewer also gets is_following / follows_you; never email or other private fields.
+      .get("/:id/profile", ({ params, viewer }) => getPublicProfile(deps, params.id, viewer?.user ?? null), {
+        viewer: true,
+        params: IdParams,
+        response: { 200: PublicUser, 401: ErrorSchema, 404: ErrorSchema },
+        detail: { summary: "A user's public profile by id or username (plugin)" },
+      })
+      .get("/:id", ({ params, viewer }) => getPublicProfile(deps, params.id, viewer?.user ?? null), {
+        viewer: true,
+        params: IdParams,
+        response: { 200: PublicUser, 401: ErrorSchema, 404: ErrorSchema },
+        detail: { summary: "A user's public profile" },
+      })
+  );
+};
