@@ -17,6 +17,7 @@ import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
+import { registerStreamMirror } from "./integrations/stream.ts";
 
 export type Running = {
   deps: Deps;
@@ -139,6 +140,7 @@ export async function start(config: Config): Promise<Running> {
 /** Each feature's job handlers, registered before the queue starts. */
 export function registerJobHandlers(deps: Deps) {
   registerProcessLoop(deps);
+  registerStreamMirror(deps);
 }
 
 async function main() {

@@ -8,6 +8,7 @@ import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
 import { removePostMedia } from "../posts/service.ts";
+import { onPostReady } from "../social/post-ready.ts";
 import { isAudioError, processAudio } from "./pipeline.ts";
 
 export const PROCESS_LOOP = "process-loop";
@@ -60,6 +61,7 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
         .returning({ id: posts.id });
       // The author's post_count counts ready posts; it changes in the same transaction (never drifts).
       if (done.length) await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, post.userId));
+      if (done.length) await onPostReady(deps, tx, postId, post.userId);
       return done;
     });
     // Deleted while we worked: drop what we just stored.

@@ -5,6 +5,7 @@ import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { keyPrefix } from "../storage/index.ts";
+import { mirrorPostDeleted } from "../integrations/stream.ts";
 import type { PostT } from "./models.ts";
 
 export type PostRow = typeof posts.$inferSelect;
@@ -106,6 +107,7 @@ export async function deletePost(deps: Deps, id: string, userId: string) {
     const [gone] = await tx.delete(posts).where(eq(posts.id, id)).returning({ status: posts.status });
     // Reactions, plays and notifications of the post go with it (foreign keys, ON DELETE CASCADE).
     if (gone?.status === "ready") await tx.update(users).set({ postCount: sql`${users.postCount} - 1` }).where(eq(users.id, row.userId));
+    if (gone?.status === "ready") await mirrorPostDeleted(deps, tx, id, row.userId);
   });
   await removePostMedia(deps, id);
 }

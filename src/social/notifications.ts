@@ -7,10 +7,13 @@
 // alone: created_at, seen_at and read_at stay as they were, so toggling a reaction cannot push a notification back
 // to the top or make it unread again (no spam, no badge bumps). Undoing an event (unreact, unfollow) keeps the row:
 // it records that the event happened. A user is never notified of their own actions.
-import { sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { notifications } from "../db/schema.ts";
-import type { Clock } from "../deps.ts";
+import { follows, notifications, posts, users } from "../db/schema.ts";
+import type { Clock, Deps } from "../deps.ts";
+import type { Page } from "../http/pagination.ts";
+import { toPublicUser } from "../users/service.ts";
+import type { PublicUserT } from "../users/models.ts";
 
 export type NotificationKind = "follow" | "reaction" | "new_post";
 
@@ -63,3 +66,127 @@ export async function createNotification(deps: { clock: Clock }, tx: Db, n: NewN
   // (a repeat within the same millisecond also reads as new; `created` is informative only, e.g. for a push).
   return { created: rows[0]?.createdAt === now };
 }
+
+/**
+ * Tells every follower of a post's author that it was published: one INSERT ... SELECT over the followers (the
+ * follows_followee index), whatever their number, in the transaction that made the post ready. A repeat (a job run
+ * twice) adds nothing: the dedupe keys new_post:<post>:<follower> already exist.
+ */
+export async function notifyFollowersOfNewPost(deps: { clock: Clock }, tx: Db, postId: string, authorId: string): Promise<void> {
+  const now = deps.clock.now();
+  // Row ids in our id format (UUIDv7: 48-bit ms time, version 7, variant bits, random rest), made by SQLite itself.
+  const ts = now.toString(16).padStart(12, "0");
+  const id = sql`${`${ts.slice(0, 8)}-${ts.slice(8)}-7`} || substr(lower(hex(randomblob(2))), 2, 3) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || substr(lower(hex(randomblob(2))), 2, 3) || '-' || lower(hex(randomblob(6)))`;
+  await tx.run(sql`
+    INSERT INTO ${notifications} (id, user_id, actor_id, kind, post_id, emoji, dedupe_key, created_at)
+    SELECT ${id}, f.follower_id, ${authorId}, 'new_post', ${postId}, NULL, ${"new_post:" + postId + ":"} || f.follower_id, ${now}
+    FROM ${follows} AS f
+    WHERE f.followee_id = ${authorId} AND f.follower_id <> ${authorId}
+    ON CONFLICT (dedupe_key) DO NOTHING`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading and marking
+
+export type NotificationCounts = { unseen: number; unread: number };
+
+export type NotificationT = {
+  id: string;
+  kind: NotificationKind;
+  actor_id: string;
+  actor: PublicUserT;
+  /** The post reacted to or published; "" for a follow. */
+  post_id: string;
+  /** The reaction's emoji; "" for other kinds. */
+  emoji: string;
+  message: string;
+  created_at: string;
+  is_seen: boolean;
+  is_read: boolean;
+};
+
+/** Unseen and unread counts of a user: one aggregate over their notifications. */
+export async function notificationCounts(deps: Deps, userId: string): Promise<NotificationCounts> {
+  const [row] = await deps.database.db
+    .select({
+      unseen: sql<number>`coalesce(sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END), 0)`,
+      unread: sql<number>`coalesce(sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END), 0)`,
+    })
+    .from(notifications)
+    .where(eq(notifications.userId, userId));
+  return { unseen: Number(row?.unseen ?? 0), unread: Number(row?.unread ?? 0) };
+}
+
+function messageOf(kind: string, actor: string, emoji: string | null, title: string | null): string {
+  if (kind === "follow") return `${actor} started following you`;
+  if (kind === "reaction") return `${actor} reacted ${emoji ?? ""} to ${title ? `“${title}”` : "your loop"}`;
+  return `${actor} posted ${title ? `“${title}”` : "a new loop"}`;
+}
+
+/**
+ * A user's notifications, newest first (keyset on created_at, id, or offset), with each actor as a public user.
+ * A page costs four queries whatever its size: the page (joined with actors and posts), follow states both ways.
+ */
+export async function listNotifications(deps: Deps, userId: string, page: Page) {
+  const conds = [eq(notifications.userId, userId)];
+  if (page.before) {
+    const b = page.before;
+    conds.push(or(lt(notifications.createdAt, b.createdAt), and(eq(notifications.createdAt, b.createdAt), lt(notifications.id, b.id)))!);
+  }
+  const rows = await deps.database.db
+    .select({ n: notifications, actor: users, title: posts.title })
+    .from(notifications)
+    .innerJoin(users, eq(users.id, notifications.actorId))
+    .leftJoin(posts, eq(posts.id, notifications.postId))
+    .where(and(...conds))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(page.limit + 1)
+    .offset(page.offset);
+  const actorIds = [...new Set(rows.map((r) => r.actor.id))];
+  const [following, followers] = actorIds.length
+    ? await Promise.all([
+        deps.database.db.select({ id: follows.followeeId }).from(follows).where(and(eq(follows.followerId, userId), inArray(follows.followeeId, actorIds))),
+        deps.database.db.select({ id: follows.followerId }).from(follows).where(and(eq(follows.followeeId, userId), inArray(follows.followerId, actorIds))),
+      ])
+    : [[], []];
+  const iFollow = new Set(following.map((r) => r.id));
+  const followsMe = new Set(followers.map((r) => r.id));
+  return rows.map((r) => ({
+    row: r.n,
+    item: {
+      id: r.n.id,
+      kind: r.n.kind as NotificationKind,
+      actor_id: r.actor.id,
+      actor: toPublicUser(deps, r.actor, { is_following: iFollow.has(r.actor.id), follows_you: followsMe.has(r.actor.id) }),
+      post_id: r.n.postId ?? "",
+      emoji: r.n.emoji ?? "",
+      message: messageOf(r.n.kind, r.actor.displayName || r.actor.username, r.n.emoji, r.title),
+      created_at: new Date(r.n.createdAt).toISOString(),
+      is_seen: r.n.seenAt !== null,
+      is_read: r.n.readAt !== null,
+    } satisfies NotificationT,
+  }));
+}
+
+/**
+ * Marks notifications seen (the badge was looked at) or read (opened; read implies seen): the given ids of the
+ * user's own notifications, or all of them when `ids` is empty. Ids of other users' notifications are ignored.
+ * Returns how many changed.
+ */
+export async function markNotifications(deps: Deps, userId: string, what: "seen" | "read", ids: string[] = []): Promise<number> {
+  const now = deps.clock.now();
+  const mine = [eq(notifications.userId, userId)];
+  if (ids.length) mine.push(inArray(notifications.id, ids));
+  return deps.database.tx(async (tx) => {
+    const changed =
+      what === "seen"
+        ? await tx.update(notifications).set({ seenAt: now }).where(and(...mine, isNull(notifications.seenAt))).returning({ id: notifications.id })
+        : await tx
+            .update(notifications)
+            .set({ readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now})` })
+            .where(and(...mine, isNull(notifications.readAt)))
+            .returning({ id: notifications.id });
+    return changed.length;
+  });
+}
+

@@ -1,0 +1,26 @@
+// What reactions and plays act on: a post, named by the plugin as its id or as its activity object "loop:<id>".
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { posts } from "../db/schema.ts";
+import { errors } from "../http/errors.ts";
+
+/** The post id in an activity id: "<id>" or "loop:<id>" (the post's `object` field). */
+export function postIdOfActivity(activityId: string): string {
+  const id = activityId.trim().replace(/^loop:/, "");
+  if (!id || id.length > 64) throw errors.validation({ activity_id: "Give a post id or loop:<post id>" });
+  return id;
+}
+
+export type InteractablePost = { id: string; userId: string };
+
+/**
+ * The post a viewer may react to or play: a ready post. A post that is not ready is visible to its owner only, so
+ * anyone else gets the same 404 as for a post that does not exist (no probing for unpublished posts); the owner
+ * is told it is not ready yet.
+ */
+export async function findInteractablePost(db: Db, postId: string, viewerId: string): Promise<InteractablePost> {
+  const [p] = await db.select({ id: posts.id, userId: posts.userId, status: posts.status }).from(posts).where(eq(posts.id, postId)).limit(1);
+  if (!p || (p.status !== "ready" && p.userId !== viewerId)) throw errors.notFound("post_not_found", "No such post");
+  if (p.status !== "ready") throw errors.conflict("post_not_ready", "This loop is not published yet");
+  return { id: p.id, userId: p.userId };
+}

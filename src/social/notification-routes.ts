@@ -1,0 +1,132 @@
+// Notifications over HTTP, plus two answers the plugin asks for at start-up for features this server does not have
+// (follow requests, stories): they must succeed with an empty result, never an error.
+import { Elysia, t } from "elysia";
+import { authGuard } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { ErrorSchema } from "../http/errors.ts";
+import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
+import { PublicUser } from "../users/models.ts";
+import { listNotifications, markNotifications, notificationCounts } from "./notifications.ts";
+
+const actorExample = {
+  id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e",
+  username: "nightbeats",
+  display_name: "Night Beats",
+  bio: "",
+  avatar_url: "",
+  location: "",
+  genre: "Lo-fi",
+  daw: "Ableton Live",
+  website: "",
+  social_links: {},
+  follower_count: 12,
+  following_count: 3,
+  post_count: 7,
+  is_following: true,
+  follows_you: true,
+  is_online: false,
+  is_in_studio: false,
+  last_active: null,
+  created_at: "2026-11-25T10:00:00.000Z",
+};
+const notificationExample = {
+  id: "01934f90-0000-7000-8000-000000000001",
+  kind: "reaction" as const,
+  actor_id: actorExample.id,
+  actor: actorExample,
+  post_id: "01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b",
+  emoji: "🔥",
+  message: "Night Beats reacted 🔥 to “Midnight chords”",
+  created_at: "2026-11-25T21:05:00.000Z",
+  is_seen: false,
+  is_read: false,
+};
+
+const Notification = t.Object({
+  id: t.String(),
+  kind: t.Union([t.Literal("follow"), t.Literal("reaction"), t.Literal("new_post")]),
+  actor_id: t.String(),
+  actor: PublicUser,
+  post_id: t.String({ description: "the post reacted to or published; \"\" for a follow" }),
+  emoji: t.String({ description: "the reaction's emoji; \"\" for other kinds" }),
+  message: t.String({ description: "ready-to-show text" }),
+  created_at: t.String({ format: "date-time" }),
+  is_seen: t.Boolean(),
+  is_read: t.Boolean(),
+});
+const countsExample = { unseen: 2, unread: 5 };
+const Counts = t.Object({ unseen: t.Integer(), unread: t.Integer() }, { examples: [countsExample] });
+const NotificationList = t.Object(
+  { notifications: t.Array(Notification), unseen: t.Integer(), unread: t.Integer(), meta: PageMeta },
+  { examples: [{ notifications: [notificationExample], ...countsExample, meta: { count: 1, has_more: false, next_cursor: "" } }] },
+);
+const MarkBody = t.Object({
+  ids: t.Optional(t.Array(t.String({ maxLength: 64 }), { maxItems: 500, description: "your notifications to mark; absent or empty: all" })),
+});
+const MarkResult = t.Object(
+  { ok: t.Literal(true), updated: t.Integer({ description: "notifications that changed" }), unseen: t.Integer(), unread: t.Integer() },
+  { examples: [{ ok: true, updated: 3, unseen: 0, unread: 2 }] },
+);
+
+export const notificationRoutes = (deps: Deps) =>
+  new Elysia({ name: "notification-routes", detail: { tags: ["notifications"] } })
+    .use(authGuard(deps))
+    .get(
+      "/notifications",
+      async ({ auth, query }) => {
+        const page = parsePage(query);
+        const rows = await listNotifications(deps, auth.user.id, page);
+        const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.row.createdAt, id: r.row.id }));
+        return { notifications: items.map((r) => r.item), ...(await notificationCounts(deps, auth.user.id)), meta };
+      },
+      {
+        auth: true,
+        query: PageQuery,
+        response: { 200: NotificationList, 400: ErrorSchema, 401: ErrorSchema },
+        detail: { summary: "Your notifications, newest first, with unseen and unread counts (plugin: limit and offset)" },
+      },
+    )
+    .get("/notifications/counts", ({ auth }) => notificationCounts(deps, auth.user.id), {
+      auth: true,
+      response: { 200: Counts, 401: ErrorSchema },
+      detail: { summary: "Unseen and unread notification counts (plugin, polled every 30 s)" },
+    })
+    .post(
+      "/notifications/read",
+      async ({ auth, body }) => {
+        const updated = await markNotifications(deps, auth.user.id, "read", body.ids ?? []);
+        return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
+      },
+      {
+        auth: true,
+        parse: "json",
+        body: MarkBody,
+        response: { 200: MarkResult, 400: ErrorSchema, 401: ErrorSchema },
+        detail: { summary: "Mark notifications read (and seen): the given ids, or all" },
+      },
+    )
+    .post(
+      "/notifications/seen",
+      async ({ auth, body }) => {
+        const updated = await markNotifications(deps, auth.user.id, "seen", body.ids ?? []);
+        return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
+      },
+      {
+        auth: true,
+        parse: "json",
+        body: MarkBody,
+        response: { 200: MarkResult, 400: ErrorSchema, 401: ErrorSchema },
+        detail: { summary: "Mark notifications seen (clears the badge): the given ids, or all" },
+      },
+    )
+    // Plugin start-up calls for features not built here: empty, successful answers.
+    .get("/users/me/follow-requests/count", () => ({ count: 0 }), {
+      viewer: true,
+      response: { 200: t.Object({ count: t.Integer() }, { examples: [{ count: 0 }] }), 401: ErrorSchema },
+      detail: { summary: "Pending follow requests (plugin start-up; follows need no approval here, always 0)" },
+    })
+    .get("/stories", () => ({ stories: [] as never[] }), {
+      viewer: true,
+      response: { 200: t.Object({ stories: t.Array(t.Object({})) }, { examples: [{ stories: [] }] }), 401: ErrorSchema },
+      detail: { summary: "Stories (plugin start-up; not a feature of this server, always empty)" },
+    });
