@@ -3,10 +3,11 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { ErrorSchema } from "../http/errors.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { Post, postExample } from "./models.ts";
-import { countUserPosts, deletePost, getPost, listUserPosts, toPost } from "./service.ts";
+import { enrichPosts } from "./enrich.ts";
+import { countUserPosts, deletePost, findVisiblePost, listUserPosts } from "./service.ts";
 
 const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
@@ -18,12 +19,21 @@ const UserPosts = t.Object(
 export const postRoutes = (deps: Deps) =>
   new Elysia({ name: "post-routes", detail: { tags: ["posts"] } })
     .use(authGuard(deps))
-    .get("/posts/:id", ({ params, viewer }) => getPost(deps, params.id, viewer?.user.id ?? null), {
-      viewer: true,
-      params: IdParams,
-      response: { 200: Post, 404: ErrorSchema },
-      detail: { summary: "One post (a post still processing is visible to its owner only)" },
-    })
+    .get(
+      "/posts/:id",
+      async ({ params, viewer }) => {
+        const viewerId = viewer?.user.id ?? null;
+        const row = await findVisiblePost(deps, params.id, viewerId);
+        if (!row) throw errors.notFound("post_not_found", "No such post");
+        return (await enrichPosts(deps, [row], viewerId))[0]!;
+      },
+      {
+        viewer: true,
+        params: IdParams,
+        response: { 200: Post, 404: ErrorSchema },
+        detail: { summary: "One post (a post still processing is visible to its owner only)" },
+      },
+    )
     .delete("/posts/:id", async ({ params, auth }) => (await deletePost(deps, params.id, auth.user.id), { ok: true as const }), {
       auth: true,
       params: IdParams,
@@ -44,7 +54,7 @@ export const postRoutes = (deps: Deps) =>
         const rows = await listUserPosts(deps, params.id, viewerId, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.post.createdAt, id: r.post.id }));
         const total = await countUserPosts(deps, params.id, viewerId === params.id);
-        return { posts: items.map((r) => toPost(deps, r.post, r.author, viewerId)), meta, total, has_more: meta.has_more };
+        return { posts: await enrichPosts(deps, items, viewerId), meta, total, has_more: meta.has_more };
       },
       {
         viewer: true,
