@@ -9,6 +9,7 @@ import { systemRoutes } from "./system/routes.ts";
 import { mediaRoutes } from "./media/routes.ts";
 import { audioRoutes, UPLOAD_PATH } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
+import { feedRoutes } from "./social/feed-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { AVATAR_BODY_MAX_BYTES, AVATAR_PATH, userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
@@ -34,7 +35,7 @@ export function createApp(deps: Deps) {
     .use(webPages(deps))
     .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
     .group("/api/v1", (api) => api.use(reactionRoutes(deps)).use(playRoutes(deps)).use(notificationRoutes(deps)))
-    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(followRoutes(deps)).use(audioRoutes(deps)));
+    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(feedRoutes(deps)).use(followRoutes(deps)).use(audioRoutes(deps)));
 }
 
 export type App = ReturnType<typeof createApp>;

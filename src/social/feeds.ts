@@ -1,0 +1,214 @@
+// The feeds (shared/API.md section 4): global, timeline (and the plugin's unified), trending, discovery/for-you.
+// Fan-out on read: a page is read from the posts table through its indexes, never precomputed per follower.
+// Every page is one feed statement (two at most for a sparse timeline) plus one enrichment statement, whatever
+// its size (src/posts/enrich.ts); only ready posts appear.
+//
+// Pagination. Chronological feeds take `offset` (the plugin) or `cursor`: a keyset on (created_at, id) of the
+// last post shown, so posts published between two pages never shift the next page (no duplicates, no gaps).
+// Ranked feeds (trending, discovery) are ordered by a score that decays with time; their cursor carries the
+// ranking's reference time t0 and the (score, id) of the last post shown, and the next page continues the
+// ranking *as of t0*: posts published after t0 are not in it, so new posts never shift it either. Engagement
+// that arrives between two pages can move a post across the page boundary (seen twice, or not at all) — the
+// price of a live ranking; `offset` on a ranked feed slices the current ranking.
+import { errors } from "../http/errors.ts";
+import { encodeCursor, type Cursor, type Page } from "../http/pagination.ts";
+import { queryRows } from "../db/prepared.ts";
+import type { Deps } from "../deps.ts";
+import { enrichPosts, type PostWithAuthor } from "../posts/enrich.ts";
+import type { PostT } from "../posts/models.ts";
+import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type Candidate, type RawFeedRow } from "./feed-queries.ts";
+
+export type FeedSource = "timeline" | "global";
+export type FeedMeta = { count: number; has_more: boolean; next_cursor: string; source?: FeedSource };
+export type FeedPage = { posts: PostT[]; meta: FeedMeta };
+
+async function feedRows(deps: Deps, text: string, params: (string | number)[]): Promise<PostWithAuthor[]> {
+  return (await queryRows<RawFeedRow>(deps.database, text, params)).map(toPostWithAuthor);
+}
+
+/** Cuts the extra row fetched to learn has_more, enriches the page, and points the cursor at its last post. */
+async function chronologicalPage(deps: Deps, rows: PostWithAuthor[], page: Page, viewerId: string | null): Promise<FeedPage> {
+  const has_more = rows.length > page.limit;
+  const items = has_more ? rows.slice(0, page.limit) : rows;
+  const last = items.at(-1);
+  const next_cursor = has_more && last ? encodeCursor({ createdAt: last.post.createdAt, id: last.post.id }) : "";
+  return { posts: await enrichPosts(deps, items, viewerId), meta: { count: items.length, has_more, next_cursor } };
+}
+
+const keyset = (page: Page): Cursor => page.before ?? TOP;
+
+/** Every ready post, newest first. */
+export async function globalFeed(deps: Deps, viewerId: string | null, page: Page): Promise<FeedPage> {
+  const c = keyset(page);
+  const rows = await feedRows(deps, FEED_SQL.global, [c.createdAt, c.id, page.limit + 1, page.offset]);
+  return chronologicalPage(deps, rows, page, viewerId);
+}
+
+/** Ready posts of the people the viewer follows and the viewer's own, newest first. */
+export async function timelineFeed(deps: Deps, viewerId: string, page: Page): Promise<FeedPage> {
+  const c = keyset(page);
+  const want = page.limit + 1;
+  // Dense plan first; it is exact whenever it fills the page. Otherwise the followees are few or quiet, and the
+  // per-followee plan reads just their posts.
+  let rows = await feedRows(deps, FEED_SQL.timelineRecent, [c.createdAt, c.id, TIMELINE_SCAN_BUDGET, viewerId, viewerId, want, page.offset]);
+  if (rows.length < want) rows = await feedRows(deps, FEED_SQL.timelineFollowed, [viewerId, viewerId, c.createdAt, c.id, want, page.offset]);
+  const result = await chronologicalPage(deps, rows, page, viewerId);
+  result.meta.source = "timeline";
+  return result;
+}
+
+/** The plugin's "Following" tab: the timeline, or the global feed while the viewer follows nobody (meta.source says which). */
+export async function unifiedFeed(deps: Deps, viewerId: string, page: Page): Promise<FeedPage> {
+  const followsSomeone = (await queryRows(deps.database, FEED_SQL.followsAnyone, [viewerId])).length > 0;
+  if (followsSomeone) return timelineFeed(deps, viewerId, page);
+  const result = await globalFeed(deps, viewerId, page);
+  result.meta.source = "global";
+  return result;
+}
+
+// ── Ranked feeds ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Trending score, computed at a reference time t0 for each candidate post:
+ *
+ *     score = (like_count + 0.5 · play_count + 1) / (age_hours + 2) ^ 1.5
+ *
+ * like_count counts the post's reactions (every emoji), play_count its counted plays (one per listener per 30
+ * minutes); both are exact counters on the post row, so no aggregation over reactions or plays is needed. The
+ * "+ 1" lets a brand-new post with no engagement rank by freshness; "+ 2" hours keeps the first hours from
+ * dominating; gravity 1.5 halves a score in roughly (age + 2) · 0.59 hours. Candidates are the ready posts of the
+ * last 7 days (the newest 5,000 at most), or the newest 200 whatever their age when the window holds fewer, so a
+ * quiet community still has a trending tab. Ties break on id (newest first).
+ *
+ * Cost: one range over posts_feed_idx (status, created_at) reading ≤ 5,000 rows' counters, plus a sort, at most
+ * once every TRENDING.cacheMs per process; a page then costs one by-id statement and the enrichment.
+ */
+export const TRENDING = {
+  windowMs: 7 * 86_400_000,
+  maxCandidates: 5000,
+  minCandidates: 200,
+  playWeight: 0.5,
+  ageOffsetHours: 2,
+  gravity: 1.5,
+  /** How long one computed ranking is served (a ranking is at most this old). */
+  cacheMs: 5000,
+} as const;
+
+export function trendingScore(likes: number, plays: number, ageMs: number): number {
+  const hours = Math.max(0, ageMs) / 3_600_000;
+  return (likes + TRENDING.playWeight * plays + 1) / Math.pow(hours + TRENDING.ageOffsetHours, TRENDING.gravity);
+}
+
+type Ranked = { id: string; userId: string; score: number };
+type Snapshot = { at: number; candidates: Candidate[]; rankings: Map<number, Ranked[]> };
+export type RankedCursor = { t0: number; score: number; id: string };
+export type RankedPage = { limit: number; offset: number; after?: RankedCursor };
+
+const snapshots = new WeakMap<Deps["database"], { current?: Snapshot; pending?: Promise<Snapshot> }>();
+
+async function loadCandidates(deps: Deps, now: number): Promise<Candidate[]> {
+  const window = await queryRows<Candidate>(deps.database, FEED_SQL.trendingWindow, [now - TRENDING.windowMs, now, TRENDING.maxCandidates]);
+  if (window.length >= TRENDING.minCandidates) return window;
+  return queryRows<Candidate>(deps.database, FEED_SQL.trendingNewest, [now, TRENDING.minCandidates]);
+}
+
+/** The current candidates, recomputed at most every TRENDING.cacheMs (one load at a time). */
+async function trendingSnapshot(deps: Deps): Promise<Snapshot> {
+  let slot = snapshots.get(deps.database);
+  if (!slot) snapshots.set(deps.database, (slot = {}));
+  const now = deps.clock.now();
+  const s = slot.current;
+  if (s && now >= s.at && now - s.at < TRENDING.cacheMs) return s;
+  if (!slot.pending) {
+    const holder = slot;
+    holder.pending = loadCandidates(deps, now)
+      .then((candidates) => (holder.current = { at: now, candidates, rankings: new Map() }))
+      .finally(() => (holder.pending = undefined));
+  }
+  return slot.pending!;
+}
+
+const rankedBefore = (a: { score: number; id: string }, b: { score: number; id: string }) => a.score > b.score || (a.score === b.score && a.id > b.id);
+
+/** The candidates ranked as of t0 (posts published after t0 are left out). A few rankings are kept per snapshot. */
+function rankingAt(s: Snapshot, t0: number): Ranked[] {
+  let r = s.rankings.get(t0);
+  if (r) return r;
+  r = [];
+  for (const c of s.candidates) {
+    if (c.created_at > t0) continue;
+    r.push({ id: c.id, userId: c.user_id, score: trendingScore(Number(c.like_count), Number(c.play_count), t0 - c.created_at) });
+  }
+  r.sort((a, b) => (rankedBefore(a, b) ? -1 : rankedBefore(b, a) ? 1 : 0));
+  if (s.rankings.size >= 4) s.rankings.delete(s.rankings.keys().next().value!);
+  s.rankings.set(t0, r);
+  return r;
+}
+
+export function encodeRankedCursor(c: RankedCursor): string {
+  return Buffer.from(JSON.stringify(["r", c.t0, c.score, c.id])).toString("base64url");
+}
+
+export function decodeRankedCursor(s: string): RankedCursor {
+  try {
+    const [tag, t0, score, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
+    if (tag === "r" && Number.isSafeInteger(t0) && t0 >= 0 && typeof score === "number" && Number.isFinite(score) && score >= 0 && typeof id === "string" && id.length <= 64) {
+      return { t0, score, id };
+    }
+  } catch {
+    /* fall through */
+  }
+  throw errors.validation({ cursor: "Not a cursor this server gave out" });
+}
+
+/**
+ * Trending (excludeFollowed false) and discovery/for-you (true: leaves out the viewer and everyone the viewer
+ * follows). Without a viewer both are the plain trending ranking.
+ */
+export async function rankedFeed(deps: Deps, viewerId: string | null, page: RankedPage, opts: { excludeFollowed: boolean }): Promise<FeedPage> {
+  const snapshot = await trendingSnapshot(deps);
+  const t0 = page.after?.t0 ?? snapshot.at;
+  const ranking = rankingAt(snapshot, t0);
+
+  let excluded: Set<string> | undefined;
+  if (opts.excludeFollowed && viewerId) {
+    excluded = new Set((await queryRows<{ id: string }>(deps.database, FEED_SQL.followees, [viewerId])).map((r) => r.id));
+    excluded.add(viewerId);
+  }
+
+  // First ranked entry after the cursor (binary search: the ranking is sorted).
+  let start = 0;
+  if (page.after) {
+    let lo = 0;
+    let hi = ranking.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (rankedBefore(ranking[mid]!, page.after) || (ranking[mid]!.score === page.after.score && ranking[mid]!.id === page.after.id)) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  const picked: Ranked[] = [];
+  let skip = page.offset;
+  for (let i = start; i < ranking.length && picked.length <= page.limit; i++) {
+    const r = ranking[i]!;
+    if (excluded?.has(r.userId)) continue;
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
+    picked.push(r);
+  }
+  const has_more = picked.length > page.limit;
+  const shown = has_more ? picked.slice(0, page.limit) : picked;
+
+  // The page's rows; a post deleted (or unpublished) since the ranking was computed is simply left out.
+  const byId = new Map<string, PostWithAuthor>();
+  if (shown.length) for (const row of await feedRows(deps, FEED_SQL.byIds, [JSON.stringify(shown.map((r) => r.id))])) byId.set(row.post.id, row);
+  const items = shown.flatMap((r) => byId.get(r.id) ?? []);
+  const last = shown.at(-1);
+  return {
+    posts: await enrichPosts(deps, items, viewerId),
+    meta: { count: items.length, has_more, next_cursor: has_more && last ? encodeRankedCursor({ t0, score: last.score, id: last.id }) : "" },
+  };
+}
