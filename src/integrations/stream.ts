@@ -14,11 +14,11 @@
 //   follow    row present → getOrCreateFollow timeline:<follower> → user:<followee>; absent → getOrCreateUnfollow
 //   reaction  row present → addActivityReaction type "like", enforce_unique, custom.emoji; absent → delete "like"
 // After its calls a job reads the state again and repeats when it changed meanwhile, so a slow job can never leave
-// Stream with an older state than a faster, newer one. A job that finds a newer job for the same object still
-// queued skips its calls (the newer one will read the same or a later state): after an outage each object is sent
-// once, not once per change.
+// Stream with an older state than a faster, newer one. A job that finds a later job for the same object (written
+// after it, not failed for good) skips its calls: that one reads the same or a later state. After an outage each
+// object is sent once, not once per change.
 import { StreamClient } from "@stream-io/node-sdk";
-import { and, eq, gt, lt } from "drizzle-orm";
+import { and, eq, gt, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { follows, jobs, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -59,28 +59,32 @@ function objectKey(o: MirrorObject): string {
 const keyPrefix = (o: MirrorObject) => `stream:${objectKey(o)}:`;
 
 /**
- * Records that `o` changed: a stream-mirror job written in `tx`, the transaction of the change. A no-op when Stream
- * is off. Each event has its own dedupe key, `stream:<object>:<event id>` (event ids are UUIDv7, so a later event
- * of one object sorts after an earlier one, which is how a job finds newer ones through the unique index).
+ * Records that `o` changed: a stream-mirror job written in `tx`, the transaction of the change, so it exists if and
+ * only if the change committed. Pass null only where the change was not made in a transaction: the job is then
+ * written on its own right after it (a crash in between would miss that one change until the object's next one).
+ * A no-op when Stream is off. Each event has its own dedupe key, `stream:<object>:<event id>` (event ids are UUIDv7,
+ * so a later event of one object sorts after an earlier one: that is how a job finds newer ones on the index).
  */
-export async function mirrorChange(deps: Pick<Deps, "config" | "jobs">, tx: Db, o: MirrorObject): Promise<void> {
+export async function mirrorChange(deps: Pick<Deps, "config" | "jobs">, tx: Db | null, o: MirrorObject): Promise<void> {
   if (!streamEnabled(deps.config)) return;
   const key = keyPrefix(o) + newId();
-  await deps.jobs.enqueue(STREAM_MIRROR, { ...o, key }, { tx, dedupeKey: key, maxAttempts: STREAM_MIRROR_MAX_ATTEMPTS });
+  await deps.jobs.enqueue(STREAM_MIRROR, { ...o, key }, { ...(tx ? { tx } : {}), dedupeKey: key, maxAttempts: STREAM_MIRROR_MAX_ATTEMPTS });
 }
 
+type MirrorDeps = Pick<Deps, "config" | "jobs">;
+
 /** A user signed up or changed their profile. */
-export const mirrorUserUpsert = (deps: Pick<Deps, "config" | "jobs">, tx: Db, userId: string) => mirrorChange(deps, tx, { kind: "user", userId });
+export const mirrorUserUpsert = (deps: MirrorDeps, tx: Db | null, userId: string) => mirrorChange(deps, tx, { kind: "user", userId });
 /** A post became ready (added as an activity to user:<owner>). */
-export const mirrorPostReady = (deps: Pick<Deps, "config" | "jobs">, tx: Db, postId: string, userId: string) =>
+export const mirrorPostReady = (deps: MirrorDeps, tx: Db | null, postId: string, userId: string) =>
   mirrorChange(deps, tx, { kind: "post", postId, userId });
 /** A mirrored (ready) post was deleted. Same job as mirrorPostReady: it reads which of the two is true. */
 export const mirrorPostDeleted = mirrorPostReady;
 /** A follow was created or removed (the job reads which). */
-export const mirrorFollow = (deps: Pick<Deps, "config" | "jobs">, tx: Db, followerId: string, followeeId: string) =>
+export const mirrorFollow = (deps: MirrorDeps, tx: Db | null, followerId: string, followeeId: string) =>
   mirrorChange(deps, tx, { kind: "follow", followerId, followeeId });
 /** A reaction was set, changed or removed (the job reads which). */
-export const mirrorReaction = (deps: Pick<Deps, "config" | "jobs">, tx: Db, userId: string, postId: string) =>
+export const mirrorReaction = (deps: MirrorDeps, tx: Db | null, userId: string, postId: string) =>
   mirrorChange(deps, tx, { kind: "reaction", userId, postId });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -106,7 +110,7 @@ export function registerStreamMirror(deps: Deps): void {
 
 export async function runMirrorJob(deps: Deps, client: StreamClient, job: JobInfo<MirrorPayload>) {
   const o = job.payload;
-  if (await newerQueued(deps.database.db, o)) return { skipped: "a newer change of this object is queued" };
+  if (await superseded(deps.database.db, job.id, o)) return { skipped: "superseded by a later change of the same object" };
   for (let round = 0; round < 3; round++) {
     const desired = await readDesired(deps, o);
     await apply(client, desired);
@@ -116,15 +120,27 @@ export async function runMirrorJob(deps: Deps, client: StreamClient, job: JobInf
   throw new Error("the object kept changing while it was mirrored");
 }
 
-/** Is a later event of the same object still waiting? One range read on the unique dedupe_key index. */
-async function newerQueued(db: Db, o: MirrorPayload): Promise<boolean> {
+/**
+ * Has a later change of the same object been recorded (a job written after ours, in write order: SQLite's rowid,
+ * assigned under the write lock) that has not failed for good? Such a job reads the object after that change, so
+ * after ours too: when it is queued it will, when it ran or runs it did. Either way our calls would add nothing.
+ * One range read on the unique dedupe_key index (the object's keys only).
+ */
+async function superseded(db: Db, jobId: string, o: MirrorPayload): Promise<boolean> {
   const prefix = keyPrefix(o);
   if (!o.key?.startsWith(prefix)) return false;
   const [row] = await db
     .select({ id: jobs.id })
     .from(jobs)
-    // "\uffff" sorts after every ASCII character: the range is exactly the keys of this object after ours.
-    .where(and(gt(jobs.dedupeKey, o.key), lt(jobs.dedupeKey, `${prefix}\uffff`), eq(jobs.status, "queued")))
+    // "\uffff" sorts after every ASCII character: the range is exactly this object's keys.
+    .where(
+      and(
+        gt(jobs.dedupeKey, prefix),
+        lt(jobs.dedupeKey, `${prefix}\uffff`),
+        ne(jobs.status, "failed"),
+        sql`${jobs}.rowid > (SELECT j.rowid FROM ${jobs} AS j WHERE j.id = ${jobId})`,
+      ),
+    )
     .limit(1);
   return Boolean(row);
 }
