@@ -9,6 +9,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { identities, signInRequests, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors, type ApiError } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
 import { newUserRow, type UserRow } from "../users/service.ts";
@@ -135,6 +136,7 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
   const username = await uniqueUsername(tx, profile);
   const user = newUserRow({ email, emailVerified: email !== null, username, displayName: profile.name.trim().slice(0, 60) || username, passwordHash: null }, now);
   await tx.insert(users).values(user);
+  await mirrorUserUpsert(deps, tx, user.id);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };
 }

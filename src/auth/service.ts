@@ -6,6 +6,7 @@ import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
+import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { mails } from "./mail.ts";
 import { createOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
@@ -80,6 +81,7 @@ export async function register(
   try {
     auth = await deps.database.tx(async (tx) => {
       await tx.insert(users).values(user);
+      await mirrorUserUpsert(deps, tx, user.id);
       verifyToken = await createOneTimeToken(deps, tx, user.id, "verify_email", email);
       return authPayload(deps, user, client, tx);
     });
