@@ -4,6 +4,7 @@
 import { eq } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors } from "../http/errors.ts";
 import { newKey } from "../storage/index.ts";
 import type { UserRow } from "./service.ts";
@@ -104,6 +105,7 @@ export async function setAvatar(deps: Deps, userId: string, file: Blob): Promise
     switched = await deps.database.tx(async (tx) => {
       const [old] = await tx.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)).limit(1);
       const [row] = await tx.update(users).set({ avatarKey: key, updatedAt: deps.clock.now() }).where(eq(users.id, userId)).returning();
+      await mirrorUserUpsert(deps, tx, userId);
       return { user: row, previous: old?.avatarKey ?? null };
     });
   } catch (err) {

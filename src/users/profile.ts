@@ -3,6 +3,7 @@
 import { eq, or } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors } from "../http/errors.ts";
 import { normalizeUsername, USERNAME } from "../auth/service.ts";
 import { followState } from "../social/follows.ts";
@@ -152,6 +153,7 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
     .where(eq(users.id, user.id))
     .returning();
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
+  await mirrorUserUpsert(deps, null, row.id);
   return row;
 }
 
@@ -176,6 +178,7 @@ export async function changeUsername(deps: Deps, user: UserRow, raw: string): Pr
       .where(eq(users.id, user.id))
       .returning();
     if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
+    await mirrorUserUpsert(deps, null, row.id);
     return row;
   } catch (err) {
     // Uniqueness is the database's job: no read-then-write race between two people taking the same name.
