@@ -15,6 +15,7 @@ import { errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
 import { getUserById, type UserRow } from "../users/service.ts";
 import { createNotification } from "./notifications.ts";
+import { mirrorFollow } from "../integrations/stream.ts";
 
 /** The viewer-dependent fields of a user object. */
 export type FollowState = { is_following: boolean; follows_you: boolean };
@@ -52,6 +53,7 @@ export async function followUser(deps: Deps, followerId: string, followeeId: str
       .returning({ followerCount: users.followerCount });
     await tx.update(users).set({ followingCount: sql`${users.followingCount} + 1` }).where(eq(users.id, followerId));
     await createNotification(deps, tx, { kind: "follow", userId: followeeId, actorId: followerId });
+    await mirrorFollow(deps, tx, followerId, followeeId);
     return { changed: true, is_following: true, follower_count: after!.followerCount };
   });
 }
@@ -73,6 +75,7 @@ export async function unfollowUser(deps: Deps, followerId: string, followeeId: s
       .where(eq(users.id, followeeId))
       .returning({ followerCount: users.followerCount });
     await tx.update(users).set({ followingCount: sql`${users.followingCount} - 1` }).where(eq(users.id, followerId));
+    await mirrorFollow(deps, tx, followerId, followeeId);
     // The follow notification stays: it records that the follow happened (see notifications.ts).
     return { changed: true, is_following: false, follower_count: after!.followerCount };
   });
