@@ -20,6 +20,7 @@ import { reactionRoutes } from "./social/reaction-routes.ts";
 import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
+import { realtimeRoutes } from "./realtime/routes.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -33,7 +34,7 @@ export function createApp(deps: Deps) {
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))
     .use(webPages(deps))
-    .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)))
+    .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)).use(realtimeRoutes(deps)))
     .group("/api/v1", (api) => api.use(reactionRoutes(deps)).use(playRoutes(deps)).use(notificationRoutes(deps)))
     .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(feedRoutes(deps)).use(followRoutes(deps)).use(audioRoutes(deps)));
 }

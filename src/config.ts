@@ -102,6 +102,19 @@ const EnvSchema = T.Object({
   STREAM_API_KEY: T.Optional(T.String()),
   STREAM_API_SECRET: T.Optional(T.String()),
   STREAM_BASE_URL: T.Optional(T.String({ pattern: "^https?://.+" })),
+
+  // Realtime (src/realtime): WebSocket hub, presence, and the event bus (Redis pub/sub when scaled out)
+  REDIS_URL: T.Optional(T.String({ pattern: "^(rediss?|valkeys?)://.+" })),
+  REDIS_PREFIX: T.String({ pattern: "^[A-Za-z0-9._:-]{1,64}$", default: "sidechain" }),
+  WS_MAX_CONNECTIONS_PER_USER: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  WS_IDLE_TIMEOUT_S: T.Integer({ minimum: 1, maximum: 3600, default: 90 }),
+  WS_MAX_MESSAGES_PER_MIN: T.Integer({ minimum: 1, default: 120 }),
+  WS_MAX_MESSAGE_BYTES: T.Integer({ minimum: 256, maximum: 1024 * 1024, default: 16 * 1024 }),
+  WS_SESSION_CHECK_MS: T.Integer({ minimum: 100, default: 30_000 }),
+  WS_WATCH_TTL_MS: T.Integer({ minimum: 1000, default: 15 * 60_000 }),
+  PRESENCE_GRACE_MS: T.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+  PRESENCE_LAST_ACTIVE_WRITE_MS: T.Integer({ minimum: 0, default: 60_000 }),
+  PRESENCE_INSTANCE_TTL_MS: T.Integer({ minimum: 1000, default: 15_000 }),
 });
 type Env = Static<typeof EnvSchema>;
 

@@ -7,6 +7,8 @@ import type { Storage } from "./storage/index.ts";
 import type { JobQueue } from "./jobs/queue.ts";
 import type { FfmpegRunner } from "./audio/ffmpeg.ts";
 import type { AudioOptions } from "./audio/options.ts";
+import type { Bus } from "./realtime/bus.ts";
+import type { Presence } from "./realtime/presence.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -45,4 +47,11 @@ export interface Deps {
   mediaUrl: (key: string) => string;
   /** Named checks behind GET /readyz (database, storage, ...). */
   readiness: Record<string, ReadinessCheck>;
+  /**
+   * The internal event bus (in process, or Redis pub/sub with REDIS_URL). Features publish through the helpers of
+   * src/realtime/events.ts after their transaction commits; the realtime hub delivers to WebSocket clients.
+   */
+  bus: Bus;
+  /** Who is online / in the studio (hidden users already off): `presence.lookup(userIds)` for author presence. */
+  presence: Presence;
 }

@@ -17,11 +17,18 @@ import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
+import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
+import { createHub, type Hub } from "./realtime/hub.ts";
+import { createPresence } from "./realtime/presence.ts";
+import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
+import type { Timers } from "./realtime/timers.ts";
 import { registerStreamMirror } from "./integrations/stream.ts";
 
 export type Running = {
   deps: Deps;
   server: ReturnType<typeof Bun.serve>;
+  /** WebSocket connections and presence of this instance (GET /api/v1/ws). */
+  hub: Hub;
   url: string;
   /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), close the database. */
   stop(): Promise<void>;
@@ -42,6 +49,13 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const mailer = overrides.mailer ?? createMailer({ database, clock, log, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
   const storage = overrides.storage ?? (await createStorage(storageOptionsFromConfig(config, clock.now)));
   const mediaBase = config.CDN_BASE_URL ?? `${config.PUBLIC_URL}/media`;
+  // Realtime: in process by default; with REDIS_URL, events and presence are shared with the other instances.
+  const instanceId = Bun.randomUUIDv7();
+  const redis = config.REDIS_URL ? await openRedis(config.REDIS_URL) : undefined;
+  const bus = redis ? await createRedisBus(redis, { log, prefix: config.REDIS_PREFIX, instanceId }) : createMemoryBus(log, instanceId);
+  const presenceStore = redis
+    ? createRedisPresenceStore(redis.cmd, { prefix: config.REDIS_PREFIX, instanceId, instanceTtlMs: config.PRESENCE_INSTANCE_TTL_MS })
+    : createMemoryPresenceStore(instanceId);
   const jobs = createJobQueue(
     { database, clock, log },
     {
@@ -90,15 +104,24 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
         await writeFile(probe, "ok");
         await unlink(probe);
       },
+      ...(redis ? { redis: async () => void (await redis.cmd.ping()) } : {}),
     },
+    bus,
+    presence: createPresence({ database }, presenceStore),
   };
 }
 
-export async function start(config: Config): Promise<Running> {
-  const deps = await buildDeps(config);
+/** What a test may replace when it starts a real server in process (a settable clock, manual timers). */
+export type StartOverrides = Parameters<typeof buildDeps>[1] & { timers?: Timers };
+
+export async function start(config: Config, overrides: StartOverrides = {}): Promise<Running> {
+  const { timers, ...depOverrides } = overrides;
+  const deps = await buildDeps(config, depOverrides);
   registerJobHandlers(deps);
   await deps.jobs.start();
   const app = createApp(deps);
+  const hub = createHub(deps, { timers });
+  await hub.start();
   // Bun.serve directly (rather than app.listen) so we hold the server handle for a graceful stop.
   const server = Bun.serve({
     port: config.PORT,
@@ -107,8 +130,11 @@ export async function start(config: Config): Promise<Running> {
     maxRequestBodySize: config.BODY_MAX_BYTES * 2,
     fetch: (request, srv) => {
       setPeerAddress(request, srv.requestIP(request)?.address);
+      // WebSocket upgrades of /api/v1/ws go to the hub (token checked like any request); the rest to the app.
+      if (hub.isUpgrade(request)) return hub.upgrade(request, srv);
       return app.handle(request);
     },
+    websocket: hub.websocket,
   });
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
   const [row] = await deps.database.db.select().from(meta).where(sql`${meta.key} = 'installation_id'`);
@@ -118,6 +144,8 @@ export async function start(config: Config): Promise<Running> {
   const stop = () =>
     (stopping ??= (async () => {
       deps.log.info("stopping", { timeout_ms: config.SHUTDOWN_TIMEOUT_MS });
+      // WebSockets first (1001 server_shutdown): clients reconnect to another instance or to the next start.
+      await hub.close();
       const graceful = server.stop(false);
       const timedOut = await Promise.race([
         graceful.then(() => false),
@@ -131,10 +159,12 @@ export async function start(config: Config): Promise<Running> {
       await deps.jobs.stop({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
       await deps.mailer.idle();
       await deps.storage.close();
+      await deps.presence.close();
+      await deps.bus.close();
       await deps.database.close();
       deps.log.info("stopped");
     })());
-  return { deps, server, url, stop };
+  return { deps, server, hub, url, stop };
 }
 
 /** Each feature's job handlers, registered before the queue starts. */

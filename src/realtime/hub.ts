@@ -1,0 +1,527 @@
+// The realtime hub of one instance: WebSocket connections per user on Bun.serve's native WebSocket, presence
+// transitions, and delivery of bus events to the connections that should see them (and nobody else).
+//
+// Protocol (shared/API.md section 6; frames are JSON {type, payload, timestamp}, timestamp in ms):
+//   GET /api/v1/ws?token=<access token>   checked at the upgrade like any request: a missing/invalid/expired/revoked
+//                                          token is answered 401 in the contract's JSON shape and never upgraded.
+//   client → server   heartbeat   → {"type":"pong","payload":{"client_timestamp":..},"timestamp":..}  ("ping" too)
+//                     presence    {"status":"online"|"in_studio"|"away","daw":"Ableton Live"}
+//                     watch       {"post_ids":[...]}  reactions to these posts reach this user for WS_WATCH_TTL_MS
+//                                 (answered {"type":"watching","payload":{"post_ids":[...]}}); unwatch likewise
+//   server → client   new_post, post_liked, post_unliked, follow, unfollow, notification, presence (top-level
+//                     user_id, is_online, is_in_studio, status, last_active, plus the same in payload), pong,
+//                     watching, error (top-level error code and message).
+//   Protocol pings are answered by Bun (pong) and count as traffic.
+//
+// Close codes (the reason repeats the error code; an `error` frame precedes each of ours):
+export const CLOSE = {
+  /** Server shutting down or restarting: reconnect (with backoff). */
+  shutdown: { code: 1001, reason: "server_shutdown" },
+  /** No frame from the client for WS_IDLE_TIMEOUT_S. */
+  idle: { code: 4000, reason: "idle_timeout" },
+  /** The session behind the token was revoked or expired: sign in again, do not retry with the same token. */
+  sessionEnded: { code: 4001, reason: "session_revoked" },
+  /** WS_MAX_CONNECTIONS_PER_USER connections already open for this user. */
+  tooMany: { code: 4008, reason: "too_many_connections" },
+  /** Kept flooding after `rate_limited` errors. */
+  rateLimited: { code: 4029, reason: "rate_limited" },
+} as const;
+// Bun itself closes with 1009 a frame above the hard cap (maxPayloadLength below), and with 1006 a client that
+// stops reading while 1 MiB of frames is queued for it (backpressure); both clients simply reconnect.
+//
+// Who gets what:
+//   new_post       the author's followers, when the post becomes ready (never the author, never a non-follower)
+//   post_liked/..  the post's owner, and users who were shown the post recently: notePostsSeen() from HTTP
+//                  read routes, or a `watch` frame from the client, for WS_WATCH_TTL_MS
+//   follow/..      the followee;   notification   its recipient;   presence   the user's followers
+// Ordering: events are routed concurrently (database reads) but handed to sockets strictly in arrival order, so
+// every connection sees this instance's events in publish order.
+import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import { authenticateToken, bearerToken } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { ApiError, errors } from "../http/errors.ts";
+import { findVisiblePost, toPost } from "../posts/service.ts";
+import type { RealtimeEvent } from "./bus.ts";
+import type { PresenceAggregate, PresenceEntry, LocalStatus } from "./presence-store.ts";
+import { presenceView } from "./presence.ts";
+import { followerIds, liveSessions, visibility, writeLastActive } from "./queries.ts";
+import { every, realTimers, type TimerHandle, type Timers } from "./timers.ts";
+
+export const WS_PATH = "/api/v1/ws";
+/** Frames above this are cut by Bun (close 1009); between WS_MAX_MESSAGE_BYTES and this, we answer an error. */
+const HARD_CAP_BYTES = 1024 * 1024;
+const WATCH_MAX_PER_USER = 500;
+const WATCH_MAX_PER_FRAME = 100;
+
+export type ConnData = {
+  id: number;
+  userId: string;
+  sessionId: string;
+  /** Over the per-user cap counted across instances (Redis) at the upgrade. */
+  overCap: boolean;
+  rejected: boolean;
+  lastSeen: number;
+  /** Token bucket of the per-connection message rate limit. */
+  tokens: number;
+  refilledAt: number;
+  /** Messages refused in a row; past the limit again, the connection is closed. */
+  refused: number;
+};
+type Conn = ServerWebSocket<ConnData>;
+
+type LocalUser = {
+  conns: Set<Conn>;
+  status: LocalStatus;
+  daw: string;
+  /** When the status was set (the newest entry across instances wins). */
+  at: number;
+  grace?: TimerHandle;
+  lastActivity: number;
+  lastActiveWritten: number;
+  /** post id → until when reactions to it are delivered to this user. */
+  watching: Map<string, number>;
+};
+
+type Routed = { to: Iterable<string>; data: string } | null;
+
+export interface Hub {
+  /** True for a WebSocket upgrade request to WS_PATH. */
+  isUpgrade(request: Request): boolean;
+  /** Authenticates and upgrades; a Response when refused (401 contract JSON), undefined once upgraded. */
+  upgrade(request: Request, server: Server<ConnData>): Promise<Response | undefined>;
+  /** Bun.serve's `websocket` option. */
+  readonly websocket: WebSocketHandler<ConnData>;
+  start(): Promise<void>;
+  /** Closes every connection (1001 server_shutdown) and stops the hub's timers. */
+  close(): Promise<void>;
+  stats(): { connections: number; users: number };
+  /** Open connections of a user on this instance. */
+  connectionsOf(userId: string): number;
+  /** Resolves when every event received so far has been handed to the sockets. */
+  flushed(): Promise<void>;
+}
+
+export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
+  const { config, log, clock, bus, presence } = deps;
+  const timers = opts.timers ?? realTimers;
+  const store = presence.store;
+  const cap = config.WS_MAX_CONNECTIONS_PER_USER;
+  const idleMs = config.WS_IDLE_TIMEOUT_S * 1000;
+  const maxBytes = config.WS_MAX_MESSAGE_BYTES;
+  const ratePerMs = config.WS_MAX_MESSAGES_PER_MIN / 60_000;
+  const users = new Map<string, LocalUser>();
+  const all = new Set<Conn>();
+  /** post id → users watching it (the inverse of LocalUser.watching). */
+  const watchers = new Map<string, Set<string>>();
+  /** Presence writes of one user run one after another (open/close/presence frames interleave otherwise). */
+  const presenceChains = new Map<string, Promise<void>>();
+  let delivery: Promise<void> = Promise.resolve();
+  let nextId = 1;
+  let closing = false;
+  const stops: (() => void)[] = [];
+
+  // ── frames ──
+  const frame = (type: string, payload: unknown, top: Record<string, unknown> = {}) => JSON.stringify({ type, ...top, payload, timestamp: clock.now() });
+  const errorFrame = (code: string, message: string) => frame("error", { error: code, message }, { error: code, message });
+  const sendError = (ws: Conn, code: string, message: string) => void ws.send(errorFrame(code, message));
+  const closeWith = (ws: Conn, why: { code: number; reason: string }, message: string) => {
+    sendError(ws, why.reason, message);
+    ws.close(why.code, why.reason);
+  };
+
+  // ── presence ──
+  const entryOf = (u: LocalUser | undefined): PresenceEntry | null =>
+    u ? { n: u.conns.size, status: u.status, daw: u.daw, at: u.at } : null;
+
+  /** Writes this instance's entry as it is *now* and announces a visible change; serialized per user. */
+  function syncPresence(userId: string, before?: () => Promise<void>) {
+    const prev = presenceChains.get(userId) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      try {
+        await before?.();
+        const r = await store.update(userId, entryOf(users.get(userId)));
+        if (r.changed) await announce(userId, r.state);
+      } catch (err) {
+        log.error("presence update failed", { user_id: userId, error: String(err) });
+      }
+    });
+    presenceChains.set(userId, next);
+    void next.then(() => {
+      if (presenceChains.get(userId) === next) presenceChains.delete(userId);
+    });
+    return next;
+  }
+
+  /** Publishes a user's new presence to their followers, unless they hide it. */
+  async function announce(userId: string, state: PresenceAggregate) {
+    const v = (await visibility(deps, [userId])).get(userId);
+    if (!v?.shown) return; // hidden (or deleted): nobody is told anything
+    const view = presenceView(userId, state, true, v.lastActiveAt);
+    await bus.publish({ type: "presence", user_id: userId, status: view.status, daw: view.daw, last_active: view.last_active });
+  }
+
+  /** last_active_at, written at most every PRESENCE_LAST_ACTIVE_WRITE_MS per user (or at once with force). */
+  function touch(userId: string, u: LocalUser, force = false) {
+    const now = clock.now();
+    u.lastActivity = now;
+    if (!force && now - u.lastActiveWritten < config.PRESENCE_LAST_ACTIVE_WRITE_MS) return;
+    u.lastActiveWritten = now;
+    writeLastActive(deps, userId, now).catch((err) => log.warn("could not write last_active_at", { user_id: userId, error: String(err) }));
+  }
+
+  function expire(userId: string) {
+    const u = users.get(userId);
+    if (!u || u.conns.size > 0 || closing) return;
+    users.delete(userId);
+    for (const postId of u.watching.keys()) unwatchOne(userId, postId);
+    void syncPresence(userId, () => writeLastActive(deps, userId, u.lastActivity));
+  }
+
+  // ── watching posts ──
+  function watch(userId: string, postIds: readonly unknown[]): string[] {
+    const u = users.get(userId);
+    if (!u) return [];
+    const until = clock.now() + config.WS_WATCH_TTL_MS;
+    const accepted: string[] = [];
+    for (const id of postIds.slice(0, WATCH_MAX_PER_FRAME)) {
+      if (typeof id !== "string" || !id || id.length > 64) continue;
+      const postId = id.replace(/^loop:/, "");
+      u.watching.delete(postId); // re-insert: the Map's order is oldest first
+      u.watching.set(postId, until);
+      let set = watchers.get(postId);
+      if (!set) watchers.set(postId, (set = new Set()));
+      set.add(userId);
+      accepted.push(postId);
+    }
+    while (u.watching.size > WATCH_MAX_PER_USER) unwatchOne(userId, u.watching.keys().next().value!);
+    return accepted;
+  }
+
+  function unwatchOne(userId: string, postId: string) {
+    users.get(userId)?.watching.delete(postId);
+    const set = watchers.get(postId);
+    set?.delete(userId);
+    if (set?.size === 0) watchers.delete(postId);
+  }
+
+  function sweepWatches() {
+    const now = clock.now();
+    for (const [userId, u] of users) for (const [postId, until] of u.watching) if (until <= now) unwatchOne(userId, postId);
+  }
+
+  // ── routing bus events ──
+  function onEvent(event: RealtimeEvent) {
+    // Local bookkeeping first, synchronously, so events that follow see it.
+    if (event.type === "posts_seen") return void watch(event.user_id, event.post_ids);
+    if (event.type === "sessions_revoked") {
+      const u = users.get(event.user_id);
+      if (u) void checkSessions([...u.conns]);
+      return;
+    }
+    if (all.size === 0) return; // nobody here to tell
+    const routed = route(event).catch((err) => {
+      log.error("realtime: routing failed", { type: event.type, error: String((err as Error)?.stack ?? err) });
+      return null;
+    });
+    delivery = delivery.then(async () => {
+      const r = await routed;
+      if (r) deliver(r.to, r.data);
+    });
+  }
+
+  function deliver(to: Iterable<string>, data: string) {
+    for (const userId of to) {
+      const u = users.get(userId);
+      if (!u) continue;
+      for (const ws of u.conns) {
+        // 0: dropped (over the backpressure limit: Bun closes the socket); -1: queued; >0: sent.
+        if (ws.send(data) === 0) log.debug("ws frame dropped (backpressure)", { user_id: userId });
+      }
+    }
+  }
+
+  const localOnly = (ids: Iterable<string>) => {
+    const out: string[] = [];
+    for (const id of ids) if (users.get(id)?.conns.size) out.push(id);
+    return out;
+  };
+
+  async function route(event: RealtimeEvent): Promise<Routed> {
+    switch (event.type) {
+      case "post_ready": {
+        const row = await findVisiblePost(deps, event.post_id, null);
+        if (!row || row.post.status !== "ready") return null;
+        const to = localOnly(await followerIds(deps, row.post.userId));
+        if (to.length === 0) return null;
+        const authorPresence = (await presence.lookup([row.post.userId])).get(row.post.userId);
+        // Every recipient follows the author and is not the author: one rendering serves them all.
+        const post = toPost(deps, row.post, row.author, null, { is_following: true, ...authorPresence });
+        return { to, data: frame("new_post", { id: post.id, author: post.user, post }) };
+      }
+      case "reaction": {
+        const now = clock.now();
+        const ownerId = event.owner_id ?? (await findVisiblePost(deps, event.post_id, null))?.post.userId;
+        const to = new Set<string>(ownerId ? [ownerId] : []);
+        for (const userId of watchers.get(event.post_id) ?? []) {
+          const until = users.get(userId)?.watching.get(event.post_id) ?? 0;
+          if (until > now) to.add(userId);
+          else unwatchOne(userId, event.post_id);
+        }
+        const payload = { post_id: event.post_id, like_count: event.like_count, reaction_counts: event.reaction_counts };
+        return { to, data: frame(event.liked ? "post_liked" : "post_unliked", payload) };
+      }
+      case "follow": {
+        const payload = { followee_id: event.followee_id, follower_id: event.follower_id, follower_count: event.follower_count };
+        return { to: [event.followee_id], data: frame(event.following ? "follow" : "unfollow", payload) };
+      }
+      case "notification":
+        return { to: [event.user_id], data: frame("notification", event.notification) };
+      case "presence": {
+        const to = localOnly(await followerIds(deps, event.user_id));
+        if (to.length === 0) return null;
+        const view = {
+          user_id: event.user_id,
+          is_online: event.status !== "offline",
+          is_in_studio: event.status === "in_studio",
+          status: event.status,
+          last_active: event.last_active,
+          daw: event.daw,
+        };
+        return { to, data: frame("presence", view, view) };
+      }
+      default:
+        return null;
+    }
+  }
+
+  // ── sessions, idleness, upkeep ──
+  let checking = false;
+  async function checkSessions(conns: Conn[]) {
+    if (conns.length === 0) return;
+    const live = await liveSessions(deps, conns.map((c) => c.data.sessionId), clock.now());
+    for (const ws of conns) {
+      if (!live.has(ws.data.sessionId) && all.has(ws)) closeWith(ws, CLOSE.sessionEnded, "This session has ended; sign in again");
+    }
+  }
+
+  // Often enough for the idle timeout, and to refresh this instance's presence liveness three times per TTL.
+  const tickMs = Math.max(100, Math.floor(Math.min(5000, idleMs / 4, config.PRESENCE_INSTANCE_TTL_MS / 6)));
+  let lastSessionCheck = 0;
+  let lastWatchSweep = 0;
+  let lastBeat = 0;
+  async function tick() {
+    const now = clock.now();
+    for (const ws of all) if (now - ws.data.lastSeen >= idleMs) closeWith(ws, CLOSE.idle, `No frame for ${config.WS_IDLE_TIMEOUT_S} s; send a heartbeat every 30 s`);
+    if (now - lastWatchSweep >= 60_000) {
+      lastWatchSweep = now;
+      sweepWatches();
+    }
+    if (now - lastSessionCheck >= config.WS_SESSION_CHECK_MS && !checking) {
+      lastSessionCheck = now;
+      checking = true;
+      checkSessions([...all])
+        .catch((err) => log.error("session re-check failed", { error: String(err) }))
+        .finally(() => (checking = false));
+    }
+    if (now - lastBeat >= config.PRESENCE_INSTANCE_TTL_MS / 3) {
+      lastBeat = now;
+      try {
+        for (const c of await store.heartbeat()) await announce(c.userId, c.state);
+      } catch (err) {
+        log.error("presence heartbeat failed", { error: String(err) });
+      }
+    }
+  }
+
+  // ── rate limit ──
+  function allow(d: ConnData, now: number): boolean {
+    const limit = config.WS_MAX_MESSAGES_PER_MIN;
+    d.tokens = Math.min(limit, d.tokens + (now - d.refilledAt) * ratePerMs);
+    d.refilledAt = now;
+    if (d.tokens >= 1) {
+      d.tokens -= 1;
+      d.refused = 0;
+      return true;
+    }
+    d.refused++;
+    return false;
+  }
+
+  // ── client frames ──
+  function onFrame(ws: Conn, raw: string | Buffer) {
+    const d = ws.data;
+    const now = clock.now();
+    d.lastSeen = now;
+    if (!allow(d, now)) {
+      if (d.refused === 1) sendError(ws, "rate_limited", `At most ${config.WS_MAX_MESSAGES_PER_MIN} frames a minute; frames are being dropped`);
+      else if (d.refused > config.WS_MAX_MESSAGES_PER_MIN) closeWith(ws, CLOSE.rateLimited, "Too many frames");
+      return;
+    }
+    const size = typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength;
+    if (size > maxBytes) return sendError(ws, "frame_too_large", `Frames are limited to ${maxBytes} bytes`);
+    if (typeof raw !== "string") return sendError(ws, "unsupported_frame", "Send JSON text frames, not binary ones");
+    let msg: { type?: unknown; payload?: unknown; timestamp?: unknown };
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return sendError(ws, "malformed_frame", "The frame is not valid JSON");
+    }
+    if (!msg || typeof msg !== "object" || Array.isArray(msg) || typeof msg.type !== "string") {
+      return sendError(ws, "malformed_frame", 'A frame is a JSON object {"type", "payload", "timestamp"}');
+    }
+    const u = users.get(d.userId);
+    if (!u) return; // closing
+    touch(d.userId, u);
+    const payload = msg.payload && typeof msg.payload === "object" && !Array.isArray(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+    switch (msg.type) {
+      case "heartbeat":
+      case "ping":
+        return void ws.send(frame("pong", { client_timestamp: typeof msg.timestamp === "number" ? msg.timestamp : null, server_timestamp: now }));
+      case "presence": {
+        const status = payload.status;
+        if (status !== "online" && status !== "in_studio" && status !== "away") {
+          return sendError(ws, "invalid_presence", 'payload.status must be "online", "in_studio" or "away"');
+        }
+        const daw = typeof payload.daw === "string" ? payload.daw.trim().slice(0, 100) : "";
+        u.status = status;
+        u.daw = status === "in_studio" ? daw : "";
+        u.at = now;
+        return void syncPresence(d.userId);
+      }
+      case "watch":
+      case "unwatch": {
+        const ids = Array.isArray(payload.post_ids) ? payload.post_ids : null;
+        if (!ids) return sendError(ws, "invalid_watch", "payload.post_ids must be an array of post ids");
+        if (msg.type === "unwatch") {
+          for (const id of ids) if (typeof id === "string") unwatchOne(d.userId, id.replace(/^loop:/, ""));
+          return void ws.send(frame("watching", { post_ids: [...u.watching.keys()] }));
+        }
+        watch(d.userId, ids);
+        return void ws.send(frame("watching", { post_ids: [...u.watching.keys()] }));
+      }
+      default:
+        return sendError(ws, "unknown_type", `Unknown frame type "${msg.type.slice(0, 40)}"`);
+    }
+  }
+
+  const websocket: WebSocketHandler<ConnData> = {
+    maxPayloadLength: Math.max(HARD_CAP_BYTES, maxBytes * 4),
+    // Idleness is ours (tick above): any client frame counts, server frames do not; Bun's own timer and its
+    // automatic pings would keep a silent client alive forever.
+    idleTimeout: 0,
+    sendPings: false,
+    backpressureLimit: 1024 * 1024,
+    closeOnBackpressureLimit: true,
+    // No compression: a per-socket deflate context costs far more memory than our small frames save.
+    perMessageDeflate: false,
+    open(ws) {
+      const d = ws.data;
+      const u0 = users.get(d.userId);
+      if (closing) return void ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
+      if (d.overCap || (u0?.conns.size ?? 0) >= cap) {
+        d.rejected = true;
+        return closeWith(ws, CLOSE.tooMany, `At most ${cap} connections per account; close another one first`);
+      }
+      const now = clock.now();
+      let u = u0;
+      if (!u) {
+        u = { conns: new Set(), status: "online", daw: "", at: now, lastActivity: now, lastActiveWritten: 0, watching: new Map() };
+        users.set(d.userId, u);
+      }
+      // A reconnect within the grace period: the user never went offline, nobody is told anything.
+      if (u.grace) timers.clearTimeout(u.grace);
+      u.grace = undefined;
+      u.conns.add(ws);
+      all.add(ws);
+      touch(d.userId, u, true);
+      void syncPresence(d.userId);
+      log.debug("ws open", { user_id: d.userId, conn: d.id, connections: u.conns.size });
+    },
+    message: onFrame,
+    ping(ws) {
+      ws.data.lastSeen = clock.now();
+    },
+    pong(ws) {
+      ws.data.lastSeen = clock.now();
+    },
+    close(ws, code) {
+      const d = ws.data;
+      all.delete(ws);
+      if (d.rejected) return;
+      const u = users.get(d.userId);
+      if (!u || !u.conns.delete(ws)) return;
+      log.debug("ws close", { user_id: d.userId, conn: d.id, code, connections: u.conns.size });
+      u.lastActivity = clock.now();
+      if (closing) return;
+      void syncPresence(d.userId); // the connection count (the entry stays while in grace)
+      if (u.conns.size > 0) return;
+      // The last connection here: offline only after the grace period, so a quick reconnect does not flap.
+      if (config.PRESENCE_GRACE_MS === 0) return expire(d.userId);
+      u.grace = timers.setTimeout(() => expire(d.userId), config.PRESENCE_GRACE_MS);
+    },
+    error(err, ws) {
+      log.error("ws handler failed", { user_id: ws.data.userId, error: String(err?.stack ?? err) });
+    },
+  };
+
+  return {
+    isUpgrade(request) {
+      if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return false;
+      const q = request.url.indexOf("?");
+      const path = new URL(q === -1 ? request.url : request.url.slice(0, q)).pathname;
+      return path === WS_PATH || path === `${WS_PATH}/`;
+    },
+    async upgrade(request, server) {
+      const token = new URL(request.url).searchParams.get("token") || bearerToken(request);
+      try {
+        if (closing) throw errors.unavailable("shutting_down", "The server is restarting; reconnect in a moment");
+        if (!token) throw errors.unauthorized("unauthorized", "Connect with ?token=<access token>");
+        const auth = await authenticateToken(deps, token);
+        const userId = auth.user.id;
+        // Across instances (Redis), the store counts every instance's connections; this one also checks at open.
+        const everywhere = store.kind === "redis" ? ((await store.read([userId])).get(userId)?.connections ?? 0) : 0;
+        const now = clock.now();
+        const data: ConnData = {
+          id: nextId++,
+          userId,
+          sessionId: auth.session.id,
+          overCap: everywhere >= cap,
+          rejected: false,
+          lastSeen: now,
+          tokens: config.WS_MAX_MESSAGES_PER_MIN,
+          refilledAt: now,
+          refused: 0,
+        };
+        if (server.upgrade(request, { data })) return undefined;
+        throw errors.badRequest("upgrade_failed", "Expected a WebSocket upgrade request");
+      } catch (err) {
+        if (err instanceof ApiError) return err.toResponse();
+        log.error("ws upgrade failed", { error: String((err as Error)?.stack ?? err) });
+        return Response.json({ error: "internal_error", message: "Something went wrong on the server; the error has been logged" }, { status: 500 });
+      }
+    },
+    websocket,
+    async start() {
+      stops.push(bus.subscribe((event) => onEvent(event)));
+      lastBeat = clock.now();
+      await store.heartbeat().catch((err) => log.error("presence heartbeat failed", { error: String(err) }));
+      stops.push(every(timers, tickMs, tick));
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      for (const stop of stops) stop();
+      for (const [userId, u] of users) {
+        if (u.grace) timers.clearTimeout(u.grace);
+        // Final last_active; presence entries are left to expire with this instance (see presence-store.ts).
+        await writeLastActive(deps, userId, u.lastActivity).catch(() => undefined);
+      }
+      for (const ws of [...all]) ws.close(CLOSE.shutdown.code, CLOSE.shutdown.reason);
+      await delivery;
+      await Promise.all(presenceChains.values());
+    },
+    stats: () => ({ connections: all.size, users: users.size }),
+    connectionsOf: (userId) => users.get(userId)?.conns.size ?? 0,
+    flushed: () => delivery,
+  };
+}

@@ -1,0 +1,75 @@
+// Presence as everyone else reads it (deps.presence): HTTP answers, author presence in feeds and user objects.
+// The hub (hub.ts) is what changes presence; this is the read side plus the one rule every reader obeys: a user
+// with show_activity_status = false is never shown (offline, last_active null), to anyone.
+import type { Deps } from "../deps.ts";
+import type { PresenceStatus } from "./bus.ts";
+import { OFFLINE, type PresenceAggregate, type PresenceStore } from "./presence-store.ts";
+import { visibility } from "./queries.ts";
+
+/** What a `presence` frame and the presence routes carry (shared/API.md section 6: the plugin reads these names). */
+export type PresenceView = {
+  user_id: string;
+  is_online: boolean;
+  is_in_studio: boolean;
+  status: PresenceStatus;
+  /** The DAW a user said they are in (with in_studio); "" otherwise. */
+  daw: string;
+  last_active: string | null;
+};
+
+export type PresenceFlags = { is_online: boolean; is_in_studio: boolean };
+
+export interface Presence {
+  readonly store: PresenceStore;
+  /**
+   * is_online / is_in_studio of each user, hidden users already off: what toPost()/toPublicUser() extras take.
+   * One database read (visibility) and one store read, whatever the number of ids.
+   */
+  lookup(userIds: readonly string[]): Promise<Map<string, PresenceFlags>>;
+  /** The full view of each existing user (unknown ids are absent from the map). */
+  view(userIds: readonly string[]): Promise<Map<string, PresenceView>>;
+  close(): Promise<void>;
+}
+
+export function presenceView(userId: string, a: PresenceAggregate, shown: boolean, lastActiveAt: number | null): PresenceView {
+  if (!shown) return { user_id: userId, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null };
+  // While online, the last activity is at least when the status was set; the column is written throttled.
+  const last = Math.max(lastActiveAt ?? 0, a.online ? a.at : 0);
+  return {
+    user_id: userId,
+    is_online: a.online,
+    is_in_studio: a.online && a.status === "in_studio",
+    status: a.online ? a.status : "offline",
+    daw: a.online && a.status === "in_studio" ? a.daw : "",
+    last_active: last > 0 ? new Date(last).toISOString() : null,
+  };
+}
+
+export function createPresence(deps: Pick<Deps, "database">, store: PresenceStore): Presence {
+  async function view(userIds: readonly string[]) {
+    const ids = [...new Set(userIds)];
+    const out = new Map<string, PresenceView>();
+    if (ids.length === 0) return out;
+    const [vis, states] = await Promise.all([visibility(deps, ids), store.read(ids)]);
+    for (const id of ids) {
+      const v = vis.get(id);
+      if (!v) continue;
+      out.set(id, presenceView(id, states.get(id) ?? OFFLINE, v.shown, v.lastActiveAt));
+    }
+    return out;
+  }
+  return {
+    store,
+    view,
+    async lookup(userIds) {
+      const views = await view(userIds);
+      const out = new Map<string, PresenceFlags>();
+      for (const id of userIds) {
+        const v = views.get(id);
+        out.set(id, { is_online: v?.is_online ?? false, is_in_studio: v?.is_in_studio ?? false });
+      }
+      return out;
+    },
+    close: () => store.close(),
+  };
+}

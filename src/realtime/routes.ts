@@ -1,0 +1,105 @@
+// Presence over HTTP (shared/API.md section 6), and the WebSocket path answering plain HTTP. The WebSocket itself is
+// upgraded in index.ts before the app (Bun.serve's server.upgrade), see hub.ts for the protocol.
+import { Elysia, t } from "elysia";
+import { authGuard } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
+import { followees } from "./queries.ts";
+import { presenceView } from "./presence.ts";
+import { WS_PATH } from "./hub.ts";
+
+const presenceExample = {
+  user_id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e",
+  is_online: true,
+  is_in_studio: true,
+  status: "in_studio",
+  daw: "Ableton Live",
+  last_active: "2026-11-25T21:00:00.000Z",
+};
+
+const presenceFields = {
+  user_id: t.String(),
+  is_online: t.Boolean(),
+  is_in_studio: t.Boolean(),
+  status: t.Union([t.Literal("online"), t.Literal("in_studio"), t.Literal("away"), t.Literal("offline")]),
+  daw: t.String({ description: 'the DAW the user is in (with status "in_studio"), otherwise ""' }),
+  last_active: t.Union([t.String({ format: "date-time" }), t.Null()]),
+};
+
+export const PresenceSchema = t.Object(presenceFields, { examples: [presenceExample] });
+
+const FollowingPresence = t.Object(
+  {
+    users: t.Array(
+      t.Object({ ...presenceFields, username: t.String(), display_name: t.String(), avatar_url: t.String() }),
+      { description: "people you follow who are online now: in the studio first, then online, then away; newest activity first" },
+    ),
+    online_count: t.Integer(),
+    in_studio_count: t.Integer(),
+  },
+  {
+    examples: [
+      {
+        users: [{ ...presenceExample, username: "nightbeats", display_name: "Night Beats", avatar_url: "" }],
+        online_count: 1,
+        in_studio_count: 1,
+      },
+    ],
+  },
+);
+
+const rank = { in_studio: 0, online: 1, away: 2, offline: 3 } as const;
+const MAX_LISTED = 200;
+
+export const realtimeRoutes = (deps: Deps) =>
+  new Elysia({ name: "realtime-routes", detail: { tags: ["realtime"] } })
+    .use(authGuard(deps))
+    .get(
+      "/users/:id/presence",
+      async ({ params }) => {
+        const v = (await deps.presence.view([params.id])).get(params.id);
+        if (!v) throw errors.notFound("user_not_found", "No such user");
+        return v;
+      },
+      {
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        response: { 200: PresenceSchema, 404: ErrorSchema },
+        detail: { summary: "A user's presence (offline for a user who hides it)" },
+      },
+    )
+    .get(
+      "/presence/following",
+      async ({ auth }) => {
+        const rows = await followees(deps, auth.user.id);
+        const states = await deps.presence.store.read(rows.map((r) => r.id));
+        const online = rows
+          .map((r) => ({
+            ...presenceView(r.id, states.get(r.id)!, r.showActivityStatus, r.lastActiveAt),
+            username: r.username,
+            display_name: r.displayName,
+            avatar_url: r.avatarKey ? deps.mediaUrl(r.avatarKey) : "",
+          }))
+          .filter((v) => v.is_online)
+          .sort((a, b) => rank[a.status] - rank[b.status] || (b.last_active ?? "").localeCompare(a.last_active ?? ""));
+        return {
+          users: online.slice(0, MAX_LISTED),
+          online_count: online.length,
+          in_studio_count: online.filter((v) => v.is_in_studio).length,
+        };
+      },
+      {
+        auth: true,
+        response: { 200: FollowingPresence, 401: ErrorSchema },
+        detail: { summary: "Who among the people you follow is online or in the studio now" },
+      },
+    )
+    // Reached only without an Upgrade header (index.ts upgrades real WebSocket requests before the app).
+    .get(
+      WS_PATH.replace(/^\/api\/v1/, ""),
+      () =>
+        new Response(JSON.stringify({ error: "upgrade_required", message: "This is the WebSocket endpoint: connect with a WebSocket client and ?token=<access token>" }), {
+          status: 426,
+          headers: { "content-type": "application/json", upgrade: "websocket" },
+        }),
+      { detail: { hide: true } },
+    );
