@@ -8,6 +8,7 @@ import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
 import { removePostMedia } from "../posts/service.ts";
+import { publishPostReady } from "../realtime/events.ts";
 import { onPostReady } from "../social/post-ready.ts";
 import { isAudioError, processAudio } from "./pipeline.ts";
 
@@ -66,6 +67,8 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
     });
     // Deleted while we worked: drop what we just stored.
     if (updated.length === 0) await removePostMedia(deps, postId);
+    // After the commit: followers connected over WebSocket get new_post.
+    else void publishPostReady(deps, postId);
     return { status: "ready", lufs: result.measured.lufs, true_peak_db: result.measured.truePeakDb, gain_mode: result.gainMode, encodes: result.encodes, ms: Math.round(result.timings.total) };
   } catch (err) {
     const permanent = err instanceof PermanentJobError || (isAudioError(err) && !err.retryable);

@@ -8,6 +8,7 @@ import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { windowLimiter } from "../http/rate-limit.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser } from "../users/service.ts";
+import { publishFollow } from "../realtime/events.ts";
 import { followStates, followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
 /** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
@@ -40,13 +41,16 @@ export const followRoutes = (deps: Deps) => {
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
     followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
+    if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count }); // committed: tell the followee
     // 201 when this call created the follow, 200 for a repeat (the plugin reads the body either way).
     set.status = r.changed ? 201 : 200;
     return shape(r);
   };
   const unfollow = async (userId: string, targetId: string) => {
     followsPerUser.hit(userId);
-    return shape(await unfollowUser(deps, userId, targetId));
+    const r = await unfollowUser(deps, userId, targetId);
+    if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count, following: false });
+    return shape(r);
   };
 
   const list = async (listing: Promise<FollowList>, page: ReturnType<typeof parsePage>, viewerId: string | null) => {

@@ -7,7 +7,8 @@ import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { windowLimiter } from "../http/rate-limit.ts";
 import { postIdOfActivity } from "./activity.ts";
-import { DEFAULT_REACTION, REACTION_EMOJI, removeReaction, requireEmoji, setReaction } from "./reactions.ts";
+import { publishReaction } from "../realtime/events.ts";
+import { DEFAULT_REACTION, REACTION_EMOJI, removeReaction, requireEmoji, setReaction, type ReactionState as Reaction } from "./reactions.ts";
 
 const ReactionState = t.Object(
   {
@@ -32,13 +33,20 @@ const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 export const reactionRoutes = (deps: Deps) => {
   // Per user: generous for a person tapping emoji, a wall for a script.
   const reactLimit = windowLimiter({ name: "reactions", limit: 120, windowMs: 60_000, clock: deps.clock });
-  const react = (userId: string, postId: string, emoji: string) => {
+  // After the commit, the owner and the post's recent viewers get post_liked / post_unliked (src/realtime).
+  const live = (userId: string, postId: string, liked: boolean, s: Reaction) =>
+    void publishReaction(deps, { postId, actorId: userId, liked, emoji: s.user_reaction, likeCount: s.like_count, reactionCounts: s.reaction_counts });
+  const react = async (userId: string, postId: string, emoji: string) => {
     reactLimit.hit(userId);
-    return setReaction(deps, userId, postId, requireEmoji(emoji));
+    const s = await setReaction(deps, userId, postId, requireEmoji(emoji));
+    live(userId, postId, true, s);
+    return s;
   };
-  const unreact = (userId: string, postId: string) => {
+  const unreact = async (userId: string, postId: string) => {
     reactLimit.hit(userId);
-    return removeReaction(deps, userId, postId);
+    const s = await removeReaction(deps, userId, postId);
+    live(userId, postId, false, s);
+    return s;
   };
   const putDoc = { auth: true, params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
 
