@@ -3,6 +3,10 @@
 // their documented codes, and every event reaches the people who should see it, in order, and nobody else.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { lavfi } from "../../src/audio/testkit.ts";
 import { signAccessToken } from "../../src/auth/tokens.ts";
 import { users } from "../../src/db/schema.ts";
 import { notePostsSeen, publishFollow, publishNotification, publishPostReady, publishReaction, publishSessionsRevoked } from "../../src/realtime/events.ts";
@@ -342,4 +346,42 @@ test("last_active_at is written when a user connects", async () => {
   } finally {
     await s.stop();
   }
+});
+
+describe("through the real routes", () => {
+  let s: RealtimeServer;
+  beforeAll(async () => {
+    s = await startRealtime();
+  });
+  afterAll(() => s.stop());
+  const post = (path: string, token: string, body: unknown) =>
+    fetch(`${s.url}/api/v1${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  test("follow, an uploaded loop becoming ready, like, unlike and unfollow reach the right sockets", async () => {
+    const [star, fan] = [await s.producer(), await s.producer()];
+    const [starC, fanC] = [await s.connect(star), await s.connect(fan)];
+    expect((await post("/social/follow", fan.token, { target_user_id: star.id })).status).toBe(201);
+    expect(await starC.next("follow")).toMatchObject({ payload: { followee_id: star.id, follower_id: fan.id, follower_count: 1 } });
+    expect((await post("/social/follow", fan.token, { target_user_id: star.id })).status).toBe(200); // a retry: no frame
+    await mark(s, star).then(async (m) => expect((await starC.next()).payload).toEqual({ id: m }));
+
+    const wav = await lavfi(join(mkdtempSync(join(tmpdir(), "sc-rt-wav-")), "loop.wav"), "sine=frequency=330:duration=3", ["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"]);
+    const form = new FormData();
+    form.set("audio_file", Bun.file(wav), "loop.wav");
+    form.set("filename", "Night drive");
+    const up = await fetch(`${s.url}/api/v1/audio/upload`, { method: "POST", headers: { authorization: `Bearer ${star.token}` }, body: form });
+    const uploaded = (await up.json()) as { post_id: string };
+    expect(up.status).toBeLessThan(300);
+    const np = await fanC.next("new_post", 30_000);
+    expect(np.payload).toMatchObject({ id: uploaded.post_id, author: { id: star.id }, post: { id: uploaded.post_id, filename: "Night drive", status: "ready" } });
+
+    expect((await post("/feed/like", fan.token, { activity_id: `loop:${uploaded.post_id}`, emoji: "🔥" })).status).toBe(200);
+    expect(await starC.next("post_liked")).toMatchObject({ payload: { post_id: uploaded.post_id, like_count: 1, reaction_counts: { "🔥": 1 } } });
+    expect((await post("/feed/unlike", fan.token, { activity_id: uploaded.post_id })).status).toBe(200);
+    expect(await starC.next("post_unliked")).toMatchObject({ payload: { post_id: uploaded.post_id, like_count: 0, reaction_counts: {} } });
+
+    expect((await post("/social/unfollow", fan.token, { target_user_id: star.id })).status).toBe(200);
+    expect(await starC.next("unfollow")).toMatchObject({ payload: { follower_id: fan.id, follower_count: 0 } });
+    await Promise.all([starC.close(), fanC.close()]);
+  }, 60_000);
 });
