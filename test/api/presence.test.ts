@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.ts";
-import { publishNotification } from "../../src/realtime/events.ts";
+import { publishNotification, publishPresenceVisibility } from "../../src/realtime/events.ts";
 import { eventually, startRealtime, type Producer, type RealtimeServer } from "../support/realtime.ts";
 import { manualTimers, settableClock, type ManualTimers } from "../support/timers.ts";
 import type { WsClient } from "../support/ws.ts";
@@ -158,6 +158,33 @@ describe("presence", () => {
     await closed(star);
     timers.advance(GRACE);
     expect(await fanC.next("presence")).toMatchObject({ status: "offline" });
+  });
+});
+
+describe("changing show_activity_status while online", () => {
+  test("hiding tells followers offline at once; showing again tells them the live state", async () => {
+    const s = await startRealtime();
+    try {
+      const [a, b] = [await s.producer(), await s.producer()];
+      await s.follow(b, a);
+      const bc = await s.connect(b);
+      const ac = await s.connect(a);
+      ac.send({ type: "presence", payload: { status: "in_studio", daw: "Ableton Live" } });
+      // "online" then "in_studio", or just "in_studio" when the connect's write already saw the studio status.
+      let p = await bc.next("presence");
+      if (p.status === "online") p = await bc.next("presence");
+      expect(p).toMatchObject({ status: "in_studio" });
+      await s.hide(a);
+      await publishPresenceVisibility(s.running.deps, a.id);
+      expect(await bc.next("presence")).toMatchObject({ user_id: a.id, is_online: false, status: "offline", last_active: null });
+      await s.running.deps.database.db.update(users).set({ showActivityStatus: true }).where(eq(users.id, a.id));
+      await publishPresenceVisibility(s.running.deps, a.id);
+      expect(await bc.next("presence")).toMatchObject({ user_id: a.id, is_online: true, is_in_studio: true, daw: "Ableton Live" });
+      await publishPresenceVisibility(s.running.deps, "nobody"); // unknown users: nothing
+      await Promise.all([ac.close(), bc.close()]);
+    } finally {
+      await s.stop();
+    }
   });
 });
 
