@@ -105,15 +105,16 @@ export type NotificationT = {
   is_read: boolean;
 };
 
-/** Unseen and unread counts of a user: one aggregate over their notifications. */
+/**
+ * Unseen and unread counts of a user (the plugin polls them every 30 s). Reading implies seeing (markNotifications
+ * sets seen_at with read_at), so unseen ⊆ unread and both counts are prefixes of one index on
+ * (user_id, read_at, seen_at) when it exists; without it they walk the user's rows of notifications_user_idx.
+ */
 export async function notificationCounts(deps: Deps, userId: string): Promise<NotificationCounts> {
-  const [row] = await deps.database.db
-    .select({
-      unseen: sql<number>`coalesce(sum(CASE WHEN ${notifications.seenAt} IS NULL THEN 1 ELSE 0 END), 0)`,
-      unread: sql<number>`coalesce(sum(CASE WHEN ${notifications.readAt} IS NULL THEN 1 ELSE 0 END), 0)`,
-    })
-    .from(notifications)
-    .where(eq(notifications.userId, userId));
+  const [row] = await deps.database.db.all<{ unseen: number; unread: number }>(sql`
+    SELECT
+      (SELECT count(*) FROM ${notifications} WHERE user_id = ${userId} AND read_at IS NULL AND seen_at IS NULL) AS unseen,
+      (SELECT count(*) FROM ${notifications} WHERE user_id = ${userId} AND read_at IS NULL) AS unread`);
   return { unseen: Number(row?.unseen ?? 0), unread: Number(row?.unread ?? 0) };
 }
 
