@@ -120,6 +120,24 @@ export const notificationRoutes = (deps: Deps) =>
       },
     )
     // Plugin start-up calls for features not built here: empty, successful answers.
+    // The plugin turns an empty-body POST into a GET: these mark everything (a bearer token, never a cookie,
+    // authorizes them, so a GET here is not a CSRF hole).
+    .get(
+      "/notifications/read",
+      async ({ auth }) => {
+        const updated = await markNotifications(deps, auth.user.id, "read", []);
+        return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
+      },
+      { auth: true, response: { 200: MarkResult, 401: ErrorSchema }, detail: { summary: "Mark every notification read (plugin alias of the POST without a body)" } },
+    )
+    .get(
+      "/notifications/seen",
+      async ({ auth }) => {
+        const updated = await markNotifications(deps, auth.user.id, "seen", []);
+        return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
+      },
+      { auth: true, response: { 200: MarkResult, 401: ErrorSchema }, detail: { summary: "Mark every notification seen (plugin alias of the POST without a body)" } },
+    )
     .get("/users/me/follow-requests/count", () => ({ count: 0 }), {
       viewer: true,
       response: { 200: t.Object({ count: t.Integer() }, { examples: [{ count: 0 }] }), 401: ErrorSchema },

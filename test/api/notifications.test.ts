@@ -179,6 +179,9 @@ for (const driver of DRIVERS) {
       const d = await producer();
       await ok(await post("/feed/like", { activity_id: postId }, d.token));
       expect(await counts(me)).toEqual({ unseen: 1, unread: 1 });
+      // the plugin's empty-body POST arrives as GET: it marks everything
+      expect(await ok(await env.request("/api/v1/notifications/seen", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unseen: 0, unread: 1 });
+      expect(await ok(await env.request("/api/v1/notifications/read", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unread: 0 });
     });
 
     test("the list pages by offset (plugin) and by cursor; bad paging is a clear 400", async () => {
