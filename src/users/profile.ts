@@ -147,13 +147,13 @@ export function validateProfile(input: ProfileInput, username: string): Partial<
 export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInput): Promise<UserRow> {
   const set = validateProfile(input, user.username);
   if (Object.keys(set).length === 0) return user;
-  const [row] = await deps.database.db
-    .update(users)
-    .set({ ...set, updatedAt: deps.clock.now() })
-    .where(eq(users.id, user.id))
-    .returning();
+  // The change and its Stream mirror job commit together (the job is the outbox: nothing is lost).
+  const row = await deps.database.tx(async (tx) => {
+    const [updated] = await tx.update(users).set({ ...set, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();
+    if (updated) await mirrorUserUpsert(deps, tx, updated.id);
+    return updated;
+  });
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
-  await mirrorUserUpsert(deps, null, row.id);
   return row;
 }
 
@@ -172,13 +172,12 @@ export async function changeUsername(deps: Deps, user: UserRow, raw: string): Pr
   if (!USERNAME.test(username)) throw errors.validation({ username: "3 to 30 characters: lowercase letters, digits, _ . -" });
   if (username === user.username) return user;
   try {
-    const [row] = await deps.database.db
-      .update(users)
-      .set({ username, updatedAt: deps.clock.now() })
-      .where(eq(users.id, user.id))
-      .returning();
+    const row = await deps.database.tx(async (tx) => {
+      const [updated] = await tx.update(users).set({ username, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();
+      if (updated) await mirrorUserUpsert(deps, tx, updated.id);
+      return updated;
+    });
     if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
-    await mirrorUserUpsert(deps, null, row.id);
     return row;
   } catch (err) {
     // Uniqueness is the database's job: no read-then-write race between two people taking the same name.
