@@ -7,6 +7,16 @@ import { sessions } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken } from "./tokens.ts";
+import { publishSessionsRevoked } from "../realtime/events.ts";
+
+/**
+ * Tells the realtime hub that sessions of a user ended, so their WebSockets close now rather than at the next
+ * periodic check. The revocation may still be inside a transaction: the notice goes out on the next tick (after an
+ * in-process SQLite commit) and once more a second later (a remote libSQL commit).
+ */
+function noticeRevocation(deps: Deps, userId: string) {
+  for (const delay of [0, 1000]) setTimeout(() => void publishSessionsRevoked(deps, userId).catch(() => undefined), delay).unref?.();
+}
 
 export type Session = typeof sessions.$inferSelect;
 export type ClientInfo = { userAgent?: string; ip?: string };
@@ -81,6 +91,7 @@ export async function rotateRefreshToken(deps: Deps, refreshToken: string): Prom
     if (s.refreshTokenHash !== hash) {
       // Reuse of a rotated token: someone holds a copy. Kill the session for both holders.
       await tx.update(sessions).set({ revokedAt: now, revokeReason: "refresh_reuse" }).where(and(eq(sessions.id, s.id), isNull(sessions.revokedAt)));
+      noticeRevocation(deps, s.userId);
       return { ok: false, reason: "reused" };
     }
     if (!isLive(s, now)) return { ok: false, reason: s.revokedAt ? "invalid" : "expired" };
@@ -108,6 +119,7 @@ export async function revokeSession(deps: Deps, userId: string, sessionId: strin
     .set({ revokedAt: deps.clock.now(), revokeReason: reason })
     .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt)))
     .returning({ id: sessions.id });
+  if (rows.length) noticeRevocation(deps, userId);
   return rows.length > 0;
 }
 
@@ -118,6 +130,7 @@ export async function revokeUserSessions(deps: Deps, userId: string, reason: str
     .update(sessions)
     .set({ revokedAt: deps.clock.now(), revokeReason: reason })
     .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), opts.except ? ne(sessions.id, opts.except) : sql`1 = 1`));
+  noticeRevocation(deps, userId);
 }
 
 export async function listSessions(deps: Deps, userId: string) {

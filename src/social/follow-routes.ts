@@ -9,6 +9,7 @@ import { windowLimiter } from "../http/rate-limit.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser } from "../users/service.ts";
 import { publishFollow } from "../realtime/events.ts";
+import { notificationDedupeKey, pushNotification } from "./notifications.ts";
 import { followStates, followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
 /** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
@@ -41,7 +42,11 @@ export const followRoutes = (deps: Deps) => {
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
     followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
-    if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count }); // committed: tell the followee
+    if (r.changed) {
+      // committed: tell the followee, and push the follow notification
+      void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count });
+      void pushNotification(deps, targetId, notificationDedupeKey({ kind: "follow", userId: targetId, actorId: userId })).catch(() => undefined);
+    }
     // 201 when this call created the follow, 200 for a repeat (the plugin reads the body either way).
     set.status = r.changed ? 201 : 200;
     return shape(r);

@@ -11,6 +11,7 @@ import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { follows, notifications, posts, users } from "../db/schema.ts";
 import type { Clock, Deps } from "../deps.ts";
+import { publishNotification } from "../realtime/events.ts";
 import type { Page } from "../http/pagination.ts";
 import { toPublicUser } from "../users/service.ts";
 import type { PublicUserT } from "../users/models.ts";
@@ -128,8 +129,9 @@ function messageOf(kind: string, actor: string, emoji: string | null, title: str
  * A user's notifications, newest first (keyset on created_at, id, or offset), with each actor as a public user.
  * A page costs four queries whatever its size: the page (joined with actors and posts), follow states both ways.
  */
-export async function listNotifications(deps: Deps, userId: string, page: Page) {
+export async function listNotifications(deps: Deps, userId: string, page: Page, only?: { dedupeKey: string }) {
   const conds = [eq(notifications.userId, userId)];
+  if (only) conds.push(eq(notifications.dedupeKey, only.dedupeKey));
   if (page.before) {
     const b = page.before;
     conds.push(or(lt(notifications.createdAt, b.createdAt), and(eq(notifications.createdAt, b.createdAt), lt(notifications.id, b.id)))!);
@@ -167,6 +169,18 @@ export async function listNotifications(deps: Deps, userId: string, page: Page) 
       is_read: r.n.readAt !== null,
     } satisfies NotificationT,
   }));
+}
+
+/** One notification as the list shows it, found by its dedupe key (for the realtime `notification` frame). */
+export async function notificationByKey(deps: Deps, userId: string, dedupeKey: string): Promise<NotificationT | null> {
+  const [first] = await listNotifications(deps, userId, { limit: 1, offset: 0 }, { dedupeKey });
+  return first?.item ?? null;
+}
+
+/** After a commit that may have created or changed a notification: push it to the recipient's connections. */
+export async function pushNotification(deps: Deps, userId: string, dedupeKey: string) {
+  const item = await notificationByKey(deps, userId, dedupeKey);
+  if (item && !item.is_read) await publishNotification(deps, userId, item);
 }
 
 /**

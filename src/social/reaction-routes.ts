@@ -8,6 +8,8 @@ import { ErrorSchema } from "../http/errors.ts";
 import { windowLimiter } from "../http/rate-limit.ts";
 import { postIdOfActivity } from "./activity.ts";
 import { publishReaction } from "../realtime/events.ts";
+import { findVisiblePost } from "../posts/service.ts";
+import { notificationDedupeKey, pushNotification } from "./notifications.ts";
 import { DEFAULT_REACTION, REACTION_EMOJI, removeReaction, requireEmoji, setReaction, type ReactionState as Reaction } from "./reactions.ts";
 
 const ReactionState = t.Object(
@@ -36,10 +38,16 @@ export const reactionRoutes = (deps: Deps) => {
   // After the commit, the owner and the post's recent viewers get post_liked / post_unliked (src/realtime).
   const live = (userId: string, postId: string, liked: boolean, s: Reaction) =>
     void publishReaction(deps, { postId, actorId: userId, liked, emoji: s.user_reaction, likeCount: s.like_count, reactionCounts: s.reaction_counts });
+  // The post owner's connections get the (new or updated) reaction notification.
+  const pushReactionNotification = async (userId: string, postId: string) => {
+    const owner = (await findVisiblePost(deps, postId, userId))?.post.userId;
+    if (owner && owner !== userId) await pushNotification(deps, owner, notificationDedupeKey({ kind: "reaction", userId: owner, actorId: userId, postId, emoji: "" }));
+  };
   const react = async (userId: string, postId: string, emoji: string) => {
     reactLimit.hit(userId);
     const s = await setReaction(deps, userId, postId, requireEmoji(emoji));
     live(userId, postId, true, s);
+    void pushReactionNotification(userId, postId).catch(() => undefined);
     return s;
   };
   const unreact = async (userId: string, postId: string) => {

@@ -1,0 +1,46 @@
+// The realtime hooks in the features, end to end over HTTP and a real WebSocket client: following someone pushes
+// `follow` and the follow `notification` to them; reacting pushes the reaction notification to the post's owner;
+// logging out closes that session's sockets at once (not at the next periodic session check).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { CLOSE } from "../../src/realtime/hub.ts";
+import { insertReadyPost } from "../support/ready-posts.ts";
+import { startRealtime, type RealtimeServer } from "../support/realtime.ts";
+import { WsClient } from "../support/ws.ts";
+
+let s: RealtimeServer;
+beforeAll(async () => {
+  // A long periodic check: a close within the test can only come from the revocation notice.
+  s = await startRealtime({ WS_SESSION_CHECK_MS: "600000" });
+});
+afterAll(() => s.stop());
+
+const call = (path: string, token: string, body: unknown) =>
+  fetch(`${s.url}/api/v1${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+
+test("a follow reaches the followee as `follow` and as a `notification`", async () => {
+  const [alice, bob] = [await s.producer(), await s.producer()];
+  const ws = await WsClient.connect(s.url, alice.token);
+  expect((await call("/social/follow", bob.token, { target_user_id: alice.id })).status).toBeLessThan(300);
+  expect(await ws.next("follow")).toMatchObject({ payload: { followee_id: alice.id, follower_id: bob.id, follower_count: 1 } });
+  const n = await ws.next("notification");
+  expect(n.payload).toMatchObject({ kind: "follow", actor_id: bob.id, is_read: false });
+  ws.close();
+});
+
+test("a reaction pushes the notification to the post's owner", async () => {
+  const [owner, fan] = [await s.producer(), await s.producer()];
+  const postId = await insertReadyPost({ deps: s.running.deps, clock: s.running.deps.clock } as never, owner.id);
+  const ws = await WsClient.connect(s.url, owner.token);
+  expect((await call("/feed/like", fan.token, { activity_id: postId, emoji: "🔥" })).status).toBe(200);
+  const n = await ws.next("notification");
+  expect(n.payload).toMatchObject({ kind: "reaction", actor_id: fan.id, post_id: postId, emoji: "🔥" });
+  ws.close();
+});
+
+test("logging out closes that session's sockets at once with session_revoked", async () => {
+  const carol = await s.producer();
+  const ws = await WsClient.connect(s.url, carol.token);
+  expect((await call("/auth/logout", carol.token, {})).status).toBe(200);
+  const closed = await ws.waitClosed(5000);
+  expect(closed.code).toBe(CLOSE.sessionEnded.code);
+});
