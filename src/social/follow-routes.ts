@@ -7,10 +7,10 @@ import { ErrorSchema } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { windowLimiter } from "../http/rate-limit.ts";
 import { PublicUser } from "../users/models.ts";
-import { toPublicUser } from "../users/service.ts";
+import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { publishFollow } from "../realtime/events.ts";
 import { notificationDedupeKey, pushNotification } from "./notifications.ts";
-import { followStates, followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
+import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
 /** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
 export const FOLLOWS_PER_HOUR = 300;
@@ -62,7 +62,7 @@ export const followRoutes = (deps: Deps) => {
     const { rows, total } = await listing;
     const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
     // One query for the viewer's follow state towards the whole page.
-    const states = await followStates(deps, viewerId, items.map((r) => r.user.id));
+    const states = await viewerExtras(deps, viewerId, items.map((r) => r.user.id));
     return { users: items.map((r) => toPublicUser(deps, r.user, states.get(r.user.id))), meta, total, has_more: meta.has_more };
   };
 

@@ -6,9 +6,8 @@ import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors } from "../http/errors.ts";
 import { normalizeUsername, USERNAME } from "../auth/service.ts";
-import { followState } from "../social/follows.ts";
 import type { PublicUserT } from "./models.ts";
-import { toPublicUser, type UserRow } from "./service.ts";
+import { toPublicUser, viewerExtras, type UserRow } from "./service.ts";
 
 /**
  * A user by id or by username (case-insensitive). Ids (UUIDv7, 36 characters) and usernames (at most 30) can never
@@ -30,7 +29,7 @@ export async function getPublicProfile(deps: Deps, idOrUsername: string, viewer:
   // "me" names the signed-in user (no username can be "me": usernames have at least 3 characters).
   const u = idOrUsername === "me" && viewer ? viewer : await findUserByIdOrUsername(deps, idOrUsername);
   if (!u) throw errors.notFound("user_not_found", "No such user");
-  return toPublicUser(deps, u, await followState(deps, viewer?.id ?? null, u.id));
+  return toPublicUser(deps, u, (await viewerExtras(deps, viewer?.id ?? null, [u.id])).get(u.id));
 }
 
 export type ProfileInput = {

@@ -4,6 +4,7 @@ import { eq } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId } from "../lib/crypto.ts";
+import { followStates } from "../social/follows.ts";
 import type { PublicUserT, SelfUserT } from "./models.ts";
 
 export type UserRow = typeof users.$inferSelect;
@@ -55,6 +56,17 @@ export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}):
     last_active: u.showActivityStatus && u.lastActiveAt ? new Date(u.lastActiveAt).toISOString() : null,
     created_at: new Date(u.createdAt).toISOString(),
   };
+}
+
+/**
+ * Everything about a page of users that depends on the viewer or on live state: follow states both ways (one
+ * query) and presence (src/realtime; hidden users are off). A page of users costs the same whatever its size.
+ */
+export async function viewerExtras(deps: Deps, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, ViewerExtras>> {
+  const [states, presence] = await Promise.all([followStates(deps, viewerId, userIds), deps.presence.lookup(userIds)]);
+  const out = new Map<string, ViewerExtras>();
+  for (const id of userIds) out.set(id, { ...states.get(id), ...presence.get(id) });
+  return out;
 }
 
 export async function getUserById(deps: Deps, id: string): Promise<UserRow | undefined> {

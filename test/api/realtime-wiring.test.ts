@@ -44,3 +44,22 @@ test("logging out closes that session's sockets at once with session_revoked", a
   const closed = await ws.waitClosed(5000);
   expect(closed.code).toBe(CLOSE.sessionEnded.code);
 });
+
+test("profiles and follower lists show who is online and in the studio, from the same presence source", async () => {
+  const [dj, fan] = [await s.producer(), await s.producer()];
+  await s.follow(fan, dj);
+  const get = async (path: string) => (await fetch(`${s.url}/api/v1${path}`, { headers: { authorization: `Bearer ${fan.token}` } })).json();
+  expect(await get(`/users/${dj.id}/profile`)).toMatchObject({ is_online: false, is_in_studio: false });
+  const ws = await WsClient.connect(s.url, dj.token);
+  ws.send({ type: "presence", payload: { status: "in_studio", daw: "Bitwig Studio" }, timestamp: Date.now() });
+  let profile: any;
+  for (let i = 0; i < 100; i++) {
+    profile = await get(`/users/${dj.id}/profile`);
+    if (profile.is_in_studio) break;
+    await Bun.sleep(20);
+  }
+  expect(profile).toMatchObject({ is_online: true, is_in_studio: true, is_following: true });
+  const following = await get(`/users/${fan.id}/following`);
+  expect(following.users[0]).toMatchObject({ id: dj.id, is_online: true, is_in_studio: true });
+  ws.close();
+});
