@@ -13,7 +13,7 @@ import { follows, notifications, posts, users } from "../db/schema.ts";
 import type { Clock, Deps } from "../deps.ts";
 import { publishNotification } from "../realtime/events.ts";
 import type { Page } from "../http/pagination.ts";
-import { toPublicUser } from "../users/service.ts";
+import { toPublicUser, viewerExtras } from "../users/service.ts";
 import type { PublicUserT } from "../users/models.ts";
 
 export type NotificationKind = "follow" | "reaction" | "new_post";
@@ -127,7 +127,8 @@ function messageOf(kind: string, actor: string, emoji: string | null, title: str
 
 /**
  * A user's notifications, newest first (keyset on created_at, id, or offset), with each actor as a public user.
- * A page costs four queries whatever its size: the page (joined with actors and posts), follow states both ways.
+ * A page costs a fixed number of queries whatever its size: the page (joined with actors and posts), then the
+ * actors' follow states and presence (viewerExtras).
  */
 export async function listNotifications(deps: Deps, userId: string, page: Page, only?: { dedupeKey: string }) {
   const conds = [eq(notifications.userId, userId)];
@@ -145,22 +146,14 @@ export async function listNotifications(deps: Deps, userId: string, page: Page, 
     .orderBy(desc(notifications.createdAt), desc(notifications.id))
     .limit(page.limit + 1)
     .offset(page.offset);
-  const actorIds = [...new Set(rows.map((r) => r.actor.id))];
-  const [following, followers] = actorIds.length
-    ? await Promise.all([
-        deps.database.db.select({ id: follows.followeeId }).from(follows).where(and(eq(follows.followerId, userId), inArray(follows.followeeId, actorIds))),
-        deps.database.db.select({ id: follows.followerId }).from(follows).where(and(eq(follows.followeeId, userId), inArray(follows.followerId, actorIds))),
-      ])
-    : [[], []];
-  const iFollow = new Set(following.map((r) => r.id));
-  const followsMe = new Set(followers.map((r) => r.id));
+  const extras = await viewerExtras(deps, userId, [...new Set(rows.map((r) => r.actor.id))]);
   return rows.map((r) => ({
     row: r.n,
     item: {
       id: r.n.id,
       kind: r.n.kind as NotificationKind,
       actor_id: r.actor.id,
-      actor: toPublicUser(deps, r.actor, { is_following: iFollow.has(r.actor.id), follows_you: followsMe.has(r.actor.id) }),
+      actor: toPublicUser(deps, r.actor, extras.get(r.actor.id)),
       post_id: r.n.postId ?? "",
       emoji: r.n.emoji ?? "",
       message: messageOf(r.n.kind, r.actor.displayName || r.actor.username, r.n.emoji, r.title),
