@@ -68,9 +68,13 @@ WHERE status = 'ready' AND created_at >= ? AND created_at <= ? ORDER BY created_
   trendingNewest: `SELECT id, user_id, created_at, like_count, play_count FROM posts
 WHERE status = 'ready' AND created_at <= ? ORDER BY created_at DESC, id DESC LIMIT ?`,
 
-  /** Ready posts by id, any order (the ranked feeds order them). Params: JSON array of ids. */
-  byIds: `SELECT p.*, ${AUTHOR} FROM posts p JOIN users u ON u.id = p.user_id
-WHERE p.id IN (SELECT value FROM json_each(?)) AND p.status = 'ready'`,
+  /**
+   * Ready posts by id, any order (the ranked feeds order them). Params: JSON array of ids. CROSS JOIN keeps the id
+   * list as the outer loop: with `p.id IN (...) AND p.status = 'ready'` SQLite may prefer posts_feed_idx
+   * (status = 'ready'), which on a large table reads every ready post.
+   */
+  byIds: `SELECT p.*, ${AUTHOR} FROM json_each(?) AS wanted CROSS JOIN posts p ON p.id = wanted.value JOIN users u ON u.id = p.user_id
+WHERE p.status = 'ready'`,
 } as const;
 
 // Raw rows → the drizzle row shape toPost() takes, using the schema's own column names and decoders (JSON
