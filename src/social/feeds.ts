@@ -1,7 +1,9 @@
 // The feeds (shared/API.md section 4): global, timeline (and the plugin's unified), trending, discovery/for-you.
 // Fan-out on read: a page is read from the posts table through its indexes, never precomputed per follower.
-// Every page is one feed statement (two at most for a sparse timeline) plus one enrichment statement, whatever
-// its size (src/posts/enrich.ts); only ready posts appear.
+// Every page is one feed statement (two at most for a sparse timeline) plus the enrichment (src/posts/enrich.ts:
+// reaction counts, and the viewer's own fields), whatever its size; only ready posts appear. On bun:sqlite a page
+// as anyone sees it is reused while the database is unchanged (feed-cache.ts), so a repeated page costs one tiny
+// version check plus the viewer's statement.
 //
 // Pagination. Chronological feeds take `offset` (the plugin) or `cursor`: a keyset on (created_at, id) of the
 // last post shown, so posts published between two pages never shift the next page (no duplicates, no gaps).
@@ -14,8 +16,9 @@ import { errors } from "../http/errors.ts";
 import { encodeCursor, type Cursor, type Page } from "../http/pagination.ts";
 import { queryRows } from "../db/prepared.ts";
 import type { Deps } from "../deps.ts";
-import { enrichPosts, type PostWithAuthor } from "../posts/enrich.ts";
+import { personalize, publicPosts, type PostWithAuthor } from "../posts/enrich.ts";
 import type { PostT } from "../posts/models.ts";
+import { cachedPage } from "./feed-cache.ts";
 import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type Candidate, type RawFeedRow } from "./feed-queries.ts";
 
 export type FeedSource = "timeline" | "global";
@@ -26,44 +29,58 @@ async function feedRows(deps: Deps, text: string, params: (string | number)[]): 
   return (await queryRows<RawFeedRow>(deps.database, text, params)).map(toPostWithAuthor);
 }
 
-/** Cuts the extra row fetched to learn has_more, enriches the page, and points the cursor at its last post. */
-async function chronologicalPage(deps: Deps, rows: PostWithAuthor[], page: Page, viewerId: string | null): Promise<FeedPage> {
+/** A page as anyone sees it (per-viewer fields neutral): what the page cache keeps. */
+type PublicPage = { posts: PostT[]; meta: FeedMeta };
+
+/** The viewer's copy of a page: their own fields and the authors' presence added to fresh objects. */
+async function forViewer(deps: Deps, page: PublicPage, viewerId: string | null, source?: FeedSource): Promise<FeedPage> {
+  const meta: FeedMeta = { ...page.meta };
+  if (source) meta.source = source;
+  return { posts: await personalize(deps, page.posts, viewerId), meta };
+}
+
+/** Cuts the extra row fetched to learn has_more, fills the page's counts, and points the cursor at its last post. */
+async function chronologicalPage(deps: Deps, rows: PostWithAuthor[], page: Page): Promise<PublicPage> {
   const has_more = rows.length > page.limit;
   const items = has_more ? rows.slice(0, page.limit) : rows;
   const last = items.at(-1);
   const next_cursor = has_more && last ? encodeCursor({ createdAt: last.post.createdAt, id: last.post.id }) : "";
-  return { posts: await enrichPosts(deps, items, viewerId), meta: { count: items.length, has_more, next_cursor } };
+  return { posts: await publicPosts(deps, items), meta: { count: items.length, has_more, next_cursor } };
 }
 
 const keyset = (page: Page): Cursor => page.before ?? TOP;
+const pageKey = (page: Page) => {
+  const c = keyset(page);
+  return `${page.limit}:${page.offset}:${c.createdAt}:${c.id}`;
+};
 
 /** Every ready post, newest first. */
-export async function globalFeed(deps: Deps, viewerId: string | null, page: Page): Promise<FeedPage> {
-  const c = keyset(page);
-  const rows = await feedRows(deps, FEED_SQL.global, [c.createdAt, c.id, page.limit + 1, page.offset]);
-  return chronologicalPage(deps, rows, page, viewerId);
+export async function globalFeed(deps: Deps, viewerId: string | null, page: Page, source?: FeedSource): Promise<FeedPage> {
+  const shared = await cachedPage(deps, `global:${pageKey(page)}`, async () => {
+    const c = keyset(page);
+    return chronologicalPage(deps, await feedRows(deps, FEED_SQL.global, [c.createdAt, c.id, page.limit + 1, page.offset]), page);
+  });
+  return forViewer(deps, shared, viewerId, source);
 }
 
 /** Ready posts of the people the viewer follows and the viewer's own, newest first. */
 export async function timelineFeed(deps: Deps, viewerId: string, page: Page): Promise<FeedPage> {
-  const c = keyset(page);
-  const want = page.limit + 1;
-  // Dense plan first; it is exact whenever it fills the page. Otherwise the followees are few or quiet, and the
-  // per-followee plan reads just their posts.
-  let rows = await feedRows(deps, FEED_SQL.timelineRecent, [c.createdAt, c.id, TIMELINE_SCAN_BUDGET, viewerId, viewerId, want, page.offset]);
-  if (rows.length < want) rows = await feedRows(deps, FEED_SQL.timelineFollowed, [viewerId, viewerId, c.createdAt, c.id, want, page.offset]);
-  const result = await chronologicalPage(deps, rows, page, viewerId);
-  result.meta.source = "timeline";
-  return result;
+  const shared = await cachedPage(deps, `timeline:${viewerId}:${pageKey(page)}`, async () => {
+    const c = keyset(page);
+    const want = page.limit + 1;
+    // Dense plan first; it is exact whenever it fills the page. Otherwise the followees are few or quiet, and the
+    // per-followee plan reads just their posts.
+    let rows = await feedRows(deps, FEED_SQL.timelineRecent, [c.createdAt, c.id, TIMELINE_SCAN_BUDGET, viewerId, viewerId, want, page.offset]);
+    if (rows.length < want) rows = await feedRows(deps, FEED_SQL.timelineFollowed, [viewerId, viewerId, c.createdAt, c.id, want, page.offset]);
+    return chronologicalPage(deps, rows, page);
+  });
+  return forViewer(deps, shared, viewerId, "timeline");
 }
 
 /** The plugin's "Following" tab: the timeline, or the global feed while the viewer follows nobody (meta.source says which). */
 export async function unifiedFeed(deps: Deps, viewerId: string, page: Page): Promise<FeedPage> {
   const followsSomeone = (await queryRows(deps.database, FEED_SQL.followsAnyone, [viewerId])).length > 0;
-  if (followsSomeone) return timelineFeed(deps, viewerId, page);
-  const result = await globalFeed(deps, viewerId, page);
-  result.meta.source = "global";
-  return result;
+  return followsSomeone ? timelineFeed(deps, viewerId, page) : globalFeed(deps, viewerId, page, "global");
 }
 
 // ── Ranked feeds ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -168,47 +185,53 @@ export function decodeRankedCursor(s: string): RankedCursor {
 export async function rankedFeed(deps: Deps, viewerId: string | null, page: RankedPage, opts: { excludeFollowed: boolean }): Promise<FeedPage> {
   const snapshot = await trendingSnapshot(deps);
   const t0 = page.after?.t0 ?? snapshot.at;
-  const ranking = rankingAt(snapshot, t0);
-
-  let excluded: Set<string> | undefined;
-  if (opts.excludeFollowed && viewerId) {
-    excluded = new Set((await queryRows<{ id: string }>(deps.database, FEED_SQL.followees, [viewerId])).map((r) => r.id));
-    excluded.add(viewerId);
-  }
-
-  // First ranked entry after the cursor (binary search: the ranking is sorted).
-  let start = 0;
-  if (page.after) {
-    let lo = 0;
-    let hi = ranking.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (rankedBefore(ranking[mid]!, page.after) || (ranking[mid]!.score === page.after.score && ranking[mid]!.id === page.after.id)) lo = mid + 1;
-      else hi = mid;
+  const excluding = opts.excludeFollowed && viewerId ? viewerId : null;
+  const key = `ranked:${excluding ?? ""}:${t0}:${page.after ? `${page.after.score}:${page.after.id}` : ""}:${page.offset}:${page.limit}`;
+  const shared = await cachedPage(deps, key, async (): Promise<PublicPage> => {
+    const ranking = rankingAt(snapshot, t0);
+    let excluded: Set<string> | undefined;
+    if (excluding) {
+      excluded = new Set((await queryRows<{ id: string }>(deps.database, FEED_SQL.followees, [excluding])).map((r) => r.id));
+      excluded.add(excluding);
     }
-    start = lo;
-  }
-  const picked: Ranked[] = [];
-  let skip = page.offset;
-  for (let i = start; i < ranking.length && picked.length <= page.limit; i++) {
-    const r = ranking[i]!;
-    if (excluded?.has(r.userId)) continue;
-    if (skip > 0) {
-      skip--;
-      continue;
-    }
-    picked.push(r);
-  }
-  const has_more = picked.length > page.limit;
-  const shown = has_more ? picked.slice(0, page.limit) : picked;
 
-  // The page's rows; a post deleted (or unpublished) since the ranking was computed is simply left out.
-  const byId = new Map<string, PostWithAuthor>();
-  if (shown.length) for (const row of await feedRows(deps, FEED_SQL.byIds, [JSON.stringify(shown.map((r) => r.id))])) byId.set(row.post.id, row);
-  const items = shown.flatMap((r) => byId.get(r.id) ?? []);
-  const last = shown.at(-1);
-  return {
-    posts: await enrichPosts(deps, items, viewerId),
-    meta: { count: items.length, has_more, next_cursor: has_more && last ? encodeRankedCursor({ t0, score: last.score, id: last.id }) : "" },
-  };
+    // First ranked entry after the cursor (binary search: the ranking is sorted).
+    let start = 0;
+    if (page.after) {
+      const after = page.after;
+      let lo = 0;
+      let hi = ranking.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        const r = ranking[mid]!;
+        if (rankedBefore(r, after) || (r.score === after.score && r.id === after.id)) lo = mid + 1;
+        else hi = mid;
+      }
+      start = lo;
+    }
+    const picked: Ranked[] = [];
+    let skip = page.offset;
+    for (let i = start; i < ranking.length && picked.length <= page.limit; i++) {
+      const r = ranking[i]!;
+      if (excluded?.has(r.userId)) continue;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      picked.push(r);
+    }
+    const has_more = picked.length > page.limit;
+    const shown = has_more ? picked.slice(0, page.limit) : picked;
+
+    // The page's rows; a post deleted (or unpublished) since the ranking was computed is simply left out.
+    const byId = new Map<string, PostWithAuthor>();
+    if (shown.length) for (const row of await feedRows(deps, FEED_SQL.byIds, [JSON.stringify(shown.map((r) => r.id))])) byId.set(row.post.id, row);
+    const items = shown.flatMap((r) => byId.get(r.id) ?? []);
+    const last = shown.at(-1);
+    return {
+      posts: await publicPosts(deps, items),
+      meta: { count: items.length, has_more, next_cursor: has_more && last ? encodeRankedCursor({ t0, score: last.score, id: last.id }) : "" },
+    };
+  });
+  return forViewer(deps, shared, viewerId);
 }
