@@ -59,7 +59,10 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
   return items.map(({ post, author }) => toPost(deps, post, author, null, { reaction_counts: counts.get(post.id) ?? {} }));
 }
 
-/** New post objects with the viewer's fields and the authors' presence (public posts are never changed). */
+/**
+ * The viewer's posts: new objects with the viewer's fields and the authors' presence (public posts are never
+ * changed, so a cached page can be handed out again).
+ */
 export async function personalize(deps: Deps, posts: PostT[], viewerId: string | null): Promise<PostT[]> {
   if (posts.length === 0) return [];
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
@@ -74,6 +77,8 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
     }
   }
   const presence = await authorPresence(deps, authorIds);
+  // Nobody signed in and every author offline: the public posts are already exactly this (no copies to make).
+  if (viewerId === null && presence === undefined) return posts;
   return posts.map((p) => {
     const emoji = mine.get(p.id);
     const live = presence?.get(p.user_id);
