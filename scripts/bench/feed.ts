@@ -1,0 +1,72 @@
+// Feed requests per second and p99 latency on a realistic community (10,000 users, 100,000 ready posts, 200,000
+// follows skewed toward popular producers, 500,000 reactions), next to GET /health on the same server in the same
+// run (the ratio is what to compare across machines). The community is seeded into a fresh DATA_DIR
+// (test/support/community.ts), then the server starts on it as a process and autocannon (Node, its own process)
+// loads each path at 50 connections: /health, the timeline of a producer following 200 others (signed in through
+// POST /auth/login), the global feed, trending.
+// Usage: bun scripts/bench/feed.ts [seconds] [--keep]   (--keep leaves the seeded DATA_DIR for inspection)
+import { sql } from "drizzle-orm";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { load, machine, peakRss, startSidechain, type Load } from "./lib.ts";
+import { openDatabase } from "../../src/db/client.ts";
+import { applyMigrations } from "../../src/db/migrate.ts";
+import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
+
+const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
+const keep = process.argv.includes("--keep");
+const connections = 50;
+const password = "correct horse battery staple";
+
+const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-feed-"));
+const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
+await applyMigrations(database);
+await database.db.run(sql.raw("PRAGMA cache_size = -1000000")); // the seed writes the reactions and follows indexes in random order
+const seeded = await seedCommunity(database, { ...DEFAULT_SEED, now: Date.now(), benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }) });
+await database.close();
+console.log(`seeded ${Object.entries(seeded.counts).map(([k, v]) => `${v.toLocaleString("en")} ${k}`).join(", ")} in ${seeded.seconds.toFixed(1)} s`);
+
+const server = await startSidechain({ DATA_DIR: dataDir });
+try {
+  const login = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: seeded.benchUser.email, password }),
+  });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+  const token = ((await login.json()) as { auth: { token: string } }).auth.token;
+  const auth = { authorization: `Bearer ${token}` };
+
+  const paths: { name: string; path: string; headers?: Record<string, string> }[] = [
+    { name: "/health", path: "/health" },
+    { name: "/api/v1/feed/timeline", path: "/api/v1/feed/timeline", headers: auth },
+    { name: "/api/v1/feed/global", path: "/api/v1/feed/global" },
+    { name: "/api/v1/feed/trending", path: "/api/v1/feed/trending" },
+  ];
+  // Each answer is a full 20-post page before anything is measured (a fast error page would flatter the figures).
+  for (const p of paths.slice(1)) {
+    const res = await fetch(server.url + p.path, { headers: p.headers });
+    const body = (await res.json()) as { posts?: unknown[] };
+    if (res.status !== 200 || body.posts?.length !== 20) throw new Error(`${p.path}: ${res.status}, ${body.posts?.length} posts`);
+  }
+
+  const results: Record<string, Load> = {};
+  for (const p of paths) {
+    await load(server.url + p.path, { connections, seconds: 2, headers: p.headers }); // warm-up
+    results[p.name] = await load(server.url + p.path, { connections, seconds, headers: p.headers });
+  }
+  const peak = await peakRss(server.proc.pid);
+
+  const health = results["/health"]!;
+  console.log(`machine: ${machine()}; ${connections} connections, ${seconds} s each; bun:sqlite`);
+  for (const [name, r] of Object.entries(results)) {
+    const ratio = name === "/health" ? "" : `, ratio to /health ${(r.rps / health.rps).toFixed(3)}`;
+    console.log(`${name.padEnd(24)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
+  }
+  console.log(`server peak RSS: ${(peak / 2 ** 20).toFixed(0)} MiB`);
+} finally {
+  await server.stop();
+  if (keep) console.log(`data dir kept: ${dataDir}`);
+  else rmSync(dataDir, { recursive: true, force: true });
+}
