@@ -92,6 +92,9 @@ async function feed(env: TestEnv, path: string, token?: string): Promise<FeedBod
   const res = await env.request(path, { token, headers: { "content-type": "application/json" } });
   const body = await json(res);
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+  // Signed in or not (a page for nobody signed in may be reused bytes), the same headers as every JSON answer.
+  expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
+  expect(res.headers.get("x-request-id")).toBeTruthy();
   expect(body).not.toHaveProperty("error");
   // User-scoped lists also carry total and has_more at the top level (API.md section 1, plugin).
   expect(Object.keys(body).sort()).toEqual(path.includes("/users/") ? ["has_more", "meta", "posts", "total"] : ["meta", "posts"]);
