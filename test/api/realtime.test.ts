@@ -365,6 +365,7 @@ describe("through the real routes", () => {
     const [starC, fanC] = [await s.connect(star), await s.connect(fan)];
     expect((await post("/social/follow", fan.token, { target_user_id: star.id })).status).toBe(201);
     expect(await starC.next("follow")).toMatchObject({ payload: { followee_id: star.id, follower_id: fan.id, follower_count: 1 } });
+    expect(await starC.next("notification")).toMatchObject({ payload: { kind: "follow", actor_id: fan.id } });
     expect((await post("/social/follow", fan.token, { target_user_id: star.id })).status).toBe(200); // a retry: no frame
     await mark(s, star).then(async (m) => expect((await starC.next()).payload).toEqual({ id: m }));
 
