@@ -223,7 +223,12 @@ export const follows = sqliteTable(
     followeeId: text("followee_id").notNull().references(() => users.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.followerId, t.followeeId] }), index("follows_followee_idx").on(t.followeeId, t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.followerId, t.followeeId] }),
+    index("follows_followee_idx").on(t.followeeId, t.createdAt),
+    // "following" lists, newest first, without a temporary sort
+    index("follows_follower_idx").on(t.followerId, t.createdAt),
+  ],
 );
 
 /** One reaction per user per post (a new emoji replaces the old one). */
@@ -267,5 +272,9 @@ export const notifications = sqliteTable(
     seenAt: integer("seen_at"),
     readAt: integer("read_at"),
   },
-  (t) => [index("notifications_user_idx").on(t.userId, t.createdAt)],
+  (t) => [
+    index("notifications_user_idx").on(t.userId, t.createdAt, t.id),
+    // the plugin's unseen/unread counts, polled every 30 s: prefixes of one index
+    index("notifications_unread_idx").on(t.userId, t.readAt, t.seenAt),
+  ],
 );
