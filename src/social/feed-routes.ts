@@ -2,7 +2,7 @@
 // /feed/global, /feed/unified of /feed/timeline (plus its fallback to global), /recommendations/for-you of
 // /feed/discovery. Global, trending and discovery are public and personalise with a token; the timeline needs one.
 import { Elysia, t } from "elysia";
-import { TransformKind, Type, type TSchema } from "@sinclair/typebox";
+import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
@@ -11,18 +11,6 @@ import { PageQuery, parsePage } from "../http/pagination.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { decodeRankedCursor, globalFeed, rankedFeed, timelineFeed, unifiedFeed, type FeedPage, type RankedPage } from "./feeds.ts";
 
-// The response schema of a feed: the Post schema with plain JSON integers. Elysia's t.Integer is a transform
-// (it also accepts numeric strings and converts them), so a response holding it is run through TypeBox's Encode on
-// every answer — about as costly as the whole page's queries for 20 posts. A plain Type.Integer is only checked,
-// and it is stricter: a string where the plugin expects an integer fails validation instead of passing.
-const plainInteger = (s: TSchema): TSchema => (TransformKind in s && (s.anyOf as TSchema[] | undefined)?.some((x) => x.type === "integer") ? Type.Integer() : s);
-const FeedPost = Type.Object(
-  Object.fromEntries(
-    Object.entries(Post.properties).map(([k, s]) => [k, k === "reaction_counts" ? Type.Record(Type.String(), Type.Integer()) : plainInteger(s)]),
-  ) as typeof Post.properties,
-  { examples: [postExample] },
-);
-
 const FeedMeta = t.Object({
   count: Type.Integer(),
   has_more: t.Boolean(),
@@ -30,7 +18,7 @@ const FeedMeta = t.Object({
   source: t.Optional(t.Union([t.Literal("timeline"), t.Literal("global")], { description: "unified feed: which feed answered" })),
 });
 const Feed = t.Object(
-  { posts: t.Array(FeedPost), meta: FeedMeta },
+  { posts: t.Array(Post), meta: FeedMeta },
   { examples: [{ posts: [postExample], meta: { count: 1, has_more: true, next_cursor: "WzE3NjQxMDQ0MDAwMDAsIjAxOTM0ZjgwIl0" } }] },
 );
 

@@ -1,6 +1,6 @@
 // Users as the API shows them. The social counters and per-viewer fields are filled by the social feature;
 // presence by the realtime hub.
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId } from "../lib/crypto.ts";
@@ -69,8 +69,16 @@ export async function viewerExtras(deps: Deps, viewerId: string | null, userIds:
   return out;
 }
 
+// Read on every authenticated request (the guard): prepared once per database.
+const userById = new WeakMap<object, { all(p: { id: string }): UserRow[] | Promise<UserRow[]> }>();
+
 export async function getUserById(deps: Deps, id: string): Promise<UserRow | undefined> {
-  const [u] = await deps.database.db.select().from(users).where(eq(users.id, id)).limit(1);
+  let q = userById.get(deps.database);
+  if (!q) {
+    q = deps.database.db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare() as never;
+    userById.set(deps.database, q!);
+  }
+  const [u] = await q!.all({ id });
   return u;
 }
 

@@ -409,15 +409,18 @@ for (const driver of DRIVERS) {
           // before and after building (2): a small constant.
           expect(big).toBeLessThanOrEqual(9);
           if (driver === "sqlite" && !path.includes("/users/")) {
-            // Nothing written since: the same page again is the version check and the viewer's statement.
+            // Nothing written since: the same page again is the version check and the viewer's statement. (The
+            // guard's session and user lookups are statements prepared once, which this counter, wrapping
+            // client.query/prepare, does not see on bun:sqlite.)
             counter.n = 0;
             await env.request(`${path}?limit=100`, { token: viewer.token });
-            expect({ path, hit: counter.n }).toEqual({ path, hit: path.includes("unified") ? 5 : 4 });
+            expect({ path, hit: counter.n }).toEqual({ path, hit: path.includes("unified") ? 3 : 2 });
           }
         }
         counter.n = 0;
         expect((await env.request(`/api/v1/posts/${target}`, { token: viewer.token })).status).toBe(200);
-        expect(counter.n).toBe(5); // auth 2, the post 1, reaction counts 1, the viewer's fields 1
+        // auth 2 (prepared once: unseen by this counter on bun:sqlite), the post 1, reaction counts 1, the viewer's fields 1
+        expect(counter.n).toBe(env.deps.database.kind === "sqlite" ? 3 : 5);
       } finally {
         counter.stop();
       }
