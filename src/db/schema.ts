@@ -208,8 +208,11 @@ export const posts = sqliteTable(
   (t) => [
     uniqueIndex("posts_user_recording").on(t.userId, t.recordingId),
     uniqueIndex("posts_user_idempotency").on(t.userId, t.idempotencyKey),
-    index("posts_feed_idx").on(t.status, t.createdAt, t.id),
+    // Chronological feeds; user_id last so the timeline filters by author from the index alone.
+    index("posts_feed_author_idx").on(t.status, t.createdAt, t.id, t.userId),
     index("posts_user_feed_idx").on(t.userId, t.status, t.createdAt, t.id),
+    // The owner's own list (every status), newest first, without a sort.
+    index("posts_user_created_idx").on(t.userId, t.createdAt, t.id),
   ],
 );
 

@@ -1,7 +1,7 @@
 // The SQL of the feeds: constant texts (prepared once per connection, see src/db/prepared.ts) so that
 // test/api/feeds-plan.test.ts runs EXPLAIN QUERY PLAN on exactly these and fails on any table scan.
 // Chronological feeds are keyset-paginated on (created_at, id) with a row-value comparison, which SQLite answers
-// as a range over posts_feed_idx (status, created_at, id) or posts_user_feed_idx (user_id, status, created_at, id).
+// as a range over posts_feed_author_idx (status, created_at, id) or posts_user_feed_idx (user_id, status, created_at, id).
 // A first page uses the cursor (MAX_SAFE_INTEGER, ""), so one text serves first pages, cursor pages and offsets.
 import { getTableColumns } from "drizzle-orm";
 import { posts } from "../db/schema.ts";
@@ -59,7 +59,7 @@ ORDER BY page.created_at DESC, page.id DESC`,
 
   /**
    * Trending candidates: the newest ready posts of the window, with their counters. Params: window start,
-   * now, cap. (posts_feed_idx range; the counters are read from the rows.)
+   * now, cap. (posts_feed_author_idx range; the counters are read from the rows.)
    */
   trendingWindow: `SELECT id, user_id, created_at, like_count, play_count FROM posts
 WHERE status = 'ready' AND created_at >= ? AND created_at <= ? ORDER BY created_at DESC, id DESC LIMIT ?`,
@@ -70,7 +70,7 @@ WHERE status = 'ready' AND created_at <= ? ORDER BY created_at DESC, id DESC LIM
 
   /**
    * Ready posts by id, any order (the ranked feeds order them). Params: JSON array of ids. CROSS JOIN keeps the id
-   * list as the outer loop: with `p.id IN (...) AND p.status = 'ready'` SQLite may prefer posts_feed_idx
+   * list as the outer loop: with `p.id IN (...) AND p.status = 'ready'` SQLite may prefer posts_feed_author_idx
    * (status = 'ready'), which on a large table reads every ready post.
    */
   byIds: `SELECT p.*, ${AUTHOR} FROM json_each(?) AS wanted CROSS JOIN posts p ON p.id = wanted.value JOIN users u ON u.id = p.user_id

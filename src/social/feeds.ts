@@ -97,7 +97,7 @@ export async function unifiedFeed(deps: Deps, viewerId: string, page: Page): Pro
  * last 7 days (the newest 5,000 at most), or the newest 200 whatever their age when the window holds fewer, so a
  * quiet community still has a trending tab. Ties break on id (newest first).
  *
- * Cost: one range over posts_feed_idx (status, created_at) reading ≤ 5,000 rows' counters, plus a sort, at most
+ * Cost: one range over posts_feed_author_idx (status, created_at) reading ≤ 5,000 rows' counters, plus a sort, at most
  * once every TRENDING.cacheMs per process; a page then costs one by-id statement and the enrichment.
  */
 export const TRENDING = {
