@@ -5,8 +5,8 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { setRequestUser } from "../http/observe.ts";
-import { getUserById, type UserRow } from "../users/service.ts";
-import { validateSession, type Session } from "./sessions.ts";
+import type { UserRow } from "../users/service.ts";
+import { validateSessionAndUser, type Session } from "./sessions.ts";
 import { verifyAccessToken } from "./tokens.ts";
 
 export type Auth = { user: UserRow; session: Session };
@@ -25,11 +25,10 @@ export async function authenticateToken(deps: Deps, token: string): Promise<Auth
       ? errors.unauthorized("token_expired", "The access token has expired; refresh it or sign in again")
       : errors.unauthorized("invalid_token", "The access token is not valid");
   }
-  const session = await validateSession(deps, v.claims.sessionId, v.claims.userId);
-  if (!session) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
-  const user = await getUserById(deps, v.claims.userId);
-  if (!user) throw errors.unauthorized("invalid_token", "This account no longer exists");
-  return { user, session };
+  // One statement: the session (live, this user's) with its user. Revocation takes effect at once.
+  const found = await validateSessionAndUser(deps, v.claims.sessionId, v.claims.userId);
+  if (!found) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
+  return found;
 }
 
 export async function authenticate(deps: Deps, request: Request): Promise<Auth> {

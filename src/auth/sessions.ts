@@ -3,7 +3,7 @@
 // slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
 import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { sessions } from "../db/schema.ts";
+import { sessions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken } from "./tokens.ts";
@@ -63,27 +63,46 @@ function isLive(s: Session, now: number) {
  */
 // The session lookup runs on every authenticated request: prepared once per database (drizzle would otherwise
 // rebuild and recompile the query each time, ~0.1 ms on this hot path).
-const sessionById = new WeakMap<object, { all(p: { id: string }): Session[] | Promise<Session[]> }>();
-function selectSession(deps: Deps, id: string) {
-  let q = sessionById.get(deps.database);
+type SessionWithUser = { session: Session; user: typeof users.$inferSelect };
+const sessionWithUser = new WeakMap<object, { all(p: { id: string }): SessionWithUser[] | Promise<SessionWithUser[]> }>();
+
+/** One prepared statement: the session and its user (drizzle would otherwise rebuild and recompile per call). */
+function selectSessionWithUser(deps: Deps, id: string) {
+  let q = sessionWithUser.get(deps.database);
   if (!q) {
-    q = deps.database.db.select().from(sessions).where(eq(sessions.id, sql.placeholder("id"))).limit(1).prepare() as never;
-    sessionById.set(deps.database, q!);
+    q = deps.database.db
+      .select({ session: sessions, user: users })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(eq(sessions.id, sql.placeholder("id")))
+      .limit(1)
+      .prepare() as never;
+    sessionWithUser.set(deps.database, q!);
   }
   return q!.all({ id });
 }
 
-export async function validateSession(deps: Deps, sessionId: string, userId: string): Promise<Session | null> {
+/**
+ * The per-request check behind every access token, in one statement: the session exists, belongs to the user,
+ * is not revoked and has not expired; returns it with its user. Slides the idle expiry, writing at most once a
+ * minute per session.
+ */
+export async function validateSessionAndUser(deps: Deps, sessionId: string, userId: string): Promise<SessionWithUser | null> {
   const now = deps.clock.now();
-  const [s] = await selectSession(deps, sessionId);
-  if (!s || s.userId !== userId || !isLive(s, now)) return null;
+  const [row] = await selectSessionWithUser(deps, sessionId);
+  if (!row || row.session.userId !== userId || !isLive(row.session, now)) return null;
+  const s = row.session;
   if (now - s.lastUsedAt > 60_000) {
     const expiresAt = Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
     await deps.database.db.update(sessions).set({ lastUsedAt: now, expiresAt }).where(eq(sessions.id, s.id));
     s.lastUsedAt = now;
     s.expiresAt = expiresAt;
   }
-  return s;
+  return row;
+}
+
+export async function validateSession(deps: Deps, sessionId: string, userId: string): Promise<Session | null> {
+  return (await validateSessionAndUser(deps, sessionId, userId))?.session ?? null;
 }
 
 export type RefreshResult = { ok: true; tokens: Tokens; userId: string } | { ok: false; reason: "invalid" | "reused" | "expired" };
