@@ -34,9 +34,25 @@ export function createApp(deps: Deps) {
     .use(systemRoutes(deps))
     .use(mediaRoutes(deps))
     .use(webPages(deps))
-    .group("/api/v1", (api) => api.use(deviceRoutes(deps)).use(streamTokenRoutes(deps)).use(realtimeRoutes(deps)))
-    .group("/api/v1", (api) => api.use(reactionRoutes(deps)).use(playRoutes(deps)).use(notificationRoutes(deps)))
-    .group("/api/v1", (api) => api.use(authRoutes(deps)).use(oauthRoutes(deps)).use(userRoutes(deps)).use(postRoutes(deps)).use(feedRoutes(deps)).use(followRoutes(deps)).use(audioRoutes(deps)));
+    .group("/api/v1", (api) =>
+      api
+        // accounts
+        .use(authRoutes(deps))
+        .use(oauthRoutes(deps))
+        .use(deviceRoutes(deps))
+        .use(streamTokenRoutes(deps))
+        // producers and their loops
+        .use(userRoutes(deps))
+        .use(followRoutes(deps))
+        .use(postRoutes(deps))
+        .use(audioRoutes(deps))
+        // the social layer
+        .use(feedRoutes(deps))
+        .use(reactionRoutes(deps))
+        .use(playRoutes(deps))
+        .use(notificationRoutes(deps))
+        .use(realtimeRoutes(deps)),
+    );
 }
 
 export type App = ReturnType<typeof createApp>;
