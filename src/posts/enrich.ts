@@ -59,6 +59,10 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
   return items.map(({ post, author }) => toPost(deps, post, author, null, { reaction_counts: counts.get(post.id) ?? {} }));
 }
 
+/** The public post each personalized copy was made from (for serializing a page from cached public JSON). */
+const originals = new WeakMap<PostT, PostT>();
+export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
+
 /**
  * The viewer's posts: new objects with the viewer's fields and the authors' presence (public posts are never
  * changed, so a cached page can be handed out again).
@@ -82,7 +86,7 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
   return posts.map((p) => {
     const emoji = mine.get(p.id);
     const live = presence?.get(p.user_id);
-    return {
+    const copy = {
       ...p,
       user_reaction: emoji ?? "",
       is_liked: emoji !== undefined,
@@ -91,6 +95,8 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
       is_online: live?.is_online ?? false,
       is_in_studio: live?.is_in_studio ?? false,
     };
+    originals.set(copy, p);
+    return copy;
   });
 }
 

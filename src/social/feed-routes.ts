@@ -8,7 +8,8 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageQuery, parsePage } from "../http/pagination.ts";
-import { Post, postExample } from "../posts/models.ts";
+import { Post, postExample, type PostT } from "../posts/models.ts";
+import { publicOriginal } from "../posts/enrich.ts";
 import { decodeRankedCursor, globalFeed, rankedFeed, timelineFeed, unifiedFeed, type FeedPage, type RankedPage } from "./feeds.ts";
 
 const FeedMeta = t.Object({
@@ -32,9 +33,49 @@ type Viewer = { user: { id: string } } | null;
 const checkFeed = TypeCompiler.Compile(Feed);
 const publicBodies = new WeakMap<object, string>();
 
+// Signed in: the page is the cached public posts with the viewer's fields changed (posts/enrich.ts). Each public
+// post's JSON, checked against the Post schema, is made once (while the post object lives in the page cache); a
+// viewer's body is those strings with the per-viewer fields written after them. toPost() puts exactly these
+// fields last, in this order, so the result is byte for byte what JSON.stringify(page) gives (tested).
+const checkPost = TypeCompiler.Compile(Post);
+const checkMeta = TypeCompiler.Compile(FeedMeta);
+const postHeads = new WeakMap<object, string>();
+const VIEWER_TAIL = ',"user_reaction":';
+
+function postHead(p: PostT): string | undefined {
+  let head = postHeads.get(p);
+  if (head === undefined) {
+    if (!checkPost.Check(p)) return undefined;
+    const json = JSON.stringify(p);
+    const at = json.lastIndexOf(VIEWER_TAIL);
+    if (at < 0) return undefined;
+    head = json.slice(0, at);
+    postHeads.set(p, head);
+  }
+  return head;
+}
+
+function viewerBody(page: FeedPage): string | undefined {
+  if (!checkMeta.Check(page.meta)) return undefined;
+  const parts: string[] = [];
+  for (const p of page.posts) {
+    const original = publicOriginal(p);
+    const head = original && postHead(original);
+    if (!head) return undefined;
+    parts.push(
+      `${head}${VIEWER_TAIL}${JSON.stringify(p.user_reaction)},"is_liked":${p.is_liked},"is_following":${p.is_following},"is_own_post":${p.is_own_post},"midi_id":"","is_online":${p.is_online},"is_in_studio":${p.is_in_studio}}`,
+    );
+  }
+  return `{"posts":[${parts.join(",")}],"meta":${JSON.stringify(page.meta)}}`;
+}
+
 // (Typed as the page: Elysia sends a returned Response as it is, but its route types cannot say "page or Response".)
 function answer(page: FeedPage, viewer: Viewer): FeedPage {
-  if (viewer) return page;
+  if (viewer) {
+    const body = viewerBody(page);
+    // Anything unexpected (a post not from the cache): the ordinary path, validated and serialized by Elysia.
+    return body === undefined ? page : (new Response(body, { headers: { "content-type": "application/json;charset=utf-8" } }) as unknown as FeedPage);
+  }
   let body = publicBodies.get(page.posts);
   if (body === undefined) {
     if (!checkFeed.Check(page)) throw new Error(`feed page does not match its response schema: ${[...checkFeed.Errors(page)].slice(0, 3).map((e) => e.path).join(", ")}`);
@@ -65,11 +106,11 @@ export const feedRoutes = (deps: Deps) => {
     .use(authGuard(deps))
     .get("/feed/global", global, { ...publicFeed, detail: { summary: "Every ready post, newest first" } })
     .get("/feed/global/enriched", global, { ...publicFeed, detail: { summary: "Every ready post, newest first (plugin alias of /feed/global)" } })
-    .get("/feed/timeline", ({ query, auth }) => timelineFeed(deps, auth.user.id, parsePage(query)), {
+    .get("/feed/timeline", async ({ query, auth }) => answer(await timelineFeed(deps, auth.user.id, parsePage(query)), auth), {
       ...signedInFeed,
       detail: { summary: "Posts of the people you follow and your own, newest first" },
     })
-    .get("/feed/unified", ({ query, auth }) => unifiedFeed(deps, auth.user.id, parsePage(query)), {
+    .get("/feed/unified", async ({ query, auth }) => answer(await unifiedFeed(deps, auth.user.id, parsePage(query)), auth), {
       ...signedInFeed,
       detail: { summary: "The timeline; the global feed while you follow nobody (meta.source says which) (plugin)" },
     })
