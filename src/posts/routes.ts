@@ -7,6 +7,7 @@ import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { Post, postExample } from "./models.ts";
 import { enrichPosts } from "./enrich.ts";
+import { notePostsSeen } from "../realtime/events.ts";
 import { countUserPosts, deletePost, findVisiblePost, listUserPosts } from "./service.ts";
 
 const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
@@ -25,6 +26,7 @@ export const postRoutes = (deps: Deps) =>
         const viewerId = viewer?.user.id ?? null;
         const row = await findVisiblePost(deps, params.id, viewerId);
         if (!row) throw errors.notFound("post_not_found", "No such post");
+        void notePostsSeen(deps, viewerId, [row.post.id]).catch(() => undefined); // live like counts for this viewer
         return (await enrichPosts(deps, [row], viewerId))[0]!;
       },
       {
@@ -54,6 +56,7 @@ export const postRoutes = (deps: Deps) =>
         const rows = await listUserPosts(deps, params.id, viewerId, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.post.createdAt, id: r.post.id }));
         const total = await countUserPosts(deps, params.id, viewerId === params.id);
+        void notePostsSeen(deps, viewerId, items.map((r) => r.post.id)).catch(() => undefined);
         return { posts: await enrichPosts(deps, items, viewerId), meta, total, has_more: meta.has_more };
       },
       {

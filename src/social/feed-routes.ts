@@ -10,6 +10,7 @@ import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageQuery, parsePage } from "../http/pagination.ts";
 import { Post, postExample, type PostT } from "../posts/models.ts";
 import { publicOriginal } from "../posts/enrich.ts";
+import { notePostsSeen } from "../realtime/events.ts";
 import { decodeRankedCursor, globalFeed, rankedFeed, timelineFeed, unifiedFeed, type FeedPage, type RankedPage } from "./feeds.ts";
 
 const FeedMeta = t.Object({
@@ -96,21 +97,26 @@ const publicFeed = { viewer: true, query: PageQuery, response: { 200: Feed, 400:
 const signedInFeed = { auth: true, query: PageQuery, response: { 200: Feed, 400: ErrorSchema, 401: ErrorSchema } } as const;
 
 export const feedRoutes = (deps: Deps) => {
-  const global = async ({ query, viewer }: { query: Query; viewer: Viewer }) => answer(await globalFeed(deps, viewer?.user.id ?? null, parsePage(query)), viewer);
+  // A signed-in viewer's connections then get post_liked / post_unliked for the posts on the page (src/realtime).
+  const reply = (page: FeedPage, viewer: Viewer) => {
+    if (viewer && page.posts.length) void notePostsSeen(deps, viewer.user.id, page.posts.map((p) => p.id)).catch(() => undefined);
+    return answer(page, viewer);
+  };
+  const global = async ({ query, viewer }: { query: Query; viewer: Viewer }) => reply(await globalFeed(deps, viewer?.user.id ?? null, parsePage(query)), viewer);
   const trending = async ({ query, viewer }: { query: Query; viewer: Viewer }) =>
-    answer(await rankedFeed(deps, viewer?.user.id ?? null, parseRankedPage(query), { excludeFollowed: false }), viewer);
+    reply(await rankedFeed(deps, viewer?.user.id ?? null, parseRankedPage(query), { excludeFollowed: false }), viewer);
   const discovery = async ({ query, viewer }: { query: Query; viewer: Viewer }) =>
-    answer(await rankedFeed(deps, viewer?.user.id ?? null, parseRankedPage(query), { excludeFollowed: true }), viewer);
+    reply(await rankedFeed(deps, viewer?.user.id ?? null, parseRankedPage(query), { excludeFollowed: true }), viewer);
 
   return new Elysia({ name: "feed-routes", detail: { tags: ["feeds"] } })
     .use(authGuard(deps))
     .get("/feed/global", global, { ...publicFeed, detail: { summary: "Every ready post, newest first" } })
     .get("/feed/global/enriched", global, { ...publicFeed, detail: { summary: "Every ready post, newest first (plugin alias of /feed/global)" } })
-    .get("/feed/timeline", async ({ query, auth }) => answer(await timelineFeed(deps, auth.user.id, parsePage(query)), auth), {
+    .get("/feed/timeline", async ({ query, auth }) => reply(await timelineFeed(deps, auth.user.id, parsePage(query)), auth), {
       ...signedInFeed,
       detail: { summary: "Posts of the people you follow and your own, newest first" },
     })
-    .get("/feed/unified", async ({ query, auth }) => answer(await unifiedFeed(deps, auth.user.id, parsePage(query)), auth), {
+    .get("/feed/unified", async ({ query, auth }) => reply(await unifiedFeed(deps, auth.user.id, parsePage(query)), auth), {
       ...signedInFeed,
       detail: { summary: "The timeline; the global feed while you follow nobody (meta.source says which) (plugin)" },
     })

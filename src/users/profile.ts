@@ -4,6 +4,7 @@ import { eq, or } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { publishPresenceVisibility } from "../realtime/events.ts";
 import { errors } from "../http/errors.ts";
 import { normalizeUsername, USERNAME } from "../auth/service.ts";
 import type { PublicUserT } from "./models.ts";
@@ -153,6 +154,8 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
     return updated;
   });
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
+  // Hiding or showing one's activity status: followers see the change at once (offline, or the live state).
+  if (row.showActivityStatus !== user.showActivityStatus) void publishPresenceVisibility(deps, row.id).catch(() => undefined);
   return row;
 }
 

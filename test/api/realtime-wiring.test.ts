@@ -63,3 +63,31 @@ test("profiles and follower lists show who is online and in the studio, from the
   expect(following.users[0]).toMatchObject({ id: dj.id, is_online: true, is_in_studio: true });
   ws.close();
 });
+
+test("a producer who was shown a post in a feed gets its live like counts; one who was not, does not", async () => {
+  const [owner, reader, other, fan] = [await s.producer(), await s.producer(), await s.producer(), await s.producer()];
+  const postId = await insertReadyPost({ deps: s.running.deps, clock: s.running.deps.clock } as never, owner.id);
+  const [readerWs, otherWs] = [await WsClient.connect(s.url, reader.token), await WsClient.connect(s.url, other.token)];
+  const page = await (await fetch(`${s.url}/api/v1/feed/global`, { headers: { authorization: `Bearer ${reader.token}` } })).json();
+  expect(page.posts.map((p: { id: string }) => p.id)).toContain(postId);
+  await Bun.sleep(50); // the "seen" notice travels on the bus
+  expect((await call("/feed/like", fan.token, { activity_id: postId, emoji: "🚀" })).status).toBe(200);
+  expect(await readerWs.next("post_liked")).toMatchObject({ payload: { post_id: postId, like_count: 1 } });
+  await Bun.sleep(100);
+  expect(otherWs.drain().filter((f) => f.type === "post_liked")).toEqual([]);
+  readerWs.close();
+  otherWs.close();
+});
+
+test("hiding one's activity status in the profile tells followers offline at once", async () => {
+  const [dj, fan] = [await s.producer(), await s.producer()];
+  await s.follow(fan, dj);
+  const fanWs = await WsClient.connect(s.url, fan.token);
+  const djWs = await WsClient.connect(s.url, dj.token);
+  expect(await fanWs.next("presence")).toMatchObject({ user_id: dj.id, is_online: true });
+  const res = await fetch(`${s.url}/api/v1/users/me`, { method: "PUT", headers: { authorization: `Bearer ${dj.token}`, "content-type": "application/json" }, body: JSON.stringify({ show_activity_status: false }) });
+  expect(res.status).toBe(200);
+  expect(await fanWs.next("presence")).toMatchObject({ user_id: dj.id, is_online: false, status: "offline" });
+  fanWs.close();
+  djWs.close();
+});
