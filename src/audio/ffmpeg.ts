@@ -7,10 +7,11 @@
 //   - a global limit on concurrent processes (create one runner per server process: its limit is the limit);
 //   - private temp directories (mkdtemp, mode 0700) removed in `finally`, whatever happened.
 import { accessSync, constants, statSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { AudioError } from "./errors.ts";
+import { createLimiter } from "../lib/limit.ts";
 import { PROTOCOL_WHITELIST } from "./plan.ts";
 
 export type Tool = "ffmpeg" | "ffprobe";
@@ -58,6 +59,8 @@ export interface FfmpegRunner {
 }
 
 export const DEFAULT_FFMPEG_TIMEOUT_MS = 30_000;
+/** Name prefix of the runner's private temp directories. */
+export const TEMP_PREFIX = "sidechain-audio-";
 const STDERR_KEEP_BYTES = 256 * 1024;
 const STDOUT_MAX_BYTES = 256 * 1024 * 1024;
 
@@ -140,47 +143,24 @@ export function assertGuardedArgs(tool: Tool, args: readonly string[]): void {
   if (inputs === 0) fail("no input");
 }
 
-/** A counting semaphore with a FIFO queue; waiting can be aborted. */
-function createLimiter(size: number) {
-  let active = 0;
-  const waiting: { go: () => void }[] = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next.go();
-    else active--;
-  };
-  return {
-    async acquire(signal?: AbortSignal): Promise<() => void> {
-      if (signal?.aborted) throw abortedError();
-      if (active < size) {
-        active++;
-        return once(release);
-      }
-      return new Promise((resolve, reject) => {
-        const entry = {
-          go: () => {
-            signal?.removeEventListener("abort", onAbort);
-            resolve(once(release));
-          },
-        };
-        const onAbort = () => {
-          const i = waiting.indexOf(entry);
-          if (i >= 0) waiting.splice(i, 1);
-          reject(abortedError());
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        waiting.push(entry);
-      });
-    },
-  };
+/**
+ * Removes private temp directories left by a process that was killed (SIGKILL skips the `finally` that removes
+ * them). Only directories older than `olderThanMs` go: no live job can still be using one that old, so this is
+ * safe while other instances share the temp dir. Returns how many were removed.
+ */
+export async function sweepStaleTempDirs(tempDir: string | undefined, olderThanMs: number, now = Date.now()): Promise<number> {
+  const root = tempDir ?? tmpdir();
+  let removed = 0;
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const path = join(root, name);
+    const info = await stat(path).catch(() => null);
+    if (!info?.isDirectory() || now - info.mtimeMs < olderThanMs) continue;
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    removed++;
+  }
+  return removed;
 }
-
-const once = (fn: () => void) => {
-  let done = false;
-  return () => {
-    if (!done) (done = true), fn();
-  };
-};
 
 const abortedError = () => new AudioError("aborted", "Audio processing was cancelled");
 
@@ -196,7 +176,7 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
   async function run(tool: Tool, args: readonly string[], o: RunOptions = {}): Promise<RunResult> {
     assertGuardedArgs(tool, args);
     const timeoutMs = o.timeoutMs ?? defaultTimeout;
-    const release = await limiter.acquire(o.signal);
+    const release = await limiter.acquire(o.signal, abortedError);
     try {
       if (o.signal?.aborted) throw abortedError();
       const started = performance.now();
@@ -239,7 +219,7 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
   }
 
   async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-    const dir = await mkdtemp(join(tempRoot, "sidechain-audio-"));
+    const dir = await mkdtemp(join(tempRoot, TEMP_PREFIX));
     try {
       return await fn(dir);
     } finally {
