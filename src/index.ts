@@ -14,7 +14,7 @@ import { setPeerAddress } from "./http/client-ip.ts";
 import { runCli } from "./cli.ts";
 import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
-import { createFfmpegRunner } from "./audio/ffmpeg.ts";
+import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
@@ -118,6 +118,9 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const { timers, ...depOverrides } = overrides;
   const deps = await buildDeps(config, depOverrides);
   registerJobHandlers(deps);
+  // A process killed mid-job leaves its ffmpeg temp dir behind; none can be older than a job's timeout when live.
+  const swept = await sweepStaleTempDirs(config.AUDIO_TMP_DIR, config.JOB_TIMEOUT_MS + config.FFMPEG_TIMEOUT_MS);
+  if (swept) deps.log.info("removed stale audio temp dirs", { count: swept });
   await deps.jobs.start();
   const app = createApp(deps);
   const hub = createHub(deps, { timers });
