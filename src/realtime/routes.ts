@@ -101,5 +101,25 @@ export const realtimeRoutes = (deps: Deps) =>
           status: 426,
           headers: { "content-type": "application/json", upgrade: "websocket" },
         }),
-      { detail: { hide: true } },
+      {
+        query: t.Object({ token: t.Optional(t.String({ description: "the access token (or an Authorization: Bearer header)" })) }),
+        detail: {
+          summary: "The WebSocket: live events and presence (upgrade required)",
+          description:
+            "Connect with a WebSocket client to `/api/v1/ws?token=<access token>`. Frames are JSON `{type, payload, timestamp}`. " +
+            "Client → server: `heartbeat` (answered with `pong`), `presence` `{status: online|in_studio|away, daw}`, `watch`/`unwatch` `{post_ids}`. " +
+            "Server → client: `new_post` `{id, author, post}`, `post_liked`/`post_unliked` `{post_id, like_count, reaction_counts}`, " +
+            "`follow` `{followee_id, follower_id, follower_count}`, `notification`, `presence` (top-level `user_id, is_online, is_in_studio, status, last_active`), " +
+            "`error` (top-level `message`). Close codes: 1001 server_shutdown, 4000 idle_timeout, 4001 session_revoked, 4008 too_many_connections, 4029 rate_limited. " +
+            "An invalid, expired or revoked token is refused with 401 before the upgrade; a plain GET answers 426.",
+          responses: {
+            101: { description: "Switching Protocols: the WebSocket is open" },
+            401: { description: "No valid token", content: { "application/json": { schema: ErrorSchema } } },
+            426: {
+              description: "Not a WebSocket upgrade request",
+              content: { "application/json": { schema: ErrorSchema, example: { error: "upgrade_required", message: "This is the WebSocket endpoint" } } },
+            },
+          },
+        },
+      },
     );

@@ -32,8 +32,9 @@ test("every documented operation has a summary and a JSON schema with an example
       expect({ where, bodyTypes: Object.keys(op.requestBody.content ?? {}).length > 0 }).toEqual({ where, bodyTypes: true });
     }
     expect({ where, summary: typeof op.summary }).toEqual({ where, summary: "string" });
-    // A browser entry point whose only success is a redirect (e.g. GET /auth/google → the provider) documents its 302.
-    const ok = op.responses?.["200"] ?? op.responses?.["201"] ?? op.responses?.["202"] ?? op.responses?.["204"] ?? op.responses?.["302"];
+    // A browser entry point whose only success is a redirect (e.g. GET /auth/google → the provider) documents its 302;
+    // the WebSocket documents its 101.
+    const ok = op.responses?.["200"] ?? op.responses?.["201"] ?? op.responses?.["202"] ?? op.responses?.["204"] ?? op.responses?.["302"] ?? op.responses?.["101"];
     expect({ where, documented: Boolean(ok) }).toEqual({ where, documented: true });
     const media = ok.content?.["application/json"] ?? Object.values(ok.content ?? {})[0];
     if (media) {
@@ -47,6 +48,13 @@ test("every documented operation has a summary and a JSON schema with an example
 function resolveRef(doc: any, ref: string) {
   return ref.replace(/^#\//, "").split("/").reduce((o: any, k) => o?.[k], doc);
 }
+
+test("the WebSocket endpoint is documented with its protocol", async () => {
+  const doc = await (await env.request("/docs/json")).json();
+  const ws = doc.paths["/api/v1/ws"]?.get;
+  expect(ws?.responses?.["101"]).toBeDefined();
+  expect(ws?.description).toContain("new_post");
+});
 
 test("the docs page and its assets are served by the server itself (works offline)", async () => {
   const html = await (await env.request("/docs")).text();
