@@ -91,11 +91,17 @@ export async function listUserPosts(deps: Deps, userId: string, viewerId: string
   return rows;
 }
 
+/**
+ * How many posts a viewer sees in a user's list: everyone else sees the ready ones, which users.post_count counts
+ * exactly (kept in the transactions that change it), so no COUNT(*) runs on every page; the owner also sees
+ * processing and failed posts, counted over posts_user_created_idx.
+ */
 export async function countUserPosts(deps: Deps, userId: string, includeUnready: boolean): Promise<number> {
-  const [row] = await deps.database.db
-    .select({ n: count() })
-    .from(posts)
-    .where(includeUnready ? eq(posts.userId, userId) : and(eq(posts.userId, userId), eq(posts.status, "ready")));
+  if (!includeUnready) {
+    const [u] = await deps.database.db.select({ n: users.postCount }).from(users).where(eq(users.id, userId)).limit(1);
+    return u?.n ?? 0;
+  }
+  const [row] = await deps.database.db.select({ n: count() }).from(posts).where(eq(posts.userId, userId));
   return Number(row?.n ?? 0);
 }
 

@@ -155,6 +155,17 @@ for (const driver of DRIVERS) {
     });
     afterAll(() => env.close());
 
+    test("a user's post list: others see the ready posts and their count, the owner also the unready ones", async () => {
+      const friendList = await feed(env, `/api/v1/users/${friend}/posts`, viewer.token);
+      expect(friendList.posts.map((x) => x.id).sort()).toEqual([p.friendOld, p.friendBare].sort());
+      expect((friendList as unknown as { total: number }).total).toBe(2);
+      const own = await feed(env, `/api/v1/users/${viewer.id}/posts`, viewer.token);
+      expect(own.posts.map((x) => x.id).sort()).toEqual([p.own, p.ownProcessing].sort());
+      expect((own as unknown as { total: number }).total).toBe(2);
+      const ownAsStranger = await feed(env, `/api/v1/users/${viewer.id}/posts`);
+      expect((ownAsStranger as unknown as { total: number }).total).toBe(1);
+    });
+
     test("a signed-in page served from cached post JSON is byte for byte the page the services build", async () => {
       const { timelineFeed, globalFeed } = await import("../../src/social/feeds.ts");
       for (const [path, build] of [
