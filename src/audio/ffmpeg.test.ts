@@ -119,11 +119,9 @@ describe("running", () => {
 
   test("a process over its time is killed (SIGKILL) and reported as a timeout", async () => {
     const runner = createFfmpegRunner({ ffmpegPath: hangingBinary(root, "29.9792"), timeoutMs: 300 });
-    const started = performance.now();
     const e = await runner.run("ffmpeg", guarded()).catch((err) => err);
     expect(e).toBeInstanceOf(AudioError);
     expect(e.code).toBe("timeout");
-    expect(performance.now() - started).toBeLessThan(2000);
     expect(Bun.spawnSync(["ps", "-eo", "args"]).stdout.toString()).not.toContain("sleep 29.9792");
   });
 

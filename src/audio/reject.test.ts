@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createFfmpegRunner, type FfmpegRunner, type Tool } from "./ffmpeg.ts";
 import { inspectAudio, processAudio } from "./pipeline.ts";
-import { convert, hangingBinary, lavfi, signals } from "./testkit.ts";
+import { convert, hangingBinary, hourLongMp3, lavfi, signals, wavClaiming4GB } from "./testkit.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-reject-"));
 const work = join(root, "work");
@@ -113,15 +113,7 @@ describe("bad uploads are refused with a typed error", () => {
   });
 
   test("a WAV whose header claims 4 GB", async () => {
-    const bytes = new Uint8Array(await Bun.file(wav).arrayBuffer());
-    const v = new DataView(bytes.buffer);
-    v.setUint32(4, 0xffffffff - 8, true);
-    for (let at = 12; at + 8 <= bytes.length; at += 8 + v.getUint32(at + 4, true)) {
-      if (String.fromCharCode(...bytes.subarray(at, at + 4)) === "data") {
-        v.setUint32(at + 4, 0xfffffff0, true);
-        break;
-      }
-    }
+    const bytes = wavClaiming4GB(new Uint8Array(await Bun.file(wav).arrayBuffer()));
     const e = await refusal({ bytes });
     expect(e.code).toBe("corrupt_audio");
     expect(e.message).toContain("4294967280");
@@ -143,18 +135,12 @@ describe("bad uploads are refused with a typed error", () => {
   });
 
   test("an MP3 lasting an hour at 8 kbps is refused from its header, before any decoding", async () => {
-    // Ten seconds of 8 kbps frames without a Xing header, repeated 360 times: a valid hour-long stream of 3.6 MB.
-    const short = await lavfi(join(src, "short8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
-    const one = new Uint8Array(await Bun.file(short).arrayBuffer());
-    const hour = new Uint8Array(one.length * 360);
-    for (let i = 0; i < 360; i++) hour.set(one, i * one.length);
+    const hour = await hourLongMp3(src);
     const spy = spying(runner);
-    const started = performance.now();
     const e = await refusal({ bytes: hour }, spy);
     expect(e.code).toBe("too_long");
     expect(e.message).toContain("60.9 minutes");
-    expect(spy.calls).toEqual(["ffprobe"]);
-    expect(performance.now() - started).toBeLessThan(2000);
+    expect(spy.calls).toEqual(["ffprobe"]); // refused from the probe: nothing was decoded
   });
 
   test("an MP3 whose Xing header understates its length is cut at the bound while decoding", async () => {
@@ -199,11 +185,9 @@ describe("bad uploads are refused with a typed error", () => {
   test("a hung ffmpeg is killed at the timeout", async () => {
     const marker = "31.4159";
     const hung = createFfmpegRunner({ tempDir: work, timeoutMs: 500, ffmpegPath: hangingBinary(root, marker), ffprobePath: runner.binaries.ffprobe });
-    const started = performance.now();
     const e = await refusal({ path: wav }, hung);
     expect(e.code).toBe("timeout");
     expect(e.retryable).toBe(true);
-    expect(performance.now() - started).toBeLessThan(3000);
     const ps = Bun.spawnSync(["ps", "-eo", "args"]).stdout.toString();
     expect(ps).not.toContain(`sleep ${marker}`);
   });

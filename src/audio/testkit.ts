@@ -79,3 +79,26 @@ export function hangingBinary(dir: string, marker: string): string {
   chmodSync(path, 0o755);
   return path;
 }
+
+/** A copy of a WAV whose RIFF and data sizes claim about 4 GB, though the file is small (a lying header). */
+export function wavClaiming4GB(wav: Uint8Array): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(wav);
+  const v = new DataView(bytes.buffer);
+  v.setUint32(4, 0xffffffff - 8, true);
+  for (let at = 12; at + 8 <= bytes.length; at += 8 + v.getUint32(at + 4, true)) {
+    if (String.fromCharCode(...bytes.subarray(at, at + 4)) === "data") {
+      v.setUint32(at + 4, 0xfffffff0, true);
+      break;
+    }
+  }
+  return bytes;
+}
+
+/** An hour of 8 kbps MP3 without a Xing header (ten seconds of frames, 360 times): a valid 3.6 MB stream. */
+export async function hourLongMp3(dir: string): Promise<Uint8Array<ArrayBuffer>> {
+  const short = await lavfi(join(dir, "short8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+  const one = new Uint8Array(await Bun.file(short).arrayBuffer());
+  const hour = new Uint8Array(one.length * 360);
+  for (let i = 0; i < 360; i++) hour.set(one, i * one.length);
+  return hour;
+}
