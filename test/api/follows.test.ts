@@ -5,17 +5,13 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { and, eq, sql } from "drizzle-orm";
 import { follows, notifications } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerProducer, type Producer } from "../support/auth.ts";
 import { expectPublicUser } from "../support/user-shape.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
 
-type Producer = { id: string; token: string; username: string };
-async function producer(): Promise<Producer> {
-  const { auth } = await registerUser(env);
-  return { id: auth.user.id, token: auth.token, username: auth.user.username };
-}
+const producer = () => registerProducer(env);
 
 const pluginFollow = (who: Producer, target: string) => env.request("/api/v1/social/follow", { method: "POST", json: { target_user_id: target }, token: who.token });
 const pluginUnfollow = (who: Producer, target: string) => env.request("/api/v1/social/unfollow", { method: "POST", json: { target_user_id: target }, token: who.token });

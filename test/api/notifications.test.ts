@@ -11,11 +11,10 @@ import { lavfi, signals } from "../../src/audio/testkit.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { createNotification, notifyFollowersOfNewPost } from "../../src/social/notifications.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerUser, registerProducer, type Producer } from "../support/auth.ts";
 import { insertFollow, insertPost, insertReadyPost, markReady } from "../support/ready-posts.ts";
 import { expectPublicUser } from "../support/user-shape.ts";
 
-type Producer = { id: string; token: string; username: string };
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const NOTIFICATION_KEYS = ["actor", "actor_id", "created_at", "emoji", "id", "is_read", "is_seen", "kind", "message", "post_id"];
 
@@ -36,10 +35,7 @@ for (const driver of DRIVERS) {
     });
     afterAll(() => env.close());
 
-    async function producer(): Promise<Producer> {
-      const { auth } = await registerUser(env);
-      return { id: auth.user.id, token: auth.token, username: auth.user.username };
-    }
+    const producer = () => registerProducer(env);
     // The plugin sends Content-Type: application/json on every request, GETs included.
     const get = (path: string, token?: string) => env.request(`/api/v1${path}`, { token, headers: { "content-type": "application/json" } });
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });

@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerProducer, type Producer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
-type Producer = { id: string; token: string };
 const MIN = 60_000;
 
 for (const driver of DRIVERS) {
@@ -18,10 +17,7 @@ for (const driver of DRIVERS) {
     });
     afterAll(() => env.close());
 
-    async function producer(): Promise<Producer> {
-      const { auth } = await registerUser(env);
-      return { id: auth.user.id, token: auth.token };
-    }
+    const producer = () => registerProducer(env);
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });
     const play = (who: Producer, activityId: string) => post("/social/play", { activity_id: activityId }, who.token);
     async function ok(res: Response) {

@@ -10,7 +10,7 @@ import { eq } from "drizzle-orm";
 import { lavfi } from "../../src/audio/testkit.ts";
 import { posts, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerProducer, type Producer } from "../support/auth.ts";
 import { expectPublicUser, expectSelfUser } from "../support/user-shape.ts";
 
 const work = mkdtempSync(join(tmpdir(), "sc-profiles-"));
@@ -27,11 +27,7 @@ let env: TestEnv;
 let freshPerTest = true;
 afterEach(() => (freshPerTest ? env?.close() : undefined));
 
-type Producer = { id: string; token: string; username: string; email: string };
-async function producer(overrides: Parameters<typeof registerUser>[1] = {}): Promise<Producer> {
-  const { auth, input } = await registerUser(env, overrides);
-  return { id: auth.user.id, token: auth.token, username: auth.user.username, email: input.email };
-}
+const producer = (overrides: Parameters<typeof registerProducer>[1] = {}) => registerProducer(env, overrides);
 
 // The plugin sends Content-Type: application/json on every request, GETs included.
 const get = (path: string, token?: string) => env.request(path, { token, headers: { "content-type": "application/json" } });

@@ -4,10 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerProducer, type Producer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
-type Producer = { id: string; token: string };
 
 for (const driver of DRIVERS) {
   describe(`reactions on ${driver}`, () => {
@@ -17,10 +16,7 @@ for (const driver of DRIVERS) {
     });
     afterAll(() => env.close());
 
-    async function producer(): Promise<Producer> {
-      const { auth } = await registerUser(env);
-      return { id: auth.user.id, token: auth.token };
-    }
+    const producer = () => registerProducer(env);
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });
     const like = (who: Producer, body: Record<string, unknown>) => post("/feed/like", body, who.token);
     const unlike = (who: Producer, body: Record<string, unknown>) => post("/feed/unlike", body, who.token);

@@ -7,13 +7,12 @@ import { StreamClient } from "@stream-io/node-sdk";
 import { sql } from "drizzle-orm";
 import { registerStreamMirror, STREAM_MIRROR } from "../../src/integrations/stream.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { json, registerUser, registerProducer, type Producer } from "../support/auth.ts";
 import { insertFollow, insertReadyPost } from "../support/ready-posts.ts";
 import { startFakeStream, type FakeStream } from "../support/stream-server.ts";
 
 const API_KEY = "mirror-test-key";
 const SECRET = "mirror-test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
-type Producer = { id: string; token: string; username: string };
 
 async function mirroredEnv(driver: "sqlite" | "libsql", fake: FakeStream, extra: Record<string, string> = {}) {
   const env = await createTestEnv(driver, {
@@ -71,10 +70,7 @@ for (const driver of DRIVERS) {
     afterAll(() => fake.stop());
     afterEach(() => env?.close());
 
-    async function producer(): Promise<Producer> {
-      const { auth } = await registerUser(env);
-      return { id: auth.user.id, token: auth.token, username: auth.user.username };
-    }
+    const producer = () => registerProducer(env);
     const send = (method: string, path: string, body: unknown, token: string) => env.request(`/api/v1${path}`, { method, json: body, token });
     async function succeeds(res: Response) {
       const body = await json(res);

@@ -43,3 +43,11 @@ export async function linkToken(env: TestEnv, to: string, path: string): Promise
   }
   throw new Error(`no mail to ${to} with a ${path} link`);
 }
+
+export type Producer = { id: string; token: string; username: string; email: string };
+
+/** Registers a producer through the API and returns what scenario tests act with. */
+export async function registerProducer(env: TestEnv, overrides: Parameters<typeof newUserInput>[0] = {}): Promise<Producer> {
+  const { auth, input } = await registerUser(env, overrides);
+  return { id: auth.user.id as string, token: auth.token, username: auth.user.username as string, email: input.email };
+}
