@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFfmpegRunner } from "../../src/audio/ffmpeg.ts";
 import { processAudio, type ProcessedAudio } from "../../src/audio/pipeline.ts";
-import { lavfi, signals } from "../../src/audio/testkit.ts";
+import { lavfi, signals } from "../../test/support/audio.ts";
 import { machine, peakRss, startSidechain } from "./lib.ts";
 
 const runs = Number(process.argv[2] ?? 7);

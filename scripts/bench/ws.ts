@@ -229,7 +229,7 @@ async function main() {
       const r = { perConn: (rssConnected - rssIdle) / c.connected, rssIdle, rssConnected, p50: [] as number[], p99: [] as number[], p100: [] as number[] };
       console.log(`sidechain: ${c.connected} connected (${c.failed} failed) in ${(connectMs / 1000).toFixed(1)} s (token check, session and user read, presence write each)`);
 
-      const { lavfi } = await import("../../src/audio/testkit.ts");
+      const { lavfi } = await import("../../test/support/audio.ts");
       const wav = await lavfi(join(work, "loop.wav"), "sine=frequency=220:duration=4", ["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"]);
       const { posts } = await import("../../src/db/schema.ts");
       for (let i = 0; i < rounds; i++) {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { assertGuardedArgs, createFfmpegRunner, resolveBinaries } from "./ffmpeg.ts";
-import { bins, hangingBinary } from "./testkit.ts";
+import { bins, hangingBinary } from "../../test/support/audio.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-ffmpeg-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import { createFfmpegRunner } from "./ffmpeg.ts";
 import { inspectMp3 } from "./mp3.ts";
 import { type ProcessedAudio, processAudio } from "./pipeline.ts";
 import { readPcmLayout } from "./sniff.ts";
-import { convert, decode, lavfi, measure, signals } from "./testkit.ts";
+import { convert, decode, lavfi, measure, signals } from "../../test/support/audio.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-pipeline-"));
 const work = join(root, "work"); // parent of the pipeline's private temp dirs: must end up empty

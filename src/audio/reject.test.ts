@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createFfmpegRunner, type FfmpegRunner, type Tool } from "./ffmpeg.ts";
 import { inspectAudio, processAudio } from "./pipeline.ts";
-import { convert, hangingBinary, hourLongMp3, lavfi, signals, wavClaiming4GB } from "./testkit.ts";
+import { convert, hangingBinary, hourLongMp3, lavfi, signals, wavClaiming4GB } from "../../test/support/audio.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-reject-"));
 const work = join(root, "work");

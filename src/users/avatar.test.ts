@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { lavfi } from "../audio/testkit.ts";
+import { lavfi } from "../../test/support/audio.ts";
 import { ApiError } from "../http/errors.ts";
 import { AVATAR_MAX_BYTES, imageSize, inspectImage, sniffImageType } from "./avatar.ts";
 

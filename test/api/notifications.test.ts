@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { lavfi, signals } from "../../src/audio/testkit.ts";
+import { lavfi, signals } from "../support/audio.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { createNotification, notifyFollowersOfNewPost } from "../../src/social/notifications.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
-import { lavfi } from "../../src/audio/testkit.ts";
+import { lavfi } from "../support/audio.ts";
 import { posts, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { json, registerProducer, type Producer } from "../support/auth.ts";

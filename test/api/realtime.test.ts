@@ -6,7 +6,7 @@ import { eq } from "drizzle-orm";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { lavfi } from "../../src/audio/testkit.ts";
+import { lavfi } from "../support/audio.ts";
 import { signAccessToken } from "../../src/auth/tokens.ts";
 import { users } from "../../src/db/schema.ts";
 import { notePostsSeen, publishFollow, publishNotification, publishPostReady, publishReaction, publishSessionsRevoked } from "../../src/realtime/events.ts";

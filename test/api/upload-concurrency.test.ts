@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
-import { bins, lavfi, signals } from "../../src/audio/testkit.ts";
+import { bins, lavfi, signals } from "../support/audio.ts";
 import type { JobHandler } from "../../src/jobs/queue.ts";
 import { json, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";

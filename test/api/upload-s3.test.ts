@@ -10,7 +10,7 @@ import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { sql } from "drizzle-orm";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
-import { decode, lavfi, measure, signals } from "../../src/audio/testkit.ts";
+import { decode, lavfi, measure, signals } from "../support/audio.ts";
 import { json, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { freePort } from "../support/net.ts";

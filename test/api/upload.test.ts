@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { decode, hourLongMp3, lavfi, measure, signals, wavClaiming4GB } from "../../src/audio/testkit.ts";
+import { decode, hourLongMp3, lavfi, measure, signals, wavClaiming4GB } from "../support/audio.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";

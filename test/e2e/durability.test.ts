@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
-import { bins, decode, hangingBinary, lavfi, signals } from "../../src/audio/testkit.ts";
+import { bins, decode, hangingBinary, lavfi, signals } from "../support/audio.ts";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { json, newUserInput, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bins, lavfi } from "../../src/audio/testkit.ts";
+import { bins, lavfi } from "../support/audio.ts";
 import { REDIS_SERVER, startRedis, type RedisServer } from "../support/redis.ts";
 import { WsClient } from "../support/ws.ts";
 import { startBinary, type ServerProcess } from "./harness.ts";

@@ -1,11 +1,11 @@
-// Test support only (imported by *.test.ts, never by the server): generates audio with ffmpeg's lavfi sources and
+// Test support (tests and benches, never the server): generates audio with ffmpeg's lavfi sources and
 // measures files the way the contract checks them. It runs ffmpeg directly, outside the runner, on purpose: the
 // tests must judge the pipeline's output with an independent meter, and lavfi inputs are exactly what the
 // runner's guards refuse.
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveBinaries } from "./ffmpeg.ts";
-import { parseEbur128Summary, type Loudness } from "./loudness.ts";
+import { resolveBinaries } from "../../src/audio/ffmpeg.ts";
+import { parseEbur128Summary, type Loudness } from "../../src/audio/loudness.ts";
 
 export const bins = resolveBinaries({ ffmpegPath: process.env.FFMPEG_PATH, ffprobePath: process.env.FFPROBE_PATH });
 
