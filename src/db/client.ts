@@ -1,6 +1,6 @@
 // Opens the database: a SQLite file through bun:sqlite (default), or a libSQL server (sqld/Turso) through the
 // web client when DATABASE_URL says so. Both give the same drizzle API, so features write one set of queries.
-import { Database as SQLite } from "bun:sqlite";
+import { Database as SQLite, type SQLQueryBindings, type Statement } from "bun:sqlite";
 import { sql } from "drizzle-orm";
 import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
 import { drizzle as drizzleLibsql } from "drizzle-orm/libsql/web";
@@ -35,8 +35,32 @@ export function openDatabase(config: DbConfig): Database {
   return openSqlite(path, config.DB_BUSY_TIMEOUT_MS);
 }
 
+/**
+ * bun:sqlite with compiled statements kept per SQL text. drizzle calls prepare() for every query it runs, and
+ * compiling costs about as much as running a small query; the text of a drizzle query depends only on its shape
+ * (values are bound), so the same few hundred texts recur. Least recently used texts are dropped from the map
+ * beyond STATEMENT_CACHE_SIZE, never finalized here: a statement someone still holds (drizzle's .prepare()) stays
+ * valid, and the garbage collector finalizes the rest.
+ */
+export const STATEMENT_CACHE_SIZE = 512;
+class StatementCache extends SQLite {
+  readonly #statements = new Map<string, Statement>();
+  override prepare<R, P extends SQLQueryBindings | SQLQueryBindings[]>(text: string, params?: P): Statement<R, P extends any[] ? P : [P]> {
+    if (params !== undefined) return super.prepare(text, params);
+    let st = this.#statements.get(text);
+    if (st) {
+      this.#statements.delete(text);
+    } else {
+      st = super.prepare(text);
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.delete(this.#statements.keys().next().value!);
+    }
+    this.#statements.set(text, st);
+    return st as never;
+  }
+}
+
 function openSqlite(path: string, busyTimeoutMs: number): Database {
-  const client = new SQLite(path, { create: true, strict: true });
+  const client = new StatementCache(path, { create: true, strict: true });
   // busy_timeout first: switching to WAL needs a lock another process may hold.
   client.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   client.exec("PRAGMA journal_mode = WAL");
