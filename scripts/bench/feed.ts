@@ -70,7 +70,7 @@ try {
   await server.stop();
 
   // The load above repeats one page while nothing is written, so on bun:sqlite it is served from the exact page
-  // cache (src/social/feed-cache.ts). What a page costs when it must be built (any write empties the cache): the
+  // cache (src/db/read-cache.ts). What a page costs when it must be built (any write empties the cache): the
   // feed functions in this process on the same data, a write before each call, the call alone timed.
   const deps = await buildDeps(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
   let t = performance.now();

@@ -8,6 +8,7 @@ import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken } from "./tokens.ts";
 import { publishSessionsRevoked } from "../realtime/events.ts";
+import { readCache } from "../db/read-cache.ts";
 
 /**
  * Tells the realtime hub that sessions of a user ended, so their WebSockets close now rather than at the next
@@ -57,17 +58,16 @@ function isLive(s: Session, now: number) {
   return s.revokedAt === null && s.expiresAt > now && s.absoluteExpiresAt > now;
 }
 
-/**
- * The per-request check behind every access token: the session exists, is not revoked, and has not expired.
- * Slides the idle expiry, writing at most once a minute per session.
- */
-// The session lookup runs on every authenticated request: prepared once per database (drizzle would otherwise
-// rebuild and recompile the query each time, ~0.1 ms on this hot path).
+// The session and its user are read on every authenticated request: one statement (one round trip on libSQL),
+// prepared once per database (drizzle would otherwise rebuild and recompile the query each time). On bun:sqlite the
+// pair is kept in an exact read cache (db/read-cache.ts) while the database is unchanged, so a revocation, a
+// profile change or a deletion (all writes, from this process or another) is seen by the very next request.
 type SessionWithUser = { session: Session; user: typeof users.$inferSelect };
 const sessionWithUser = new WeakMap<object, { all(p: { id: string }): SessionWithUser[] | Promise<SessionWithUser[]> }>();
+const sessionCache = readCache<Readonly<SessionWithUser> | null>(4096);
 
-/** One prepared statement: the session and its user (drizzle would otherwise rebuild and recompile per call). */
-function selectSessionWithUser(deps: Deps, id: string) {
+/** The session with its user, or null. Frozen: the same objects may answer many requests. */
+async function readSessionWithUser(deps: Deps, id: string): Promise<Readonly<SessionWithUser> | null> {
   let q = sessionWithUser.get(deps.database);
   if (!q) {
     q = deps.database.db
@@ -79,24 +79,23 @@ function selectSessionWithUser(deps: Deps, id: string) {
       .prepare() as never;
     sessionWithUser.set(deps.database, q!);
   }
-  return q!.all({ id });
+  const [row] = await q!.all({ id });
+  return row ? Object.freeze({ session: Object.freeze(row.session), user: Object.freeze(row.user) }) : null;
 }
 
 /**
- * The per-request check behind every access token, in one statement: the session exists, belongs to the user,
- * is not revoked and has not expired; returns it with its user. Slides the idle expiry, writing at most once a
- * minute per session.
+ * The per-request check behind every access token: the session exists, belongs to the user, is not revoked and
+ * has not expired; returns it with its user. Slides the idle expiry, writing at most once a minute per session.
  */
 export async function validateSessionAndUser(deps: Deps, sessionId: string, userId: string): Promise<SessionWithUser | null> {
   const now = deps.clock.now();
-  const [row] = await selectSessionWithUser(deps, sessionId);
+  const row = await sessionCache.get(deps, sessionId, () => readSessionWithUser(deps, sessionId));
   if (!row || row.session.userId !== userId || !isLive(row.session, now)) return null;
   const s = row.session;
   if (now - s.lastUsedAt > 60_000) {
     const expiresAt = Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
     await deps.database.db.update(sessions).set({ lastUsedAt: now, expiresAt }).where(eq(sessions.id, s.id));
-    s.lastUsedAt = now;
-    s.expiresAt = expiresAt;
+    return { session: { ...s, lastUsedAt: now, expiresAt }, user: row.user };
   }
   return row;
 }

@@ -9,6 +9,7 @@
 import type { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { queryRows } from "../db/prepared.ts";
+import { readCache } from "../db/read-cache.ts";
 import type { PostT } from "./models.ts";
 import { toPost, type PostRow } from "./service.ts";
 
@@ -63,6 +64,28 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
 const originals = new WeakMap<PostT, PostT>();
 export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
 
+type ViewerState = { mine: ReadonlyMap<string, string>; followed: ReadonlySet<string> };
+const NOBODY: ViewerState = { mine: new Map(), followed: new Set() };
+// A viewer reading the same page again (refresh, polling, the plugin re-opening its feed) while nothing changed:
+// the statement is answered from an exact cache on bun:sqlite (db/read-cache.ts), like the page itself.
+const viewerStates = readCache<ViewerState>(1024);
+
+/** The viewer's reactions on these posts and which of their authors the viewer follows: one statement. */
+function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: string[]): Promise<ViewerState> {
+  const postIds = JSON.stringify(posts.map((p) => p.id));
+  return viewerStates.get(deps, `${viewerId}:${postIds}`, async () => {
+    const others = JSON.stringify(authorIds.filter((id) => id !== viewerId));
+    const rows = await queryRows<{ k: string; a: string; b: string }>(deps.database, ENRICH_SQL.viewer, [viewerId, postIds, viewerId, others]);
+    const mine = new Map<string, string>();
+    const followed = new Set<string>();
+    for (const r of rows) {
+      if (r.k === "r") mine.set(r.a, r.b);
+      else followed.add(r.a);
+    }
+    return { mine, followed };
+  });
+}
+
 /**
  * The viewer's posts: new objects with the viewer's fields and the authors' presence (public posts are never
  * changed, so a cached page can be handed out again).
@@ -70,16 +93,7 @@ export const publicOriginal = (post: PostT): PostT | undefined => originals.get(
 export async function personalize(deps: Deps, posts: PostT[], viewerId: string | null): Promise<PostT[]> {
   if (posts.length === 0) return [];
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
-  const mine = new Map<string, string>();
-  const followed = new Set<string>();
-  if (viewerId !== null) {
-    const others = JSON.stringify(authorIds.filter((id) => id !== viewerId));
-    const rows = await queryRows<{ k: string; a: string; b: string }>(deps.database, ENRICH_SQL.viewer, [viewerId, JSON.stringify(posts.map((p) => p.id)), viewerId, others]);
-    for (const r of rows) {
-      if (r.k === "r") mine.set(r.a, r.b);
-      else followed.add(r.a);
-    }
-  }
+  const { mine, followed } = viewerId === null ? NOBODY : await viewerState(deps, viewerId, posts, authorIds);
   const presence = await authorPresence(deps, authorIds);
   // Nobody signed in and every author offline: the public posts are already exactly this (no copies to make).
   if (viewerId === null && presence === undefined) return posts;

@@ -28,7 +28,7 @@ type Query = { limit?: string; offset?: string; cursor?: string };
 type Viewer = { user: { id: string } } | null;
 
 // Nobody signed in: when every author on the page is offline the answer is the cached public page itself (same
-// array while the database is unchanged, see feed-cache.ts), so its JSON is made once and the bytes reused,
+// array while the database is unchanged, see db/read-cache.ts), so its JSON is made once and the bytes reused,
 // instead of Elysia validating and serializing ~25 KB again for every reader. Checked against the same response
 // schema when serialized, so a reused body has passed the contract exactly like a fresh one.
 const checkFeed = TypeCompiler.Compile(Feed);

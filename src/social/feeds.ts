@@ -2,8 +2,8 @@
 // Fan-out on read: a page is read from the posts table through its indexes, never precomputed per follower.
 // Every page is one feed statement (two at most for a sparse timeline) plus the enrichment (src/posts/enrich.ts:
 // reaction counts, and the viewer's own fields), whatever its size; only ready posts appear. On bun:sqlite a page
-// as anyone sees it is reused while the database is unchanged (feed-cache.ts), so a repeated page costs one tiny
-// version check plus the viewer's statement.
+// as anyone sees it is reused while the database is unchanged (db/read-cache.ts), so a repeated page costs one tiny
+// version check, and the viewer's own fields come from the same kind of cache.
 //
 // Pagination. Chronological feeds take `offset` (the plugin) or `cursor`: a keyset on (created_at, id) of the
 // last post shown, so posts published between two pages never shift the next page (no duplicates, no gaps).
@@ -18,12 +18,17 @@ import { queryRows } from "../db/prepared.ts";
 import type { Deps } from "../deps.ts";
 import { personalize, publicPosts, type PostWithAuthor } from "../posts/enrich.ts";
 import type { PostT } from "../posts/models.ts";
-import { cachedPage } from "./feed-cache.ts";
+import { readCache } from "../db/read-cache.ts";
 import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type Candidate, type RawFeedRow } from "./feed-queries.ts";
 
 export type FeedSource = "timeline" | "global";
 export type FeedMeta = { count: number; has_more: boolean; next_cursor: string; source?: FeedSource };
 export type FeedPage = { posts: PostT[]; meta: FeedMeta };
+
+/** Feed pages as anyone sees them, reused while the database is unchanged (db/read-cache.ts): ~25 KB each at 20 posts. */
+export const FEED_CACHE_PAGES = 256;
+const pages = readCache<unknown>(FEED_CACHE_PAGES);
+const cachedPage = <T>(deps: Deps, key: string, build: () => Promise<T>) => pages.get(deps, key, build) as Promise<T>;
 
 async function feedRows(deps: Deps, text: string, params: (string | number)[]): Promise<PostWithAuthor[]> {
   return (await queryRows<RawFeedRow>(deps.database, text, params)).map(toPostWithAuthor);

@@ -1,6 +1,9 @@
 // Native accounts, tokens and sessions: scenarios on a fresh database each, on bun:sqlite and on a real sqld.
 import { afterEach, describe, expect, test } from "bun:test";
+import { Database as SQLite } from "bun:sqlite";
 import { SignJWT } from "jose";
+import { join } from "node:path";
+import { authenticateToken } from "../../src/auth/guard.ts";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
@@ -138,6 +141,38 @@ for (const driver of DRIVERS) {
     });
   });
 }
+
+describe("the session check of every request on bun:sqlite (kept in an exact cache)", () => {
+  test("a revocation, a profile change or a deletion made by another process on the same file counts at the next request", async () => {
+    env = await createTestEnv("sqlite");
+    const { auth } = await registerUser(env);
+    const second = await registerUser(env);
+    for (let i = 0; i < 2; i++) expect((await get("/me", auth.token)).status).toBe(200); // the second one is a cache hit
+    // Another process (a second server on the same DATA_DIR, or the CLI) writes to the file directly.
+    const other = new SQLite(join(env.deps.config.DATA_DIR, "sidechain.db"));
+    try {
+      other.exec("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON");
+      other.query("UPDATE users SET display_name = 'Renamed Elsewhere' WHERE id = ?").run(second.auth.user.id);
+      expect((await json(await get("/me", second.auth.token))).display_name).toBe("Renamed Elsewhere");
+      other.query("UPDATE sessions SET revoked_at = ?, revoke_reason = 'admin' WHERE user_id = ?").run(Date.now(), auth.user.id);
+      const revoked = await get("/me", auth.token);
+      expect([revoked.status, (await json(revoked)).error]).toEqual([401, "invalid_token"]);
+      other.query("DELETE FROM users WHERE id = ?").run(second.auth.user.id);
+      expect((await get("/me", second.auth.token)).status).toBe(401);
+    } finally {
+      other.close();
+    }
+  });
+
+  test("the cached user is frozen: no handler can change what the next request sees", async () => {
+    env = await createTestEnv("sqlite");
+    const { auth } = await registerUser(env);
+    await authenticateToken(env.deps, auth.token);
+    const cached = await authenticateToken(env.deps, auth.token);
+    expect(Object.isFrozen(cached.user) && Object.isFrozen(cached.session)).toBe(true);
+    expect(() => Object.assign(cached.user, { displayName: "changed in place" })).toThrow(TypeError);
+  });
+});
 
 describe("login answers", () => {
   test("unknown email and wrong password: identical status and body", async () => {
