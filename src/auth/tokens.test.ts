@@ -62,3 +62,17 @@ test("a forged token that is also expired is invalid, not expired", async () => 
   const forged = await new SignJWT(base).setProtectedHeader({ alg: "HS256" }).setIssuedAt(1).setExpirationTime(2).sign(new TextEncoder().encode("x".repeat(48)));
   expect(await verifyAccessToken(secret, forged, now)).toEqual({ ok: false, reason: "invalid" });
 });
+
+test("a token checked before is remembered only for the secret that signed it, and its time claims still count", async () => {
+  const token = await sign({ ...base, nbf: now / 1000 + 60 });
+  const later = now + 120_000;
+  expect((await verifyAccessToken(secret, token, later)).ok).toBe(true); // checked, then remembered
+  expect(await verifyAccessToken(secret, token, now)).toEqual({ ok: false, reason: "invalid" }); // nbf still counts
+  expect(await verifyAccessToken(secret, token, now + 3_600_000)).toEqual({ ok: false, reason: "expired" });
+  expect(await verifyAccessToken("t".repeat(48), token, later)).toEqual({ ok: false, reason: "invalid" }); // another secret
+  // One character off the remembered token: checked afresh, and refused.
+  const at = token.length - 10; // inside the signature, away from its last character's padding bits
+  const other = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
+  expect(await verifyAccessToken(secret, other, later)).toEqual({ ok: false, reason: "invalid" });
+  expect((await verifyAccessToken(secret, token, later)).ok).toBe(true);
+});

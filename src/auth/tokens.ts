@@ -37,7 +37,7 @@ export async function signAccessToken(secret: string, claims: AccessClaims, nowM
  * of a signed-in request) against ~5 µs. The checks are jose's, made explicit: the header's alg must be exactly
  * HS256 (so "none" and every other algorithm fail), no `crit` header, a constant-time signature comparison, and
  * only then the claims: iss, aud, typ, sub, sid, iat, exp (and nbf when present). A token that fails the signature
- * is "invalid" even when it is also expired.
+ * is "invalid" even when it is also expired. A token that passed is remembered (checkToken below).
  */
 export async function verifyAccessToken(secret: string, token: string, nowMs: number): Promise<VerifyResult> {
   const claims = checkToken(secret, token);
@@ -68,8 +68,27 @@ function decodeJson(part: string): Record<string, unknown> | null {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-/** Signature, algorithm and every claim except the time ones; null when anything is off. */
+// Tokens that passed checkToken, per secret: the same string always gives the same answer, and a signed-in client
+// sends the same token with every request for its whole lifetime, so its signature and JSON are checked once (the
+// time claims are still checked on every call). Only well-signed tokens get in, at most VERIFIED_MAX per secret (oldest out first).
+const VERIFIED_MAX = 4096;
+const verified = new Map<string, Map<string, Claims>>();
+
 function checkToken(secret: string, token: string): Claims | null {
+  let known = verified.get(secret);
+  if (!known) verified.set(secret, (known = new Map()));
+  const hit = known.get(token);
+  if (hit) return hit;
+  const claims = checkTokenOnce(secret, token);
+  if (claims) {
+    if (known.size >= VERIFIED_MAX) known.delete(known.keys().next().value!);
+    known.set(token, Object.freeze(claims));
+  }
+  return claims;
+}
+
+/** Signature, algorithm and every claim except the time ones; null when anything is off. */
+function checkTokenOnce(secret: string, token: string): Claims | null {
   if (typeof token !== "string" || token.length > 4096) return null;
   const parts = token.split(".");
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p))) return null;
