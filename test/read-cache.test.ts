@@ -86,6 +86,48 @@ for (const driver of DRIVERS) {
       if (driver === "sqlite") expect([inner.calls, read.calls]).toEqual([1, 0]);
     });
 
+    test("gets that miss together share one read, unless a write came between them", async () => {
+      const cache = readCache<string | null>(8);
+      await setMeta(env, "k6", "six");
+      const read = counted(env, "k6");
+      const together = await Promise.all([cache.get(env.deps, "k6", read), cache.get(env.deps, "k6", read), cache.get(env.deps, "k6", read)]);
+      expect(together).toEqual(["six", "six", "six"]);
+      expect(read.calls).toBe(driver === "sqlite" ? 1 : 3);
+
+      await setMeta(env, "unrelated", String(Math.random())); // empties the cache
+      let hasRead!: () => void;
+      let release!: () => void;
+      const read1 = new Promise<void>((r) => (hasRead = r));
+      const gate = new Promise<void>((r) => (release = r));
+      const slow = async () => {
+        const [row] = await env.deps.database.db.select().from(meta).where(eq(meta.key, "k6"));
+        hasRead();
+        await gate; // still in flight...
+        return row!.value;
+      };
+      const first = cache.get(env.deps, "k6", slow);
+      await read1;
+      await setMeta(env, "k6", "seven"); // ...when this write lands
+      const second = cache.get(env.deps, "k6", read); // must not wait for the older read
+      release();
+      expect([await first, await second]).toEqual(["six", "seven"]);
+      expect(await cache.get(env.deps, "k6", read)).toBe("seven");
+    });
+
+    test("a failed read fails the gets that shared it, and the next get reads again", async () => {
+      const cache = readCache<string | null>(8);
+      let calls = 0;
+      const failing = async () => {
+        calls++;
+        await Bun.sleep(1);
+        throw new Error("disk on fire");
+      };
+      const results = await Promise.allSettled([cache.get(env.deps, "k7", failing), cache.get(env.deps, "k7", failing)]);
+      expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+      expect(calls).toBe(driver === "sqlite" ? 1 : 2);
+      expect(await cache.get(env.deps, "k7", counted(env, "k7"))).toBeNull();
+    });
+
     test("it holds at most its size: the least recently used value goes first", async () => {
       const cache = readCache<string | null>(2);
       const reads = { a: counted(env, "a"), b: counted(env, "b"), c: counted(env, "c") };

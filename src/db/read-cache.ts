@@ -16,7 +16,7 @@ import { queryRows } from "./prepared.ts";
 
 export const VERSION_SQL = `SELECT total_changes() AS c, (SELECT data_version FROM pragma_data_version) AS v`;
 
-type Store = { version: string; entries: Map<string, unknown> };
+type Store = { version: string; entries: Map<string, unknown>; reading: Map<string, Promise<unknown>> };
 type Holder = { database: Database };
 
 /**
@@ -43,9 +43,10 @@ export function readCache<T>(maxEntries: number): ReadCache<T> {
       if (database.kind !== "sqlite") return read();
       const version = await databaseVersion(database);
       let store = stores.get(database);
-      if (!store) stores.set(database, (store = { version, entries: new Map() }));
+      if (!store) stores.set(database, (store = { version, entries: new Map(), reading: new Map() }));
       if (store.version !== version) {
         store.entries.clear();
+        store.reading.clear();
         store.version = version;
       }
       if (store.entries.has(key)) {
@@ -54,16 +55,25 @@ export function readCache<T>(maxEntries: number): ReadCache<T> {
         store.entries.set(key, hit);
         return hit;
       }
-      const unsettled = inTransaction(database);
-      const value = await read();
-      // Other requests run between our awaits. If one wrote meanwhile, the value may be older than the database:
-      // kept under `version` it is dropped by the next get, which sees the counters moved (they never go back).
-      // If one of those gets already moved the cache on to the new version, it is not kept at all.
-      if (!unsettled && !inTransaction(database) && store.version === version) {
-        store.entries.set(key, value);
-        if (store.entries.size > maxEntries) store.entries.delete(store.entries.keys().next().value!);
+      if (inTransaction(database)) return read(); // it may roll back: neither kept nor shared
+      // Requests that miss together wait for one read (right after a write, every reader misses at once).
+      const pending = store.reading.get(key) as Promise<T> | undefined;
+      if (pending) return pending;
+      const reading = read();
+      store.reading.set(key, reading);
+      try {
+        const value = await reading;
+        // Other requests run between our awaits. If one wrote meanwhile, the value may be older than the database:
+        // kept under `version` it is dropped by the next get, which sees the counters moved (they never go back).
+        // If one of those gets already moved the cache on to the new version, it is not kept at all.
+        if (!inTransaction(database) && store.version === version) {
+          store.entries.set(key, value);
+          if (store.entries.size > maxEntries) store.entries.delete(store.entries.keys().next().value!);
+        }
+        return value;
+      } finally {
+        if (store.reading.get(key) === reading) store.reading.delete(key);
       }
-      return value;
     },
   };
 }
