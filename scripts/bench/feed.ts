@@ -3,9 +3,9 @@
 // run (the ratio is what to compare across machines). The community is seeded into a fresh DATA_DIR
 // (test/support/community.ts), then the server starts on it as a process and autocannon (Node, its own process)
 // loads each path at 50 connections: /health, the timeline of a producer following 200 others (signed in through
-// POST /auth/login), the global feed, trending.
+// POST /auth/login), the global feed, trending; then the timeline again while 100 writes a second go on.
 // Usage: bun scripts/bench/feed.ts [seconds] [--keep]   (--keep leaves the seeded DATA_DIR for inspection)
-import { sql } from "drizzle-orm";
+import { ne, sql } from "drizzle-orm";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,11 +15,15 @@ import { applyMigrations } from "../../src/db/migrate.ts";
 import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps } from "../../src/index.ts";
+import { createSession } from "../../src/auth/sessions.ts";
+import { users } from "../../src/db/schema.ts";
 import { TRENDING, globalFeed, rankedFeed, timelineFeed } from "../../src/social/feeds.ts";
 
 const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const keep = process.argv.includes("--keep");
 const connections = 50;
+const WRITES_PER_S = 100;
+const WRITERS = 50;
 const password = "correct horse battery staple";
 
 const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-feed-"));
@@ -28,6 +32,12 @@ await applyMigrations(database);
 await database.db.run(sql.raw("PRAGMA cache_size = -1000000")); // the seed writes the reactions and follows indexes in random order
 const seeded = await seedCommunity(database, { ...DEFAULT_SEED, now: Date.now(), benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }) });
 await database.close();
+// Sessions for the producers who write during the "under writes" run (each is held to the per-user reaction limit,
+// so the writes are spread over many accounts), minted in process: logins would run into the per-IP auth limit.
+const minting = await buildDeps(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
+const writerIds = await minting.database.db.select({ id: users.id }).from(users).where(ne(users.id, seeded.benchUser.id)).limit(WRITERS);
+const writerAuth = await Promise.all(writerIds.map(async ({ id }) => ({ authorization: `Bearer ${(await createSession(minting, id, { userAgent: "bench writer" })).token}` })));
+await minting.database.close();
 console.log(`seeded ${Object.entries(seeded.counts).map(([k, v]) => `${v.toLocaleString("en")} ${k}`).join(", ")} in ${seeded.seconds.toFixed(1)} s`);
 
 const server = await startSidechain({ DATA_DIR: dataDir });
@@ -59,6 +69,29 @@ try {
     await load(server.url + p.path, { connections, seconds: 2, headers: p.headers }); // warm-up
     results[p.name] = await load(server.url + p.path, { connections, seconds, headers: p.headers });
   }
+  // The runs above repeat pages while nothing is written, so on bun:sqlite they are served from the exact read
+  // caches (src/db/read-cache.ts). A live community writes: the timeline again while other producers change their
+  // reaction on a post of that timeline, WRITES_PER_S times a second through the API (each a real write that empties
+  // every cache, so the next request builds its page, the session check and the viewer's fields again).
+  const writes: { sent: number; failed: number; firstError?: string } = { sent: 0, failed: 0 };
+  const target = (((await (await fetch(`${server.url}/api/v1/feed/timeline`, { headers: auth })).json()) as { posts: { id: string }[] }).posts[0]!).id;
+  const writer = setInterval(() => {
+    const n = writes.sent++;
+    const headers = { ...writerAuth[n % WRITERS]!, "content-type": "application/json" };
+    const emoji = Math.floor(n / WRITERS) % 2 ? "🔥" : "💯"; // each writer flips between two: every request writes
+    fetch(`${server.url}/api/v1/posts/${target}/reaction`, { method: "PUT", headers, body: JSON.stringify({ emoji }) })
+      .then(async (r) => {
+        if (r.ok) return;
+        writes.failed++;
+        writes.firstError ??= `${r.status} ${(await r.text()).slice(0, 200)}`;
+      })
+      .catch((err) => {
+        writes.failed++;
+        writes.firstError ??= String(err);
+      });
+  }, 1000 / WRITES_PER_S);
+  const underWrites = await load(server.url + "/api/v1/feed/timeline", { connections, seconds, headers: auth });
+  clearInterval(writer);
   const peak = await peakRss(server.proc.pid);
   const health = results["/health"]!;
   console.log(`machine: ${machine()}; ${connections} connections, ${seconds} s each; bun:sqlite`);
@@ -66,6 +99,10 @@ try {
     const ratio = name === "/health" ? "" : `, ratio to /health ${(r.rps / health.rps).toFixed(3)}`;
     console.log(`${name.padEnd(24)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
   }
+  const w = underWrites;
+  console.log(
+    `${"timeline under writes".padEnd(24)} ${String(w.rps).padStart(6)} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms, errors ${w.errors}, non-2xx ${w.non2xx}, ratio to /health ${(w.rps / health.rps).toFixed(3)}; ${writes.sent} reaction changes (${(writes.sent / seconds).toFixed(0)}/s), ${writes.failed} failed${writes.firstError ? ` (first: ${writes.firstError})` : ""}`,
+  );
   console.log(`server peak RSS: ${(peak / 2 ** 20).toFixed(0)} MiB`);
   await server.stop();
 
