@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 const LogLevel = T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")]);
 
 // Names, defaults and units follow the design's "Configuration names"; README.md has the same table.
-const EnvSchema = T.Object({
+export const EnvSchema = T.Object({
   PORT: T.Integer({ minimum: 0, maximum: 65535, default: 8787 }),
   HOST: T.String({ minLength: 1, default: "127.0.0.1" }),
   PUBLIC_URL: T.Optional(T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" })),
@@ -106,6 +106,8 @@ const EnvSchema = T.Object({
   // Realtime (src/realtime): WebSocket hub, presence, and the event bus (Redis pub/sub when scaled out)
   REDIS_URL: T.Optional(T.String({ pattern: "^(rediss?|valkeys?)://.+" })),
   REDIS_PREFIX: T.String({ pattern: "^[A-Za-z0-9._:-]{1,64}$", default: "sidechain" }),
+  // With REDIS_URL the rate limits are counted in Redis; a check that takes longer falls back to this instance.
+  REDIS_LIMIT_TIMEOUT_MS: T.Integer({ minimum: 10, maximum: 10_000, default: 250 }),
   WS_MAX_CONNECTIONS_PER_USER: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
   WS_IDLE_TIMEOUT_S: T.Integer({ minimum: 1, maximum: 3600, default: 90 }),
   WS_MAX_MESSAGES_PER_MIN: T.Integer({ minimum: 1, default: 120 }),

@@ -9,6 +9,7 @@ import type { FfmpegRunner } from "./audio/ffmpeg.ts";
 import type { AudioOptions } from "./audio/options.ts";
 import type { Bus } from "./realtime/bus.ts";
 import type { Presence } from "./realtime/presence.ts";
+import type { RateLimits } from "./http/rate-limit.ts";
 
 export type LogFields = Record<string, unknown>;
 export interface Logger {
@@ -54,4 +55,6 @@ export interface Deps {
   bus: Bus;
   /** Who is online / in the studio (hidden users already off): `presence.lookup(userIds)` for author presence. */
   presence: Presence;
+  /** Makes rate limiters: counted in process memory, or in Redis (shared by every instance) with REDIS_URL. */
+  limits: RateLimits;
 }

@@ -18,6 +18,7 @@ import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
+import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
 import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
@@ -108,6 +109,9 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     },
     bus,
     presence: createPresence({ database }, presenceStore),
+    limits: redis
+      ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
+      : memoryRateLimits(clock),
   };
 }
 

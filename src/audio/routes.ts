@@ -3,7 +3,6 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
 
@@ -44,13 +43,13 @@ const UploadForm = t.Object({
 
 export const audioRoutes = (deps: Deps) => {
   // Uploads per producer per hour, next to the route it protects.
-  const uploadsPerUser = windowLimiter({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
+  const uploadsPerUser = deps.limits.window({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000 });
   return new Elysia({ name: "audio-routes", prefix: "/audio", detail: { tags: ["loops"] } })
     .use(authGuard(deps))
     .post(
       "/upload",
       async ({ body, auth, request, set }) => {
-        uploadsPerUser.hit(auth.user.id);
+        await uploadsPerUser.hit(auth.user.id);
         const fields = body as Record<string, unknown>;
         const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
         const file = pickFile(fields);

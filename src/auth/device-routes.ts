@@ -4,7 +4,6 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { SelfUser } from "../users/models.ts";
 import { createDeviceAuthorization, pollDeviceAuthorization } from "./device.ts";
 import { AuthObject } from "./models.ts";
@@ -72,14 +71,14 @@ export const deviceRoutes = (deps: Deps) => {
   const ip = (request: Request) => clientIp(request, trusted);
 
   // Limiters, created here next to the routes they protect.
-  const codesPerIp = windowLimiter({ name: "device-code", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
-  const pollsPerIp = windowLimiter({ name: "device-poll", limit: config.RATE_LIMIT_DEVICE_POLL_PER_MIN, windowMs: 60_000, clock });
+  const codesPerIp = deps.limits.window({ name: "device-code", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
+  const pollsPerIp = deps.limits.window({ name: "device-poll", limit: config.RATE_LIMIT_DEVICE_POLL_PER_MIN, windowMs: 60_000 });
 
   return new Elysia({ name: "device-routes", prefix: "/auth/device", detail: { tags: ["auth"] } })
     .post(
       "/code",
       async ({ request }) => {
-        codesPerIp.hit(ip(request));
+        await codesPerIp.hit(ip(request));
         const d = await createDeviceAuthorization(deps);
         // Links come from PUBLIC_URL, never from the request's Host header.
         const verificationUri = `${config.PUBLIC_URL}/device`;
@@ -100,7 +99,7 @@ export const deviceRoutes = (deps: Deps) => {
     .post(
       "/token",
       async ({ body, request }) => {
-        pollsPerIp.hit(ip(request));
+        await pollsPerIp.hit(ip(request));
         const r = await pollDeviceAuthorization(deps, body.device_code, { ip: ip(request), userAgent: request.headers.get("user-agent") ?? "" });
         if (r.status !== "error") return r;
         if (r.error === "slow_down") {

@@ -2,7 +2,7 @@
 // browser sign-in page (/signin). One set per running app (per deps), so a client cannot double its attempts by
 // alternating between the two, and the argon2id concurrency limit bounds memory for all of them together.
 import type { Deps } from "../deps.ts";
-import { failureBackoff, windowLimiter, type FailureBackoff, type WindowLimiter } from "../http/rate-limit.ts";
+import type { FailureBackoff, WindowLimiter } from "../http/rate-limit.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import { checkLogin, type LoginResult } from "./service.ts";
 
@@ -22,8 +22,8 @@ export function sharedAuthLimits(deps: Deps): SharedAuthLimits {
     const { config, clock } = deps;
     limits = {
       hasher: createPasswordHasher(config.PASSWORD_HASH_CONCURRENCY),
-      perIp: windowLimiter({ name: "auth-ip", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock }),
-      loginBackoff: failureBackoff({ freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxS: config.LOGIN_BACKOFF_MAX_S, clock }),
+      perIp: deps.limits.window({ name: "auth-ip", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 }),
+      loginBackoff: deps.limits.backoff({ name: "login", freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxS: config.LOGIN_BACKOFF_MAX_S }),
     };
     byDeps.set(deps, limits);
   }
@@ -41,9 +41,9 @@ export async function checkLoginWithBackoff(
   password: string,
 ): Promise<LoginResult> {
   const account = `login:${login.trim().toLowerCase()}`;
-  limits.loginBackoff.check(account); // per account, whichever IP the attempts come from
+  await limits.loginBackoff.check(account); // per account, whichever IP the attempts come from
   const result = await checkLogin(deps, limits.hasher, login, password);
-  if (result.ok) limits.loginBackoff.succeed(account);
-  else limits.loginBackoff.fail(account);
+  if (result.ok) await limits.loginBackoff.succeed(account);
+  else await limits.loginBackoff.fail(account);
   return result;
 }

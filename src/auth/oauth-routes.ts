@@ -17,7 +17,6 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
 import { getUserById } from "../users/service.ts";
 import { csrfFor, csrfOk, readCookie } from "../web/layout.ts";
@@ -93,10 +92,10 @@ export const oauthRoutes = (deps: Deps) => {
   // Limiters, created here next to the routes they protect (per client IP). Starts, callbacks, confirmations and
   // exchanges each get RATE_LIMIT_AUTH_PER_MIN per minute (keys are per route group): each costs provider or
   // database work.
-  const flowLimiter = windowLimiter({ name: "oauth-flow", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
+  const flowLimiter = deps.limits.window({ name: "oauth-flow", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
   // The plugin polls once a second for up to 5 minutes (60/min); four times the auth budget leaves room for a
   // few plugins behind one address.
-  const pollLimiter = windowLimiter({ name: "oauth-poll", limit: config.RATE_LIMIT_AUTH_PER_MIN * 4, windowMs: 60_000, clock });
+  const pollLimiter = deps.limits.window({ name: "oauth-poll", limit: config.RATE_LIMIT_AUTH_PER_MIN * 4, windowMs: 60_000 });
 
   const requireProvider = (name: ProviderName): Provider => {
     const provider = getProvider(config, name);
@@ -146,7 +145,7 @@ export const oauthRoutes = (deps: Deps) => {
 
   /** GET /auth/{provider}: 302 to the provider with state + PKCE, both bound to the encrypted flow cookie. */
   const start = async (name: ProviderName, query: typeof M.StartQuery.static, request: Request) => {
-    flowLimiter.hit(`start:${ip(request)}`);
+    await flowLimiter.hit(`start:${ip(request)}`);
     const provider = requireProvider(name);
     const intent = await parseStart(name, query);
     const { state, codeVerifier } = newFlowSecrets();
@@ -165,7 +164,7 @@ export const oauthRoutes = (deps: Deps) => {
 
   /** GET /auth/{provider}/callback: state check first, then the code exchange, then the flow's ending. */
   const callback = async (name: ProviderName, query: typeof M.CallbackQuery.static, request: Request): Promise<Response> => {
-    flowLimiter.hit(`callback:${ip(request)}`);
+    await flowLimiter.hit(`callback:${ip(request)}`);
     const label = PROVIDER_LABEL[name];
     const clear = clearFlowCookie(name);
     const fail = (title: string, message: string, status = 400) => withCookies(oauthErrorPage(title, message, status), clear);
@@ -281,7 +280,7 @@ export const oauthRoutes = (deps: Deps) => {
     .post(
       "/oauth/confirm",
       async ({ body, request }) => {
-        flowLimiter.hit(`confirm:${ip(request)}`);
+        await flowLimiter.hit(`confirm:${ip(request)}`);
         // Double-submit CSRF: only a form served by this server to this browser can approve.
         if (!csrfOk(request, body)) return oauthErrorPage("Sign-in failed", "This form has expired. Start again from the plugin.");
         const ticket = await unseal<{ sid: string; u: string }>(config.JWT_SECRET, "oauth-plugin-approval", body.ticket, clock.now());
@@ -301,7 +300,7 @@ export const oauthRoutes = (deps: Deps) => {
     .get(
       "/oauth/poll",
       async ({ query, request }) => {
-        pollLimiter.hit(`poll:${ip(request)}`);
+        await pollLimiter.hit(`poll:${ip(request)}`);
         const sid = query.session_id.toLowerCase();
         if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
         return pollPluginSignIn(deps, sid, client(request));
@@ -315,7 +314,7 @@ export const oauthRoutes = (deps: Deps) => {
     .post(
       "/oauth/exchange",
       async ({ request }) => {
-        flowLimiter.hit(`exchange:${ip(request)}`);
+        await flowLimiter.hit(`exchange:${ip(request)}`);
         const code = readCookie(request, RESULT_COOKIE);
         const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
         if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");

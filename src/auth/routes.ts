@@ -4,7 +4,6 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { parseTrustedProxies, clientIp } from "../http/client-ip.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { SelfUser } from "../users/models.ts";
 import { toSelfUser } from "../users/service.ts";
 import { authGuard } from "./guard.ts";
@@ -25,11 +24,11 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
   // Limiters, created here next to the routes they protect. The per-IP limiter and the per-account login backoff
   // are shared with the browser sign-in page (src/auth/limits.ts), so attempts there count here too.
   const { perIp, loginBackoff } = sharedAuthLimits(deps);
-  const mailPerTarget = windowLimiter({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000, clock });
+  const mailPerTarget = deps.limits.window({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000 });
   const limitIp = (request: Request, group: string) => perIp.hit(`${group}:${clientIp(request, trusted)}`);
 
-  const forgot = (email: string) => {
-    mailPerTarget.hit(`forgot:${service.normalizeEmail(email)}`);
+  const forgot = async (email: string) => {
+    await mailPerTarget.hit(`forgot:${service.normalizeEmail(email)}`);
     // Not awaited: the answer is the same, and as fast, whether or not the email has an account.
     service.requestPasswordReset(deps, email).catch((err) => deps.log.error("password reset request failed", { reason: String(err) }));
     return { ok: true as const };
@@ -41,7 +40,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/register",
       async ({ body, request, set }) => {
-        limitIp(request, "register");
+        await limitIp(request, "register");
         const auth = await service.register(deps, hasher, body, client(request));
         set.status = 201;
         return { auth };
@@ -51,7 +50,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/login",
       async ({ body, request }) => {
-        limitIp(request, "login");
+        await limitIp(request, "login");
         const result = await checkLoginWithBackoff(deps, { hasher, loginBackoff }, body.email, body.password);
         // Same status and body for an unknown account and a wrong password: no enumeration.
         if (!result.ok) throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
@@ -62,7 +61,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/refresh",
       async ({ body, request }) => {
-        limitIp(request, "refresh");
+        await limitIp(request, "refresh");
         if (body.refresh_token) {
           const r = await rotateRefreshToken(deps, body.refresh_token);
           if (!r.ok) {
@@ -108,8 +107,8 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     })
     .post(
       "/forgot-password",
-      ({ body, request, set }) => {
-        limitIp(request, "forgot");
+      async ({ body, request, set }) => {
+        await limitIp(request, "forgot");
         set.status = 202;
         return forgot(body.email);
       },
@@ -118,7 +117,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/reset-password",
       async ({ body, request, set }) => {
-        limitIp(request, "forgot");
+        await limitIp(request, "forgot");
         // One path, two meanings told apart by the body: {email} is the plugin's forgot-password,
         // {token, new_password} is the REST confirmation.
         if ("token" in body) return confirmReset(body.token, body.new_password);
@@ -129,8 +128,8 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     )
     .post(
       "/reset-password/confirm",
-      ({ body, request }) => {
-        limitIp(request, "forgot");
+      async ({ body, request }) => {
+        await limitIp(request, "forgot");
         return confirmReset(body.token, body.new_password);
       },
       { parse: "json", body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
@@ -138,7 +137,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/set-password",
       async ({ body, request }) => {
-        limitIp(request, "forgot");
+        await limitIp(request, "forgot");
         await service.redeemPasswordToken(deps, hasher, body.token, body.password, "set_password");
         return { ok: true as const };
       },
@@ -155,7 +154,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/verify-email",
       async ({ body, request }) => {
-        limitIp(request, "verify");
+        await limitIp(request, "verify");
         await service.verifyEmail(deps, body.token);
         return { ok: true as const };
       },
@@ -164,8 +163,8 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/resend-verification",
       async ({ auth, request }) => {
-        limitIp(request, "resend");
-        mailPerTarget.hit(`verify:${auth.user.id}`);
+        await limitIp(request, "resend");
+        await mailPerTarget.hit(`verify:${auth.user.id}`);
         await service.resendVerification(deps, auth.user);
         return { ok: true as const };
       },

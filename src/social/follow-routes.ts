@@ -5,7 +5,6 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { publishFollow } from "../realtime/events.ts";
@@ -37,10 +36,10 @@ const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 
 export const followRoutes = (deps: Deps) => {
   // Next to the routes it protects: follow/unfollow calls per signed-in user.
-  const followsPerUser = windowLimiter({ name: "follows", limit: FOLLOWS_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
+  const followsPerUser = deps.limits.window({ name: "follows", limit: FOLLOWS_PER_HOUR, windowMs: 3600_000 });
 
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
-    followsPerUser.hit(userId);
+    await followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
     if (r.changed) {
       // committed: tell the followee, and push the follow notification
@@ -52,7 +51,7 @@ export const followRoutes = (deps: Deps) => {
     return shape(r);
   };
   const unfollow = async (userId: string, targetId: string) => {
-    followsPerUser.hit(userId);
+    await followsPerUser.hit(userId);
     const r = await unfollowUser(deps, userId, targetId);
     if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count, following: false });
     return shape(r);

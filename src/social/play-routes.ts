@@ -4,7 +4,6 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { postIdOfActivity } from "./activity.ts";
 import { MAX_LISTEN_SECONDS, recordListenDuration, recordPlay } from "./plays.ts";
 
@@ -29,9 +28,9 @@ const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 
 export const playRoutes = (deps: Deps) => {
   // Per listener: far above anyone auditioning loops, low enough that a script cannot hammer the write lock.
-  const playLimit = windowLimiter({ name: "plays", limit: 300, windowMs: 60_000, clock: deps.clock });
-  const play = (userId: string, postId: string) => {
-    playLimit.hit(userId);
+  const playLimit = deps.limits.window({ name: "plays", limit: 300, windowMs: 60_000 });
+  const play = async (userId: string, postId: string) => {
+    await playLimit.hit(userId);
     return recordPlay(deps, userId, postId);
   };
 
@@ -53,7 +52,7 @@ export const playRoutes = (deps: Deps) => {
     .post(
       "/social/listen-duration",
       async ({ auth, body }) => {
-        playLimit.hit(auth.user.id);
+        await playLimit.hit(auth.user.id);
         const { recorded } = await recordListenDuration(deps, auth.user.id, postIdOfActivity(body.activity_id), body.duration);
         return { ok: true as const, recorded };
       },

@@ -5,7 +5,6 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { postIdOfActivity } from "./activity.ts";
 import { publishReaction } from "../realtime/events.ts";
 import { findVisiblePost } from "../posts/service.ts";
@@ -34,7 +33,7 @@ const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 
 export const reactionRoutes = (deps: Deps) => {
   // Per user: generous for a person tapping emoji, a wall for a script.
-  const reactLimit = windowLimiter({ name: "reactions", limit: 120, windowMs: 60_000, clock: deps.clock });
+  const reactLimit = deps.limits.window({ name: "reactions", limit: 120, windowMs: 60_000 });
   // After the commit, the owner and the post's recent viewers get post_liked / post_unliked (src/realtime).
   const live = (userId: string, postId: string, liked: boolean, s: Reaction) =>
     void publishReaction(deps, { postId, actorId: userId, liked, emoji: s.user_reaction, likeCount: s.like_count, reactionCounts: s.reaction_counts });
@@ -44,14 +43,14 @@ export const reactionRoutes = (deps: Deps) => {
     if (owner && owner !== userId) await pushNotification(deps, owner, notificationDedupeKey({ kind: "reaction", userId: owner, actorId: userId, postId, emoji: "" }));
   };
   const react = async (userId: string, postId: string, emoji: string) => {
-    reactLimit.hit(userId);
+    await reactLimit.hit(userId);
     const s = await setReaction(deps, userId, postId, requireEmoji(emoji));
     live(userId, postId, true, s);
     void pushReactionNotification(userId, postId).catch(() => undefined);
     return s;
   };
   const unreact = async (userId: string, postId: string) => {
-    reactLimit.hit(userId);
+    await reactLimit.hit(userId);
     const s = await removeReaction(deps, userId, postId);
     live(userId, postId, false, s);
     return s;

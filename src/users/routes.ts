@@ -4,7 +4,6 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "./avatar.ts";
 import { AvatarForm, AvatarResponse, ProfileBody, PublicUser, SelfUser, UsernameBody } from "./models.ts";
 import { changeUsername, getPublicProfile, updateProfile } from "./profile.ts";
@@ -20,7 +19,7 @@ const IdParams = t.Object({ id: t.String({ maxLength: 64, description: "user id,
 const editErrors = { 400: ErrorSchema, 401: ErrorSchema };
 
 export const userRoutes = (deps: Deps) => {
-  const avatarsPerUser = windowLimiter({ name: "avatars", limit: AVATAR_UPLOADS_PER_HOUR, windowMs: 3600_000, clock: deps.clock });
+  const avatarsPerUser = deps.limits.window({ name: "avatars", limit: AVATAR_UPLOADS_PER_HOUR, windowMs: 3600_000 });
 
   const profileEdit = {
     auth: true,
@@ -66,7 +65,7 @@ export const userRoutes = (deps: Deps) => {
       .post(
         "/upload-profile-picture",
         async ({ auth, body }) => {
-          avatarsPerUser.hit(auth.user.id);
+          await avatarsPerUser.hit(auth.user.id);
           const file = body.file ?? body.image ?? body.avatar;
           if (!(file instanceof Blob)) throw errors.validation({ file: "Attach the picture as the multipart file field file" });
           const { url, user } = await setAvatar(deps, auth.user.id, file);

@@ -10,7 +10,6 @@ import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { ApiError } from "../http/errors.ts";
-import { windowLimiter } from "../http/rate-limit.ts";
 import { endBrowserSession, readBrowserSession, safeNext, signInPath, startBrowserSession, clearBrowserSessionCookie } from "../auth/browser-session.ts";
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
@@ -55,10 +54,10 @@ export const webPages = (deps: Deps) => {
   // must be throttled).
   const limits = sharedAuthLimits(deps);
   const limitIp = (request: Request, group: string) => limits.perIp.hit(`${group}:${ipOf(request)}`);
-  const deviceTries = windowLimiter({ name: "device-verify", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000, clock });
-  const limitDevice = (request: Request, auth: Auth) => {
-    deviceTries.hit(`ip:${ipOf(request)}`);
-    deviceTries.hit(`user:${auth.user.id}`);
+  const deviceTries = deps.limits.window({ name: "device-verify", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
+  const limitDevice = async (request: Request, auth: Auth) => {
+    await deviceTries.hit(`ip:${ipOf(request)}`);
+    await deviceTries.hit(`user:${auth.user.id}`);
   };
 
   /** A page with a form: the CSRF cookie is set (or reused) and its token is handed to `render`. */
@@ -145,7 +144,7 @@ export const webPages = (deps: Deps) => {
         const form = asForm(body);
         const token = str(form.token, 200);
         if (!csrfOk(request, form)) return csrfRefused(request, `${path}?token=${encodeURIComponent(token)}`);
-        limitIp(request, "forgot"); // the same per-IP budget as the API's reset routes
+        await limitIp(request, "forgot"); // the same per-IP budget as the API's reset routes
         const password = str(form.password);
         if (password !== str(form.password_confirm)) return passwordForm(request, path, title, token, "The two passwords are not the same.", 400);
         try {
@@ -191,7 +190,7 @@ export const webPages = (deps: Deps) => {
           const form = asForm(body);
           const next = safeNext(form.next);
           if (!csrfOk(request, form)) return csrfRefused(request, next ? signInPath(next) : "/signin");
-          limitIp(request, "login"); // the same per-IP budget as POST /api/v1/auth/login
+          await limitIp(request, "login"); // the same per-IP budget as POST /api/v1/auth/login
           const login = str(form.login, 254).trim();
           const password = str(form.password);
           if (!login || !password) return signInForm(request, { next, login, error: "Enter your email or username and your password." }, 400);
@@ -257,7 +256,7 @@ export const webPages = (deps: Deps) => {
           const form = asForm(body);
           const token = str(form.token, 200);
           if (!csrfOk(request, form)) return csrfRefused(request, `/verify-email?token=${encodeURIComponent(token)}`);
-          limitIp(request, "verify");
+          await limitIp(request, "verify");
           try {
             await service.verifyEmail(deps, token);
           } catch (err) {
@@ -321,7 +320,7 @@ export const webPages = (deps: Deps) => {
           if (!csrfOk(request, form)) return csrfRefused(request, code ? `/device?code=${code}` : "/device");
           const decision = form.decision;
           if (!code || (decision !== "approve" && decision !== "deny")) return deviceForm(request, auth, { error: "Enter the code shown on your device." }, 400);
-          limitDevice(request, auth);
+          await limitDevice(request, auth);
           if (!(await decideDeviceAuthorization(deps, code, auth.user.id, decision))) {
             return message("This code no longer works", "No sign-in is waiting for this code: it expired (codes last 10 minutes) or was already approved or denied. Start again on your device.", {
               status: 400,
@@ -352,7 +351,7 @@ export const webPages = (deps: Deps) => {
   async function lookUp(request: Request, auth: Auth, raw: string) {
     const code = normalizeUserCode(raw);
     if (!code) return deviceForm(request, auth, { value: raw, error: "That is not a valid code: it has 8 letters, like WDJB-MJHT." }, 400);
-    limitDevice(request, auth);
+    await limitDevice(request, auth);
     const pending = await findPendingDevice(deps, code);
     if (!pending) {
       return deviceForm(request, auth, { value: code, error: "No sign-in is waiting for this code. It may have expired (codes last 10 minutes) or been used already." }, 404);
