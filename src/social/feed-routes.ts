@@ -75,10 +75,23 @@ function viewerBody(page: FeedPage): Uint8Array<ArrayBuffer> | undefined {
   return Buffer.concat(parts) as Uint8Array<ArrayBuffer>;
 }
 
+// The last body made from a viewer's posts: personalize() hands the same frozen copies back while nothing changed
+// (posts/enrich.ts), so a viewer reading the same page again gets the same bytes without making them again.
+const viewerBodies = new WeakMap<readonly PostT[], { meta: string; body: Uint8Array<ArrayBuffer> }>();
+
+function memoViewerBody(page: FeedPage): Uint8Array<ArrayBuffer> | undefined {
+  const meta = JSON.stringify(page.meta);
+  const memo = viewerBodies.get(page.posts);
+  if (memo?.meta === meta) return memo.body;
+  const body = viewerBody(page);
+  if (body && Object.isFrozen(page.posts)) viewerBodies.set(page.posts, { meta, body });
+  return body;
+}
+
 // (Typed as the page: Elysia sends a returned Response as it is, but its route types cannot say "page or Response".)
 function answer(page: FeedPage, viewer: Viewer): FeedPage {
   if (viewer) {
-    const body = viewerBody(page);
+    const body = memoViewerBody(page);
     // Anything unexpected (a post not from the cache): the ordinary path, validated and serialized by Elysia.
     return body === undefined ? page : (new Response(body, { headers: { "content-type": "application/json;charset=utf-8" } }) as unknown as FeedPage);
   }

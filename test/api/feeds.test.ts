@@ -246,6 +246,28 @@ for (const driver of DRIVERS) {
       expect([again.like_count, again.reaction_counts]).toEqual([0, {}]);
     });
 
+    test("a signed-in page read again is reused only while nothing changed: a reaction or an author going live shows at once", async () => {
+      const read = async () => await (await env.request("/api/v1/feed/timeline", { token: viewer.token })).text();
+      const first = await read();
+      expect(await read()).toBe(first); // nothing changed: the same answer (served from the viewer's cached body)
+      const target = (JSON.parse(first) as { posts: { id: string; user_id: string; user_reaction: string }[] }).posts.find((x) => x.user_id === friend)!;
+      const reaction = (method: string) => env.request(`/api/v1/posts/${target.id}/reaction`, { method, token: viewer.token, json: method === "PUT" ? { emoji: "🚀" } : undefined });
+      expect((await reaction("PUT")).status).toBe(200);
+      const reacted = JSON.parse(await read()).posts.find((x: { id: string }) => x.id === target.id);
+      expect([reacted.user_reaction, reacted.is_liked]).toEqual(["🚀", true]);
+      const store = env.deps.presence.store;
+      await store.update(friend, { n: 1, status: "online", daw: "", at: env.clock.now() });
+      try {
+        const live = JSON.parse(await read()).posts.filter((x: { user_id: string }) => x.user_id === friend);
+        expect(live.every((x: { is_online: boolean }) => x.is_online)).toBe(true); // presence is not a database write
+      } finally {
+        await store.update(friend, null);
+      }
+      expect(JSON.parse(await read()).posts.every((x: { is_online: boolean }) => !x.is_online)).toBe(true);
+      expect((await reaction("DELETE")).status).toBe(200);
+      expect(JSON.parse(await read()).posts.find((x: { id: string }) => x.id === target.id).user_reaction).toBe("");
+    });
+
     test("a page read while a write transaction is open, which then rolls back, is not kept", async () => {
       const ghost = Bun.randomUUIDv7();
       await expect(
