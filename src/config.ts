@@ -108,6 +108,8 @@ export const EnvSchema = T.Object({
   REDIS_PREFIX: T.String({ pattern: "^[A-Za-z0-9._:-]{1,64}$", default: "sidechain" }),
   // With REDIS_URL the rate limits are counted in Redis; a check that takes longer falls back to this instance.
   REDIS_LIMIT_TIMEOUT_MS: T.Integer({ minimum: 10, maximum: 10_000, default: 250 }),
+  // Notifications older than this are deleted hourly (0 keeps them all).
+  NOTIFICATION_RETENTION_DAYS: T.Integer({ minimum: 0, maximum: 36_500, default: 90 }),
   WS_MAX_CONNECTIONS_PER_USER: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
   WS_IDLE_TIMEOUT_S: T.Integer({ minimum: 1, maximum: 3600, default: 90 }),
   WS_MAX_MESSAGES_PER_MIN: T.Integer({ minimum: 1, default: 120 }),

@@ -18,6 +18,7 @@ import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
+import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
 import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
@@ -126,6 +127,14 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const swept = await sweepStaleTempDirs(config.AUDIO_TMP_DIR, config.JOB_TIMEOUT_MS + config.FFMPEG_TIMEOUT_MS);
   if (swept) deps.log.info("removed stale audio temp dirs", { count: swept });
   await deps.jobs.start();
+  // Old notifications go hourly (and once now); a failure is logged and tried again at the next hour.
+  const prune = () =>
+    pruneNotifications(deps, config.NOTIFICATION_RETENTION_DAYS)
+      .then((count) => count && deps.log.info("old notifications pruned", { count, retention_days: config.NOTIFICATION_RETENTION_DAYS }))
+      .catch((err) => deps.log.warn("pruning notifications failed", { error: String(err) }));
+  let pruning = prune();
+  const pruneTimer = setInterval(() => (pruning = prune()), 3_600_000);
+  pruneTimer.unref();
   const app = createApp(deps);
   const hub = createHub(deps, { timers });
   await hub.start();
@@ -164,6 +173,8 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       }
       // Jobs still running are given back to the queue (another instance, or the next start, finishes them).
       await deps.jobs.stop({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
+      clearInterval(pruneTimer);
+      await pruning;
       await deps.mailer.idle();
       await deps.storage.close();
       await deps.presence.close();

@@ -279,5 +279,7 @@ export const notifications = sqliteTable(
     index("notifications_user_idx").on(t.userId, t.createdAt, t.id),
     // the plugin's unseen/unread counts, polled every 30 s: prefixes of one index
     index("notifications_unread_idx").on(t.userId, t.readAt, t.seenAt),
+    // the hourly pruning of old notifications (social/notifications.ts) reads the oldest first
+    index("notifications_created_idx").on(t.createdAt),
   ],
 );

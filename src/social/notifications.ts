@@ -106,6 +106,27 @@ export type NotificationT = {
   is_read: boolean;
 };
 
+/** Rows deleted per statement when pruning, so the write lock is never held for long. */
+export const PRUNE_BATCH = 5000;
+
+/**
+ * Deletes the notifications older than `retentionDays` (0 keeps everything), oldest first, in batches; returns how
+ * many went. Run hourly by each instance (index.ts): deleting is idempotent, so instances need not coordinate.
+ * A new post notifies every follower, so without this the table grows by a row per follower per loop forever.
+ */
+export async function pruneNotifications(deps: Pick<Deps, "database" | "clock">, retentionDays: number): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  const { db } = deps.database;
+  const before = deps.clock.now() - retentionDays * 86_400_000;
+  let total = 0;
+  for (;;) {
+    const oldest = db.select({ id: notifications.id }).from(notifications).where(lt(notifications.createdAt, before)).orderBy(notifications.createdAt).limit(PRUNE_BATCH);
+    const gone = await db.delete(notifications).where(inArray(notifications.id, oldest)).returning({ id: notifications.id });
+    total += gone.length;
+    if (gone.length < PRUNE_BATCH) return total;
+  }
+}
+
 /**
  * Unseen and unread counts of a user (the plugin polls them every 30 s). Reading implies seeing (markNotifications
  * sets seen_at with read_at), so unseen ⊆ unread and both counts are prefixes of one index on

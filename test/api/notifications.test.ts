@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { lavfi, signals } from "../support/audio.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
-import { createNotification, notifyFollowersOfNewPost } from "../../src/social/notifications.ts";
+import { createNotification, notifyFollowersOfNewPost, pruneNotifications, PRUNE_BATCH } from "../../src/social/notifications.ts";
+import { notifications } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { json, registerUser, registerProducer, type Producer } from "../support/auth.ts";
 import { insertFollow, insertPost, insertReadyPost, markReady } from "../support/ready-posts.ts";
@@ -217,6 +218,31 @@ for (const driver of DRIVERS) {
       await fails(await post("/notifications/seen", {}), 401, "unauthorized");
       const me = await producer();
       await fails(await post("/notifications/read", { ids: "all" }, me.token), 400, "validation_error");
+    });
+
+    test("notifications older than the retention go, in batches, read or not; newer ones and 0 (keep all) stay", async () => {
+      const [me, fan] = [await producer(), await producer()];
+      const DAY = 86_400_000;
+      const now = env.clock.now();
+      const rows = Array.from({ length: PRUNE_BATCH + 7 }, (_, i) => ({
+        id: Bun.randomUUIDv7(),
+        userId: me.id,
+        actorId: fan.id,
+        kind: "follow",
+        dedupeKey: `test-old:${me.id}:${i}`,
+        createdAt: now - 91 * DAY - i,
+        readAt: i % 2 ? now : null,
+      }));
+      for (let i = 0; i < rows.length; i += 500) await env.deps.database.db.insert(notifications).values(rows.slice(i, i + 500));
+      await createNotification(env.deps, env.deps.database.db, { kind: "follow", userId: me.id, actorId: fan.id }); // today
+      expect((await counts(me)).unread).toBe(Math.ceil(rows.length / 2) + 1);
+      expect(await pruneNotifications(env.deps, 0)).toBe(0);
+      expect(await rowsFor(me.id)).toBe(rows.length + 1);
+      expect(await pruneNotifications(env.deps, 90)).toBe(rows.length); // more than one batch
+      expect(await rowsFor(me.id)).toBe(1);
+      expect(await counts(me)).toEqual({ unseen: 1, unread: 1 });
+      expect((await list(me)).notifications.map((n: { kind: string }) => n.kind)).toEqual(["follow"]);
+      expect(await pruneNotifications(env.deps, 90)).toBe(0);
     });
 
     test("the plugin's start-up calls succeed: follow-requests count 0, no stories", async () => {
