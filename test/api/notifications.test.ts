@@ -12,7 +12,7 @@ import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { createNotification, notifyFollowersOfNewPost, pruneNotifications, PRUNE_BATCH } from "../../src/social/notifications.ts";
 import { notifications } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser, registerProducer, type Producer } from "../support/auth.ts";
+import { expectError, expectOk, json, type Producer, registerProducer, registerUser } from "../support/auth.ts";
 import { insertFollow, insertPost, insertReadyPost, markReady } from "../support/ready-posts.ts";
 import { expectPublicUser } from "../support/user-shape.ts";
 
@@ -40,26 +40,15 @@ for (const driver of DRIVERS) {
     // The plugin sends Content-Type: application/json on every request, GETs included.
     const get = (path: string, token?: string) => env.request(`/api/v1${path}`, { token, headers: { "content-type": "application/json" } });
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });
-    async function ok(res: Response) {
-      const body = await json(res);
-      expect({ status: res.status, body }).toMatchObject({ status: 200 });
-      expect("error" in body).toBe(false);
-      return body;
-    }
-    async function fails(res: Response, status: number, error: string) {
-      const body = await json(res);
-      expect({ status: res.status, error: body.error }).toEqual({ status, error });
-      return body;
-    }
-    const list = async (who: Producer, query = "") => ok(await get(`/notifications${query}`, who.token));
-    const counts = async (who: Producer) => ok(await get("/notifications/counts", who.token));
+    const list = async (who: Producer, query = "") => expectOk(await get(`/notifications${query}`, who.token));
+    const counts = async (who: Producer) => expectOk(await get("/notifications/counts", who.token));
     const rowsFor = async (userId: string) =>
       Number((await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM notifications WHERE user_id = ${userId}`))[0]!.n);
 
     test("a reaction to your loop notifies you, with the reacting producer as a public user and the post id", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id, "Midnight chords");
-      await ok(await post("/feed/like", { activity_id: postId, emoji: "🔥" }, fan.token));
+      await expectOk(await post("/feed/like", { activity_id: postId, emoji: "🔥" }, fan.token));
       const body = await list(author);
       expect(Object.keys(body).sort()).toEqual(["meta", "notifications", "unread", "unseen"]);
       expect(body).toMatchObject({ unseen: 1, unread: 1, meta: { count: 1, has_more: false, next_cursor: "" } });
@@ -77,12 +66,12 @@ for (const driver of DRIVERS) {
     test("reacting, un-reacting and reacting again does not spam: one notification, the latest emoji, read stays read", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await post("/feed/like", { activity_id: postId }, fan.token));
-      await ok(await post("/notifications/read", {}, author.token));
+      await expectOk(await post("/feed/like", { activity_id: postId }, fan.token));
+      await expectOk(await post("/notifications/read", {}, author.token));
       for (const emoji of ["🚀", "💯", "😍"]) {
         env.clock.advance(1000);
-        await ok(await post("/feed/unlike", { activity_id: postId }, fan.token));
-        await ok(await post("/feed/like", { activity_id: postId, emoji }, fan.token));
+        await expectOk(await post("/feed/unlike", { activity_id: postId }, fan.token));
+        await expectOk(await post("/feed/like", { activity_id: postId, emoji }, fan.token));
       }
       const body = await list(author);
       expect(body.notifications.length).toBe(1);
@@ -152,18 +141,18 @@ for (const driver of DRIVERS) {
       const postId = await insertReadyPost(env, me.id);
       for (const who of [a, b, c]) {
         env.clock.advance(1000);
-        await ok(await post("/feed/like", { activity_id: postId }, who.token));
+        await expectOk(await post("/feed/like", { activity_id: postId }, who.token));
       }
       const otherPost = await insertReadyPost(env, other.id);
-      await ok(await post("/feed/like", { activity_id: otherPost }, a.token));
+      await expectOk(await post("/feed/like", { activity_id: otherPost }, a.token));
       const othersId = (await list(other)).notifications[0].id;
 
       expect(await counts(me)).toEqual({ unseen: 3, unread: 3 });
-      expect(await ok(await post("/notifications/seen", {}, me.token))).toEqual({ ok: true, updated: 3, unseen: 0, unread: 3 });
-      expect(await ok(await post("/notifications/seen", {}, me.token))).toEqual({ ok: true, updated: 0, unseen: 0, unread: 3 });
+      expect(await expectOk(await post("/notifications/seen", {}, me.token))).toEqual({ ok: true, updated: 3, unseen: 0, unread: 3 });
+      expect(await expectOk(await post("/notifications/seen", {}, me.token))).toEqual({ ok: true, updated: 0, unseen: 0, unread: 3 });
       const [newest, middle] = (await list(me)).notifications;
       expect(newest.actor_id).toBe(c.id); // newest first
-      expect(await ok(await post("/notifications/read", { ids: [newest.id, othersId, "nope"] }, me.token))).toEqual({ ok: true, updated: 1, unseen: 0, unread: 2 });
+      expect(await expectOk(await post("/notifications/read", { ids: [newest.id, othersId, "nope"] }, me.token))).toEqual({ ok: true, updated: 1, unseen: 0, unread: 2 });
       expect(await counts(other)).toEqual({ unseen: 1, unread: 1 });
       const after = await list(me);
       expect(after.notifications.map((n: { id: string; is_read: boolean }) => [n.id, n.is_read])).toEqual([
@@ -171,14 +160,14 @@ for (const driver of DRIVERS) {
         [middle.id, false],
         [after.notifications[2].id, false],
       ]);
-      expect(await ok(await post("/notifications/read", { ids: [] }, me.token))).toMatchObject({ updated: 2, unread: 0 });
+      expect(await expectOk(await post("/notifications/read", { ids: [] }, me.token))).toMatchObject({ updated: 2, unread: 0 });
       // a read notification that arrives later is unread and unseen again (a new event, a new row)
       const d = await producer();
-      await ok(await post("/feed/like", { activity_id: postId }, d.token));
+      await expectOk(await post("/feed/like", { activity_id: postId }, d.token));
       expect(await counts(me)).toEqual({ unseen: 1, unread: 1 });
       // the plugin's empty-body POST arrives as GET: it marks everything
-      expect(await ok(await env.request("/api/v1/notifications/seen", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unseen: 0, unread: 1 });
-      expect(await ok(await env.request("/api/v1/notifications/read", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unread: 0 });
+      expect(await expectOk(await env.request("/api/v1/notifications/seen", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unseen: 0, unread: 1 });
+      expect(await expectOk(await env.request("/api/v1/notifications/read", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unread: 0 });
     });
 
     test("the list pages by offset (plugin) and by cursor; bad paging is a clear 400", async () => {
@@ -187,7 +176,7 @@ for (const driver of DRIVERS) {
       const postId = await insertReadyPost(env, me.id);
       for (const f of fans) {
         env.clock.advance(1000);
-        await ok(await post("/feed/like", { activity_id: postId }, f.token));
+        await expectOk(await post("/feed/like", { activity_id: postId }, f.token));
       }
       const all = (await list(me, "?limit=100")).notifications.map((n: { id: string }) => n.id);
       expect(all.length).toBe(5);
@@ -200,24 +189,24 @@ for (const driver of DRIVERS) {
       // cursor pages are stable while new notifications arrive
       const c1 = await list(me, "?limit=3");
       const late = await producer();
-      await ok(await post("/feed/like", { activity_id: postId }, late.token));
+      await expectOk(await post("/feed/like", { activity_id: postId }, late.token));
       const c2 = await list(me, `?limit=3&cursor=${c1.meta.next_cursor}`);
       expect([...c1.notifications, ...c2.notifications].map((n: { id: string }) => n.id)).toEqual(all);
       expect(c2.meta).toEqual({ count: 2, has_more: false, next_cursor: "" });
       expect(c1.unread).toBe(5);
       expect(c2.unread).toBe(6);
       for (const q of ["?limit=10000", "?limit=0", "?limit=abc", "?offset=-1", "?cursor=garbage", `?cursor=${c1.meta.next_cursor}&offset=2`]) {
-        await fails(await get(`/notifications${q}`, me.token), 400, "validation_error");
+        await expectError(await get(`/notifications${q}`, me.token), 400, "validation_error");
       }
     });
 
     test("without a valid token the notification routes are 401", async () => {
-      await fails(await get("/notifications"), 401, "unauthorized");
-      await fails(await get("/notifications/counts", "bogus"), 401, "invalid_token");
-      await fails(await post("/notifications/read", {}), 401, "unauthorized");
-      await fails(await post("/notifications/seen", {}), 401, "unauthorized");
+      await expectError(await get("/notifications"), 401, "unauthorized");
+      await expectError(await get("/notifications/counts", "bogus"), 401, "invalid_token");
+      await expectError(await post("/notifications/read", {}), 401, "unauthorized");
+      await expectError(await post("/notifications/seen", {}), 401, "unauthorized");
       const me = await producer();
-      await fails(await post("/notifications/read", { ids: "all" }, me.token), 400, "validation_error");
+      await expectError(await post("/notifications/read", { ids: "all" }, me.token), 400, "validation_error");
     });
 
     test("notifications older than the retention go, in batches, read or not; newer ones and 0 (keep all) stay", async () => {
@@ -247,8 +236,8 @@ for (const driver of DRIVERS) {
 
     test("the plugin's start-up calls succeed: follow-requests count 0, no stories", async () => {
       const me = await producer();
-      expect(await ok(await get("/users/me/follow-requests/count", me.token))).toEqual({ count: 0 });
-      expect(await ok(await get("/stories", me.token))).toEqual({ stories: [] });
+      expect(await expectOk(await get("/users/me/follow-requests/count", me.token))).toEqual({ count: 0 });
+      expect(await expectOk(await get("/stories", me.token))).toEqual({ stories: [] });
     });
   });
 }

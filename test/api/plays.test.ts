@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerProducer, type Producer } from "../support/auth.ts";
+import { expectError, expectOk, json, type Producer, registerProducer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
 const MIN = 60_000;
@@ -20,17 +20,6 @@ for (const driver of DRIVERS) {
     const producer = () => registerProducer(env);
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });
     const play = (who: Producer, activityId: string) => post("/social/play", { activity_id: activityId }, who.token);
-    async function ok(res: Response) {
-      const body = await json(res);
-      expect({ status: res.status, body }).toMatchObject({ status: 200 });
-      expect("error" in body).toBe(false);
-      return body;
-    }
-    async function fails(res: Response, status: number, error: string) {
-      const body = await json(res);
-      expect({ status: res.status, error: body.error }).toEqual({ status, error });
-      return body;
-    }
     const stored = async (postId: string) => {
       const [p] = await env.deps.database.db.all<{ n: number }>(sql`SELECT play_count AS n FROM posts WHERE id = ${postId}`);
       const [r] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM plays WHERE post_id = ${postId}`);
@@ -41,29 +30,29 @@ for (const driver of DRIVERS) {
     test("a play counts once per listener per 30 minutes, then again", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      expect(await ok(await play(fan, postId))).toEqual({ play_count: 1, counted: true });
+      expect(await expectOk(await play(fan, postId))).toEqual({ play_count: 1, counted: true });
       env.clock.advance(29 * MIN);
-      expect(await ok(await play(fan, `loop:${postId}`))).toEqual({ play_count: 1, counted: false });
+      expect(await expectOk(await play(fan, `loop:${postId}`))).toEqual({ play_count: 1, counted: false });
       env.clock.advance(1 * MIN + 1);
-      expect(await ok(await play(fan, postId))).toEqual({ play_count: 2, counted: true });
+      expect(await expectOk(await play(fan, postId))).toEqual({ play_count: 2, counted: true });
       expect(await stored(postId)).toEqual({ play_count: 2, rows: 2 });
       // the post's readers see the same number
-      expect((await ok(await env.request(`/api/v1/posts/${postId}`, { token: fan.token }))).play_count).toBe(2);
+      expect((await expectOk(await env.request(`/api/v1/posts/${postId}`, { token: fan.token }))).play_count).toBe(2);
     });
 
     test("each listener counts, the author too; REST POST /posts/{id}/play is the same count", async () => {
       const [author, a, b] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await play(a, postId));
-      expect(await ok(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token }))).toEqual({ play_count: 2, counted: true });
-      expect(await ok(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token, headers: { "content-type": "application/json" } }))).toEqual({ play_count: 2, counted: false });
-      expect(await ok(await play(author, postId))).toEqual({ play_count: 3, counted: true });
+      await expectOk(await play(a, postId));
+      expect(await expectOk(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token }))).toEqual({ play_count: 2, counted: true });
+      expect(await expectOk(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token, headers: { "content-type": "application/json" } }))).toEqual({ play_count: 2, counted: false });
+      expect(await expectOk(await play(author, postId))).toEqual({ play_count: 3, counted: true });
     });
 
     test("twenty plays of one listener at the same moment count once", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      const answers = await Promise.all(Array.from({ length: 20 }, () => play(fan, postId).then(ok)));
+      const answers = await Promise.all(Array.from({ length: 20 }, () => play(fan, postId).then(expectOk)));
       expect(answers.filter((a) => a.counted).length).toBe(1);
       expect(answers.every((a) => a.play_count === 1)).toBe(true);
       expect(await stored(postId)).toEqual({ play_count: 1, rows: 1 });
@@ -72,16 +61,16 @@ for (const driver of DRIVERS) {
     test("listen-duration is kept on the listener's latest play; without a play it is accepted and ignored", async () => {
       const [author, fan, lurker] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await play(fan, postId));
-      expect(await ok(await post("/social/listen-duration", { activity_id: postId, duration: 12.5 }, fan.token))).toEqual({ ok: true, recorded: true });
+      await expectOk(await play(fan, postId));
+      expect(await expectOk(await post("/social/listen-duration", { activity_id: postId, duration: 12.5 }, fan.token))).toEqual({ ok: true, recorded: true });
       // a shorter report later does not shrink it; a longer one grows it
-      await ok(await post("/social/listen-duration", { activity_id: `loop:${postId}`, duration: 3 }, fan.token));
+      await expectOk(await post("/social/listen-duration", { activity_id: `loop:${postId}`, duration: 3 }, fan.token));
       const [row] = await env.deps.database.db.all<{ listen_ms: number }>(sql`SELECT listen_ms FROM plays WHERE post_id = ${postId} AND user_id = ${fan.id}`);
       expect(row!.listen_ms).toBe(12_500);
-      await ok(await post("/social/listen-duration", { activity_id: postId, duration: 40 }, fan.token));
+      await expectOk(await post("/social/listen-duration", { activity_id: postId, duration: 40 }, fan.token));
       const [row2] = await env.deps.database.db.all<{ listen_ms: number }>(sql`SELECT listen_ms FROM plays WHERE post_id = ${postId} AND user_id = ${fan.id}`);
       expect(row2!.listen_ms).toBe(40_000);
-      expect(await ok(await post("/social/listen-duration", { activity_id: postId, duration: 5 }, lurker.token))).toEqual({ ok: true, recorded: false });
+      expect(await expectOk(await post("/social/listen-duration", { activity_id: postId, duration: 5 }, lurker.token))).toEqual({ ok: true, recorded: false });
       expect(await stored(postId)).toEqual({ play_count: 1, rows: 1 });
     });
 
@@ -90,27 +79,27 @@ for (const driver of DRIVERS) {
       const processing = await insertPost(env, author.id);
       const before = await snapshot();
       const unknown = Bun.randomUUIDv7();
-      await fails(await play(fan, unknown), 404, "post_not_found");
-      await fails(await env.request(`/api/v1/posts/${unknown}/play`, { method: "POST", token: fan.token }), 404, "post_not_found");
-      await fails(await post("/social/listen-duration", { activity_id: unknown, duration: 3 }, fan.token), 404, "post_not_found");
-      await fails(await play(fan, processing), 404, "post_not_found");
-      await fails(await play(fan, `loop:${processing}`), 404, "post_not_found");
-      await fails(await play(author, processing), 409, "post_not_ready");
+      await expectError(await play(fan, unknown), 404, "post_not_found");
+      await expectError(await env.request(`/api/v1/posts/${unknown}/play`, { method: "POST", token: fan.token }), 404, "post_not_found");
+      await expectError(await post("/social/listen-duration", { activity_id: unknown, duration: 3 }, fan.token), 404, "post_not_found");
+      await expectError(await play(fan, processing), 404, "post_not_found");
+      await expectError(await play(fan, `loop:${processing}`), 404, "post_not_found");
+      await expectError(await play(author, processing), 409, "post_not_ready");
       expect(await snapshot()).toEqual(before);
     });
 
     test("malformed bodies and missing tokens are clear 4xx and change nothing", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await play(fan, postId));
+      await expectOk(await play(fan, postId));
       const before = await snapshot();
-      await fails(await post("/social/play", {}, fan.token), 400, "validation_error");
-      await fails(await post("/social/play", { activity_id: "" }, fan.token), 400, "validation_error");
-      await fails(await post("/social/play", { activity_id: ["x"] }, fan.token), 400, "validation_error");
-      for (const duration of [-1, "ten", null, 1e9]) await fails(await post("/social/listen-duration", { activity_id: postId, duration }, fan.token), 400, "validation_error");
-      await fails(await post("/social/listen-duration", { activity_id: postId }, fan.token), 400, "validation_error");
-      await fails(await post("/social/play", { activity_id: postId }), 401, "unauthorized");
-      await fails(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST" }), 401, "unauthorized");
+      await expectError(await post("/social/play", {}, fan.token), 400, "validation_error");
+      await expectError(await post("/social/play", { activity_id: "" }, fan.token), 400, "validation_error");
+      await expectError(await post("/social/play", { activity_id: ["x"] }, fan.token), 400, "validation_error");
+      for (const duration of [-1, "ten", null, 1e9]) await expectError(await post("/social/listen-duration", { activity_id: postId, duration }, fan.token), 400, "validation_error");
+      await expectError(await post("/social/listen-duration", { activity_id: postId }, fan.token), 400, "validation_error");
+      await expectError(await post("/social/play", { activity_id: postId }), 401, "unauthorized");
+      await expectError(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST" }), 401, "unauthorized");
       expect(await snapshot()).toEqual(before);
     });
   });

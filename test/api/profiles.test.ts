@@ -10,7 +10,7 @@ import { eq } from "drizzle-orm";
 import { lavfi } from "../support/audio.ts";
 import { posts, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerProducer, type Producer } from "../support/auth.ts";
+import { expectError, json, type Producer, registerProducer } from "../support/auth.ts";
 import { expectPublicUser, expectSelfUser } from "../support/user-shape.ts";
 
 const work = mkdtempSync(join(tmpdir(), "sc-profiles-"));
@@ -255,9 +255,7 @@ describe("profile picture answers", () => {
   async function refused(body: FormData | ReadableStream, status: number, code: string, headers?: Record<string, string>) {
     const before = { files: avatarFiles(a.id), me: await json(await get("/api/v1/users/me", a.token)) };
     const res = await uploadAvatar(a, body, headers);
-    const answer = await json(res);
-    expect({ status: res.status, error: answer.error }).toEqual({ status, error: code });
-    expect(typeof answer.message).toBe("string");
+    const answer = await expectError(res, status, code);
     expect({ files: avatarFiles(a.id), me: await json(await get("/api/v1/users/me", a.token)) }).toEqual(before);
     return answer;
   }

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerProducer, type Producer } from "../support/auth.ts";
+import { expectError, expectOk, json, type Producer, registerProducer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
 
@@ -20,18 +20,6 @@ for (const driver of DRIVERS) {
     const post = (path: string, body: unknown, token?: string) => env.request(`/api/v1${path}`, { method: "POST", json: body, token });
     const like = (who: Producer, body: Record<string, unknown>) => post("/feed/like", body, who.token);
     const unlike = (who: Producer, body: Record<string, unknown>) => post("/feed/unlike", body, who.token);
-    async function ok(res: Response) {
-      const body = await json(res);
-      expect({ status: res.status, body }).toMatchObject({ status: 200 });
-      expect("error" in body).toBe(false);
-      return body;
-    }
-    async function fails(res: Response, status: number, error: string) {
-      const body = await json(res);
-      expect({ status: res.status, error: body.error }).toEqual({ status, error });
-      expect(typeof body.message).toBe("string");
-      return body;
-    }
     const rows = async (table: "reactions" | "notifications" | "jobs", postId?: string) => {
       const where = postId ? sql` WHERE post_id = ${postId}` : sql``;
       const [r] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM ${sql.raw(table)}${where}`);
@@ -50,27 +38,27 @@ for (const driver of DRIVERS) {
     test("the plugin's like without an emoji is ❤️, and the answer carries the exact counts", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      const body = await ok(await like(fan, { activity_id: postId }));
+      const body = await expectOk(await like(fan, { activity_id: postId }));
       expect(body).toEqual({ like_count: 1, is_liked: true, reaction_counts: { "❤️": 1 }, user_reaction: "❤️" });
       expect(await likeCount(postId)).toBe(1);
       // the post as anyone reads it agrees
-      const read = await ok(await env.request(`/api/v1/posts/${postId}`, { token: fan.token }));
+      const read = await expectOk(await env.request(`/api/v1/posts/${postId}`, { token: fan.token }));
       expect(read.like_count).toBe(1);
     });
 
     test("activity_id may be the post id or its object loop:<id>; an empty emoji means ❤️ too", async () => {
       const [author, a, b] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      expect(await ok(await like(a, { activity_id: `loop:${postId}`, emoji: "🔥" }))).toMatchObject({ like_count: 1, user_reaction: "🔥" });
-      expect(await ok(await like(b, { activity_id: postId, emoji: "" }))).toEqual({ like_count: 2, is_liked: true, reaction_counts: { "🔥": 1, "❤️": 1 }, user_reaction: "❤️" });
+      expect(await expectOk(await like(a, { activity_id: `loop:${postId}`, emoji: "🔥" }))).toMatchObject({ like_count: 1, user_reaction: "🔥" });
+      expect(await expectOk(await like(b, { activity_id: postId, emoji: "" }))).toEqual({ like_count: 2, is_liked: true, reaction_counts: { "🔥": 1, "❤️": 1 }, user_reaction: "❤️" });
     });
 
     test("a retried like changes nothing: one reaction, one notification, the same answer", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      const first = await ok(await like(fan, { activity_id: postId, emoji: "🚀" }));
+      const first = await expectOk(await like(fan, { activity_id: postId, emoji: "🚀" }));
       const before = await snapshot();
-      for (let i = 0; i < 3; i++) expect(await ok(await like(fan, { activity_id: postId, emoji: "🚀" }))).toEqual(first);
+      for (let i = 0; i < 3; i++) expect(await expectOk(await like(fan, { activity_id: postId, emoji: "🚀" }))).toEqual(first);
       expect(await snapshot()).toEqual(before);
       expect(await rows("reactions", postId)).toBe(1);
       expect(await rows("notifications", postId)).toBe(1);
@@ -79,9 +67,9 @@ for (const driver of DRIVERS) {
     test("a new emoji replaces the old one: like_count stays, the per-emoji counts move", async () => {
       const [author, fan, other] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await like(other, { activity_id: postId, emoji: "🔥" }));
-      await ok(await like(fan, { activity_id: postId, emoji: "🔥" }));
-      const body = await ok(await like(fan, { activity_id: postId, emoji: "💯" }));
+      await expectOk(await like(other, { activity_id: postId, emoji: "🔥" }));
+      await expectOk(await like(fan, { activity_id: postId, emoji: "🔥" }));
+      const body = await expectOk(await like(fan, { activity_id: postId, emoji: "💯" }));
       expect(body).toEqual({ like_count: 2, is_liked: true, reaction_counts: { "🔥": 1, "💯": 1 }, user_reaction: "💯" });
       expect(await rows("reactions", postId)).toBe(2);
     });
@@ -89,49 +77,49 @@ for (const driver of DRIVERS) {
     test("❤️ with or without its variation selector is one reaction, stored in one form; others accept a stray selector", async () => {
       const [author, a, b, c] = [await producer(), await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await like(a, { activity_id: postId, emoji: "\u2764" })); // bare U+2764
-      await ok(await like(b, { activity_id: postId, emoji: "\u2764\uFE0F" }));
-      const body = await ok(await like(c, { activity_id: postId, emoji: "\u{1F525}\uFE0F" })); // 🔥 + FE0F
+      await expectOk(await like(a, { activity_id: postId, emoji: "\u2764" })); // bare U+2764
+      await expectOk(await like(b, { activity_id: postId, emoji: "\u2764\uFE0F" }));
+      const body = await expectOk(await like(c, { activity_id: postId, emoji: "\u{1F525}\uFE0F" })); // 🔥 + FE0F
       expect(body.reaction_counts).toEqual({ "\u2764\uFE0F": 2, "\u{1F525}": 1 });
       expect(body.user_reaction).toBe("\u{1F525}");
       expect(await storedEmoji(a.id, postId)).toBe("\u2764\uFE0F");
       // the same reaction in the other form is a retry, not a change
       const before = await snapshot();
-      await ok(await like(a, { activity_id: postId, emoji: "\u2764\uFE0F" }));
+      await expectOk(await like(a, { activity_id: postId, emoji: "\u2764\uFE0F" }));
       expect(await snapshot()).toEqual(before);
-      for (const e of ["🎵", "😍", "🚀", "💯"]) expect((await ok(await like(a, { activity_id: postId, emoji: e }))).user_reaction).toBe(e);
+      for (const e of ["🎵", "😍", "🚀", "💯"]) expect((await expectOk(await like(a, { activity_id: postId, emoji: e }))).user_reaction).toBe(e);
     });
 
     test("unlike removes the reaction; unlike again is still success with is_liked false", async () => {
       const [author, fan, other] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await like(other, { activity_id: postId, emoji: "😍" }));
-      await ok(await like(fan, { activity_id: postId }));
-      const gone = await ok(await unlike(fan, { activity_id: `loop:${postId}` }));
+      await expectOk(await like(other, { activity_id: postId, emoji: "😍" }));
+      await expectOk(await like(fan, { activity_id: postId }));
+      const gone = await expectOk(await unlike(fan, { activity_id: `loop:${postId}` }));
       expect(gone).toEqual({ like_count: 1, is_liked: false, reaction_counts: { "😍": 1 }, user_reaction: "" });
-      expect(await ok(await unlike(fan, { activity_id: postId }))).toEqual(gone);
+      expect(await expectOk(await unlike(fan, { activity_id: postId }))).toEqual(gone);
       expect(await likeCount(postId)).toBe(1);
     });
 
     test("REST: PUT /posts/{id}/reaction sets, its POST alias too, DELETE removes", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      const put = await ok(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "🎵" }, token: fan.token }));
+      const put = await expectOk(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "🎵" }, token: fan.token }));
       expect(put).toEqual({ like_count: 1, is_liked: true, reaction_counts: { "🎵": 1 }, user_reaction: "🎵" });
-      const alias = await ok(await post(`/posts/${postId}/reaction`, { emoji: "🔥" }, fan.token));
+      const alias = await expectOk(await post(`/posts/${postId}/reaction`, { emoji: "🔥" }, fan.token));
       expect(alias).toEqual({ like_count: 1, is_liked: true, reaction_counts: { "🔥": 1 }, user_reaction: "🔥" });
-      const del = await ok(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "DELETE", token: fan.token }));
+      const del = await expectOk(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "DELETE", token: fan.token }));
       expect(del).toEqual({ like_count: 0, is_liked: false, reaction_counts: {}, user_reaction: "" });
     });
 
     test("an emoji outside the set is 400 invalid_emoji and changes nothing", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await like(fan, { activity_id: postId, emoji: "🔥" }));
+      await expectOk(await like(fan, { activity_id: postId, emoji: "🔥" }));
       const before = await snapshot();
-      for (const emoji of ["👍", "heart", "❤️❤️", "🔥🔥", "\uFE0F", "<3"]) await fails(await like(fan, { activity_id: postId, emoji }), 400, "invalid_emoji");
-      await fails(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "" }, token: fan.token }), 400, "invalid_emoji");
-      await fails(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "👎" }, token: fan.token }), 400, "invalid_emoji");
+      for (const emoji of ["👍", "heart", "❤️❤️", "🔥🔥", "\uFE0F", "<3"]) await expectError(await like(fan, { activity_id: postId, emoji }), 400, "invalid_emoji");
+      await expectError(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "" }, token: fan.token }), 400, "invalid_emoji");
+      await expectError(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "👎" }, token: fan.token }), 400, "invalid_emoji");
       expect(await snapshot()).toEqual(before);
       expect(await storedEmoji(fan.id, postId)).toBe("🔥");
     });
@@ -141,15 +129,15 @@ for (const driver of DRIVERS) {
       const processing = await insertPost(env, author.id);
       const before = await snapshot();
       const unknown = Bun.randomUUIDv7();
-      await fails(await like(fan, { activity_id: unknown }), 404, "post_not_found");
-      await fails(await like(fan, { activity_id: `loop:${unknown}` }), 404, "post_not_found");
-      await fails(await unlike(fan, { activity_id: unknown }), 404, "post_not_found");
-      await fails(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "PUT", json: { emoji: "🔥" }, token: fan.token }), 404, "post_not_found");
-      await fails(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "DELETE", token: fan.token }), 404, "post_not_found");
+      await expectError(await like(fan, { activity_id: unknown }), 404, "post_not_found");
+      await expectError(await like(fan, { activity_id: `loop:${unknown}` }), 404, "post_not_found");
+      await expectError(await unlike(fan, { activity_id: unknown }), 404, "post_not_found");
+      await expectError(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "PUT", json: { emoji: "🔥" }, token: fan.token }), 404, "post_not_found");
+      await expectError(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "DELETE", token: fan.token }), 404, "post_not_found");
       // the same answer as for a post that does not exist: no probing for unpublished loops
-      await fails(await like(fan, { activity_id: processing }), 404, "post_not_found");
-      await fails(await unlike(fan, { activity_id: processing }), 404, "post_not_found");
-      await fails(await like(author, { activity_id: processing }), 409, "post_not_ready");
+      await expectError(await like(fan, { activity_id: processing }), 404, "post_not_found");
+      await expectError(await unlike(fan, { activity_id: processing }), 404, "post_not_found");
+      await expectError(await like(author, { activity_id: processing }), 409, "post_not_ready");
       expect(await snapshot()).toEqual(before);
     });
 
@@ -157,14 +145,14 @@ for (const driver of DRIVERS) {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
       const before = await snapshot();
-      await fails(await like(fan, {}), 400, "validation_error");
-      await fails(await like(fan, { activity_id: "" }), 400, "validation_error");
-      await fails(await like(fan, { activity_id: "loop:" }), 400, "validation_error");
-      await fails(await like(fan, { activity_id: 42 }), 400, "validation_error");
-      await fails(await like(fan, { activity_id: postId, emoji: 7 }), 400, "validation_error");
-      await fails(await env.request("/api/v1/feed/like", { method: "POST", body: "{not json", headers: { "content-type": "application/json" }, token: fan.token }), 400, "invalid_json");
-      await fails(await post("/feed/like", { activity_id: postId }), 401, "unauthorized");
-      await fails(await post("/feed/like", { activity_id: postId }, "not-a-token"), 401, "invalid_token");
+      await expectError(await like(fan, {}), 400, "validation_error");
+      await expectError(await like(fan, { activity_id: "" }), 400, "validation_error");
+      await expectError(await like(fan, { activity_id: "loop:" }), 400, "validation_error");
+      await expectError(await like(fan, { activity_id: 42 }), 400, "validation_error");
+      await expectError(await like(fan, { activity_id: postId, emoji: 7 }), 400, "validation_error");
+      await expectError(await env.request("/api/v1/feed/like", { method: "POST", body: "{not json", headers: { "content-type": "application/json" }, token: fan.token }), 400, "invalid_json");
+      await expectError(await post("/feed/like", { activity_id: postId }), 401, "unauthorized");
+      await expectError(await post("/feed/like", { activity_id: postId }, "not-a-token"), 401, "invalid_token");
       expect(await snapshot()).toEqual(before);
     });
 
@@ -182,7 +170,7 @@ for (const driver of DRIVERS) {
       );
       const n = await rows("reactions", postId);
       expect(await likeCount(postId)).toBe(n);
-      const counts = await ok(await like(author, { activity_id: postId, emoji: "🎵" }));
+      const counts = await expectOk(await like(author, { activity_id: postId, emoji: "🎵" }));
       expect(counts.like_count).toBe(n + 1);
       expect(Object.values(counts.reaction_counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(n + 1);
     });
@@ -190,13 +178,13 @@ for (const driver of DRIVERS) {
     test("the owner is notified once per reacting producer; reacting to your own loop notifies nobody", async () => {
       const [author, fan] = [await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
-      await ok(await like(author, { activity_id: postId, emoji: "🔥" }));
+      await expectOk(await like(author, { activity_id: postId, emoji: "🔥" }));
       expect(await rows("notifications", postId)).toBe(0);
       for (const emoji of ["🔥", "🚀", "🔥"]) {
-        await ok(await like(fan, { activity_id: postId, emoji }));
-        await ok(await unlike(fan, { activity_id: postId }));
+        await expectOk(await like(fan, { activity_id: postId, emoji }));
+        await expectOk(await unlike(fan, { activity_id: postId }));
       }
-      await ok(await like(fan, { activity_id: postId, emoji: "💯" }));
+      await expectOk(await like(fan, { activity_id: postId, emoji: "💯" }));
       const [n] = await env.deps.database.db.all<{ user_id: string; emoji: string }>(sql`SELECT user_id, emoji FROM notifications WHERE post_id = ${postId}`);
       expect(await rows("notifications", postId)).toBe(1);
       expect(n).toEqual({ user_id: author.id, emoji: "💯" });
@@ -207,20 +195,20 @@ for (const driver of DRIVERS) {
       const doomed = await insertReadyPost(env, author.id);
       const kept = await insertReadyPost(env, author.id);
       for (const p of [doomed, kept]) {
-        await ok(await like(fan, { activity_id: p, emoji: "🔥" }));
-        await ok(await post("/social/play", { activity_id: p }, fan.token));
+        await expectOk(await like(fan, { activity_id: p, emoji: "🔥" }));
+        await expectOk(await post("/social/play", { activity_id: p }, fan.token));
       }
-      const unreadBefore = (await ok(await env.request("/api/v1/notifications/counts", { token: author.token }))).unread;
-      await ok(await env.request(`/api/v1/posts/${doomed}`, { method: "DELETE", token: author.token }));
+      const unreadBefore = (await expectOk(await env.request("/api/v1/notifications/counts", { token: author.token }))).unread;
+      await expectOk(await env.request(`/api/v1/posts/${doomed}`, { method: "DELETE", token: author.token }));
       for (const table of ["reactions", "notifications"] as const) expect(await rows(table, doomed)).toBe(0);
       const [plays] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM plays WHERE post_id = ${doomed}`);
       expect(Number(plays!.n)).toBe(0);
-      expect((await ok(await env.request("/api/v1/notifications/counts", { token: author.token }))).unread).toBe(unreadBefore - 1);
-      const still = await ok(await env.request(`/api/v1/posts/${kept}`, { token: fan.token }));
+      expect((await expectOk(await env.request("/api/v1/notifications/counts", { token: author.token }))).unread).toBe(unreadBefore - 1);
+      const still = await expectOk(await env.request(`/api/v1/posts/${kept}`, { token: fan.token }));
       expect({ like_count: still.like_count, play_count: still.play_count }).toEqual({ like_count: 1, play_count: 1 });
       expect(await rows("reactions", kept)).toBe(1);
-      await fails(await like(fan, { activity_id: doomed }), 404, "post_not_found");
-      const me = await ok(await env.request(`/api/v1/users/me`, { token: author.token }));
+      await expectError(await like(fan, { activity_id: doomed }), 404, "post_not_found");
+      const me = await expectOk(await env.request(`/api/v1/users/me`, { token: author.token }));
       expect(me.post_count).toBe(1);
     });
   });

@@ -10,7 +10,7 @@ import { decode, hourLongMp3, lavfi, measure, signals, wavClaiming4GB } from "..
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { expectError, json, registerUser } from "../support/auth.ts";
 
 const work = mkdtempSync(join(tmpdir(), "sc-upload-"));
 let drumsWav: string;
@@ -119,9 +119,7 @@ describe("upload answers", () => {
     const before = await counts(ctx.env);
     const temps = audioTempDirs();
     const res = await upload(ctx.env, ctx.token, body, headers);
-    const answer = await json(res);
-    expect({ status: res.status, error: answer.error }).toEqual({ status, error: code });
-    expect(typeof answer.message).toBe("string");
+    const answer = await expectError(res, status, code);
     expect(await counts(ctx.env)).toEqual(before);
     expect(audioTempDirs()).toBe(temps);
     expect((await ctx.env.request("/readyz")).status).toBe(200);

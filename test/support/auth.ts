@@ -1,4 +1,6 @@
-// Helpers for account scenarios: register users, read the outbox, pull tokens out of mailed links.
+// Helpers for account scenarios: register users, read the outbox, pull tokens out of mailed links, and the two
+// checks every HTTP scenario makes of an answer (expectOk, expectError).
+import { expect } from "bun:test";
 import { desc, eq } from "drizzle-orm";
 import { mailOutbox } from "../../src/db/schema.ts";
 import type { TestEnv } from "./deps.ts";
@@ -16,6 +18,22 @@ export async function json(res: Response) {
   } catch {
     throw new Error(`not JSON (${res.status}): ${text.slice(0, 200)}`);
   }
+}
+
+/** The JSON body of a 200 answer, which must not be an error. */
+export async function expectOk(res: Response) {
+  const body = await json(res);
+  expect({ status: res.status, body }).toMatchObject({ status: 200 });
+  expect("error" in body).toBe(false);
+  return body;
+}
+
+/** The JSON body of a refusal: this status and error code, in the contract's shape ({error, message}). */
+export async function expectError(res: Response, status: number, error: string) {
+  const body = await json(res);
+  expect({ status: res.status, error: body.error }).toEqual({ status, error });
+  expect(typeof body.message).toBe("string");
+  return body;
 }
 
 export async function registerUser(env: TestEnv, overrides: Parameters<typeof newUserInput>[0] = {}) {
