@@ -1,7 +1,7 @@
 // Sessions and refresh tokens (shared/SECURITY.md "Sessions and tokens"): opaque refresh tokens stored as SHA-256,
 // rotated on every use; presenting an already rotated token revokes the whole session (reuse detection). Sessions
 // slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
-import { and, eq, isNull, ne, or, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { sessions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -93,8 +93,13 @@ export async function validateSessionAndUser(deps: Deps, sessionId: string, user
   if (!row || row.session.userId !== userId || !isLive(row.session, now)) return null;
   const s = row.session;
   if (now - s.lastUsedAt > 60_000) {
+    // Concurrent requests may all hold the cached row from before the slide: only the first one writes (the others
+    // match no row, so nothing changes and the read caches are not emptied again).
     const expiresAt = Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
-    await deps.database.db.update(sessions).set({ lastUsedAt: now, expiresAt }).where(eq(sessions.id, s.id));
+    await deps.database.db
+      .update(sessions)
+      .set({ lastUsedAt: now, expiresAt })
+      .where(and(eq(sessions.id, s.id), lt(sessions.lastUsedAt, now - 60_000)));
     return { session: { ...s, lastUsedAt: now, expiresAt }, user: row.user };
   }
   return row;

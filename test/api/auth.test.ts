@@ -4,8 +4,8 @@ import { Database as SQLite } from "bun:sqlite";
 import { SignJWT } from "jose";
 import { join } from "node:path";
 import { authenticateToken } from "../../src/auth/guard.ts";
-import { eq } from "drizzle-orm";
-import { users } from "../../src/db/schema.ts";
+import { eq, sql } from "drizzle-orm";
+import { sessions, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
 
@@ -162,6 +162,20 @@ describe("the session check of every request on bun:sqlite (kept in an exact cac
     } finally {
       other.close();
     }
+  });
+
+  test("a burst of requests after a minute idle slides the session once (one write, not one per request)", async () => {
+    env = await createTestEnv("sqlite");
+    const { auth } = await registerUser(env);
+    expect((await get("/me", auth.token)).status).toBe(200); // the session and user are now cached
+    const changes = async () => (await env.deps.database.db.all<{ n: number }>(sql`SELECT total_changes() AS n`))[0]!.n;
+    env.clock.advance(61_000);
+    const before = await changes();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get("/me", auth.token)));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect((await changes()) - before).toBe(1);
+    const [row] = await env.deps.database.db.select().from(sessions).where(eq(sessions.userId, auth.user.id));
+    expect(row!.lastUsedAt).toBe(env.clock.now());
   });
 
   test("the cached user is frozen: no handler can change what the next request sees", async () => {
