@@ -34,6 +34,9 @@ describe("config", () => {
     [{ DATABASE_URL: "libsql:/missing-slashes" }, "DATABASE_URL"],
     [{ PUBLIC_URL: "loops.example.com" }, "PUBLIC_URL"],
     [{ JWT_SECRET: "short" }, "JWT_SECRET"],
+    [{ REDIS_LIMIT_TIMEOUT_MS: "0" }, "REDIS_LIMIT_TIMEOUT_MS"],
+    [{ NOTIFICATION_RETENTION_DAYS: "-1" }, "NOTIFICATION_RETENTION_DAYS"],
+    [{ NOTIFICATION_RETENTION_DAYS: "ninety" }, "NOTIFICATION_RETENTION_DAYS"],
   ])("bad value %p is refused naming %s", (env, name) => {
     expect(() => parseEnv(env)).toThrow(ConfigError);
     try {

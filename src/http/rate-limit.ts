@@ -36,8 +36,8 @@ export interface RateLimits {
   backoff(opts: BackoffOptions): FailureBackoff;
 }
 
-/** Seconds of backoff after `failures` failed attempts (0 while they are free). */
-export function backoffSeconds(failures: number, opts: Pick<BackoffOptions, "freeFailures" | "maxS">): number {
+/** Seconds of backoff after `failures` failed attempts (0 while they are free); FAIL_SCRIPT below is its twin. */
+function backoffSeconds(failures: number, opts: Pick<BackoffOptions, "freeFailures" | "maxS">): number {
   return failures >= opts.freeFailures ? Math.min(opts.maxS, 2 ** (failures - opts.freeFailures)) : 0;
 }
 
