@@ -22,7 +22,7 @@ export const EnvSchema = T.Object({
   BODY_MAX_BYTES: T.Integer({ minimum: 1024, default: 60 * 1024 * 1024 }),
   SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 600000, default: 10000 }),
 
-  // Accounts and sessions (shared/SECURITY.md)
+  // Accounts and sessions (docs/security.md "Sessions")
   ACCESS_TOKEN_TTL_S: T.Integer({ minimum: 60, maximum: 30 * 86400, default: 86400 }),
   SESSION_IDLE_TTL_S: T.Integer({ minimum: 3600, default: 30 * 86400 }),
   SESSION_MAX_TTL_S: T.Integer({ minimum: 3600, default: 90 * 86400 }),

@@ -1,4 +1,4 @@
-// The only place that starts ffmpeg or ffprobe (SECURITY.md "Uploads and ffmpeg"). Arguments come from plan.ts as
+// The only place that starts ffmpeg or ffprobe (docs/security.md "Uploads and ffmpeg"). Arguments come from plan.ts as
 // an array, never through a shell. Here we enforce what must hold for every run, whoever built the arguments:
 //   - `-nostdin` (ffmpeg), stdin closed, and a minimal environment (no secrets, no FFREPORT);
 //   - every input opened with a forced demuxer (`-f`) and `-protocol_whitelist file,pipe`, from `file:`/`pipe:`,

@@ -49,7 +49,23 @@ export interface Mp3Info {
   /** The bitrate when every frame has the same one (CBR), else null. */
   cbrKbps: number | null;
   /** Xing ("Xing": VBR, "Info": CBR) header in the first frame, with the LAME tag's encoder delay and padding. */
-  xing: { tag: "Xing" | "Info"; frames: number | null; encoderDelay: number | null; padding: number | null } | null;
+  xing: XingHeader | null;
+}
+
+/** The Xing ("Xing": VBR, "Info": CBR) frame: frame and byte counts when flagged, LAME's delay and padding. */
+export interface XingHeader {
+  tag: "Xing" | "Info";
+  frames: number | null;
+  /** Bytes of the MPEG stream from this frame to the last, as the encoder counted them (ID3v2 excluded). */
+  bytes: number | null;
+  encoderDelay: number | null;
+  padding: number | null;
+}
+
+/** The Xing/Info header of the frame at `at` (the first frame after any ID3v2 tag), or null. */
+export function readXingAt(b: Uint8Array, at: number): XingHeader | null {
+  const h = parseFrameHeader(b, at);
+  return h ? readXing(b, at, h) : null;
 }
 
 /** Walks every frame of an MP3 file; null when it does not start with a Layer III frame (after any ID3v2 tag). */
@@ -72,7 +88,7 @@ export function inspectMp3(b: Uint8Array): Mp3Info | null {
   return { frames, sampleRate: first.sampleRate, channels: first.channels, cbrKbps: cbr, xing };
 }
 
-function readXing(b: Uint8Array, at: number, h: Mp3FrameHeader): Mp3Info["xing"] {
+function readXing(b: Uint8Array, at: number, h: Mp3FrameHeader): XingHeader | null {
   const sideInfo = h.version === 1 ? (h.channels === 1 ? 17 : 32) : h.channels === 1 ? 9 : 17;
   let p = at + 4 + sideInfo;
   if (p + 8 > b.length) return null;
@@ -81,9 +97,9 @@ function readXing(b: Uint8Array, at: number, h: Mp3FrameHeader): Mp3Info["xing"]
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const flags = view.getUint32(p + 4);
   p += 8;
-  let frames: number | null = null;
+  let frames: number | null = null, bytes: number | null = null;
   if (flags & 1) (frames = view.getUint32(p)), (p += 4);
-  if (flags & 2) p += 4; // byte count
+  if (flags & 2 && p + 4 <= b.length) (bytes = view.getUint32(p)), (p += 4);
   if (flags & 4) p += 100; // seek table
   if (flags & 8) p += 4; // quality
   // LAME extension: 9 bytes of encoder name, then 12 bytes of fields, then 12 bits of delay and 12 of padding.
@@ -93,5 +109,5 @@ function readXing(b: Uint8Array, at: number, h: Mp3FrameHeader): Mp3Info["xing"]
     encoderDelay = (b[d]! << 4) | (b[d + 1]! >> 4);
     padding = ((b[d + 1]! & 0x0f) << 8) | b[d + 2]!;
   }
-  return { tag, frames, encoderDelay, padding };
+  return { tag, frames, bytes, encoderDelay, padding };
 }

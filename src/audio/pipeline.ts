@@ -27,7 +27,7 @@ import { type AudioOptions, resolveAudioOptions } from "./options.ts";
 import { PeakAccumulator } from "./peaks.ts";
 import { analyseArgs, encodeArgs, limitArgs, OUTPUT_SAMPLE_RATE, outputChannels, verifyArgs } from "./plan.ts";
 import { probeAudio, type ProbeResult } from "./probe.ts";
-import { type AudioFormat, readPcmLayout, SNIFF_BYTES, sniffFormat } from "./sniff.ts";
+import { type AudioFormat, declaredExtent, SNIFF_BYTES, sniffFormat, TRAILING_MARGIN } from "./sniff.ts";
 import { renderWaveformSvg, type WaveformSvgOptions } from "./svg.ts";
 
 export { type AudioOptions, DEFAULT_AUDIO_OPTIONS, resolveAudioOptions } from "./options.ts";
@@ -225,23 +225,29 @@ export async function inspectAudio(
   return probeAudio(runner, path, format, opts, signal);
 }
 
-/** Type by content, plus the header sanity ffprobe does not do for WAV/AIFF (it quietly reads what is there). */
+/**
+ * Type by content, plus the header sanity ffprobe does not do: a WAV/AIFF that holds less audio than it declares
+ * (ffprobe quietly reads what is there), and any file with more than TRAILING_MARGIN bytes after the end its
+ * header declares. Those bytes are refused rather than cut: the stored original stays the file the producer sent,
+ * our tools never make such files, and a clear refusal tells a producer whose export went wrong.
+ */
 async function sniffFile(path: string): Promise<AudioFormat> {
   const file = Bun.file(path);
   const size = file.size;
   if (size === 0) throw new AudioError("empty_file", "The uploaded file is empty");
-  const head = new Uint8Array(await file.slice(0, SNIFF_BYTES).arrayBuffer());
+  const read = async (at: number, length: number) => new Uint8Array(await file.slice(at, at + length).arrayBuffer());
+  const head = await read(0, SNIFF_BYTES);
   const format = sniffFormat(head);
   if (!format) throw new AudioError("unsupported_format", "The file is not audio we accept; send WAV, AIFF, FLAC, MP3 or Ogg Vorbis/Opus");
-  if (format === "wav" || format === "aiff") {
-    const layout = readPcmLayout(head, size, format);
-    // +1: the data chunk's pad byte may be missing at the very end of a file.
-    if (layout && layout.declaredBytes > layout.availableBytes + 1) {
-      throw new AudioError(
-        "corrupt_audio",
-        `The ${format.toUpperCase()} file is truncated or its header is wrong: it declares ${layout.declaredBytes} bytes of audio but holds ${layout.availableBytes}`,
-      );
-    }
+  const label = format.toUpperCase();
+  const extent = await declaredExtent(read, size, format, head);
+  if ("truncated" in extent) {
+    const { declared, available } = extent.truncated;
+    throw new AudioError("corrupt_audio", `The ${label} file is truncated or its header is wrong: it declares ${declared} bytes of audio but holds ${available}`);
+  }
+  if ("problem" in extent) throw new AudioError("corrupt_audio", `The ${label} file ${extent.problem}`);
+  if (extent.end !== null && size - extent.end > TRAILING_MARGIN) {
+    throw new AudioError("corrupt_audio", `The ${label} file has ${size - extent.end} bytes after the end of its audio; export it again`);
   }
   return format;
 }

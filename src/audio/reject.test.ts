@@ -107,6 +107,55 @@ describe("bad uploads are refused with a typed error", () => {
     expect(spy.calls).toEqual(["ffprobe"]);
   });
 
+  test("zero bytes after the declared end of a WAV, AIFF, FLAC or MP3 are refused before ffprobe runs", async () => {
+    const tail = new Uint8Array(1 << 20);
+    const spy = spying(runner);
+    const made = {
+      wav,
+      aiff: await convert(wav, join(src, "t.aiff"), ["-c:a", "pcm_s16be", "-f", "aiff"]),
+      flac: await convert(wav, join(src, "t.flac"), ["-c:a", "flac", "-f", "flac"]),
+      mp3: await convert(wav, join(src, "t.mp3"), ["-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3"]),
+    };
+    for (const [format, path] of Object.entries(made)) {
+      const bytes = new Uint8Array([...new Uint8Array(await Bun.file(path).arrayBuffer()), ...tail]);
+      if (format === "wav") new DataView(bytes.buffer).setUint32(4, bytes.length - 8, true); // a RIFF size covering the zeros changes nothing
+      const e = await refusal({ bytes }, spy);
+      expect([format, e.code, e.status]).toEqual([format, "corrupt_audio", 422]);
+      expect(e.message).toMatch(new RegExp(`^The ${format.toUpperCase()} file has \\d+ bytes after the end of its audio`));
+      if (format !== "flac") expect(e.message).toContain(`has ${tail.length} bytes`); // FLAC's end is an upper bound
+    }
+    expect(spy.calls).toEqual([]);
+  });
+
+  test("zero bytes or hundreds of empty chunks before a WAV's data chunk are refused before ffprobe runs", async () => {
+    const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    const data = new TextDecoder("latin1").decode(whole.subarray(0, 200)).indexOf("data");
+    const insert = (extra: Uint8Array) => new Uint8Array([...whole.subarray(0, data), ...extra, ...whole.subarray(data)]);
+    const spy = spying(runner);
+    expect((await refusal({ bytes: insert(new Uint8Array(1 << 20)) }, spy)).message).toMatch(/^The WAV file has \d+ bytes that are not a chunk before its data chunk$/);
+    const junk = new Uint8Array(300 * 8);
+    for (let i = 0; i < 300; i++) junk.set(ascii("JUNK"), i * 8);
+    expect((await refusal({ bytes: insert(junk) }, spy)).message).toContain("more than 256 chunks");
+    expect(spy.calls).toEqual([]);
+  });
+
+  test("chunks a tagger adds stay accepted: LIST and a 200 KB id3 chunk after the data, a trailing ID3v1 tag", async () => {
+    const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
+    const chunk = (id: string, size: number) => {
+      const c = new Uint8Array(8 + size + (size & 1)).fill(0x41, 8, 8 + size);
+      c.set(ascii(id));
+      new DataView(c.buffer).setUint32(4, size, true);
+      return c;
+    };
+    const tagged = new Uint8Array([...whole, ...chunk("LIST", 41), ...chunk("id3 ", 200_001)]);
+    new DataView(tagged.buffer).setUint32(4, tagged.length - 8, true);
+    const id3v1 = new Uint8Array(128).fill(0x20);
+    id3v1.set(ascii("TAGMy loop"));
+    const path = join(src, "tagged.wav");
+    await Bun.write(path, new Uint8Array([...tagged, ...id3v1]));
+    expect(await inspectAudio(runner, path)).toMatchObject({ format: "wav", channels: 2 });
+  });
+
   test("a WAV cut inside its header", async () => {
     const whole = new Uint8Array(await Bun.file(wav).arrayBuffer());
     expect((await refusal({ bytes: whole.slice(0, 30) })).code).toBe("corrupt_audio");

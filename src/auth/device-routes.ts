@@ -1,4 +1,4 @@
-// /api/v1/auth/device: RFC 8628 device sign-in (shared/API.md section 3). The user approves at PUBLIC_URL/device
+// /api/v1/auth/device (docs/security.md "Device sign-in (RFC 8628)"). The user approves at PUBLIC_URL/device
 // (src/web/pages.ts); this file is the device's side: ask for a code, then poll. Each route shows its limit.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";

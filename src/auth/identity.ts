@@ -1,4 +1,4 @@
-// Account unification without account takeover: rules L1–L9 of shared/SECURITY.md, all in this one file, with a
+// Account unification without takeover: rules of docs/security.md, Account linking (L1–L9), all in this file, with a
 // comment at each decision. Callers hand in a profile the provider just vouched for (oauth.ts) and a signed-in
 // session where one is involved; they never decide about accounts themselves.
 //

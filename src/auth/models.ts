@@ -1,4 +1,4 @@
-// Request and response schemas of the auth routes (shared/API.md section 3).
+// Request and response schemas of the auth routes (docs/plugin-contract.md "Auth routes and tokens").
 import { t } from "elysia";
 import { SelfUser } from "../users/models.ts";
 

@@ -1,4 +1,4 @@
-// Request and response schemas of the Google/Discord routes (shared/API.md section 3), plus the OpenAPI
+// Schemas of the Google/Discord routes (docs/plugin-contract.md "Auth routes and tokens"), plus the OpenAPI
 // descriptions of the routes that answer with a redirect or an HTML page instead of JSON.
 import { t } from "elysia";
 import { ErrorSchema } from "../http/errors.ts";

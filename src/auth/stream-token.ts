@@ -1,6 +1,6 @@
 // Stream.io user tokens for clients (GET /api/v1/auth/stream-token). On only when STREAM_API_KEY and
 // STREAM_API_SECRET are set. The token comes from @stream-io/node-sdk's generateUserToken (an HS256 JWT signed
-// with the API secret and carrying user_id); our user ids are the Stream user ids (DESIGN.md "Data rules").
+// with the API secret and carrying user_id); our user ids are the Stream user ids (docs/architecture.md "Data rules").
 import { StreamClient } from "@stream-io/node-sdk";
 import type { Config } from "../config.ts";
 import type { Clock } from "../deps.ts";

@@ -1,5 +1,5 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
-// Conventions (shared/DESIGN.md "Data rules"): ids are our own ULID-like strings, timestamps are integer ms.
+// Conventions (docs/architecture.md "Data rules"): ids are our own UUIDv7 strings, timestamps are integer ms.
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
@@ -37,7 +37,7 @@ export const jobs = sqliteTable(
   (t) => [index("jobs_claim_idx").on(t.status, t.runAt), index("jobs_lease_idx").on(t.status, t.leaseUntil)],
 );
 
-// ── Accounts (issue: unified sign-in). Rules L1–L9 of shared/SECURITY.md live in src/auth/identity.ts. ──
+// ── Accounts. The rules of docs/security.md, Account linking (L1–L9), live in src/auth/identity.ts. ──
 
 /** Emails and usernames are stored lower-cased, so the plain unique constraints are case-insensitive. */
 export const users = sqliteTable("users", {

@@ -30,7 +30,7 @@ export const docs = (version: string) =>
           },
           tags: [
             { name: "system", description: "Health and readiness" },
-            { name: "auth", description: "Accounts, sessions and sign-in (shared/API.md section 3)" },
+            { name: "auth", description: "Accounts, sessions and sign-in" },
             { name: "users", description: "Users and profiles" },
             { name: "posts", description: "Loops as posts" },
             { name: "loops", description: "Uploading loops: audio checks, normalization to -14 LUFS, MP3, waveform" },

@@ -1,4 +1,4 @@
-// The closed set of errors the API answers with (shared/API.md section 1): every error body is
+// The closed set of errors the API answers with (docs/plugin-contract.md "Errors"): every error body is
 // {"error":"<snake_case_code>","message":"...","fields"?:{...}} with a non-2xx status. Features throw these (or
 // return them); anything else that escapes a handler becomes a fixed 500 with the details in the log only.
 import { Elysia, t } from "elysia";

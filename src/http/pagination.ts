@@ -1,4 +1,4 @@
-// List pagination (shared/API.md section 1): `limit` (default 20, max 100) and either `offset` (the plugin) or an
+// Pagination (docs/plugin-contract.md "Pagination"): `limit` (default 20, max 100) and either `offset` (the plugin) or an
 // opaque `cursor` (preferred: keyset over (created_at, id), stable while new rows arrive).
 import { t } from "elysia";
 import { errors } from "./errors.ts";

@@ -1,4 +1,4 @@
-// GET/HEAD /media/<key>: serves stored objects (API.md section 5 "Media"). With the local driver the app streams
+// GET/HEAD /media/<key>: serves stored objects (docs/plugin-contract.md "Media"). With the local driver the app streams
 // the file itself; with S3 it answers 302 to the object's URL (CDN or presigned), so links handed out as
 // ${PUBLIC_URL}/media/<key> keep working after a switch to S3.
 import { Elysia } from "elysia";
@@ -12,7 +12,7 @@ const PREFIX = "/media/";
 // Keys are unique per content (a new version gets a new key), so a client may keep an object forever.
 const CACHE_CONTROL = "public, max-age=31536000, immutable";
 // SVG waveforms are served from our origin: a sandboxing CSP keeps any script in one inert (defence in depth,
-// the SVGs are ours), and nosniff keeps browsers on the declared type (SECURITY.md "Uploads").
+// the SVGs are ours), and nosniff keeps browsers on the declared type (docs/security.md "Media serving").
 const CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 
 /** The key named by a request path, or null. Decoded once; a valid key never needs escaping, so an escaped

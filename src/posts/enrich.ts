@@ -1,6 +1,6 @@
-// Per-viewer fields of a page of posts (shared/API.md section 2): reaction_counts, user_reaction, is_liked,
+// Per-viewer fields of a page of posts (docs/plugin-contract.md "Posts"): reaction_counts, user_reaction, is_liked,
 // is_following, is_own_post, and the author's presence. A page costs the same small number of statements whatever
-// its size (shared/DESIGN.md "Data rules": no N+1): one statement for the reaction counts, and with a viewer one
+// its size (docs/architecture.md "Data rules": no N+1): one statement for the reaction counts, and with a viewer one
 // more for the viewer's reactions and follows of the page's authors (a UNION ALL). The id
 // lists travel as one JSON array parameter read by json_each(), so the SQL text is constant (prepared once) and
 // every branch is an index search: reactions_post_idx (post_id, emoji), the reactions primary key (user_id,

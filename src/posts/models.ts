@@ -1,4 +1,4 @@
-// The post (a.k.a. activity) shape of shared/API.md section 2: one shape in every feed and answer. The plugin's
+// The post (a.k.a. activity) shape (docs/plugin-contract.md "Posts"): one shape in every feed and answer. The plugin's
 // JSON parser drops a whole post on one wrong type, so every field has a fixed type and is always present.
 import { t } from "elysia";
 import { Type } from "@sinclair/typebox";

@@ -1,7 +1,7 @@
 // The realtime hub of one instance: WebSocket connections per user on Bun.serve's native WebSocket, presence
 // transitions, and delivery of bus events to the connections that should see them (and nobody else).
 //
-// Protocol (shared/API.md section 6; frames are JSON {type, payload, timestamp}, timestamp in ms):
+// Protocol (docs/plugin-contract.md "WebSocket"; frames are JSON {type, payload, timestamp}, timestamp in ms):
 //   GET /api/v1/ws?token=<access token>   checked at the upgrade like any request: a missing/invalid/expired/revoked
 //                                          token is answered 401 in the contract's JSON shape and never upgraded.
 //   client → server   heartbeat   → {"type":"pong","payload":{"client_timestamp":..},"timestamp":..}  ("ping" too)

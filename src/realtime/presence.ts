@@ -6,7 +6,7 @@ import type { PresenceStatus } from "./bus.ts";
 import { OFFLINE, type PresenceAggregate, type PresenceStore } from "./presence-store.ts";
 import { visibility } from "./queries.ts";
 
-/** What a `presence` frame and the presence routes carry (shared/API.md section 6: the plugin reads these names). */
+/** What a `presence` frame and the presence routes carry (docs/plugin-contract.md "Presence": the plugin reads them). */
 export type PresenceView = {
   user_id: string;
   is_online: boolean;

@@ -1,4 +1,4 @@
-// Presence over HTTP (shared/API.md section 6), and the WebSocket path answering plain HTTP. The WebSocket itself is
+// HTTP presence (docs/plugin-contract.md "Presence"), and the WebSocket path answering plain HTTP. The WebSocket itself is
 // upgraded in index.ts before the app (Bun.serve's server.upgrade), see hub.ts for the protocol.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";

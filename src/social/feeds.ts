@@ -1,4 +1,4 @@
-// The feeds (shared/API.md section 4): global, timeline (and the plugin's unified), trending, discovery/for-you.
+// The feeds (docs/plugin-contract.md "Feeds"): global, timeline (and the plugin's unified), trending, discovery/for-you.
 // Fan-out on read: a page is read from the posts table through its indexes, never precomputed per follower.
 // Every page is one feed statement (two at most for a sparse timeline) plus the enrichment (src/posts/enrich.ts:
 // reaction counts, and the viewer's own fields), whatever its size; only ready posts appear. On bun:sqlite a page

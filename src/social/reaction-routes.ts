@@ -1,6 +1,6 @@
 // Reactions over HTTP. The plugin's POST /feed/like and /feed/unlike are aliases of the REST routes
 // PUT/DELETE /posts/{id}/reaction (one implementation); POST /posts/{id}/reaction is the PUT for clients that
-// cannot send PUT (API.md section 1). All are idempotent: the plugin retries on any error.
+// cannot send PUT (docs/plugin-contract.md "Transport rules"). All are idempotent: the plugin retries on any error.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";

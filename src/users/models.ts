@@ -1,4 +1,4 @@
-// User shapes of shared/API.md section 2. Public users never carry email, hashes, provider ids or flags.
+// User shapes (docs/plugin-contract.md "Users"). Public users never carry email, hashes, provider ids or flags.
 import { t } from "elysia";
 
 const publicUserExample = {

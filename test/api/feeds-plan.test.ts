@@ -2,7 +2,7 @@
 // (captured from the connection while the request is served), and of every feed SQL text whether or not a request
 // happened to use it (the sparse timeline plan), on a seeded community of 20,000 posts. Any full scan of a table
 // fails the test, and so does a search on posts.status alone: a feed page must be index searches only
-// (shared/DESIGN.md "Data rules"). Scans of json_each() id lists, constant rows and the feeds' own subqueries are
+// (docs/architecture.md "Data rules"). Scans of json_each() id lists, constant rows and the feeds' own subqueries are
 // not table scans.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Database as SQLite } from "bun:sqlite";

@@ -87,7 +87,7 @@ async function play(env: TestEnv, userId: string, postId: string) {
 
 type FeedBody = { posts: Record<string, any>[]; meta: { count: number; has_more: boolean; next_cursor: string; source?: string } };
 
-/** GET a feed; every post in it must have exactly the types of API.md section 2, and the body no `error` key. */
+/** GET a feed; every post must have exactly the types of docs/plugin-contract.md "Posts", and the body no `error` key. */
 async function feed(env: TestEnv, path: string, token?: string): Promise<FeedBody> {
   const res = await env.request(path, { token, headers: { "content-type": "application/json" } });
   const body = await json(res);
@@ -96,7 +96,7 @@ async function feed(env: TestEnv, path: string, token?: string): Promise<FeedBod
   expect(res.headers.get("content-type")).toBe("application/json;charset=utf-8");
   expect(res.headers.get("x-request-id")).toBeTruthy();
   expect(body).not.toHaveProperty("error");
-  // User-scoped lists also carry total and has_more at the top level (API.md section 1, plugin).
+  // User-scoped lists also carry total and has_more at the top level (docs/plugin-contract.md "Pagination").
   expect(Object.keys(body).sort()).toEqual(path.includes("/users/") ? ["has_more", "meta", "posts", "total"] : ["meta", "posts"]);
   for (const p of body.posts) expect({ path, id: p.id, problems: postTypeProblems(p) }).toEqual({ path, id: p.id, problems: [] });
   expect(body.meta.count).toBe(body.posts.length);
@@ -180,7 +180,7 @@ for (const driver of DRIVERS) {
       }
     });
 
-    test("every post in every feed has exactly the types of API.md section 2, with and without a token", async () => {
+    test("every post in every feed has exactly the contract's post types, with and without a token", async () => {
       for (const path of ALL_FEEDS) {
         const signedIn = await feed(env, path, viewer.token);
         expect(signedIn.posts.length).toBeGreaterThan(0);

@@ -1,4 +1,4 @@
-// The HTTP conventions every route shares (shared/API.md section 1), driven in process with app.handle.
+// The HTTP conventions every route shares (docs/plugin-contract.md "Transport rules"), driven in process with app.handle.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia, t } from "elysia";
 import { errorHandler, errors } from "../../src/http/errors.ts";

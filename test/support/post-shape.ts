@@ -1,4 +1,4 @@
-// The exact JSON types of a post (shared/API.md section 2). The plugin's JSON parser drops a whole post on one wrong
+// Exact JSON types of a post (docs/plugin-contract.md "Posts"). The plugin's JSON parser drops a whole post on one wrong
 // type, so every post a feed scenario sees goes through here: the exact key set (peaks optional), strings are
 // strings, counts are integers, booleans are booleans, timestamps are ISO-8601, media URLs are absolute.
 

@@ -1,4 +1,4 @@
-// The exact JSON types of a user object (shared/API.md section 2). The plugin drops a whole user on one wrong type,
+// Exact JSON types of a user object (docs/plugin-contract.md "Users"). The plugin drops a whole user on one wrong type,
 // so every user a scenario sees goes through here: the exact key set, strings are strings, counts are integers,
 // booleans are booleans, timestamps are ISO-8601, and a public user carries nothing private.
 import { expect } from "bun:test";
@@ -55,7 +55,7 @@ export function userTypeProblems(u: Record<string, unknown>, self = false): stri
     if (typeof u.has_password !== "boolean") problems.push("has_password is not a boolean");
     if (!Array.isArray(u.linked_providers) || !u.linked_providers.every((p) => typeof p === "string")) problems.push("linked_providers is not an array of strings");
   } else {
-    // Privacy (SECURITY.md "Data exposure"): nothing private, whatever its name.
+    // Privacy (docs/security.md "Data exposure"): nothing private, whatever its name.
     const text = JSON.stringify(u);
     for (const k of ["email", "email_verified", "has_password", "password_hash", "passwordHash", "linked_providers", "avatar_key", "show_activity_status"]) {
       if (k in u) problems.push(`public user carries ${k}`);
