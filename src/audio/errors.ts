@@ -40,9 +40,19 @@ export class AudioError extends Error {
   get retryable(): boolean {
     return this.code in SERVER_CODES;
   }
-  get status(): 415 | 422 | 500 | 503 {
-    return (INPUT_CODES as Record<string, 415 | 422>)[this.code] ?? (SERVER_CODES as Record<string, 500 | 503>)[this.code]!;
+  get status(): AudioErrorStatus {
+    return audioErrorStatus(this.code);
   }
+}
+
+export type AudioErrorStatus = 415 | 422 | 500 | 503;
+
+/**
+ * The one code → HTTP status table: the upload answers with it whether the refusal came from the checks in the
+ * request or from the process-loop job (whose code is kept on the post row). An unknown code is our failure: 500.
+ */
+export function audioErrorStatus(code: string): AudioErrorStatus {
+  return (INPUT_CODES as Record<string, 415 | 422>)[code] ?? (SERVER_CODES as Record<string, 500 | 503>)[code] ?? 500;
 }
 
 export function isAudioError(e: unknown): e is AudioError {
@@ -50,6 +60,6 @@ export function isAudioError(e: unknown): e is AudioError {
 }
 
 /** Maps an AudioError onto the API's closed error type (same code, same message). */
-export function toApiError(e: AudioError): ApiError {
-  return new ApiError(e.status, e.code, e.message);
+export function toApiError(e: AudioError | { code: string; message: string }): ApiError {
+  return new ApiError(audioErrorStatus(e.code), e.code, e.message);
 }

@@ -107,6 +107,9 @@ async function checkQuota(deps: Deps, userId: string, bytes: number) {
 
 /** Creates (or, for a retried upload, finds) the post and waits up to UPLOAD_WAIT_MS for it to be processed. */
 export async function uploadLoop(deps: Deps, userId: string, file: File, meta: UploadMeta): Promise<UploadOutcome> {
+  // The route limits the body while it streams; this holds whoever called us, however the path was spelt.
+  const { UPLOAD_MAX_BYTES } = deps.config;
+  if (file.size > UPLOAD_MAX_BYTES) throw errors.tooLarge(`A loop upload is at most ${UPLOAD_MAX_BYTES} bytes`);
   const existing = await findExisting(deps, userId, meta);
   if (existing) return { created: false, post: await waitForPost(deps, existing.id, userId) };
 
@@ -181,17 +184,9 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
       await tx.delete(jobs).where(eq(jobs.id, jobId));
     });
     await removePostMedia(deps, postId);
-    throw errorOf(row);
+    throw toApiError({ code: row?.errorCode ?? "processing_failed", message: row?.error ?? "The loop could not be processed" });
   }
   return { created: true, post: await getPost(deps, postId, userId) };
-}
-
-function errorOf(row: PostRow | undefined) {
-  const code = row?.errorCode ?? "processing_failed";
-  const message = row?.error ?? "The loop could not be processed";
-  if (code === "unsupported_format") return errors.unsupportedMedia(code, message);
-  if (["timeout", "aborted", "ffmpeg_unavailable"].includes(code)) return errors.unavailable(code, message);
-  return errors.unprocessable(code, message);
 }
 
 async function waitForPost(deps: Deps, postId: string, userId: string): Promise<PostT> {

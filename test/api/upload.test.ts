@@ -2,12 +2,14 @@
 // file (and sqld for the happy path), local storage on disk. Bad input changes nothing: no rows, no files, no temp
 // directories, and the server keeps serving.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, existsSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { decode, hourLongMp3, lavfi, measure, signals, wavClaiming4GB } from "../support/audio.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
+import { parseUploadMeta, uploadLoop } from "../../src/audio/upload.ts";
+import { ApiError } from "../../src/http/errors.ts";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { expectError, json, registerUser } from "../support/auth.ts";
@@ -142,6 +144,45 @@ describe("upload answers", () => {
   test("a WAV whose header claims 4 GB", async () => {
     const bytes = wavClaiming4GB(new Uint8Array(await Bun.file(drumsWav).arrayBuffer()));
     await refused(form(new Blob([bytes])), 422, "corrupt_audio");
+  });
+
+  test("a WAV followed by zero bytes is refused before ffprobe, naming the extra bytes", async () => {
+    const wav = new Uint8Array(await Bun.file(drumsWav).arrayBuffer());
+    const zeros = new Uint8Array(4 * 1024 * 1024);
+    const a = await refused(form(new Blob([wav, zeros])), 422, "corrupt_audio");
+    expect(a.message).toBe(`The WAV file has ${zeros.length} bytes after the end of its audio; export it again`);
+  });
+
+  test("a processing failure answers 500 processing_failed; an input refusal found while processing keeps its 422", async () => {
+    // An ffmpeg that dies of a signal (ffprobe is the real one, so the upload's checks pass): our failure, 500.
+    const crashing = join(work, "crashing-ffmpeg");
+    await Bun.write(crashing, "#!/bin/sh\nkill -SEGV $$\n");
+    chmodSync(crashing, 0o755);
+    const broken = await startEnv("sqlite", { FFMPEG_PATH: crashing, JOB_MAX_ATTEMPTS: "1" });
+    try {
+      const res = await upload(broken.env, broken.token, form(Bun.file(drumsWav)));
+      await expectError(res, 500, "processing_failed");
+      expect(await counts(broken.env)).toEqual({ posts: 0, jobs: 0, files: 0 });
+    } finally {
+      await broken.env.close();
+    }
+    const silent = await lavfi(join(work, "silent.wav"), signals.silence(2), ["-c:a", "pcm_s16le", "-f", "wav"]);
+    await refused(form(Bun.file(silent)), 422, "silent");
+  }, 60_000);
+
+  test("the upload service refuses a file over UPLOAD_MAX_BYTES whatever the route let through", async () => {
+    const small = await startEnv("sqlite", { UPLOAD_MAX_BYTES: "4096" });
+    try {
+      const wav = new Uint8Array(await Bun.file(drumsWav).arrayBuffer());
+      const file = new File([wav.subarray(0, 4097)], "loop.wav");
+      const err = await uploadLoop(small.env.deps, small.userId, file, parseUploadMeta({}, null)).catch((e) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect([err.status, err.code]).toEqual([413, "payload_too_large"]);
+      expect(err.message).toContain("4096 bytes");
+      expect(await counts(small.env)).toEqual({ posts: 0, jobs: 0, files: 0 });
+    } finally {
+      await small.env.close();
+    }
   });
 
   test("an MP3 lasting an hour at 8 kbps is refused before decoding", async () => {
