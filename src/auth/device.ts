@@ -13,7 +13,7 @@ import { authPayload, type AuthPayload } from "./service.ts";
 import type { ClientInfo } from "./sessions.ts";
 
 const KIND = "device";
-/** SECURITY.md: device codes expire after 10 minutes. */
+/** docs/security.md: device codes expire after 10 minutes. */
 export const DEVICE_CODE_TTL_MS = 10 * 60_000;
 /** RFC 8628 §3.2: the default polling interval is 5 s; §3.5: each slow_down adds 5 s. */
 export const DEVICE_POLL_INTERVAL_S = 5;

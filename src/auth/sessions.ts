@@ -1,4 +1,4 @@
-// Sessions and refresh tokens (shared/SECURITY.md "Sessions and tokens"): opaque refresh tokens stored as SHA-256,
+// Sessions and refresh tokens (docs/security.md "Sessions"): opaque refresh tokens stored as SHA-256,
 // rotated on every use; presenting an already rotated token revokes the whole session (reuse detection). Sessions
 // slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
