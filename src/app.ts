@@ -4,14 +4,15 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps.ts";
 import { errorHandler } from "./http/errors.ts";
 import { observe } from "./http/observe.ts";
+import { bodies } from "./http/body.ts";
 import { docs } from "./http/docs.ts";
 import { systemRoutes } from "./system/routes.ts";
 import { mediaRoutes } from "./media/routes.ts";
-import { audioRoutes, UPLOAD_PATH } from "./audio/routes.ts";
+import { audioRoutes } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { feedRoutes } from "./social/feed-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
-import { AVATAR_BODY_MAX_BYTES, AVATAR_PATH, userRoutes } from "./users/routes.ts";
+import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { oauthRoutes } from "./auth/oauth-routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
@@ -26,33 +27,40 @@ import pkg from "../package.json" with { type: "json" };
 export const VERSION: string = pkg.version;
 
 export function createApp(deps: Deps) {
-  return new Elysia()
-    .use(errorHandler(deps.log))
-    // Multipart overhead and text fields ride on top of the file itself.
-    .use(observe({ log: deps.log, bodyMaxBytes: deps.config.BODY_MAX_BYTES, routeBodyLimits: { [UPLOAD_PATH]: deps.config.UPLOAD_MAX_BYTES + 64 * 1024, [AVATAR_PATH]: AVATAR_BODY_MAX_BYTES } }))
-    .use(docs(VERSION))
-    .use(systemRoutes(deps))
-    .use(mediaRoutes(deps))
-    .use(webPages(deps))
-    .group("/api/v1", (api) =>
-      api
-        // accounts
-        .use(authRoutes(deps))
-        .use(oauthRoutes(deps))
-        .use(deviceRoutes(deps))
-        .use(streamTokenRoutes(deps))
-        // producers and their loops
-        .use(userRoutes(deps))
-        .use(followRoutes(deps))
-        .use(postRoutes(deps))
-        .use(audioRoutes(deps))
-        // the social layer
-        .use(feedRoutes(deps))
-        .use(reactionRoutes(deps))
-        .use(playRoutes(deps))
-        .use(notificationRoutes(deps))
-        .use(realtimeRoutes(deps)),
-    );
+  return (
+    new Elysia()
+      .use(errorHandler(deps.log))
+      .use(observe({ log: deps.log }))
+      .use(docs(VERSION))
+      // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
+      // rest JSON, up to BODY_MAX_BYTES unless a route declares otherwise (the uploads, the plugin's sign-in form).
+      .use(bodies(deps.config.BODY_MAX_BYTES))
+      .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)))
+      .guard({ accepts: { kinds: ["json"] } }, (json) =>
+        json
+          .use(systemRoutes(deps))
+          .use(mediaRoutes(deps))
+          .group("/api/v1", (api) =>
+            api
+              // accounts
+              .use(authRoutes(deps))
+              .use(oauthRoutes(deps))
+              .use(deviceRoutes(deps))
+              .use(streamTokenRoutes(deps))
+              // producers and their loops
+              .use(userRoutes(deps))
+              .use(followRoutes(deps))
+              .use(postRoutes(deps))
+              .use(audioRoutes(deps))
+              // the social layer
+              .use(feedRoutes(deps))
+              .use(reactionRoutes(deps))
+              .use(playRoutes(deps))
+              .use(notificationRoutes(deps))
+              .use(realtimeRoutes(deps)),
+          ),
+      )
+  );
 }
 
 export type App = ReturnType<typeof createApp>;

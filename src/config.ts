@@ -19,7 +19,8 @@ export const EnvSchema = T.Object({
   DATABASE_AUTH_TOKEN: T.Optional(T.String()),
   DB_BUSY_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
   JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
-  BODY_MAX_BYTES: T.Integer({ minimum: 1024, default: 60 * 1024 * 1024 }),
+  /** JSON and form bodies of every route but the two uploads (UPLOAD_MAX_BYTES, 5 MB pictures); at most 1 MiB. */
+  BODY_MAX_BYTES: T.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 64 * 1024 }),
   SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 600000, default: 10000 }),
 
   // Accounts and sessions (docs/security.md "Sessions")

@@ -11,6 +11,8 @@ import type { Deps } from "./deps.ts";
 import { createLogger } from "./log.ts";
 import { createMailer } from "./integrations/mailer.ts";
 import { setPeerAddress } from "./http/client-ip.ts";
+import { MULTIPART_ENVELOPE_BYTES } from "./http/body.ts";
+import { AVATAR_MAX_BYTES } from "./users/avatar.ts";
 import { runCli } from "./cli.ts";
 import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
@@ -142,8 +144,9 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const server = Bun.serve({
     port: config.PORT,
     hostname: config.HOST,
-    // Backstop only: the app enforces BODY_MAX_BYTES itself, while the body streams, with a contract-shaped 413.
-    maxRequestBodySize: config.BODY_MAX_BYTES * 2,
+    // Backstop only, above the largest route limit: each route enforces its own while the body streams, with a
+    // contract-shaped 413 (docs/security.md, Request bodies).
+    maxRequestBodySize: Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES, config.BODY_MAX_BYTES) + 2 * MULTIPART_ENVELOPE_BYTES,
     fetch: (request, srv) => {
       setPeerAddress(request, srv.requestIP(request)?.address);
       // WebSocket upgrades of /api/v1/ws go to the hub (token checked like any request); the rest to the app.

@@ -2,11 +2,10 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
+import { bodies, MULTIPART_ENVELOPE_BYTES, readBody, type Declared } from "../http/body.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
-
-export const UPLOAD_PATH = "/api/v1/audio/upload";
 
 const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
   examples: [{ ...postExample, post_id: postExample.id }],
@@ -44,13 +43,16 @@ const UploadForm = t.Object({
 export const audioRoutes = (deps: Deps) => {
   // Uploads per producer per hour, next to the route it protects.
   const uploadsPerUser = deps.limits.window({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000 });
+  // Only a signed-in producer within the rate limit gets the body read (after the guard, in the handler).
+  const uploadBody: Declared = { kinds: ["multipart"], maxBytes: deps.config.UPLOAD_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
   return new Elysia({ name: "audio-routes", prefix: "/audio", detail: { tags: ["loops"] } })
     .use(authGuard(deps))
+    .use(bodies(deps.config.BODY_MAX_BYTES))
     .post(
       "/upload",
-      async ({ body, auth, request, set }) => {
+      async ({ auth, request, set }) => {
         await uploadsPerUser.hit(auth.user.id);
-        const fields = body as Record<string, unknown>;
+        const fields = (await readBody(request, uploadBody)) as Record<string, unknown>;
         const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
         const file = pickFile(fields);
         const { created, post } = await uploadLoop(deps, auth.user.id, file, meta);
@@ -59,8 +61,8 @@ export const audioRoutes = (deps: Deps) => {
       },
       {
         auth: true,
-        parse: "formdata",
-        body: UploadForm,
+        accepts: uploadBody,
+        body: UploadForm, // documents the form; the handler reads it (readBody) after auth and the rate limit
         response: { 200: UploadResponse, 201: UploadResponse, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
         detail: {
           summary: "Share a loop (plugin): multipart with the file in audio_file",

@@ -16,6 +16,7 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
+import { bodies } from "../http/body.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
 import { getUserById } from "../users/service.ts";
@@ -275,6 +276,7 @@ export const oauthRoutes = (deps: Deps) => {
 
   return new Elysia({ name: "oauth-routes", prefix: "/auth", detail: { tags: ["auth"] } })
     .use(authGuard(deps))
+    .use(bodies(deps.config.BODY_MAX_BYTES)) // the confirmation below is a browser form
     .use(providerRoutes("google"))
     .use(providerRoutes("discord"))
     .post(
@@ -295,7 +297,7 @@ export const oauthRoutes = (deps: Deps) => {
         }
         return pluginDonePage(user.username);
       },
-      { parse: "urlencoded", body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
+      { accepts: { kinds: ["form"] }, body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
     )
     .get(
       "/oauth/poll",

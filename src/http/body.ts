@@ -1,11 +1,58 @@
-// Request bodies are read with a byte cap while they stream, so a body without Content-Length (chunked) can never
-// be buffered past the limit. Elysia's built-in parsers read the whole body first; this replaces them.
-import { errors } from "./errors.ts";
+// Request bodies (docs/security.md, Request bodies). Every route declares what it takes with the `accepts` macro:
+// which kinds of body (JSON, urlencoded form, multipart) and how many bytes. Everything under the app's guards gets
+// a declaration (app.ts: forms for the browser pages, JSON for the rest, BODY_MAX_BYTES unless a route says
+// otherwise), so no route falls back to Elysia's own parsers, which read a whole body of any size.
+//
+// The declaration becomes the route's parse step. It refuses a content type the route does not take (415, before
+// reading anything: an API route never takes the urlencoded, multipart or text bodies that any web page can make a
+// browser send without a CORS preflight), refuses a declared Content-Length above the limit (413, before reading),
+// and reads a body without a length (chunked) only until it passes the limit. JSON nested deeper than
+// JSON_MAX_DEPTH is refused before it is parsed. Limits belong to the route Elysia matched, so /upload and /upload/
+// are the same route with the same limit.
+//
+// Upload routes declare `readInHandler`: their parse step reads nothing (`body` is an empty object), and the handler
+// calls readBody after the auth guard and the upload rate limit, so a stranger's 50 MB is never read.
+import { Elysia } from "elysia";
+import { ErrorSchema, errors } from "./errors.ts";
+
+export type BodyKind = "json" | "form" | "multipart";
+export type Accepts = {
+  kinds: readonly BodyKind[];
+  /** Largest body in bytes; the plugin's default (BODY_MAX_BYTES) when absent. */
+  maxBytes?: number;
+  /** The parse step reads nothing; the handler calls readBody(request, accepts) once it has checked who is asking. */
+  readInHandler?: boolean;
+};
+/** A declaration with its limit resolved. */
+export type Declared = Accepts & { maxBytes: number };
+
+/** Room for the multipart envelope and text fields on top of an uploaded file. */
+export const MULTIPART_ENVELOPE_BYTES = 64 * 1024;
+/** Deeper JSON is refused before parsing: no request of ours nests more than a few levels. */
+export const JSON_MAX_DEPTH = 32;
+
+const MEDIA_TYPES: Record<BodyKind, string> = {
+  json: "application/json",
+  form: "application/x-www-form-urlencoded",
+  multipart: "multipart/form-data",
+};
+/** Elysia's names of the same parsers: listed after ours (which always answers) so the OpenAPI document shows them. */
+const ELYSIA_PARSER: Record<BodyKind, string> = { json: "json", form: "urlencoded", multipart: "formdata" };
+
+/** The kind of body a Content-Type names, or null for one no route takes. */
+function kindOf(mediaType: string): BodyKind | null {
+  if (mediaType === "application/json" || /^application\/[\w.+-]+\+json$/.test(mediaType)) return "json";
+  if (mediaType === MEDIA_TYPES.form) return "form";
+  if (mediaType === MEDIA_TYPES.multipart) return "multipart";
+  return null;
+}
+
+const tooLarge = (max: number) => errors.tooLarge(`The request body is larger than ${max} bytes`);
 
 /** Reads the whole body, failing with 413 as soon as more than `max` bytes have arrived. */
 export async function readCapped(request: Request, max: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (declared > max) throw errors.tooLarge(`The request body is larger than ${max} bytes`);
+  if (declared > max) throw tooLarge(max);
   if (!request.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -16,11 +63,28 @@ export async function readCapped(request: Request, max: number): Promise<Uint8Ar
     size += value.byteLength;
     if (size > max) {
       await reader.cancel().catch(() => undefined);
-      throw errors.tooLarge(`The request body is larger than ${max} bytes`);
+      throw tooLarge(max);
     }
     chunks.push(value);
   }
   return Buffer.concat(chunks);
+}
+
+/** True when brackets outside strings nest deeper than `max` (one pass over the bytes, no recursion). */
+export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 /** FormData → plain object the way route schemas expect it: one value per key, arrays for repeated keys. */
@@ -33,27 +97,82 @@ export function formToObject(form: FormData): Record<string, unknown> {
   return out;
 }
 
-/** Parses any body we accept: JSON (an empty body counts as {}), urlencoded and multipart forms, text. */
-export async function parseBody(request: Request, contentType: string, max: number): Promise<unknown> {
-  const bytes = await readCapped(request, max);
-  const type = contentType.split(";")[0]!.trim().toLowerCase();
-  if (type === "application/json" || type.endsWith("+json")) {
-    const text = new TextDecoder().decode(bytes);
+/** A request with no body at all (not even an empty chunked one): what GET-like POSTs send. */
+const hasNoBody = (request: Request) => !request.body || request.headers.get("content-length") === "0";
+
+/**
+ * Reads and parses a body the way `accepts` allows: 415 unsupported_media_type for another content type, 413
+ * payload_too_large past the limit, 400 invalid_json / invalid_form / validation_error (too deep). No body at all
+ * is {} (the plugin sends Content-Type: application/json on requests without one); a body without a content type
+ * is refused, since it does not say what it is.
+ */
+export async function readBody(request: Request, accepts: Declared): Promise<unknown> {
+  const contentType = request.headers.get("content-type") ?? "";
+  const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
+  const kind = kindOf(mediaType);
+  if (!kind || !accepts.kinds.includes(kind)) {
+    if (hasNoBody(request)) return {};
+    const wanted = accepts.kinds.map((k) => MEDIA_TYPES[k]).join(" or ");
+    throw errors.unsupportedMedia("unsupported_media_type", `This route takes ${wanted}${mediaType ? `, not ${mediaType}` : "; say so in Content-Type"}`);
+  }
+  const bytes = await readCapped(request, accepts.maxBytes);
+  if (kind === "json") {
     // The plugin sends Content-Type: application/json on requests with no body: that is an empty object.
-    if (!text.trim()) return {};
+    if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) return {};
+    if (nestsDeeperThan(bytes, JSON_MAX_DEPTH)) throw errors.validation({ body: `Nested deeper than ${JSON_MAX_DEPTH} levels` }, "The JSON body is nested too deeply");
     try {
-      return JSON.parse(text);
+      return JSON.parse(new TextDecoder().decode(bytes));
     } catch {
       throw errors.badRequest("invalid_json", "The request body is not valid JSON");
     }
   }
-  if (type === "multipart/form-data" || type === "application/x-www-form-urlencoded") {
-    try {
-      const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType } }).formData();
-      return formToObject(form);
-    } catch {
-      throw errors.badRequest("invalid_form", "The form body could not be parsed");
-    }
+  try {
+    const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType } }).formData();
+    return formToObject(form);
+  } catch {
+    throw errors.badRequest("invalid_form", "The form body could not be parsed");
   }
-  return new TextDecoder().decode(bytes);
 }
+
+const DECLARED = Symbol("accepts");
+type ParseEntry = string | ((...args: never[]) => unknown) | { fn?: unknown };
+type RouteHook = { parse?: ParseEntry | ParseEntry[]; body?: unknown; response?: unknown };
+
+/** The declaration among a route's parse hooks (our parse function carries it), if any. */
+function declarationIn(parse: RouteHook["parse"]): Declared | undefined {
+  for (const p of [parse ?? []].flat()) {
+    const fn = typeof p === "object" && p ? p.fn : p;
+    if (typeof fn === "function" && DECLARED in fn) return (fn as unknown as Record<symbol, Declared>)[DECLARED];
+  }
+  return undefined;
+}
+
+/** Body errors every route that takes a body can answer, added to the route's documented responses. */
+const BODY_ERRORS = { 400: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema };
+
+/**
+ * The `accepts` macro. `defaultMaxBytes` (BODY_MAX_BYTES) applies where a declaration names no limit. A route's
+ * own declaration wins over the guard's default (the route's is applied first; the guard's then sees it).
+ */
+export const bodies = (defaultMaxBytes: number) =>
+  new Elysia({ name: "bodies", seed: defaultMaxBytes }).macro({
+    accepts: (accepts: Accepts) => ({
+      // Applied while the route is added, before Elysia compiles it: replaces whatever parse the route had
+      // (e.g. Elysia's `parse: "json"`, which would read any size) with this declaration.
+      introspect(hook: RouteHook) {
+        if (declarationIn(hook.parse)) return;
+        const spec: Declared = { ...accepts, maxBytes: accepts.maxBytes ?? defaultMaxBytes };
+        const parse = spec.readInHandler ? () => ({}) : ({ request }: { request: Request }) => readBody(request, spec);
+        Object.assign(parse, { [DECLARED]: spec });
+        hook.parse = [{ fn: parse }, ...spec.kinds.map((k) => ({ fn: ELYSIA_PARSER[k] }))];
+        // Routes that document a body and their responses also document the body refusals.
+        const response = hook.response;
+        if (hook.body && response && typeof response === "object" && !("type" in response) && !("$ref" in response)) {
+          hook.response = { ...BODY_ERRORS, ...response };
+        }
+      },
+    }),
+  });
+
+/** The declaration a compiled route carries (tests check that every route that takes a body has one). */
+export const declaredAccepts = (route: { hooks?: unknown }): Declared | undefined => declarationIn((route.hooks as RouteHook | undefined)?.parse);

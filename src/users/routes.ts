@@ -3,15 +3,15 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
+import { bodies, MULTIPART_ENVELOPE_BYTES, readBody, type Declared } from "../http/body.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "./avatar.ts";
 import { AvatarForm, AvatarResponse, ProfileBody, PublicUser, SelfUser, UsernameBody } from "./models.ts";
 import { changeUsername, getPublicProfile, updateProfile } from "./profile.ts";
 import { toSelfUser } from "./service.ts";
 
-export const AVATAR_PATH = "/api/v1/users/upload-profile-picture";
-/** The route's body limit (app.ts → observe): the picture plus room for the multipart envelope. */
-export const AVATAR_BODY_MAX_BYTES = AVATAR_MAX_BYTES + 64 * 1024;
+/** The picture's body: multipart, the picture plus room for the envelope, read after auth and the rate limit. */
+const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
 /** Profile picture uploads per user per hour. */
 export const AVATAR_UPLOADS_PER_HOUR = 30;
 
@@ -41,6 +41,7 @@ export const userRoutes = (deps: Deps) => {
   return (
     new Elysia({ name: "user-routes", prefix: "/users", detail: { tags: ["users"] } })
       .use(authGuard(deps))
+      .use(bodies(deps.config.BODY_MAX_BYTES))
       .get("/me", ({ auth }) => toSelfUser(deps, auth.user), {
         auth: true,
         response: { 200: SelfUser, 401: ErrorSchema },
@@ -64,8 +65,9 @@ export const userRoutes = (deps: Deps) => {
       })
       .post(
         "/upload-profile-picture",
-        async ({ auth, body }) => {
+        async ({ auth, request }) => {
           await avatarsPerUser.hit(auth.user.id);
+          const body = (await readBody(request, avatarBody)) as Record<string, unknown>;
           const file = body.file ?? body.image ?? body.avatar;
           if (!(file instanceof Blob)) throw errors.validation({ file: "Attach the picture as the multipart file field file" });
           const { url, user } = await setAvatar(deps, auth.user.id, file);
@@ -73,8 +75,8 @@ export const userRoutes = (deps: Deps) => {
         },
         {
           auth: true,
-          parse: "formdata",
-          body: AvatarForm,
+          accepts: avatarBody,
+          body: AvatarForm, // documents the form; the handler reads it (readBody) after auth and the rate limit
           response: { 200: AvatarResponse, ...editErrors, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
           detail: {
             summary: "Upload your profile picture (plugin): multipart field file; JPEG, PNG, WebP or GIF by content, at most 5 MB",

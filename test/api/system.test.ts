@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Elysia, t } from "elysia";
 import { errorHandler, errors } from "../../src/http/errors.ts";
 import { observe } from "../../src/http/observe.ts";
+import { bodies } from "../../src/http/body.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 
 let env: TestEnv;
@@ -57,15 +58,19 @@ describe("error contract", () => {
   const logged: Record<string, unknown>[] = [];
   const app = new Elysia()
     .use(errorHandler(log))
-    .use(observe({ log, bodyMaxBytes: 1024 }))
-    .post("/things", ({ body }) => ({ name: body.name }), { body: t.Object({ name: t.String({ minLength: 3 }), size: t.Integer() }) })
-    .get("/boom", () => {
-      throw new Error("database password is hunter2");
-    })
-    .get("/limited", () => {
-      throw errors.rateLimited(7);
-    })
-    .post("/echo", ({ body }) => ({ got: body ?? null }));
+    .use(observe({ log }))
+    .use(bodies(1024))
+    .guard({ accepts: { kinds: ["json"] } }, (json) =>
+      json
+        .post("/things", ({ body }) => ({ name: body.name }), { body: t.Object({ name: t.String({ minLength: 3 }), size: t.Integer() }) })
+        .get("/boom", () => {
+          throw new Error("database password is hunter2");
+        })
+        .get("/limited", () => {
+          throw errors.rateLimited(7);
+        })
+        .post("/echo", ({ body }) => ({ got: body ?? null })),
+    );
   const call = (path: string, init?: RequestInit) => app.handle(new Request(`http://localhost${path}`, init));
 
   test("an unknown route is 404 not_found in the contract shape", async () => {
@@ -122,7 +127,7 @@ describe("error contract", () => {
         c.enqueue(new TextEncoder().encode("a".repeat(512)));
       },
     });
-    const res = await call("/echo", { method: "POST", headers: { "content-type": "text/plain" }, body: stream });
+    const res = await call("/echo", { method: "POST", headers: { "content-type": "application/json" }, body: stream });
     await expectError(res, 413, "payload_too_large");
     expect(sent).toBeLessThan(100_000); // stopped reading well before the end
   });
