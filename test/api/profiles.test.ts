@@ -1,13 +1,15 @@
 // Profiles through HTTP as the plugin and REST clients use them, on bun:sqlite and on a real sqld: public users by
 // id or username with exact types and nothing private, profile and username edits (PUT and the plugin's POST) with
-// field errors, and the profile picture: typed by content, bounded while it streams, applied at once, served with
-// its own type, the previous object deleted.
+// field errors, and the profile picture: typed by content, bounded while it streams, every frame's size checked,
+// re-encoded (no EXIF), applied at once, served with its own type, the previous object deleted.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
 import { lavfi } from "../support/audio.ts";
+import { apng, contains, GPS_LATITUDE, gifBomb, pngBomb, withExif } from "../support/images.ts";
+import { imageHeader } from "../../src/users/image.ts";
 import { posts, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { expectError, json, type Producer, registerProducer } from "../support/auth.ts";
@@ -17,7 +19,9 @@ const work = mkdtempSync(join(tmpdir(), "sc-profiles-"));
 const images: Record<"jpg" | "png" | "gif" | "webp", Uint8Array<ArrayBuffer>> = {} as never;
 beforeAll(async () => {
   for (const ext of ["jpg", "png", "gif", "webp"] as const) {
-    images[ext] = new Uint8Array(await Bun.file(await lavfi(join(work, `avatar.${ext}`), "color=c=orange:s=96x96", ["-frames:v", "1"])).arrayBuffer());
+    // The PNG is half transparent (it stays a PNG when re-encoded); the others are opaque (they become JPEGs).
+    const source = ext === "png" ? "color=c=orange@0.5:s=96x96,format=rgba" : "color=c=orange:s=96x96";
+    images[ext] = new Uint8Array(await Bun.file(await lavfi(join(work, `avatar.${ext}`), source, ["-frames:v", "1"])).arrayBuffer());
   }
 }, 60_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -221,12 +225,14 @@ for (const driver of DRIVERS) {
       expect(post.user_avatar_url).toBe(body.url);
       expect(post.user.avatar_url).toBe(body.url);
 
-      // served without auth, with its own type and nosniff, byte for byte
+      // served without auth, with its own type and nosniff: our re-encoded PNG (it has transparency; ffmpeg made the
+      // upload too, so the bytes may be the same: the EXIF test below shows the re-encoding)
       const served = await env.request(new URL(body.url).pathname);
       expect(served.status).toBe(200);
       expect(served.headers.get("content-type")).toBe("image/png");
       expect(served.headers.get("x-content-type-options")).toBe("nosniff");
-      expect(new Uint8Array(await served.arrayBuffer())).toEqual(images.png);
+      const stored = new Uint8Array(await served.arrayBuffer());
+      expect(imageHeader(stored, "png")).toMatchObject({ width: 96, height: 96, alpha: true });
       expect(avatarFiles(a.id)).toHaveLength(1);
 
       // a new picture (a JPEG this time, under the plugin's field name) replaces the old one, which is deleted
@@ -260,15 +266,32 @@ describe("profile picture answers", () => {
     return answer;
   }
 
-  test("GIF and WebP are accepted too, each served with its own type", async () => {
-    for (const [ext, type] of [["gif", "image/gif"], ["webp", "image/webp"]] as const) {
+  test("GIF and WebP are accepted too; without transparency they are stored and served as JPEG", async () => {
+    for (const ext of ["gif", "webp"] as const) {
       const body = await json(await uploadAvatar(a, avatarForm(images[ext], "x.bin")));
-      expect(body.url).toMatch(new RegExp(`\\.${ext}$`));
+      expect(body.url).toMatch(/\.jpg$/);
       const served = await env.request(new URL(body.url).pathname);
-      expect(served.headers.get("content-type")).toBe(type);
+      expect(served.headers.get("content-type")).toBe("image/jpeg");
       expect(served.headers.get("x-content-type-options")).toBe("nosniff");
     }
     expect(avatarFiles(a.id)).toHaveLength(1);
+  });
+
+  test("decompression bombs are refused with 422 before decoding: an 8192×8192 PNG, a 60000×60000 frame in a 10×10 GIF", async () => {
+    const png = await refused(avatarForm(pngBomb(8192, 8192)), 422, "image_too_large");
+    expect(png.message).toContain("8192×8192");
+    await refused(avatarForm(gifBomb()), 422, "image_too_large");
+    await refused(avatarForm(apng(96, 96, [9000, 9000])), 422, "image_too_large");
+  });
+
+  test("a JPEG with EXIF GPS is served without it, re-encoded upright and at most 512 px", async () => {
+    const photo = withExif(new Uint8Array(await Bun.file(await lavfi(join(work, "photo.jpg"), "color=c=blue:s=1200x900", ["-frames:v", "1"])).arrayBuffer()), 6);
+    const body = await json(await uploadAvatar(a, avatarForm(photo, "IMG_0001.jpg", "file", "image/jpeg")));
+    expect(body.url).toMatch(/\.jpg$/);
+    const served = new Uint8Array(await (await env.request(new URL(body.url).pathname)).arrayBuffer());
+    expect(contains(served, "Exif")).toBe(false);
+    expect(contains(served, GPS_LATITUDE)).toBe(false);
+    expect(imageHeader(served, "jpg")).toMatchObject({ width: 384, height: 512, orientation: 1 });
   });
 
   test("a text file named .png is refused with 415, nothing stored or changed", () =>
@@ -323,5 +346,80 @@ describe("profile picture answers", () => {
     expect((await refused(f, 400, "validation_error")).fields).toEqual({ file: expect.any(String) });
     const anon = await env.request("/api/v1/users/upload-profile-picture", { method: "POST", body: avatarForm(images.png) });
     expect(anon.status).toBe(401);
+  });
+});
+
+describe("text that lies: names, profile text and emails (src/lib/text.ts)", () => {
+  const RLO = "\u202E";
+  const ZWSP = "\u200B";
+  const register = (body: Record<string, string>) => env.request("/api/v1/auth/register", { method: "POST", json: { password: "correct horse battery staple", ...body } });
+
+  test("profile edits refuse invisible and direction-changing characters, naming the field; real writing that needs joiners is kept", async () => {
+    env = await createTestEnv();
+    const a = await producer();
+    const before = await json(await get("/api/v1/users/me", a.token));
+    const cases: [Record<string, unknown>, string][] = [
+      [{ display_name: `Night${RLO}staeB` }, "display_name"],
+      [{ display_name: `ad${ZWSP}min` }, "display_name"],
+      [{ display_name: "\u2066Night\u2069" }, "display_name"],
+      [{ display_name: "Ni\uFEFFght" }, "display_name"],
+      [{ display_name: "\u3164" }, "display_name"],
+      [{ bio: `all good\nthen ${RLO}reversed` }, "bio"],
+      [{ location: `Ber${ZWSP}lin` }, "location"],
+      [{ genre: "lo\u00ADfi" }, "genre"],
+      [{ daw: `Able${"\u200D"}ton` }, "daw"],
+      [{ social_links: { instagram: `@night${ZWSP}beats` } }, "social_links.instagram"],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await expectError(await send("PUT", "/api/v1/users/me", body, a.token), 400, "validation_error");
+      expect({ body, fields: Object.keys(answer.fields) }).toEqual({ body, fields: [field] });
+      expect(answer.fields[field]).toMatch(/invisible or direction-changing/);
+    }
+    expect(await json(await get("/api/v1/users/me", a.token))).toEqual(before);
+
+    // Emoji sequences, subdivision flags, Persian's zero-width non-joiner and NFC.
+    for (const name of ["👩‍💻 Night Beats", "🏴󠁧󠁢󠁳󠁣󠁴󠁿 Loops", "می‌خواهم", "Night\u00A0\u00A0Beats"]) {
+      const res = await send("PUT", "/api/v1/users/me", { display_name: name }, a.token);
+      expect({ name, status: res.status }).toEqual({ name, status: 200 });
+    }
+    expect((await json(await get("/api/v1/users/me", a.token))).display_name).toBe("Night Beats");
+    const nfd = "Jose\u0301";
+    expect((await json(await send("PUT", "/api/v1/users/me", { display_name: nfd }, a.token))).display_name).toBe("José");
+  });
+
+  test("registration refuses lying display names, emails with NUL, zero-width or bidi characters, and reserved usernames; nothing is created", async () => {
+    env = await createTestEnv();
+    const cases: [Record<string, string>, Record<string, RegExp>][] = [
+      [{ email: "a@example.com", username: "fine_name", display_name: `Night${RLO}` }, { display_name: /invisible/ }],
+      [{ email: "vic\u0000tim@example.com", username: "fine_name" }, { email: /email/ }],
+      [{ email: `vic${ZWSP}tim@example.com`, username: "fine_name" }, { email: /email/ }],
+      [{ email: `victim@exa${RLO}mple.com`, username: "fine_name" }, { email: /email/ }],
+    ];
+    for (const username of ["admin", "Administrator", ".well-known", "well-known", "api", "support", "ad.min", "admin_", "postmaster", "null", "everyone", "sidechain", "signin", "..."]) {
+      cases.push([{ email: "b@example.com", username }, { username: /reserved|characters/ }]);
+    }
+    for (const [body, fields] of cases) {
+      const answer = await expectError(await register(body), 400, "validation_error");
+      expect({ body, fields: Object.keys(answer.fields) }).toEqual({ body, fields: Object.keys(fields) });
+      for (const [field, re] of Object.entries(fields)) expect(answer.fields[field]).toMatch(re);
+    }
+    expect(await env.deps.database.db.select().from(users)).toHaveLength(0);
+
+    // An address typed in another Unicode form is the same address (NFC).
+    const res = await register({ email: "jose\u0301@example.com", username: "jose_beats" });
+    expect(res.status).toBe(201);
+    expect((await json(res)).auth.user.email).toBe("jos\u00e9@example.com");
+    const login = await env.request("/api/v1/auth/login", { method: "POST", json: { email: "JOS\u00c9@example.com", password: "correct horse battery staple" } });
+    expect(login.status).toBe(200);
+  });
+
+  test("a username change to a reserved name is 400 naming username", async () => {
+    env = await createTestEnv();
+    const a = await producer();
+    for (const username of ["admin", "Support", "moderator", "ab.out", "settings", "root"]) {
+      const answer = await expectError(await send("PUT", "/api/v1/users/username", { username }, a.token), 400, "validation_error");
+      expect(answer.fields).toEqual({ username: expect.stringContaining("reserved") });
+    }
+    expect((await json(await get("/api/v1/users/me", a.token))).username).toBe(a.username);
   });
 });
