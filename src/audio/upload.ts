@@ -184,10 +184,13 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
       await tx.delete(jobs).where(eq(jobs.id, jobId));
     });
     await removePostMedia(deps, postId);
-    throw toApiError({ code: row?.errorCode ?? "processing_failed", message: row?.error ?? "The loop could not be processed" });
+    throw toApiError(failureOf(row));
   }
   return { created: true, post: await getPost(deps, postId, userId) };
 }
+
+/** Why a failed post failed, as kept on its row by markFailed (a row without a reason: our failure). */
+const failureOf = (row: PostRow | undefined) => ({ code: row?.errorCode ?? "processing_failed", message: row?.error ?? "The loop could not be processed" });
 
 async function waitForPost(deps: Deps, postId: string, userId: string): Promise<PostT> {
   const status = await getUploadStatus(deps, postId, userId);
@@ -209,7 +212,7 @@ export async function getUploadStatus(deps: Deps, postId: string, viewerId: stri
   return {
     status,
     progress: status === "ready" ? 100 : (job?.progress ?? 0),
-    ...(status === "failed" ? { error: row?.errorCode ?? "processing_failed", message: row?.error ?? "The loop could not be processed" } : {}),
+    ...(status === "failed" ? { error: failureOf(row).code, message: failureOf(row).message } : {}),
     post: status === post.status ? post : { ...post, status },
     jobId: job?.id,
   };
