@@ -131,7 +131,7 @@ export const TRAILING_MARGIN = 64 * 1024;
 /** Top-level chunks (WAV, AIFF) or metadata blocks (FLAC) a file may have; real files have fewer than 20. */
 export const MAX_CHUNKS = 256;
 
-const WINDOW = 64 * 1024;
+const WINDOW = 4096;
 
 /** A read-through window over the file, so walking many small chunk headers costs a few reads. */
 function windowed(read: ReadAt, head: Uint8Array): ReadAt {
