@@ -1,6 +1,9 @@
 // Presence as everyone else reads it (deps.presence): HTTP answers, author presence in feeds and user objects.
-// The hub (hub.ts) is what changes presence; this is the read side plus the one rule every reader obeys: a user
-// with show_activity_status = false is never shown (offline, last_active null), to anyone.
+// The hub (hub.ts) is what changes presence; this is the read side plus the rules every reader obeys: a user
+// with show_activity_status = false is never shown (offline, last_active null), to anyone; a user's full presence
+// (status, DAW, last activity) goes to the user and their followers only (seesPresenceOf), as the WebSocket does.
+import { and, eq } from "drizzle-orm";
+import { follows } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import type { PresenceStatus } from "./bus.ts";
 import { OFFLINE, type PresenceAggregate, type PresenceStore } from "./presence-store.ts";
@@ -31,8 +34,23 @@ export interface Presence {
   close(): Promise<void>;
 }
 
+/** What a viewer who may not see a user's presence gets: the same fields and types, saying offline. */
+export const offlineView = (userId: string): PresenceView => ({ user_id: userId, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null });
+
+/** True when `viewerId` may see the presence of `userId`: the user themself, or one of their followers. */
+export async function seesPresenceOf(deps: Pick<Deps, "database">, viewerId: string | null, userId: string): Promise<boolean> {
+  if (!viewerId) return false;
+  if (viewerId === userId) return true;
+  const [row] = await deps.database.db
+    .select({ id: follows.followerId })
+    .from(follows)
+    .where(and(eq(follows.followerId, viewerId), eq(follows.followeeId, userId)))
+    .limit(1);
+  return Boolean(row);
+}
+
 export function presenceView(userId: string, a: PresenceAggregate, shown: boolean, lastActiveAt: number | null): PresenceView {
-  if (!shown) return { user_id: userId, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null };
+  if (!shown) return offlineView(userId);
   // While online, the last activity is at least when the status was set; the column is written throttled.
   const last = Math.max(lastActiveAt ?? 0, a.online ? a.at : 0);
   return {

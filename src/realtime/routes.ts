@@ -5,7 +5,7 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { followees } from "./queries.ts";
-import { presenceView } from "./presence.ts";
+import { offlineView, presenceView, seesPresenceOf } from "./presence.ts";
 import { WS_PATH } from "./hub.ts";
 
 const presenceExample = {
@@ -56,15 +56,22 @@ export const realtimeRoutes = (deps: Deps) =>
     .use(authGuard(deps))
     .get(
       "/users/:id/presence",
-      async ({ params }) => {
-        const v = (await deps.presence.view([params.id])).get(params.id);
+      async ({ params, viewer }) => {
+        const [v, sees] = await Promise.all([deps.presence.view([params.id]).then((m) => m.get(params.id)), seesPresenceOf(deps, viewer?.user.id ?? null, params.id)]);
         if (!v) throw errors.notFound("user_not_found", "No such user");
-        return v;
+        // The same audience as the WebSocket's presence frames: anyone else (anonymous included) gets offline.
+        return sees ? v : offlineView(params.id);
       },
       {
+        viewer: true,
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
-        response: { 200: PresenceSchema, 404: ErrorSchema },
-        detail: { summary: "A user's presence (offline for a user who hides it)" },
+        response: { 200: PresenceSchema, 401: ErrorSchema, 404: ErrorSchema },
+        detail: {
+          summary: "A user's presence, as the user and their followers see it",
+          description:
+            "The user themself and the people who follow them (signed in) get the live presence, offline for a user who hides their activity status. " +
+            "Everyone else, anonymous callers included, gets the same fields saying offline (last_active null).",
+        },
       },
     )
     .get(

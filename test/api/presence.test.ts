@@ -25,7 +25,8 @@ describe("presence", () => {
     await publishNotification(s.running.deps, p.id, { id });
     expect(await c.next()).toMatchObject({ type: "notification", payload: { id } });
   }
-  const presenceOf = async (p: Producer) => (await s.get(`/api/v1/users/${p.id}/presence`)).json();
+  /** GET /users/{id}/presence as `viewer` (a follower of star and shy by default). */
+  const presenceOf = async (p: Producer, viewer: Producer | null = fan) => (await s.get(`/api/v1/users/${p.id}/presence`, viewer?.token)).json();
   const closed = (p: Producer) => eventually(() => s.running.hub.connectionsOf(p.id) === 0, 3000, "the server to see the close");
 
   beforeAll(async () => {
@@ -158,6 +159,36 @@ describe("presence", () => {
     await closed(star);
     timers.advance(GRACE);
     expect(await fanC.next("presence")).toMatchObject({ status: "offline" });
+  });
+});
+
+describe("who may see a user's presence over HTTP", () => {
+  test("the user and their followers see it live; a stranger and an anonymous caller get the same fields saying offline", async () => {
+    const s = await startRealtime();
+    try {
+      const [star, fan, stranger] = [await s.producer(), await s.producer(), await s.producer()];
+      await s.follow(fan, star);
+      const fanC = await s.connect(fan);
+      const c = await s.connect(star);
+      c.send({ type: "presence", payload: { status: "in_studio", daw: "Ableton Live" } });
+      await eventually(async () => (await fanC.next("presence")).status === "in_studio");
+      const as = async (viewer: Producer | null) => {
+        const res = await s.get(`/api/v1/users/${star.id}/presence`, viewer?.token);
+        return { status: res.status, body: await res.json() };
+      };
+      const live = { user_id: star.id, is_online: true, is_in_studio: true, status: "in_studio", daw: "Ableton Live", last_active: expect.any(String) };
+      expect(await as(fan)).toEqual({ status: 200, body: live });
+      expect(await as(star)).toEqual({ status: 200, body: live });
+      const offline = { user_id: star.id, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null };
+      expect(await as(stranger)).toEqual({ status: 200, body: offline });
+      expect(await as(null)).toEqual({ status: 200, body: offline });
+      // Unknown users are still 404 for everyone; a bad token is still 401 (the caller believes it is signed in).
+      expect((await s.get("/api/v1/users/nobody/presence", stranger.token)).status).toBe(404);
+      expect((await s.get(`/api/v1/users/${star.id}/presence`, "not-a-token")).status).toBe(401);
+      await Promise.all([c.close(), fanC.close()]);
+    } finally {
+      await s.stop();
+    }
   });
 });
 
