@@ -127,11 +127,13 @@ export async function pollDeviceAuthorization(deps: Deps, deviceCode: string, cl
       .update(signInRequests)
       .set({ status: "consumed" })
       .where(and(eq(signInRequests.id, id), eq(signInRequests.status, "approved")))
-      .returning({ userId: signInRequests.userId });
+      .returning({ userId: signInRequests.userId, authenticatedAt: signInRequests.authenticatedAt });
     if (!spent?.userId) return null;
     const [user] = await tx.select().from(users).where(eq(users.id, spent.userId)).limit(1);
     if (!user) return null;
-    return authPayload(deps, user, client, tx);
+    // L6: the device's session is as recently authenticated as the browser session that approved it, no more
+    // (an approval recorded before that time was kept counts as long ago).
+    return authPayload(deps, user, client, tx, { authenticatedAt: spent.authenticatedAt ?? 0 });
   });
   return auth ? { status: "complete", auth } : { status: "error", error: "expired_token" };
 }
@@ -151,17 +153,20 @@ export async function findPendingDevice(deps: Deps, userCode: string): Promise<P
   return { userCode: code, createdAt: row.createdAt, expiresAt: row.expiresAt };
 }
 
+/** Who decides a device sign-in: the user of the browser session, and when that session last proved a credential. */
+export type DeviceApprover = { userId: string; authenticatedAt: number };
+
 /**
  * Step 2: the signed-in user approves (the device will be signed in as them) or denies. Only a live, undecided
  * request can be decided, once: one conditional UPDATE.
  */
-export async function decideDeviceAuthorization(deps: Deps, userCode: string, userId: string, decision: "approve" | "deny"): Promise<boolean> {
+export async function decideDeviceAuthorization(deps: Deps, userCode: string, approver: DeviceApprover, decision: "approve" | "deny"): Promise<boolean> {
   const code = normalizeUserCode(userCode);
   if (!code) return false;
   const now = deps.clock.now();
   const rows = await deps.database.db
     .update(signInRequests)
-    .set({ status: decision === "approve" ? "approved" : "denied", userId })
+    .set({ status: decision === "approve" ? "approved" : "denied", userId: approver.userId, authenticatedAt: approver.authenticatedAt })
     .where(
       and(
         eq(signInRequests.userCode, code),

@@ -7,7 +7,7 @@ import { errors } from "../http/errors.ts";
 import { setRequestUser } from "../http/observe.ts";
 import type { UserRow } from "../users/service.ts";
 import { validateSessionAndUser, type Session } from "./sessions.ts";
-import { verifyAccessToken } from "./tokens.ts";
+import { verifyAccessToken, type TokenType } from "./tokens.ts";
 
 export type Auth = { user: UserRow; session: Session };
 
@@ -17,9 +17,12 @@ export function bearerToken(request: Request): string | null {
   return m ? m[1]! : null;
 }
 
-/** Checks an access token and that its session is live (revocation takes effect at once). */
-export async function authenticateToken(deps: Deps, token: string): Promise<Auth> {
-  const v = await verifyAccessToken(deps.config.JWT_SECRET, token, deps.clock.now());
+/**
+ * Checks a token and that its session is live (revocation takes effect at once). The API takes access tokens
+ * only; the pages' sc_session cookie takes browser-session tokens only (browser-session.ts).
+ */
+export async function authenticateToken(deps: Deps, token: string, type: TokenType = "access"): Promise<Auth> {
+  const v = await verifyAccessToken(deps.config.JWT_SECRET, token, deps.clock.now(), { type });
   if (!v.ok) {
     throw v.reason === "expired"
       ? errors.unauthorized("token_expired", "The access token has expired; refresh it or sign in again")

@@ -11,16 +11,22 @@
 //   signed-in client first calls POST /auth/{provider}/link-start with its bearer token and opens the returned
 //   URL. The ticket in it is sealed (encrypted), names the user and the session, lives 2 minutes and is spent on
 //   first use; the flow cookie then binds the OAuth state to that session (L6), which is re-checked at the end.
+//   The URL only works in a browser signed in (sc_session) to that same account, at the start and again at the
+//   callback: a link URL opened by someone else would link THEIR provider account to the starter's account
+//   (docs/security.md, Linking). A browser that is not signed in is sent to /signin first, the ticket unspent.
 // In every flow, state (256 bits) and the PKCE verifier travel in an encrypted HttpOnly SameSite=Lax cookie that
 // lives 10 minutes, scoped to /api/v1/auth/{provider}.
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
+import { readCookie, setCookie, withCookies, type CookieOptions } from "../http/cookies.ts";
 import { bodies } from "../http/body.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
+import { safeRedirectPath } from "../http/redirect.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
 import { getUserById } from "../users/service.ts";
-import { csrfFor, csrfOk, readCookie } from "../web/layout.ts";
+import { csrfFor, csrfOk } from "../web/layout.ts";
+import { readBrowserSession, signInPath } from "./browser-session.ts";
 import { authGuard, type Auth } from "./guard.ts";
 import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "./identity.ts";
 import * as M from "./oauth-models.ts";
@@ -61,33 +67,17 @@ type Flow = FlowIntent & {
 
 type LinkTicket = { p: ProviderName; u: string; ss: string; j: string };
 
-/**
- * A post-sign-in redirect target, or null. Only a relative path on this server: absolute URLs, scheme-relative
- * `//host`, backslashes (browsers read `/\host` as `//host`) and control characters are refused.
- */
-export function safeRedirectPath(publicUrl: string, target: string): string | null {
-  if (!target.startsWith("/") || target.startsWith("//") || target.includes("\\") || target.length > 2048) return null;
-  if (/[\u0000-\u001f\u007f]/.test(target)) return null;
-  try {
-    const base = new URL(publicUrl);
-    const url = new URL(target, base);
-    if (url.origin !== base.origin) return null;
-    return `${url.pathname}${url.search}${url.hash}`;
-  } catch {
-    return null;
-  }
-}
-
 export const oauthRoutes = (deps: Deps) => {
   const { config, clock } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ip = (request: Request) => clientIp(request, trusted);
   const client = (request: Request): ClientInfo => ({ ip: ip(request), userAgent: request.headers.get("user-agent") ?? "" });
-  const secure = config.PUBLIC_URL.startsWith("https://");
-  const cookieAttrs = (path: string, maxAgeS: number, sameSite: "Lax" | "Strict") => `Path=${path}; HttpOnly; SameSite=${sameSite}; Max-Age=${maxAgeS}${secure ? "; Secure" : ""}`;
+  const cookie = (name: string, value: string, opts: CookieOptions) => setCookie(config.PUBLIC_URL, name, value, opts);
   const flowCookie = (name: ProviderName) => `sc_oauth_${name}`;
-  const flowPath = (name: ProviderName) => `/api/v1/auth/${name}`;
-  const clearFlowCookie = (name: ProviderName) => `${flowCookie(name)}=; ${cookieAttrs(flowPath(name), 0, "Lax")}`;
+  const flowCookieOptions = (name: ProviderName, maxAgeS: number): CookieOptions => ({ path: `/api/v1/auth/${name}`, maxAgeS, sameSite: "lax" });
+  const clearFlowCookie = (name: ProviderName) => cookie(flowCookie(name), "", flowCookieOptions(name, 0));
+  // SameSite=Strict and scoped to the exchange path: only this server's own page can redeem it.
+  const resultCookieOptions = (maxAgeS: number): CookieOptions => ({ path: "/api/v1/auth/oauth/exchange", maxAgeS, sameSite: "strict" });
   const confirmAction = `${config.PUBLIC_URL}/api/v1/auth/oauth/confirm`;
 
   // Limiters, created here next to the routes they protect (per client IP). Starts, callbacks, confirmations and
@@ -111,13 +101,8 @@ export const oauthRoutes = (deps: Deps) => {
     return session && user ? { user, session } : null;
   };
 
-  const withCookies = (res: Response, ...cookies: string[]) => {
-    for (const c of cookies) res.headers.append("set-cookie", c);
-    return res;
-  };
-
-  /** Turns the start query into a flow, or throws the contract error. */
-  const parseStart = async (name: ProviderName, q: typeof M.StartQuery.static): Promise<FlowIntent> => {
+  /** Turns the start query into a flow, or a page to show instead (link flow: sign in first), or throws the contract error. */
+  const parseStart = async (name: ProviderName, q: typeof M.StartQuery.static, request: Request): Promise<FlowIntent | Response> => {
     const given = [q.session_id, q.redirect_to, q.link].filter((v) => v !== undefined).length;
     if (given > 1) throw errors.validation({ query: "Give only one of session_id, redirect_to and link" });
     if (q.session_id !== undefined) {
@@ -131,6 +116,20 @@ export const oauthRoutes = (deps: Deps) => {
       if (q.link !== "1") throw errors.validation({ link: "Use link=1" });
       const ticket = await unseal<LinkTicket>(config.JWT_SECRET, "oauth-link-ticket", q.ticket, clock.now());
       if (!ticket || ticket.p !== name) throw errors.unauthorized("invalid_token", "This link is not valid or has expired; start linking again from the app");
+      // Link-flow CSRF: only a browser signed in to the account that asked for the link may complete it. Checked
+      // before the ticket is spent, so the owner can sign in and come back to the same URL.
+      const browser = await readBrowserSession(deps, request);
+      if (!browser) {
+        const back = safeRedirectPath(`/api/v1/auth/${name}?link=1&ticket=${encodeURIComponent(q.ticket ?? "")}`);
+        return new Response(null, { status: 303, headers: { location: signInPath(back ?? "/signin"), "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+      }
+      if (browser.user.id !== ticket.u) {
+        return oauthErrorPage(
+          "Linking refused",
+          `This link was made for another Sidechain account, and this browser is signed in as @${browser.user.username}. Nothing was linked. To link your own account, start linking from the app while signed in to it.`,
+          403,
+        );
+      }
       // Single use: a ticket leaked after use (history, logs) links nothing.
       if (!(await spendLinkTicket(deps, ticket.j, ticket.u, ticket.exp))) throw errors.unauthorized("invalid_token", "This link was already used; start linking again from the app");
       const auth = await loadLinkAuth(ticket.u, ticket.ss);
@@ -139,7 +138,7 @@ export const oauthRoutes = (deps: Deps) => {
       if (refusal) throw refusal;
       return { m: "link", u: auth.user.id, ss: auth.session.id };
     }
-    const target = safeRedirectPath(config.PUBLIC_URL, q.redirect_to ?? "/");
+    const target = safeRedirectPath(q.redirect_to ?? "/");
     if (!target) throw errors.validation({ redirect_to: "Must be a relative path on this server, like /feed" });
     return { m: "web", r: target };
   };
@@ -148,7 +147,8 @@ export const oauthRoutes = (deps: Deps) => {
   const start = async (name: ProviderName, query: typeof M.StartQuery.static, request: Request) => {
     await flowLimiter.hit(`start:${ip(request)}`);
     const provider = requireProvider(name);
-    const intent = await parseStart(name, query);
+    const intent = await parseStart(name, query, request);
+    if (intent instanceof Response) return intent;
     const { state, codeVerifier } = newFlowSecrets();
     const flow: Flow = { ...intent, p: name, s: state, v: codeVerifier };
     const sealed = await seal(config.JWT_SECRET, "oauth-flow", flow, clock.now() + FLOW_TTL_MS);
@@ -156,7 +156,7 @@ export const oauthRoutes = (deps: Deps) => {
       status: 302,
       headers: {
         location: authorizationUrl(provider, state, codeVerifier).toString(),
-        "set-cookie": `${flowCookie(name)}=${sealed}; ${cookieAttrs(flowPath(name), FLOW_TTL_MS / 1000, "Lax")}`,
+        "set-cookie": cookie(flowCookie(name), sealed, flowCookieOptions(name, FLOW_TTL_MS / 1000)),
         "cache-control": "no-store",
         "referrer-policy": "no-referrer",
       },
@@ -168,7 +168,7 @@ export const oauthRoutes = (deps: Deps) => {
     await flowLimiter.hit(`callback:${ip(request)}`);
     const label = PROVIDER_LABEL[name];
     const clear = clearFlowCookie(name);
-    const fail = (title: string, message: string, status = 400) => withCookies(oauthErrorPage(title, message, status), clear);
+    const fail = (title: string, message: string, status = 400) => withCookies(oauthErrorPage(title, message, status), [clear]);
     const provider = getProvider(config, name);
     if (!provider) return fail("Not available", `${label} sign-in is not configured on this server.`, 404);
 
@@ -185,6 +185,12 @@ export const oauthRoutes = (deps: Deps) => {
     if (flow.m === "plugin") {
       const st = await pluginSignInState(deps, flow.sid);
       if (st !== "pending") return fail("This sign-in expired", "The plugin's sign-in expired or was already completed. Start again from the plugin.");
+    }
+    if (flow.m === "link") {
+      // The browser must still be signed in to the account that started linking (see the start), before any
+      // request reaches the provider.
+      const browser = await readBrowserSession(deps, request);
+      if (browser?.user.id !== flow.u) return fail("Linking failed", "This browser is no longer signed in to the account that started linking. Sign in and start linking again.", 403);
     }
     if (query.error) {
       return failFlow(query.error === "access_denied" ? `You cancelled the sign-in at ${label}.` : `${label} refused the sign-in (${query.error.slice(0, 60)}).`);
@@ -203,7 +209,7 @@ export const oauthRoutes = (deps: Deps) => {
       if (!auth) return fail("Linking failed", "The session that started linking has ended. Sign in again and retry.", 401);
       const linked = await linkProvider(deps, auth, profile);
       if (!linked.ok) return fail("Linking failed", linked.error.message, linked.error.status);
-      return withCookies(linkedPage(label, auth.user.username, linked.created), clear);
+      return withCookies(linkedPage(label, auth.user.username, linked.created), [clear]);
     }
 
     const signedIn = await signInWithProvider(deps, profile);
@@ -219,17 +225,16 @@ export const oauthRoutes = (deps: Deps) => {
           ["cache-control", "no-store"],
           ["referrer-policy", "no-referrer"],
           ["set-cookie", clear],
-          // SameSite=Strict and scoped to the exchange path: only this server's own page can redeem it.
-          ["set-cookie", `${RESULT_COOKIE}=${code}; ${cookieAttrs("/api/v1/auth/oauth/exchange", 120, "Strict")}`],
+          ["set-cookie", cookie(RESULT_COOKIE, code, resultCookieOptions(120))],
         ],
       });
     }
 
     // Plugin: the browser must confirm, naming the plugin sign-in, before the plugin's session is approved.
     const ticket = await seal(config.JWT_SECRET, "oauth-plugin-approval", { sid: flow.sid, u: user.id }, clock.now() + PLUGIN_SIGN_IN_TTL_MS);
-    const csrf = csrfFor(request, secure);
+    const csrf = csrfFor(request, config.PUBLIC_URL);
     const res = pluginConfirmPage({ action: confirmAction, providerLabel: label, username: user.username, displayName: user.displayName, ticket, csrf: csrf.token });
-    return withCookies(res, clear, ...(csrf.setCookie ? [csrf.setCookie] : []));
+    return withCookies(res, [clear, csrf.setCookie]);
   };
 
   const providerRoutes = (name: ProviderName) => {
@@ -321,7 +326,7 @@ export const oauthRoutes = (deps: Deps) => {
         const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
         if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");
         return new Response(JSON.stringify({ auth }), {
-          headers: { "content-type": "application/json", "cache-control": "no-store", "set-cookie": `${RESULT_COOKIE}=; ${cookieAttrs("/api/v1/auth/oauth/exchange", 0, "Strict")}` },
+          headers: { "content-type": "application/json", "cache-control": "no-store", "set-cookie": cookie(RESULT_COOKIE, "", resultCookieOptions(0)) },
         });
       },
       {

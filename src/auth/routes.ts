@@ -11,8 +11,7 @@ import * as M from "./models.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "./limits.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import * as service from "./service.ts";
-import { extendSession, listSessions, revokeSession, revokeUserSessions, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
-import { verifyIgnoringExpiry } from "./tokens.ts";
+import { listSessions, revokeSession, revokeUserSessions, rotateAccessToken, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
@@ -73,16 +72,22 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
           return { auth: { token: r.tokens.token, refresh_token: r.tokens.refresh_token, expires_at: r.tokens.expires_at, user: await toSelfUser(deps, user) } };
         }
         if (body.token) {
-          // The plugin's form: its current access token, no header. Only extends a session that is still live.
-          const claims = await verifyIgnoringExpiry(config.JWT_SECRET, body.token);
-          const extended = claims && (await extendSession(deps, claims.sessionId, claims.userId));
-          if (!claims || !extended) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
-          const user = await service.findUserById(deps, claims.userId);
-          return { token: extended.token, expires_at: extended.expiresAt.toISOString(), user: { id: user.id, username: user.username } };
+          // The plugin's form: its newest access token, unexpired (a few minutes of grace) and of a live session,
+          // traded once for a new one; trading the same token again is reuse and signs the session out.
+          const r = await rotateAccessToken(deps, body.token);
+          if (!r.ok) {
+            throw r.reason === "reused"
+              ? errors.unauthorized("invalid_token", "This token was already traded for a new one; the session has been signed out")
+              : r.reason === "expired"
+                ? errors.unauthorized("token_expired", "This token expired too long ago to be refreshed; sign in again")
+                : errors.unauthorized("invalid_token", "This token cannot be refreshed (not the newest of a live session); sign in again");
+          }
+          const user = await service.findUserById(deps, r.userId);
+          return { token: r.token, expires_at: r.expiresAt.toISOString(), user: { id: user.id, username: user.username } };
         }
         throw errors.validation({ refresh_token: "Give refresh_token (or the plugin's token)" });
       },
-      { parse: "json", body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form extends its session" } },
+      { parse: "json", body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form trades its newest, unexpired access token (once)" } },
     )
     .post("/logout", async ({ auth }) => (await revokeSession(deps, auth.user.id, auth.session.id, "logout"), { ok: true as const }), {
       auth: true,

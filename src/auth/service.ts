@@ -10,7 +10,7 @@ import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { mails } from "./mail.ts";
 import { createOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
-import { createSession, revokeUserSessions, type ClientInfo, type Session } from "./sessions.ts";
+import { createSession, revokeUserSessions, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
 
 export const USERNAME = /^[a-z0-9_.-]{3,30}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -23,8 +23,8 @@ export const normalizeUsername = (username: string) => username.trim().toLowerCa
 export type AuthPayload = Awaited<ReturnType<typeof authPayload>>;
 
 /** The `{token, refresh_token, expires_at, user}` object of the contract, for a fresh session. */
-export async function authPayload(deps: Deps, user: UserRow, client: ClientInfo, db?: Db) {
-  const tokens = await createSession(deps, user.id, client, db);
+export async function authPayload(deps: Deps, user: UserRow, client: ClientInfo, db?: Db, opts?: SessionOptions) {
+  const tokens = await createSession(deps, user.id, client, db, opts);
   return { token: tokens.token, refresh_token: tokens.refresh_token, expires_at: tokens.expires_at, user: await toSelfUser(deps, user) };
 }
 

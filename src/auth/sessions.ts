@@ -1,14 +1,20 @@
-// Sessions and refresh tokens (docs/security.md "Sessions"): opaque refresh tokens stored as SHA-256,
-// rotated on every use; presenting an already rotated token revokes the whole session (reuse detection). Sessions
-// slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
+// Sessions and tokens (docs/security.md, Sessions): opaque refresh tokens stored as SHA-256, rotated on every use;
+// presenting an already rotated token revokes the whole session (reuse detection). The plugin's refresh form trades
+// an access token instead, under the same rule: only the session's newest access token (its jti) can be traded, once.
+// Sessions slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { sessions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
-import { signAccessToken } from "./tokens.ts";
+import { signAccessToken, verifyAccessToken, type TokenType } from "./tokens.ts";
 import { publishSessionsRevoked } from "../realtime/events.ts";
 import { readCache } from "../db/read-cache.ts";
+
+/** How long after its expiry an access token may still be traded by POST /auth/refresh {token} (clock skew, sleep). */
+export const ACCESS_TRADE_GRACE_MS = 5 * 60_000;
+// Access tokens minted before token ids existed: their session may trade one of them once, then none.
+const LEGACY_TOKEN_ID = "legacy";
 
 /**
  * Tells the realtime hub that sessions of a user ended, so their WebSockets close now rather than at the next
@@ -22,37 +28,44 @@ function noticeRevocation(deps: Deps, userId: string) {
 export type Session = typeof sessions.$inferSelect;
 export type ClientInfo = { userAgent?: string; ip?: string };
 export type Tokens = { token: string; refresh_token: string; expires_at: string; session_id: string };
+export type SessionOptions = {
+  /** "browser" only for the sc_session cookie (browser-session.ts); everything else gets API access tokens. */
+  tokenType?: TokenType;
+  /**
+   * When the user last proved a credential, if not now: a device approved from a browser session inherits that
+   * session's time, so approving a device never makes a sign-in more recent than it was (L6).
+   */
+  authenticatedAt?: number;
+};
+
+const newTokenId = () => randomToken(16);
 
 /** Creates a session for a user who just proved a credential, and its first access and refresh tokens. */
-export async function createSession(deps: Deps, userId: string, client: ClientInfo, db: Db = deps.database.db): Promise<Tokens> {
+export async function createSession(deps: Deps, userId: string, client: ClientInfo, db: Db = deps.database.db, opts: SessionOptions = {}): Promise<Tokens> {
   const now = deps.clock.now();
   const { config } = deps;
   const refresh = randomToken();
+  const tokenId = newTokenId();
   const id = newId();
   await db.insert(sessions).values({
     id,
     userId,
     createdAt: now,
     lastUsedAt: now,
-    authenticatedAt: now,
+    authenticatedAt: Math.min(opts.authenticatedAt ?? now, now),
     expiresAt: Math.min(now + config.SESSION_IDLE_TTL_S * 1000, now + config.SESSION_MAX_TTL_S * 1000),
     absoluteExpiresAt: now + config.SESSION_MAX_TTL_S * 1000,
     userAgent: (client.userAgent ?? "").slice(0, 300),
     ip: client.ip ?? "",
     refreshTokenHash: sha256(refresh),
+    accessTokenId: tokenId,
   });
-  return issueTokens(deps, { id, userId }, refresh);
+  const { token, expiresAt } = await signToken(deps, { id, userId }, tokenId, opts.tokenType);
+  return { token, refresh_token: refresh, expires_at: expiresAt.toISOString(), session_id: id };
 }
 
-async function issueTokens(deps: Deps, session: { id: string; userId: string }, refresh: string): Promise<Tokens> {
-  const { token, expiresAt } = await signAccessToken(
-    deps.config.JWT_SECRET,
-    { userId: session.userId, sessionId: session.id },
-    deps.clock.now(),
-    deps.config.ACCESS_TOKEN_TTL_S,
-  );
-  return { token, refresh_token: refresh, expires_at: expiresAt.toISOString(), session_id: session.id };
-}
+const signToken = (deps: Deps, session: { id: string; userId: string }, tokenId: string, type?: TokenType) =>
+  signAccessToken(deps.config.JWT_SECRET, { userId: session.userId, sessionId: session.id, tokenId }, deps.clock.now(), deps.config.ACCESS_TOKEN_TTL_S, type);
 
 function isLive(s: Session, now: number) {
   return s.revokedAt === null && s.expiresAt > now && s.absoluteExpiresAt > now;
@@ -95,7 +108,7 @@ export async function validateSessionAndUser(deps: Deps, sessionId: string, user
   if (now - s.lastUsedAt > 60_000) {
     // Concurrent requests may all hold the cached row from before the slide: only the first one writes (the others
     // match no row, so nothing changes and the read caches are not emptied again).
-    const expiresAt = Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
+    const expiresAt = slidExpiry(deps, s, now);
     await deps.database.db
       .update(sessions)
       .set({ lastUsedAt: now, expiresAt })
@@ -109,6 +122,15 @@ export async function validateSession(deps: Deps, sessionId: string, userId: str
   return (await validateSessionAndUser(deps, sessionId, userId))?.session ?? null;
 }
 
+/** The sliding expiry after a use now: SESSION_IDLE_TTL_S ahead, never past the hard cap. */
+const slidExpiry = (deps: Deps, s: Session, now: number) => Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
+
+/** Reuse of a rotated-away token: someone holds a copy. The session dies for both holders. */
+async function revokeForReuse(deps: Deps, tx: Db, s: Session, reason: string, now: number) {
+  await tx.update(sessions).set({ revokedAt: now, revokeReason: reason }).where(and(eq(sessions.id, s.id), isNull(sessions.revokedAt)));
+  noticeRevocation(deps, s.userId);
+}
+
 export type RefreshResult = { ok: true; tokens: Tokens; userId: string } | { ok: false; reason: "invalid" | "reused" | "expired" };
 
 /** Rotates a refresh token. A token that was already rotated away is reuse: the whole session is revoked. */
@@ -116,7 +138,8 @@ export async function rotateRefreshToken(deps: Deps, refreshToken: string): Prom
   const hash = sha256(refreshToken);
   const now = deps.clock.now();
   const next = randomToken();
-  const result = await deps.database.tx(async (tx): Promise<RefreshResult> => {
+  const tokenId = newTokenId();
+  const result = await deps.database.tx(async (tx): Promise<{ ok: true; session: Session } | { ok: false; reason: "invalid" | "reused" | "expired" }> => {
     const [s] = await tx
       .select()
       .from(sessions)
@@ -124,28 +147,55 @@ export async function rotateRefreshToken(deps: Deps, refreshToken: string): Prom
       .limit(1);
     if (!s) return { ok: false, reason: "invalid" };
     if (s.refreshTokenHash !== hash) {
-      // Reuse of a rotated token: someone holds a copy. Kill the session for both holders.
-      await tx.update(sessions).set({ revokedAt: now, revokeReason: "refresh_reuse" }).where(and(eq(sessions.id, s.id), isNull(sessions.revokedAt)));
-      noticeRevocation(deps, s.userId);
+      await revokeForReuse(deps, tx, s, "refresh_reuse", now);
       return { ok: false, reason: "reused" };
     }
     if (!isLive(s, now)) return { ok: false, reason: s.revokedAt ? "invalid" : "expired" };
-    const expiresAt = Math.min(now + deps.config.SESSION_IDLE_TTL_S * 1000, s.absoluteExpiresAt);
+    // The new access token becomes the one the plugin's form may trade; nothing was traded, so no previous one.
     await tx
       .update(sessions)
-      .set({ refreshTokenHash: sha256(next), previousRefreshHash: hash, lastUsedAt: now, expiresAt })
+      .set({ refreshTokenHash: sha256(next), previousRefreshHash: hash, accessTokenId: tokenId, previousAccessTokenId: null, lastUsedAt: now, expiresAt: slidExpiry(deps, s, now) })
       .where(eq(sessions.id, s.id));
-    return { ok: true, tokens: { token: "", refresh_token: next, expires_at: "", session_id: s.id }, userId: s.userId };
+    return { ok: true, session: s };
   });
   if (!result.ok) return result;
-  return { ok: true, userId: result.userId, tokens: await issueTokens(deps, { id: result.tokens.session_id, userId: result.userId }, next) };
+  const { token, expiresAt } = await signToken(deps, result.session, tokenId);
+  return { ok: true, userId: result.session.userId, tokens: { token, refresh_token: next, expires_at: expiresAt.toISOString(), session_id: result.session.id } };
 }
 
-/** The plugin's refresh form: a new access token for a session that is still live (no rotation involved). */
-export async function extendSession(deps: Deps, sessionId: string, userId: string) {
-  const s = await validateSession(deps, sessionId, userId);
-  if (!s) return null;
-  return signAccessToken(deps.config.JWT_SECRET, { userId, sessionId }, deps.clock.now(), deps.config.ACCESS_TOKEN_TTL_S);
+export type TradeResult = { ok: true; token: string; expiresAt: Date; userId: string } | { ok: false; reason: "invalid" | "reused" | "expired" };
+
+/**
+ * The plugin's refresh form: trades the session's newest access token for a new one, exactly as a refresh token
+ * rotates. The token must be unexpired (ACCESS_TRADE_GRACE_MS of grace) and of a live session; an older token is
+ * refused; the token traded last time, presented again, is reuse and revokes the session. Browser-session tokens
+ * are not access tokens and are refused.
+ */
+export async function rotateAccessToken(deps: Deps, accessToken: string): Promise<TradeResult> {
+  const now = deps.clock.now();
+  const v = await verifyAccessToken(deps.config.JWT_SECRET, accessToken, now, { graceMs: ACCESS_TRADE_GRACE_MS });
+  if (!v.ok) return v;
+  const { userId, sessionId } = v.claims;
+  const presented = v.claims.tokenId ?? LEGACY_TOKEN_ID;
+  const tokenId = newTokenId();
+  const result = await deps.database.tx(async (tx): Promise<{ ok: true; session: Session } | { ok: false; reason: "invalid" | "reused" | "expired" }> => {
+    const [s] = await tx.select().from(sessions).where(eq(sessions.id, sessionId)).limit(1);
+    if (!s || s.userId !== userId || s.revokedAt !== null) return { ok: false, reason: "invalid" };
+    if (s.previousAccessTokenId === presented) {
+      await revokeForReuse(deps, tx, s, "access_token_reuse", now);
+      return { ok: false, reason: "reused" };
+    }
+    if (presented !== (s.accessTokenId ?? LEGACY_TOKEN_ID)) return { ok: false, reason: "invalid" };
+    if (!isLive(s, now)) return { ok: false, reason: "expired" };
+    await tx
+      .update(sessions)
+      .set({ accessTokenId: tokenId, previousAccessTokenId: presented, lastUsedAt: now, expiresAt: slidExpiry(deps, s, now) })
+      .where(eq(sessions.id, s.id));
+    return { ok: true, session: s };
+  });
+  if (!result.ok) return result;
+  const { token, expiresAt } = await signToken(deps, result.session, tokenId);
+  return { ok: true, token, expiresAt, userId };
 }
 
 export async function revokeSession(deps: Deps, userId: string, sessionId: string, reason: string, db: Db = deps.database.db) {

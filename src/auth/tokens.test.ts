@@ -3,7 +3,7 @@
 import { expect, test } from "bun:test";
 import { SignJWT } from "jose";
 import { createHmac } from "node:crypto";
-import { signAccessToken, verifyAccessToken, verifyIgnoringExpiry } from "./tokens.ts";
+import { signAccessToken, verifyAccessToken } from "./tokens.ts";
 
 const secret = "s".repeat(48);
 const key = new TextEncoder().encode(secret);
@@ -18,7 +18,20 @@ test("a token we signed verifies, and names its user and session", async () => {
   expect(expiresAt.getTime()).toBe(now + 60_000);
   expect(await verifyAccessToken(secret, token, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1" } });
   expect(await verifyAccessToken(secret, token, now + 61_000)).toEqual({ ok: false, reason: "expired" });
-  expect(await verifyIgnoringExpiry(secret, token)).toEqual({ userId: "u1", sessionId: "s1" });
+  // a short grace (the refresh route's trade) lets a just-expired token through, no more
+  expect((await verifyAccessToken(secret, token, now + 61_000, { graceMs: 60_000 })).ok).toBe(true);
+  expect(await verifyAccessToken(secret, token, now + 121_000, { graceMs: 60_000 })).toEqual({ ok: false, reason: "expired" });
+});
+
+test("an access token and a browser-session token never stand in for each other; the jti is the token id", async () => {
+  const access = (await signAccessToken(secret, { userId: "u1", sessionId: "s1", tokenId: "t1" }, now, 60)).token;
+  const browser = (await signAccessToken(secret, { userId: "u1", sessionId: "s1", tokenId: "t2" }, now, 60, "browser")).token;
+  expect(await verifyAccessToken(secret, access, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", tokenId: "t1" } });
+  expect(await verifyAccessToken(secret, browser, now, { type: "browser" })).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", tokenId: "t2" } });
+  expect(await verifyAccessToken(secret, browser, now)).toEqual({ ok: false, reason: "invalid" });
+  expect(await verifyAccessToken(secret, access, now, { type: "browser" })).toEqual({ ok: false, reason: "invalid" });
+  // even when expired, the wrong type is "invalid"
+  expect(await verifyAccessToken(secret, browser, now + 3_600_000)).toEqual({ ok: false, reason: "invalid" });
 });
 
 test.each([
@@ -33,6 +46,7 @@ test.each([
   ["wrong audience", () => sign({ ...base, aud: "other" })],
   ["wrong issuer", () => sign({ ...base, iss: "other" })],
   ["a refresh typ claim", () => sign({ ...base, typ: "refresh" })],
+  ["a numeric jti", () => sign({ ...base, jti: 7 })],
   ["no session id", () => sign({ ...base, sid: undefined })],
   ["a numeric subject", () => sign({ ...base, sub: 1 })],
   ["another key", () => new SignJWT(base).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(48)))],
@@ -46,7 +60,7 @@ test.each([
 ])("%s is invalid", async (_name, make) => {
   const token = await make();
   expect(await verifyAccessToken(secret, token, now)).toEqual({ ok: false, reason: "invalid" });
-  expect(await verifyIgnoringExpiry(secret, token)).toBeNull();
+  expect(await verifyAccessToken(secret, token, now, { type: "browser" })).toEqual({ ok: false, reason: "invalid" });
 });
 
 test("a token not valid yet (nbf in the future) is invalid", async () => {

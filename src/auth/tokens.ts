@@ -1,13 +1,16 @@
-// Access tokens: JWT HS256 with claims sub (user), sid (session), iat, exp, iss, aud, typ. The algorithm is
-// pinned, so `none` and other algorithms are refused; the guard also checks that the session is still live.
+// Access tokens: JWT HS256 with claims sub (user), sid (session), jti (token id), iat, exp, iss, aud, typ. The
+// algorithm is pinned, so `none` and other algorithms are refused; the guard also checks that the session is live.
+// Two types share the format and never stand in for each other (docs/security.md, Sessions): "access" is the API's
+// Bearer token, "browser" is the sc_session cookie of the server's own pages (browser-session.ts).
 import { SignJWT } from "jose";
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 const ISSUER = "sidechain";
 const AUDIENCE = "sidechain-api";
-const TYPE = "access";
 
-export type AccessClaims = { userId: string; sessionId: string };
+export type TokenType = "access" | "browser";
+/** tokenId is the `jti`: the session remembers its newest one, so only that token can be traded (sessions.ts). */
+export type AccessClaims = { userId: string; sessionId: string; tokenId?: string };
 export type VerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: "invalid" | "expired" };
 
 const keys = new Map<string, Uint8Array>();
@@ -17,10 +20,10 @@ const keyOf = (secret: string) => {
   return k;
 };
 
-export async function signAccessToken(secret: string, claims: AccessClaims, nowMs: number, ttlS: number) {
+export async function signAccessToken(secret: string, claims: AccessClaims, nowMs: number, ttlS: number, type: TokenType = "access") {
   const iat = Math.floor(nowMs / 1000);
   const exp = iat + ttlS;
-  const token = await new SignJWT({ sid: claims.sessionId, typ: TYPE })
+  const token = await new SignJWT({ sid: claims.sessionId, typ: type, ...(claims.tokenId ? { jti: claims.tokenId } : {}) })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(claims.userId)
     .setIssuer(ISSUER)
@@ -32,30 +35,25 @@ export async function signAccessToken(secret: string, claims: AccessClaims, nowM
 }
 
 /**
- * Verifies an access token. Signing stays with jose; verification is done here with node:crypto's synchronous
- * HMAC because it runs on every authenticated request and jose's WebCrypto path costs ~75 µs per call (a quarter
- * of a signed-in request) against ~5 µs. The checks are jose's, made explicit: the header's alg must be exactly
- * HS256 (so "none" and every other algorithm fail), no `crit` header, a constant-time signature comparison, and
- * only then the claims: iss, aud, typ, sub, sid, iat, exp (and nbf when present). A token that fails the signature
- * is "invalid" even when it is also expired. A token that passed is remembered (checkToken below).
+ * Verifies a token of one type ("access" unless told). Signing stays with jose; verification is done here with
+ * node:crypto's synchronous HMAC because it runs on every authenticated request and jose's WebCrypto path costs
+ * ~75 µs per call (a quarter of a signed-in request) against ~5 µs. The checks are jose's, made explicit: the
+ * header's alg must be exactly HS256 (so "none" and every other algorithm fail), no `crit` header, a constant-time
+ * signature comparison, and only then the claims: iss, aud, typ, sub, sid, jti, iat, exp (and nbf when present).
+ * A token that fails the signature or has another type is "invalid" even when it is also expired. `graceMs` lets
+ * a token that expired that recently still pass (only the refresh route's trade uses it). A token that passed is
+ * remembered (checkToken below).
  */
-export async function verifyAccessToken(secret: string, token: string, nowMs: number): Promise<VerifyResult> {
+export async function verifyAccessToken(secret: string, token: string, nowMs: number, opts: { type?: TokenType; graceMs?: number } = {}): Promise<VerifyResult> {
   const claims = checkToken(secret, token);
-  if (!claims) return { ok: false, reason: "invalid" };
+  if (!claims || claims.typ !== (opts.type ?? "access")) return { ok: false, reason: "invalid" };
   const nowS = Math.floor(nowMs / 1000);
   if (typeof claims.nbf === "number" && claims.nbf > nowS) return { ok: false, reason: "invalid" };
-  if (claims.exp <= nowS) return { ok: false, reason: "expired" };
-  return { ok: true, claims: { userId: claims.sub, sessionId: claims.sid } };
+  if (claims.exp <= Math.floor((nowMs - (opts.graceMs ?? 0)) / 1000)) return { ok: false, reason: "expired" };
+  return { ok: true, claims: { userId: claims.sub, sessionId: claims.sid, ...(claims.jti ? { tokenId: claims.jti } : {}) } };
 }
 
-/** Claims of a well-signed token without the expiry check: only for the plugin's refresh form, which re-checks
- * the session itself. */
-export async function verifyIgnoringExpiry(secret: string, token: string): Promise<AccessClaims | null> {
-  const claims = checkToken(secret, token);
-  return claims ? { userId: claims.sub, sessionId: claims.sid } : null;
-}
-
-type Claims = { sub: string; sid: string; exp: number; iat: number; nbf?: number };
+type Claims = { typ: TokenType; sub: string; sid: string; jti?: string; exp: number; iat: number; nbf?: number };
 
 function decodeJson(part: string): Record<string, unknown> | null {
   try {
@@ -100,9 +98,9 @@ function checkTokenOnce(secret: string, token: string): Claims | null {
   const given = Buffer.from(sig, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   const c = decodeJson(p);
-  if (!c || c.iss !== ISSUER || c.typ !== TYPE) return null;
+  if (!c || c.iss !== ISSUER || (c.typ !== "access" && c.typ !== "browser")) return null;
   const audOk = c.aud === AUDIENCE || (Array.isArray(c.aud) && c.aud.includes(AUDIENCE));
   if (!audOk || typeof c.sub !== "string" || typeof c.sid !== "string" || typeof c.exp !== "number" || typeof c.iat !== "number") return null;
-  if (c.nbf !== undefined && typeof c.nbf !== "number") return null;
+  if ((c.nbf !== undefined && typeof c.nbf !== "number") || (c.jti !== undefined && typeof c.jti !== "string")) return null;
   return c as unknown as Claims;
 }

@@ -100,6 +100,10 @@ export const sessions = sqliteTable(
     refreshTokenHash: text("refresh_token_hash").notNull().unique(),
     /** The hash the last rotation replaced: presenting it again is reuse, which revokes the session. */
     previousRefreshHash: text("previous_refresh_hash"),
+    /** The `jti` of the session's newest access token: the only one that may be traded by POST /auth/refresh {token}. */
+    accessTokenId: text("access_token_id"),
+    /** The `jti` of the access token last traded away: presenting it again is reuse, which revokes the session. */
+    previousAccessTokenId: text("previous_access_token_id"),
     revokedAt: integer("revoked_at"),
     revokeReason: text("revoke_reason"),
   },
@@ -137,6 +141,8 @@ export const signInRequests = sqliteTable("sign_in_requests", {
   message: text("message"),
   intervalS: integer("interval_s").notNull().default(5),
   lastPollAt: integer("last_poll_at"),
+  /** When the approving browser session last proved a credential: the session minted for the device inherits it (L6). */
+  authenticatedAt: integer("authenticated_at"),
   createdAt: integer("created_at").notNull(),
   expiresAt: integer("expires_at").notNull(),
 });

@@ -2,6 +2,7 @@
 // phone. Every page gets a strict CSP and no-referrer (token pages carry secrets in their URL).
 // Forms are protected with a double-submit CSRF token: a random value in a SameSite=Strict HttpOnly cookie and
 // the same value in a hidden field; a POST whose two values differ is refused.
+import { readCookie, setCookie } from "../http/cookies.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
 
 export const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -35,11 +36,11 @@ export function page({ title, body, status = 200, headers = {} }: PageOptions): 
 const CSRF_COOKIE = "sc_csrf";
 
 /** A CSRF token for a form: reuses the cookie's value when present, else makes one and sets the cookie. */
-export function csrfFor(request: Request, secure: boolean): { token: string; setCookie?: string } {
+export function csrfFor(request: Request, publicUrl: string): { token: string; setCookie?: string } {
   const existing = readCookie(request, CSRF_COOKIE);
   if (existing && existing.length >= 32) return { token: existing };
   const token = randomToken();
-  return { token, setCookie: `${CSRF_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600${secure ? "; Secure" : ""}` };
+  return { token, setCookie: setCookie(publicUrl, CSRF_COOKIE, token, { maxAgeS: 3600, sameSite: "strict" }) };
 }
 
 /** True when the form's csrf field matches the cookie. */
@@ -51,10 +52,3 @@ export function csrfOk(request: Request, form: Record<string, unknown>): boolean
 
 export const csrfField = (token: string) => `<input type="hidden" name="csrf" value="${esc(token)}">`;
 
-export function readCookie(request: Request, name: string): string | undefined {
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [k, ...v] = part.trim().split("=");
-    if (k === name) return decodeURIComponent(v.join("="));
-  }
-  return undefined;
-}

@@ -9,8 +9,10 @@
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
+import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
-import { endBrowserSession, readBrowserSession, safeNext, signInPath, startBrowserSession, clearBrowserSessionCookie } from "../auth/browser-session.ts";
+import { safeRedirectPath } from "../http/redirect.ts";
+import { endBrowserSession, readBrowserSession, signInPath, startBrowserSession, clearBrowserSessionCookie } from "../auth/browser-session.ts";
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "../auth/limits.ts";
@@ -23,11 +25,6 @@ const HIDDEN = { detail: { hide: true } } as const;
 type Form = Record<string, unknown>;
 const str = (v: unknown, max = 1024) => (typeof v === "string" ? v.slice(0, max) : "");
 const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
-
-function withCookies(res: Response, cookies: (string | undefined)[]): Response {
-  for (const c of cookies) if (c) res.headers.append("set-cookie", c);
-  return res;
-}
 
 function redirect(location: string, cookies: (string | undefined)[] = []): Response {
   return withCookies(new Response(null, { status: 303, headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" } }), cookies);
@@ -43,7 +40,6 @@ function message(title: string, text: string, opts: { status?: number; ok?: bool
 
 export const webPages = (deps: Deps) => {
   const { config, clock } = deps;
-  const secure = config.PUBLIC_URL.startsWith("https://");
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ipOf = (request: Request) => clientIp(request, trusted);
   const clientOf = (request: Request) => ({ ip: ipOf(request), userAgent: request.headers.get("user-agent") ?? "" });
@@ -62,7 +58,7 @@ export const webPages = (deps: Deps) => {
 
   /** A page with a form: the CSRF cookie is set (or reused) and its token is handed to `render`. */
   const formPage = (request: Request, title: string, render: (csrf: string) => string, status = 200, cookies: (string | undefined)[] = []) => {
-    const csrf = csrfFor(request, secure);
+    const csrf = csrfFor(request, config.PUBLIC_URL);
     return withCookies(page({ title, body: render(csrfField(csrf.token)), status }), [csrf.setCookie, ...cookies]);
   };
 
@@ -176,7 +172,7 @@ export const webPages = (deps: Deps) => {
     .get(
       "/signin",
       async ({ request, query }) => {
-        const next = safeNext(query.next);
+        const next = safeRedirectPath(query.next);
         const auth = await readBrowserSession(deps, request);
         if (auth) return next ? redirect(next) : signedIn(request, auth);
         return signInForm(request, { next });
@@ -188,7 +184,7 @@ export const webPages = (deps: Deps) => {
       catching(
         async ({ request, body }: { request: Request; body: unknown }) => {
           const form = asForm(body);
-          const next = safeNext(form.next);
+          const next = safeRedirectPath(form.next);
           if (!csrfOk(request, form)) return csrfRefused(request, next ? signInPath(next) : "/signin");
           await limitIp(request, "login"); // the same per-IP budget as POST /api/v1/auth/login
           const login = str(form.login, 254).trim();
@@ -204,7 +200,7 @@ export const webPages = (deps: Deps) => {
           return redirect(next ?? "/signin", [cookie]);
         },
         ({ body }) => {
-          const next = safeNext(asForm(body).next);
+          const next = safeRedirectPath(asForm(body).next);
           return next ? signInPath(next) : "/signin";
         },
       ),
@@ -321,7 +317,7 @@ export const webPages = (deps: Deps) => {
           const decision = form.decision;
           if (!code || (decision !== "approve" && decision !== "deny")) return deviceForm(request, auth, { error: "Enter the code shown on your device." }, 400);
           await limitDevice(request, auth);
-          if (!(await decideDeviceAuthorization(deps, code, auth.user.id, decision))) {
+          if (!(await decideDeviceAuthorization(deps, code, { userId: auth.user.id, authenticatedAt: auth.session.authenticatedAt }, decision))) {
             return message("This code no longer works", "No sign-in is waiting for this code: it expired (codes last 10 minutes) or was already approved or denied. Start again on your device.", {
               status: 400,
               extra: link("/device", "Enter another code"),

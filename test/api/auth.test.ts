@@ -7,7 +7,8 @@ import { authenticateToken } from "../../src/auth/guard.ts";
 import { eq, sql } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { expectError, expectOk, json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { Browser } from "../support/browser.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
@@ -56,6 +57,43 @@ for (const driver of DRIVERS) {
       // the legitimate holder's newer tokens are dead too
       expect((await post("/refresh", { refresh_token: first.auth.refresh_token })).status).toBe(401);
       expect((await get("/me", first.auth.token)).status).toBe(401);
+    });
+
+    test("the plugin's {token} refresh trades the session's newest access token once; trading it again is reuse and signs the session out", async () => {
+      env = await createTestEnv(driver);
+      const { auth } = await registerUser(env);
+      env.clock.advance(60_000);
+      const first = await expectOk(await post("/refresh", { token: auth.token }));
+      expect(Object.keys(first).sort()).toEqual(["expires_at", "token", "user"]);
+      expect(first.token).not.toBe(auth.token);
+      const second = await expectOk(await post("/refresh", { token: first.token }));
+      expect((await get("/me", second.token)).status).toBe(200);
+      // a copy of an already traded token (stolen, or replayed): the whole session ends, for both holders
+      await expectError(await post("/refresh", { token: first.token }), 401, "invalid_token");
+      await expectError(await get("/me", second.token), 401, "invalid_token");
+      await expectError(await post("/refresh", { token: second.token }), 401, "invalid_token");
+      await expectError(await post("/refresh", { refresh_token: auth.refresh_token }), 401, "invalid_token");
+    });
+
+    test("the {token} refresh needs an unexpired token (a few minutes of grace) of a live session, and only the newest one", async () => {
+      env = await createTestEnv(driver);
+      const late = (await registerUser(env)).auth;
+      const inGrace = (await registerUser(env)).auth;
+      const superseded = (await registerUser(env)).auth;
+      const ttl = env.deps.config.ACCESS_TOKEN_TTL_S * 1000;
+      // the refresh-token rotation makes a newer access token: the older one can no longer be traded (nor is that reuse)
+      const rotated = (await expectOk(await post("/refresh", { refresh_token: superseded.refresh_token }))).auth;
+      await expectError(await post("/refresh", { token: superseded.token }), 401, "invalid_token");
+      expect((await get("/me", rotated.token)).status).toBe(200);
+      expect((await expectOk(await post("/refresh", { token: rotated.token }))).token).toBeTruthy();
+
+      env.clock.advance(ttl + 2 * 60_000);
+      expect((await expectOk(await post("/refresh", { token: inGrace.token }))).user.id).toBe(inGrace.user.id);
+      env.clock.advance(8 * 60_000);
+      // an expired access token is not a refresh token: a stolen one does not become permanent
+      await expectError(await post("/refresh", { token: late.token }), 401, "token_expired");
+      // the session itself is untouched: its refresh token still works
+      expect((await post("/refresh", { refresh_token: late.refresh_token })).status).toBe(200);
     });
 
     test("password reset: single use, purpose-bound, expires, revokes all sessions, link uses PUBLIC_URL", async () => {
@@ -308,6 +346,28 @@ describe("access tokens", () => {
     const dead = await post("/refresh", { token: auth.token });
     expect(dead.status).toBe(401);
     expect((await post("/refresh", {})).status).toBe(400);
+  });
+
+  test("the sc_session cookie takes only a browser-session token, and the API refuses that token", async () => {
+    env = await createTestEnv();
+    const { input, auth } = await registerUser(env);
+    // an API access token set as the cookie does not sign the pages in
+    const forged = new Browser(env);
+    forged.cookies.set("sc_session", auth.token);
+    const page = await forged.get("/signin");
+    expect(page.html).toContain("<h1>Sign in</h1>");
+    expect(page.html).not.toContain("You are signed in");
+    expect((await forged.get("/device", false)).status).toBe(303);
+
+    // the browser session's own token: the pages take it, the API does not (as a Bearer token or on /refresh)
+    const browser = new Browser(env);
+    await browser.submit(await browser.get("/signin"), { login: input.email, password: input.password });
+    const cookie = browser.cookies.get("sc_session")!;
+    expect((await browser.get("/signin")).html).toContain("You are signed in");
+    await expectError(await get("/me", cookie), 401, "invalid_token");
+    await expectError(await post("/refresh", { token: cookie }), 401, "invalid_token");
+    await expectError(await post("/google/link-start", {}, cookie), 401, "invalid_token");
+    expect((await browser.get("/signin")).html).toContain("You are signed in"); // refusing it revoked nothing
   });
 
   test("sessions end after 30 idle days and after 90 days whatever happens", async () => {

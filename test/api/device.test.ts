@@ -2,11 +2,11 @@
 // pages in a browser (a real cookie jar: sign-in cookie, CSRF cookie) and approves or denies.
 import { afterEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { signInRequests } from "../../src/db/schema.ts";
+import { sessions, signInRequests } from "../../src/db/schema.ts";
 import { sha256 } from "../../src/lib/crypto.ts";
 import { Browser, csrfOf } from "../support/browser.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser } from "../support/auth.ts";
+import { expectError, json, registerUser } from "../support/auth.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
@@ -233,6 +233,23 @@ describe("the /device page", () => {
     const limited = await browser.get("/device?code=BBBB-BBBH");
     expect(limited.headers.get("retry-after")).toBeTruthy();
     expect(limited.html).toContain("Too many attempts");
+  });
+
+  test("a device approved from a browser session inherits that session's sign-in time (L6), so approving cannot refresh it", async () => {
+    env = await createTestEnv();
+    const { input } = await registerUser(env);
+    const browser = await signedInBrowser(input);
+    const signedInAt = env.clock.now();
+    env.clock.advance(11 * 60_000); // the browser's sign-in is no longer recent
+    const code = await newCode();
+    expect((await browser.submit(await browser.get(`/device?code=${code.user_code}`), { decision: "approve" })).html).toContain("Device signed in");
+    const done = await pollBody(code.device_code);
+    expect(done.body.status).toBe("complete");
+    const sid = JSON.parse(Buffer.from(done.body.auth.token.split(".")[1], "base64url").toString()).sid;
+    const [row] = await env.deps.database.db.select().from(sessions).where(eq(sessions.id, sid));
+    expect(row!.authenticatedAt).toBe(signedInAt);
+    // what needs a recent sign-in is refused to the device, as it would be to the browser
+    await expectError(await env.request("/api/v1/auth/identities/google", { method: "DELETE", token: done.body.auth.token }), 403, "reauthentication_required");
   });
 
   test("revoking the browser's session (logout-all from the API) signs the page out at once", async () => {

@@ -8,6 +8,7 @@ import { identities, users } from "../../src/db/schema.ts";
 import { json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
 import { createTestEnv, DRIVERS, type Driver, type TestEnv } from "../support/deps.ts";
 import { Browser, newSessionId, startMockProvider, type MockProvider } from "../support/oauth.ts";
+import { REDIRECT_CASES, staysOnServer } from "../support/redirects.ts";
 
 let google: MockProvider;
 let discord: MockProvider;
@@ -68,6 +69,19 @@ async function verifiedUser(overrides: Parameters<typeof newUserInput>[0] = {}) 
   expect((await post("/verify-email", { token })).status).toBe(200);
   const auth = (await json(await post("/login", { email: input.email, password: input.password }))).auth;
   return { input, auth };
+}
+
+/**
+ * Signs the browser in on the /signin page (the browser session a link flow needs); with `next`, as the sign-in
+ * page a link URL sent it to, and answers where the page sends it afterwards.
+ */
+async function signInBrowser(b: Browser, input: { email: string; password: string }, next?: string) {
+  const form = await (await b.app(next ? `/signin?next=${encodeURIComponent(next)}` : "/signin")).text();
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(form)?.[1]?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
+  const body = new URLSearchParams({ csrf: field("csrf") ?? "", login: input.email, password: input.password, ...(next ? { next: field("next") ?? "" } : {}) });
+  const res = await b.app("/signin", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" } });
+  expect(res.status).toBe(303);
+  return res.headers.get("location")!;
 }
 
 const userRow = async (id: string) => (await env.deps.database.db.select().from(users).where(eq(users.id, id)))[0]!;
@@ -211,6 +225,7 @@ for (const driver of DRIVERS) {
 
       discord.user = discordUser("d-700", "Other.Address@example.com", true, "linker");
       const b = new Browser(env);
+      await signInBrowser(b, input); // the link completes only in a browser signed in to this account
       const page = await b.app(await b.throughProvider(await b.app(started.url)));
       expect(page.status).toBe(200);
       expect(await page.text()).toContain("Discord is linked");
@@ -218,8 +233,10 @@ for (const driver of DRIVERS) {
       expect((await json(await get("/me", auth.token))).email).toBe(input.email); // the account's email is unchanged
       expect((await get("/me", other.token)).status).toBe(401);
       expect((await mailTo(env, input.email)).some((m) => m.subject.includes("Discord was linked to your account"))).toBe(true);
-      // the same URL again links nothing
-      expect((await new Browser(env).app(started.url)).status).toBe(401);
+      // the same URL again links nothing (linking signed the browser out with the other sessions: sign in again)
+      const again = new Browser(env);
+      await signInBrowser(again, input);
+      expect((await again.app(started.url)).status).toBe(401);
       // Discord now signs in to this account
       expect((await signedIn("discord", discordUser("d-700", "whatever@example.com"))).user.id).toBe(auth.user.id);
 
@@ -227,6 +244,7 @@ for (const driver of DRIVERS) {
       const second = await verifiedUser();
       const url2 = (await json(await post("/discord/link-start", {}, second.auth.token))).url;
       const b2 = new Browser(env);
+      await signInBrowser(b2, second.input);
       const refused = await b2.app(await b2.throughProvider(await b2.app(url2)));
       expect(refused.status).toBe(409);
       expect(await refused.text()).toContain("already linked to another Sidechain account");
@@ -242,10 +260,10 @@ for (const driver of DRIVERS) {
       expect((await json(stale)).error).toBe("reauthentication_required");
 
       const { input: u2, auth: a2 } = await verifiedUser();
-      void u2;
       const url = (await json(await post("/google/link-start", {}, a2.token))).url;
       google.user = googleUser("g-800", "linked@example.com");
       const b = new Browser(env);
+      await signInBrowser(b, u2);
       const callbackUrl = await b.throughProvider(await b.app(url));
       await post("/logout", {}, a2.token); // the session that started linking ends before the callback
       const page = await b.app(callbackUrl);
@@ -313,6 +331,62 @@ for (const driver of DRIVERS) {
   });
 }
 
+describe("link-flow CSRF: a link completes only in a browser signed in to the account that started it", () => {
+  test("someone else's browser is sent to sign in (ticket unspent) or refused; the owner's browser completes the same URL", async () => {
+    env = await fresh();
+    const owner = await verifiedUser();
+    const someone = await verifiedUser();
+    const url = (await json(await post("/google/link-start", {}, owner.auth.token))).url;
+    const start = new URL(url);
+    const startPath = `${start.pathname}${start.search}`;
+    google.user = googleUser("g-csrf", "someone.else@example.com");
+
+    // the URL opened by someone else who is signed in to their own account: refused, nothing sent to Google
+    const theirs = new Browser(env);
+    await signInBrowser(theirs, someone.input);
+    const refused = await theirs.app(url);
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain(`signed in as @${someone.input.username}`);
+    expect(theirs.cookies.has("sc_oauth_google")).toBe(false);
+
+    // a browser not signed in: sent to the sign-in page, coming back to the same URL; nothing sent to Google
+    const anon = new Browser(env);
+    const toSignIn = await anon.app(url);
+    expect(toSignIn.status).toBe(303);
+    expect(toSignIn.headers.get("location")).toBe(`/signin?next=${encodeURIComponent(startPath)}`);
+    expect(anon.cookies.has("sc_oauth_google")).toBe(false);
+    expect(google.calls).toEqual({ token: 0, userinfo: 0 });
+    expect(await identityRows(owner.auth.user.id)).toHaveLength(0);
+
+    // only the owner can sign in there: then the same (unspent) URL links their account
+    const back = await signInBrowser(anon, owner.input, startPath);
+    expect(back).toBe(startPath);
+    const page = await anon.app(await anon.throughProvider(await anon.app(back)));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Google is linked");
+    expect((await identityRows(owner.auth.user.id)).map((i) => i.providerUserId)).toEqual(["g-csrf"]);
+    expect(await identityRows(someone.auth.user.id)).toHaveLength(0);
+  });
+
+  test("a browser that changes account between the start and the callback links nothing", async () => {
+    env = await fresh();
+    const owner = await verifiedUser();
+    const someone = await verifiedUser();
+    const url = (await json(await post("/discord/link-start", {}, owner.auth.token))).url;
+    discord.user = discordUser("d-csrf", "switch@example.com", true, "switcher");
+    const b = new Browser(env);
+    await signInBrowser(b, owner.input);
+    const callbackUrl = await b.throughProvider(await b.app(url));
+    await signInBrowser(b, someone.input); // the sign-in page replaces the browser's session
+    const page = await b.app(callbackUrl);
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain("no longer signed in to the account that started linking");
+    expect(discord.calls.token).toBe(0); // refused before the code reached Discord
+    expect(await identityRows(owner.auth.user.id)).toHaveLength(0);
+    expect(await identityRows(someone.auth.user.id)).toHaveLength(0);
+  });
+});
+
 describe("OAuth flow checks", () => {
   test("OAuth callback with missing or wrong state → refused before any request reaches the provider", async () => {
     env = await fresh();
@@ -364,6 +438,24 @@ describe("OAuth flow checks", () => {
     // only one flow at a time
     expect((await new Browser(env).app(`/api/v1/auth/google?redirect_to=/feed&session_id=${newSessionId()}`)).status).toBe(400);
     expect((await new Browser(env).app("/api/v1/auth/google?session_id=not-hex")).status).toBe(400);
+  });
+
+  test("redirect_to: every payload is refused at the start or lands on its normalised path on this server", async () => {
+    env = await fresh("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "1000" });
+    google.user = googleUser("g-redirect", "redirect@example.com");
+    for (const [target, expected] of REDIRECT_CASES) {
+      const b = new Browser(env);
+      const start = await b.app(`/api/v1/auth/google?redirect_to=${encodeURIComponent(target)}`);
+      if (expected === null) {
+        expect({ target, status: start.status }).toEqual({ target, status: 400 });
+        expect((await json(start)).error).toBe("validation_error");
+        expect(start.headers.getSetCookie()).toEqual([]);
+        continue;
+      }
+      const back = await b.app(await b.throughProvider(start));
+      expect({ target, status: back.status, location: back.headers.get("location") }).toEqual({ target, status: 302, location: expected });
+      expect(staysOnServer(back.headers.get("location"))).toBe(true);
+    }
   });
 
   test("a provider that is not configured → 404 provider_disabled", async () => {
@@ -420,6 +512,28 @@ describe("OAuth flow checks", () => {
     b4.cookies.delete("sc_csrf");
     expect((await b4.confirm(page4)).status).toBe(400);
     expect(await json(await get(`/oauth/poll?session_id=${sid4}`))).toEqual({ status: "pending" });
+  });
+
+  test("malformed flow, result and CSRF cookies are simply absent: the flow's own refusals, never a 500", async () => {
+    env = await fresh();
+    for (const value of ["%E0%A4%A", "%", "a%00b", '"x"', "x".repeat(9000)]) {
+      const cookie = `sc_oauth_google=${value}; sc_oauth_result=${value}; sc_csrf=${value}; sc_session=${value}`;
+      const callback = await env.request("/api/v1/auth/google/callback?code=x&state=y", { headers: { cookie } });
+      expect(callback.status).toBe(400);
+      expect(await callback.text()).toContain("not started in this browser");
+      const exchange = await env.request("/api/v1/auth/oauth/exchange", { method: "POST", headers: { cookie } });
+      expect(exchange.status).toBe(400);
+      expect((await json(exchange)).error).toBe("invalid_code");
+      const confirm = await env.request("/api/v1/auth/oauth/confirm", {
+        method: "POST",
+        headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ csrf: "x".repeat(43), ticket: "x", decision: "approve" }).toString(),
+      });
+      expect(confirm.status).toBe(400);
+      expect(await confirm.text()).toContain("This form has expired");
+      const link = await env.request("/api/v1/auth/google?link=1&ticket=x", { headers: { cookie } });
+      expect(link.status).toBe(401);
+    }
   });
 
   test("OAuth starts and polling are rate limited per IP with Retry-After", async () => {

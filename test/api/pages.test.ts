@@ -6,6 +6,7 @@ import { users } from "../../src/db/schema.ts";
 import { Browser, csrfOf, type Page } from "../support/browser.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { json, linkToken, registerUser } from "../support/auth.ts";
+import { REDIRECT_CASES, staysOnServer } from "../support/redirects.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
@@ -50,7 +51,9 @@ for (const driver of DRIVERS) {
       checkPage(form);
       expect(form.html).toContain("Choose a new password");
       expect(browser.cookies.get("sc_csrf")).toBeTruthy();
-      expect(form.headers.getSetCookie().join()).toMatch(/sc_csrf=.*HttpOnly; SameSite=Strict.*Secure/);
+      const csrfCookie = form.headers.getSetCookie().find((c) => c.startsWith("sc_csrf="))!;
+      for (const attr of ["HttpOnly", "SameSite=Strict", "Secure"]) expect(csrfCookie).toContain(`; ${attr}`);
+
 
       // CSRF: no field, a wrong field, or no cookie (another browser) are refused and change nothing
       const fields = { token, password: "a brand new passphrase", password_confirm: "a brand new passphrase" };
@@ -241,6 +244,25 @@ describe("sign-in page", () => {
     }
   });
 
+  test("every ?next= payload: the sign-in POST and a signed-in GET only ever redirect to the normalised path on this server", async () => {
+    env = await createTestEnv("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "1000" });
+    const { input } = await registerUser(env);
+    const signedIn = new Browser(env);
+    await signedIn.submit(await signedIn.get("/signin"), { login: input.email, password: input.password });
+    for (const [next, expected] of REDIRECT_CASES) {
+      // POST /signin with the raw payload in the form (as an attacker's page would send it)
+      const browser = new Browser(env);
+      const form = await browser.get("/signin");
+      const res = await browser.post("/signin", { csrf: csrfOf(form), login: input.email, password: input.password, next }, false);
+      expect({ next, status: res.status, location: res.headers.get("location") }).toEqual({ next, status: 303, location: expected ?? "/signin" });
+      // GET /signin?next= in a browser that is signed in already: no click needed, so the same guard applies
+      const get = await signedIn.get(`/signin?next=${encodeURIComponent(next)}`, false);
+      if (expected === null) expect({ next, status: get.status }).toEqual({ next, status: 200 });
+      else expect({ next, status: get.status, location: get.headers.get("location") }).toEqual({ next, status: 303, location: expected });
+      for (const r of [res, get]) if (r.headers.get("location")) expect(staysOnServer(r.headers.get("location"))).toBe(true);
+    }
+  });
+
   test("failed sign-ins on the page and on the API count together per account (backoff), and per IP", async () => {
     env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "2" });
     const { input } = await registerUser(env);
@@ -264,5 +286,66 @@ describe("sign-in page", () => {
     await login("a@example.com", "whatever password");
     await b2.submit(f2, { login: "b@example.com", password: "whatever password" });
     expect((await b2.submit(f2, { login: "c@example.com", password: "whatever password" })).status).toBe(429);
+  });
+});
+
+describe("cookies", () => {
+  // Percent-encoding cut short, a NUL, characters no server would set, and an endless value.
+  const GARBAGE = ["%E0%A4%A", "%", "a%00b", "\u00e9t\u00e9", '"quoted"', "x".repeat(9000)];
+
+  test("a malformed cookie is simply absent on every page that reads one (never a 500)", async () => {
+    env = await createTestEnv();
+    const { input } = await registerUser(env);
+    const valid = new Browser(env);
+    const form = await valid.get("/signin");
+    for (const value of GARBAGE) {
+      const cookie = `sc_session=${value}; sc_csrf=${value}; sc_oauth_google=${value}`;
+      const b = new Browser(env, { cookie });
+      const pages: [string, Page][] = [
+        ["GET /signin", await b.get("/signin", false)],
+        ["GET /signin?next", await b.get("/signin?next=/device", false)],
+        ["GET /signout", await b.get("/signout", false)],
+        ["GET /device", await b.get("/device?code=BBBB-CCCC", false)],
+        ["GET /reset-password", await b.get("/reset-password?token=made-up-token-that-is-long-enough", false)],
+        ["POST /signin", await b.post("/signin", { csrf: csrfOf(form), login: input.email, password: input.password }, false)],
+        ["POST /signout", await b.post("/signout", { csrf: value }, false)],
+        ["POST /device", await b.post("/device", { csrf: value, code: "BBBB-CCCC" }, false)],
+        ["POST /device/confirm", await b.post("/device/confirm", { csrf: value, code: "BBBB-CCCC", decision: "approve" }, false)],
+        ["POST /reset-password", await b.post("/reset-password", { csrf: value, token: "x", password: "a new passphrase", password_confirm: "a new passphrase" }, false)],
+        ["POST /verify-email", await b.post("/verify-email", { csrf: value, token: "x" }, false)],
+      ];
+      for (const [what, page] of pages) expect({ what, value: value.slice(0, 20), server_error: page.status >= 500 }).toEqual({ what, value: value.slice(0, 20), server_error: false });
+      const [[, signin], , , [, device], , [, post]] = pages;
+      expect(signin!.status).toBe(200);
+      expect(signin!.html).toContain("<h1>Sign in</h1>");
+      expect(signin!.headers.getSetCookie().join()).toMatch(/sc_csrf=[A-Za-z0-9_-]{32,}/); // a fresh CSRF cookie replaces the bad one
+      expect(device!.status).toBe(303); // not signed in
+      expect(post!.status).toBe(403); // the garbage CSRF cookie does not count
+    }
+    // a cookie that appears twice: the first one counts, as browsers send the most specific first
+    const b = new Browser(env);
+    await b.submit(await b.get("/signin"), { login: input.email, password: input.password });
+    const twice = new Browser(env, { cookie: `sc_session=${b.cookies.get("sc_session")}; sc_session=%E0%A4%A` });
+    expect((await twice.get("/signin")).html).toContain("You are signed in");
+  });
+
+  test("every Set-Cookie is HttpOnly with Path, SameSite and Max-Age, and Secure on an https PUBLIC_URL only", async () => {
+    for (const [url, secure] of [["https://loops.example.com", true], ["http://192.168.1.20:8787", false]] as const) {
+      if (!secure) await env.close();
+      env = await createTestEnv("sqlite", { PUBLIC_URL: url });
+      const { input } = await registerUser(env);
+      const b = new Browser(env);
+      const form = await b.get("/signin");
+      const signedIn = await b.submit(form, { login: input.email, password: input.password }, false);
+      const out = await b.post("/signout", { csrf: csrfOf(form) }, false);
+      for (const line of [...form.headers.getSetCookie(), ...signedIn.headers.getSetCookie(), ...out.headers.getSetCookie()]) {
+        expect(line).toMatch(/^sc_(session|csrf)=[A-Za-z0-9._-]*;/);
+        expect(line).toContain("; Path=/;");
+        expect(line).toMatch(/; Max-Age=\d+/);
+        expect(line).toContain("HttpOnly");
+        expect(line).toMatch(/SameSite=(Lax|Strict)/);
+        expect(line.includes("Secure")).toBe(secure);
+      }
+    }
   });
 });
