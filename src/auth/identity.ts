@@ -15,8 +15,9 @@ import { newId } from "../lib/crypto.ts";
 import { newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth.ts";
-import { invalidateUserTokens } from "./one-time.ts";
-import { notifySecurityChange, RECENT_AUTH_MS, USERNAME } from "./service.ts";
+import { cleanName, isReservedUsername, usernameProblem } from "../lib/text.ts";
+import { invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
+import { notifySecurityChange, RECENT_AUTH_MS } from "./service.ts";
 import { revokeUserSessions } from "./sessions.ts";
 
 export type IdentityRow = typeof identities.$inferSelect;
@@ -134,14 +135,18 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
   // No account matches: a new one. It gets the email only when the provider verified it (L2), and then the email
   // counts as verified. The username comes from the provider's name or the email, made unique.
   const username = await uniqueUsername(tx, profile);
-  const user = newUserRow({ email, emailVerified: email !== null, username, displayName: profile.name.trim().slice(0, 60) || username, passwordHash: null }, now);
+  // The provider's name is someone else's text: cleaned of invisible and direction-changing characters, not refused.
+  const user = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);
   await tx.insert(users).values(user);
   await mirrorUserUpsert(deps, tx, user.id);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };
 }
 
-/** A username from the provider's name or the email's local part: lower-cased to [a-z0-9_.-], 3–30, unique. */
+/**
+ * A username from the provider's name or the email's local part: lower-cased to [a-z0-9_.-], 3–30, never a
+ * reserved name (src/lib/text.ts: "Admin" from Google becomes the email's local part, or "producer").
+ */
 export function usernameBase(profile: Pick<ProviderProfile, "name" | "email">): string {
   const slug = (s: string) =>
     s
@@ -152,8 +157,9 @@ export function usernameBase(profile: Pick<ProviderProfile, "name" | "email">): 
       .replace(/[^a-z0-9_.-]/g, "")
       .replace(/^[._-]+|[._-]+$/g, "")
       .slice(0, 24);
-  const base = slug(profile.name) || slug((profile.email ?? "").split("@")[0] ?? "") || "producer";
-  return base.length >= 3 ? base : `${base}_producer`.slice(0, 24);
+  const padded = (base: string) => (base.length >= 3 ? base : `${base}_producer`.slice(0, 24));
+  const bases = [slug(profile.name), slug((profile.email ?? "").split("@")[0] ?? "")].filter(Boolean).map(padded);
+  return bases.find((b) => !isReservedUsername(b)) ?? "producer";
 }
 
 async function uniqueUsername(tx: Db, profile: ProviderProfile): Promise<string> {
@@ -161,9 +167,35 @@ async function uniqueUsername(tx: Db, profile: ProviderProfile): Promise<string>
   const digits = () => String(1000 + Math.floor(Math.random() * 9000));
   const candidates = [base, ...Array.from({ length: 6 }, () => `${base}_${digits()}`)];
   const taken = new Set((await tx.select({ u: users.username }).from(users).where(inArray(users.username, candidates))).map((r) => r.u));
-  const free = candidates.find((c) => !taken.has(c) && USERNAME.test(c));
+  const free = candidates.find((c) => !taken.has(c) && usernameProblem(c) === null);
   // The unique constraint still decides: a concurrent sign-in that takes the same name makes the caller retry.
   return free ?? `${base.slice(0, 17)}_${newId().replace(/-/g, "").slice(-12)}`;
+}
+
+// ── "This was not me": disowning an unconfirmed registration ───────────────────────────────────────────────────
+
+/**
+ * The other half of the pre-hijacking defence (docs/security.md, Pre-hijacking; verifyEmail is the first): the
+ * verification mail's "This was not me" link. Redeeming it takes the address off an account whose address was
+ * never confirmed, together with everything its registrant set up: the password goes, every session, refresh token,
+ * one-time link and approved sign-in of the account ends. The account itself stays (with its username and posts,
+ * which are the registrant's) but can no longer be signed in to, receives no more mail for the address, and can
+ * never be linked to the address's owner: a later Google sign-in with that address creates a separate account. The
+ * address is free to register again. Returns the account's username, or null for a dead link or an account whose
+ * address was confirmed meanwhile (by its password holder, who is then its owner).
+ */
+export async function disownAccount(deps: Deps, token: string): Promise<string | null> {
+  if (typeof token !== "string" || token.length < 20 || token.length > 200) return null;
+  return deps.database.tx(async (tx) => {
+    const row = await redeemOneTimeToken(deps, tx, token, "disown_account");
+    if (!row?.email) return null;
+    const [user] = await tx.select().from(users).where(eq(users.id, row.userId)).limit(1);
+    if (!user || user.emailVerified || user.email !== row.email) return null;
+    await tx.update(users).set({ email: null, emailVerified: false, passwordHash: null, updatedAt: deps.clock.now() }).where(eq(users.id, user.id));
+    await afterCredentialChange(deps, tx, user.id, "account_disowned");
+    deps.log.info("an unconfirmed address was disowned by its mailbox", { user_id: user.id });
+    return user.username;
+  });
 }
 
 // ── Linking to the signed-in account ─────────────────────────────────────────────────────────────────────────

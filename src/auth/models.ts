@@ -51,6 +51,13 @@ export const RefreshResponse = t.Union([AuthResponse, PluginRefreshResponse], {
 
 export const EmailBody = t.Object({ email: t.String({ maxLength: 254 }) }, { examples: [{ email: "night@example.com" }] });
 export const TokenBody = t.Object({ token: t.String({ maxLength: 200 }) }, { examples: [{ token: "link-token-from-the-email" }] });
+export const VerifyEmailBody = t.Object(
+  {
+    token: t.String({ maxLength: 200 }),
+    password: t.Optional(t.String({ maxLength: 1024, description: "the account's password: required when the account has one" })),
+  },
+  { examples: [{ token: "link-token-from-the-email", password: "correct horse battery" }] },
+);
 export const ResetConfirmBody = t.Object(
   { token: t.String({ maxLength: 200 }), new_password: t.String({ maxLength: 1024 }) },
   { examples: [{ token: "link-token-from-the-email", new_password: "a new long passphrase" }] },

@@ -1,26 +1,34 @@
-// One-time tokens (email verification, password reset, set-password): ≥ 256 bits from the CSPRNG, stored as
-// SHA-256, single use, short expiry, purpose-bound and newest-only.
+// One-time tokens (email verification, password reset, set-password, "this was not me"): ≥ 256 bits from the
+// CSPRNG, stored as SHA-256, single use, short expiry, purpose-bound and newest-only (unless the caller keeps the
+// others: a stranger's registration attempt must not cancel the owner's links).
 import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { oneTimeTokens } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 
-export type Purpose = "verify_email" | "reset_password" | "set_password";
+export type Purpose = "verify_email" | "reset_password" | "set_password" | "disown_account";
 
 export const TOKEN_TTL_MS: Record<Purpose, number> = {
   reset_password: 30 * 60_000,
   set_password: 24 * 3600_000,
   verify_email: 24 * 3600_000,
+  // "This was not me" in a verification mail: read late is still in time.
+  disown_account: 7 * 24 * 3600_000,
 };
 
-/** Issues a new token; older unused tokens of the same purpose for the user stop working (newest-only). */
-export async function createOneTimeToken(deps: Deps, db: Db, userId: string, purpose: Purpose, email?: string | null) {
+/**
+ * Issues a new token. Older unused tokens of the same purpose for the user stop working (newest-only), unless
+ * `keepOthers`: then the new one is issued beside them (a link sent because of someone else's action).
+ */
+export async function createOneTimeToken(deps: Deps, db: Db, userId: string, purpose: Purpose, email?: string | null, opts: { keepOthers?: boolean } = {}) {
   const now = deps.clock.now();
-  await db
-    .update(oneTimeTokens)
-    .set({ usedAt: now })
-    .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
+  if (!opts.keepOthers) {
+    await db
+      .update(oneTimeTokens)
+      .set({ usedAt: now })
+      .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
+  }
   const token = randomToken();
   await db.insert(oneTimeTokens).values({
     id: newId(),
@@ -61,15 +69,17 @@ export async function invalidateUserTokens(deps: Deps, db: Db, userId: string) {
 }
 
 /**
- * True when a token would redeem for this purpose right now, without spending it: lets a link's page say "this link
- * has expired" before the user types a new password. Redemption still re-checks everything atomically.
+ * The token's row when it would redeem for this purpose right now, without spending it: lets a link's page say "this
+ * link has expired" before the user types anything. Redemption still re-checks everything atomically.
  */
-export async function isOneTimeTokenLive(deps: Deps, token: string, purpose: Purpose): Promise<boolean> {
-  if (typeof token !== "string" || token.length < 20 || token.length > 200) return false;
+export async function findLiveOneTimeToken(deps: Deps, token: string, purpose: Purpose) {
+  if (typeof token !== "string" || token.length < 20 || token.length > 200) return null;
   const [row] = await deps.database.db
-    .select({ id: oneTimeTokens.id })
+    .select()
     .from(oneTimeTokens)
     .where(and(eq(oneTimeTokens.tokenHash, sha256(token)), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, deps.clock.now())))
     .limit(1);
-  return Boolean(row);
+  return row ?? null;
 }
+
+export const isOneTimeTokenLive = async (deps: Deps, token: string, purpose: Purpose) => (await findLiveOneTimeToken(deps, token, purpose)) !== null;

@@ -9,6 +9,7 @@ import { toSelfUser } from "../users/service.ts";
 import { authGuard } from "./guard.ts";
 import * as M from "./models.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "./limits.ts";
+import { spendMailBudget } from "./mail.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import * as service from "./service.ts";
 import { listSessions, revokeSession, revokeUserSessions, rotateAccessToken, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
@@ -20,14 +21,15 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const client = (request: Request): ClientInfo => ({ ip: clientIp(request, trusted), userAgent: request.headers.get("user-agent") ?? "" });
 
-  // Limiters, created here next to the routes they protect. The per-IP limiter and the per-account login backoff
-  // are shared with the browser sign-in page (src/auth/limits.ts), so attempts there count here too.
-  const { perIp, loginBackoff } = sharedAuthLimits(deps);
-  const mailPerTarget = deps.limits.window({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000 });
+  // Limiters, created here next to the routes they protect. The per-IP limiter and the login backoff (per account
+  // and client) are shared with the browser sign-in page (src/auth/limits.ts), so attempts there count here too;
+  // mail to an address is counted in its hourly budget, whatever sends it (src/auth/mail.ts).
+  const shared = sharedAuthLimits(deps);
+  const { perIp } = shared;
   const limitIp = (request: Request, group: string) => perIp.hit(`${group}:${clientIp(request, trusted)}`);
 
   const forgot = async (email: string) => {
-    await mailPerTarget.hit(`forgot:${service.normalizeEmail(email)}`);
+    await spendMailBudget(deps, email); // the address's hourly mail budget (src/auth/mail.ts)
     // Not awaited: the answer is the same, and as fast, whether or not the email has an account.
     service.requestPasswordReset(deps, email).catch((err) => deps.log.error("password reset request failed", { reason: String(err) }));
     return { ok: true as const };
@@ -50,7 +52,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
       "/login",
       async ({ body, request }) => {
         await limitIp(request, "login");
-        const result = await checkLoginWithBackoff(deps, { hasher, loginBackoff }, body.email, body.password);
+        const result = await checkLoginWithBackoff(deps, { ...shared, hasher }, body.email, body.password, clientIp(request, trusted));
         // Same status and body for an unknown account and a wrong password: no enumeration.
         if (!result.ok) throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
         return { auth: await service.authPayload(deps, result.user, client(request)) };
@@ -160,16 +162,21 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
       "/verify-email",
       async ({ body, request }) => {
         await limitIp(request, "verify");
-        await service.verifyEmail(deps, body.token);
+        await service.verifyEmail(deps, hasher, body.token, body.password);
         return { ok: true as const };
       },
-      { parse: "json", body: M.TokenBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Confirm the email address with the emailed token" } },
+      {
+        parse: "json",
+        body: M.VerifyEmailBody,
+        response: { 200: M.Ok, ...errorResponses },
+        detail: { summary: "Confirm the email address with the emailed token (and the account's password, when it has one)" },
+      },
     )
     .post(
       "/resend-verification",
       async ({ auth, request }) => {
         await limitIp(request, "resend");
-        await mailPerTarget.hit(`verify:${auth.user.id}`);
+        if (auth.user.email && !auth.user.emailVerified) await spendMailBudget(deps, auth.user.email);
         await service.resendVerification(deps, auth.user);
         return { ok: true as const };
       },

@@ -1,24 +1,22 @@
 // Native accounts: register, login, logout, passwords, email verification. Plain functions taking deps first;
 // expected failures are thrown as ApiError (the contract's closed set), never as bare errors.
-import { and, eq, or } from "drizzle-orm";
+import { eq, or } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
-import { mails } from "./mail.ts";
-import { createOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
+import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
+import { mailBudgetAllows, mails } from "./mail.ts";
+import { createOneTimeToken, findLiveOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { createSession, revokeUserSessions, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
 
-export const USERNAME = /^[a-z0-9_.-]{3,30}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** L6: linking, unlinking or adding a password while signed in needs a credential proof this recent. */
 export const RECENT_AUTH_MS = 10 * 60_000;
 
-export const normalizeEmail = (email: string) => email.trim().toLowerCase();
-export const normalizeUsername = (username: string) => username.trim().toLowerCase();
+export { normalizeEmail, normalizeUsername } from "../lib/text.ts";
 
 export type AuthPayload = Awaited<ReturnType<typeof authPayload>>;
 
@@ -28,8 +26,11 @@ export async function authPayload(deps: Deps, user: UserRow, client: ClientInfo,
   return { token: tokens.token, refresh_token: tokens.refresh_token, expires_at: tokens.expires_at, user: await toSelfUser(deps, user) };
 }
 
+/** An email or a username as typed, in the form both are stored in (NFC, trimmed, lower-case). */
+export const normalizeLogin = (login: string) => normalizeEmail(login);
+
 export async function findUserByLogin(deps: Deps, login: string): Promise<UserRow | undefined> {
-  const key = login.trim().toLowerCase();
+  const key = normalizeLogin(login);
   const [u] = await deps.database.db
     .select()
     .from(users)
@@ -58,31 +59,37 @@ export async function register(
   if (!deps.config.REGISTRATION_OPEN) throw errors.forbidden("registration_closed", "This server does not accept new accounts");
   const email = normalizeEmail(input.email);
   const username = normalizeUsername(input.username);
+  const displayName = truncate(normalizeText(input.display_name ?? ""), 60);
+  // Every field is checked and every problem named at once (the text rules of src/lib/text.ts).
   const fields: Record<string, string> = {};
-  if (!EMAIL.test(email) || email.length > 254) fields.email = "Not a valid email address";
-  if (!USERNAME.test(username)) fields.username = "3 to 30 characters: letters, digits, _ . -";
+  const problems = { email: emailProblem(email), username: usernameProblem(username), display_name: textProblem(displayName) };
+  for (const [field, problem] of Object.entries(problems)) if (problem) fields[field] = problem;
   const problem = passwordProblem(input.password, [username, email, email.split("@")[0]!]);
   if (problem) fields.password = `Password ${problem}`;
   if (Object.keys(fields).length) throw errors.validation(fields);
 
   const [existing] = await deps.database.db.select().from(users).where(eq(users.email, email)).limit(1);
   if (existing) {
-    // L5: registration never modifies an existing account. The owner is told; an account without a password
-    // gets a single-use set-password link (the only way to add one without being signed in).
-    const token = existing.passwordHash ? null : await createOneTimeToken(deps, deps.database.db, existing.id, "set_password", email);
-    await deps.mailer.send(mails.registrationAttempt(deps.config.PUBLIC_URL, email, existing.username, token, await linkedProviders(deps, existing.id)));
+    // L5: registration never modifies an existing account. The owner is told, within the address's hourly mail
+    // budget (the same one as reset and verification mails: once it is spent the answer is the same 409 and no
+    // mail goes). An account without a password gets a single-use set-password link (the only way to add one
+    // without being signed in), issued beside the links already sent: a stranger's attempt cancels none of them.
+    if (await mailBudgetAllows(deps, email)) {
+      const token = existing.passwordHash ? null : await createOneTimeToken(deps, deps.database.db, existing.id, "set_password", email, { keepOthers: true });
+      await deps.mailer.send(mails.registrationAttempt(deps.config.PUBLIC_URL, email, existing.username, token, await linkedProviders(deps, existing.id)));
+    }
     throw errors.conflict("email_taken", "An account with this email already exists; we sent its owner an email");
   }
   const passwordHash = await hasher.hash(input.password);
   const now = deps.clock.now();
-  const user = newUserRow({ email, emailVerified: false, username, displayName: (input.display_name ?? "").trim().slice(0, 60) || username, passwordHash }, now);
-  let verifyToken = "";
+  const user = newUserRow({ email, emailVerified: false, username, displayName: displayName || username, passwordHash }, now);
+  let links = { verify: "", disown: "" };
   let auth: AuthPayload;
   try {
     auth = await deps.database.tx(async (tx) => {
       await tx.insert(users).values(user);
       await mirrorUserUpsert(deps, tx, user.id);
-      verifyToken = await createOneTimeToken(deps, tx, user.id, "verify_email", email);
+      links = await verificationLinks(deps, tx, user.id, email);
       return authPayload(deps, user, client, tx);
     });
   } catch (err) {
@@ -92,18 +99,27 @@ export async function register(
     if (/UNIQUE/i.test(msg) && /email/.test(msg)) throw errors.conflict("email_taken", "An account with this email already exists");
     throw err;
   }
-  await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, email, username, verifyToken));
+  if (await mailBudgetAllows(deps, email)) await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, email, username, links.verify, links.disown));
+  else deps.log.info("verification mail not sent: the address's hourly mail budget is spent", { user_id: user.id });
   return auth;
+}
+
+/** The two links of a verification mail: "Confirm my email" and "This was not me" (newest-only, both). */
+async function verificationLinks(deps: Deps, db: Db, userId: string, email: string) {
+  return {
+    verify: await createOneTimeToken(deps, db, userId, "verify_email", email),
+    disown: await createOneTimeToken(deps, db, userId, "disown_account", email),
+  };
 }
 
 export type LoginResult = { ok: true; user: UserRow } | { ok: false };
 
 /**
- * Checks a login. Unknown account, account without a password and wrong password all cost one argon2id verify
- * and give the same answer: no account enumeration by status, body or time.
+ * Checks a login's password for the account it names (or for no account: looked up by findUserByLogin). Unknown
+ * account, account without a password and wrong password all cost one argon2id verify and give the same answer:
+ * no account enumeration by status, body or time. The login backoff (src/auth/limits.ts) wraps it.
  */
-export async function checkLogin(deps: Deps, hasher: PasswordHasher, login: string, password: string): Promise<LoginResult> {
-  const user = await findUserByLogin(deps, login);
+export async function checkPasswordOf(hasher: PasswordHasher, user: UserRow | undefined, password: string): Promise<LoginResult> {
   if (!user?.passwordHash) {
     await hasher.verifyDummy(password);
     return { ok: false };
@@ -178,34 +194,61 @@ export async function redeemPasswordToken(deps: Deps, hasher: PasswordHasher, to
   await notifySecurityChange(deps, user, purpose === "reset_password" ? "your password was reset" : "a password was set");
 }
 
-export async function verifyEmail(deps: Deps, token: string) {
+/**
+ * The account a live mailed link (verification, "this was not me") is for, before anything is spent: what its page
+ * shows. Null for a dead link, or when the address it was sent to is no longer the account's address.
+ */
+export async function accountOfLink(deps: Deps, token: string, purpose: "verify_email" | "disown_account"): Promise<UserRow | null> {
+  const row = await findLiveOneTimeToken(deps, token, purpose);
+  if (!row?.email) return null;
+  const [u] = await deps.database.db.select().from(users).where(eq(users.id, row.userId)).limit(1);
+  // The token proves the address it was sent to, and only while that is still the account's address.
+  return u && u.email === row.email ? u : null;
+}
+
+/**
+ * Confirms the address with the mailed token. A password set before the address was proven (at registration)
+ * survives only if whoever proves the address also knows it: confirming an account that has a password needs
+ * that password (docs/security.md, Pre-hijacking). Otherwise a stranger who registered someone else's address
+ * would keep a password on an account its real owner then confirms and links Google to. The token is checked and
+ * the password verified before the token is spent, so a mistyped password does not burn the link.
+ */
+export async function verifyEmail(deps: Deps, hasher: PasswordHasher, token: string, password?: string) {
+  const invalid = () => errors.badRequest("invalid_token", "This link is not valid, was already used, or has expired");
   if (typeof token !== "string" || token.length < 20) throw errors.badRequest("invalid_token", "This link is not valid");
+  const pending = await accountOfLink(deps, token, "verify_email");
+  if (!pending) throw invalid();
+  const checkedHash = pending.passwordHash;
+  if (checkedHash !== null) {
+    if (!password) throw errors.validation({ password: "Enter this account's password to confirm the address" });
+    if (!(await hasher.verify(password, checkedHash))) throw errors.unauthorized("invalid_credentials", "That is not this account's password");
+  }
   const user = await deps.database.tx(async (tx) => {
     const row = await redeemOneTimeToken(deps, tx, token, "verify_email");
     if (!row) return null;
-    const [u] = await tx.select().from(users).where(and(eq(users.id, row.userId))).limit(1);
-    // The token proves the address it was sent to, and only while that is still the account's address.
-    if (!u || !row.email || u.email !== row.email) return null;
+    const [u] = await tx.select().from(users).where(eq(users.id, row.userId)).limit(1);
+    // Still the same address, and still the password that was just checked (not changed in between).
+    if (!u || !row.email || u.email !== row.email || u.passwordHash !== checkedHash) return null;
     await tx.update(users).set({ emailVerified: true, updatedAt: deps.clock.now() }).where(eq(users.id, u.id));
-    // L7: verifying the email is an identity change. Whoever signed in before the address was proven (possibly
-    // someone who registered a victim's address) is signed out.
+    // L7: verifying the email is an identity change: every session is signed out and pending links die.
     await revokeUserSessions(deps, u.id, "email_verified", { db: tx });
     await invalidateUserTokens(deps, tx, u.id);
     return u;
   });
-  if (!user) throw errors.badRequest("invalid_token", "This link is not valid, was already used, or has expired");
+  if (!user) throw invalid();
   await notifySecurityChange(deps, user, "your email address was confirmed");
   return user;
 }
 
+/** Mails a new confirmation link (and a new "this was not me" link); the older ones stop working. */
 export async function resendVerification(deps: Deps, user: UserRow) {
   if (!user.email) throw errors.badRequest("no_email", "This account has no email address");
   if (user.emailVerified) return { sent: false };
-  const token = await createOneTimeToken(deps, deps.database.db, user.id, "verify_email", user.email);
-  await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, user.email, user.username, token));
+  const email = user.email;
+  const links = await deps.database.tx((tx) => verificationLinks(deps, tx, user.id, email));
+  await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, email, user.username, links.verify, links.disown));
   return { sent: true };
 }
-
 
 export async function findUserById(deps: Deps, id: string): Promise<UserRow> {
   const [u] = await deps.database.db.select().from(users).where(eq(users.id, id)).limit(1);

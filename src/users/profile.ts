@@ -6,7 +6,7 @@ import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { publishPresenceVisibility } from "../realtime/events.ts";
 import { errors } from "../http/errors.ts";
-import { normalizeUsername, USERNAME } from "../auth/service.ts";
+import { normalizeText, normalizeUsername, textProblem, usernameProblem } from "../lib/text.ts";
 import type { PublicUserT } from "./models.ts";
 import { toPublicUser, viewerExtras, type UserRow } from "./service.ts";
 
@@ -57,10 +57,9 @@ export const PROFILE_LIMITS = {
   social_link_value: 200,
 } as const;
 
-// Control characters never belong in profile text (they corrupt terminals, logs and the plugin's labels). Single-
-// line fields also refuse line breaks and tabs; the bio may keep them.
-const CONTROL_SINGLE_LINE = /[\u0000-\u001f\u007f\u2028\u2029]/;
-const CONTROL_MULTI_LINE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+// Profile text follows the text rules of src/lib/text.ts: NFC; no control characters (they corrupt terminals, logs
+// and the plugin's labels), no invisible or direction-changing characters (they make text read as something it is
+// not). Single-line fields also refuse line breaks and tabs; the bio may keep them.
 const LINK_NAME = /^[A-Za-z0-9_.-]+$/;
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
@@ -87,9 +86,10 @@ export function validateProfile(input: ProfileInput, username: string): Partial<
 
   const text = (name: keyof typeof PROFILE_LIMITS, raw: string | undefined, multiLine = false): string | undefined => {
     if (raw === undefined) return undefined;
-    const value = raw.trim();
+    const value = normalizeText(raw, multiLine);
     const max = PROFILE_LIMITS[name];
-    if ((multiLine ? CONTROL_MULTI_LINE : CONTROL_SINGLE_LINE).test(value)) fields[name] = multiLine ? "Must not contain control characters" : "Must be one line without control characters";
+    const problem = textProblem(value, multiLine);
+    if (problem) fields[name] = problem;
     else if (chars(value) > max) fields[name] = `At most ${max} characters`;
     return value;
   };
@@ -119,11 +119,12 @@ export function validateProfile(input: ProfileInput, username: string): Partial<
     const entries = Object.entries(input.social_links);
     for (const [name, raw] of entries) {
       const key = `social_links.${name}`;
-      const value = raw.trim();
+      const value = normalizeText(raw);
+      const problem = textProblem(value);
       if (!LINK_NAME.test(name) || name.length > PROFILE_LIMITS.social_link_name) {
         fields[key] = `Link names are 1 to ${PROFILE_LIMITS.social_link_name} letters, digits, _ . -`;
-      } else if (CONTROL_SINGLE_LINE.test(value)) {
-        fields[key] = "Must be one line without control characters";
+      } else if (problem) {
+        fields[key] = problem;
       } else if (chars(value) > PROFILE_LIMITS.social_link_value) {
         fields[key] = `At most ${PROFILE_LIMITS.social_link_value} characters`;
       } else if (HAS_SCHEME.test(value) && !httpUrl(value)) {
@@ -171,8 +172,9 @@ export function isUniqueViolation(err: unknown, column: string): boolean {
 /** Changes the signed-in user's username: same rules as registration, uniqueness by the DB constraint (409). */
 export async function changeUsername(deps: Deps, user: UserRow, raw: string): Promise<UserRow> {
   const username = normalizeUsername(raw);
-  if (!USERNAME.test(username)) throw errors.validation({ username: "3 to 30 characters: lowercase letters, digits, _ . -" });
   if (username === user.username) return user;
+  const problem = usernameProblem(username);
+  if (problem) throw errors.validation({ username: problem });
   try {
     const row = await deps.database.tx(async (tx) => {
       const [updated] = await tx.update(users).set({ username, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();

@@ -1,7 +1,8 @@
 // The browser pages the mail links and sign-in flows land on, served at the root (not under /api/v1):
 //   /signin, /signout                    a plain password sign-in that starts a browser session (auth/browser-session.ts)
 //   /reset-password, /set-password      ?token= from the mails: choose a password
-//   /verify-email                        ?token=: a confirm button (GET never redeems: mail scanners prefetch links)
+//   /verify-email                        ?token=: a confirm form (GET never redeems: mail scanners prefetch links)
+//   /not-my-account                      ?token=: "this was not me" from the same mail, one confirm button
 //   /device                              RFC 8628: enter (or receive via ?code=) a user code, then approve or deny
 // Every page comes from page() (inline CSS, no external assets, strict CSP, Referrer-Policy: no-referrer), every
 // POST carries the double-submit CSRF token, and expected failures are pages too (never JSON). Hidden from the
@@ -18,6 +19,8 @@ import type { Auth } from "../auth/guard.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "../auth/limits.ts";
 import { isOneTimeTokenLive } from "../auth/one-time.ts";
 import * as service from "../auth/service.ts";
+import { disownAccount } from "../auth/identity.ts";
+import type { UserRow } from "../users/service.ts";
 import { revokeSession } from "../auth/sessions.ts";
 import { csrfField, csrfFor, csrfOk, esc, page } from "./layout.ts";
 
@@ -190,7 +193,7 @@ export const webPages = (deps: Deps) => {
           const login = str(form.login, 254).trim();
           const password = str(form.password);
           if (!login || !password) return signInForm(request, { next, login, error: "Enter your email or username and your password." }, 400);
-          const result = await checkLoginWithBackoff(deps, limits, login, password);
+          const result = await checkLoginWithBackoff(deps, limits, login, password, ipOf(request));
           // Same answer for an unknown account and a wrong password: no enumeration.
           if (!result.ok) return signInForm(request, { next, login, error: "Wrong email, username or password." }, 401);
           // A new sign-in replaces this browser's previous session rather than leaving it alive.
@@ -225,23 +228,15 @@ export const webPages = (deps: Deps) => {
       HIDDEN,
     )
 
-    // ── Email verification: GET shows a button, only the POST redeems ──
+    // ── Email verification: GET shows the form, only the POST redeems. Confirming an account that has a password
+    // needs that password (docs/security.md, Pre-hijacking): a wrong one shows the form again, link unspent ──
     .get(
       "/verify-email",
       async ({ request, query }) => {
         const token = str(query.token, 200);
-        if (!(await isOneTimeTokenLive(deps, token, "verify_email"))) {
-          return message("This link no longer works", "This confirmation link has expired, was already used, or was replaced by a newer one.", {
-            status: 400,
-            extra: "<p>Ask for a new one from the Sidechain plugin's account settings, then use the newest email.</p>",
-          });
-        }
-        return formPage(
-          request,
-          "Confirm your email",
-          (csrf) => `<h1>Confirm your email</h1><p>Confirm that this email address belongs to your Sidechain account.</p>
-<form method="post" action="/verify-email">${csrf}<input type="hidden" name="token" value="${esc(token)}"><button type="submit">Confirm my email</button></form>`,
-        );
+        const account = await service.accountOfLink(deps, token, "verify_email");
+        if (!account) return deadVerifyLink();
+        return verifyForm(request, token, account);
       },
       HIDDEN,
     )
@@ -254,10 +249,12 @@ export const webPages = (deps: Deps) => {
           if (!csrfOk(request, form)) return csrfRefused(request, `/verify-email?token=${encodeURIComponent(token)}`);
           await limitIp(request, "verify");
           try {
-            await service.verifyEmail(deps, token);
+            await service.verifyEmail(deps, limits.hasher, token, str(form.password));
           } catch (err) {
-            if (err instanceof ApiError && err.code === "invalid_token") {
-              return message("This link no longer works", "This confirmation link has expired, was already used, or was replaced by a newer one.", { status: 400 });
+            if (err instanceof ApiError && err.code === "invalid_token") return deadVerifyLink();
+            if (err instanceof ApiError && (err.code === "validation_error" || err.code === "invalid_credentials")) {
+              const account = await service.accountOfLink(deps, token, "verify_email");
+              return account ? verifyForm(request, token, account, err.message, err.status) : deadVerifyLink();
             }
             throw err;
           }
@@ -267,6 +264,42 @@ export const webPages = (deps: Deps) => {
             extra: link("/signin", "Sign in"),
             cookies: [clearBrowserSessionCookie(deps)],
           });
+        },
+        () => "/signin",
+      ),
+      HIDDEN,
+    )
+
+    // ── "This was not me" from the verification mail: GET asks, only the POST takes the address off the account ──
+    .get(
+      "/not-my-account",
+      async ({ request, query }) => {
+        const token = str(query.token, 200);
+        const account = await service.accountOfLink(deps, token, "disown_account");
+        if (!account || account.emailVerified) return deadDisownLink();
+        return formPage(
+          request,
+          "Not your account?",
+          (csrf) => `<h1>Not your account?</h1>
+<p>Someone created the Sidechain account <strong>@${esc(account.username)}</strong> with your email address, which was never confirmed.</p>
+<p>If it was not you, remove your address from it: the account loses its password, every device signed in to it is signed out, and it can never be joined to your address. You will get no more mail about it.</p>
+<p>If you did create it, do not: use “Confirm my email” in the same email instead.</p>
+<form method="post" action="/not-my-account">${csrf}<input type="hidden" name="token" value="${esc(token)}"><button type="submit">Remove my address from this account</button></form>`,
+        );
+      },
+      HIDDEN,
+    )
+    .post(
+      "/not-my-account",
+      catching(
+        async ({ request, body }: { request: Request; body: unknown }) => {
+          const form = asForm(body);
+          const token = str(form.token, 200);
+          if (!csrfOk(request, form)) return csrfRefused(request, `/not-my-account?token=${encodeURIComponent(token)}`);
+          await limitIp(request, "verify");
+          const username = await disownAccount(deps, token);
+          if (!username) return deadDisownLink();
+          return message("Your address was removed", `Your email address is no longer on the account @${username}, and no one can sign in to it with a password any more. You can close this tab.`, { ok: true });
         },
         () => "/signin",
       ),
@@ -330,6 +363,34 @@ export const webPages = (deps: Deps) => {
       ),
       HIDDEN,
     );
+
+  function deadVerifyLink() {
+    return message("This link no longer works", "This confirmation link has expired, was already used, or was replaced by a newer one.", {
+      status: 400,
+      extra: "<p>Ask for a new one from the Sidechain plugin's account settings, then use the newest email.</p>",
+    });
+  }
+
+  function deadDisownLink() {
+    return message("This link no longer works", "This link has expired or was already used, or the account's address was confirmed by the person who knows its password.", {
+      status: 400,
+    });
+  }
+
+  function verifyForm(request: Request, token: string, account: UserRow, error?: string, status = 200) {
+    return formPage(
+      request,
+      "Confirm your email",
+      (csrf) => `<h1>Confirm your email</h1><p>Confirm that this email address belongs to your Sidechain account <strong>@${esc(account.username)}</strong>.</p>${alert(error)}
+<form method="post" action="/verify-email">${csrf}<input type="hidden" name="token" value="${esc(token)}">${
+        account.passwordHash
+          ? `<label for="password">The password you chose for this account</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">`
+          : ""
+      }<button type="submit">Confirm my email</button></form>
+<p>Did not create this account? Use “This was not me” in the same email.</p>`,
+      status,
+    );
+  }
 
   function deviceForm(request: Request, auth: Auth, opts: { value?: string; error?: string }, status = 200) {
     return formPage(

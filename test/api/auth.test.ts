@@ -9,6 +9,8 @@ import { sessions, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { expectError, expectOk, json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
 import { Browser } from "../support/browser.ts";
+import { setPeerAddress } from "../../src/http/client-ip.ts";
+import { newUserRow } from "../../src/users/service.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
@@ -138,12 +140,12 @@ for (const driver of DRIVERS) {
       expect((await post("/login", { email: input.email, password: "plugin chosen passphrase" })).status).toBe(200);
     });
 
-    test("email verification marks the account verified and signs out earlier sessions", async () => {
+    test("email verification (with the account's password) marks the account verified and signs out earlier sessions", async () => {
       env = await createTestEnv(driver);
       const { input, auth } = await registerUser(env);
       const token = await linkToken(env, input.email, "/verify-email");
-      expect(await json(await post("/verify-email", { token }))).toEqual({ ok: true });
-      expect((await post("/verify-email", { token })).status).toBe(400);
+      expect(await json(await post("/verify-email", { token, password: input.password }))).toEqual({ ok: true });
+      expect((await post("/verify-email", { token, password: input.password })).status).toBe(400);
       const [row] = await env.deps.database.db.select().from(users).where(eq(users.id, auth.user.id));
       expect(row!.emailVerified).toBe(true);
       expect((await get("/me", auth.token)).status).toBe(401);
@@ -237,10 +239,11 @@ describe("login answers", () => {
     expect(await a.text()).toBe(await b.text());
   });
 
-  test("the N+1th failed login for one account gets 429 with Retry-After, also from different IPs", async () => {
+  test("the N+1th failed login for one account from one client gets 429 with Retry-After, even with the right password", async () => {
     env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "3", TRUSTED_PROXIES: "" });
     const { input } = await registerUser(env);
     for (let i = 0; i < 3; i++) {
+      // (an X-Forwarded-For from a peer that is not a trusted proxy is ignored: still the same client)
       const r = await post("/login", { email: input.email, password: `wrong ${i} password` }, undefined, { "x-forwarded-for": `198.51.100.${i}` });
       expect(r.status).toBe(401);
     }
@@ -386,5 +389,132 @@ describe("access tokens", () => {
         refresh = (await json(r)).auth.refresh_token;
       } else expect(r.status).toBe(401);
     }
+  });
+});
+
+/** A POST to /api/v1/auth from a client at `ip` (the TCP peer, as Bun.serve reports it). */
+function fromIp(ip: string, path: string, body: unknown) {
+  const request = new Request(`http://localhost/api/v1/auth${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  setPeerAddress(request, ip);
+  return env.app.handle(request);
+}
+
+describe("confirming an email needs the account's password (pre-hijacking)", () => {
+  test("POST /verify-email without the password, or with a wrong one, is refused, changes nothing and leaves the link usable", async () => {
+    env = await createTestEnv();
+    const { input, auth } = await registerUser(env);
+    const token = await linkToken(env, input.email, "/verify-email");
+    const missing = await expectError(await post("/verify-email", { token }), 400, "validation_error");
+    expect(Object.keys(missing.fields)).toEqual(["password"]);
+    await expectError(await post("/verify-email", { token, password: "somebody else's guess" }), 401, "invalid_credentials");
+    const [row] = await env.deps.database.db.select().from(users).where(eq(users.id, auth.user.id));
+    expect(row!.emailVerified).toBe(false);
+    expect((await get("/me", auth.token)).status).toBe(200);
+    expect(await expectOk(await post("/verify-email", { token, password: input.password }))).toEqual({ ok: true });
+  });
+
+  test("the verification mail says what to do if you did not create the account, with its own link", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "https://loops.example.com" });
+    const { input } = await registerUser(env);
+    const [mail] = await mailTo(env, input.email);
+    expect(mail!.text).toContain("If you did not create this account");
+    expect(mail!.html).toContain("/not-my-account?token=");
+    expect((await linkToken(env, input.email, "/not-my-account")).length).toBeGreaterThan(40);
+  });
+});
+
+describe("mail to an address that has an account", () => {
+  test("25 registrations with it send no more than the address's hourly budget, answer the same 409, and cancel none of the owner's links", async () => {
+    env = await createTestEnv("sqlite", { RATE_LIMIT_MAIL_PER_HOUR: "4" });
+    const email = "owner-without-password@example.com";
+    // An account without a password (as a Google sign-up makes), whose owner asked for a set-password link.
+    await env.deps.database.db.insert(users).values(newUserRow({ email, emailVerified: true, username: "googleonly", displayName: "G", passwordHash: null }, Date.now()));
+    expect((await post("/forgot-password", { email })).status).toBe(202);
+    await Bun.sleep(300); // the reset request is prepared in the background
+    const ownersLink = await linkToken(env, email, "/set-password");
+
+    const answers = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await post("/register", newUserInput({ email, password: `attacker password ${i}` }));
+      answers.push({ status: r.status, body: await r.text() });
+    }
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(answers[0]!.status).toBe(409);
+    expect(JSON.parse(answers[0]!.body).error).toBe("email_taken");
+    // 1 set-password mail + 3 "someone tried to register": the budget of 4, shared by every kind of account mail.
+    expect(await mailTo(env, email)).toHaveLength(4);
+    await expectError(await post("/forgot-password", { email }), 429, "rate_limited");
+
+    // The owner's link still works (and the links the attempts sent are live too until one is used).
+    expect(await expectOk(await post("/set-password", { token: ownersLink, password: "the owner's own passphrase" }))).toEqual({ ok: true });
+    expect((await post("/login", { email, password: "the owner's own passphrase" })).status).toBe(200);
+  });
+});
+
+describe("login backoff per account and client", () => {
+  test("failures by username and by email count for one account", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "3" });
+    const { input } = await registerUser(env);
+    for (const login of [input.username, input.username.toUpperCase(), ` ${input.username} `]) {
+      expect((await fromIp("198.51.100.7", "/login", { email: login, password: "not the password" })).status).toBe(401);
+    }
+    await expectError(await fromIp("198.51.100.7", "/login", { email: input.email, password: "not the password either" }), 429, "rate_limited");
+  });
+
+  test("a stranger's failures lock the stranger's client, not the owner's", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "3" });
+    const { input } = await registerUser(env);
+    for (let i = 0; i < 3; i++) expect((await fromIp("203.0.113.66", "/login", { email: input.email, password: `guess ${i} here` })).status).toBe(401);
+    await expectError(await fromIp("203.0.113.66", "/login", { email: input.email, password: input.password }), 429, "rate_limited");
+    // The owner, elsewhere, who has not been failing: in at once.
+    expect((await fromIp("192.0.2.10", "/login", { email: input.email, password: input.password })).status).toBe(200);
+  });
+
+  test("an identifier without an account backs off exactly like one with an account", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "3" });
+    const { input } = await registerUser(env);
+    const trace = async (login: string) => {
+      const answers = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await fromIp("198.51.100.20", "/login", { email: login, password: "wrong password here" });
+        answers.push([r.status, r.headers.get("retry-after")]);
+      }
+      return answers;
+    };
+    const known = await trace(input.email);
+    expect(known.map(([status]) => status)).toEqual([401, 401, 401, 429, 429]);
+    expect(await trace("nobody-here@example.com")).toEqual(known);
+  });
+
+  test("guessing spread over many clients locks the account for new clients, never for one it signed in from before", async () => {
+    env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "1" });
+    const { input } = await registerUser(env);
+    expect((await fromIp("192.0.2.44", "/login", { email: input.email, password: input.password })).status).toBe(200); // the owner's home
+    // 10 failures (10 times the per-client free failures), each from a different address.
+    for (let i = 0; i < 10; i++) expect((await fromIp(`198.18.0.${i + 1}`, "/login", { email: input.email, password: `botnet guess ${i}` })).status).toBe(401);
+    await expectError(await fromIp("198.18.1.1", "/login", { email: input.email, password: input.password }), 429, "rate_limited");
+    expect((await fromIp("192.0.2.44", "/login", { email: input.email, password: input.password })).status).toBe(200);
+  });
+});
+
+describe("verification mails share the address's hourly budget", () => {
+  test("resend mails a new pair of links (the old ones die) within the budget; a registration past it is created but mails nothing", async () => {
+    env = await createTestEnv("sqlite", { RATE_LIMIT_MAIL_PER_HOUR: "2" });
+    const { input, auth } = await registerUser(env);
+    const first = await linkToken(env, input.email, "/verify-email");
+    expect(await expectOk(await post("/resend-verification", {}, auth.token))).toEqual({ ok: true });
+    const second = await linkToken(env, input.email, "/verify-email");
+    expect(second).not.toBe(first);
+    expect(await linkToken(env, input.email, "/not-my-account")).toBeTruthy();
+    await expectError(await post("/verify-email", { token: first, password: input.password }), 400, "invalid_token");
+    await expectError(await post("/resend-verification", {}, auth.token), 429, "rate_limited"); // 2 mails this hour
+    expect(await mailTo(env, input.email)).toHaveLength(2);
+    await expectOk(await post("/verify-email", { token: second, password: input.password }));
+
+    // Two reset requests spend the budget of an address without an account; registering it then mails nothing.
+    const late = "late@example.com";
+    for (let i = 0; i < 2; i++) expect((await post("/forgot-password", { email: late })).status).toBe(202);
+    expect((await post("/register", newUserInput({ email: late }))).status).toBe(201);
+    expect(await mailTo(env, late)).toHaveLength(0);
   });
 });

@@ -5,7 +5,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { identities, users } from "../../src/db/schema.ts";
-import { json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { expectError, expectOk, json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { Browser as PageBrowser, csrfOf } from "../support/browser.ts";
 import { createTestEnv, DRIVERS, type Driver, type TestEnv } from "../support/deps.ts";
 import { Browser, newSessionId, startMockProvider, type MockProvider } from "../support/oauth.ts";
 import { REDIRECT_CASES, staysOnServer } from "../support/redirects.ts";
@@ -66,7 +67,7 @@ async function signedIn(provider: Provider, user: Record<string, unknown>) {
 async function verifiedUser(overrides: Parameters<typeof newUserInput>[0] = {}) {
   const { input } = await registerUser(env, overrides);
   const token = await linkToken(env, input.email, "/verify-email");
-  expect((await post("/verify-email", { token })).status).toBe(200);
+  expect((await post("/verify-email", { token, password: input.password })).status).toBe(200);
   const auth = (await json(await post("/login", { email: input.email, password: input.password }))).auth;
   return { input, auth };
 }
@@ -547,5 +548,94 @@ describe("OAuth flow checks", () => {
     const sid = newSessionId();
     for (let i = 0; i < 8; i++) expect((await get(`/oauth/poll?session_id=${sid}`)).status).toBe(200);
     expect((await get(`/oauth/poll?session_id=${sid}`)).status).toBe(429);
+  });
+});
+
+describe("pre-hijacking through the verification mail", () => {
+  // An attacker registers the victim's address with his own password. The victim gets the verification mail.
+  const victim = "prehijack-victim@example.com";
+  const attackerPassword = "attacker chosen passphrase";
+
+  async function attackerRegisters() {
+    const { input, auth } = await registerUser(env, { email: victim, password: attackerPassword, username: "notthevictim" });
+    return { input, auth, verify: await linkToken(env, victim, "/verify-email"), disown: await linkToken(env, victim, "/not-my-account") };
+  }
+  const attackerGetsIn = async (auth: { token: string; refresh_token: string }) => ({
+    byEmail: (await post("/login", { email: victim, password: attackerPassword })).status,
+    byUsername: (await post("/login", { email: "notthevictim", password: attackerPassword })).status,
+    token: (await get("/me", auth.token)).status,
+    refresh: (await post("/refresh", { refresh_token: auth.refresh_token })).status,
+  });
+
+  test("the victim clicks 'Confirm my email': it needs the attacker's password, so the address is never confirmed for him", async () => {
+    env = await fresh();
+    const { auth, verify } = await attackerRegisters();
+    const browser = new PageBrowser(env);
+    const page = await browser.get(`/verify-email?token=${encodeURIComponent(verify)}`);
+    expect(page.html).toContain("Did not create this account?");
+    // The victim does not know the password: whatever is typed, the address stays unconfirmed.
+    for (const password of ["", "my own password maybe"]) expect((await browser.submit(page, { password })).status).toBeGreaterThanOrEqual(400);
+    await expectError(await post("/verify-email", { token: verify }), 400, "validation_error");
+    expect((await userRow(auth.user.id)).emailVerified).toBe(false);
+
+    // The victim later signs in with Google: L4 takes the unconfirmed account from the attacker (password gone).
+    const g = await signedIn("google", googleUser("g-ph-1", victim));
+    expect((await userRow(g.user.id)).passwordHash).toBeNull();
+    expect(await attackerGetsIn(auth)).toEqual({ byEmail: 401, byUsername: 401, token: 401, refresh: 401 });
+  });
+
+  test("the victim clicks 'This was not me': the GET changes nothing, the POST takes the address and the password away; Google then gives the victim a separate account", async () => {
+    env = await fresh();
+    const { auth, disown } = await attackerRegisters();
+    const browser = new PageBrowser(env);
+    const page = await browser.get(`/not-my-account?token=${encodeURIComponent(disown)}`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain("@notthevictim");
+    // A mail scanner's prefetch (the GET, twice) changes nothing.
+    await browser.get(`/not-my-account?token=${encodeURIComponent(disown)}`);
+    expect((await post("/login", { email: victim, password: attackerPassword })).status).toBe(200);
+    // A POST without the page's CSRF pair changes nothing either.
+    expect((await new PageBrowser(env).post("/not-my-account", { token: disown, csrf: csrfOf(page) })).status).toBe(403);
+    expect((await userRow(auth.user.id)).email).toBe(victim);
+
+    const done = await browser.submit(page);
+    expect(done.status).toBe(200);
+    expect(done.html).toContain("Your address was removed");
+    const row = await userRow(auth.user.id);
+    expect({ email: row.email, verified: row.emailVerified, password: row.passwordHash }).toEqual({ email: null, verified: false, password: null });
+    expect(await attackerGetsIn(auth)).toEqual({ byEmail: 401, byUsername: 401, token: 401, refresh: 401 });
+    // The link is spent; the verification link died with it.
+    expect((await browser.submit(page)).status).toBe(400);
+    expect((await browser.get(`/not-my-account?token=${encodeURIComponent(disown)}`)).status).toBe(400);
+
+    // The victim's Google sign-in makes the victim's own account: nothing of the attacker's is joined to it.
+    const g = await signedIn("google", googleUser("g-ph-2", victim));
+    expect(g.user.id).not.toBe(auth.user.id);
+    expect(g.user).toMatchObject({ email: victim, email_verified: true, has_password: false, linked_providers: ["google"] });
+    expect(await identityRows(auth.user.id)).toHaveLength(0);
+    expect(await attackerGetsIn(auth)).toEqual({ byEmail: 401, byUsername: 401, token: 401, refresh: 401 });
+  });
+
+  test("'This was not me' no longer works once the password holder confirmed the address (the account is then theirs)", async () => {
+    env = await fresh();
+    const { input, disown, verify } = await attackerRegisters();
+    await expectOk(await post("/verify-email", { token: verify, password: input.password }));
+    const browser = new PageBrowser(env);
+    expect((await browser.get(`/not-my-account?token=${encodeURIComponent(disown)}`)).status).toBe(400);
+    expect((await post("/login", { email: victim, password: attackerPassword })).status).toBe(200);
+  });
+});
+
+describe("provider sign-ups and the text rules", () => {
+  test("a provider's name is cleaned (never refused) and never yields a reserved username", async () => {
+    env = await fresh();
+    const g = await signedIn("google", googleUser("g-text-1", "admin@example.com", true, "\u202EAdmin\u200B"));
+    expect(g.user.display_name).toBe("Admin");
+    expect(g.user.username).toBe("producer");
+    const d = await signedIn("discord", discordUser("d-text-1", "support@example.com", true, "Support"));
+    expect(d.user.username).toMatch(/^producer_\d{4}$/); // "support" (name and email) is reserved, "producer" taken
+    expect(d.user.display_name).toBe("Support");
+    const ok = await signedIn("google", googleUser("g-text-2", "night@example.com", true, "Night\u2066 Beats 👩‍💻"));
+    expect(ok.user).toMatchObject({ username: "night_beats", display_name: "Night Beats 👩‍💻" });
   });
 });

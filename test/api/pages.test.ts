@@ -54,7 +54,6 @@ for (const driver of DRIVERS) {
       const csrfCookie = form.headers.getSetCookie().find((c) => c.startsWith("sc_csrf="))!;
       for (const attr of ["HttpOnly", "SameSite=Strict", "Secure"]) expect(csrfCookie).toContain(`; ${attr}`);
 
-
       // CSRF: no field, a wrong field, or no cookie (another browser) are refused and change nothing
       const fields = { token, password: "a brand new passphrase", password_confirm: "a brand new passphrase" };
       expect((await browser.post("/reset-password", fields)).status).toBe(403);
@@ -89,7 +88,7 @@ for (const driver of DRIVERS) {
       expect(replay.html).toContain("This link no longer works");
     });
 
-    test("verify email: GET only shows a button (mail scanners prefetch), the POST verifies; then the link is spent", async () => {
+    test("verify email: GET only shows the form (mail scanners prefetch), the POST with the account's password verifies; then the link is spent", async () => {
       env = await createTestEnv(driver);
       const { input, auth } = await registerUser(env);
       const token = await linkToken(env, input.email, "/verify-email");
@@ -105,7 +104,15 @@ for (const driver of DRIVERS) {
       expect((await new Browser(env).post("/verify-email", { token, csrf: csrfOf(page) })).status).toBe(403);
       expect((await userRow(auth.user.id)).emailVerified).toBe(false);
 
-      const done = await browser.submit(page);
+      // Confirming needs the account's password: a wrong one shows the form again and spends nothing.
+      expect(page.html).toContain('name="password"');
+      const wrong = await browser.submit(page, { password: "not the password at all" });
+      expect(wrong.status).toBe(401);
+      expect(wrong.html).toContain("not this account");
+      expect(wrong.html).toContain('action="/verify-email"');
+      expect((await userRow(auth.user.id)).emailVerified).toBe(false);
+
+      const done = await browser.submit(page, { password: input.password });
       expect(done.status).toBe(200);
       expect(done.html).toContain("Email confirmed");
       expect((await userRow(auth.user.id)).emailVerified).toBe(true);
@@ -150,7 +157,7 @@ describe("link pages refuse", () => {
     expect((await browser.get(`/reset-password?token=${encodeURIComponent(verify)}`)).status).toBe(400);
     expect((await browser.get(`/set-password?token=${encodeURIComponent(reset)}`)).status).toBe(400);
     expect((await browser.get(`/verify-email?token=${encodeURIComponent(reset)}`)).status).toBe(400);
-    for (const path of ["/reset-password", "/set-password", "/verify-email"]) {
+    for (const path of ["/reset-password", "/set-password", "/verify-email", "/not-my-account"]) {
       for (const q of ["", "?token=", "?token=made-up-token-that-is-long-enough"]) {
         const page = await browser.get(`${path}${q}`);
         expect({ path, q, status: page.status }).toEqual({ path, q, status: 400 });
