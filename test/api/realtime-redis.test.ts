@@ -59,7 +59,7 @@ describe.skipIf(!REDIS_SERVER)("two instances on one Redis", () => {
     const fanOnA = await A.connect(fan);
     const starOnB = await B.connect(star);
     expect(await fanOnA.next("presence")).toMatchObject({ user_id: star.id, is_online: true, status: "online" });
-    expect(await (await A.get(`/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_online: true });
+    expect(await (await A.get(`/api/v1/users/${star.id}/presence`, fan.token)).json()).toMatchObject({ is_online: true });
     expect((await (await A.get("/api/v1/presence/following", fan.token)).json()).online_count).toBe(1);
 
     // Moving from B to A (close on B, connect on A within the grace) is not a change anyone sees.
@@ -70,11 +70,11 @@ describe.skipIf(!REDIS_SERVER)("two instances on one Redis", () => {
     // Past B's grace B's entry is gone and A's remains: still online, but no longer in the studio (the in_studio
     // status belonged to the connection on B).
     expect(await fanOnA.next("presence")).toMatchObject({ user_id: star.id, is_online: true, is_in_studio: false, status: "online" });
-    expect(await (await B.get(`/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_online: true, status: "online" });
+    expect(await (await B.get(`/api/v1/users/${star.id}/presence`, fan.token)).json()).toMatchObject({ is_online: true, status: "online" });
 
     await starOnA.close();
     expect(await fanOnA.next("presence", 3000)).toMatchObject({ user_id: star.id, is_online: false, status: "offline" });
-    expect(await (await B.get(`/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_online: false });
+    expect(await (await B.get(`/api/v1/users/${star.id}/presence`, fan.token)).json()).toMatchObject({ is_online: false });
     await fanOnA.close();
   });
 
@@ -99,10 +99,10 @@ describe.skipIf(!REDIS_SERVER)("two instances on one Redis", () => {
     expect(r.changed).toBe(true);
     pair.sub.close();
     pair.cmd.close();
-    expect(await (await A.get(`/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_in_studio: true, daw: "Reason" });
+    expect(await (await A.get(`/api/v1/users/${star.id}/presence`, fan.token)).json()).toMatchObject({ is_in_studio: true, daw: "Reason" });
     // A reaps the ghost after its TTL and announces the change.
     expect(await fanOnA.next("presence", 4 * TTL)).toMatchObject({ user_id: star.id, is_online: false });
-    expect(await (await A.get(`/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_online: false });
+    expect(await (await A.get(`/api/v1/users/${star.id}/presence`, fan.token)).json()).toMatchObject({ is_online: false });
     await fanOnA.close();
   });
 

@@ -70,8 +70,11 @@ describe.skipIf(!REDIS_SERVER)("two server processes on one Redis", () => {
     const np = await fanOnA.next("new_post", 60_000);
     expect(np.payload).toMatchObject({ id: post_id, author: { id: star.id }, post: { id: post_id, status: "ready", is_online: true, is_in_studio: true } });
 
-    // HTTP presence agrees on both instances.
-    for (const s of [A, B]) expect(await (await fetch(`${s.url}/api/v1/users/${star.id}/presence`)).json()).toMatchObject({ is_online: true, is_in_studio: true, daw: "Ableton Live" });
+    // HTTP presence agrees on both instances (for a follower; the stranger gets the offline shape).
+    const presence = async (s: typeof A, viewer: { token: string }) =>
+      (await fetch(`${s.url}/api/v1/users/${star.id}/presence`, { headers: { authorization: `Bearer ${viewer.token}` } })).json();
+    for (const s of [A, B]) expect(await presence(s, fan)).toMatchObject({ is_online: true, is_in_studio: true, daw: "Ableton Live" });
+    expect(await presence(A, stranger)).toMatchObject({ is_online: false, is_in_studio: false, status: "offline", daw: "" });
 
     // Star leaves B: offline for fan on A after the grace period.
     await starOnB.close();
