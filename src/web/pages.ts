@@ -29,8 +29,10 @@ type Form = Record<string, unknown>;
 const str = (v: unknown, max = 1024) => (typeof v === "string" ? v.slice(0, max) : "");
 const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
 
+/** A 303 to a path on this server. Every page redirect passes the one guard (src/http/redirect.ts), whatever built it. */
 function redirect(location: string, cookies: (string | undefined)[] = []): Response {
-  return withCookies(new Response(null, { status: 303, headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" } }), cookies);
+  const safe = safeRedirectPath(location) ?? "/signin";
+  return withCookies(new Response(null, { status: 303, headers: { location: safe, "cache-control": "no-store", "referrer-policy": "no-referrer" } }), cookies);
 }
 
 const alert = (message?: string) => (message ? `<p class="error" role="alert">${esc(message)}</p>` : "");
