@@ -49,25 +49,49 @@ function kindOf(mediaType: string): BodyKind | null {
 
 const tooLarge = (max: number) => errors.tooLarge(`The request body is larger than ${max} bytes`);
 
-/** Reads the whole body, failing with 413 as soon as more than `max` bytes have arrived. */
-export async function readCapped(request: Request, max: number): Promise<Uint8Array> {
+/**
+ * The body, capped at `max` bytes: a declared Content-Length above `max` is refused before anything is read. With a
+ * declared length (and no chunked encoding) the body cannot be longer than declared (HTTP framing), so Bun's own
+ * readers take it as is, the cheapest way. Without one, the body is read through a stream that errors, and cancels
+ * the upload, as soon as more than `max` bytes have passed; `over()` tells that 413 from other errors.
+ */
+function capped(request: Request, max: number): { body: Pick<Request, "bytes" | "formData">; over(): boolean } {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > max) throw tooLarge(max);
-  if (!request.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
+  if (declared >= 0 && !request.headers.has("transfer-encoding")) return { body: request, over: () => false };
   let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(max);
-    }
-    chunks.push(value);
+  let over = false;
+  const stream = request.body?.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        size += chunk.byteLength;
+        if (size <= max) return out.enqueue(chunk);
+        over = true;
+        out.error(tooLarge(max));
+      },
+    }),
+  );
+  return { body: new Response(stream ?? null, { headers: { "content-type": request.headers.get("content-type") ?? "" } }), over: () => over };
+}
+
+/** Reads the whole body, failing with 413 as soon as more than `max` bytes have arrived. */
+export async function readCapped(request: Request, max: number): Promise<Uint8Array> {
+  const { body, over } = capped(request, max);
+  try {
+    return await body.bytes();
+  } catch (err) {
+    throw over() ? tooLarge(max) : err;
   }
-  return Buffer.concat(chunks);
+}
+
+/** A form body (urlencoded or multipart), parsed by Bun as it is read: no copy of the whole body on our side. */
+async function readForm(request: Request, max: number): Promise<Record<string, unknown>> {
+  const { body, over } = capped(request, max);
+  try {
+    return formToObject(await body.formData());
+  } catch {
+    throw over() ? tooLarge(max) : errors.badRequest("invalid_form", "The form body could not be parsed");
+  }
 }
 
 /** True when brackets outside strings nest deeper than `max` (one pass over the bytes, no recursion). */
@@ -115,8 +139,8 @@ export async function readBody(request: Request, accepts: Declared): Promise<unk
     const wanted = accepts.kinds.map((k) => MEDIA_TYPES[k]).join(" or ");
     throw errors.unsupportedMedia("unsupported_media_type", `This route takes ${wanted}${mediaType ? `, not ${mediaType}` : "; say so in Content-Type"}`);
   }
-  const bytes = await readCapped(request, accepts.maxBytes);
   if (kind === "json") {
+    const bytes = await readCapped(request, accepts.maxBytes);
     // The plugin sends Content-Type: application/json on requests with no body: that is an empty object.
     if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) return {};
     if (nestsDeeperThan(bytes, JSON_MAX_DEPTH)) throw errors.validation({ body: `Nested deeper than ${JSON_MAX_DEPTH} levels` }, "The JSON body is nested too deeply");
@@ -126,12 +150,7 @@ export async function readBody(request: Request, accepts: Declared): Promise<unk
       throw errors.badRequest("invalid_json", "The request body is not valid JSON");
     }
   }
-  try {
-    const form = await new Response(bytes as Uint8Array<ArrayBuffer>, { headers: { "content-type": contentType } }).formData();
-    return formToObject(form);
-  } catch {
-    throw errors.badRequest("invalid_form", "The form body could not be parsed");
-  }
+  return readForm(request, accepts.maxBytes);
 }
 
 const DECLARED = Symbol("accepts");

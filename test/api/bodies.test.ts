@@ -196,6 +196,11 @@ describe("API routes take JSON, not the bodies a foreign page can send", () => {
     await expectError(res, 415, "unsupported_media_type");
   });
 
+  test("a multipart body that does not parse is 400 invalid_form", async () => {
+    const res = await env.request("/api/v1/users/upload-profile-picture", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=nope" }, body: "garbage", token: producer.token });
+    await expectError(res, 400, "invalid_form");
+  });
+
   test("an upload that is not multipart is 415", async () => {
     const res = await env.request("/api/v1/audio/upload", { method: "POST", json: { audio_file: "x" }, token: producer.token });
     await expectError(res, 415, "unsupported_media_type");
