@@ -33,7 +33,8 @@ export function createApp(deps: Deps) {
       .use(observe({ log: deps.log }))
       .use(docs(VERSION))
       // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
-      // rest JSON, up to BODY_MAX_BYTES unless a route declares otherwise (the uploads, the plugin's sign-in form).
+      // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
+      // after auth) and the plugin's sign-in confirmation (a browser form).
       .use(bodies(deps.config.BODY_MAX_BYTES))
       .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)))
       .guard({ accepts: { kinds: ["json"] } }, (json) =>

@@ -37,6 +37,8 @@ describe("config", () => {
     [{ REDIS_LIMIT_TIMEOUT_MS: "0" }, "REDIS_LIMIT_TIMEOUT_MS"],
     [{ NOTIFICATION_RETENTION_DAYS: "-1" }, "NOTIFICATION_RETENTION_DAYS"],
     [{ NOTIFICATION_RETENTION_DAYS: "ninety" }, "NOTIFICATION_RETENTION_DAYS"],
+    // JSON and form bodies only: an old setting sized for uploads (60 MiB) must stop the start, not allow huge JSON.
+    [{ BODY_MAX_BYTES: String(60 * 1024 * 1024) }, "BODY_MAX_BYTES"],
   ])("bad value %p is refused naming %s", (env, name) => {
     expect(() => parseEnv(env)).toThrow(ConfigError);
     try {

@@ -4,6 +4,7 @@ import { Database as SQLite } from "bun:sqlite";
 import { SignJWT } from "jose";
 import { join } from "node:path";
 import { authenticateToken } from "../../src/auth/guard.ts";
+import { signAccessToken } from "../../src/auth/tokens.ts";
 import { eq, sql } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
@@ -349,6 +350,20 @@ describe("access tokens", () => {
     const dead = await post("/refresh", { token: auth.token });
     expect(dead.status).toBe(401);
     expect((await post("/refresh", {})).status).toBe(400);
+  });
+
+  test("a token minted before token ids existed (no jti) can be traded once per session; a second such token is reuse", async () => {
+    env = await createTestEnv();
+    const { auth } = await registerUser(env);
+    const sid = JSON.parse(Buffer.from(auth.token.split(".")[1]!, "base64url").toString()).sid;
+    // the session as the migration left it: no token id recorded
+    await env.deps.database.db.update(sessions).set({ accessTokenId: null }).where(eq(sessions.id, sid));
+    const legacy = (await signAccessToken(env.deps.config.JWT_SECRET, { userId: auth.user.id, sessionId: sid }, env.clock.now(), 3600)).token;
+    const traded = await expectOk(await post("/refresh", { token: legacy }));
+    expect((await get("/me", traded.token)).status).toBe(200);
+    const replay = (await signAccessToken(env.deps.config.JWT_SECRET, { userId: auth.user.id, sessionId: sid }, env.clock.now() + 1000, 3600)).token;
+    await expectError(await post("/refresh", { token: replay }), 401, "invalid_token");
+    await expectError(await get("/me", traded.token), 401, "invalid_token");
   });
 
   test("the sc_session cookie takes only a browser-session token, and the API refuses that token", async () => {
