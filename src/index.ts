@@ -144,9 +144,9 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const server = Bun.serve({
     port: config.PORT,
     hostname: config.HOST,
-    // Backstop only, above the largest route limit: each route enforces its own while the body streams, with a
-    // contract-shaped 413 (docs/security.md, Request bodies).
-    maxRequestBodySize: Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES, config.BODY_MAX_BYTES) + 2 * MULTIPART_ENVELOPE_BYTES,
+    // Backstop only, twice the largest route limit: each route enforces its own while the body streams, with a
+    // contract-shaped 413 (docs/security.md, Request bodies), and refuses a declared length without reading it.
+    maxRequestBodySize: 2 * (Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + MULTIPART_ENVELOPE_BYTES),
     fetch: (request, srv) => {
       setPeerAddress(request, srv.requestIP(request)?.address);
       // WebSocket upgrades of /api/v1/ws go to the hub (token checked like any request); the rest to the app.

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { declaredAccepts, JSON_MAX_DEPTH, nestsDeeperThan } from "../../src/http/body.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
+import { startRealtime } from "../support/realtime.ts";
 import { expectError, json, newUserInput, registerProducer, type Producer } from "../support/auth.ts";
 
 const MB = 1024 * 1024;
@@ -229,5 +230,42 @@ describe("API routes take JSON, not the bodies a foreign page can send", () => {
     expect(Object.keys(login.requestBody.content)).toEqual(["application/json"]);
     expect(Object.keys(doc.paths["/api/v1/audio/upload"].post.requestBody.content)).toEqual(["multipart/form-data"]);
     expect(Object.keys(doc.paths["/api/v1/auth/oauth/confirm"].post.requestBody.content)).toEqual(["application/x-www-form-urlencoded"]);
+  });
+});
+
+describe("on a listening server", () => {
+  /** Sends raw HTTP/1.1 (headers and only `sent` bytes of the declared body) and returns the answer's head and body. */
+  async function raw(url: string, head: string, sent: string): Promise<{ status: number; body: string }> {
+    const { hostname, port } = new URL(url);
+    let answer = "";
+    const done = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname,
+      port: Number(port),
+      socket: {
+        data(_s, chunk) {
+          answer += new TextDecoder().decode(chunk);
+          if (/\r\n\r\n[\s\S]*\}/.test(answer)) done.resolve();
+        },
+        close: () => done.resolve(),
+        error: () => done.resolve(),
+      },
+    });
+    socket.write(head + sent);
+    await Promise.race([done.promise, Bun.sleep(10_000)]);
+    socket.end();
+    return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(answer)?.[1]), body: answer.slice(answer.indexOf("\r\n\r\n") + 4) };
+  }
+
+  test("60 MB declared to login: the contract's 413 at once, with none of the body sent (Bun's limit is only a backstop)", async () => {
+    const server = await startRealtime();
+    try {
+      const head = `POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${60 * 1000 * 1000}\r\n\r\n`;
+      const res = await raw(server.url, head, '{"email":"');
+      expect(res).toEqual({ status: 413, body: expect.stringContaining("payload_too_large") });
+      expect(JSON.parse(res.body.slice(res.body.indexOf("{"))).error).toBe("payload_too_large");
+    } finally {
+      await server.stop();
+    }
   });
 });
