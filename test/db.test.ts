@@ -1,6 +1,6 @@
 // The migration and query tests, run against bun:sqlite and against a real libSQL server (sqld).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { applyMigrations, MIGRATIONS } from "../src/db/migrate.ts";
 import { meta } from "../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "./support/deps.ts";
@@ -61,6 +61,130 @@ for (const driver of DRIVERS) {
       );
       const [row] = await database.db.select().from(meta).where(eq(meta.key, "counter"));
       expect(row!.value).toBe("20");
+    });
+
+    // One write path (docs/architecture.md, Database): a write made on database.db by another task never becomes
+    // part of a transaction it did not open, and code inside a transaction may use database.db and database.tx.
+    const deferred = () => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve };
+    };
+    const keys = async (...names: string[]) =>
+      (await env.deps.database.db.select({ key: meta.key }).from(meta).where(inArray(meta.key, names))).map((r) => r.key).sort();
+
+    test("a write by another task while a transaction is open waits for it, and survives its rollback", async () => {
+      const { database } = env.deps;
+      const opened = deferred();
+      const gate = deferred();
+      const order: string[] = [];
+      let seenInside: string[] = [];
+      const a = database.tx(async (tx) => {
+        await tx.insert(meta).values({ key: "tx-a", value: "a", updatedAt: 1 });
+        opened.resolve();
+        await gate.promise;
+        seenInside = (await tx.select({ key: meta.key }).from(meta).where(inArray(meta.key, ["tx-a", "other-b"]))).map((r) => r.key);
+        order.push("a ends");
+        throw new Error("A fails");
+      });
+      await opened.promise;
+      const b = (async () => {
+        await database.db.insert(meta).values({ key: "other-b", value: "b", updatedAt: 2 });
+        order.push("b written");
+      })();
+      for (let i = 0; i < 5; i++) await Bun.sleep(0);
+      expect(order).toEqual([]); // B's write waits while A is open
+      gate.resolve();
+      await expect(a).rejects.toThrow("A fails");
+      await b;
+      expect(order).toEqual(["a ends", "b written"]);
+      expect(seenInside).toEqual(["tx-a"]); // A never saw (nor took in) B's write
+      expect(await keys("tx-a", "other-b")).toEqual(["other-b"]);
+    });
+
+    test("code inside a transaction may use database.db and database.tx: no deadlock, one outcome", async () => {
+      const { database } = env.deps;
+      const body = async (fail: boolean, p: string) => {
+        await database.db.insert(meta).values({ key: `${p}-db`, value: "1", updatedAt: 1 });
+        await database.tx((inner) => inner.insert(meta).values({ key: `${p}-nested`, value: "1", updatedAt: 1 }));
+        // A nested transaction that throws undoes only its own writes.
+        await expect(
+          database.tx(async (inner) => {
+            await inner.insert(meta).values({ key: `${p}-undone`, value: "1", updatedAt: 1 });
+            throw new Error("inner fails");
+          }),
+        ).rejects.toThrow("inner fails");
+        expect(await keys(`${p}-db`, `${p}-nested`, `${p}-undone`)).toEqual([`${p}-db`, `${p}-nested`]);
+        if (fail) throw new Error("outer fails");
+      };
+      await expect(database.tx(() => body(true, "rolled"))).rejects.toThrow("outer fails");
+      expect(await keys("rolled-db", "rolled-nested", "rolled-undone")).toEqual([]);
+      await database.tx(() => body(false, "kept"));
+      expect(await keys("kept-db", "kept-nested", "kept-undone")).toEqual(["kept-db", "kept-nested"]);
+    }, 10_000);
+
+    test("work a transaction left behind (a continuation, a timer) does not join a later transaction", async () => {
+      const { database } = env.deps;
+      const fire = deferred();
+      const timerFired = deferred();
+      let late!: Promise<unknown>;
+      let timerLate!: Promise<unknown>;
+      await database.tx(async (tx) => {
+        late = fire.promise.then(() => database.db.insert(meta).values({ key: "late-write", value: "1", updatedAt: 1 }));
+        setTimeout(() => {
+          timerLate = fire.promise.then(() => database.db.insert(meta).values({ key: "timer-write", value: "1", updatedAt: 1 }));
+          timerFired.resolve();
+        }, 0);
+        await tx.insert(meta).values({ key: "first-tx", value: "1", updatedAt: 1 });
+      });
+      await timerFired.promise;
+      const opened = deferred();
+      const gate = deferred();
+      const c = database.tx(async (tx) => {
+        await tx.insert(meta).values({ key: "second-tx", value: "1", updatedAt: 1 });
+        opened.resolve();
+        await gate.promise;
+        throw new Error("C fails");
+      });
+      await opened.promise;
+      fire.resolve();
+      for (let i = 0; i < 5; i++) await Bun.sleep(0);
+      gate.resolve();
+      await expect(c).rejects.toThrow("C fails");
+      await Promise.all([late, timerLate]);
+      expect(await keys("late-write", "timer-write", "first-tx", "second-tx")).toEqual(["first-tx", "late-write", "timer-write"]);
+    });
+
+    test("afterCommit hooks run once the transaction committed, never after a rollback", async () => {
+      const { database } = env.deps;
+      const seen: string[] = [];
+      const result = await database.tx(
+        async (tx) => {
+          await tx.insert(meta).values({ key: "hooked", value: "1", updatedAt: 1 });
+          database.afterCommit(() => void seen.push("hook"));
+          await database.tx(async () => database.afterCommit(() => void seen.push("nested hook")));
+          await database.tx(async () => {
+            database.afterCommit(() => void seen.push("rolled-back nested hook"));
+            throw new Error("inner fails");
+          }).catch(() => undefined);
+          expect(seen).toEqual([]);
+          return 42;
+        },
+        { afterCommit: (r) => void seen.push(`option ${r}`) },
+      );
+      expect(result).toBe(42);
+      expect(seen).toEqual(["hook", "nested hook", "option 42"]);
+      await expect(
+        database.tx(
+          async () => {
+            database.afterCommit(() => void seen.push("never"));
+            throw new Error("rolled back");
+          },
+          { afterCommit: () => void seen.push("never either") },
+        ),
+      ).rejects.toThrow("rolled back");
+      database.afterCommit(() => void seen.push("outside a transaction: at once"));
+      expect(seen).toEqual(["hook", "nested hook", "option 42", "outside a transaction: at once"]);
     });
 
     test("the database answers the readiness ping", async () => {

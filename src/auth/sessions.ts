@@ -18,11 +18,11 @@ const LEGACY_TOKEN_ID = "legacy";
 
 /**
  * Tells the realtime hub that sessions of a user ended, so their WebSockets close now rather than at the next
- * periodic check. The revocation may still be inside a transaction: the notice goes out on the next tick (after an
- * in-process SQLite commit) and once more a second later (a remote libSQL commit).
+ * periodic check. The revocation may be inside a transaction: the notice goes out once it has committed (and not
+ * at all if it rolls back), so the hub's re-check sees the revocation.
  */
 function noticeRevocation(deps: Deps, userId: string) {
-  for (const delay of [0, 1000]) setTimeout(() => void publishSessionsRevoked(deps, userId).catch(() => undefined), delay).unref?.();
+  deps.database.afterCommit(() => publishSessionsRevoked(deps, userId).catch(() => undefined));
 }
 
 export type Session = typeof sessions.$inferSelect;

@@ -14,7 +14,7 @@
 // Why not a library: the queues on npm for Bun/Node either need Redis (BullMQ) or Postgres (pg-boss, graphile-
 // worker); none runs on bun:sqlite and libSQL with one code path, and the table is ours already.
 import { availableParallelism, hostname } from "node:os";
-import type { Database, Db } from "../db/client.ts";
+import { outsideTransactions, type Database, type Db } from "../db/client.ts";
 import type { Clock, Logger, LogFields } from "../deps.ts";
 import * as q from "./queries.ts";
 import type { Fence, JobPayload, JobResult, JobRow } from "./queries.ts";
@@ -179,13 +179,11 @@ export type EnqueueResult = { created: boolean; job: JobRow };
 type QueueDeps = { database: Database; clock: Clock };
 
 /**
- * Queue writes outside a caller's transaction. On bun:sqlite the database is one connection, and a statement sent
- * while another task has a transaction open on it would become part of that transaction (and vanish with its
- * rollback), so our writes wait their turn through database.tx. On libSQL each statement is its own autocommit
- * transaction on the server, atomic alone, so it goes straight out (one round trip instead of three).
+ * Queue writes outside a caller's transaction. Each is one statement, atomic alone, so it goes straight to
+ * database.db, which never lets it become part of another task's open transaction (docs/architecture.md, Database).
  */
 function writer(database: Database): <T>(fn: (db: Db) => Promise<T>) => Promise<T> {
-  return database.kind === "sqlite" ? (fn) => database.tx(fn) : (fn) => fn(database.db);
+  return (fn) => fn(database.db);
 }
 
 export async function enqueue(
@@ -334,8 +332,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     }
   }
 
+  // The loop is never part of the transaction of the code that woke it (an enqueue inside a transaction wakes us
+  // before that transaction has committed): claims and handlers run as their own work.
   const wake = () => {
-    if (started && !stopping) setTimeout(() => void pump(), 0);
+    if (started && !stopping) setTimeout(() => outsideTransactions(() => void pump()), 0);
   };
 
   /**
