@@ -42,6 +42,14 @@ function parseLimit(rest: string[]): number | string {
   return limit;
 }
 
+/** Where delivery stands, for messages SMTP has seen (kept ones have none). */
+function deliveryLine(m: { status: string; attempts: number; lastError: string | null; sentAt: number | null }): string | null {
+  if (m.status === "sent" && m.sentAt !== null) return `sent ${new Date(m.sentAt).toISOString()} (attempt ${m.attempts})`;
+  if (m.status === "failed") return `failed for good after ${m.attempts} attempts: ${m.lastError ?? "unknown error"}`;
+  if (m.status === "queued" && m.attempts > 0) return `${m.attempts} attempt${m.attempts === 1 ? "" : "s"} failed so far, will retry: ${m.lastError ?? "unknown error"}`;
+  return null;
+}
+
 async function mailList(rest: string[], env: Record<string, string | undefined>, io: Output): Promise<number> {
   const limit = parseLimit(rest);
   if (typeof limit === "string") {
@@ -75,6 +83,8 @@ async function mailList(rest: string[], env: Record<string, string | undefined>,
       io.out(`Date:    ${new Date(m.createdAt).toISOString()}  [${m.status}]`);
       io.out(`To:      ${m.to}`);
       io.out(`Subject: ${m.subject}`);
+      const delivery = deliveryLine(m);
+      if (delivery) io.out(`Mail:    ${delivery}`);
       io.out("");
       io.out(m.text); // the plain-text body carries the full links
     }

@@ -42,7 +42,7 @@ export type Running = {
 export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "log" | "clock" | "mailer" | "storage">> = {}): Promise<Deps> {
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const clock = overrides.clock ?? { now: () => Date.now() };
-  const database = openDatabase(config);
+  const database = openDatabase(config, log);
   const applied = await applyMigrations(database);
   if (applied) log.info("migrations applied", { count: applied });
   const now = clock.now();
@@ -50,16 +50,6 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     .insert(meta)
     .values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now })
     .onConflictDoNothing();
-  const mailer = overrides.mailer ?? createMailer({ database, clock, log, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
-  const storage = overrides.storage ?? (await createStorage(storageOptionsFromConfig(config, clock.now)));
-  const mediaBase = config.CDN_BASE_URL ?? `${config.PUBLIC_URL}/media`;
-  // Realtime: in process by default; with REDIS_URL, events and presence are shared with the other instances.
-  const instanceId = Bun.randomUUIDv7();
-  const redis = config.REDIS_URL ? await openRedis(config.REDIS_URL) : undefined;
-  const bus = redis ? await createRedisBus(redis, { log, prefix: config.REDIS_PREFIX, instanceId }) : createMemoryBus(log, instanceId);
-  const presenceStore = redis
-    ? createRedisPresenceStore(redis.cmd, { prefix: config.REDIS_PREFIX, instanceId, instanceTtlMs: config.PRESENCE_INSTANCE_TTL_MS })
-    : createMemoryPresenceStore(instanceId);
   const jobs = createJobQueue(
     { database, clock, log },
     {
@@ -73,6 +63,23 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       workerId: config.JOB_WORKER_ID,
     },
   );
+  // Mail goes out as jobs of the queue (its handler is registered here, with SMTP_URL); messages an older version
+  // left queued without a job get one now.
+  let mailer = overrides.mailer;
+  if (!mailer) {
+    const built = createMailer({ database, clock, log, jobs, from: config.MAIL_FROM, smtpUrl: config.SMTP_URL });
+    await built.requeue();
+    mailer = built;
+  }
+  const storage = overrides.storage ?? (await createStorage(storageOptionsFromConfig(config, clock.now)));
+  const mediaBase = config.CDN_BASE_URL ?? `${config.PUBLIC_URL}/media`;
+  // Realtime: in process by default; with REDIS_URL, events and presence are shared with the other instances.
+  const instanceId = Bun.randomUUIDv7();
+  const redis = config.REDIS_URL ? await openRedis(config.REDIS_URL) : undefined;
+  const bus = redis ? await createRedisBus(redis, { log, prefix: config.REDIS_PREFIX, instanceId }) : createMemoryBus(log, instanceId);
+  const presenceStore = redis
+    ? createRedisPresenceStore(redis.cmd, { prefix: config.REDIS_PREFIX, instanceId, instanceTtlMs: config.PRESENCE_INSTANCE_TTL_MS })
+    : createMemoryPresenceStore(instanceId);
   return {
     config,
     database,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { runCli } from "../src/cli.ts";
 import { createTestEnv, type TestEnv } from "./support/deps.ts";
 import { registerUser } from "./support/auth.ts";
+import { mailOutbox } from "../src/db/schema.ts";
 
 const ROOT = join(import.meta.dir, "..");
 let env: TestEnv | undefined;
@@ -103,5 +104,26 @@ describe("runCli in process", () => {
     expect(text).toContain(`To:      ${input.email}`);
     expect(text).toContain("no SMTP_URL");
     expect(text).toMatch(/https:\/\/loops\.example\.com\/verify-email\?token=/);
+  });
+
+  test("with SMTP, each message shows where its delivery stands: retrying (and why), sent, or failed for good", async () => {
+    env = await createTestEnv();
+    const at = env.clock.now();
+    const row = { text: "x", html: "<p>x</p>", createdAt: at };
+    await env.deps.database.db.insert(mailOutbox).values([
+      { ...row, id: "m1", to: "retrying@example.com", subject: "Retrying", status: "queued", attempts: 3, lastError: "connect ECONNREFUSED 127.0.0.1:25" },
+      { ...row, id: "m2", to: "sent@example.com", subject: "Sent", status: "sent", attempts: 2, sentAt: at },
+      { ...row, id: "m3", to: "failed@example.com", subject: "Failed", status: "failed", attempts: 36, lastError: "550 no such user" },
+      { ...row, id: "m4", to: "new@example.com", subject: "New", status: "queued", attempts: 0 },
+    ]);
+    const c = capture();
+    expect(await runCli(["mail", "list"], { DATA_DIR: env.deps.config.DATA_DIR, SMTP_URL: "smtp://127.0.0.1:25" }, c.io)).toBe(0);
+    const mailLines = c.out.filter((l) => l.startsWith("Mail:"));
+    expect(mailLines.sort()).toEqual([
+      "Mail:    3 attempts failed so far, will retry: connect ECONNREFUSED 127.0.0.1:25",
+      "Mail:    failed for good after 36 attempts: 550 no such user",
+      `Mail:    sent ${new Date(at).toISOString()} (attempt 2)`,
+    ]);
+    expect(c.out.join("\n")).not.toContain("no SMTP_URL");
   });
 });

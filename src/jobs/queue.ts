@@ -231,6 +231,8 @@ export interface JobQueue {
   cleanup(): Promise<number>;
   /** Handlers running on this instance now. */
   readonly running: number;
+  /** Whether this instance claims jobs (between start() and stop()). */
+  readonly started: boolean;
 }
 
 const NOT_RECORDED = Symbol("not recorded");
@@ -486,6 +488,9 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     workerId,
     get running() {
       return active.size;
+    },
+    get started() {
+      return started && !stopping;
     },
 
     register(type, handler, opts = {}) {
