@@ -187,6 +187,21 @@ for (const driver of DRIVERS) {
       expect(seen).toEqual(["hook", "nested hook", "option 42", "outside a transaction: at once"]);
     });
 
+    test("a failing afterCommit hook is logged and cannot undo the commit", async () => {
+      const { database } = env.deps;
+      await database.tx(async (tx) => {
+        await tx.insert(meta).values({ key: "hook-fails", value: "1", updatedAt: 1 });
+        database.afterCommit(() => {
+          throw new Error("hook threw");
+        });
+        database.afterCommit(() => Promise.reject(new Error("hook rejected")));
+      });
+      await Bun.sleep(0);
+      expect(await keys("hook-fails")).toEqual(["hook-fails"]);
+      const failures = env.logs.filter((l) => l.msg === "afterCommit hook failed").map((l) => l.error);
+      expect(failures).toEqual(["Error: hook threw", "Error: hook rejected"]);
+    });
+
     test("the database answers the readiness ping", async () => {
       await env.deps.database.ping();
       const res = await env.request("/readyz");
