@@ -141,23 +141,26 @@ function nestedTx<T>(parent: Scope, fn: (tx: Db) => Promise<T>, opts: TxOptions<
 
 type QueryMeta = { type?: string } | undefined;
 type Prepared = Record<"run" | "all" | "get" | "values", (params?: unknown) => unknown>;
+/** drizzle's session: prepareQuery(query, fields, executeMethod, isResponseInArrayMode, customResultMapper, queryMetadata, cacheConfig). */
 type Session = { prepareQuery(query: { sql: string }, ...rest: unknown[]): Prepared };
+const QUERY_METADATA_ARG = 5;
 const METHODS = ["run", "all", "get", "values"] as const;
 /** Statements that only read. Anything else (and anything unsure) counts as a write. */
 const READ_SQL = /^\s*(?:select|explain)\b|^\s*pragma\s+[\w.]+\s*(?:\([^)]*\))?\s*;?\s*$/i;
+/** drizzle's builders say what they are (select, insert, update, delete); raw `sql` and relational queries do not. */
 const isRead = (query: { sql: string }, meta: QueryMeta) => (meta?.type ? meta.type === "select" : READ_SQL.test(query.sql));
 
+type Route = (query: { args: unknown[]; method: (typeof METHODS)[number]; params: unknown }, direct: () => unknown) => unknown;
 /**
  * Lets `route` decide, each time a query of `db` runs, how it runs: it gets the query's prepare() arguments, the
  * method, its values and the direct call. Queries `.prepare()`d once and run later are routed when they run.
  */
-type Route = (query: { args: unknown[]; method: (typeof METHODS)[number]; params: unknown }, direct: () => unknown) => unknown;
 function routeQueries(db: Db, route: Route, routeReads: boolean) {
   const session = (db as unknown as { session: Session }).session;
   const prepare = session.prepareQuery.bind(session);
   session.prepareQuery = (...args: Parameters<Session["prepareQuery"]>) => {
     const prepared = prepare(...args);
-    if (!routeReads && isRead(args[0], args[6] as QueryMeta)) return prepared;
+    if (!routeReads && isRead(args[0], args[QUERY_METADATA_ARG] as QueryMeta)) return prepared;
     for (const method of METHODS) {
       const direct = prepared[method].bind(prepared);
       prepared[method] = (params) => route({ args, method, params }, () => direct(params));
