@@ -102,6 +102,21 @@ for (const driver of DRIVERS) {
       expect(await keys("tx-a", "other-b")).toEqual(["other-b"]);
     });
 
+    test("reads by another task do not wait for an open transaction", async () => {
+      const { database } = env.deps;
+      const opened = deferred();
+      const gate = deferred();
+      const a = database.tx(async (tx) => {
+        await tx.insert(meta).values({ key: "read-while-open", value: "1", updatedAt: 1 });
+        opened.resolve();
+        await gate.promise;
+      });
+      await opened.promise;
+      expect(await keys("installation_id")).toEqual(["installation_id"]); // answered while A is still open
+      gate.resolve();
+      await a;
+    });
+
     test("code inside a transaction may use database.db and database.tx: no deadlock, one outcome", async () => {
       const { database } = env.deps;
       const body = async (fail: boolean, p: string) => {
