@@ -1,6 +1,7 @@
 // The migration and query tests, run against bun:sqlite and against a real libSQL server (sqld).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../src/db/client.ts";
 import { applyMigrations, MIGRATIONS } from "../src/db/migrate.ts";
 import { meta } from "../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "./support/deps.ts";
@@ -72,30 +73,35 @@ for (const driver of DRIVERS) {
     };
     const keys = async (...names: string[]) =>
       (await env.deps.database.db.select({ key: meta.key }).from(meta).where(inArray(meta.key, names))).map((r) => r.key).sort();
-
-    test("a write by another task while a transaction is open waits for it, and survives its rollback", async () => {
-      const { database } = env.deps;
+    /** A transaction of its own task: writes `key`, stays open until finish(), then runs `atEnd` (throw to roll back). */
+    const holdOpen = async (key: string, atEnd: (tx: Db) => Promise<void> = async () => undefined) => {
       const opened = deferred();
       const gate = deferred();
-      const order: string[] = [];
-      let seenInside: string[] = [];
-      const a = database.tx(async (tx) => {
-        await tx.insert(meta).values({ key: "tx-a", value: "a", updatedAt: 1 });
+      const done = env.deps.database.tx(async (tx) => {
+        await tx.insert(meta).values({ key, value: "1", updatedAt: 1 });
         opened.resolve();
         await gate.promise;
+        await atEnd(tx);
+      });
+      await opened.promise;
+      return { finish: () => (gate.resolve(), done) };
+    };
+
+    test("a write by another task while a transaction is open waits for it, and survives its rollback", async () => {
+      const order: string[] = [];
+      let seenInside: string[] = [];
+      const a = await holdOpen("tx-a", async (tx) => {
         seenInside = (await tx.select({ key: meta.key }).from(meta).where(inArray(meta.key, ["tx-a", "other-b"]))).map((r) => r.key);
         order.push("a ends");
         throw new Error("A fails");
       });
-      await opened.promise;
       const b = (async () => {
-        await database.db.insert(meta).values({ key: "other-b", value: "b", updatedAt: 2 });
+        await env.deps.database.db.insert(meta).values({ key: "other-b", value: "b", updatedAt: 2 });
         order.push("b written");
       })();
       for (let i = 0; i < 5; i++) await Bun.sleep(0);
       expect(order).toEqual([]); // B's write waits while A is open
-      gate.resolve();
-      await expect(a).rejects.toThrow("A fails");
+      await expect(a.finish()).rejects.toThrow("A fails");
       await b;
       expect(order).toEqual(["a ends", "b written"]);
       expect(seenInside).toEqual(["tx-a"]); // A never saw (nor took in) B's write
@@ -103,18 +109,9 @@ for (const driver of DRIVERS) {
     });
 
     test("reads by another task do not wait for an open transaction", async () => {
-      const { database } = env.deps;
-      const opened = deferred();
-      const gate = deferred();
-      const a = database.tx(async (tx) => {
-        await tx.insert(meta).values({ key: "read-while-open", value: "1", updatedAt: 1 });
-        opened.resolve();
-        await gate.promise;
-      });
-      await opened.promise;
+      const a = await holdOpen("read-while-open");
       expect(await keys("installation_id")).toEqual(["installation_id"]); // answered while A is still open
-      gate.resolve();
-      await a;
+      await a.finish();
     });
 
     test("code inside a transaction may use database.db and database.tx: no deadlock, one outcome", async () => {
@@ -153,19 +150,12 @@ for (const driver of DRIVERS) {
         await tx.insert(meta).values({ key: "first-tx", value: "1", updatedAt: 1 });
       });
       await timerFired.promise;
-      const opened = deferred();
-      const gate = deferred();
-      const c = database.tx(async (tx) => {
-        await tx.insert(meta).values({ key: "second-tx", value: "1", updatedAt: 1 });
-        opened.resolve();
-        await gate.promise;
+      const c = await holdOpen("second-tx", async () => {
         throw new Error("C fails");
       });
-      await opened.promise;
       fire.resolve();
       for (let i = 0; i < 5; i++) await Bun.sleep(0);
-      gate.resolve();
-      await expect(c).rejects.toThrow("C fails");
+      await expect(c.finish()).rejects.toThrow("C fails");
       await Promise.all([late, timerLate]);
       expect(await keys("late-write", "timer-write", "first-tx", "second-tx")).toEqual(["first-tx", "late-write", "timer-write"]);
     });
