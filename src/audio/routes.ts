@@ -2,7 +2,8 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { bodies, MULTIPART_ENVELOPE_BYTES, readBody, type Declared } from "../http/body.ts";
+import { bodies, MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
+import { readUploadForm } from "../http/multipart.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
@@ -52,17 +53,19 @@ export const audioRoutes = (deps: Deps) => {
       "/upload",
       async ({ auth, request, set }) => {
         await uploadsPerUser.hit(auth.user.id);
-        const fields = (await readBody(request, uploadBody)) as Record<string, unknown>;
-        const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
-        const file = pickFile(fields);
-        const { created, post } = await uploadLoop(deps, auth.user.id, file, meta);
+        // The file part streams into a private temp dir (removed when the upload has been stored or refused).
+        const { created, post } = await deps.ffmpeg.withTempDir(async (dir) => {
+          const fields = await readUploadForm(request, uploadBody, dir);
+          const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
+          return uploadLoop(deps, auth.user.id, pickFile(fields), meta);
+        });
         set.status = post.status === "ready" ? (created ? 201 : 200) : 202;
         return { ...post, post_id: post.id, audio_url: post.audio_url };
       },
       {
         auth: true,
         accepts: uploadBody,
-        body: UploadForm, // documents the form; the handler reads it (readBody) after auth and the rate limit
+        body: UploadForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
         response: { 200: UploadResponse, 201: UploadResponse, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
         detail: {
           summary: "Share a loop (plugin): multipart with the file in audio_file",

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { jobs, posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
+import { DiskFile } from "../http/multipart.ts";
 import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
@@ -72,10 +73,10 @@ export function parseUploadMeta(fields: UploadFields, idempotencyHeader: string 
 }
 
 /** The plugin names the file field audio_file; other clients may say audio or file. */
-export function pickFile(fields: UploadFields): File {
+export function pickFile(fields: UploadFields): UploadFile {
   for (const name of ["audio_file", "audio", "file"]) {
     const v = fields[name];
-    if (v instanceof File) return v;
+    if (v instanceof DiskFile || v instanceof Blob) return v;
   }
   throw errors.validation({ audio_file: "Attach the loop as the multipart file field audio_file" });
 }
@@ -106,7 +107,10 @@ async function checkQuota(deps: Deps, userId: string, bytes: number) {
 }
 
 /** Creates (or, for a retried upload, finds) the post and waits up to UPLOAD_WAIT_MS for it to be processed. */
-export async function uploadLoop(deps: Deps, userId: string, file: File, meta: UploadMeta): Promise<UploadOutcome> {
+/** The uploaded file: streamed to disk by the route (DiskFile), or in memory (a Blob, e.g. from another caller). */
+export type UploadFile = DiskFile | Blob;
+
+export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, meta: UploadMeta): Promise<UploadOutcome> {
   // The route limits the body while it streams; this holds whoever called us, however the path was spelt.
   const { UPLOAD_MAX_BYTES } = deps.config;
   if (file.size > UPLOAD_MAX_BYTES) throw errors.tooLarge(`A loop upload is at most ${UPLOAD_MAX_BYTES} bytes`);
@@ -114,14 +118,13 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
   if (existing) return { created: false, post: await waitForPost(deps, existing.id, userId) };
 
   if (file.size === 0) throw errors.unprocessable("empty_file", "The uploaded file is empty");
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  await checkQuota(deps, userId, bytes.byteLength);
+  await checkQuota(deps, userId, file.size);
   // The type is decided by the bytes (never the file name or declared type), the WAV/AIFF header is checked
   // against the real size, and ffprobe confirms format, codec, duration, rate and channels: all before anything
-  // is written, and without decoding the audio.
+  // is written, and without decoding the audio. A file the route streamed to disk is inspected where it is.
   const { format } = await deps.ffmpeg.withTempDir(async (dir) => {
-    const path = join(dir, "upload");
-    await Bun.write(path, bytes);
+    const path = file instanceof DiskFile ? file.path : join(dir, "upload");
+    if (!(file instanceof DiskFile)) await Bun.write(path, file);
     try {
       return await inspectAudio(deps.ffmpeg, path, deps.audio);
     } catch (err) {
@@ -138,7 +141,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
     waveformKey: newKey(dirs, "svg"),
   };
   const now = deps.clock.now();
-  await deps.storage.put(keys.originalKey, bytes);
+  await deps.storage.put(keys.originalKey, file instanceof DiskFile ? { path: file.path } : file);
   let jobId: string;
   try {
     jobId = await deps.database.tx(async (tx) => {
@@ -157,7 +160,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: File, meta: U
         idempotencyKey: meta.idempotencyKey,
         ...keys,
         originalFormat: format,
-        originalBytes: bytes.byteLength,
+        originalBytes: file.size,
         createdAt: now,
         updatedAt: now,
       });

@@ -11,7 +11,8 @@
 // are the same route with the same limit.
 //
 // Upload routes declare `readInHandler`: their parse step reads nothing (`body` is an empty object), and the handler
-// calls readBody after the auth guard and the upload rate limit, so a stranger's 50 MB is never read.
+// calls readUploadForm (multipart.ts: streamed to disk) after the auth guard and the upload rate limit, so a
+// stranger's 50 MB is never read.
 import { Elysia } from "elysia";
 import { ErrorSchema, errors } from "./errors.ts";
 
@@ -20,7 +21,7 @@ export type Accepts = {
   kinds: readonly BodyKind[];
   /** Largest body in bytes; the plugin's default (BODY_MAX_BYTES) when absent. */
   maxBytes?: number;
-  /** The parse step reads nothing; the handler calls readBody(request, accepts) once it has checked who is asking. */
+  /** The parse step reads nothing; the handler calls readUploadForm (multipart.ts) once it has checked who is asking. */
   readInHandler?: boolean;
 };
 /** A declaration with its limit resolved. */
@@ -125,20 +126,27 @@ export function formToObject(form: FormData): Record<string, unknown> {
 const hasNoBody = (request: Request) => !request.body || request.headers.get("content-length") === "0";
 
 /**
+ * The kind of the request's body when the route takes it; null for a request with no body at all; 415
+ * unsupported_media_type (thrown) for any other content type, before anything is read.
+ */
+export function bodyKind(request: Request, accepts: Pick<Accepts, "kinds">): BodyKind | null {
+  const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  const kind = kindOf(mediaType);
+  if (kind && accepts.kinds.includes(kind)) return kind;
+  if (hasNoBody(request)) return null;
+  const wanted = accepts.kinds.map((k) => MEDIA_TYPES[k]).join(" or ");
+  throw errors.unsupportedMedia("unsupported_media_type", `This route takes ${wanted}${mediaType ? `, not ${mediaType}` : "; say so in Content-Type"}`);
+}
+
+/**
  * Reads and parses a body the way `accepts` allows: 415 unsupported_media_type for another content type, 413
  * payload_too_large past the limit, 400 invalid_json / invalid_form / validation_error (too deep). No body at all
  * is {} (the plugin sends Content-Type: application/json on requests without one); a body without a content type
  * is refused, since it does not say what it is.
  */
 export async function readBody(request: Request, accepts: Declared): Promise<unknown> {
-  const contentType = request.headers.get("content-type") ?? "";
-  const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
-  const kind = kindOf(mediaType);
-  if (!kind || !accepts.kinds.includes(kind)) {
-    if (hasNoBody(request)) return {};
-    const wanted = accepts.kinds.map((k) => MEDIA_TYPES[k]).join(" or ");
-    throw errors.unsupportedMedia("unsupported_media_type", `This route takes ${wanted}${mediaType ? `, not ${mediaType}` : "; say so in Content-Type"}`);
-  }
+  const kind = bodyKind(request, accepts);
+  if (!kind) return {};
   if (kind === "json") {
     const bytes = await readCapped(request, accepts.maxBytes);
     // The plugin sends Content-Type: application/json on requests with no body: that is an empty object.

@@ -3,7 +3,8 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { bodies, MULTIPART_ENVELOPE_BYTES, readBody, type Declared } from "../http/body.ts";
+import { bodies, MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
+import { DiskFile, readUploadForm } from "../http/multipart.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "./avatar.ts";
 import { AvatarForm, AvatarResponse, ProfileBody, PublicUser, SelfUser, UsernameBody } from "./models.ts";
@@ -67,16 +68,18 @@ export const userRoutes = (deps: Deps) => {
         "/upload-profile-picture",
         async ({ auth, request }) => {
           await avatarsPerUser.hit(auth.user.id);
-          const body = (await readBody(request, avatarBody)) as Record<string, unknown>;
-          const file = body.file ?? body.image ?? body.avatar;
-          if (!(file instanceof Blob)) throw errors.validation({ file: "Attach the picture as the multipart file field file" });
-          const { url, user } = await setAvatar(deps, auth.user.id, file);
+          const { url, user } = await deps.ffmpeg.withTempDir(async (dir) => {
+            const body = await readUploadForm(request, avatarBody, dir);
+            const file = body.file ?? body.image ?? body.avatar;
+            if (!(file instanceof DiskFile)) throw errors.validation({ file: "Attach the picture as the multipart file field file" });
+            return setAvatar(deps, auth.user.id, file.blob());
+          });
           return { url, user: await toSelfUser(deps, user) };
         },
         {
           auth: true,
           accepts: avatarBody,
-          body: AvatarForm, // documents the form; the handler reads it (readBody) after auth and the rate limit
+          body: AvatarForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
           response: { 200: AvatarResponse, ...editErrors, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
           detail: {
             summary: "Upload your profile picture (plugin): multipart field file; JPEG, PNG, WebP or GIF by content, at most 5 MB",
