@@ -95,9 +95,11 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
   const state = viewerId === null ? undefined : await viewerState(deps, viewerId, posts, authorIds);
   const { mine, followed } = state ?? NOBODY;
-  const presence = await authorPresence(deps, authorIds);
-  // Nobody signed in and every author offline: the public posts are already exactly this (no copies to make).
-  if (viewerId === null && presence === undefined) return posts;
+  // Presence is for the author and their followers only, as over the WebSocket (docs/security.md, Data exposure).
+  const watched = viewerId === null ? [] : authorIds.filter((id) => id === viewerId || followed.has(id));
+  const presence = watched.length ? await authorPresence(deps, watched) : undefined;
+  // Nobody signed in: the public posts are already exactly this (no copies to make).
+  if (viewerId === null) return posts;
   // The same viewer reading the same cached page again while nothing changed gets the same (frozen) copies, so
   // the feed route can reuse the body it made from them (feed-routes.ts) instead of allocating ~50 KB again.
   const sig = presence ? [...presence].map(([id, p]) => `${id}:${+p.is_online}${+p.is_in_studio}`).join() : "";

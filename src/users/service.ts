@@ -31,10 +31,15 @@ export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "us
   };
 }
 
-/** What depends on the viewer (follow state) or on live state (presence); the counters come from the row. */
-export type ViewerExtras = Partial<Pick<PublicUserT, "is_following" | "follows_you" | "is_online" | "is_in_studio">>;
+/**
+ * What depends on the viewer (follow state) or on live state (presence); the counters come from the row.
+ * `presence_visible`: the viewer is the user or follows them, so presence and last_active may show (still subject to
+ * the user's show_activity_status); absent means hidden (docs/security.md, Data exposure).
+ */
+export type ViewerExtras = Partial<Pick<PublicUserT, "is_following" | "follows_you" | "is_online" | "is_in_studio">> & { presence_visible?: boolean };
 
 export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}): PublicUserT {
+  const shown = u.showActivityStatus && extras.presence_visible === true;
   return {
     id: u.id,
     username: u.username,
@@ -51,21 +56,24 @@ export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}):
     post_count: u.postCount,
     is_following: extras.is_following ?? false,
     follows_you: extras.follows_you ?? false,
-    is_online: u.showActivityStatus ? (extras.is_online ?? false) : false,
-    is_in_studio: u.showActivityStatus ? (extras.is_in_studio ?? false) : false,
-    last_active: u.showActivityStatus && u.lastActiveAt ? new Date(u.lastActiveAt).toISOString() : null,
+    is_online: shown ? (extras.is_online ?? false) : false,
+    is_in_studio: shown ? (extras.is_in_studio ?? false) : false,
+    last_active: shown && u.lastActiveAt ? new Date(u.lastActiveAt).toISOString() : null,
     created_at: new Date(u.createdAt).toISOString(),
   };
 }
 
 /**
  * Everything about a page of users that depends on the viewer or on live state: follow states both ways (one
- * query) and presence (src/realtime; hidden users are off). A page of users costs the same whatever its size.
+ * query) and presence (src/realtime; hidden users are off; only the viewer's own and their followees'). A page of users costs the same whatever its size.
  */
 export async function viewerExtras(deps: Deps, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, ViewerExtras>> {
-  const [states, presence] = await Promise.all([followStates(deps, viewerId, userIds), deps.presence.lookup(userIds)]);
+  const states = await followStates(deps, viewerId, userIds);
+  // Presence only of the viewer and the people they follow, as over the WebSocket.
+  const visible = viewerId === null ? [] : userIds.filter((id) => id === viewerId || states.get(id)?.is_following);
+  const presence = visible.length ? await deps.presence.lookup(visible) : new Map();
   const out = new Map<string, ViewerExtras>();
-  for (const id of userIds) out.set(id, { ...states.get(id), ...presence.get(id) });
+  for (const id of userIds) out.set(id, { ...states.get(id), ...presence.get(id), presence_visible: visible.includes(id) });
   return out;
 }
 
@@ -90,7 +98,7 @@ export async function linkedProviders(deps: Deps, userId: string): Promise<strin
 /** The signed-in user's own record: the public shape plus email, verification, password and providers. */
 export async function toSelfUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}): Promise<SelfUserT> {
   return {
-    ...toPublicUser(deps, u, extras),
+    ...toPublicUser(deps, u, { presence_visible: true, ...extras }),
     email: u.email ?? "",
     email_verified: u.emailVerified,
     has_password: u.passwordHash !== null,

@@ -211,22 +211,27 @@ for (const driver of DRIVERS) {
       expect(s).toMatchObject({ user_reaction: "", is_liked: false, is_following: false, is_own_post: false, reaction_counts: { "🔥": 1, "❤️": 1 } });
     });
 
-    test("authors' presence is live in every feed, and hidden for authors who hide their activity", async () => {
+    test("authors' presence is live in every feed for their followers only, and hidden for authors who hide their activity", async () => {
       const store = env.deps.presence.store;
       await store.update(friend, { n: 1, status: "in_studio", daw: "Bitwig", at: env.clock.now() });
+      await store.update(stranger, { n: 1, status: "in_studio", daw: "Live", at: env.clock.now() });
       try {
         for (const path of ["/api/v1/feed/global", "/api/v1/feed/timeline", "/api/v1/feed/trending"]) {
           const b = await feed(env, path, viewer.token);
           const flags = (id: string) => b.posts.filter((x) => x.user_id === id).map((x) => [x.is_online, x.is_in_studio]);
           expect(flags(friend)).toEqual([[true, true], [true, true]]);
-          expect(flags(stranger).every(([online]) => online === false)).toBe(true);
+          // The viewer does not follow the stranger: as over the WebSocket, no presence (docs/security.md, Data exposure).
+          expect(flags(stranger).every(([online, studio]) => online === false && studio === false)).toBe(true);
         }
+        const anon = await feed(env, "/api/v1/feed/global");
+        expect(anon.posts.every((x) => x.is_online === false && x.is_in_studio === false)).toBe(true);
         await env.deps.database.db.update(users).set({ showActivityStatus: false }).where(eq(users.id, friend));
         const hidden = await feed(env, "/api/v1/feed/global", viewer.token);
         expect(hidden.posts.filter((x) => x.user_id === friend).map((x) => x.is_online)).toEqual([false, false]);
       } finally {
         await env.deps.database.db.update(users).set({ showActivityStatus: true }).where(eq(users.id, friend));
         await store.update(friend, null);
+        await store.update(stranger, null);
       }
       const gone = await feed(env, "/api/v1/feed/global", viewer.token);
       expect(gone.posts.every((x) => x.is_online === false && x.is_in_studio === false)).toBe(true);

@@ -124,12 +124,31 @@ for (const driver of DRIVERS) {
       const a = await producer();
       const at = Date.UTC(2026, 10, 25, 12, 0, 0);
       await env.deps.database.db.update(users).set({ lastActiveAt: at }).where(eq(users.id, a.id));
-      expect((await json(await get(`/api/v1/users/${a.id}/profile`))).last_active).toBe(new Date(at).toISOString());
+      expect((await json(await get("/api/v1/users/me", a.token))).last_active).toBe(new Date(at).toISOString());
       const hidden = await json(await send("POST", "/api/v1/users/me", { show_activity_status: false }, a.token));
       expect(hidden.last_active).toBeNull();
       const pub = await json(await get(`/api/v1/users/${a.id}/profile`));
       expectPublicUser(pub);
       expect(pub).toMatchObject({ last_active: null, is_online: false, is_in_studio: false });
+    });
+
+    test("a profile's presence and last_active show to the user and their followers only (as over the WebSocket)", async () => {
+      env = await createTestEnv(driver);
+      const [a, fan, stranger] = [await producer(), await producer(), await producer()];
+      const at = Date.UTC(2026, 10, 25, 12, 0, 0);
+      await env.deps.database.db.update(users).set({ lastActiveAt: at }).where(eq(users.id, a.id));
+      await env.deps.presence.store.update(a.id, { n: 1, status: "in_studio", daw: "Bitwig", at: env.clock.now() });
+      expect((await send("POST", "/api/v1/social/follow", { target_user_id: a.id }, fan.token)).status).toBeLessThan(300);
+      const live = { is_online: true, is_in_studio: true, last_active: new Date(at).toISOString() };
+      const hidden = { is_online: false, is_in_studio: false, last_active: null };
+      expect(await json(await get(`/api/v1/users/${a.id}/profile`, fan.token))).toMatchObject(live);
+      expect(await json(await get("/api/v1/users/me", a.token))).toMatchObject({ last_active: live.last_active });
+      for (const token of [stranger.token, undefined]) {
+        const pub = await json(await get(`/api/v1/users/${a.id}/profile`, token));
+        expectPublicUser(pub);
+        expect(pub).toMatchObject(hidden);
+      }
+      await env.deps.presence.store.update(a.id, null);
     });
 
     test("bad profile edits answer 400 naming every bad field, and change nothing", async () => {
