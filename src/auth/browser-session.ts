@@ -29,8 +29,14 @@ export async function readBrowserSession(deps: Deps, request: Request): Promise<
   }
 }
 
-/** Creates a session for a user who just proved a password; returns the Set-Cookie value that carries it. */
-export async function startBrowserSession(deps: Deps, userId: string, client: ClientInfo): Promise<string> {
+/**
+ * Creates a browser session for a user who just proved a credential in this browser (a password at /signin, or a
+ * Google/Discord web sign-in) and returns the Set-Cookie value that carries it. The browser's previous session, if
+ * any, is revoked: a new sign-in replaces it rather than leaving it alive.
+ */
+export async function startBrowserSession(deps: Deps, request: Request, userId: string, client: ClientInfo): Promise<string> {
+  const previous = await readBrowserSession(deps, request);
+  if (previous) await revokeSession(deps, previous.user.id, previous.session.id, "logout");
   const tokens = await createSession(deps, userId, client, undefined, { tokenType: "browser" });
   return setCookie(deps.config.PUBLIC_URL, SESSION_COOKIE, tokens.token, { maxAgeS: deps.config.ACCESS_TOKEN_TTL_S });
 }

@@ -26,7 +26,7 @@ import { safeRedirectPath } from "../http/redirect.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
 import { getUserById } from "../users/service.ts";
 import { csrfFor, csrfOk } from "../web/layout.ts";
-import { readBrowserSession, signInPath } from "./browser-session.ts";
+import { readBrowserSession, signInPath, startBrowserSession } from "./browser-session.ts";
 import { authGuard, type Auth } from "./guard.ts";
 import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "./identity.ts";
 import * as M from "./oauth-models.ts";
@@ -218,6 +218,9 @@ export const oauthRoutes = (deps: Deps) => {
 
     if (flow.m === "web") {
       const code = await createWebResult(deps, user.id);
+      // This browser just signed in with the provider: it gets a browser session too (the server's own pages, e.g.
+      // /device and the link flow, which Google- or Discord-only accounts could not otherwise reach).
+      const browserSession = await startBrowserSession(deps, request, user.id, client(request));
       return new Response(null, {
         status: 302,
         headers: [
@@ -226,6 +229,7 @@ export const oauthRoutes = (deps: Deps) => {
           ["referrer-policy", "no-referrer"],
           ["set-cookie", clear],
           ["set-cookie", cookie(RESULT_COOKIE, code, resultCookieOptions(120))],
+          ["set-cookie", browserSession],
         ],
       });
     }

@@ -11,7 +11,7 @@ const CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-appl
 main{width:100%;max-width:26rem;padding:1.5rem}h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0 1rem;color:#b8b8c4}
 label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}input{width:100%;padding:.7rem;border-radius:.5rem;border:1px solid #3a3d48;background:#1b1e26;color:inherit;font-size:1rem}
 button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.75rem;border:0;border-radius:.5rem;background:#7c5cff;color:#fff;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}
-button.secondary{background:#2a2d38}.error{color:#ff8a8a}.ok{color:#8affb0}.brand{font-weight:700;letter-spacing:.05em;color:#7c5cff;margin-bottom:1rem}
+button.secondary,.button.secondary{background:#2a2d38}.error{color:#ff8a8a}.ok{color:#8affb0}.brand{font-weight:700;letter-spacing:.05em;color:#7c5cff;margin-bottom:1rem}
 code{font-size:1.3rem;letter-spacing:.2em}`;
 
 export type PageOptions = { title: string; body: string; status?: number; headers?: Record<string, string> };

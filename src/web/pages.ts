@@ -17,11 +17,11 @@ import { endBrowserSession, readBrowserSession, signInPath, startBrowserSession,
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "../auth/limits.ts";
+import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth.ts";
 import { isOneTimeTokenLive } from "../auth/one-time.ts";
 import * as service from "../auth/service.ts";
 import { disownAccount } from "../auth/identity.ts";
 import type { UserRow } from "../users/service.ts";
-import { revokeSession } from "../auth/sessions.ts";
 import { csrfField, csrfFor, csrfOk, esc, page } from "./layout.ts";
 
 const HIDDEN = { detail: { hide: true } } as const;
@@ -99,9 +99,15 @@ export const webPages = (deps: Deps) => {
 <form method="post" action="/signin">${csrf}${opts.next ? `<input type="hidden" name="next" value="${esc(opts.next)}">` : ""}
 <label for="login">Email or username</label><input id="login" name="login" autocomplete="username" autocapitalize="none" required maxlength="254" value="${esc(opts.login ?? "")}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
-<button type="submit">Sign in</button></form>`,
+<button type="submit">Sign in</button></form>${providerButtons(opts.next)}`,
       status,
     );
+
+  /** Google and Discord sign-in, when configured: the web flow, coming back to `next` with a browser session. */
+  const providerButtons = (next: string | null) =>
+    PROVIDERS.filter((name) => getProvider(config, name))
+      .map((name) => `<a class="button secondary" href="/api/v1/auth/${name}?redirect_to=${esc(encodeURIComponent(next ?? "/signin"))}">Continue with ${esc(PROVIDER_LABEL[name])}</a>`)
+      .join("");
 
   const signedIn = (request: Request, auth: Auth) =>
     formPage(
@@ -198,10 +204,7 @@ export const webPages = (deps: Deps) => {
           const result = await checkLoginWithBackoff(deps, limits, login, password, ipOf(request));
           // Same answer for an unknown account and a wrong password: no enumeration.
           if (!result.ok) return signInForm(request, { next, login, error: "Wrong email, username or password." }, 401);
-          // A new sign-in replaces this browser's previous session rather than leaving it alive.
-          const previous = await readBrowserSession(deps, request);
-          if (previous) await revokeSession(deps, previous.user.id, previous.session.id, "logout");
-          const cookie = await startBrowserSession(deps, result.user.id, clientOf(request));
+          const cookie = await startBrowserSession(deps, request, result.user.id, clientOf(request));
           return redirect(next ?? "/signin", [cookie]);
         },
         ({ body }) => {

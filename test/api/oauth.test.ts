@@ -369,6 +369,32 @@ describe("link-flow CSRF: a link completes only in a browser signed in to the ac
     expect(await identityRows(someone.auth.user.id)).toHaveLength(0);
   });
 
+  test("a Google-only account (no password) links Discord: the sign-in page offers Google, whose web sign-in gives the browser its session", async () => {
+    env = await fresh();
+    const gUser = googleUser("g-only", "g.only@example.com");
+    const auth = await signedIn("google", gUser); // the app's session, fresh (L6)
+    const url = (await json(await post("/discord/link-start", {}, auth.token))).url;
+    const start = new URL(url);
+    const startPath = `${start.pathname}${start.search}`;
+    const b = new Browser(env);
+    const toSignIn = await b.app(url);
+    expect(toSignIn.headers.get("location")).toBe(`/signin?next=${encodeURIComponent(startPath)}`);
+    const signInPage = await (await b.app(toSignIn.headers.get("location")!)).text();
+    const href = /href="(\/api\/v1\/auth\/google\?redirect_to=[^"]+)"/.exec(signInPage)?.[1]?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
+    expect(href).toBe(`/api/v1/auth/google?redirect_to=${encodeURIComponent(startPath)}`);
+    expect(signInPage).toContain("Continue with Discord");
+    google.user = gUser;
+    const back = await b.app(await b.throughProvider(await b.app(href!)));
+    expect(back.status).toBe(302);
+    expect(back.headers.get("location")).toBe(startPath);
+    expect(b.cookies.has("sc_session")).toBe(true);
+    discord.user = discordUser("d-for-g-only", "g.only@example.com");
+    const page = await b.app(await b.throughProvider(await b.app(startPath)));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain("Discord is linked");
+    expect((await identityRows(auth.user.id)).map((i) => i.provider).sort()).toEqual(["discord", "google"]);
+  });
+
   test("a browser that changes account between the start and the callback links nothing", async () => {
     env = await fresh();
     const owner = await verifiedUser();
