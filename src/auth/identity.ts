@@ -7,7 +7,7 @@
 // goes out after the commit.
 import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { identities, signInRequests, users } from "../db/schema.ts";
+import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors, type ApiError } from "../http/errors.ts";
@@ -16,9 +16,9 @@ import { newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth.ts";
 import { cleanName, isReservedUsername, usernameProblem } from "../lib/text.ts";
-import { invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
+import { redeemOneTimeToken } from "./one-time.ts";
 import { notifySecurityChange, RECENT_AUTH_MS } from "./service.ts";
-import { revokeUserSessions } from "./sessions.ts";
+import { afterCredentialChange } from "./sessions.ts";
 
 export type IdentityRow = typeof identities.$inferSelect;
 export type Refusal = { ok: false; error: ApiError };
@@ -37,24 +37,6 @@ async function findIdentity(db: Db, provider: ProviderName, providerUserId: stri
     .where(and(eq(identities.provider, provider), eq(identities.providerUserId, providerUserId)))
     .limit(1);
   return row;
-}
-
-/**
- * L7 for everything that is not a session or a one-time token: sign-ins that were approved for this account but
- * not collected yet (the plugin's polled sign-in, device codes) are cancelled too.
- */
-async function cancelApprovedSignIns(db: Db, userId: string) {
-  await db
-    .update(signInRequests)
-    .set({ status: "denied", message: "The account's sign-in methods changed; please sign in again" })
-    .where(and(eq(signInRequests.userId, userId), eq(signInRequests.status, "approved")));
-}
-
-/** L7: a credential or identity change ends every other session, refresh token and outstanding one-time token. */
-async function afterCredentialChange(deps: Deps, db: Db, userId: string, reason: string, keepSessionId?: string) {
-  await revokeUserSessions(deps, userId, reason, { db, except: keepSessionId });
-  await invalidateUserTokens(deps, db, userId);
-  await cancelApprovedSignIns(db, userId);
 }
 
 // ── Sign-in with a provider ──────────────────────────────────────────────────────────────────────────────────

@@ -9,9 +9,9 @@ import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
 import { mailBudgetAllows, mails } from "./mail.ts";
-import { createOneTimeToken, findLiveOneTimeToken, invalidateUserTokens, redeemOneTimeToken } from "./one-time.ts";
+import { createOneTimeToken, findLiveOneTimeToken, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
-import { createSession, revokeUserSessions, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
+import { afterCredentialChange, createSession, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
 
 /** L6: linking, unlinking or adding a password while signed in needs a credential proof this recent. */
 export const RECENT_AUTH_MS = 10 * 60_000;
@@ -147,8 +147,7 @@ export async function changePassword(
   await deps.database.tx(async (tx) => {
     await tx.update(users).set({ passwordHash: hash, updatedAt: deps.clock.now() }).where(eq(users.id, user.id));
     // L7: every other session and outstanding one-time token dies; this one stays signed in.
-    await revokeUserSessions(deps, user.id, "password_changed", { except: session.id, db: tx });
-    await invalidateUserTokens(deps, tx, user.id);
+    await afterCredentialChange(deps, tx, user.id, "password_changed", session.id);
   });
   await notifySecurityChange(deps, user, user.passwordHash ? "your password was changed" : "a password was added");
 }
@@ -186,8 +185,7 @@ export async function redeemPasswordToken(deps: Deps, hasher: PasswordHasher, to
     // Redeeming a link mailed to the account's address proves that address.
     const verified = u.emailVerified || (row.email !== null && row.email === u.email);
     await tx.update(users).set({ passwordHash: hash, emailVerified: verified, updatedAt: deps.clock.now() }).where(eq(users.id, u.id));
-    await revokeUserSessions(deps, u.id, purpose, { db: tx });
-    await invalidateUserTokens(deps, tx, u.id);
+    await afterCredentialChange(deps, tx, u.id, purpose);
     return u;
   });
   if (!user) throw errors.badRequest("invalid_token", "This link is not valid, was already used, or has expired");
@@ -231,8 +229,7 @@ export async function verifyEmail(deps: Deps, hasher: PasswordHasher, token: str
     if (!u || !row.email || u.email !== row.email || u.passwordHash !== checkedHash) return null;
     await tx.update(users).set({ emailVerified: true, updatedAt: deps.clock.now() }).where(eq(users.id, u.id));
     // L7: verifying the email is an identity change: every session is signed out and pending links die.
-    await revokeUserSessions(deps, u.id, "email_verified", { db: tx });
-    await invalidateUserTokens(deps, tx, u.id);
+    await afterCredentialChange(deps, tx, u.id, "email_verified");
     return u;
   });
   if (!user) throw invalid();

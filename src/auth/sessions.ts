@@ -4,12 +4,13 @@
 // Sessions slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { sessions, users } from "../db/schema.ts";
+import { sessions, signInRequests, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken, verifyAccessToken, type TokenType } from "./tokens.ts";
 import { publishSessionsRevoked } from "../realtime/events.ts";
 import { readCache } from "../db/read-cache.ts";
+import { invalidateUserTokens } from "./one-time.ts";
 
 /** How long after its expiry an access token may still be traded by POST /auth/refresh {token} (clock skew, sleep). */
 export const ACCESS_TRADE_GRACE_MS = 5 * 60_000;
@@ -227,4 +228,19 @@ export async function listSessions(deps: Deps, userId: string) {
 /** Marks a fresh credential proof in this session (L6: linking needs a recent authentication). */
 export async function markAuthenticated(deps: Deps, sessionId: string) {
   await deps.database.db.update(sessions).set({ authenticatedAt: deps.clock.now() }).where(eq(sessions.id, sessionId));
+}
+
+/**
+ * L7 (docs/security.md): a credential or identity change (password changed, reset or set, email confirmed, provider
+ * linked or unlinked, account claimed or disowned) ends every other session and refresh token, every outstanding
+ * one-time token, and every sign-in that was approved for the account but not collected yet (the plugin's polled
+ * sign-in, device codes): whoever approved it may be who the change is meant to lock out.
+ */
+export async function afterCredentialChange(deps: Deps, db: Db, userId: string, reason: string, keepSessionId?: string) {
+  await revokeUserSessions(deps, userId, reason, { db, except: keepSessionId });
+  await invalidateUserTokens(deps, db, userId);
+  await db
+    .update(signInRequests)
+    .set({ status: "denied", message: "The account's sign-in methods changed; please sign in again" })
+    .where(and(eq(signInRequests.userId, userId), eq(signInRequests.status, "approved")));
 }
