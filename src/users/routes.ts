@@ -82,7 +82,7 @@ export const userRoutes = (deps: Deps) => {
           body: AvatarForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
           response: { 200: AvatarResponse, ...editErrors, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
           detail: {
-            summary: "Upload your profile picture (plugin): multipart field file; JPEG, PNG, WebP or GIF by content, at most 5 MB",
+            summary: "Upload your profile picture (plugin): multipart field file; JPEG, PNG, WebP or GIF by content, at most 5 MiB",
             description: "Applied at once (avatar_url of every user object, user_avatar_url of your posts); the previous picture is deleted.",
           },
         },
