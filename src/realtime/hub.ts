@@ -8,10 +8,19 @@
 //                     presence    {"status":"online"|"in_studio"|"away","daw":"Ableton Live"}
 //                     watch       {"post_ids":[...]}  reactions to these posts reach this user for WS_WATCH_TTL_MS
 //                                 (answered {"type":"watching","payload":{"post_ids":[...]}}); unwatch likewise
-//   server → client   new_post, post_liked, post_unliked, follow, unfollow, notification, presence (top-level
-//                     user_id, is_online, is_in_studio, status, last_active, plus the same in payload), pong,
-//                     watching, error (top-level error code and message).
+//   server → client   new_post, post_liked, post_unliked, follow, unfollow (followed by follower_count_update, the
+//                     name the plugin reads), notification, presence (top-level user_id, is_online, is_in_studio,
+//                     status, last_active, plus the same in payload), pong, watching, error (top-level error code
+//                     and message).
 //   Protocol pings are answered by Bun (pong) and count as traffic.
+//
+// The plugin in the studio (docs/plugin-contract.md "Presence"): the plugin never sends a `presence` frame, and its
+// WebSocket only ever runs inside a DAW, so a connection that is the plugin's puts its user `in_studio` when it
+// opens. The plugin's connection is made by websocketpp, which sends `User-Agent: WebSocket++/<version>` and no
+// Origin, and carries nothing but ?token=; browsers always send an Origin. Other clients say what they are with
+// ?client=<name> (any name but "plugin" is not in the studio; client=plugin says it is). The DAW comes from the
+// profile's `daw`, else the DAW the plugin detected for the user's newest upload. A presence frame still wins, and
+// when the last studio connection closes while others stay open, the user is back to online.
 //
 // Close codes (the reason repeats the error code; an `error` frame precedes each of ours):
 export const CLOSE = {
@@ -44,10 +53,28 @@ import { findVisiblePost, toPost } from "../posts/service.ts";
 import type { RealtimeEvent } from "./bus.ts";
 import type { PresenceAggregate, PresenceEntry, LocalStatus } from "./presence-store.ts";
 import { presenceView } from "./presence.ts";
-import { followerIds, liveSessions, visibility, writeLastActive } from "./queries.ts";
+import { followerIds, latestUploadDaw, liveSessions, visibility, writeLastActive } from "./queries.ts";
 import { every, realTimers, type TimerHandle, type Timers } from "./timers.ts";
 
 export const WS_PATH = "/api/v1/ws";
+
+/**
+ * True when an upgrade request is the plugin's WebSocket (see the header comment): `?client=plugin`, or no `client`
+ * parameter, no Origin and websocketpp's User-Agent (plugin/src/network/WebSocketClient.cpp sets no headers of its
+ * own, so websocketpp's default "WebSocket++/<version>" is what arrives).
+ */
+export function looksLikePlugin(request: Request): boolean {
+  const client = new URL(request.url).searchParams.get("client");
+  if (client !== null) return client.trim().toLowerCase() === "plugin";
+  if (request.headers.has("origin")) return false;
+  return /^WebSocket\+\+\//i.test(request.headers.get("user-agent") ?? "");
+}
+
+/** A DAW name as shown in presence: trimmed, at most 100 characters, and "" for the plugin's "Unknown". */
+const cleanDaw = (daw: string) => {
+  const v = daw.trim().slice(0, 100);
+  return v.toLowerCase() === "unknown" ? "" : v;
+};
 /** Frames above this are cut by Bun (close 1009); between WS_MAX_MESSAGE_BYTES and this, we answer an error. */
 const HARD_CAP_BYTES = 1024 * 1024;
 const WATCH_MAX_PER_USER = 500;
@@ -66,6 +93,10 @@ export type ConnData = {
   refilledAt: number;
   /** Messages refused in a row; past the limit again, the connection is closed. */
   refused: number;
+  /** The plugin's connection (looksLikePlugin): its user is in the studio while it is open. */
+  studio: boolean;
+  /** The DAW shown while in the studio through this connection ("" when unknown). */
+  daw: string;
 };
 type Conn = ServerWebSocket<ConnData>;
 
@@ -78,11 +109,13 @@ type LocalUser = {
   grace?: TimerHandle;
   lastActivity: number;
   lastActiveWritten: number;
+  /** The status comes from a studio connection (not from a presence frame): it ends with the last of them. */
+  implied: boolean;
   /** post id → until when reactions to it are delivered to this user. */
   watching: Map<string, number>;
 };
 
-type Routed = { to: Iterable<string>; data: string } | null;
+type Routed = { to: Iterable<string>; data: string | string[] } | null;
 
 export interface Hub {
   /** True for a WebSocket upgrade request to WS_PATH. */
@@ -229,13 +262,14 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     });
   }
 
-  function deliver(to: Iterable<string>, data: string) {
+  function deliver(to: Iterable<string>, data: string | string[]) {
+    const frames = typeof data === "string" ? [data] : data;
     for (const userId of to) {
       const u = users.get(userId);
       if (!u) continue;
       for (const ws of u.conns) {
         // 0: dropped (over the backpressure limit: Bun closes the socket); -1: queued; >0: sent.
-        if (ws.send(data) === 0) log.debug("ws frame dropped (backpressure)", { user_id: userId });
+        for (const f of frames) if (ws.send(f) === 0) log.debug("ws frame dropped (backpressure)", { user_id: userId });
       }
     }
   }
@@ -272,7 +306,10 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       }
       case "follow": {
         const payload = { followee_id: event.followee_id, follower_id: event.follower_id, follower_count: event.follower_count };
-        return { to: [event.followee_id], data: frame(event.following ? "follow" : "unfollow", payload) };
+        if (event.following) return { to: [event.followee_id], data: frame("follow", payload) };
+        // The plugin ignores `unfollow`; it reads followee_id and follower_count of `follower_count_update` (and of
+        // `follow`, so a follow needs no second frame): plugin/src/core/PluginEditor.cpp handleWebSocketMessage.
+        return { to: [event.followee_id], data: [frame("unfollow", payload), frame("follower_count_update", payload)] };
       }
       case "notification":
         return { to: [event.user_id], data: frame("notification", event.notification) };
@@ -382,10 +419,11 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
         if (status !== "online" && status !== "in_studio" && status !== "away") {
           return sendError(ws, "invalid_presence", 'payload.status must be "online", "in_studio" or "away"');
         }
-        const daw = typeof payload.daw === "string" ? payload.daw.trim().slice(0, 100) : "";
+        const daw = typeof payload.daw === "string" ? cleanDaw(payload.daw) : "";
         u.status = status;
         u.daw = status === "in_studio" ? daw : "";
         u.at = now;
+        u.implied = false; // said by the client: it wins over what its connections imply
         return void syncPresence(d.userId);
       }
       case "watch":
@@ -425,8 +463,12 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       const now = clock.now();
       let u = u0;
       if (!u) {
-        u = { conns: new Set(), status: "online", daw: "", at: now, lastActivity: now, lastActiveWritten: 0, watching: new Map() };
+        u = { conns: new Set(), status: "online", daw: "", at: now, lastActivity: now, lastActiveWritten: 0, implied: false, watching: new Map() };
         users.set(d.userId, u);
+      }
+      // The plugin opening (or reopening) its connection: the producer is in the studio now, the newest word.
+      if (d.studio && !(u.implied && u.status === "in_studio" && u.daw === d.daw)) {
+        Object.assign(u, { status: "in_studio", daw: d.daw, at: now, implied: true });
       }
       // A reconnect within the grace period: the user never went offline, nobody is told anything.
       if (u.grace) timers.clearTimeout(u.grace);
@@ -453,6 +495,11 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       log.debug("ws close", { user_id: d.userId, conn: d.id, code, connections: u.conns.size });
       u.lastActivity = clock.now();
       if (closing) return;
+      // The last studio connection closed while others stay: out of the studio (with none left, the grace period
+      // keeps the status, so a plugin reconnecting after a network blip does not flap).
+      if (d.studio && u.implied && u.conns.size > 0 && ![...u.conns].some((c) => c.data.studio)) {
+        Object.assign(u, { status: "online", daw: "", at: clock.now(), implied: false });
+      }
       void syncPresence(d.userId); // the connection count (the entry stays while in grace)
       if (u.conns.size > 0) return;
       // The last connection here: offline only after the grace period, so a quick reconnect does not flap.
@@ -478,6 +525,8 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
         if (!token) throw errors.unauthorized("unauthorized", "Connect with ?token=<access token>");
         const auth = await authenticateToken(deps, token);
         const userId = auth.user.id;
+        const studio = looksLikePlugin(request);
+        const daw = studio ? cleanDaw(auth.user.daw || (await latestUploadDaw(deps, userId))) : "";
         // Across instances (Redis), the store counts every instance's connections; this one also checks at open.
         const everywhere = store.kind === "redis" ? ((await store.read([userId])).get(userId)?.connections ?? 0) : 0;
         const now = clock.now();
@@ -491,6 +540,8 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
           tokens: config.WS_MAX_MESSAGES_PER_MIN,
           refilledAt: now,
           refused: 0,
+          studio,
+          daw,
         };
         if (server.upgrade(request, { data })) return undefined;
         throw errors.badRequest("upgrade_failed", "Expected a WebSocket upgrade request");

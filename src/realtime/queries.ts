@@ -1,6 +1,6 @@
 // The SQL of the realtime feature: audiences (followers), presence visibility, session liveness, last_active.
-import { and, eq, gt, inArray, isNull } from "drizzle-orm";
-import { follows, sessions, users } from "../db/schema.ts";
+import { and, desc, eq, gt, inArray, isNull, ne, sql } from "drizzle-orm";
+import { follows, posts, sessions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 
 /** Ids of the users who follow `userId` (one indexed read: follows_followee_idx). */
@@ -52,4 +52,18 @@ export async function liveSessions(deps: Pick<Deps, "database">, sessionIds: rea
 
 export async function writeLastActive(deps: Pick<Deps, "database">, userId: string, at: number) {
   await deps.database.db.update(users).set({ lastActiveAt: at }).where(eq(users.id, userId));
+}
+
+/**
+ * The DAW of a user's newest upload that named one (the plugin detects it from its host: the `daw` field of
+ * plugin/src/network/api/AudioClient.cpp), "" when none did. One indexed read (posts_user_created_idx).
+ */
+export async function latestUploadDaw(deps: Pick<Deps, "database">, userId: string): Promise<string> {
+  const [row] = await deps.database.db
+    .select({ daw: posts.daw })
+    .from(posts)
+    .where(and(eq(posts.userId, userId), ne(posts.daw, ""), sql`lower(${posts.daw}) <> 'unknown'`))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(1);
+  return row?.daw ?? "";
 }

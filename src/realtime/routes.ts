@@ -109,15 +109,22 @@ export const realtimeRoutes = (deps: Deps) =>
           headers: { "content-type": "application/json", upgrade: "websocket" },
         }),
       {
-        query: t.Object({ token: t.Optional(t.String({ description: "the access token (or an Authorization: Bearer header)" })) }),
+        query: t.Object({
+          token: t.Optional(t.String({ description: "the access token (or an Authorization: Bearer header)" })),
+          client: t.Optional(
+            t.String({ description: 'what the client is, e.g. "web"; "plugin" (or the plugin\'s own connection, which sends no parameter) puts the user in_studio while connected' }),
+          ),
+        }),
         detail: {
           summary: "The WebSocket: live events and presence (upgrade required)",
           description:
             "Connect with a WebSocket client to `/api/v1/ws?token=<access token>`. Frames are JSON `{type, payload, timestamp}`. " +
             "Client → server: `heartbeat` (answered with `pong`), `presence` `{status: online|in_studio|away, daw}`, `watch`/`unwatch` `{post_ids}`. " +
             "Server → client: `new_post` `{id, author, post}`, `post_liked`/`post_unliked` `{post_id, like_count, reaction_counts}`, " +
-            "`follow` `{followee_id, follower_id, follower_count}`, `notification`, `presence` (top-level `user_id, is_online, is_in_studio, status, last_active`), " +
+            "`follow` `{followee_id, follower_id, follower_count}`, `unfollow` (same payload, followed by `follower_count_update` with it), `notification`, `presence` (top-level `user_id, is_online, is_in_studio, status, last_active`), " +
             "`error` (top-level `message`). Close codes: 1001 server_shutdown, 4000 idle_timeout, 4001 session_revoked, 4008 too_many_connections, 4029 rate_limited. " +
+            "The plugin's own connection (websocketpp's User-Agent, no Origin, no `client` parameter) or `?client=plugin` makes the user `in_studio` while it is open; " +
+            "other clients say what they are (`?client=web`) and are `online`; a `presence` frame still wins. " +
             "An invalid, expired or revoked token is refused with 401 before the upgrade; a plain GET answers 426.",
           responses: {
             101: { description: "Switching Protocols: the WebSocket is open" },

@@ -32,9 +32,11 @@ export class WsClient {
   }
 
   /** Opens a connection; rejects when the server refuses the upgrade or closes before it opens. */
-  static connect(baseUrl: string, token: string | null, path = "/api/v1/ws"): Promise<WsClient> {
-    const url = `${baseUrl.replace(/^http/, "ws")}${path}${token === null ? "" : `?token=${encodeURIComponent(token)}`}`;
-    const ws = new WebSocket(url);
+  static connect(baseUrl: string, token: string | null, path = "/api/v1/ws", headers?: Record<string, string>): Promise<WsClient> {
+    const sep = path.includes("?") ? "&" : "?";
+    const url = `${baseUrl.replace(/^http/, "ws")}${path}${token === null ? "" : `${sep}token=${encodeURIComponent(token)}`}`;
+    // Bun's WebSocket takes request headers (User-Agent, Origin) as a second argument; browsers' does not.
+    const ws = headers ? new WebSocket(url, { headers } as unknown as string[]) : new WebSocket(url);
     const client = new WsClient(ws);
     return new Promise((resolve, reject) => {
       ws.addEventListener("open", () => resolve(client), { once: true });
