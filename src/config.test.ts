@@ -10,7 +10,7 @@ describe("config", () => {
   test("no configuration gives a working local server", () => {
     const e = parseEnv({});
     expect(e.PORT).toBe(8787);
-    expect(e.HOST).toBe("127.0.0.1");
+    expect(e.HOST).toBe("localhost");
     expect(e.DATA_DIR).toBe("./data");
     expect(e.LOG_LEVEL).toBe("info");
     const dir = tmp();

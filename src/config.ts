@@ -11,7 +11,7 @@ const LogLevel = T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn
 // Names, defaults and units follow the design's "Configuration names"; README.md has the same table.
 export const EnvSchema = T.Object({
   PORT: T.Integer({ minimum: 0, maximum: 65535, default: 8787 }),
-  HOST: T.String({ minLength: 1, default: "127.0.0.1" }),
+  HOST: T.String({ minLength: 1, default: "localhost" }),
   PUBLIC_URL: T.Optional(T.String({ pattern: "^https?://[^\\s/]+(/[^\\s]*)?$" })),
   DATA_DIR: T.String({ minLength: 1, default: "./data" }),
   LOG_LEVEL: T.Union([LogLevel], { default: "info" }),

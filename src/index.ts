@@ -30,7 +30,9 @@ import { registerStreamMirror } from "./integrations/stream.ts";
 
 export type Running = {
   deps: Deps;
+  /** The first listener; `servers` holds every one (HOST=localhost listens on 127.0.0.1 and ::1). */
   server: ReturnType<typeof Bun.serve>;
+  servers: ReturnType<typeof Bun.serve>[];
   /** WebSocket connections and presence of this instance (GET /api/v1/ws). */
   hub: Hub;
   url: string;
@@ -147,10 +149,12 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const app = createApp(deps);
   const hub = createHub(deps, { timers });
   await hub.start();
-  // Bun.serve directly (rather than app.listen) so we hold the server handle for a graceful stop.
-  const server = Bun.serve({
-    port: config.PORT,
-    hostname: config.HOST,
+  // Bun.serve directly (rather than app.listen) so we hold the server handles for a graceful stop. One listener
+  // per address (listenAddresses): Bun binds "localhost" to one address only, and clients that try ::1 first
+  // (the plugin's http://localhost:8787 on many systems) must reach us as well as those that try 127.0.0.1.
+  const serve = (hostname: string, port: number) => Bun.serve({
+    port,
+    hostname,
     // Backstop only, twice the largest route limit: each route enforces its own while the body streams, with a
     // contract-shaped 413 (docs/security.md, Request bodies), and refuses a declared length without reading it.
     maxRequestBodySize: 2 * (Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + MULTIPART_ENVELOPE_BYTES),
@@ -162,6 +166,22 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
     },
     websocket: hub.websocket,
   });
+  const [first, ...others] = listenAddresses(config.HOST);
+  const server = serve(first!, config.PORT);
+  const servers = [server];
+  for (const address of others) {
+    try {
+      servers.push(serve(address, server.port!));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // A machine without IPv6 (or without an IPv4 loopback) serves the address it has; a busy port is fatal.
+      if (code === "EADDRINUSE") {
+        for (const s of servers) s.stop(true);
+        throw err;
+      }
+      deps.log.warn("cannot listen on an address of HOST; serving the others", { host: config.HOST, address, reason: String((err as Error)?.message ?? err) });
+    }
+  }
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
   const [row] = await deps.database.db.select().from(meta).where(sql`${meta.key} = 'installation_id'`);
   deps.log.info("listening", { url, public_url: config.PUBLIC_URL, version: VERSION, database: deps.database.kind, installation_id: row?.value });
@@ -172,14 +192,14 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       deps.log.info("stopping", { timeout_ms: config.SHUTDOWN_TIMEOUT_MS });
       // WebSockets first (1001 server_shutdown): clients reconnect to another instance or to the next start.
       await hub.close();
-      const graceful = server.stop(false);
+      const graceful = Promise.all(servers.map((s) => s.stop(false)));
       const timedOut = await Promise.race([
         graceful.then(() => false),
         Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => true),
       ]);
       if (timedOut) {
         deps.log.warn("in-flight requests did not finish in time; closing them");
-        await server.stop(true);
+        await Promise.all(servers.map((s) => s.stop(true)));
       }
       // Jobs still running are given back to the queue (another instance, or the next start, finishes them).
       await deps.jobs.stop({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
@@ -192,7 +212,12 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       await deps.database.close();
       deps.log.info("stopped");
     })());
-  return { deps, server, hub, url, stop };
+  return { deps, server, servers, hub, url, stop };
+}
+
+/** The addresses HOST names: "localhost" is both loopbacks (IPv4 and IPv6), anything else is itself. */
+export function listenAddresses(host: string): string[] {
+  return host.toLowerCase() === "localhost" ? ["127.0.0.1", "::1"] : [host];
 }
 
 /** Each feature's job handlers, registered before the queue starts. */

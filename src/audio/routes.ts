@@ -7,10 +7,21 @@ import { readUploadForm } from "../http/multipart.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
+import { isSnippetForm, uploadSnippet, type Snippet } from "./snippet.ts";
 
 const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
   examples: [{ ...postExample, post_id: postExample.id }],
 });
+const SnippetResponse = t.Object(
+  {
+    audio_url: t.String({ minLength: 1, description: "the stored snippet (unlisted: no post, no feed)" }),
+    url: t.String({ minLength: 1, description: "the same URL (the plugin reads either)" }),
+    duration_seconds: t.Number(),
+    format: t.String(),
+  },
+  { examples: [{ audio_url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav", url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav", duration_seconds: 4.2, format: "wav" }] },
+);
+const UploadOrSnippet = t.Union([UploadResponse, SnippetResponse], { examples: UploadResponse.examples });
 const StatusResponse = t.Object(
   {
     status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed")]),
@@ -26,7 +37,7 @@ const text = (description: string, example?: string) => t.Optional(t.String({ de
 /** The plugin's multipart form. Every field is optional here; the handler says which file field is missing. */
 const UploadForm = t.Object({
   audio_file: t.Optional(t.File({ description: "the loop (plugin's field name); WAV, AIFF, FLAC, MP3 or Ogg, decided by content" })),
-  audio: t.Optional(t.File({ description: "alternative file field name" })),
+  audio: t.Optional(t.File({ description: "a direct-message audio snippet (plugin chat, at most 30 s): stored unlisted, never a post; answers {audio_url, url}" })),
   file: t.Optional(t.File({ description: "alternative file field name" })),
   filename: text("display title", "Midnight chords"),
   bpm: text("tempo as a decimal string", "120.0"),
@@ -54,11 +65,17 @@ export const audioRoutes = (deps: Deps) => {
       async ({ auth, request, set }) => {
         await uploadsPerUser.hit(auth.user.id);
         // The file part streams into a private temp dir (removed when the upload has been stored or refused).
-        const { created, post } = await deps.ffmpeg.withTempDir(async (dir) => {
+        const outcome = await deps.ffmpeg.withTempDir(async (dir) => {
           const fields = await readUploadForm(request, uploadBody, dir);
+          if (isSnippetForm(fields)) return { snippet: await uploadSnippet(deps, auth.user.id, pickFile(fields)) };
           const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
           return uploadLoop(deps, auth.user.id, pickFile(fields), meta);
         });
+        if ("snippet" in outcome) {
+          set.status = 201;
+          return outcome.snippet satisfies Snippet;
+        }
+        const { created, post } = outcome;
         set.status = post.status === "ready" ? (created ? 201 : 200) : 202;
         return { ...post, post_id: post.id, audio_url: post.audio_url };
       },
@@ -66,11 +83,11 @@ export const audioRoutes = (deps: Deps) => {
         auth: true,
         accepts: uploadBody,
         body: UploadForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
-        response: { 200: UploadResponse, 201: UploadResponse, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
+        response: { 200: UploadResponse, 201: UploadOrSnippet, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
         detail: {
-          summary: "Share a loop (plugin): multipart with the file in audio_file",
+          summary: "Share a loop (plugin): multipart with the file in audio_file; a chat snippet in audio",
           description:
-            "Fields (all optional strings): filename, bpm, key, genre, daw, duration_seconds, duration_bars, sample_rate, channels, recording_id (32 hex, the idempotency key), comment_audience. Also accepts an Idempotency-Key header. Answers 201 ready, or 202 processing with the final audio_url when processing takes longer than UPLOAD_WAIT_MS; a retried upload answers 200 with the same post.",
+            "Fields (all optional strings): filename, bpm, key, genre, daw, duration_seconds, duration_bars, sample_rate, channels, recording_id (32 hex, the idempotency key), comment_audience. Also accepts an Idempotency-Key header. Answers 201 ready, or 202 processing with the final audio_url when processing takes longer than UPLOAD_WAIT_MS; a retried upload answers 200 with the same post. A file in the field audio (and none in audio_file) is a direct-message snippet: stored unlisted (never a post) and answered 201 {audio_url, url, duration_seconds, format}.",
         },
       },
     )

@@ -17,9 +17,11 @@ import type { AudioFormat } from "./sniff.ts";
 
 /** The plugin's key list: C … B, sharps or flats, `m` for minor. */
 const KEY = /^[A-G](#|b)?m?$/;
+const MIN_BPM = 20;
+const MAX_BPM = 400;
 const RECORDING_ID = /^[0-9a-fA-F]{32}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
-const EXT: Record<AudioFormat, MediaExtension> = { wav: "wav", aiff: "aiff", flac: "flac", mp3: "mp3", ogg: "ogg" };
+export const EXT: Record<AudioFormat, MediaExtension> = { wav: "wav", aiff: "aiff", flac: "flac", mp3: "mp3", ogg: "ogg" };
 
 export type UploadFields = Record<string, unknown>;
 export type UploadMeta = {
@@ -43,7 +45,10 @@ export function parseUploadMeta(fields: UploadFields, idempotencyHeader: string 
   let bpm: number | null = null;
   if (bpmRaw) {
     bpm = Number(bpmRaw); // accepts "120.0"
-    if (!Number.isFinite(bpm) || bpm < 20 || bpm > 400) problems.bpm = "A tempo from 20 to 400 BPM, e.g. \"120.0\"";
+    if (!Number.isFinite(bpm)) problems.bpm = "A tempo as a decimal number, e.g. \"120.0\"";
+    // The plugin sends the DAW's tempo, which may be anything (5 or 999 BPM): outside 20-400 it is stored as
+    // unknown (bpm 0 in answers) rather than refusing the loop or inventing a clamped tempo.
+    else if (bpm < MIN_BPM || bpm > MAX_BPM) bpm = null;
   }
   const key = text(fields.key, 8);
   if (key && !KEY.test(key)) problems.key = "A key like C, F#, Bb, Am or C#m";

@@ -94,6 +94,17 @@ export const oauthRoutes = (deps: Deps) => {
     return provider;
   };
 
+  /**
+   * The plugin opened the browser on a provider this server does not offer and polls /oauth/poll for 5 minutes:
+   * its poll session is registered as failed now, so the next poll answers {status:"error"} and the plugin stops.
+   * A malformed or already used id changes nothing.
+   */
+  const failUnconfiguredPoll = async (name: ProviderName, sessionId: string | undefined) => {
+    const sid = sessionId?.toLowerCase();
+    if (!sid || !PLUGIN_SESSION_ID.test(sid) || !(await startPluginSignIn(deps, sid))) return;
+    await failPluginSignIn(deps, sid, "error", `${PROVIDER_LABEL[name]} sign-in is not configured on this server`);
+  };
+
   /** The session a link flow is bound to, if it is still live and still belongs to the user (L6). */
   const loadLinkAuth = async (userId: string, sessionId: string): Promise<Auth | null> => {
     const session = await validateSession(deps, sessionId, userId);
@@ -146,6 +157,7 @@ export const oauthRoutes = (deps: Deps) => {
   /** GET /auth/{provider}: 302 to the provider with state + PKCE, both bound to the encrypted flow cookie. */
   const start = async (name: ProviderName, query: typeof M.StartQuery.static, request: Request) => {
     await flowLimiter.hit(`start:${ip(request)}`);
+    if (!getProvider(config, name)) await failUnconfiguredPoll(name, query.session_id);
     const provider = requireProvider(name);
     const intent = await parseStart(name, query, request);
     if (intent instanceof Response) return intent;

@@ -1,5 +1,6 @@
-// /api/v1/posts and a user's post list. The plugin's DELETE arrives as GET /posts/{id} and stays a read; the
-// plugin-safe delete is POST /posts/{id}/delete.
+// /api/v1/posts and a user's post list. The plugin's DELETE arrives as GET /posts/{id} (JUCE sends GET when there
+// is no body): that request, and only that one, deletes (isPluginDelete below); every other GET is a read. The
+// delete for every other client is DELETE /posts/{id} or POST /posts/{id}/delete.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
@@ -9,8 +10,62 @@ import { Post, postExample } from "./models.ts";
 import { enrichPosts } from "./enrich.ts";
 import { notePostsSeen } from "../realtime/events.ts";
 import { countUserPosts, deletePost, findVisiblePost, listUserPosts } from "./service.ts";
+import { downloadInfo } from "./download.ts";
+
+/**
+ * Whether a GET /posts/{id} is the plugin's delete (NetworkClient::deletePost, src/network/api/FeedClient.cpp:
+ * DELETE without a body, which JUCE sends as GET with the headers of every plugin request). All of these must hold,
+ * and the caller must then also be the post's owner: a bearer token in Authorization (the plugin's; a browser or a
+ * prefetch cannot add one, and cookies never authorise a change here), `Content-Type: application/json` on a
+ * bodiless GET (the plugin sends it on every request; browsers and the usual HTTP clients send none on a GET), no
+ * query string, and none of the headers browsers add to their own requests and prefetches (Sec-Fetch-*,
+ * Sec-Purpose/Purpose, Origin, Referer, Cookie). Other clients read a post without a Content-Type (documented in
+ * docs/plugin-contract.md).
+ */
+export function isPluginDelete(request: Request): boolean {
+  const h = request.headers;
+  if (request.method !== "GET" || new URL(request.url).search) return false;
+  if ((h.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") return false;
+  if (!/^bearer\s+\S/i.test(h.get("authorization") ?? "")) return false;
+  const length = h.get("content-length");
+  if ((length !== null && length !== "0") || h.has("transfer-encoding")) return false;
+  for (const name of BROWSER_HEADERS) if (h.has(name)) return false;
+  return true;
+}
+const BROWSER_HEADERS = ["sec-fetch-mode", "sec-fetch-dest", "sec-fetch-site", "sec-fetch-user", "sec-purpose", "purpose", "x-purpose", "x-moz", "origin", "referer", "cookie"];
 
 const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
+const Deleted = t.Object(
+  { ok: t.Literal(true), deleted: t.Literal(true), id: t.String() },
+  { description: "the plugin's delete (see the description)", examples: [{ ok: true, deleted: true, id: postExample.id }] },
+);
+const Download = t.Object(
+  {
+    download_url: t.String({ description: "a WAV any DAW reads (the original upload, metadata stripped); fetched without auth" }),
+    filename: t.String({ description: "a safe file name ending in .wav" }),
+    metadata: t.Object({
+      post_id: t.String(),
+      title: t.String(),
+      producer: t.String(),
+      bpm: t.Number(),
+      key: t.String(),
+      duration_seconds: t.Number(),
+      duration_bars: t.Integer(),
+      genres: t.Array(t.String()),
+      daw: t.String(),
+      format: t.Literal("wav"),
+    }),
+  },
+  {
+    examples: [
+      {
+        download_url: "http://localhost:8787/media/loops/01934f80/9c1d-download.wav",
+        filename: "Midnight chords.wav",
+        metadata: { post_id: postExample.id, title: "Midnight chords", producer: "nightbeats", bpm: 120, key: "Am", duration_seconds: 16, duration_bars: 8, genres: ["lofi"], daw: "Ableton Live", format: "wav" },
+      },
+    ],
+  },
+);
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const UserPosts = t.Object(
   { posts: t.Array(Post), meta: PageMeta, total: t.Integer(), has_more: t.Boolean() },
@@ -22,20 +77,40 @@ export const postRoutes = (deps: Deps) =>
     .use(authGuard(deps))
     .get(
       "/posts/:id",
-      async ({ params, viewer }) => {
+      async ({ params, viewer, request }) => {
         const viewerId = viewer?.user.id ?? null;
         const row = await findVisiblePost(deps, params.id, viewerId);
         if (!row) throw errors.notFound("post_not_found", "No such post");
+        if (viewerId !== null && row.post.userId === viewerId && isPluginDelete(request)) {
+          await deletePost(deps, row.post.id, viewerId);
+          return { ok: true as const, deleted: true as const, id: row.post.id };
+        }
         void notePostsSeen(deps, viewerId, [row.post.id]).catch(() => undefined); // live like counts for this viewer
         return (await enrichPosts(deps, [row], viewerId))[0]!;
       },
       {
         viewer: true,
         params: IdParams,
-        response: { 200: Post, 404: ErrorSchema },
-        detail: { summary: "One post (a post still processing is visible to its owner only)" },
+        response: { 200: t.Union([Post, Deleted], { examples: [postExample] }), 404: ErrorSchema },
+        detail: {
+          summary: "One post (a post still processing is visible to its owner only); the plugin's delete",
+          description:
+            "A read, except for the plugin's delete (its DELETE arrives as this GET): a bodiless GET by the post's owner with a bearer token, Content-Type: application/json, no query string and no browser headers (Sec-Fetch-*, Origin, Referer, Cookie, Purpose) deletes the post and answers {ok, deleted, id}. Other clients read without a Content-Type and delete with DELETE or POST /posts/{id}/delete.",
+        },
       },
     )
+    .get("/posts/:id/download", ({ params, viewer }) => downloadInfo(deps, params.id, viewer?.user.id ?? null), {
+      viewer: true,
+      params: IdParams,
+      response: { 200: Download, 404: ErrorSchema, 409: ErrorSchema },
+      detail: { summary: "Save to DAW folder (plugin; its empty-body POST arrives as GET): a WAV of the loop, its file name and metadata" },
+    })
+    .post("/posts/:id/download", ({ params, viewer }) => downloadInfo(deps, params.id, viewer?.user.id ?? null), {
+      viewer: true,
+      params: IdParams,
+      response: { 200: Download, 404: ErrorSchema, 409: ErrorSchema },
+      detail: { summary: "Save to DAW folder (POST spelling of the GET)" },
+    })
     .delete("/posts/:id", async ({ params, auth }) => (await deletePost(deps, params.id, auth.user.id), { ok: true as const }), {
       auth: true,
       params: IdParams,

@@ -130,6 +130,7 @@ export const feedRoutes = (deps: Deps) => {
     .use(authGuard(deps))
     .get("/feed/global", global, { ...publicFeed, detail: { summary: "Every ready post, newest first" } })
     .get("/feed/global/enriched", global, { ...publicFeed, detail: { summary: "Every ready post, newest first (plugin alias of /feed/global)" } })
+    .get("/feed/latest", global, { ...publicFeed, detail: { summary: "Every ready post, newest first (plugin alias of /feed/global)" } })
     .get("/feed/timeline", async ({ query, auth }) => reply(await timelineFeed(deps, auth.user.id, parsePage(query)), auth), {
       ...signedInFeed,
       detail: { summary: "Posts of the people you follow and your own, newest first" },
@@ -141,6 +142,10 @@ export const feedRoutes = (deps: Deps) => {
     .get("/feed/trending", trending, {
       ...publicFeed,
       detail: { summary: "Ranked by reactions and plays with time decay over the last 7 days (plugin)" },
+    })
+    .get("/feed/popular", trending, {
+      ...publicFeed,
+      detail: { summary: "Ranked by reactions and plays with time decay over the last 7 days (plugin alias of /feed/trending)" },
     })
     .get("/feed/discovery", discovery, {
       ...publicFeed,

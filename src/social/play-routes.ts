@@ -24,6 +24,17 @@ const ListenBody = t.Object({
   duration: t.Number({ minimum: 0, maximum: MAX_LISTEN_SECONDS, description: "seconds listened" }),
 });
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
+// The plugin's NetworkClient::trackRecommendationClick (src/network/api/FeedClient.cpp) on every play: post_id,
+// source, position, completed and, when known, play_duration. No recommender here learns from it; the play itself
+// is counted by /social/play.
+const ClickBody = t.Object({
+  post_id: t.String({ minLength: 1, maxLength: 80, description: "the post id, or \"loop:<id>\"" }),
+  source: t.Optional(t.String({ maxLength: 64, description: "the feed the play came from" })),
+  position: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000 })),
+  completed: t.Optional(t.Boolean()),
+  play_duration: t.Optional(t.Number({ minimum: 0, maximum: MAX_LISTEN_SECONDS })),
+});
+const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
 export const playRoutes = (deps: Deps) => {
@@ -48,6 +59,14 @@ export const playRoutes = (deps: Deps) => {
       params: IdParams,
       response: { 200: PlayResult, ...errorResponses },
       detail: { summary: "Count a play of a post; once per listener per post per 30 minutes" },
+    })
+    // The handler names `body` so Elysia parses and validates it (it skips both for a handler that never reads it).
+    .post("/recommendations/click", ({ body }) => (void body.post_id, { ok: true as const }), {
+      auth: true,
+      parse: "json",
+      body: ClickBody,
+      response: { 200: Ok, 400: ErrorSchema, 401: ErrorSchema },
+      detail: { summary: "A play from a feed (plugin, on every play): acknowledged; plays are counted by /social/play" },
     })
     .post(
       "/social/listen-duration",

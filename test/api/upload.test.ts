@@ -223,7 +223,7 @@ describe("upload answers", () => {
   });
 
   test("a filename with ../ and NUL bytes is display text only; the file is accepted under a server key", async () => {
-    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { filename: "../../etc/passwd\u0000.wav" }, "audio", "../../../evil.wav"));
+    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { filename: "../../etc/passwd\u0000.wav" }, "file", "../../../evil.wav"));
     const body = await json(res);
     expect(res.status).toBe(201);
     expect(body.filename).toBe("../../etc/passwd.wav");
@@ -233,7 +233,7 @@ describe("upload answers", () => {
 
   test("a NUL byte inside a part's header (not allowed in a header) is 400 invalid_form and stores nothing", async () => {
     const before = await counts(ctx.env);
-    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), {}, "audio", "../../../evil\u0000.wav"));
+    const res = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), {}, "file", "../../../evil\u0000.wav"));
     expect(res.status).toBe(400);
     expect((await json(res)).error).toBe("invalid_form");
     expect(await counts(ctx.env)).toEqual(before);
