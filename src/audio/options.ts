@@ -35,6 +35,12 @@ export interface AudioOptions {
    * in the top bands (more on bright material). The delivered file is measured and re-encoded if it still misses.
    */
   encodeLossLu: number;
+  /**
+   * Loudness the Vorbis encoder is expected to take away. It keeps loudness within 0.1 LU on any material
+   * (measured on this build), so the Ogg is encoded from the MP3's pre-encode signal with a trim of
+   * `oggEncodeLossLu − encodeLossLu` dB. The delivered Ogg is measured and re-encoded if it still misses.
+   */
+  oggEncodeLossLu: number;
   /** Upper bound on MP3 encodes per file (the first one, plus corrections after measuring the result). */
   maxEncodes: number;
   /**
@@ -59,6 +65,7 @@ export const DEFAULT_AUDIO_OPTIONS: Readonly<AudioOptions> = Object.freeze({
   waveformPeaks: 800,
   encodeHeadroomDb: 1,
   encodeLossLu: 0.5,
+  oggEncodeLossLu: 0,
   maxEncodes: 3,
   monoAsDualMono: false,
 });
@@ -88,6 +95,7 @@ export function resolveAudioOptions(partial: Partial<AudioOptions> = {}): AudioO
   if (!(Number.isInteger(o.waveformPeaks) && o.waveformPeaks >= 16 && o.waveformPeaks <= 10000)) bad("waveformPeaks", "expected an integer 16..10000");
   if (!(o.encodeHeadroomDb >= 0 && o.encodeHeadroomDb <= 6)) bad("encodeHeadroomDb", "expected 0..6 dB");
   if (!(o.encodeLossLu >= 0 && o.encodeLossLu <= 3)) bad("encodeLossLu", "expected 0..3 LU");
+  if (!(o.oggEncodeLossLu >= 0 && o.oggEncodeLossLu <= 3)) bad("oggEncodeLossLu", "expected 0..3 LU");
   if (!(Number.isInteger(o.maxEncodes) && o.maxEncodes >= 1 && o.maxEncodes <= 5)) bad("maxEncodes", "expected an integer 1..5");
   return o;
 }

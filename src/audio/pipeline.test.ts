@@ -1,6 +1,8 @@
 // The pipeline on real ffmpeg with audio generated at test time: every accepted kind of upload comes out at
 // −14 LUFS (±1) and ≤ −1 dBTP measured on the delivered MP3 with ebur128=peak=true, as 128 kbps CBR 44.1 kHz with
-// the gapless header, decoding to the input's length within one MP3 frame, with peaks that follow the audio.
+// the gapless header, decoding to the input's length within one MP3 frame, with peaks that follow the audio. The
+// Ogg Vorbis rendition the plugin plays (plugin/src/audio/HttpAudioPlayer.cpp registers WAV, AIFF, FLAC and Ogg
+// only) is held to −14 LUFS ±0.5 and ≤ −1 dBTP, measured on what a Vorbis player plays, at the input's exact length.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +11,8 @@ import { createFfmpegRunner } from "./ffmpeg.ts";
 import { inspectMp3 } from "./mp3.ts";
 import { type ProcessedAudio, processAudio } from "./pipeline.ts";
 import { readPcmLayout } from "./sniff.ts";
-import { convert, decode, lavfi, measure, signals } from "../../test/support/audio.ts";
+import { inspectOggVorbis } from "./ogg.ts";
+import { convert, decode, lavfi, measure, playOgg, probeStream, signals } from "../../test/support/audio.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-pipeline-"));
 const work = join(root, "work"); // parent of the pipeline's private temp dirs: must end up empty
@@ -51,7 +54,7 @@ const cases: Case[] = [
   { name: "Ogg Opus", make: () => convert(produced, join(src, "loop.opus"), ["-c:a", "libopus", "-b:a", "128k", "-f", "ogg"]), channels: 2 },
 ];
 
-type Outcome = { input: string; result: ProcessedAudio; mp3Path: string };
+type Outcome = { input: string; result: ProcessedAudio; mp3Path: string; oggPath: string };
 const outcomes = new Map<string, Outcome>();
 let gap: Outcome;
 
@@ -65,8 +68,9 @@ beforeAll(async () => {
   const run = async (input: string, key: string) => {
     const result = await processAudio(runner, { path: input });
     const mp3Path = join(root, `${key.replace(/\W+/g, "_")}.mp3`);
-    await Bun.write(mp3Path, result.mp3);
-    return { input, result, mp3Path };
+    const oggPath = join(root, `${key.replace(/\W+/g, "_")}.ogg`);
+    await Promise.all([Bun.write(mp3Path, result.mp3), Bun.write(oggPath, result.ogg)]);
+    return { input, result, mp3Path, oggPath };
   };
   const all = await Promise.all([...cases.map((c, i) => run(inputs[i]!, c.name)), run(gapInput, "gap")]);
   cases.forEach((c, i) => outcomes.set(c.name, all[i]!));
@@ -74,6 +78,18 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The lag that best lines up the output with the input around the end of the gap (sound resumes at 4 s). */
+function bestLag(inp: Float32Array, out: Float32Array): number {
+  const from = Math.floor(3.9 * 44100), len = 22050;
+  let best = { lag: 0, score: -Infinity };
+  for (let lag = -400; lag <= 400; lag++) {
+    let score = 0;
+    for (let i = from; i < from + len; i++) score += inp[i * 2]! * out[(i + lag) * 2]!;
+    if (score > best.score) best = { lag, score };
+  }
+  return best.lag;
+}
 
 describe("processAudio delivers the contract's MP3 for every accepted input", () => {
   for (const c of cases) {
@@ -108,8 +124,53 @@ describe("processAudio delivers the contract's MP3 for every accepted input", ()
       expect(result.peaks.every((p) => p >= 0 && p <= 1)).toBe(true);
       expect(Math.max(...result.peaks)).toBeGreaterThan(0.1);
       expect(result.svg.startsWith("<svg")).toBe(true);
+      expect(String.fromCharCode(...result.png.subarray(1, 4))).toBe("PNG");
+    });
+
+    test(`${c.name}: the Ogg Vorbis the plugin plays`, async () => {
+      const { input, result, oggPath } = outcomes.get(c.name)!;
+      // Codec and layout as ffprobe sees them; the bitrate close to the MP3's (libvorbis average-bitrate mode
+      // at 128 kbps nominal; simple material needs fewer bits than that, never many more).
+      expect(probeStream(oggPath)).toMatchObject({ codec_name: "vorbis", sample_rate: "44100", channels: c.channels });
+      const info = inspectOggVorbis(result.ogg)!;
+      expect(info.nominalBitrate).toBe(128_000);
+      const seconds = info.samples / 44100;
+      expect((result.ogg.length * 8) / seconds / 1000).toBeLessThanOrEqual(160);
+      expect(result.measuredOgg.averageKbps).toBeCloseTo((result.ogg.length * 8) / seconds / 1000, 0);
+      // Gapless: a Vorbis player plays exactly the input's samples.
+      const inp = await decode(input);
+      expect(Math.abs(info.samples - inp.frames)).toBeLessThanOrEqual(1);
+      expect(info.samples).toBe(result.input.sampleCount);
+      expect(result.measuredOgg).toMatchObject({ sampleCount: info.samples, gapless: true, channels: c.channels, sampleRate: 44100, nominalKbps: 128 });
+      // Loudness and true peak of what is played, with the contract's meter, and as the pipeline reported them.
+      const played = await playOgg(oggPath, info.samples, root);
+      expect(Math.abs(played.lufs - -14)).toBeLessThanOrEqual(0.5);
+      expect(played.truePeakDb).toBeLessThanOrEqual(-1);
+      expect(Math.abs(result.measuredOgg.lufs - played.lufs)).toBeLessThanOrEqual(0.15);
+      expect(Math.abs(result.measuredOgg.truePeakDb - played.truePeakDb)).toBeLessThanOrEqual(0.15);
     });
   }
+
+  test("the Ogg is sample-aligned with the input too (a silent gap where the input has one)", async () => {
+    const info = inspectOggVorbis(gap.result.ogg)!;
+    const [inp, out] = await Promise.all([decode(gap.input), playOgg(gap.oggPath, info.samples, root)]);
+    expect(bestLag(inp.samples, out.samples)).toBe(0);
+    let gapPeak = 0;
+    for (let i = Math.floor(2.05 * 44100) * 2; i < Math.floor(3.95 * 44100) * 2; i++) gapPeak = Math.max(gapPeak, Math.abs(out.samples[i]!));
+    expect(gapPeak).toBeLessThan(0.01);
+  });
+
+  test("an Ogg that misses the loudness is encoded again on its own (the MP3 that passed is kept)", async () => {
+    // Tell the pipeline Vorbis loses 1.5 LU: the first Ogg comes out ~1.5 LU too loud, the MP3 is unaffected.
+    const r = await processAudio(runner, { path: produced }, { oggEncodeLossLu: 1.5 });
+    expect(r.encodes).toBeGreaterThanOrEqual(2);
+    const path = join(root, "ogg-again.ogg");
+    await Bun.write(path, r.ogg);
+    const played = await playOgg(path, inspectOggVorbis(r.ogg)!.samples, root);
+    expect(Math.abs(played.lufs - -14)).toBeLessThanOrEqual(0.5);
+    expect(played.truePeakDb).toBeLessThanOrEqual(-1);
+    expect(Math.abs(r.measured.lufs - -14)).toBeLessThanOrEqual(0.5);
+  });
 
   test("peaks follow the audio: a silent gap gives near-zero peaks there", () => {
     const { peaks } = gap.result;
@@ -126,15 +187,7 @@ describe("processAudio delivers the contract's MP3 for every accepted input", ()
   test("the delivered audio is sample-aligned with the input (limiter delay compensated, encoder delay trimmed)", async () => {
     expect(gap.result.gainMode).toBe("limiter");
     const [inp, out] = await Promise.all([decode(gap.input), decode(gap.mp3Path)]);
-    // The lag that best lines up the output with the input around the end of the gap (sound resumes at 4 s).
-    const from = Math.floor(3.9 * 44100), len = 22050;
-    let best = { lag: 0, score: -Infinity };
-    for (let lag = -400; lag <= 400; lag++) {
-      let score = 0;
-      for (let i = from; i < from + len; i++) score += inp.samples[i * 2]! * out.samples[(i + lag) * 2]!;
-      if (score > best.score) best = { lag, score };
-    }
-    expect(best.lag).toBe(0);
+    expect(bestLag(inp.samples, out.samples)).toBe(0);
   });
 
   test("the loud clipped loop is turned down with a plain gain, the quiet pad up", () => {

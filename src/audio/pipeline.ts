@@ -1,11 +1,17 @@
-// The whole audio pipeline for one upload: bytes in, a normalised gapless MP3, waveform peaks, an SVG and the
-// measured figures out. No database, no storage: the process-loop job calls processAudio() and stores the result.
+// The whole audio pipeline for one upload: bytes in, a normalised gapless MP3 and Ogg Vorbis, waveform peaks, an
+// SVG and a PNG, and the measured figures out. No database, no storage: the process-loop job calls processAudio() and stores the result.
 // Every step that touches ffmpeg goes through the runner (ffmpeg.ts), with the arguments built in plan.ts.
 //
 // Steps (plan.ts explains the ffmpeg side): sniff → probe → analyse → [limit] → encode → verify. The loudness
-// target is checked on the delivered MP3, not predicted: MP3 encoding lowers loudness a little and adds peaks, so
+// target is checked on each delivered file, not predicted: MP3 encoding lowers loudness a little and adds peaks, so
 // when the measured file misses (loudness off by more than the tolerance, or true peak over the ceiling) it is
 // encoded again with a corrected aim, at most `maxEncodes` times in all.
+//
+// Two renditions from the same normalised PCM: the MP3 (browsers, `mp3_url`) and Ogg Vorbis (the plugin's player
+// decodes no MP3; `audio_url`). Their encodes run side by side (two runner slots), then their verifies. Vorbis keeps
+// loudness where LAME loses ~0.5 LU, so the Ogg gets the same signal with a trim (options.ts, oggEncodeLossLu);
+// each file is judged on its own, and only the one that missed is encoded again. The true-peak ceiling of the
+// shared signal is the lower of what the two need.
 import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import type { FfmpegRunner } from "./ffmpeg.ts";
@@ -23,9 +29,11 @@ import {
   shiftLimiterPoint,
 } from "./loudness.ts";
 import { inspectMp3 } from "./mp3.ts";
+import { inspectOggVorbis } from "./ogg.ts";
 import { type AudioOptions, resolveAudioOptions } from "./options.ts";
 import { PeakAccumulator } from "./peaks.ts";
-import { analyseArgs, encodeArgs, limitArgs, OUTPUT_SAMPLE_RATE, outputChannels, verifyArgs } from "./plan.ts";
+import { analyseArgs, encodeArgs, limitArgs, oggEncodeArgs, oggVerifyArgs, OUTPUT_SAMPLE_RATE, outputChannels, verifyArgs } from "./plan.ts";
+import { renderWaveformPng, type WaveformPngOptions } from "./png.ts";
 import { probeAudio, type ProbeResult } from "./probe.ts";
 import { type AudioFormat, declaredExtent, SNIFF_BYTES, sniffFormat, TRAILING_MARGIN } from "./sniff.ts";
 import { renderWaveformSvg, type WaveformSvgOptions } from "./svg.ts";
@@ -45,6 +53,8 @@ export interface ProcessContext {
   onProgress?: (stage: Stage, fraction: number) => void;
   /** Look of the SVG waveform. */
   svg?: Partial<WaveformSvgOptions>;
+  /** Size and colour of the PNG waveform. */
+  png?: Partial<WaveformPngOptions>;
 }
 
 export interface ProcessedAudio {
@@ -54,11 +64,15 @@ export interface ProcessedAudio {
   peaks: number[];
   /** SVG waveform image of the peaks. */
   svg: string;
+  /** The rendition the plugin plays: Ogg Vorbis, 44.1 kHz, ~MP3 bitrate, exact length, no tags. */
+  ogg: Uint8Array;
+  /** PNG waveform image of the peaks (the plugin decodes no SVG). */
+  png: Uint8Array;
   /** "linear": one gain, the audio otherwise untouched; "limiter": gain plus a true-peak limiter. */
   gainMode: "linear" | "limiter";
   /** The gain applied (before the limiter, in limiter mode). */
   gainDb: number;
-  /** MP3 encodes it took (1 unless the first result missed the target). */
+  /** Encode rounds it took (1 unless a first result missed the target). */
   encodes: number;
   input: {
     format: AudioFormat;
@@ -84,6 +98,22 @@ export interface ProcessedAudio {
     bitrateKbps: number | null;
     bytes: number;
     /** The Xing/Info frame with LAME's encoder delay and padding is present. */
+    gapless: boolean;
+  };
+  /** Measured on the delivered Ogg, decoded up to its last granule position (where a Vorbis player stops). */
+  measuredOgg: {
+    lufs: number;
+    truePeakDb: number;
+    /** The last page's granule position: samples per channel played. */
+    sampleCount: number;
+    durationSeconds: number;
+    channels: number;
+    sampleRate: number;
+    /** Nominal bitrate from the Vorbis header, and the file's average (bytes × 8 / duration). */
+    nominalKbps: number | null;
+    averageKbps: number;
+    bytes: number;
+    /** Plays exactly the input's samples. */
     gapless: boolean;
   };
   /** Milliseconds per step (limit is 0 in linear mode) and in all. */
@@ -134,6 +164,13 @@ export async function processAudio(
     // little under the true-peak ceiling (it adds peaks). The delivered file is measured either way.
     let aim: Aim = { lufs: opts.targetLufs + opts.encodeLossLu, ceilingDb: opts.truePeakDb - opts.encodeHeadroomDb };
     const limiter: LimiterSearch = { limitDb: aim.ceilingDb - LIMIT_MARGIN_DB, points: [] };
+    // The Ogg's level relative to the shared pre-encode signal (the MP3's): Vorbis loses less loudness than LAME.
+    let oggTrimDb = opts.oggEncodeLossLu - opts.encodeLossLu;
+    let mp3: Delivered | null = null;
+    let ogg: Delivered | null = null;
+    let peaks: PeakAccumulator | null = null;
+    let gainMode: "linear" | "limiter" = "linear";
+    let appliedGainDb = 0;
     for (let encodes = 1; ; encodes++) {
       // 1. Gain, and the limiter only when a plain gain would put the true peak over the ceiling.
       const decision = decideGain(analysed.loudness, aim);
@@ -149,34 +186,81 @@ export async function processAudio(
         gainDb = best.gainDb;
         preEncode = best.out;
       }
-      // 2. Encode, 3. measure what we deliver (and collect the waveform from the same decode).
+      // 2. Encode what is still missing (side by side), 3. measure what we deliver (the MP3's decode also gives
+      // the waveform). Only a rendition that has not passed yet is encoded again.
       const mp3Path = join(dir, `out-${encodes}.mp3`);
-      await step("encode", () => encode(runner, encodeFrom, mp3Path, channels, encodeGain, opts, signal));
-      const peaks = new PeakAccumulator(analysed.frames, channels, opts.waveformPeaks);
-      const delivered = await step("verify", () => verify(runner, mp3Path, channels, peaks, opts, signal));
+      const oggPath = join(dir, `out-${encodes}.ogg`);
+      const trim = oggTrimDb;
+      const oggGain = (encodeGain ?? 0) + trim;
+      await step("encode", () =>
+        Promise.all([
+          mp3 ? null : encode(runner, encodeArgs({ pcm: encodeFrom, mp3: mp3Path }, channels, encodeGain, opts), signal),
+          ogg ? null : encode(runner, oggEncodeArgs({ pcm: encodeFrom, ogg: oggPath }, channels, oggGain === 0 ? null : oggGain, opts), signal),
+        ]),
+      );
+      const acc: PeakAccumulator | null = mp3 ? null : new PeakAccumulator(analysed.frames, channels, opts.waveformPeaks);
+      const [mp3Now, oggNow]: (Loudness | null)[] = await step("verify", (): Promise<(Loudness | null)[]> =>
+        Promise.all([
+          mp3 ? null : verify(runner, mp3Path, channels, acc!, opts, signal),
+          ogg ? null : verifyOgg(runner, oggPath, channels, opts, signal),
+        ]),
+      );
 
-      const verdict = correctAim(aim, preEncode, delivered, contract);
-      if (!verdict.ok && encodes < opts.maxEncodes) {
-        aim = verdict.aim;
-        continue;
+      // Each file against the contract; a miss gives that file's next aim (the Ogg's in its own, trimmed, terms).
+      const last = encodes >= opts.maxEncodes;
+      let next: Aim = { ...aim };
+      let oggNext: Aim | null = null;
+      if (mp3Now) {
+        const verdict = correctAim(aim, preEncode, mp3Now, contract);
+        if (verdict.ok || last) {
+          mp3 = { ...mp3Now, path: mp3Path };
+          peaks = acc;
+          gainMode = decision.mode;
+          appliedGainDb = gainDb;
+        } else next = verdict.aim;
       }
-      // Loudness slightly off after every attempt is delivered as measured; a true peak over the ceiling never is.
-      if (delivered.truePeakDb > opts.truePeakDb) {
-        throw new AudioError(
-          "processing_failed",
-          "The loop could not be normalised within the true-peak ceiling",
-          `after ${encodes} encodes: ${delivered.truePeakDb} dBTP, ${delivered.lufs} LUFS`,
-        );
+      if (oggNow) {
+        const shift = (l: Loudness | Aim) => ("ceilingDb" in l ? { lufs: l.lufs + trim, ceilingDb: l.ceilingDb + trim } : { lufs: l.lufs + trim, truePeakDb: l.truePeakDb + trim });
+        const verdict = correctAim(shift(aim) as Aim, shift(preEncode) as Loudness, oggNow, contract);
+        if (verdict.ok || last) ogg = { ...oggNow, path: oggPath };
+        else oggNext = verdict.aim;
       }
-      const mp3 = new Uint8Array(await Bun.file(mp3Path).arrayBuffer());
-      const info = inspectMp3(mp3);
+      // A true peak over the ceiling after every attempt is never delivered (loudness slightly off is, as measured).
+      for (const [name, d] of [["MP3", mp3], ["Ogg", ogg]] as const) {
+        if (d && d.truePeakDb > opts.truePeakDb) {
+          throw new AudioError(
+            "processing_failed",
+            "The loop could not be normalised within the true-peak ceiling",
+            `${name} after ${encodes} encodes: ${d.truePeakDb} dBTP, ${d.lufs} LUFS`,
+          );
+        }
+      }
+      if (mp3 && ogg) return finish(mp3, ogg, peaks!, gainMode, appliedGainDb, encodes);
+      // The next shared signal: the MP3's aim (kept if it passed), under the lower of both ceilings; the Ogg's
+      // trim follows its own loudness aim.
+      if (oggNext) {
+        oggTrimDb = oggNext.lufs - next.lufs;
+        next.ceilingDb = Math.min(next.ceilingDb, oggNext.ceilingDb - oggTrimDb);
+      }
+      aim = next;
+    }
+
+    async function finish(mp3: Delivered, ogg: Delivered, peaks: PeakAccumulator, gainMode: "linear" | "limiter", gainDb: number, encodes: number): Promise<ProcessedAudio> {
+      const mp3Bytes = new Uint8Array(await Bun.file(mp3.path).arrayBuffer());
+      const oggBytes = new Uint8Array(await Bun.file(ogg.path).arrayBuffer());
+      const info = inspectMp3(mp3Bytes);
+      const oggInfo = inspectOggVorbis(oggBytes)!;
       const peakValues = peaks.result();
+      const svg = renderWaveformSvg(peakValues, ctx.svg);
+      const png = renderWaveformPng(peakValues, ctx.png);
       timings.total = performance.now() - started;
       return {
-        mp3,
+        mp3: mp3Bytes,
         peaks: peakValues,
-        svg: renderWaveformSvg(peakValues, ctx.svg),
-        gainMode: decision.mode,
+        svg,
+        ogg: oggBytes,
+        png,
+        gainMode,
         gainDb: round(gainDb, 2),
         encodes,
         input: {
@@ -191,21 +275,36 @@ export async function processAudio(
           truePeakDb: analysed.loudness.truePeakDb,
         },
         measured: {
-          lufs: delivered.lufs,
-          truePeakDb: delivered.truePeakDb,
+          lufs: mp3.lufs,
+          truePeakDb: mp3.truePeakDb,
           durationSeconds: peaks.frames / OUTPUT_SAMPLE_RATE,
           sampleCount: peaks.frames,
           sampleRate: OUTPUT_SAMPLE_RATE,
           channels,
           bitrateKbps: info?.cbrKbps ?? null,
-          bytes: mp3.length,
+          bytes: mp3Bytes.length,
           gapless: info?.xing?.encoderDelay != null,
+        },
+        measuredOgg: {
+          lufs: ogg.lufs,
+          truePeakDb: ogg.truePeakDb,
+          sampleCount: oggInfo.samples,
+          durationSeconds: oggInfo.samples / oggInfo.sampleRate,
+          channels: oggInfo.channels,
+          sampleRate: oggInfo.sampleRate,
+          nominalKbps: oggInfo.nominalBitrate === null ? null : oggInfo.nominalBitrate / 1000,
+          averageKbps: round((oggBytes.length * 8) / (oggInfo.samples / oggInfo.sampleRate) / 1000, 1),
+          bytes: oggBytes.length,
+          gapless: oggInfo.samples === analysed.frames,
         },
         timings,
       };
     }
   });
 }
+
+/** A delivered file that passed (or is the last attempt), with what it measured. */
+type Delivered = Loudness & { path: string };
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -348,16 +447,8 @@ async function searchLimiter(
   return chosen(best);
 }
 
-async function encode(
-  runner: FfmpegRunner,
-  pcm: string,
-  mp3: string,
-  channels: 1 | 2,
-  gainDb: number | null,
-  opts: AudioOptions,
-  signal?: AbortSignal,
-): Promise<void> {
-  const r = await runner.run("ffmpeg", encodeArgs({ pcm, mp3 }, channels, gainDb, opts), { signal });
+async function encode(runner: FfmpegRunner, args: string[], signal?: AbortSignal): Promise<void> {
+  const r = await runner.run("ffmpeg", args, { signal });
   if (r.exitCode !== 0) throw new AudioError("processing_failed", "Audio processing failed", `encode exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
 }
 
@@ -372,5 +463,15 @@ async function verify(
   const r = await runner.run("ffmpeg", verifyArgs(mp3, channels, opts), { signal, onStdout: (c) => peaks.push(c) });
   const measured = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
   if (!measured) throw new AudioError("processing_failed", "Audio processing failed", `verify exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+  return measured;
+}
+
+/** Measures the delivered Ogg up to its last granule position (what the plugin's Vorbis reader plays). */
+async function verifyOgg(runner: FfmpegRunner, ogg: string, channels: 1 | 2, opts: AudioOptions, signal?: AbortSignal): Promise<Loudness> {
+  const info = inspectOggVorbis(new Uint8Array(await Bun.file(ogg).arrayBuffer()));
+  if (!info) throw new AudioError("processing_failed", "Audio processing failed", "the encoder wrote no valid Ogg Vorbis stream");
+  const r = await runner.run("ffmpeg", oggVerifyArgs(ogg, info.samples, channels, opts), { signal });
+  const measured = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
+  if (!measured) throw new AudioError("processing_failed", "Audio processing failed", `verify ogg exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
   return measured;
 }

@@ -11,6 +11,8 @@ import {
   limiterFilter,
   mp3Bytes,
   num,
+  oggEncodeArgs,
+  oggVerifyArgs,
   outputChannels,
   pcmBytes,
   probeArgs,
@@ -31,13 +33,15 @@ const all = {
   limit: limitArgs({ pcm: "/tmp/x/input.f32", out: "/tmp/x/l.f32" }, 2, { gainDb: 6, limitDb: -2.7 }, O),
   encode: encodeArgs({ pcm: "/tmp/x/input.f32", mp3: "/tmp/x/out.mp3" }, 2, -3.25, O),
   verify: verifyArgs("/tmp/x/out.mp3", 2, O),
+  oggEncode: oggEncodeArgs({ pcm: "/tmp/x/input.f32", ogg: "/tmp/x/out.ogg" }, 2, -3.75, O),
+  oggVerify: oggVerifyArgs("/tmp/x/out.ogg", 352800, 2, O),
 };
 
 describe("plan", () => {
   test("every command passes the runner's guards: forced demuxer, protocol whitelist, file: input", () => {
     assertGuardedArgs("ffprobe", all.probe);
-    for (const k of ["analyse", "limit", "encode", "verify"] as const) assertGuardedArgs("ffmpeg", all[k]);
-    for (const k of ["analyse", "limit", "encode", "verify"] as const) {
+    for (const k of ["analyse", "limit", "encode", "verify", "oggEncode", "oggVerify"] as const) assertGuardedArgs("ffmpeg", all[k]);
+    for (const k of ["analyse", "limit", "encode", "verify", "oggEncode", "oggVerify"] as const) {
       expect(all[k]).toContain("-nostdin");
       expect(after(all[k], "-protocol_whitelist")).toBe("file,pipe");
     }
@@ -113,6 +117,24 @@ describe("plan", () => {
     expect(graph(v)).toContain("ebur128=peak=true");
     expect(graph(v)).toContain("aformat=sample_rates=44100,asplit=2[meter][out]");
     expect(v.slice(-3)).toEqual(["-f", "f32le", "pipe:1"]);
+  });
+
+  test("the Ogg: Vorbis (not Opus) at the MP3's bitrate, 44.1 kHz, no tags, bounded; verified up to its granule", () => {
+    const e = all.oggEncode;
+    expect(after(e, "-c:a")).toBe("libvorbis");
+    expect(after(e, "-b:a")).toBe("128k");
+    expect(after(e, "-ar")).toBe("44100");
+    expect(after(e, "-ac")).toBe("2");
+    expect(after(e, "-af")).toBe(gainFilter(-3.75));
+    expect(after(e, "-map_metadata")).toBe("-1");
+    expect(Number(after(e, "-fs"))).toBe(mp3Bytes(O.maxSeconds + DECODE_SLACK_SECONDS, 256));
+    expect(e.slice(-3)).toEqual(["-f", "ogg", "file:/tmp/x/out.ogg"]);
+    expect(oggEncodeArgs({ pcm: "/p", ogg: "/o" }, 1, null, O)).not.toContain("-af");
+    const v = all.oggVerify;
+    expect(after(v, "-f", 2)).toBe("ogg");
+    expect(graph(v)).toStartWith("[0:a:0]atrim=end_sample=352800,aformat=sample_rates=44100");
+    expect(graph(v)).toContain("ebur128=peak=true");
+    expect(v.slice(-3)).toEqual(["-f", "null", "pipe:1"]);
   });
 
   test("numbers in filters never use exponent notation", () => {

@@ -8,6 +8,7 @@
 //             the PCM, measured; repeated with a corrected gain until it lands on the target
 //   encode    PCM (+ gain) → MP3 CBR with the Xing/LAME header (gapless)
 //   verify    decode the MP3 once: loudness and true peak of the delivered file, and the PCM for the peaks
+//   (encode and verify run for the Ogg Vorbis rendition too, from the same PCM, in parallel with the MP3's)
 //
 // Every input is opened with a forced demuxer (`-f`) and `-protocol_whitelist file,pipe`, every output has a
 // forced muxer and a size bound (`-fs`), every input a duration bound (`-t`). ffmpeg.ts refuses arguments
@@ -156,14 +157,71 @@ export function encodeArgs(
   opts: Pick<AudioOptions, "maxSeconds" | "mp3BitrateKbps" | "mp3Quality">,
 ): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
+  return pcmEncode(paths.pcm, channels, gainDb, seconds, [
+    "-c:a", "libmp3lame", "-b:a", `${opts.mp3BitrateKbps}k`, "-compression_level", String(opts.mp3Quality),
+    "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1",
+    "-fs", String(mp3Bytes(seconds, opts.mp3BitrateKbps)), "-f", "mp3", file(paths.mp3),
+  ]);
+}
+
+/** PCM (+ gain) → an encoder: `codec` holds the codec, its options, the size bound and the output. */
+function pcmEncode(pcm: string, channels: 1 | 2, gainDb: number | null, seconds: number, codec: string[]): string[] {
   return [
     ...GLOBAL, "-loglevel", "error",
-    ...pcmInput(paths.pcm, channels, seconds),
+    ...pcmInput(pcm, channels, seconds),
     ...(gainDb === null ? [] : ["-af", gainFilter(gainDb)]),
-    "-c:a", "libmp3lame", "-b:a", `${opts.mp3BitrateKbps}k`, "-compression_level", String(opts.mp3Quality),
-    "-ar", String(OUTPUT_SAMPLE_RATE), "-ac", String(channels),
-    "-map_metadata", "-1", "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1",
-    "-fs", String(mp3Bytes(seconds, opts.mp3BitrateKbps)), "-f", "mp3", file(paths.mp3),
+    "-ar", String(OUTPUT_SAMPLE_RATE), "-ac", String(channels), "-map_metadata", "-1",
+    ...codec,
+  ];
+}
+
+/**
+ * The same PCM (+ gain) → Ogg Vorbis, the rendition the plugin plays (its player reads WAV, AIFF, FLAC and Ogg
+ * Vorbis only, never MP3 or Opus). libvorbis in average-bitrate mode at the MP3's bitrate; Vorbis has no encoder
+ * delay to signal and the last page's granule position ends the stream at the exact input length (gapless).
+ * No tags carried over.
+ */
+export function oggEncodeArgs(
+  paths: { pcm: string; ogg: string },
+  channels: 1 | 2,
+  gainDb: number | null,
+  opts: Pick<AudioOptions, "maxSeconds" | "mp3BitrateKbps">,
+): string[] {
+  const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
+  return pcmEncode(paths.pcm, channels, gainDb, seconds, [
+    "-c:a", "libvorbis", "-b:a", `${opts.mp3BitrateKbps}k`,
+    // Average bitrate may run above the nominal one on dense material: bounded at twice it.
+    "-fs", String(mp3Bytes(seconds, 2 * opts.mp3BitrateKbps)), "-f", "ogg", file(paths.ogg),
+  ]);
+}
+
+/**
+ * Decode the delivered Ogg and measure it, as the plugin hears it: cut at `samples`, the last page's granule
+ * position, where libvorbisfile stops (this ffmpeg's decoder plays the encoder's final overlap past it).
+ */
+export function oggVerifyArgs(
+  oggPath: string,
+  samples: number,
+  channels: 1 | 2,
+  opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">,
+): string[] {
+  return decodeAndMeter("ogg", oggPath, `atrim=end_sample=${Math.max(1, Math.floor(samples))}`, channels, opts, ["-f", "null", "pipe:1"]);
+}
+
+/** Decode a delivered file (forced demuxer, bounded length) through `chain`, metered on the side, to `output`. */
+function decodeAndMeter(
+  format: "mp3" | "ogg",
+  path: string,
+  chain: string,
+  channels: 1 | 2,
+  opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">,
+  output: string[],
+): string[] {
+  return [
+    ...GLOBAL, "-loglevel", "info",
+    ...inputGuards(format), "-t", num(opts.maxSeconds + DECODE_SLACK_SECONDS), "-i", file(path),
+    "-filter_complex", tapMeter(chain, opts, channels),
+    "-map", "[out]", ...output,
   ];
 }
 
@@ -174,11 +232,5 @@ export function verifyArgs(
   opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">,
 ): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
-  return [
-    ...GLOBAL, "-loglevel", "info",
-    ...inputGuards("mp3"), "-t", num(seconds), "-i", file(mp3Path),
-    "-filter_complex", tapMeter("", opts, channels),
-    "-map", "[out]", "-c:a", "pcm_f32le",
-    "-fs", String(pcmBytes(seconds, channels)), "-f", "f32le", "pipe:1",
-  ];
+  return decodeAndMeter("mp3", mp3Path, "", channels, opts, ["-c:a", "pcm_f32le", "-fs", String(pcmBytes(seconds, channels)), "-f", "f32le", "pipe:1"]);
 }

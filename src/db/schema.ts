@@ -194,6 +194,13 @@ export const posts = sqliteTable(
     audioKey: text("audio_key").notNull(),
     peaksKey: text("peaks_key").notNull(),
     waveformKey: text("waveform_key").notNull(),
+    /**
+     * The renditions the plugin reads (docs/plugin-contract.md "Posts"): Ogg Vorbis for `audio_url` and a PNG for
+     * `waveform_url`. Null on posts made before they existed, until the add-renditions job (src/audio/renditions.ts)
+     * has stored them; until then the post's audio_url is the MP3 and its waveform_url the SVG.
+     */
+    oggKey: text("ogg_key"),
+    waveformPngKey: text("waveform_png_key"),
     /** Measured on the delivered MP3. */
     loudnessLufs: real("loudness_lufs"),
     truePeakDb: real("true_peak_db"),

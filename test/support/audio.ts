@@ -49,6 +49,43 @@ export async function decode(path: string, rate = 44100): Promise<{ frames: numb
   return { frames: samples.length / channels, channels, samples };
 }
 
+/** Writes interleaved float samples as a 32-bit float WAV (e.g. the part of a decode a player plays). */
+export async function writeWavF32(path: string, samples: Float32Array, channels: number, rate = 44100): Promise<string> {
+  const header = new DataView(new ArrayBuffer(44));
+  const tag = (at: number, s: string) => [...s].forEach((c, i) => header.setUint8(at + i, c.charCodeAt(0)));
+  tag(0, "RIFF");
+  header.setUint32(4, 36 + samples.byteLength, true);
+  tag(8, "WAVEfmt ");
+  header.setUint32(16, 16, true);
+  header.setUint16(20, 3, true); // IEEE float
+  header.setUint16(22, channels, true);
+  header.setUint32(24, rate, true);
+  header.setUint32(28, rate * channels * 4, true);
+  header.setUint16(32, channels * 4, true);
+  header.setUint16(34, 32, true);
+  tag(36, "data");
+  header.setUint32(40, samples.byteLength, true);
+  await Bun.write(path, new Blob([header.buffer, new Uint8Array(samples.buffer as ArrayBuffer, samples.byteOffset, samples.byteLength)]));
+  return path;
+}
+
+/**
+ * An Ogg Vorbis file as a Vorbis player (libvorbisfile, JUCE's reader) plays it: decoded, cut at the last page's
+ * granule position (this ffmpeg's decoder plays the encoder's overlap past it), measured with the contract's meter.
+ */
+export async function playOgg(path: string, granule: number, dir: string): Promise<Loudness & { frames: number; channels: number; samples: Float32Array }> {
+  const d = await decode(path);
+  const samples = d.samples.subarray(0, granule * d.channels);
+  const wav = await writeWavF32(join(dir, `played-${crypto.randomUUID()}.wav`), samples, d.channels);
+  return { ...(await measure(wav)), frames: samples.length / d.channels, channels: d.channels, samples };
+}
+
+/** ffprobe's view of the first audio stream: codec, rate, channels, and the container's bitrate. */
+export function probeStream(path: string): { codec_name: string; sample_rate: string; channels: number; bit_rate?: string } {
+  const p = Bun.spawnSync([bins.ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate,channels,bit_rate", "-of", "json", path]);
+  return JSON.parse(p.stdout.toString()).streams[0];
+}
+
 // Test signals. Expressions are lavfi aevalsrc syntax (`t` in seconds, random(n) is a noise generator).
 const kick = "sin(2*PI*(50+120*exp(-mod(t,0.5)*30))*mod(t,0.5))*exp(-mod(t,0.5)*9)";
 const snare = "(2*random(0)-1)*exp(-mod(t+0.5,1)*25)";
