@@ -5,10 +5,12 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { listMail } from "./integrations/mailer.ts";
+import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
   sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
+${RELAY_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void };
@@ -26,6 +28,7 @@ export async function runCli(args: string[], env: Record<string, string | undefi
     return 0;
   }
   if (command === "mail" && sub === "list") return mailList(rest, env, io);
+  if (command === "relay") return relayCommand(args.slice(1), io);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
 }
