@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSqld } from "../support/sqld.ts";
+import { freePort, waitFor } from "../support/net.ts";
 import { buildBinary, startBinary, type ServerProcess } from "./harness.ts";
 
 // The build takes a few seconds (more on a loaded machine): do it once, up front, with room to spare.
@@ -93,6 +94,20 @@ describe("the compiled binary", () => {
       expect(code).toBe(2);
       expect(s.stderr.join("\n")).toContain(`${name}=`);
     });
+  });
+
+  test("`sidechain relay <URL> --port N` forwards to a server and stops on SIGTERM", async () => {
+    const server = await start();
+    const port = await freePort();
+    const relay = Bun.spawn([await buildBinary(), "relay", server.url, "--port", String(port)], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    try {
+      await waitFor(async () => (await fetch(`http://localhost:${port}/health`)).ok, 15_000, () => relay.exitCode !== null);
+      expect(await (await fetch(`http://localhost:${port}/readyz`)).json()).toMatchObject({ status: "ok" });
+      relay.kill("SIGTERM");
+      expect(await relay.exited).toBe(0);
+    } finally {
+      if (relay.exitCode === null) relay.kill("SIGKILL");
+    }
   });
 
   test("a busy port is reported clearly", async () => {
