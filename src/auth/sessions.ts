@@ -61,12 +61,25 @@ export async function createSession(deps: Deps, userId: string, client: ClientIn
     refreshTokenHash: sha256(refresh),
     accessTokenId: tokenId,
   });
-  const { token, expiresAt } = await signToken(deps, { id, userId }, tokenId, opts.tokenType);
+  const { token, expiresAt } = await signToken(deps, { id, userId, absoluteExpiresAt: now + config.SESSION_MAX_TTL_S * 1000 }, tokenId, opts.tokenType);
   return { token, refresh_token: refresh, expires_at: expiresAt.toISOString(), session_id: id };
 }
 
-const signToken = (deps: Deps, session: { id: string; userId: string }, tokenId: string, type?: TokenType) =>
-  signAccessToken(deps.config.JWT_SECRET, { userId: session.userId, sessionId: session.id, tokenId }, deps.clock.now(), deps.config.ACCESS_TOKEN_TTL_S, type);
+/**
+ * Token lifetimes (README "Staying signed in"; docs/security.md, Sessions). An API access token lives as long as
+ * its session can: it expires at the session's hard end (SESSION_MAX_TTL_S after sign-in), whichever way it was
+ * issued (sign-in, register, OAuth poll, device, refresh, trade). The session row is checked on every request, so
+ * the token dies at once with its session (revocation, logout, password change, SESSION_IDLE_TTL_S without use);
+ * its own exp only has to stop it outliving the session, and a token's exp cannot slide as the session does. The
+ * plugin refreshes only tokens of an interactive sign-in and never one restored at start, so a token shorter than
+ * its session would sign it out while the session lives. At the token's end the session has ended too: nothing
+ * can refresh it, the client signs in again. A browser-session cookie keeps ACCESS_TOKEN_TTL_S (browser-session.ts).
+ */
+const signToken = (deps: Deps, session: { id: string; userId: string; absoluteExpiresAt: number }, tokenId: string, type: TokenType = "access") => {
+  const now = deps.clock.now();
+  const ttlS = type === "access" ? Math.max(1, Math.floor((session.absoluteExpiresAt - now) / 1000)) : deps.config.ACCESS_TOKEN_TTL_S;
+  return signAccessToken(deps.config.JWT_SECRET, { userId: session.userId, sessionId: session.id, tokenId }, now, ttlS, type);
+};
 
 function isLive(s: Session, now: number) {
   return s.revokedAt === null && s.expiresAt > now && s.absoluteExpiresAt > now;

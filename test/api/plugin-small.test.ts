@@ -320,3 +320,35 @@ describe("item 4: the plugin's delete (NetworkClient::deletePost, FeedClient.cpp
   });
 });
 
+
+describe("item 3: staying signed in", () => {
+  test("login, register and refresh return access tokens that end with their session's hard limit; the token restored at start works past 24 h", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
+    const hardEnd = () => new Date(Math.floor((env.clock.now() + env.deps.config.SESSION_MAX_TTL_S * 1000) / 1000) * 1000).toISOString();
+    const end = hardEnd();
+    const p = await registerProducer(env, { password: "correct horse battery staple" });
+    const login = await expectOk(await env.request("/api/v1/auth/login", { method: "POST", json: { email: p.email, password: "correct horse battery staple" } }));
+    expect(login.auth.expires_at).toBe(end);
+    const claims = JSON.parse(Buffer.from(login.auth.token.split(".")[1], "base64url").toString());
+    expect(claims.exp * 1000).toBe(Date.parse(end));
+    // used every few days, the plugin's restored token keeps working for weeks
+    for (let day = 0; day < 40; day += 5) {
+      env.clock.advance(5 * 86400_000);
+      expect((await expectOk(await plugin("/users/me", login.auth.token))).id).toBe(p.id);
+    }
+    // refresh rotation still works and keeps the same end
+    const rotated = await expectOk(await env.request("/api/v1/auth/refresh", { method: "POST", json: { refresh_token: login.auth.refresh_token } }));
+    expect(rotated.auth.expires_at).toBe(end);
+    await expectError(await env.request("/api/v1/auth/refresh", { method: "POST", json: { refresh_token: login.auth.refresh_token } }), 401, "invalid_token");
+    // revocation (here: the reuse of a rotated refresh token) is immediate whatever the tokens' exp
+    await expectError(await plugin("/users/me", login.auth.token), 401, "invalid_token");
+    await expectError(await plugin("/users/me", rotated.auth.token), 401, "invalid_token");
+  });
+
+  test("a session unused for SESSION_IDLE_TTL_S ends, token and all", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
+    const p = await registerProducer(env);
+    env.clock.advance(env.deps.config.SESSION_IDLE_TTL_S * 1000 + 60_000);
+    await expectError(await plugin("/users/me", p.token), 401, "invalid_token");
+  });
+});
