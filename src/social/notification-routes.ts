@@ -6,7 +6,7 @@ import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { PublicUser } from "../users/models.ts";
-import { listNotifications, markNotifications, notificationCounts } from "./notifications.ts";
+import { groupNotifications, listNotifications, markNotifications, notificationCounts } from "./notifications.ts";
 
 const actorExample = {
   id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e",
@@ -54,11 +54,46 @@ const Notification = t.Object({
   is_seen: t.Boolean(),
   is_read: t.Boolean(),
 });
+// The plugin's shape (src/models/Notification.h): the same page, grouped by verb and target (groupNotifications).
+const NotificationGroup = t.Object({
+  id: t.String({ description: "the newest notification of the group" }),
+  group_id: t.String({ description: "verb:target_id" }),
+  verb: t.Union([t.Literal("follow"), t.Literal("like"), t.Literal("post")], { description: "like = a reaction of any emoji; post = a producer you follow posted" }),
+  actor_ids: t.Array(t.String(), { minItems: 1, description: "newest first" }),
+  actor_usernames: t.Array(t.String()),
+  actor_avatar_urls: t.Array(t.String({ description: "\"\" without a picture" })),
+  actor_count: t.Integer({ minimum: 1 }),
+  target_type: t.Union([t.Literal("user"), t.Literal("post")]),
+  target_id: t.String({ description: "the post, or your own user id for follows" }),
+  target_preview: t.String({ description: "the post's title; \"\" for follows" }),
+  content_text: t.String({ description: "the newest reaction's emoji; \"\" otherwise" }),
+  is_read: t.Boolean({ description: "every notification of the group is read" }),
+  is_seen: t.Boolean(),
+  created_at: t.String({ format: "date-time", description: "of the newest notification" }),
+  updated_at: t.String({ format: "date-time" }),
+});
+const groupExample = {
+  id: notificationExample.id,
+  group_id: `like:${notificationExample.post_id}`,
+  verb: "like" as const,
+  actor_ids: [actorExample.id],
+  actor_usernames: [actorExample.username],
+  actor_avatar_urls: [""],
+  actor_count: 1,
+  target_type: "post" as const,
+  target_id: notificationExample.post_id,
+  target_preview: "Midnight chords",
+  content_text: "🔥",
+  is_read: false,
+  is_seen: false,
+  created_at: notificationExample.created_at,
+  updated_at: notificationExample.created_at,
+};
 const countsExample = { unseen: 2, unread: 5 };
 const Counts = t.Object({ unseen: t.Integer(), unread: t.Integer() }, { examples: [countsExample] });
 const NotificationList = t.Object(
-  { notifications: t.Array(Notification), unseen: t.Integer(), unread: t.Integer(), meta: PageMeta },
-  { examples: [{ notifications: [notificationExample], ...countsExample, meta: { count: 1, has_more: false, next_cursor: "" } }] },
+  { notifications: t.Array(Notification), groups: t.Array(NotificationGroup), unseen: t.Integer(), unread: t.Integer(), meta: PageMeta },
+  { examples: [{ notifications: [notificationExample], groups: [groupExample], ...countsExample, meta: { count: 1, has_more: false, next_cursor: "" } }] },
 );
 const MarkBody = t.Object({
   ids: t.Optional(t.Array(t.String({ maxLength: 64 }), { maxItems: 500, description: "your notifications to mark; absent or empty: all" })),
@@ -77,13 +112,13 @@ export const notificationRoutes = (deps: Deps) =>
         const page = parsePage(query);
         const rows = await listNotifications(deps, auth.user.id, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.row.createdAt, id: r.row.id }));
-        return { notifications: items.map((r) => r.item), ...(await notificationCounts(deps, auth.user.id)), meta };
+        return { notifications: items.map((r) => r.item), groups: groupNotifications(auth.user.id, items), ...(await notificationCounts(deps, auth.user.id)), meta };
       },
       {
         auth: true,
         query: PageQuery,
         response: { 200: NotificationList, 400: ErrorSchema, 401: ErrorSchema },
-        detail: { summary: "Your notifications, newest first, with unseen and unread counts (plugin: limit and offset)" },
+        detail: { summary: "Your notifications, newest first, with unseen and unread counts; groups[] is the same page grouped by verb and target, as the plugin reads it (plugin: limit and offset)" },
       },
     )
     .get("/notifications/counts", ({ auth }) => notificationCounts(deps, auth.user.id), {

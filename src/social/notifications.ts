@@ -170,6 +170,7 @@ export async function listNotifications(deps: Deps, userId: string, page: Page, 
   const extras = await viewerExtras(deps, userId, [...new Set(rows.map((r) => r.actor.id))]);
   return rows.map((r) => ({
     row: r.n,
+    title: r.title ?? "",
     item: {
       id: r.n.id,
       kind: r.n.kind as NotificationKind,
@@ -219,3 +220,75 @@ export async function markNotifications(deps: Deps, userId: string, what: "seen"
   });
 }
 
+
+// ---------------------------------------------------------------------------------------------------------------
+// The plugin's grouped shape
+
+/**
+ * A notification as the plugin's model reads it (src/models/Notification.h, from_json; NotificationClient.cpp reads
+ * `groups`): repeats of one verb on one target in one group, its actors newest first. Every string is a string
+ * (never null) and actor_ids is never empty (the model drops a group without actors).
+ */
+export type NotificationGroupT = {
+  id: string;
+  group_id: string;
+  verb: "follow" | "like" | "post";
+  actor_ids: string[];
+  actor_usernames: string[];
+  actor_avatar_urls: string[];
+  actor_count: number;
+  target_type: "user" | "post";
+  target_id: string;
+  target_preview: string;
+  content_text: string;
+  is_read: boolean;
+  is_seen: boolean;
+  created_at: string;
+  updated_at: string;
+};
+
+const VERB = { follow: "follow", reaction: "like", new_post: "post" } as const;
+
+/**
+ * Groups a page of notifications (newest first) for the plugin: follows of the user, reactions to one post, and a
+ * new post (one per post). A group takes the id and time of its newest notification and is read (seen) only when
+ * all of its notifications are. Groups are made within the page, so one group may continue on the next page.
+ */
+export function groupNotifications(userId: string, page: { item: NotificationT; title: string }[]): NotificationGroupT[] {
+  const groups = new Map<string, NotificationGroupT>();
+  for (const { item, title } of page) {
+    const verb = VERB[item.kind];
+    const targetId = item.kind === "follow" ? userId : item.post_id;
+    const groupId = `${verb}:${targetId}`;
+    let g = groups.get(groupId);
+    if (!g) {
+      g = {
+        id: item.id,
+        group_id: groupId,
+        verb,
+        actor_ids: [],
+        actor_usernames: [],
+        actor_avatar_urls: [],
+        actor_count: 0,
+        target_type: item.kind === "follow" ? "user" : "post",
+        target_id: targetId,
+        target_preview: item.kind === "follow" ? "" : title,
+        content_text: item.emoji,
+        is_read: true,
+        is_seen: true,
+        created_at: item.created_at,
+        updated_at: item.created_at,
+      };
+      groups.set(groupId, g);
+    }
+    if (!g.actor_ids.includes(item.actor.id)) {
+      g.actor_ids.push(item.actor.id);
+      g.actor_usernames.push(item.actor.username);
+      g.actor_avatar_urls.push(item.actor.avatar_url);
+      g.actor_count++;
+    }
+    g.is_read &&= item.is_read;
+    g.is_seen &&= item.is_seen;
+  }
+  return [...groups.values()];
+}

@@ -50,7 +50,7 @@ for (const driver of DRIVERS) {
       const postId = await insertReadyPost(env, author.id, "Midnight chords");
       await expectOk(await post("/feed/like", { activity_id: postId, emoji: "🔥" }, fan.token));
       const body = await list(author);
-      expect(Object.keys(body).sort()).toEqual(["meta", "notifications", "unread", "unseen"]);
+      expect(Object.keys(body).sort()).toEqual(["groups", "meta", "notifications", "unread", "unseen"]);
       expect(body).toMatchObject({ unseen: 1, unread: 1, meta: { count: 1, has_more: false, next_cursor: "" } });
       const [n] = body.notifications;
       expectNotificationShape(n);

@@ -352,3 +352,75 @@ describe("item 3: staying signed in", () => {
     await expectError(await plugin("/users/me", p.token), 401, "invalid_token");
   });
 });
+
+describe("item 5: notifications in the plugin's groups[] (src/models/Notification.h, NotificationClient.cpp)", () => {
+  /** The plugin model's parse rules: typed strings, string arrays, booleans; a group without actors is dropped. */
+  const parsesLikeThePlugin = (g: Record<string, unknown>) => {
+    for (const k of ["id", "verb", "target_type", "target_id", "target_preview", "content_text", "group_id", "created_at", "updated_at"]) expect(typeof g[k]).toBe("string");
+    for (const k of ["actor_ids", "actor_usernames", "actor_avatar_urls"]) {
+      expect(Array.isArray(g[k])).toBe(true);
+      for (const v of g[k] as unknown[]) expect(typeof v).toBe("string");
+    }
+    expect(typeof g.is_read).toBe("boolean");
+    expect(typeof g.is_seen).toBe("boolean");
+    expect(Number.isInteger(g.actor_count)).toBe(true);
+    expect((g.id as string).length && (g.verb as string).length && (g.actor_ids as string[]).length).toBeTruthy();
+  };
+
+  test("reactions to one loop and follows are grouped per verb and target, newest actor first, strings never null; notifications[] stays", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
+    const me = await registerProducer(env);
+    const [b, c] = [await registerProducer(env), await registerProducer(env)];
+    const postId = await insertReadyPost(env, me.id, "Midnight chords");
+    const other = await insertReadyPost(env, me.id, "Second loop");
+    await expectOk(await plugin("/feed/like", b.token, { activity_id: postId, emoji: "🔥" }));
+    env.clock.advance(1000);
+    await expectOk(await plugin("/feed/like", c.token, { activity_id: postId, emoji: "❤️" }));
+    env.clock.advance(1000);
+    await expectOk(await plugin("/feed/like", b.token, { activity_id: other, emoji: "🔥" }));
+    env.clock.advance(1000);
+    await plugin("/social/follow", b.token, { target_user_id: me.id });
+    env.clock.advance(1000);
+    await plugin("/social/follow", c.token, { target_user_id: me.id });
+
+    const page = await expectOk(await plugin("/notifications?limit=20&offset=0", me.token));
+    expect(page.notifications).toHaveLength(5);
+    expect(page.unread).toBe(5);
+    for (const g of page.groups) parsesLikeThePlugin(g);
+    expect(page.groups.map((g: { group_id: string }) => g.group_id)).toEqual([`follow:${me.id}`, `like:${other}`, `like:${postId}`]);
+    const [follows, likeOther, likes] = page.groups;
+    expect(follows).toMatchObject({ verb: "follow", actor_ids: [c.id, b.id], actor_usernames: [c.username, b.username], actor_avatar_urls: ["", ""], actor_count: 2, target_type: "user", target_id: me.id, target_preview: "", content_text: "", is_read: false, is_seen: false });
+    expect(follows.id).toBe(page.notifications[0].id);
+    expect(follows.created_at).toBe(page.notifications[0].created_at);
+    expect(likeOther).toMatchObject({ verb: "like", actor_ids: [b.id], actor_count: 1, target_type: "post", target_id: other, target_preview: "Second loop", content_text: "🔥" });
+    expect(likes).toMatchObject({ verb: "like", actor_ids: [c.id, b.id], actor_count: 2, target_id: postId, target_preview: "Midnight chords", content_text: "❤️" });
+
+    // the plugin's "mark all read" (empty-body POST → GET) reads every group
+    await expectOk(await plugin("/notifications/read", me.token));
+    const after = await expectOk(await plugin("/notifications?limit=20&offset=0", me.token));
+    expect(after.groups.every((g: { is_read: boolean; is_seen: boolean }) => g.is_read && g.is_seen)).toBe(true);
+    // a page with nothing has an empty groups[]
+    expect((await expectOk(await plugin("/notifications?limit=20&offset=0", b.token))).groups).toEqual([]);
+  });
+
+  test("a group is read only when all of it is; a new post by a followed producer is its own group", async () => {
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
+    const me = await registerProducer(env);
+    const [b, c] = [await registerProducer(env), await registerProducer(env)];
+    const postId = await insertReadyPost(env, me.id, "Loop");
+    await expectOk(await plugin("/feed/like", b.token, { activity_id: postId, emoji: "🔥" }));
+    const first = (await expectOk(await plugin("/notifications", me.token))).notifications[0].id;
+    await expectOk(await env.request("/api/v1/notifications/read", { method: "POST", json: { ids: [first] }, token: me.token }));
+    env.clock.advance(1000);
+    await expectOk(await plugin("/feed/like", c.token, { activity_id: postId, emoji: "🔥" }));
+    const [g] = (await expectOk(await plugin("/notifications", me.token))).groups;
+    expect(g).toMatchObject({ actor_ids: [c.id, b.id], is_read: false, is_seen: false });
+
+    await plugin("/social/follow", me.token, { target_user_id: b.id });
+    const bPost = await insertReadyPost(env, b.id, "B's new loop");
+    const groups = (await expectOk(await plugin("/notifications", me.token))).groups;
+    const posted = groups.find((x: { verb: string }) => x.verb === "post");
+    parsesLikeThePlugin(posted);
+    expect(posted).toMatchObject({ verb: "post", actor_ids: [b.id], target_type: "post", target_id: bPost, target_preview: "B's new loop", content_text: "" });
+  });
+});
