@@ -19,6 +19,7 @@ import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { registerProcessLoop } from "./audio/process-loop.ts";
+import { queueMissingRenditions, registerRenditions } from "./audio/renditions.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
@@ -138,6 +139,9 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   const swept = await sweepStaleTempDirs(config.AUDIO_TMP_DIR, config.JOB_TIMEOUT_MS + config.FFMPEG_TIMEOUT_MS);
   if (swept) deps.log.info("removed stale audio temp dirs", { count: swept });
   await deps.jobs.start();
+  // Posts made before the plugin's Ogg and PNG renditions get them through durable jobs; queueing them does not
+  // hold the start up (until then such a post plays its MP3, src/audio/renditions.ts).
+  const queueing = queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", { error: String(err) }));
   // Old notifications go hourly (and once now); a failure is logged and tried again at the next hour.
   const prune = () =>
     pruneNotifications(deps, config.NOTIFICATION_RETENTION_DAYS)
@@ -201,6 +205,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
         deps.log.warn("in-flight requests did not finish in time; closing them");
         await Promise.all(servers.map((s) => s.stop(true)));
       }
+      await queueing;
       // Jobs still running are given back to the queue (another instance, or the next start, finishes them).
       await deps.jobs.stop({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
       clearInterval(pruneTimer);
@@ -223,6 +228,7 @@ export function listenAddresses(host: string): string[] {
 /** Each feature's job handlers, registered before the queue starts. */
 export function registerJobHandlers(deps: Deps) {
   registerProcessLoop(deps);
+  registerRenditions(deps);
   registerStreamMirror(deps);
 }
 

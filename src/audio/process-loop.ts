@@ -1,5 +1,5 @@
 // The process-loop job: reloads the post by id, runs the audio pipeline on the stored original, stores the MP3,
-// peaks and SVG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
+// the Ogg, peaks, SVG and PNG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
 // `processing` is left alone, and storing under fixed keys twice just overwrites. Bad input fails at once (no
 // retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt.
 import { and, eq, sql } from "drizzle-orm";
@@ -10,6 +10,7 @@ import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.
 import { removePostMedia } from "../posts/service.ts";
 import { publishPostReady } from "../realtime/events.ts";
 import { onPostReady } from "../social/post-ready.ts";
+import { newKey } from "../storage/index.ts";
 import { isAudioError, processAudio } from "./pipeline.ts";
 
 export const PROCESS_LOOP = "process-loop";
@@ -36,10 +37,15 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
         onProgress: (_stage, fraction) => void ctx.progress(Math.round(fraction * 100)),
       });
     });
+    // A post uploaded before the renditions existed (and processed only now) gets their keys here.
+    const oggKey = post.oggKey ?? newKey(["loops", postId], "ogg");
+    const waveformPngKey = post.waveformPngKey ?? newKey(["loops", postId], "png");
     await Promise.all([
       deps.storage.put(post.audioKey, result.mp3, { contentType: "audio/mpeg" }),
+      deps.storage.put(oggKey, result.ogg, { contentType: "audio/ogg" }),
       deps.storage.put(post.peaksKey, new TextEncoder().encode(JSON.stringify(result.peaks)), { contentType: "application/json" }),
       deps.storage.put(post.waveformKey, new TextEncoder().encode(result.svg), { contentType: "image/svg+xml" }),
+      deps.storage.put(waveformPngKey, result.png, { contentType: "image/png" }),
     ]);
     const now = deps.clock.now();
     const updated = await deps.database.tx(async (tx) => {
@@ -47,6 +53,8 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
         .update(posts)
         .set({
           status: "ready",
+          oggKey,
+          waveformPngKey,
           loudnessLufs: round(result.measured.lufs, 2),
           truePeakDb: round(result.measured.truePeakDb, 2),
           durationSeconds: round(result.measured.durationSeconds, 4),
@@ -69,7 +77,16 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
     if (updated.length === 0) await removePostMedia(deps, postId);
     // After the commit: followers connected over WebSocket get new_post.
     else void publishPostReady(deps, postId);
-    return { status: "ready", lufs: result.measured.lufs, true_peak_db: result.measured.truePeakDb, gain_mode: result.gainMode, encodes: result.encodes, ms: Math.round(result.timings.total) };
+    return {
+      status: "ready",
+      lufs: result.measured.lufs,
+      true_peak_db: result.measured.truePeakDb,
+      ogg_lufs: result.measuredOgg.lufs,
+      ogg_true_peak_db: result.measuredOgg.truePeakDb,
+      gain_mode: result.gainMode,
+      encodes: result.encodes,
+      ms: Math.round(result.timings.total),
+    };
   } catch (err) {
     const permanent = err instanceof PermanentJobError || (isAudioError(err) && !err.retryable);
     if (permanent || job.attempt >= job.maxAttempts) {

@@ -144,6 +144,9 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
     audioKey: newKey(dirs, "mp3"),
     peaksKey: newKey(dirs, "json"),
     waveformKey: newKey(dirs, "svg"),
+    // The plugin's renditions (audio_url, waveform_url): reserved with the others, stored by process-loop.
+    oggKey: newKey(dirs, "ogg"),
+    waveformPngKey: newKey(dirs, "png"),
   };
   const now = deps.clock.now();
   await deps.storage.put(keys.originalKey, file instanceof DiskFile ? { path: file.path } : file);

@@ -24,6 +24,7 @@ import { follows, jobs, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import type { JobInfo } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
+import { mediaUrls } from "../posts/models.ts";
 
 export const STREAM_MIRROR = "stream-mirror";
 /** With the queue's backoff capped at JOB_BACKOFF_MAX_MS (5 min by default) this keeps trying for about a week. */
@@ -166,9 +167,7 @@ async function readDesired(deps: Deps, o: MirrorObject): Promise<Desired> {
           text: p.title,
           custom: {
             object: `loop:${p.id}`,
-            audio_url: deps.mediaUrl(p.audioKey),
-            waveform_url: deps.mediaUrl(p.waveformKey),
-            peaks_url: deps.mediaUrl(p.peaksKey),
+            ...mediaUrls(deps, p),
             filename: p.title,
             duration_seconds: p.durationSeconds ?? 0,
             duration_bars: p.durationBars ?? 0,

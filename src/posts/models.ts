@@ -2,6 +2,7 @@
 // JSON parser drops a whole post on one wrong type, so every field has a fixed type and is always present.
 import { t } from "elysia";
 import { Type } from "@sinclair/typebox";
+import type { posts } from "../db/schema.ts";
 
 // Integers are TypeBox's plain Type.Integer, not Elysia's t.Integer: that one is a transform (it also accepts
 // numeric strings), which makes every answer holding it go through TypeBox's Encode (~150 µs for a 20-post page)
@@ -20,8 +21,10 @@ export const postExample = {
   user_avatar_url: "",
   user: { id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e", username: "nightbeats", display_name: "Night Beats", avatar_url: "" },
   status: "ready",
-  audio_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/9f8e7d6c5b4a39281706f5e4d3c2b1a0.mp3",
-  waveform_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/0a1b2c3d4e5f60718293a4b5c6d7e8f9.svg",
+  audio_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/5e4d3c2b1a0f9e8d7c6b5a4938271605.ogg",
+  mp3_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/9f8e7d6c5b4a39281706f5e4d3c2b1a0.mp3",
+  waveform_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/7f6e5d4c3b2a19080f1e2d3c4b5a6978.png",
+  waveform_svg_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/0a1b2c3d4e5f60718293a4b5c6d7e8f9.svg",
   peaks_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/1a2b3c4d5e6f708192a3b4c5d6e7f809.json",
   filename: "Midnight chords",
   duration_seconds: 16,
@@ -57,9 +60,11 @@ export const Post = t.Object(
     user_avatar_url: t.String(),
     user: t.Object({ id: t.String(), username: t.String(), display_name: t.String(), avatar_url: t.String() }),
     status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed")]),
-    audio_url: t.String(),
-    waveform_url: t.String(),
-    peaks_url: t.String(),
+    audio_url: t.String({ description: "What the plugin plays: Ogg Vorbis (the MP3 on a post made before the Ogg existed, until it has one)" }),
+    mp3_url: t.String({ description: "128 kbps MP3, for browsers" }),
+    waveform_url: t.String({ description: "PNG waveform for the plugin's card (the SVG until an older post has its PNG)" }),
+    waveform_svg_url: t.String({ description: "SVG waveform, for the web" }),
+    peaks_url: t.String({ description: "Waveform peaks as a JSON array of numbers 0..1" }),
     peaks: t.Optional(t.Array(t.Number({ minimum: 0, maximum: 1 }))),
     filename: t.String(),
     duration_seconds: t.Number(),
@@ -84,3 +89,14 @@ export const Post = t.Object(
   { examples: [postExample] },
 );
 export type PostT = typeof Post.static;
+
+/** The post's media URLs (docs/plugin-contract.md "Posts"). */
+export function mediaUrls(deps: { mediaUrl(key: string): string }, p: Pick<typeof posts.$inferSelect, "audioKey" | "oggKey" | "waveformKey" | "waveformPngKey" | "peaksKey">) {
+  return {
+    audio_url: deps.mediaUrl(p.oggKey ?? p.audioKey),
+    mp3_url: deps.mediaUrl(p.audioKey),
+    waveform_url: deps.mediaUrl(p.waveformPngKey ?? p.waveformKey),
+    waveform_svg_url: deps.mediaUrl(p.waveformKey),
+    peaks_url: deps.mediaUrl(p.peaksKey),
+  };
+}

@@ -6,7 +6,7 @@ import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
-import type { PostT } from "./models.ts";
+import { mediaUrls, type PostT } from "./models.ts";
 
 export type PostRow = typeof posts.$inferSelect;
 type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
@@ -29,10 +29,10 @@ export function toPost(deps: Deps, p: PostRow, author: Author, viewerId: string 
     user_avatar_url: avatar,
     user: { id: author.id, username: author.username, display_name: author.displayName, avatar_url: avatar },
     status: p.status as PostT["status"],
-    // The final URL is known from the start: it starts serving once the post is ready (the plugin needs it at once).
-    audio_url: deps.mediaUrl(p.audioKey),
-    waveform_url: deps.mediaUrl(p.waveformKey),
-    peaks_url: deps.mediaUrl(p.peaksKey),
+    // The final URLs are known from the start: they serve once the post is ready (the plugin needs them at once).
+    // audio_url and waveform_url are what the plugin reads (Ogg Vorbis, PNG); a post made before those renditions
+    // existed carries its MP3 and SVG there until the add-renditions job has made them (src/audio/renditions.ts).
+    ...mediaUrls(deps, p),
     ...(extras.peaks ? { peaks: extras.peaks } : {}),
     filename: p.title,
     duration_seconds: p.durationSeconds ?? 0,

@@ -111,7 +111,9 @@ for (const driver of DRIVERS) {
         custom: {
           object: `loop:${postId}`,
           audio_url: post.audio_url,
+          mp3_url: post.mp3_url,
           waveform_url: post.waveform_url,
+          waveform_svg_url: post.waveform_svg_url,
           peaks_url: post.peaks_url,
           filename: "Midnight chords",
           duration_seconds: 8,

@@ -120,9 +120,12 @@ test(`${UPLOADS} uploads at once from one producer are all processed, with ffmpe
     const post = await json(await env.request(`/api/v1/posts/${id}`));
     expect(post.status).toBe("ready");
     expect(Math.abs(post.loudness_lufs + 14)).toBeLessThanOrEqual(1);
-    const mp3 = await env.request(new URL(post.audio_url).pathname);
+    const mp3 = await env.request(new URL(post.mp3_url).pathname);
     expect(mp3.status).toBe(200);
     expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
+    const ogg = await env.request(new URL(post.audio_url).pathname);
+    expect(ogg.status).toBe(200);
+    expect(ogg.headers.get("content-type")).toBe("audio/ogg");
   }
   const jobs = await env.deps.database.db.all<{ status: string; attempts: number; n: number }>(
     sql`SELECT status, attempts, count(*) AS n FROM jobs GROUP BY status, attempts`,

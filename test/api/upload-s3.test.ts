@@ -99,11 +99,11 @@ for (const withCdn of [false, true]) {
       expect(res.status).toBe(201);
       expect(post).toMatchObject({ status: "ready", post_id: post.id, filename: "S3 drums" });
 
-      // Original, MP3, peaks and SVG are in the bucket under the post's prefix, and nothing else is.
+      // Original, MP3, Ogg, peaks, SVG and PNG are in the bucket under the post's prefix, and nothing else is.
       const keys = await bucketKeys(ctx);
-      expect(keys).toHaveLength(4);
+      expect(keys).toHaveLength(6);
       expect(keys.every((k) => k.startsWith(`loops/${post.id}/`))).toBe(true);
-      expect(keys.map((k) => k.split(".").pop()).sort()).toEqual(["json", "mp3", "svg", "wav"]);
+      expect(keys.map((k) => k.split(".").pop()).sort()).toEqual(["json", "mp3", "ogg", "png", "svg", "wav"]);
 
       const key = new URL(post.audio_url).pathname.split("/").slice(-3).join("/");
       expect(keys).toContain(key);
@@ -127,8 +127,14 @@ for (const withCdn of [false, true]) {
         expect((await fetch(location)).status).toBe(403);
       }
 
-      // A plain fetch (redirects followed, no headers) reads the delivered MP3.
-      const mp3 = await fetch(post.audio_url);
+      // A plain fetch (redirects followed, no headers) reads the delivered MP3, the Ogg and the PNG.
+      const ogg = await fetch(post.audio_url);
+      expect(ogg.headers.get("content-type")).toBe("audio/ogg");
+      expect(new TextDecoder().decode((await ogg.bytes()).subarray(0, 4))).toBe("OggS");
+      const png = await fetch(post.waveform_url);
+      expect(png.headers.get("content-type")).toBe("image/png");
+      expect(new TextDecoder().decode((await png.bytes()).subarray(1, 4))).toBe("PNG");
+      const mp3 = await fetch(post.mp3_url);
       expect(mp3.status).toBe(200);
       expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
       const bytes = new Uint8Array(await mp3.arrayBuffer());
@@ -145,7 +151,7 @@ for (const withCdn of [false, true]) {
 
       const peaks = await (await fetch(post.peaks_url)).json();
       expect(peaks).toHaveLength(800);
-      const svg = await fetch(post.waveform_url);
+      const svg = await fetch(post.waveform_svg_url);
       expect(svg.headers.get("content-type")).toBe("image/svg+xml");
       expect(await svg.text()).toContain("<svg");
 

@@ -6,7 +6,8 @@ import { chmodSync, mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { decode, hourLongMp3, lavfi, measure, signals, wavClaiming4GB } from "../support/audio.ts";
+import { decode, hourLongMp3, lavfi, measure, playOgg, probeStream, signals, wavClaiming4GB } from "../support/audio.ts";
+import { inspectOggVorbis } from "../../src/audio/ogg.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { parseUploadMeta, uploadLoop } from "../../src/audio/upload.ts";
 import { ApiError } from "../../src/http/errors.ts";
@@ -62,12 +63,17 @@ for (const driver of DRIVERS) {
       expect(res.status).toBe(201);
       expect("error" in body).toBe(false);
       expect(body).toMatchObject({ status: "ready", post_id: body.id, filename: "Night drums", bpm: 120, key: "Am", genres: ["lofi", "hiphop"], daw: "Ableton Live", duration_bars: 2, user_id: userId, is_own_post: true, verb: "posted", actor: `user:${userId}`, object: `loop:${body.id}` });
-      expect(body.audio_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.mp3$/);
+      // audio_url is what the plugin plays (plugin/src/audio/HttpAudioPlayer.cpp reads Ogg Vorbis, never MP3);
+      // the MP3 stays for browsers under mp3_url.
+      expect(body.audio_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.ogg$/);
+      expect(body.mp3_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.mp3$/);
+      expect(body.waveform_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.png$/);
+      expect(body.waveform_svg_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.svg$/);
       expect(Math.abs(body.duration_seconds - 4)).toBeLessThan(1152 / 44100);
       expect(Math.abs(body.loudness_lufs + 14)).toBeLessThanOrEqual(1);
 
       // The media are served without auth, with the right headers; the MP3 measures what the post says.
-      const mp3 = await env.request(new URL(body.audio_url).pathname);
+      const mp3 = await env.request(new URL(body.mp3_url).pathname);
       expect(mp3.status).toBe(200);
       expect(mp3.headers.get("content-type")).toBe("audio/mpeg");
       expect(mp3.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
@@ -88,9 +94,31 @@ for (const driver of DRIVERS) {
       const peaks = await (await env.request(new URL(body.peaks_url).pathname)).json();
       expect(peaks).toHaveLength(800);
       expect(peaks.every((p: number) => p >= 0 && p <= 1)).toBe(true);
-      const svg = await env.request(new URL(body.waveform_url).pathname);
+      const svg = await env.request(new URL(body.waveform_svg_url).pathname);
       expect(svg.headers.get("content-type")).toContain("image/svg+xml");
       expect(await svg.text()).toContain("<svg");
+
+      // The Ogg Vorbis the plugin plays: served as audio/ogg, −14 LUFS ±0.5 and ≤ −1 dBTP on what a Vorbis player
+      // plays, exactly the input's length, ~128 kbps.
+      const ogg = await env.request(new URL(body.audio_url).pathname);
+      expect(ogg.status).toBe(200);
+      expect(ogg.headers.get("content-type")).toBe("audio/ogg");
+      const oggBytes = new Uint8Array(await ogg.arrayBuffer());
+      const oggFile = join(work, `${body.id}.ogg`);
+      await Bun.write(oggFile, oggBytes);
+      expect(probeStream(oggFile)).toMatchObject({ codec_name: "vorbis", sample_rate: "44100", channels: 2 });
+      const vorbis = inspectOggVorbis(oggBytes)!;
+      expect(vorbis).toMatchObject({ samples: 4 * 44100, nominalBitrate: 128_000 });
+      expect((oggBytes.length * 8) / 4 / 1000).toBeLessThanOrEqual(160);
+      const played = await playOgg(oggFile, vorbis.samples, work);
+      expect(Math.abs(played.lufs + 14)).toBeLessThanOrEqual(0.5);
+      expect(played.truePeakDb).toBeLessThanOrEqual(-1);
+      // The PNG the plugin's card decodes (plugin/src/ui/common/WaveformImageView.cpp).
+      const png = await env.request(new URL(body.waveform_url).pathname);
+      expect(png.headers.get("content-type")).toBe("image/png");
+      const pngBytes = new Uint8Array(await png.arrayBuffer());
+      expect([...pngBytes.subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect(new DataView(pngBytes.buffer).getUint32(16)).toBe(1800);
 
       // GET /posts/{id} and the status endpoint agree.
       expect((await json(await env.request(`/api/v1/posts/${body.id}`))).status).toBe("ready");
@@ -249,7 +277,7 @@ describe("upload answers", () => {
     expect((await ctx.env.request(`/api/v1/posts/${post.id}/delete`, { method: "POST", token: ctx.token })).status).toBe(200);
     const after = await counts(ctx.env);
     expect(after.posts).toBe(before.posts - 1);
-    expect(after.files).toBe(before.files - 4);
+    expect(after.files).toBe(before.files - 6); // original, MP3, Ogg, peaks, SVG, PNG
     expect(await postCount()).toBe(countBefore - 1);
     expect((await ctx.env.request(new URL(post.audio_url).pathname)).status).toBe(404);
     expect((await ctx.env.request(`/api/v1/posts/${post.id}`)).status).toBe(404);

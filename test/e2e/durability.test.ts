@@ -127,7 +127,7 @@ async function killMidJobAndRestart(env: Record<string, string>) {
   const ready = await json(await api(second, `/api/v1/posts/${post.id}`));
   expect(ready.status).toBe("ready");
   expect(Math.abs(ready.duration_seconds - LOOP_SECONDS)).toBeLessThan(1152 / 44100);
-  const mp3 = await api(second, new URL(ready.audio_url).pathname);
+  const mp3 = await api(second, new URL(ready.mp3_url).pathname);
   expect(mp3.status).toBe(200);
   const bytes = new Uint8Array(await mp3.arrayBuffer());
   expect(inspectMp3(bytes)?.cbrKbps).toBe(128);

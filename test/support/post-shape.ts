@@ -15,7 +15,9 @@ export const POST_KEYS = [
   "user",
   "status",
   "audio_url",
+  "mp3_url",
   "waveform_url",
+  "waveform_svg_url",
   "peaks_url",
   "filename",
   "duration_seconds",
@@ -58,7 +60,15 @@ export function postTypeProblems(p: unknown): string[] {
   if (p.midi_id !== "") problems.push(`midi_id = ${JSON.stringify(p.midi_id)} is not ""`);
   for (const k of ["time", "created_at"]) if (!(typeof p[k] === "string" && ISO.test(p[k] as string) && !Number.isNaN(Date.parse(p[k] as string)))) problems.push(`${k} = ${JSON.stringify(p[k])} is not ISO-8601`);
   if (!["processing", "ready", "failed"].includes(p.status as string)) problems.push(`status = ${JSON.stringify(p.status)}`);
-  for (const k of ["audio_url", "waveform_url", "peaks_url"]) if (!absoluteUrl(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not an absolute URL`);
+  for (const k of ["audio_url", "mp3_url", "waveform_url", "waveform_svg_url", "peaks_url"]) if (!absoluteUrl(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not an absolute URL`);
+  // What each URL holds, by its key's extension (the key decides the served type): the plugin plays audio_url
+  // (Ogg Vorbis; the MP3 on a post that has no Ogg yet) and decodes waveform_url (PNG; the SVG until it has one).
+  const ext = (k: string) => (typeof p[k] === "string" ? /\.(\w+)$/.exec(p[k] as string)?.[1] : undefined);
+  if (!(ext("audio_url") === "ogg" || (ext("audio_url") === "mp3" && p.audio_url === p.mp3_url))) problems.push(`audio_url = ${JSON.stringify(p.audio_url)} is neither an .ogg nor the MP3`);
+  if (ext("mp3_url") !== "mp3") problems.push(`mp3_url = ${JSON.stringify(p.mp3_url)} is not an .mp3`);
+  if (!(ext("waveform_url") === "png" || (ext("waveform_url") === "svg" && p.waveform_url === p.waveform_svg_url))) problems.push(`waveform_url = ${JSON.stringify(p.waveform_url)} is neither a .png nor the SVG`);
+  if (ext("waveform_svg_url") !== "svg") problems.push(`waveform_svg_url = ${JSON.stringify(p.waveform_svg_url)} is not an .svg`);
+  if (ext("peaks_url") !== "json") problems.push(`peaks_url = ${JSON.stringify(p.peaks_url)} is not a .json`);
   if (!(p.user_avatar_url === "" || absoluteUrl(p.user_avatar_url))) problems.push(`user_avatar_url = ${JSON.stringify(p.user_avatar_url)}`);
   for (const k of ["duration_seconds", "bpm", "loudness_lufs"]) if (typeof p[k] !== "number" || !Number.isFinite(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not a number`);
   for (const k of ["duration_bars", "like_count", "play_count", "comment_count"]) {

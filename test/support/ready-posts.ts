@@ -26,6 +26,8 @@ export async function insertPost(env: TestEnv, userId: string, title = "Test loo
     audioKey: key("mp3"),
     peaksKey: key("json"),
     waveformKey: key("svg"),
+    oggKey: key("ogg"),
+    waveformPngKey: key("png"),
     createdAt: now,
     updatedAt: now,
   });
