@@ -60,6 +60,18 @@ describe("item 9: the default HOST serves localhost on IPv4 and IPv6", () => {
     }
     for (const host of ["127.0.0.1", "[::1]"]) await expect(fetch(`http://${host}:${port}/health`)).rejects.toThrow();
   });
+
+  test("a port taken on ::1 by another program stops the start (a client trying ::1 first would reach it), and frees 127.0.0.1", async () => {
+    const squatter = Bun.serve({ hostname: "::1", port: 0, fetch: () => new Response("someone else") });
+    const port = squatter.port!;
+    try {
+      const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), "sc-host-")), PORT: String(port), LOG_LEVEL: "error" });
+      await expect(start(config)).rejects.toMatchObject({ code: "EADDRINUSE" });
+      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    } finally {
+      squatter.stop(true);
+    }
+  });
 });
 
 describe("item 7: small plugin calls", () => {
