@@ -77,6 +77,21 @@ describe("GET /media/<key> (local storage)", () => {
     expect(s.headers.get("x-content-type-options")).toBe("nosniff");
   });
 
+  test("the plugin's renditions: .ogg as audio/ogg, .png as image/png (JUCE's readers pick the decoder by content)", async () => {
+    const ogg = newKey(["loops", "p1"], "ogg");
+    const png = newKey(["loops", "p1"], "png");
+    await storage.put(ogg, new TextEncoder().encode("OggS"));
+    await storage.put(png, Uint8Array.of(0x89, 0x50, 0x4e, 0x47));
+    const o = await call(`/media/${ogg}`);
+    expect(o.headers.get("content-type")).toBe("audio/ogg");
+    expect(o.headers.get("accept-ranges")).toBe("bytes");
+    const p = await call(`/media/${png}`);
+    expect(p.headers.get("content-type")).toBe("image/png");
+    expect(p.headers.get("x-content-type-options")).toBe("nosniff");
+    // A stored object cannot claim another type than its key's.
+    await expect(storage.put(newKey(["loops", "p1"], "ogg"), new Uint8Array(1), { contentType: "audio/mpeg" })).rejects.toThrow();
+  });
+
   test("HEAD answers the same status and headers, without a body", async () => {
     const get = await call(`/media/${mp3}`);
     const head = await call(`/media/${mp3}`, { method: "HEAD" });
