@@ -90,6 +90,7 @@ describe("options", () => {
     ["waveformPeaks", { waveformPeaks: 8 }],
     ["silenceLufs", { silenceLufs: -10 }],
     ["maxEncodes", { maxEncodes: 0 }],
+    ["oggEncodeLossLu", { oggEncodeLossLu: -1 }],
     ["targetLufs", { targetLufs: Number.NaN }],
   ] as const)("a bad %s is refused, naming the option", (name, bad) => {
     expect(() => resolveAudioOptions(bad)).toThrow(name);
