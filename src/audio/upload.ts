@@ -13,10 +13,9 @@ import type { PostT } from "../posts/models.ts";
 import { keyPrefix, newKey, type MediaExtension } from "../storage/index.ts";
 import { inspectAudio, isAudioError, toApiError } from "./pipeline.ts";
 import { markFailed, PROCESS_LOOP } from "./process-loop.ts";
+import { normalizeKey } from "./keys.ts";
 import type { AudioFormat } from "./sniff.ts";
 
-/** The plugin's key list: C … B, sharps or flats, `m` for minor. */
-const KEY = /^[A-G](#|b)?m?$/;
 const MIN_BPM = 20;
 const MAX_BPM = 400;
 const RECORDING_ID = /^[0-9a-fA-F]{32}$/;
@@ -50,8 +49,9 @@ export function parseUploadMeta(fields: UploadFields, idempotencyHeader: string 
     // unknown (bpm 0 in answers) rather than refusing the loop or inventing a clamped tempo.
     else if (bpm < MIN_BPM || bpm > MAX_BPM) bpm = null;
   }
-  const key = text(fields.key, 8);
-  if (key && !KEY.test(key)) problems.key = "A key like C, F#, Bb, Am or C#m";
+  // The plugin names keys as its detector does ("A minor", "F# major"; "C major" by default): read any common
+  // spelling; a key we cannot read is stored as unknown rather than refusing the loop (src/audio/keys.ts).
+  const key = normalizeKey(text(fields.key, 40));
   const barsRaw = text(fields.duration_bars, 10);
   let durationBars: number | null = null;
   if (barsRaw) {

@@ -238,12 +238,22 @@ describe("upload answers", () => {
   test("a declared Content-Length over the limit is refused before reading", () =>
     refused("x", 413, "payload_too_large", { "content-type": "multipart/form-data; boundary=x", "content-length": String(10 * 1024 * 1024) }));
 
-  test("no file field, bad bpm, bad key, bad recording_id: validation errors naming the fields", async () => {
+  test("no file field, bad bpm, bad recording_id: validation errors naming the fields", async () => {
     const a = await refused(form(null, { filename: "x" }), 400, "validation_error");
     expect(Object.keys(a.fields)).toEqual(["audio_file"]);
     const b = await refused(form(Bun.file(drumsWav), { bpm: "fast", key: "H", recording_id: "../../etc" }), 400, "validation_error");
-    expect(Object.keys(b.fields).sort()).toEqual(["bpm", "key", "recording_id"]);
+    expect(Object.keys(b.fields).sort()).toEqual(["bpm", "recording_id"]);
   });
+
+  test("the plugin's key names are read (its form defaults to \"C major\", plugin/src/network/api/AudioClient.cpp); one we cannot read is unknown, not a refusal", async () => {
+    const named = await json(await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { key: "C major", filename: "named key" })));
+    expect(named.key).toBe("C");
+    const minor = await json(await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { key: "F# minor", filename: "minor key" })));
+    expect(minor.key).toBe("F#m");
+    const odd = await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { key: "H dorian", filename: "odd key" }));
+    expect(odd.status).toBe(201);
+    expect((await json(odd)).key).toBe("");
+  }, 60_000);
 
   test("without a token: 401", async () => {
     const res = await ctx.env.request("/api/v1/audio/upload", { method: "POST", body: form(Bun.file(drumsWav)) });
