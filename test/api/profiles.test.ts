@@ -240,7 +240,9 @@ for (const driver of DRIVERS) {
       // applied at once: the public profile, the own record, and the author fields of the user's posts
       expect((await json(await get(`/api/v1/users/${a.id}/profile`))).avatar_url).toBe(body.url);
       expect((await json(await get("/api/v1/users/me", a.token))).avatar_url).toBe(body.url);
-      const post = await json(await get(`/api/v1/posts/${postId}`, a.token));
+      // Read as any client but the plugin does (no Content-Type on a GET): the plugin's own bodiless
+      // GET /posts/{id} with that header is its delete (docs/plugin-contract.md).
+      const post = await json(await env.request(`/api/v1/posts/${postId}`, { token: a.token }));
       expect(post.user_avatar_url).toBe(body.url);
       expect(post.user.avatar_url).toBe(body.url);
 
