@@ -213,6 +213,8 @@ export const posts = sqliteTable(
     inputLufs: real("input_lufs"),
     likeCount: integer("like_count").notNull().default(0),
     playCount: integer("play_count").notNull().default(0),
+    /** Downloads through GET /posts/{id}/download (the plugin's "save to DAW folder"), kept like play_count. */
+    downloadCount: integer("download_count").notNull().default(0),
     commentCount: integer("comment_count").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),

@@ -9,7 +9,9 @@
 // original drops every metadata chunk of the producer's export (BWF/INFO chunks can carry project paths and
 // names) and gives every DAW the one format they all read. The WAV is cached in storage next to the post's other
 // media (deleted with it), under a key derived from the original's random key, so it is exactly as unguessable.
+import { eq, sql } from "drizzle-orm";
 import { join } from "node:path";
+import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { PROTOCOL_WHITELIST } from "../audio/plan.ts";
@@ -73,6 +75,8 @@ export async function downloadInfo(deps: Deps, postId: string, viewerId: string 
   if (p.status !== "ready") throw errors.conflict("post_not_ready", "This loop is still processing or failed; it can be downloaded once it is ready");
   const key = downloadKeyOf(p.originalKey);
   if (!(await deps.storage.exists(key))) await renderWav(deps, p, key);
+  // Counted like plays: one atomic increment per download asked for (the producer sees download_count).
+  await deps.database.db.update(posts).set({ downloadCount: sql`${posts.downloadCount} + 1` }).where(eq(posts.id, p.id));
   return {
     download_url: deps.mediaUrl(key),
     filename: downloadFilename(p.title),

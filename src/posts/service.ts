@@ -44,6 +44,7 @@ export function toPost(deps: Deps, p: PostRow, author: Author, viewerId: string 
     loudness_lufs: p.loudnessLufs ?? 0,
     like_count: p.likeCount,
     play_count: p.playCount,
+    download_count: p.downloadCount,
     comment_count: p.commentCount,
     reaction_counts: reactionCounts,
     user_reaction: extras.user_reaction ?? "",

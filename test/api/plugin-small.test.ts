@@ -163,6 +163,8 @@ describe("item 7: small plugin calls", () => {
       const stat = await env.deps.storage.head(`loops/${id}/${"0".repeat(32)}-download.wav`);
       expect(await expectOk(await env.request(`/api/v1/posts/${id}/download`, { method: "POST", json: {}, token: listener.token }))).toEqual(info);
       expect((await env.deps.storage.head(`loops/${id}/${"0".repeat(32)}-download.wav`))?.etag).toBe(stat!.etag);
+      // counted: two downloads so far, shown on the post (read without a Content-Type: that GET is not a delete)
+      expect((await expectOk(await env.request(`/api/v1/posts/${id}`, { token: p.token }))).download_count).toBe(2);
       // the post's delete removes the rendered WAV with the rest
       await expectOk(await env.request(`/api/v1/posts/${id}/delete`, { method: "POST", json: {}, token: p.token }));
       expect(await env.deps.storage.exists(`loops/${id}/${"0".repeat(32)}-download.wav`)).toBe(false);

@@ -29,6 +29,7 @@ export const POST_KEYS = [
   "loudness_lufs",
   "like_count",
   "play_count",
+  "download_count",
   "comment_count",
   "reaction_counts",
   "user_reaction",
@@ -71,7 +72,7 @@ export function postTypeProblems(p: unknown): string[] {
   if (ext("peaks_url") !== "json") problems.push(`peaks_url = ${JSON.stringify(p.peaks_url)} is not a .json`);
   if (!(p.user_avatar_url === "" || absoluteUrl(p.user_avatar_url))) problems.push(`user_avatar_url = ${JSON.stringify(p.user_avatar_url)}`);
   for (const k of ["duration_seconds", "bpm", "loudness_lufs"]) if (typeof p[k] !== "number" || !Number.isFinite(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not a number`);
-  for (const k of ["duration_bars", "like_count", "play_count", "comment_count"]) {
+  for (const k of ["duration_bars", "like_count", "play_count", "download_count", "comment_count"]) {
     if (!Number.isInteger(p[k]) || (p[k] as number) < 0) problems.push(`${k} = ${JSON.stringify(p[k])} is not a non-negative integer`);
   }
   for (const k of ["is_liked", "is_following", "is_own_post", "is_online", "is_in_studio"]) if (typeof p[k] !== "boolean") problems.push(`${k} = ${JSON.stringify(p[k])} is not a boolean`);
