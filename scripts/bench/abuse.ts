@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDeflate } from "node:zlib";
 import { lavfi, signals } from "../../test/support/audio.ts";
-import { machine, startSidechain, type Proc } from "./lib.ts";
+import { machine, rssNow, sampleRss, startSidechain, type Proc } from "./lib.ts";
 
 const MB = 1024 * 1024;
 const PROBE_EVERY_MS = 10;
@@ -76,31 +76,6 @@ const percentile = (values: number[], p: number) => {
 };
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const mib = (bytes: number) => `${(bytes / MB).toFixed(0)} MiB`;
-
-/** The server's resident memory now, from /proc (Linux). */
-async function rssNow(pid: number): Promise<number> {
-  const status = await Bun.file(`/proc/${pid}/status`).text();
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-/** Samples the server's RSS every 20 ms until stopped; returns the highest value seen. */
-function sampleRss(pid: number | undefined) {
-  let peak = 0;
-  let running = true;
-  const done = (async () => {
-    while (running && pid) {
-      peak = Math.max(peak, await rssNow(pid).catch(() => 0));
-      await Bun.sleep(20);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return peak;
-    },
-  };
-}
 
 // ── the attack bodies ──
 

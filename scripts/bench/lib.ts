@@ -67,3 +67,41 @@ export async function peakRss(pid: number): Promise<number> {
   const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
   return kb * 1024;
 }
+
+/** Resident memory of a process now in bytes, read from /proc (Linux). */
+export async function rssNow(pid: number): Promise<number> {
+  const status = await Bun.file(`/proc/${pid}/status`).text();
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; returns the highest value seen. */
+export function sampleRss(pid: number | undefined, everyMs = 20) {
+  let peak = 0;
+  let running = true;
+  const done = (async () => {
+    while (running && pid) {
+      peak = Math.max(peak, await rssNow(pid).catch(() => 0));
+      await Bun.sleep(everyMs);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return peak;
+    },
+  };
+}
+
+/**
+ * Resets a process's peak RSS (VmHWM) to its current RSS (`clear_refs` 5, Linux 4.0+), so peakRss afterwards is
+ * the peak of what follows. False when the kernel or permissions refuse it.
+ */
+export async function resetPeakRss(pid: number): Promise<boolean> {
+  try {
+    await Bun.write(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
