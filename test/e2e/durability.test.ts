@@ -204,10 +204,16 @@ describe("a job whose ffmpeg hangs (in process)", () => {
     expect(st.message).toMatch(/longer than/);
     expect(st.post.status).toBe("failed");
 
-    // The job ran twice (JOB_MAX_ATTEMPTS=2), each attempt ended by the timeout, and failed for good.
-    const [job] = await env.deps.database.db.all<{ status: string; attempts: number; last_error: string }>(
-      sql`SELECT status, attempts, last_error FROM jobs WHERE dedupe_key = ${`process-loop:${post.id}`}`,
-    );
+    // The job ran twice (JOB_MAX_ATTEMPTS=2), each attempt ended by the timeout, and failed for good. The post is
+    // marked failed by the last attempt just before the queue records the job's end: wait for that record.
+    const jobRow = async () =>
+      (
+        await env.deps.database.db.all<{ id: string; status: string; attempts: number; last_error: string }>(
+          sql`SELECT id, status, attempts, last_error FROM jobs WHERE dedupe_key = ${`process-loop:${post.id}`}`,
+        )
+      )[0];
+    await env.deps.jobs.waitFor((await jobRow())!.id, 10_000);
+    const job = await jobRow();
     expect(job).toMatchObject({ status: "failed", attempts: 2 });
     expect(job!.last_error).toMatch(/longer than/);
     const attempts = env.logs.filter((l) => l.job_type === "process-loop" && (l.msg === "job attempt failed; will retry" || l.msg === "job failed"));
