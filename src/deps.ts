@@ -3,26 +3,16 @@
 import type { Config } from "./config.ts";
 import type { Database } from "./db/client.ts";
 import type { Mailer } from "./integrations/mailer.ts";
-import type { Storage } from "./storage/index.ts";
+import type { Storage } from "./storage/types.ts";
 import type { JobQueue } from "./jobs/queue.ts";
 import type { FfmpegRunner } from "./audio/ffmpeg.ts";
 import type { AudioOptions } from "./audio/options.ts";
 import type { Bus } from "./realtime/bus.ts";
-import type { Presence } from "./realtime/presence.ts";
+import type { Presence } from "./realtime/presence-types.ts";
 import type { RateLimits } from "./http/rate-limit.ts";
+import type { Clock, Logger } from "./lib/types.ts";
 
-export type LogFields = Record<string, unknown>;
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-}
-
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+export type { Clock, Logger, LogFields } from "./lib/types.ts";
 
 /** A readiness probe: resolves when the part works, throws with a reason when it does not. */
 export type ReadinessCheck = () => Promise<void>;

@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createLimiter } from "../lib/limit.ts";
-import { PROTOCOL_WHITELIST } from "./plan.ts";
+import { PROTOCOL_WHITELIST } from "./guards.ts";
 
 export type Tool = "ffmpeg" | "ffprobe";
 

@@ -14,12 +14,13 @@
 // forced muxer and a size bound (`-fs`), every input a duration bound (`-t`). ffmpeg.ts refuses arguments
 // without the input guards, so a builder that forgets one fails loudly.
 import type { AudioOptions } from "./options.ts";
-import type { ProbeResult } from "./probe.ts";
+import { PROTOCOL_WHITELIST } from "./guards.ts";
+import type { ProbeResult } from "./probe-result.ts";
 import type { AudioFormat } from "./sniff.ts";
 
 /** The contract's output rate. */
 export const OUTPUT_SAMPLE_RATE = 44100;
-export const PROTOCOL_WHITELIST = "file,pipe";
+export { PROTOCOL_WHITELIST };
 /** Decoded audio beyond LOOP_MAX_SECONDS by this much proves a file longer than allowed; no need to decode more. */
 export const DECODE_SLACK_SECONDS = 1;
 

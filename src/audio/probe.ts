@@ -5,6 +5,7 @@ import { AudioError } from "./errors.ts";
 import type { FfmpegRunner } from "./ffmpeg.ts";
 import type { AudioOptions } from "./options.ts";
 import { probeArgs } from "./plan.ts";
+import type { ProbeResult } from "./probe-result.ts";
 import type { AudioFormat } from "./sniff.ts";
 
 /** Codecs accepted inside each container. PCM only in WAV/AIFF (no ADPCM, no MP3-in-WAV, no G.711). */
@@ -19,18 +20,7 @@ export const ALLOWED_CODECS: Readonly<Record<AudioFormat, readonly string[]>> = 
 
 const FORMAT_LABEL: Record<AudioFormat, string> = { wav: "WAV", aiff: "AIFF", flac: "FLAC", mp3: "MP3", ogg: "Ogg" };
 
-export interface ProbeResult {
-  format: AudioFormat;
-  codec: string;
-  sampleRate: number;
-  channels: number;
-  /** From the header; null when the container does not say (the decode step then bounds it). */
-  durationSeconds: number | null;
-  /** Bits per sample for PCM and FLAC, null for lossy codecs. */
-  bitsPerSample: number | null;
-  /** Bits per second as the header says or ffprobe estimates, null when unknown. */
-  bitRate: number | null;
-}
+export type { ProbeResult } from "./probe-result.ts";
 
 export type ProbeLimits = Pick<AudioOptions, "minSeconds" | "maxSeconds" | "minSampleRate" | "maxSampleRate" | "maxChannels">;
 

@@ -2,7 +2,7 @@
 // {"error":"<snake_case_code>","message":"...","fields"?:{...}} with a non-2xx status. Features throw these (or
 // return them); anything else that escapes a handler becomes a fixed 500 with the details in the log only.
 import { Elysia, t } from "elysia";
-import type { Logger } from "../deps.ts";
+import type { Logger } from "../lib/types.ts";
 
 export type ErrorBody = { error: string; message: string; fields?: Record<string, string> };
 

@@ -11,7 +11,7 @@
 // REDIS_LIMIT_TIMEOUT_MS, or fails, the check falls back to this instance's own memory counts, so a Redis outage
 // never blocks sign-in nor lifts the limits, and says so in the log (at most once a minute).
 import type { RedisClient } from "bun";
-import type { Clock, Logger } from "../deps.ts";
+import type { Clock, Logger } from "../lib/types.ts";
 import { errors } from "./errors.ts";
 
 export type WindowLimiter = {

@@ -10,7 +10,7 @@ import { and, desc, eq, lte } from "drizzle-orm";
 import nodemailer from "nodemailer";
 import type { Database, Db } from "../db/client.ts";
 import { jobs as jobsTable, mailOutbox } from "../db/schema.ts";
-import type { Clock, Logger } from "../deps.ts";
+import type { Clock, Logger } from "../lib/types.ts";
 import { JobLeaseLostError, JobShutdownError, PermanentJobError, type BackoffOptions, type JobInfo, type JobQueue } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
 

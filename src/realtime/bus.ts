@@ -10,7 +10,7 @@
 // followers) and knows which of its own connections should see it. Delivery is at most once: an instance that is
 // disconnected from Redis misses events published meanwhile (clients refetch on reconnect, as after any drop).
 import type { RedisClient } from "bun";
-import type { Logger } from "../deps.ts";
+import type { Logger } from "../lib/types.ts";
 
 export type PresenceStatus = "online" | "in_studio" | "away" | "offline";
 

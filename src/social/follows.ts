@@ -7,7 +7,7 @@
 // Notification policy (createNotification in notifications.ts, dedupe_key `follow:<follower>:<followee>`): the first
 // follow notifies the followee; follow → unfollow → follow again finds the same row and leaves it alone (time, read
 // and seen state unchanged), so toggling a follow can never spam the followee or bump their badge again.
-import { and, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { follows, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -17,8 +17,7 @@ import { getUserById, type UserRow } from "../users/service.ts";
 import { createNotification } from "./notifications.ts";
 import { mirrorFollow } from "../integrations/stream.ts";
 
-/** The viewer-dependent fields of a user object. */
-export type FollowState = { is_following: boolean; follows_you: boolean };
+export { followState, followStates, type FollowState } from "./follow-states.ts";
 
 export type FollowOutcome = {
   /** A row was really inserted (follow) or deleted (unfollow); false for a repeat. */
@@ -27,8 +26,6 @@ export type FollowOutcome = {
   /** The followee's follower count after the change. */
   follower_count: number;
 };
-
-const NOT_FOLLOWING: FollowState = { is_following: false, follows_you: false };
 
 function refuseSelf(followerId: string, followeeId: string) {
   if (followerId === followeeId) throw errors.badRequest("cannot_follow_self", "You cannot follow or unfollow yourself");
@@ -79,37 +76,6 @@ export async function unfollowUser(deps: Deps, followerId: string, followeeId: s
     // The follow notification stays: it records that the follow happened (see notifications.ts).
     return { changed: true, is_following: false, follower_count: after!.followerCount };
   });
-}
-
-/**
- * The viewer's follow state towards each of `userIds` (is_following: the viewer follows them; follows_you: they
- * follow the viewer), in ONE query whatever the number of ids, so a page of users or posts costs no N+1. Without a
- * viewer every state is false. For other features (feeds, presence) as much as for the user lists here.
- */
-export async function followStates(deps: Deps, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, FollowState>> {
-  const ids = [...new Set(userIds)].filter((id) => id !== viewerId);
-  const states = new Map<string, FollowState>();
-  for (const id of userIds) states.set(id, { ...NOT_FOLLOWING });
-  if (!viewerId || ids.length === 0) return states;
-  const rows = await deps.database.db
-    .select({ followerId: follows.followerId, followeeId: follows.followeeId })
-    .from(follows)
-    .where(
-      or(
-        and(eq(follows.followerId, viewerId), inArray(follows.followeeId, ids)),
-        and(eq(follows.followeeId, viewerId), inArray(follows.followerId, ids)),
-      ),
-    );
-  for (const r of rows) {
-    if (r.followerId === viewerId) states.get(r.followeeId)!.is_following = true;
-    else states.get(r.followerId)!.follows_you = true;
-  }
-  return states;
-}
-
-/** The viewer's follow state towards one user (the same single query). */
-export async function followState(deps: Deps, viewerId: string | null, userId: string): Promise<FollowState> {
-  return (await followStates(deps, viewerId, [userId])).get(userId)!;
 }
 
 export type FollowListRow = { user: UserRow; followedAt: number };

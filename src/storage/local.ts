@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { Stats } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./index.ts";
+import type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./types.ts";
 import { StorageKeyError, assertValidKey, assertValidPrefix, contentTypeOf, resolveContentType } from "./keys.ts";
 
 export type LocalStorageOptions = {

@@ -14,7 +14,7 @@ import {
   type PutObjectCommandInput,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./index.ts";
+import type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./types.ts";
 import { assertValidKey, assertValidPrefix, contentTypeOf, resolveContentType } from "./keys.ts";
 
 export type S3StorageOptions = {

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId } from "../lib/crypto.ts";
-import { followStates } from "../social/follows.ts";
+import { followStates } from "../social/follow-states.ts";
 import type { PublicUserT, SelfUserT } from "./models.ts";
 
 export type UserRow = typeof users.$inferSelect;

@@ -1,0 +1,16 @@
+// The logger and clock every layer is handed: a leaf module (it imports nothing), so the infrastructure that
+// takes a Logger or a Clock (the job queue, the mailer, the bus, rate limits, the HTTP error handler) does not
+// import deps.ts, which imports their types in turn. deps.ts re-exports them.
+
+export type LogFields = Record<string, unknown>;
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
