@@ -15,7 +15,7 @@
 // worker); none runs on bun:sqlite and libSQL with one code path, and the table is ours already.
 import { availableParallelism, hostname } from "node:os";
 import { outsideTransactions, type Database, type Db } from "../db/client.ts";
-import type { Clock, Logger, LogFields } from "../deps.ts";
+import type { Clock, Logger, LogFields } from "../lib/types.ts";
 import * as q from "./queries.ts";
 import type { Fence, JobPayload, JobResult, JobRow } from "./queries.ts";
 
