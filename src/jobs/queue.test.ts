@@ -241,8 +241,8 @@ for (const driver of DRIVERS) {
 
       await until("first attempt failed", async () => (await row(job.id)).attempts === 1 && (await row(job.id)).status === "queued");
       expect(await row(job.id)).toMatchObject({ lastError: "upstream said no (attempt 1)", runAt: t0 + 1000, lockedBy: null });
-      // Not due yet: several polls pass without a new attempt.
-      await Bun.sleep(40);
+      // Not due yet: a poll makes no new attempt.
+      await q.pollOnce();
       expect(attempts).toEqual([1]);
 
       env.clock.advance(1000);
@@ -337,7 +337,7 @@ for (const driver of DRIVERS) {
       await q.start();
       // One solo job (its own bound) and two work jobs fill the three slots.
       await until("all slots busy", () => count.soloNow === 1 && count.now === 2);
-      await Bun.sleep(30); // several polls: nothing more starts
+      await q.pollOnce(); // a poll: nothing more starts
       expect({ started: count.started, soloStarted: count.soloStarted, running: q.running }).toEqual({ started: 2, soloStarted: 1, running: 3 });
       soloRelease.open();
       await until("the solo jobs are done", () => count.soloStarted === 4 && count.soloNow === 0);
@@ -359,7 +359,7 @@ for (const driver of DRIVERS) {
       const q = newQueue();
       q.register("transcode", async (j) => ({ attempt: j.attempt }));
       await q.start();
-      await Bun.sleep(40); // several polls: the dead instance's lease is still valid
+      await q.pollOnce(); // a poll: the dead instance's lease is still valid
       expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: other.worker });
       env.clock.advance(LEASE_MS + 1);
       expect(await q.waitFor(job.id, 10_000)).toMatchObject({ status: "done", attempts: 2, result: { attempt: 2 } });
@@ -390,7 +390,7 @@ for (const driver of DRIVERS) {
       await until("A holds the job", async () => (await row(job.id)).lockedBy === a.workerId);
 
       await b.start();
-      await Bun.sleep(40); // B polls several times, but A's lease is still valid
+      await b.pollOnce(); // B polls, but A's lease is still valid
       expect(ranOn).toEqual(["a"]);
       expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: a.workerId });
 
@@ -512,15 +512,19 @@ for (const driver of DRIVERS) {
       });
       await q.start();
       const { database } = env.deps;
+      // The worker polls meanwhile (on bun:sqlite its claim waits for the transaction to end, so it is not awaited
+      // inside), and once more after the rollback.
+      let polled: Promise<void> | undefined;
       await expect(
         database.tx(async (tx) => {
           const res = await q.enqueue("mirror", { activity: "a1" }, { tx, dedupeKey: "mirror:a1" });
           expect(res.created).toBe(true);
-          await Bun.sleep(30); // the worker polls meanwhile
+          polled = q.pollOnce();
           throw new Error("the feature's own write failed");
         }),
       ).rejects.toThrow("the feature's own write failed");
-      await Bun.sleep(30);
+      await polled;
+      await q.pollOnce();
       expect(await countOf("mirror")).toBe(0);
       expect(calls).toBe(0);
 
@@ -544,14 +548,16 @@ for (const driver of DRIVERS) {
       const q1 = await a.enqueue("quick", {});
       const q2 = await a.enqueue("long", {});
       await until("both running", () => a.running === 2);
-      setTimeout(quick.open, 10);
-      await a.stop({ graceMs: 100 });
+      // The quick job is released once stop has begun; the long one never finishes and is aborted after the grace.
+      const stopped = a.stop({ graceMs: 1_000 });
+      quick.open();
+      await stopped;
       expect(a.running).toBe(0);
       expect(await row(q1.job.id)).toMatchObject({ status: "done", result: { ok: true } });
       // Given back: queued, due now, its attempt not counted, no lease.
       expect(await row(q2.job.id)).toMatchObject({ status: "queued", attempts: 0, lockedBy: null, leaseUntil: null, runAt: env.clock.now() });
       await a.enqueue("quick", {}); // a stopped runner claims nothing
-      await Bun.sleep(20);
+      await a.pollOnce();
       expect(await countOf("quick")).toBe(2);
       expect((await env.deps.database.db.select().from(jobs).where(eq(jobs.status, "running"))).length).toBe(0);
 

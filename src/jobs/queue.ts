@@ -220,6 +220,12 @@ export interface JobQueue {
   retry(jobId: string): Promise<JobRow | null>;
   /** Look for due jobs now (e.g. after committing a transaction that enqueued one). */
   wake(): void;
+  /**
+   * Runs one claiming cycle, the one a poll runs, and resolves when it is over: what it claimed has been launched
+   * (the handlers have been called, not finished). A cycle already under way goes round once more and that is the
+   * one awaited. Claims nothing unless started. Lets a test check that a poll claims nothing, without sleeping.
+   */
+  pollOnce(): Promise<void>;
   /** Starts claiming jobs. */
   start(): Promise<void>;
   /**
@@ -263,6 +269,8 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
   let stopping = false;
   let pumping = false;
   let pumpAgain = false;
+  /** The claiming loop under way (while `pumping`). */
+  let cycle: Promise<void> = Promise.resolve();
   let lastReap = -Infinity;
   let pollTimer: ReturnType<typeof setInterval> | undefined;
   let cleanupTimer: ReturnType<typeof setInterval> | undefined;
@@ -293,14 +301,20 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
   const claimableTypes = () =>
     [...handlers].filter(([type, h]) => (activeByType.get(type) ?? 0) < h.concurrency).map(([type]) => type);
 
-  // One claiming loop at a time per instance; a wake during a loop makes it go round once more.
-  async function pump(): Promise<void> {
-    if (!started || stopping) return;
+  // One claiming loop at a time per instance; a wake during a loop makes it go round once more. Resolves when the
+  // loop under way is over (that is, after the round the call asked for).
+  function pump(): Promise<void> {
+    if (!started || stopping) return Promise.resolve();
     if (pumping) {
       pumpAgain = true;
-      return;
+      return cycle;
     }
     pumping = true;
+    cycle = claimLoop();
+    return cycle;
+  }
+
+  async function claimLoop(): Promise<void> {
     try {
       do {
         pumpAgain = false;
@@ -548,6 +562,8 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
 
     wake,
 
+    pollOnce: () => outsideTransactions(pump),
+
     async start() {
       if (started) return;
       started = true;
@@ -580,7 +596,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       for (const a of active.values()) if (!a.controller.signal.aborted) a.controller.abort(new JobShutdownError());
       // Each aborted run gives its job back itself (bounded by abortGraceMs for handlers that ignore the signal).
       await all();
-      while (pumping) await Bun.sleep(1);
+      if (pumping) await cycle; // stopping: it ends without another round
       started = false;
       log.info("job runner stopped", { worker: workerId });
     },

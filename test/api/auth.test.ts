@@ -8,7 +8,7 @@ import { signAccessToken } from "../../src/auth/tokens.ts";
 import { eq, sql } from "drizzle-orm";
 import { sessions, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { expectError, expectOk, json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { awaitLinkToken, expectError, expectOk, json, linkToken, mailTo, newUserInput, registerUser } from "../support/auth.ts";
 import { Browser } from "../support/browser.ts";
 import { setPeerAddress } from "../../src/http/client-ip.ts";
 import { newUserRow } from "../../src/users/service.ts";
@@ -110,8 +110,7 @@ for (const driver of DRIVERS) {
       const res = await post("/forgot-password", { email: input.email }, undefined, { host: "evil.example.net" });
       expect(res.status).toBe(202);
       expect(await json(res)).toEqual({ ok: true });
-      await Bun.sleep(300); // the reset is prepared in the background
-      const token = await linkToken(env, input.email, "/reset-password");
+      const token = await awaitLinkToken(env, input.email, "/reset-password"); // the reset is prepared in the background
       // purpose-bound: a verification token cannot reset, a reset token cannot verify
       expect((await post("/reset-password/confirm", { token: verifyToken, new_password: "another fine passphrase" })).status).toBe(400);
       expect((await post("/verify-email", { token })).status).toBe(400);
@@ -126,8 +125,7 @@ for (const driver of DRIVERS) {
       expect((await post("/login", { email: input.email, password: "another fine passphrase" })).status).toBe(200);
       // expiry: a reset token older than 30 minutes is refused
       await post("/forgot-password", { email: input.email });
-      await Bun.sleep(300);
-      const late = await linkToken(env, input.email, "/reset-password");
+      const late = await awaitLinkToken(env, input.email, "/reset-password", token);
       env.clock.advance(31 * 60_000);
       expect((await post("/reset-password/confirm", { token: late, new_password: "too late passphrase" })).status).toBe(400);
       // the owner was told
@@ -139,8 +137,7 @@ for (const driver of DRIVERS) {
       const { input } = await registerUser(env);
       const asked = await post("/reset-password", { email: input.email });
       expect(asked.status).toBe(202);
-      await Bun.sleep(300);
-      const token = await linkToken(env, input.email, "/reset-password");
+      const token = await awaitLinkToken(env, input.email, "/reset-password");
       expect(await json(await post("/reset-password", { token, new_password: "plugin chosen passphrase" }))).toEqual({ ok: true });
       expect((await post("/login", { email: input.email, password: "plugin chosen passphrase" })).status).toBe(200);
     });
@@ -451,8 +448,7 @@ describe("mail to an address that has an account", () => {
     // An account without a password (as a Google sign-up makes), whose owner asked for a set-password link.
     await env.deps.database.db.insert(users).values(newUserRow({ email, emailVerified: true, username: "googleonly", displayName: "G", passwordHash: null }, Date.now()));
     expect((await post("/forgot-password", { email })).status).toBe(202);
-    await Bun.sleep(300); // the reset request is prepared in the background
-    const ownersLink = await linkToken(env, email, "/set-password");
+    const ownersLink = await awaitLinkToken(env, email, "/set-password"); // the reset request is prepared in the background
 
     const answers = [];
     for (let i = 0; i < 25; i++) {

@@ -6,7 +6,7 @@ import { sessions, signInRequests } from "../../src/db/schema.ts";
 import { sha256 } from "../../src/lib/crypto.ts";
 import { Browser, csrfOf } from "../support/browser.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { expectError, json, linkToken, registerUser } from "../support/auth.ts";
+import { awaitLinkToken, expectError, json, registerUser } from "../support/auth.ts";
 
 let env: TestEnv;
 afterEach(() => env?.close());
@@ -260,8 +260,7 @@ describe("the /device page", () => {
     expect((await browser.submit(await browser.get(`/device?code=${code.user_code}`), { decision: "approve" })).html).toContain("Device signed in");
     // the owner resets the password before the device collects its tokens
     expect((await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email: input.email } })).status).toBe(202);
-    let token = "";
-    for (let i = 0; !token && i < 100; i++) token = await linkToken(env, input.email, "/reset-password").catch(() => Bun.sleep(20).then(() => "")); // prepared in the background
+    const token = await awaitLinkToken(env, input.email, "/reset-password"); // prepared in the background
     expect((await env.request("/api/v1/auth/reset-password/confirm", { method: "POST", json: { token, new_password: "an entirely new passphrase 42" } })).status).toBe(200);
     const r = await pollBody(code.device_code);
     expect(r.status).toBe(400);

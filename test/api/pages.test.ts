@@ -5,7 +5,7 @@ import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.ts";
 import { Browser, csrfOf, type Page } from "../support/browser.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, linkToken, registerUser } from "../support/auth.ts";
+import { awaitLinkToken, json, linkToken, registerUser } from "../support/auth.ts";
 import { REDIRECT_CASES, staysOnServer } from "../support/redirects.ts";
 
 let env: TestEnv;
@@ -17,14 +17,7 @@ const userRow = async (id: string) => (await env.deps.database.db.select().from(
 
 async function resetToken(email: string) {
   await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email } });
-  for (let i = 0; i < 50; i++) {
-    try {
-      return await linkToken(env, email, "/reset-password");
-    } catch {
-      await Bun.sleep(20); // the mail is prepared in the background
-    }
-  }
-  throw new Error("no reset mail");
+  return awaitLinkToken(env, email, "/reset-password"); // the mail is prepared in the background
 }
 
 /** Every page: the security headers, and no URL that leaves the server (scripts, styles, images, links, forms). */
@@ -129,8 +122,7 @@ for (const driver of DRIVERS) {
       // an account without a password (as a Google-only account is)
       await env.deps.database.db.update(users).set({ passwordHash: null }).where(eq(users.id, auth.user.id));
       await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email: input.email } });
-      let token = "";
-      for (let i = 0; i < 50 && !token; i++) token = await linkToken(env, input.email, "/set-password").catch(async () => (await Bun.sleep(20), ""));
+      const token = await awaitLinkToken(env, input.email, "/set-password"); // prepared in the background
       const browser = new Browser(env);
       const form = await browser.get(`/set-password?token=${encodeURIComponent(token)}`);
       expect(form.status).toBe(200);

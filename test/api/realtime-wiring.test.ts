@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { CLOSE } from "../../src/realtime/hub.ts";
 import { insertReadyPost } from "../support/ready-posts.ts";
-import { startRealtime, type RealtimeServer } from "../support/realtime.ts";
+import { eventually, startRealtime, type RealtimeServer } from "../support/realtime.ts";
 import { WsClient } from "../support/ws.ts";
 
 let s: RealtimeServer;
@@ -53,11 +53,7 @@ test("profiles and follower lists show who is online and in the studio, from the
   const ws = await WsClient.connect(s.url, dj.token);
   ws.send({ type: "presence", payload: { status: "in_studio", daw: "Bitwig Studio" }, timestamp: Date.now() });
   let profile: any;
-  for (let i = 0; i < 100; i++) {
-    profile = await get(`/users/${dj.id}/profile`);
-    if (profile.is_in_studio) break;
-    await Bun.sleep(20);
-  }
+  await eventually(async () => (profile = await get(`/users/${dj.id}/profile`)).is_in_studio, 5000, "the profile in the studio").catch(() => undefined);
   expect(profile).toMatchObject({ is_online: true, is_in_studio: true, is_following: true });
   const following = await get(`/users/${fan.id}/following`);
   expect(following.users[0]).toMatchObject({ id: dj.id, is_online: true, is_in_studio: true });
@@ -70,10 +66,15 @@ test("a producer who was shown a post in a feed gets its live like counts; one w
   const [readerWs, otherWs] = [await WsClient.connect(s.url, reader.token), await WsClient.connect(s.url, other.token)];
   const page = await (await fetch(`${s.url}/api/v1/feed/global`, { headers: { authorization: `Bearer ${reader.token}` } })).json();
   expect(page.posts.map((p: { id: string }) => p.id)).toContain(postId);
-  await Bun.sleep(50); // the "seen" notice travels on the bus
+  // The page's "seen" notice reached the hub before the page did: the in-process bus hands it over in a microtask of
+  // the request (src/realtime/bus.ts), and the hub records the watch as it receives it (src/realtime/hub.ts).
   expect((await call("/feed/like", fan.token, { activity_id: postId, emoji: "🚀" })).status).toBe(200);
   expect(await readerWs.next("post_liked")).toMatchObject({ payload: { post_id: postId, like_count: 1 } });
-  await Bun.sleep(100);
+  // The like went out to every recipient at once (reader's frame is here); a ping's pong comes after anything sent
+  // to `other` before it.
+  const pongs = otherWs.pongs;
+  (otherWs.ws as any).ping();
+  await otherWs.until(() => otherWs.pongs > pongs, 5000, "pong");
   expect(otherWs.drain().filter((f) => f.type === "post_liked")).toEqual([]);
   readerWs.close();
   otherWs.close();

@@ -5,6 +5,7 @@ import { errorHandler, errors } from "../../src/http/errors.ts";
 import { observe } from "../../src/http/observe.ts";
 import { bodies } from "../../src/http/body.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
+import { eventually } from "../support/realtime.ts";
 
 let env: TestEnv;
 beforeAll(async () => {
@@ -148,8 +149,9 @@ describe("request id and request log", () => {
   test("one JSON log line per request with method, path, status, duration and id, and no query string", async () => {
     env.logs.length = 0;
     const res = await env.request("/api/v1/missing?token=secret-token-value");
-    await Bun.sleep(5); // the log line is written after the response
-    const line = env.logs.find((l) => l.msg === "request" && l.path === "/api/v1/missing");
+    const find = () => env.logs.find((l) => l.msg === "request" && l.path === "/api/v1/missing");
+    await eventually(() => find() !== undefined, 5000, "the request's log line").catch(() => undefined); // written after the response
+    const line = find();
     expect(line).toBeDefined();
     expect(line).toMatchObject({ method: "GET", status: 404, request_id: res.headers.get("x-request-id") });
     expect(typeof line!.duration_ms).toBe("number");

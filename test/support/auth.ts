@@ -52,6 +52,12 @@ export async function mailTo(env: TestEnv, to: string) {
 
 /** The token of the newest mailed link to `path` (e.g. "/reset-password"), checking the link's origin. */
 export async function linkToken(env: TestEnv, to: string, path: string): Promise<string> {
+  const token = await newestLinkToken(env, to, path);
+  if (token === undefined) throw new Error(`no mail to ${to} with a ${path} link`);
+  return token;
+}
+
+async function newestLinkToken(env: TestEnv, to: string, path: string): Promise<string | undefined> {
   for (const m of await mailTo(env, to)) {
     const match = new RegExp(`(https?://[^\\s]+)${path}\\?token=([A-Za-z0-9_%-]+)`).exec(m.text);
     if (match) {
@@ -59,7 +65,21 @@ export async function linkToken(env: TestEnv, to: string, path: string): Promise
       return decodeURIComponent(match[2]!);
     }
   }
-  throw new Error(`no mail to ${to} with a ${path} link`);
+  return undefined;
+}
+
+/**
+ * The token of a link mailed in the background (the reset routes answer before the mail is written): polls the
+ * outbox until the newest link to `path` is there and is not `previous` (an earlier mail's), for up to timeoutMs.
+ */
+export async function awaitLinkToken(env: TestEnv, to: string, path: string, previous?: string, timeoutMs = 10_000): Promise<string> {
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const token = await newestLinkToken(env, to, path);
+    if (token !== undefined && token !== previous) return token;
+    if (performance.now() > end) throw new Error(`no new mail to ${to} with a ${path} link within ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
 }
 
 export type Producer = { id: string; token: string; username: string; email: string };

@@ -50,10 +50,7 @@ export async function createTestEnv(driver: Driver = "sqlite", env: Record<strin
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers, body }));
     },
     async close() {
-      await deps.jobs.stop({ graceMs: 1000 });
-      await deps.mailer.idle();
-      await deps.storage.close();
-      await deps.database.close();
+      await deps.close({ graceMs: 1000 });
       await sqld?.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
