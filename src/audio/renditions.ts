@@ -45,10 +45,16 @@ export async function queueMissingRenditions(deps: Deps): Promise<number> {
       .where(and(eq(posts.status, "ready"), missing, gt(posts.id, after)))
       .orderBy(asc(posts.id))
       .limit(SCAN_BATCH);
-    for (const { id } of rows) {
-      const r = await deps.jobs.enqueue(ADD_RENDITIONS, { postId: id }, { dedupeKey: `${ADD_RENDITIONS}:${id}` });
-      if (r.created) created++;
-    }
+    // One transaction per batch: a community with many older posts costs one write (and one emptying of the read
+    // caches) per SCAN_BATCH posts, not one per post.
+    created += await deps.database.tx(async (tx) => {
+      let n = 0;
+      for (const { id } of rows) {
+        const r = await deps.jobs.enqueue(ADD_RENDITIONS, { postId: id }, { dedupeKey: `${ADD_RENDITIONS}:${id}`, tx });
+        if (r.created) n++;
+      }
+      return n;
+    });
     if (rows.length < SCAN_BATCH) break;
     after = rows.at(-1)!.id;
   }
