@@ -12,8 +12,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { load, machine, peakRss, ROOT, startSidechain, type Load } from "./lib.ts";
-import { freePort, waitFor } from "../../test/support/net.ts";
+import { load, machine, peakRss, startProcess, startSidechain, type Load } from "./lib.ts";
 import { lavfi } from "../../test/support/audio.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
@@ -29,21 +28,8 @@ await applyMigrations(database);
 await seedCommunity(database, { users: 1_000, posts: 5_000, follows: 10_000, reactions: 20_000, days: 90, benchFollows: 50, now: Date.now(), benchPasswordHash: await Bun.password.hash("x") });
 await database.close();
 
-type RelayProc = { url: string; proc: ReturnType<typeof Bun.spawn>; stop(): Promise<void> };
-async function startRelayProcess(upstream: string): Promise<RelayProc> {
-  const port = await freePort();
-  const proc = Bun.spawn([process.execPath, "src/index.ts", "relay", upstream, "--port", String(port)], { cwd: ROOT, stdout: "ignore", stderr: "inherit" });
-  const url = `http://localhost:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health`)).ok, 20_000, () => proc.exitCode !== null);
-  return {
-    url,
-    proc,
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.exited;
-    },
-  };
-}
+/** The relay as its own process (it takes its port from --port, not PORT). */
+const startRelayProcess = (upstream: string) => startProcess((port) => [process.execPath, "src/index.ts", "relay", upstream, "--port", String(port)]);
 
 /** Sequential requests: the latency of one request when nothing else waits (ms). */
 async function oneAtATime(url: string, n: number): Promise<{ p50: number; p99: number }> {

@@ -115,11 +115,14 @@ export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
 /** FormData → plain object the way route schemas expect it: one value per key, arrays for repeated keys. */
 export function formToObject(form: FormData): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of form.entries()) {
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
+  for (const [k, v] of form.entries()) addField(out, k, v);
   return out;
+}
+
+/** Adds one form field the way route schemas expect it: the value, or an array once the name repeats. */
+export function addField(out: Record<string, unknown>, name: string, value: unknown) {
+  const prev = out[name];
+  out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
 }
 
 /** A request with no body at all (not even an empty chunked one): what GET-like POSTs send. */

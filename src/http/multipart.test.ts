@@ -57,7 +57,7 @@ describe("readMultipartToDisk", () => {
     }
   });
 
-  test("a declared length over the limit is refused before reading; a chunked body as soon as it passes, leaving no file open", async () => {
+  test("a declared length over the limit is refused before reading; a chunked body as soon as it passes", async () => {
     const form = new FormData();
     form.set("audio_file", new Blob([new Uint8Array(200_000)]), "big.wav");
     let e = await refusal(readMultipartToDisk(await formRequest(form), dir, { maxBytes: 100_000 }));

@@ -8,7 +8,7 @@
 import busboy from "busboy";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
-import { bodyKind, type Declared } from "./body.ts";
+import { addField, bodyKind, type Declared } from "./body.ts";
 import { ApiError, errors } from "./errors.ts";
 
 /** A file part of a multipart body, stored at `path` (inside the temp directory the caller handed in). */
@@ -64,10 +64,7 @@ export async function readMultipartToDisk(request: Request, dir: string, limits:
   }
 
   const out: Record<string, unknown> = {};
-  const add = (name: string, value: unknown) => {
-    const prev = out[name];
-    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
-  };
+  const add = (name: string, value: unknown) => addField(out, name, value);
   const written: Promise<void>[] = [];
   const sinks: ReturnType<typeof createWriteStream>[] = [];
   let failure: ApiError | null = null;

@@ -12,6 +12,7 @@ import { queryRows } from "../db/prepared.ts";
 import { readCache } from "../db/read-cache.ts";
 import type { PostT } from "./models.ts";
 import { toPost, type PostRow } from "./service.ts";
+import { seesPresence } from "../social/follow-states.ts";
 
 export type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
 export type PostWithAuthor = { post: PostRow; author: Author };
@@ -96,7 +97,7 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
   const state = viewerId === null ? undefined : await viewerState(deps, viewerId, posts, authorIds);
   const { mine, followed } = state ?? NOBODY;
   // Presence is for the author and their followers only, as over the WebSocket (docs/security.md, Data exposure).
-  const watched = viewerId === null ? [] : authorIds.filter((id) => id === viewerId || followed.has(id));
+  const watched = authorIds.filter((id) => seesPresence(viewerId, id, followed.has(id)));
   const presence = watched.length ? await authorPresence(deps, watched) : undefined;
   // Nobody signed in: the public posts are already exactly this (no copies to make).
   if (viewerId === null) return posts;

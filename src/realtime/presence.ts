@@ -2,9 +2,8 @@
 // The hub (hub.ts) is what changes presence; this is the read side plus the rules every reader obeys: a user
 // with show_activity_status = false is never shown (offline, last_active null), to anyone; a user's full presence
 // (status, DAW, last activity) goes to the user and their followers only (seesPresenceOf), as the WebSocket does.
-import { and, eq } from "drizzle-orm";
-import { follows } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { followState, seesPresence } from "../social/follow-states.ts";
 import { OFFLINE, type PresenceAggregate, type PresenceStore } from "./presence-store.ts";
 import type { Presence, PresenceFlags, PresenceView } from "./presence-types.ts";
 import { visibility } from "./queries.ts";
@@ -15,15 +14,9 @@ export type { Presence, PresenceFlags, PresenceView } from "./presence-types.ts"
 export const offlineView = (userId: string): PresenceView => ({ user_id: userId, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null });
 
 /** True when `viewerId` may see the presence of `userId`: the user themself, or one of their followers. */
-export async function seesPresenceOf(deps: Pick<Deps, "database">, viewerId: string | null, userId: string): Promise<boolean> {
-  if (!viewerId) return false;
-  if (viewerId === userId) return true;
-  const [row] = await deps.database.db
-    .select({ id: follows.followerId })
-    .from(follows)
-    .where(and(eq(follows.followerId, viewerId), eq(follows.followeeId, userId)))
-    .limit(1);
-  return Boolean(row);
+export async function seesPresenceOf(deps: Deps, viewerId: string | null, userId: string): Promise<boolean> {
+  if (!viewerId || viewerId === userId) return seesPresence(viewerId, userId, false);
+  return seesPresence(viewerId, userId, (await followState(deps, viewerId, userId)).is_following);
 }
 
 export function presenceView(userId: string, a: PresenceAggregate, shown: boolean, lastActiveAt: number | null): PresenceView {

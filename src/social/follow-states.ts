@@ -39,3 +39,11 @@ export async function followStates(deps: Deps, viewerId: string | null, userIds:
 export async function followState(deps: Deps, viewerId: string | null, userId: string): Promise<FollowState> {
   return (await followStates(deps, viewerId, [userId])).get(userId)!;
 }
+
+/**
+ * The one rule for who sees a user's presence (online, in the studio, last active): the user themself and their
+ * followers, as the WebSocket delivers it (docs/security.md, Data exposure). Used by the presence route, user objects
+ * and feed posts; `viewerFollows` is whether the viewer follows `userId`.
+ */
+export const seesPresence = (viewerId: string | null, userId: string, viewerFollows: boolean): boolean =>
+  viewerId !== null && (viewerId === userId || viewerFollows);

@@ -4,7 +4,7 @@ import { eq, sql } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId } from "../lib/crypto.ts";
-import { followStates } from "../social/follow-states.ts";
+import { followStates, seesPresence } from "../social/follow-states.ts";
 import type { PublicUserT, SelfUserT } from "./models.ts";
 
 export type UserRow = typeof users.$inferSelect;
@@ -70,10 +70,10 @@ export function toPublicUser(deps: Deps, u: UserRow, extras: ViewerExtras = {}):
 export async function viewerExtras(deps: Deps, viewerId: string | null, userIds: readonly string[]): Promise<Map<string, ViewerExtras>> {
   const states = await followStates(deps, viewerId, userIds);
   // Presence only of the viewer and the people they follow, as over the WebSocket.
-  const visible = viewerId === null ? [] : userIds.filter((id) => id === viewerId || states.get(id)?.is_following);
-  const presence = visible.length ? await deps.presence.lookup(visible) : new Map();
+  const visible = new Set(userIds.filter((id) => seesPresence(viewerId, id, states.get(id)?.is_following === true)));
+  const presence = visible.size ? await deps.presence.lookup([...visible]) : new Map();
   const out = new Map<string, ViewerExtras>();
-  for (const id of userIds) out.set(id, { ...states.get(id), ...presence.get(id), presence_visible: visible.includes(id) });
+  for (const id of userIds) out.set(id, { ...states.get(id), ...presence.get(id), presence_visible: visible.has(id) });
   return out;
 }
 
