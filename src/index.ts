@@ -8,7 +8,7 @@ import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { meta } from "./db/schema.ts";
 import type { Deps } from "./deps.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, errorFields, errorMessage } from "./log.ts";
 import { createMailer } from "./integrations/mailer.ts";
 import { setPeerAddress } from "./http/client-ip.ts";
 import { MULTIPART_ENVELOPE_BYTES } from "./http/body.ts";
@@ -162,12 +162,12 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   await deps.jobs.start();
   // Posts made before the plugin's Ogg and PNG renditions get them through durable jobs; queueing them does not
   // hold the start up (until then such a post plays its MP3, src/audio/renditions.ts).
-  const queueing = queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", { error: String(err) }));
+  const queueing = queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", errorFields(err)));
   // Old notifications go hourly (and once now); a failure is logged and tried again at the next hour.
   const prune = () =>
     pruneNotifications(deps, config.NOTIFICATION_RETENTION_DAYS)
       .then((count) => count && deps.log.info("old notifications pruned", { count, retention_days: config.NOTIFICATION_RETENTION_DAYS }))
-      .catch((err) => deps.log.warn("pruning notifications failed", { error: String(err) }));
+      .catch((err) => deps.log.warn("pruning notifications failed", errorFields(err)));
   let pruning = prune();
   const pruneTimer = setInterval(() => (pruning = prune()), 3_600_000);
   pruneTimer.unref();
@@ -204,7 +204,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
         for (const s of servers) s.stop(true);
         throw err;
       }
-      deps.log.warn("cannot listen on an address of HOST; serving the others", { host: config.HOST, address, reason: String((err as Error)?.message ?? err) });
+      deps.log.warn("cannot listen on an address of HOST; serving the others", { host: config.HOST, address, ...errorFields(err) });
     }
   }
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
@@ -267,8 +267,7 @@ async function main() {
   try {
     running = await start(config);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const reason = e.code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : (e.message ?? String(e));
+    const reason = (err as NodeJS.ErrnoException).code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : errorMessage(err);
     console.error(`sidechain: cannot start: ${reason}`);
     process.exit(1);
   }

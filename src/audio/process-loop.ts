@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
+import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { publishPostReady } from "../realtime/events.ts";
 import { onPostReady } from "../social/post-ready.ts";
@@ -105,7 +106,7 @@ export async function markFailed(deps: Deps, postId: string, err: unknown) {
     tx.update(posts).set({ status: "failed", errorCode: code, error: message, updatedAt: deps.clock.now() }).where(eq(posts.id, postId)),
   );
   await removePostMedia(deps, postId);
-  deps.log.warn("loop processing failed", { post_id: postId, code, reason: String((err as Error)?.message ?? err), detail: isAudioError(err) ? err.detail : undefined });
+  deps.log.warn("loop processing failed", { post_id: postId, code, ...errorFields(err), detail: isAudioError(err) ? err.detail : undefined });
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
+import { errorFields } from "../log.ts";
 import { newKey } from "../storage/index.ts";
 import { isAudioError, processAudio } from "./pipeline.ts";
 import { renderWaveformPng } from "./png.ts";
@@ -126,5 +127,5 @@ async function storedPeaks(deps: Deps, key: string): Promise<number[] | null> {
 }
 
 async function dropObjects(deps: Deps, keys: string[]) {
-  if (keys.length) await deps.storage.deleteMany(keys).catch((err) => deps.log.warn("could not remove a rendition", { keys, reason: String(err) }));
+  if (keys.length) await deps.storage.deleteMany(keys).catch((err) => deps.log.warn("could not remove a rendition", { keys, ...errorFields(err) }));
 }

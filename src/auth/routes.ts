@@ -4,6 +4,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { parseTrustedProxies, clientIp } from "../http/client-ip.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
+import { errorFields } from "../log.ts";
 import { SelfUser } from "../users/models.ts";
 import { toSelfUser } from "../users/service.ts";
 import { authGuard } from "./guard.ts";
@@ -31,7 +32,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
   const forgot = async (email: string) => {
     await spendMailBudget(deps, email); // the address's hourly mail budget (src/auth/mail.ts)
     // Not awaited: the answer is the same, and as fast, whether or not the email has an account.
-    service.requestPasswordReset(deps, email).catch((err) => deps.log.error("password reset request failed", { reason: String(err) }));
+    service.requestPasswordReset(deps, email).catch((err) => deps.log.error("password reset request failed", errorFields(err, { stack: true })));
     return { ok: true as const };
   };
   const confirmReset = (token: string, password: string) => service.redeemPasswordToken(deps, hasher, token, password, "reset_password").then(() => ({ ok: true as const }));

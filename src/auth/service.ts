@@ -8,6 +8,7 @@ import { errors } from "../http/errors.ts";
 import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
+import { errorFields } from "../log.ts";
 import { mailBudgetAllows, mails } from "./mail.ts";
 import { createOneTimeToken, findLiveOneTimeToken, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
@@ -47,7 +48,7 @@ function checkPassword(password: string, context: string[], field = "password") 
 /** Tells the owner about a credential or identity change (L7). Best effort: never fails the change itself. */
 export async function notifySecurityChange(deps: Deps, user: Pick<UserRow, "email">, what: string) {
   if (!user.email) return;
-  await deps.mailer.send(mails.securityChange(user.email, what)).catch((err) => deps.log.warn("security mail failed", { reason: String(err) }));
+  await deps.mailer.send(mails.securityChange(user.email, what)).catch((err) => deps.log.warn("security mail failed", errorFields(err)));
 }
 
 export async function register(

@@ -10,6 +10,7 @@ import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { join } from "node:path";
 import * as schema from "./schema.ts";
 import type { Config } from "../config.ts";
+import { errorFields } from "../log.ts";
 
 /** What feature code queries. Always `await` queries: on bun:sqlite they run synchronously, on libSQL remotely. */
 export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
@@ -88,9 +89,9 @@ function runHooks(hooks: Array<() => unknown>, log: HookLog) {
   for (const hook of hooks) {
     try {
       const r = hook();
-      if (r instanceof Promise) r.catch((err) => log.error("afterCommit hook failed", { error: String(err) }));
+      if (r instanceof Promise) r.catch((err) => log.error("afterCommit hook failed", errorFields(err, { stack: true })));
     } catch (err) {
-      log.error("afterCommit hook failed", { error: String(err) });
+      log.error("afterCommit hook failed", errorFields(err, { stack: true }));
     }
   }
 }

@@ -3,6 +3,7 @@
 // return them); anything else that escapes a handler becomes a fixed 500 with the details in the log only.
 import { Elysia, t } from "elysia";
 import type { Logger } from "../lib/types.ts";
+import { errorFields } from "../log.ts";
 
 export type ErrorBody = { error: string; message: string; fields?: Record<string, string> };
 
@@ -92,7 +93,7 @@ export const errorHandler = (log: Logger) =>
         return errors.badRequest("invalid_cookie", "A cookie was tampered with").apply(set);
     }
     // Unknown error: fixed message to the client, details to the log only.
-    log.error("unhandled error", { path, method: request.method, error: String((error as Error)?.stack ?? error) });
+    log.error("unhandled error", { path, method: request.method, ...errorFields(error, { stack: true }) });
     set.status = 500;
     return { error: "internal_error", message: INTERNAL_MESSAGE } satisfies ErrorBody;
   });

@@ -12,6 +12,7 @@
 // never blocks sign-in nor lifts the limits, and says so in the log (at most once a minute).
 import type { RedisClient } from "bun";
 import type { Clock, Logger } from "../lib/types.ts";
+import { errorFields } from "../log.ts";
 import { errors } from "./errors.ts";
 
 export type WindowLimiter = {
@@ -134,7 +135,7 @@ export function redisRateLimits(redis: Pick<RedisClient, "send">, o: { prefix: s
       const now = o.clock.now();
       if (now - warnedAt >= 60_000) {
         warnedAt = now;
-        o.log.warn("rate limits: Redis unavailable, counting in this instance only", { error: String((err as Error)?.message ?? err) });
+        o.log.warn("rate limits: Redis unavailable, counting in this instance only", errorFields(err));
       }
       return DOWN;
     } finally {

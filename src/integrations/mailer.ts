@@ -11,6 +11,7 @@ import nodemailer from "nodemailer";
 import type { Database, Db } from "../db/client.ts";
 import { jobs as jobsTable, mailOutbox } from "../db/schema.ts";
 import type { Clock, Logger } from "../lib/types.ts";
+import { childLogger, errorFields, errorMessage } from "../log.ts";
 import { JobLeaseLostError, JobShutdownError, PermanentJobError, type BackoffOptions, type JobInfo, type JobQueue } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
 
@@ -65,21 +66,20 @@ export function createMailer(opts: {
     const [m] = await db.select().from(mailOutbox).where(eq(mailOutbox.id, id));
     if (!m) throw new PermanentJobError(`mail ${id} is not in the outbox`);
     if (m.status === "sent") return { skipped: "already sent" };
+    const mlog = childLogger(log, { mail_id: id, attempt: job.attempt });
     try {
       await abortable(transport!.sendMail({ from: opts.from, to: m.to, subject: m.subject, text: m.text, html: m.html }), signal);
     } catch (err) {
       // Given back at shutdown or taken over by another worker: that attempt is not ours to record.
       if (err instanceof JobShutdownError || err instanceof JobLeaseLostError) throw err;
-      const reason = String((err as Error)?.message ?? err);
       const last = job.attempt >= job.maxAttempts;
-      await db.update(mailOutbox).set({ status: last ? "failed" : "queued", attempts: job.attempt, lastError: reason }).where(eq(mailOutbox.id, id));
-      const fields = { mail_id: id, attempt: job.attempt, reason };
-      if (last) log.error("mail delivery failed for good", fields);
-      else log.warn("mail delivery failed; will retry", fields);
+      await db.update(mailOutbox).set({ status: last ? "failed" : "queued", attempts: job.attempt, lastError: errorMessage(err) }).where(eq(mailOutbox.id, id));
+      if (last) mlog.error("mail delivery failed for good", errorFields(err));
+      else mlog.warn("mail delivery failed; will retry", errorFields(err));
       throw err;
     }
     await db.update(mailOutbox).set({ status: "sent", attempts: job.attempt, sentAt: clock.now(), lastError: null }).where(eq(mailOutbox.id, id));
-    log.info("mail sent", { mail_id: id, attempt: job.attempt });
+    mlog.info("mail sent");
     return { sent: true };
   }
 

@@ -15,7 +15,8 @@
 // worker); none runs on bun:sqlite and libSQL with one code path, and the table is ours already.
 import { availableParallelism, hostname } from "node:os";
 import { outsideTransactions, type Database, type Db } from "../db/client.ts";
-import type { Clock, Logger, LogFields } from "../lib/types.ts";
+import type { Clock, Logger } from "../lib/types.ts";
+import { childLogger, errorFields, errorMessage } from "../log.ts";
 import * as q from "./queries.ts";
 import type { Fence, JobPayload, JobResult, JobRow } from "./queries.ts";
 
@@ -149,15 +150,6 @@ export class JobLeaseLostError extends Error {
 
 const isPermanent = (err: unknown) => err instanceof PermanentJobError || (typeof err === "object" && err !== null && (err as { permanent?: unknown }).permanent === true);
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  try {
-    return typeof err === "string" ? err : JSON.stringify(err);
-  } catch {
-    return String(err);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Enqueue (usable without a runner, e.g. from scripts)
 
@@ -285,7 +277,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     try {
       for (let i = 0; i < ids.length; i += 500) for (const row of await q.findFinished(database.db, ids.slice(i, i + 500))) notify(row);
     } catch (err) {
-      log.warn("job poll failed", { error: errorText(err) });
+      log.warn("job poll failed", errorFields(err));
     }
     waitPollTimer = undefined;
     scheduleWaitPoll();
@@ -342,7 +334,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       } while (pumpAgain && !stopping);
     } catch (err) {
       // A busy or unreachable database: the next poll tries again.
-      log.warn("job claim failed", { error: errorText(err), worker: workerId });
+      log.warn("job claim failed", { ...errorFields(err), worker: workerId });
     } finally {
       pumping = false;
     }
@@ -358,13 +350,13 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
    * Outcome writes are retried a few times: losing one would make the job run again after its lease. Resolves to
    * the write's value, or NOT_RECORDED when the database kept failing.
    */
-  async function record<T>(what: string, fn: (db: Db) => Promise<T>, fields: LogFields): Promise<T | typeof NOT_RECORDED> {
+  async function record<T>(what: string, fn: (db: Db) => Promise<T>, jlog: Logger): Promise<T | typeof NOT_RECORDED> {
     for (let i = 0; ; i++) {
       try {
         return await write(fn);
       } catch (err) {
         if (i >= 3) {
-          log.error(`job ${what} could not be recorded; the job runs again after its lease`, { ...fields, error: errorText(err) });
+          jlog.error(`job ${what} could not be recorded; the job runs again after its lease`, errorFields(err));
           return NOT_RECORDED;
         }
         await Bun.sleep(50 * 4 ** i);
@@ -376,12 +368,12 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     const reg = handlers.get(row.type)!;
     const fence: Fence = { id: row.id, worker: workerId, attempt: row.attempts };
     const controller = new AbortController();
-    const fields = { job_id: row.id, job_type: row.type, attempt: row.attempts, worker: workerId };
+    const jlog = childLogger(log, { job_id: row.id, job_type: row.type, attempt: row.attempts, worker: workerId });
     activeByType.set(row.type, (activeByType.get(row.type) ?? 0) + 1);
     const entry: Active = { controller, finished: Promise.resolve() };
     active.set(row.id, entry);
-    entry.finished = run(row, reg, fence, controller, fields)
-      .catch((err) => log.error("job runner error", { ...fields, error: errorText(err) }))
+    entry.finished = run(row, reg, fence, controller, jlog)
+      .catch((err) => jlog.error("job runner error", errorFields(err, { stack: true })))
       .finally(() => {
         active.delete(row.id);
         activeByType.set(row.type, (activeByType.get(row.type) ?? 1) - 1);
@@ -389,17 +381,17 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       });
   }
 
-  async function run(row: JobRow, reg: Registered, fence: Fence, controller: AbortController, fields: LogFields) {
+  async function run(row: JobRow, reg: Registered, fence: Fence, controller: AbortController, jlog: Logger) {
     const { signal } = controller;
     const t0 = performance.now();
-    log.debug("job started", fields);
+    jlog.debug("job started");
 
     const heartbeat = setInterval(async () => {
       try {
         const ours = await write((db) => q.extendLease(db, fence, clock.now(), o.leaseMs));
         if (!ours && !signal.aborted) controller.abort(new JobLeaseLostError());
       } catch (err) {
-        log.warn("job heartbeat failed", { ...fields, error: errorText(err) });
+        jlog.warn("job heartbeat failed", errorFields(err));
       }
     }, heartbeatMs);
     const timeout = setTimeout(() => controller.abort(new JobTimeoutError(reg.timeoutMs)), reg.timeoutMs);
@@ -416,15 +408,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
           if (!ours && !signal.aborted) controller.abort(new JobLeaseLostError());
         } catch (err) {
           // Progress is advisory: a failed write does not fail the job.
-          log.warn("job progress not recorded", { ...fields, error: errorText(err) });
+          jlog.warn("job progress not recorded", errorFields(err));
         }
       },
-      log: {
-        debug: (m, f) => log.debug(m, { ...fields, ...f }),
-        info: (m, f) => log.info(m, { ...fields, ...f }),
-        warn: (m, f) => log.warn(m, { ...fields, ...f }),
-        error: (m, f) => log.error(m, { ...fields, ...f }),
-      },
+      log: jlog,
     };
     const info: JobInfo = { id: row.id, type: row.type, payload: row.payload, attempt: row.attempts, maxAttempts: row.maxAttempts, createdAt: row.createdAt };
 
@@ -453,10 +440,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     if (outcome.ok) {
       const value = outcome.value;
       const result = value && typeof value === "object" ? (value as JobResult) : null;
-      const done = await record("result", (db) => q.completeJob(db, fence, result, clock.now()), fields);
+      const done = await record("result", (db) => q.completeJob(db, fence, result, clock.now()), jlog);
       if (done === NOT_RECORDED) return;
-      if (!done) return log.warn("job finished after its lease was lost; result discarded", { ...fields, ms });
-      log.info("job done", { ...fields, ms });
+      if (!done) return jlog.warn("job finished after its lease was lost; result discarded", { ms });
+      jlog.info("job done", { ms });
       notify(done);
       return;
     }
@@ -464,24 +451,25 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     // An abort decides the outcome over whatever the handler threw on its way out (usually an AbortError).
     const reason = signal.aborted ? signal.reason : outcome.error;
     if (reason instanceof JobLeaseLostError) {
-      log.warn("job abandoned: another worker took it over", { ...fields, ms });
+      jlog.warn("job abandoned: another worker took it over", { ms });
       return;
     }
     if (reason instanceof JobShutdownError) {
-      const given = await record("release", (db) => q.releaseJob(db, fence, clock.now()), fields);
-      if (given === true) log.info("job given back at shutdown", { ...fields, ms });
+      const given = await record("release", (db) => q.releaseJob(db, fence, clock.now()), jlog);
+      if (given === true) jlog.info("job given back at shutdown", { ms });
       return;
     }
-    const message = errorText(reason);
+    const message = errorMessage(reason);
     const permanent = isPermanent(reason);
     const retry = !permanent && row.attempts < row.maxAttempts;
     const now = clock.now();
     const retryAt = retry ? now + backoffDelay(row.attempts, reg.backoff) : null;
-    const failed = await record("failure", (db) => q.failJob(db, fence, message, retryAt, now), fields);
+    const failed = await record("failure", (db) => q.failJob(db, fence, message, retryAt, now), jlog);
     if (failed === NOT_RECORDED) return;
-    if (!failed) return log.warn("job failed after its lease was lost; outcome discarded", { ...fields, ms, error: message });
-    if (retry) log.warn("job attempt failed; will retry", { ...fields, ms, error: message, retry_at: retryAt });
-    else log.error("job failed", { ...fields, ms, error: message, permanent });
+    const failure = { ms, ...errorFields(reason) };
+    if (!failed) return jlog.warn("job failed after its lease was lost; outcome discarded", failure);
+    if (retry) jlog.warn("job attempt failed; will retry", { ...failure, retry_at: retryAt });
+    else jlog.error("job failed", { ...failure, permanent });
     notify(failed);
   }
 
@@ -544,7 +532,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
         const timer = setTimeout(() => finish(null), timeoutMs);
         q.findJob(database.db, jobId).then(
           (row) => q.isFinal(row) && finish(row!),
-          (err) => log.warn("job poll failed", { job_id: jobId, error: errorText(err) }),
+          (err) => log.warn("job poll failed", { job_id: jobId, ...errorFields(err) }),
         );
         scheduleWaitPoll();
         // The caller has probably just committed the job: look for it now rather than at the next poll.
@@ -575,7 +563,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
       }
       pollTimer = setInterval(() => void pump(), o.pollMs);
       if (o.cleanup.everyMs > 0) {
-        cleanupTimer = setInterval(() => void cleanup().catch((err) => log.warn("job cleanup failed", { error: errorText(err) })), o.cleanup.everyMs);
+        cleanupTimer = setInterval(() => void cleanup().catch((err) => log.warn("job cleanup failed", errorFields(err))), o.cleanup.everyMs);
       }
       log.info("job runner started", { worker: workerId, concurrency: o.concurrency, types: [...handlers.keys()] });
       await pump();

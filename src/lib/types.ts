@@ -3,6 +3,10 @@
 // import deps.ts, which imports their types in turn. deps.ts re-exports them.
 
 export type LogFields = Record<string, unknown>;
+/**
+ * Four levels, each taking a message and plain fields. Fixed fields for many lines come from childLogger, and a
+ * failure is described by errorFields (both in src/log.ts, for any Logger: tests hand in their own).
+ */
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;

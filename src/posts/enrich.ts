@@ -10,6 +10,7 @@ import type { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { queryRows } from "../db/prepared.ts";
 import { readCache } from "../db/read-cache.ts";
+import { errorFields } from "../log.ts";
 import type { PostT } from "./models.ts";
 import { toPost, type PostRow } from "./service.ts";
 import { seesPresence } from "../social/follow-states.ts";
@@ -32,7 +33,7 @@ async function authorPresence(deps: Deps, userIds: string[]): Promise<AuthorPres
     const online = userIds.filter((id) => states.get(id)?.online);
     return online.length ? await deps.presence.lookup(online) : undefined;
   } catch (err) {
-    deps.log.warn("author presence unavailable; showing authors offline", { reason: String(err) });
+    deps.log.warn("author presence unavailable; showing authors offline", errorFields(err));
     return undefined;
   }
 }

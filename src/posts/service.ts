@@ -4,6 +4,7 @@ import { and, count, desc, eq, lt, or, sql } from "drizzle-orm";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
+import { errorFields } from "../log.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
 import { mediaUrls, type PostT } from "./models.ts";
@@ -123,6 +124,6 @@ export async function removePostMedia(deps: Deps, postId: string) {
   try {
     await deps.storage.deletePrefix(keyPrefix(["loops", postId]));
   } catch (err) {
-    deps.log.error("could not delete a post's media", { post_id: postId, reason: String(err) });
+    deps.log.error("could not delete a post's media", { post_id: postId, ...errorFields(err) });
   }
 }

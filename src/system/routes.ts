@@ -2,6 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
+import { errorMessage } from "../log.ts";
 
 const Ok = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
 const Ready = t.Object(
@@ -30,7 +31,7 @@ export const systemRoutes = (deps: Deps) =>
               await check();
               checks[name] = "ok";
             } catch (err) {
-              failed[name] = String((err as Error)?.message ?? err);
+              failed[name] = errorMessage(err);
             }
           }),
         );

@@ -9,6 +9,7 @@ import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors } from "../http/errors.ts";
+import { errorFields } from "../log.ts";
 import { newKey } from "../storage/index.ts";
 import { encodeAvatar } from "./avatar-encode.ts";
 import { imageHeader, type ImageInfo, sniffImageType } from "./image.ts";
@@ -85,6 +86,6 @@ async function removeObject(deps: Deps, key: string) {
   try {
     await deps.storage.delete(key);
   } catch (err) {
-    deps.log.error("could not delete an avatar object", { key, reason: String(err) });
+    deps.log.error("could not delete an avatar object", { key, ...errorFields(err) });
   }
 }
