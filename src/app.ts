@@ -1,5 +1,15 @@
 // createApp(deps) composes the feature plugins into one Elysia app. It starts nothing: index.ts listens, and
 // tests call app.handle(new Request("http://localhost/...")) on a fresh set of deps.
+//
+// A map of where things start (docs/architecture.md "Where things start" has the whole of it):
+//   routes            createApp below, one routes file per feature area
+//   WebSocket         GET /api/v1/ws: index.ts hands the upgrade to the hub (createHub, src/realtime/hub.ts) before
+//                     the app; the frames are in docs/plugin-contract.md "WebSocket"
+//   job handlers      JOB_HANDLERS below, registered by index.ts before the runner starts (and send-mail, by the
+//                     mailer in buildDeps when SMTP_URL is set)
+//   periodic tasks    index.ts start() (notification pruning), the job runner (poll, heartbeats, cleanup) and the
+//                     hub's tick (idle sockets, watches, session re-checks, presence liveness)
+//   CLI commands      src/cli.ts runCli, before any of the above
 import { Elysia } from "elysia";
 import type { Deps } from "./deps.ts";
 import { errorHandler } from "./http/errors.ts";
@@ -22,6 +32,9 @@ import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
+import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
+import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
+import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -65,3 +78,13 @@ export function createApp(deps: Deps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The features' job handlers by job type, each registering itself under that type (stream-mirror only when Stream
+ * is configured). index.ts registers them all before the job runner starts; the mailer registers send-mail itself.
+ */
+export const JOB_HANDLERS: Readonly<Record<string, (deps: Deps) => void>> = {
+  [PROCESS_LOOP]: registerProcessLoop,
+  [ADD_RENDITIONS]: registerRenditions,
+  [STREAM_MIRROR]: registerStreamMirror,
+};

@@ -2,7 +2,7 @@
 import { sql } from "drizzle-orm";
 import { unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createApp, VERSION } from "./app.ts";
+import { createApp, JOB_HANDLERS, VERSION } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
@@ -18,8 +18,7 @@ import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
-import { registerProcessLoop } from "./audio/process-loop.ts";
-import { queueMissingRenditions, registerRenditions } from "./audio/renditions.ts";
+import { queueMissingRenditions } from "./audio/renditions.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
@@ -27,7 +26,6 @@ import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
 import type { Timers } from "./realtime/timers.ts";
-import { registerStreamMirror } from "./integrations/stream.ts";
 
 export type Running = {
   deps: Deps;
@@ -242,11 +240,9 @@ export function listenAddresses(host: string): string[] {
   return host.toLowerCase() === "localhost" ? ["127.0.0.1", "::1"] : [host];
 }
 
-/** Each feature's job handlers, registered before the queue starts. */
+/** Each feature's job handlers (JOB_HANDLERS in app.ts), registered before the queue starts. */
 export function registerJobHandlers(deps: Deps) {
-  registerProcessLoop(deps);
-  registerRenditions(deps);
-  registerStreamMirror(deps);
+  for (const register of Object.values(JOB_HANDLERS)) register(deps);
 }
 
 async function main() {
