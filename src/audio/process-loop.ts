@@ -75,11 +75,12 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       if (done.length) await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, post.userId));
       if (done.length) await onPostReady(deps, tx, postId, post.userId);
       return done;
+    }, {
+      // After the commit: followers connected over WebSocket get new_post.
+      afterCommit: (done) => void (done.length && publishPostReady(deps, postId)),
     });
     // Deleted while we worked: drop what we just stored.
     if (updated.length === 0) await removePostMedia(deps, postId);
-    // After the commit: followers connected over WebSocket get new_post.
-    else void publishPostReady(deps, postId);
     return {
       status: "ready",
       lufs: result.measured.lufs,
