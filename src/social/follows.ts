@@ -9,7 +9,7 @@
 // and seen state unchanged), so toggling a follow can never spam the followee or bump their badge again.
 //
 // After the commit of a change (never for a repeat), the followee's connections get `follow` / `unfollow` and, for a
-// follow, the notification (docs/architecture.md, "Events after commit").
+// follow, the notification (docs/architecture.md, "Data rules").
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { follows, users } from "../db/schema.ts";

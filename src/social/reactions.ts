@@ -4,7 +4,7 @@
 //
 // After the commit of every call (a repeat too), the owner and the post's recent viewers get post_liked /
 // post_unliked with the counts the call answers, and setting a reaction pushes the owner's reaction notification
-// (docs/architecture.md, "Events after commit").
+// (docs/architecture.md, "Data rules").
 import { and, count, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { posts, reactions } from "../db/schema.ts";
