@@ -18,6 +18,7 @@ import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
+import { failAbandonedPosts } from "./audio/process-loop.ts";
 import { queueMissingRenditions } from "./audio/renditions.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
@@ -169,6 +170,15 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   let pruning = prune();
   const pruneTimer = setInterval(() => (pruning = prune()), 3_600_000);
   pruneTimer.unref();
+  // Posts left `processing` by a job that failed for good without marking them (its process died on the last
+  // attempt) are marked failed once per job lease, the period in which the queue finds such jobs.
+  const sweepAbandoned = () =>
+    failAbandonedPosts(deps)
+      .then((count) => count && deps.log.info("abandoned uploads marked failed", { count }))
+      .catch((err) => deps.log.warn("sweeping abandoned uploads failed", errorFields(err)));
+  let sweeping = sweepAbandoned();
+  const sweepTimer = setInterval(() => (sweeping = sweepAbandoned()), config.JOB_LEASE_MS);
+  sweepTimer.unref();
   const app = createApp(deps);
   const hub = createHub(deps, { timers });
   await hub.start();
@@ -227,6 +237,8 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       await queueing;
       clearInterval(pruneTimer);
       await pruning;
+      clearInterval(sweepTimer);
+      await sweeping;
       // Jobs still running are given back to the queue (another instance, or the next start, finishes them); then
       // the rest of what buildDeps built closes, in its order.
       await deps.close({ graceMs: config.SHUTDOWN_TIMEOUT_MS });

@@ -1,12 +1,13 @@
 // The process-loop job: reloads the post by id, runs the audio pipeline on the stored original, stores the MP3,
 // the Ogg, peaks, SVG and PNG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
 // `processing` is left alone, and storing under fixed keys twice just overwrites. Bad input fails at once (no
-// retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt.
-import { and, eq, sql } from "drizzle-orm";
+// retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt (by
+// failAbandonedPosts, a periodic task, when the process died during it).
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import { join } from "node:path";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
+import { type JobContext, type JobInfo, type JobRow, PermanentJobError } from "../jobs/queue.ts";
 import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { publishPostReady } from "../realtime/events.ts";
@@ -16,6 +17,8 @@ import { isAudioError, processAudio } from "./pipeline.ts";
 
 export const PROCESS_LOOP = "process-loop";
 export type ProcessLoopPayload = { postId: string };
+/** A post's process-loop job is found by this dedupe key (one job per post, ever). */
+export const processLoopKey = (postId: string) => `${PROCESS_LOOP}:${postId}`;
 
 export function registerProcessLoop(deps: Deps) {
   deps.jobs.register<ProcessLoopPayload>(PROCESS_LOOP, (job, ctx) => processLoop(deps, job, ctx), {
@@ -73,11 +76,12 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       if (done.length) await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, post.userId));
       if (done.length) await onPostReady(deps, tx, postId, post.userId);
       return done;
+    }, {
+      // After the commit: followers connected over WebSocket get new_post.
+      afterCommit: (done) => void (done.length && publishPostReady(deps, postId)),
     });
     // Deleted while we worked: drop what we just stored.
     if (updated.length === 0) await removePostMedia(deps, postId);
-    // After the commit: followers connected over WebSocket get new_post.
-    else void publishPostReady(deps, postId);
     return {
       status: "ready",
       lufs: result.measured.lufs,
@@ -108,5 +112,41 @@ export async function markFailed(deps: Deps, postId: string, err: unknown) {
   await removePostMedia(deps, postId);
   deps.log.warn("loop processing failed", { post_id: postId, code, ...errorFields(err), detail: isAudioError(err) ? err.detail : undefined });
 }
+
+/** Posts still `processing` looked at per statement by failAbandonedPosts. */
+const SWEEP_BATCH = 500;
+
+/**
+ * Marks failed the posts still `processing` whose job has failed for good: a job whose process died on its last
+ * attempt is failed by the queue without the handler's markFailed. Run periodically by each instance (index.ts);
+ * idempotent, so instances need not coordinate. Returns how many posts it marked. GET /audio/status already answers
+ * `failed` for such a post (abandoned below) before this runs; it only reads.
+ */
+export async function failAbandonedPosts(deps: Deps): Promise<number> {
+  let marked = 0;
+  let after = { createdAt: -1, id: "" };
+  for (;;) {
+    // The (status, created_at, id) index answers it: a range of the few posts in processing.
+    const batch = await deps.database.db
+      .select({ id: posts.id, createdAt: posts.createdAt })
+      .from(posts)
+      .where(and(eq(posts.status, "processing"), or(gt(posts.createdAt, after.createdAt), and(eq(posts.createdAt, after.createdAt), gt(posts.id, after.id)))))
+      .orderBy(asc(posts.createdAt), asc(posts.id))
+      .limit(SWEEP_BATCH);
+    if (!batch.length) return marked;
+    const byKey = new Map((await deps.jobs.getByKeys(batch.map((p) => processLoopKey(p.id)))).map((j) => [j.dedupeKey, j]));
+    for (const p of batch) {
+      const job = byKey.get(processLoopKey(p.id));
+      if (!abandoned("processing", job)) continue;
+      await markFailed(deps, p.id, new Error(job!.lastError ?? "processing failed"));
+      marked++;
+    }
+    if (batch.length < SWEEP_BATCH) return marked;
+    after = batch[batch.length - 1]!;
+  }
+}
+
+/** A post still `processing` whose job has failed for good: processing is over, the post failed. */
+export const abandoned = (postStatus: string, job: Pick<JobRow, "status"> | undefined) => postStatus === "processing" && job?.status === "failed";
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -3,7 +3,7 @@
 // job. Nothing is written before the checks pass; a failure after the original is stored removes it again.
 import { and, eq, ne, sql } from "drizzle-orm";
 import { join } from "node:path";
-import { jobs, posts } from "../db/schema.ts";
+import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { DiskFile } from "../http/multipart.ts";
@@ -12,7 +12,7 @@ import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
 import { keyPrefix, newKey, type MediaExtension } from "../storage/index.ts";
 import { inspectAudio, isAudioError, toApiError } from "./pipeline.ts";
-import { markFailed, PROCESS_LOOP } from "./process-loop.ts";
+import { abandoned, PROCESS_LOOP, processLoopKey } from "./process-loop.ts";
 import { normalizeKey } from "./keys.ts";
 import type { AudioFormat } from "./sniff.ts";
 
@@ -173,7 +173,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
         updatedAt: now,
       });
       // Through the configured queue, so its defaults (JOB_MAX_ATTEMPTS) apply; written in our transaction.
-      const { job } = await deps.jobs.enqueue(PROCESS_LOOP, { postId }, { dedupeKey: `${PROCESS_LOOP}:${postId}`, tx });
+      const { job } = await deps.jobs.enqueue(PROCESS_LOOP, { postId }, { dedupeKey: processLoopKey(postId), tx });
       return job.id;
     });
   } catch (err) {
@@ -192,7 +192,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
     const [row] = await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1);
     await deps.database.tx(async (tx) => {
       await tx.delete(posts).where(eq(posts.id, postId));
-      await tx.delete(jobs).where(eq(jobs.id, jobId));
+      await deps.jobs.discard(jobId, { tx });
     });
     await removePostMedia(deps, postId);
     throw toApiError(failureOf(row));
@@ -209,16 +209,13 @@ async function waitForPost(deps: Deps, postId: string, userId: string): Promise<
   return getPost(deps, postId, userId);
 }
 
-/** GET /audio/status: the post's state, the job's progress and, when it failed, why. Owner only until ready. */
+/** GET /audio/status: the post's state, the job's progress and, when it failed, why. Owner only until ready. Reads only. */
 export async function getUploadStatus(deps: Deps, postId: string, viewerId: string) {
   const post = await getPost(deps, postId, viewerId);
-  const job = await jobFor(deps, postId);
-  let status = post.status;
-  if (status === "processing" && job?.status === "failed") {
-    // The job gave up without marking the post (its process died on the last attempt): repair the post now.
-    await markFailed(deps, postId, new Error(job.lastError ?? "processing failed"));
-    status = "failed";
-  }
+  const [job] = await deps.jobs.getByKeys([processLoopKey(postId)]);
+  // A job that gave up without marking its post (its process died on the last attempt) means the post failed;
+  // failAbandonedPosts (a periodic task) writes that on the row. Until then the reason is the default one.
+  const status = abandoned(post.status, job) ? "failed" : post.status;
   const [row] = status === "failed" ? await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1) : [];
   return {
     status,
@@ -228,10 +225,3 @@ export async function getUploadStatus(deps: Deps, postId: string, viewerId: stri
     jobId: job?.id,
   };
 }
-
-/** A post's process-loop job, found by its dedupe key (derived from the post id). */
-async function jobFor(deps: Deps, postId: string) {
-  const [job] = await deps.database.db.select().from(jobs).where(eq(jobs.dedupeKey, `${PROCESS_LOOP}:${postId}`)).limit(1);
-  return job;
-}
-

@@ -6,10 +6,10 @@
 //
 // Delivery is at least once: a crash between the SMTP server's "250 queued" and our "sent" write sends the message
 // again on the next attempt. A message already marked sent is never sent again.
-import { and, desc, eq, lte } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import nodemailer from "nodemailer";
 import type { Database, Db } from "../db/client.ts";
-import { jobs as jobsTable, mailOutbox } from "../db/schema.ts";
+import { mailOutbox } from "../db/schema.ts";
 import type { Clock, Logger } from "../lib/types.ts";
 import { childLogger, errorFields, errorMessage } from "../log.ts";
 import { JobLeaseLostError, JobShutdownError, PermanentJobError, type BackoffOptions, type JobInfo, type JobQueue } from "../jobs/queue.ts";
@@ -96,16 +96,6 @@ export function createMailer(opts: {
     );
   }
 
-  /** Whether a message is due for an attempt now (queued, run_at reached). */
-  async function anyDue(): Promise<boolean> {
-    const rows = await db
-      .select({ id: jobsTable.id })
-      .from(jobsTable)
-      .where(and(eq(jobsTable.type, SEND_MAIL), eq(jobsTable.status, "queued"), lte(jobsTable.runAt, clock.now())))
-      .limit(1);
-    return rows.length > 0;
-  }
-
   return {
     async send(m, { tx } = {}) {
       const id = newId();
@@ -125,7 +115,7 @@ export function createMailer(opts: {
     async idle() {
       for (;;) {
         await Promise.all([...inflight]);
-        if (!transport || !jobs.started || !(await anyDue())) {
+        if (!transport || !jobs.started || !(await jobs.anyDue(SEND_MAIL))) {
           if (!inflight.size) return;
           continue;
         }

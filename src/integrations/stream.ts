@@ -18,9 +18,9 @@
 // after it, not failed for good) skips its calls: that one reads the same or a later state. After an outage each
 // object is sent once, not once per change.
 import { StreamClient } from "@stream-io/node-sdk";
-import { and, eq, gt, lt, ne, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { follows, jobs, posts, reactions, users } from "../db/schema.ts";
+import { follows, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import type { JobInfo } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
@@ -111,7 +111,7 @@ export function registerStreamMirror(deps: Deps): void {
 
 export async function runMirrorJob(deps: Deps, client: StreamClient, job: JobInfo<MirrorPayload>) {
   const o = job.payload;
-  if (await superseded(deps.database.db, job.id, o)) return { skipped: "superseded by a later change of the same object" };
+  if (await superseded(deps, job.id, o)) return { skipped: "superseded by a later change of the same object" };
   for (let round = 0; round < 3; round++) {
     const desired = await readDesired(deps, o);
     await apply(client, desired);
@@ -122,28 +122,14 @@ export async function runMirrorJob(deps: Deps, client: StreamClient, job: JobInf
 }
 
 /**
- * Has a later change of the same object been recorded (a job written after ours, in write order: SQLite's rowid,
- * assigned under the write lock) that has not failed for good? Such a job reads the object after that change, so
- * after ours too: when it is queued it will, when it ran or runs it did. Either way our calls would add nothing.
- * One range read on the unique dedupe_key index (the object's keys only).
+ * Has a later change of the same object been recorded (a job written after ours that has not failed for good)?
+ * Such a job reads the object after that change, so after ours too: when it is queued it will, when it ran or runs
+ * it did. Either way our calls would add nothing.
  */
-async function superseded(db: Db, jobId: string, o: MirrorPayload): Promise<boolean> {
+function superseded(deps: Pick<Deps, "jobs">, jobId: string, o: MirrorPayload): Promise<boolean> {
   const prefix = keyPrefix(o);
-  if (!o.key?.startsWith(prefix)) return false;
-  const [row] = await db
-    .select({ id: jobs.id })
-    .from(jobs)
-    // "\uffff" sorts after every ASCII character: the range is exactly this object's keys.
-    .where(
-      and(
-        gt(jobs.dedupeKey, prefix),
-        lt(jobs.dedupeKey, `${prefix}\uffff`),
-        ne(jobs.status, "failed"),
-        sql`${jobs}.rowid > (SELECT j.rowid FROM ${jobs} AS j WHERE j.id = ${jobId})`,
-      ),
-    )
-    .limit(1);
-  return Boolean(row);
+  if (!o.key?.startsWith(prefix)) return Promise.resolve(false);
+  return deps.jobs.hasLaterJob(jobId, prefix);
 }
 
 async function readDesired(deps: Deps, o: MirrorObject): Promise<Desired> {

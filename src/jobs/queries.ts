@@ -3,7 +3,7 @@
 // applies while the row still says this worker holds this attempt (id + locked_by + attempts). A worker that lost
 // its lease (it hung, its clock jumped, another instance re-claimed the job) can therefore never overwrite the
 // outcome of the attempt that replaced it.
-import { and, asc, eq, inArray, isNotNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jobs } from "../db/schema.ts";
 
@@ -188,6 +188,45 @@ export async function findFinished(db: Db, ids: string[]): Promise<JobRow[]> {
 export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
   const [row] = await db.select().from(jobs).where(eq(jobs.id, id));
   return row;
+}
+
+/** The jobs holding these dedupe keys (those that exist). One statement: the keys travel as one JSON array. */
+export async function findByKeys(db: Db, keys: string[]): Promise<JobRow[]> {
+  if (!keys.length) return [];
+  return db.select().from(jobs).where(sql`${jobs.dedupeKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`);
+}
+
+/** Whether a job of `type` is queued and due now. */
+export async function anyDue(db: Db, type: string, now: number): Promise<boolean> {
+  const rows = await db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.type, type), eq(jobs.status, "queued"), lte(jobs.runAt, now))).limit(1);
+  return rows.length > 0;
+}
+
+/**
+ * Whether a job whose dedupe key starts with `keyPrefix` was written after job `jobId` (in write order: SQLite's
+ * rowid, assigned under the write lock) and has not failed for good. One range read on the unique dedupe_key index.
+ */
+export async function hasLaterJob(db: Db, jobId: string, keyPrefix: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: jobs.id })
+    .from(jobs)
+    // "\uffff" sorts after every ASCII character: the range is exactly the keys with this prefix.
+    .where(
+      and(
+        gt(jobs.dedupeKey, keyPrefix),
+        lt(jobs.dedupeKey, `${keyPrefix}\uffff`),
+        ne(jobs.status, "failed"),
+        sql`${jobs}.rowid > (SELECT j.rowid FROM ${jobs} AS j WHERE j.id = ${jobId})`,
+      ),
+    )
+    .limit(1);
+  return Boolean(row);
+}
+
+/** Deletes one job if it is finished (done or failed); a queued or running job stays. True when it was deleted. */
+export async function deleteFinished(db: Db, id: string): Promise<boolean> {
+  const rows = await db.delete(jobs).where(and(eq(jobs.id, id), inArray(jobs.status, ["done", "failed"]))).returning({ id: jobs.id });
+  return rows.length > 0;
 }
 
 /**

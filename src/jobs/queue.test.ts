@@ -203,6 +203,40 @@ for (const driver of DRIVERS) {
       expect(await countOf("render")).toBe(3);
     });
 
+    test("features read and remove jobs through the queue: by keys, due of a type, later of a key prefix, discard", async () => {
+      const q = newQueue(); // not started: these work without a runner
+      const a = (await q.enqueue("mirror", {}, { dedupeKey: "obj:1:a" })).job;
+      const later = (await q.enqueue("mirror", {}, { dedupeKey: "obj:1:b" })).job;
+      const other = (await q.enqueue("mirror", {}, { dedupeKey: "obj:2:a", runAt: env.clock.now() + 60_000 })).job;
+
+      expect((await q.getByKeys(["obj:1:b", "obj:2:a", "nobody"])).map((j) => j.id).sort()).toEqual([later.id, other.id].sort());
+      expect(await q.getByKeys([])).toEqual([]);
+
+      expect(await q.anyDue("mirror")).toBe(true);
+      expect(await q.anyDue("render")).toBe(false);
+
+      // A later job of the same prefix supersedes, unless it failed for good; other prefixes do not count.
+      expect(await q.hasLaterJob(a.id, "obj:1:")).toBe(true);
+      expect(await q.hasLaterJob(later.id, "obj:1:")).toBe(false);
+      expect(await q.hasLaterJob(a.id, "obj:2:")).toBe(true);
+      expect(await q.hasLaterJob(other.id, "obj:2:")).toBe(false);
+      await env.deps.database.db.update(jobs).set({ status: "failed", finishedAt: env.clock.now() }).where(eq(jobs.id, later.id));
+      expect(await q.hasLaterJob(a.id, "obj:1:")).toBe(false);
+
+      // Only a finished job is discarded; in a transaction it goes with it (and stays on a rollback).
+      expect(await q.discard(a.id)).toBe(false);
+      await expect(
+        env.deps.database.tx(async (tx) => {
+          expect(await q.discard(later.id, { tx })).toBe(true);
+          throw new Error("roll back");
+        }),
+      ).rejects.toThrow("roll back");
+      expect(await q.get(later.id)).toBeDefined();
+      expect(await env.deps.database.tx((tx) => q.discard(later.id, { tx }))).toBe(true);
+      expect(await q.get(later.id)).toBeUndefined();
+      expect(await q.get(a.id)).toBeDefined();
+    });
+
     test("a handler's result is stored, its progress is visible while it runs, and waitFor returns the job", async () => {
       const q = newQueue();
       const hold = gate();

@@ -208,6 +208,20 @@ export interface JobQueue {
    */
   waitFor(jobId: string, timeoutMs: number): Promise<JobRow | null>;
   get(jobId: string): Promise<JobRow | undefined>;
+  /** The jobs holding these dedupe keys (those that exist), for features that name their jobs by key. */
+  getByKeys(dedupeKeys: string[]): Promise<JobRow[]>;
+  /** Whether a job of `type` is queued and due now. */
+  anyDue(type: string): Promise<boolean>;
+  /**
+   * Whether a job whose dedupe key starts with `keyPrefix` was written after job `jobId` and has not failed for
+   * good: for a handler whose job names an object, a later job of the same object makes its work redundant.
+   */
+  hasLaterJob(jobId: string, keyPrefix: string): Promise<boolean>;
+  /**
+   * Deletes a finished (done or failed) job; a queued or running one stays. With `tx`, in the caller's transaction.
+   * True when it was deleted.
+   */
+  discard(jobId: string, opts?: { tx?: Db }): Promise<boolean>;
   /** Puts a failed job back in the queue with fresh attempts. Null if it is not in `failed`. */
   retry(jobId: string): Promise<JobRow | null>;
   /** Look for due jobs now (e.g. after committing a transaction that enqueued one). */
@@ -541,6 +555,14 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     },
 
     get: (jobId) => q.findJob(database.db, jobId),
+
+    getByKeys: (dedupeKeys) => q.findByKeys(database.db, dedupeKeys),
+
+    anyDue: (type) => q.anyDue(database.db, type, clock.now()),
+
+    hasLaterJob: (jobId, keyPrefix) => q.hasLaterJob(database.db, jobId, keyPrefix),
+
+    discard: (jobId, { tx } = {}) => (tx ? q.deleteFinished(tx, jobId) : write((db) => q.deleteFinished(db, jobId))),
 
     async retry(jobId) {
       const row = await write((db) => q.retryFailedJob(db, jobId, clock.now()));

@@ -7,8 +7,6 @@ import { ErrorSchema } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
-import { publishFollow } from "../realtime/events.ts";
-import { notificationDedupeKey, pushNotification } from "./notifications.ts";
 import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
 /** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
@@ -41,11 +39,6 @@ export const followRoutes = (deps: Deps) => {
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
     await followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
-    if (r.changed) {
-      // committed: tell the followee, and push the follow notification
-      void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count });
-      void pushNotification(deps, targetId, notificationDedupeKey({ kind: "follow", userId: targetId, actorId: userId })).catch(() => undefined);
-    }
     // 201 when this call created the follow, 200 for a repeat (the plugin reads the body either way).
     set.status = r.changed ? 201 : 200;
     return shape(r);
@@ -53,7 +46,6 @@ export const followRoutes = (deps: Deps) => {
   const unfollow = async (userId: string, targetId: string) => {
     await followsPerUser.hit(userId);
     const r = await unfollowUser(deps, userId, targetId);
-    if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count, following: false });
     return shape(r);
   };
 

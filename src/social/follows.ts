@@ -7,6 +7,9 @@
 // Notification policy (createNotification in notifications.ts, dedupe_key `follow:<follower>:<followee>`): the first
 // follow notifies the followee; follow → unfollow → follow again finds the same row and leaves it alone (time, read
 // and seen state unchanged), so toggling a follow can never spam the followee or bump their badge again.
+//
+// After the commit of a change (never for a repeat), the followee's connections get `follow` / `unfollow` and, for a
+// follow, the notification (docs/architecture.md, "Data rules").
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { follows, users } from "../db/schema.ts";
@@ -14,7 +17,8 @@ import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
 import { getUserById, type UserRow } from "../users/service.ts";
-import { createNotification } from "./notifications.ts";
+import { publishFollow } from "../realtime/events.ts";
+import { createNotification, notificationDedupeKey, pushNotification } from "./notifications.ts";
 import { mirrorFollow } from "../integrations/stream.ts";
 
 export { followState, followStates, type FollowState } from "./follow-states.ts";
@@ -52,6 +56,12 @@ export async function followUser(deps: Deps, followerId: string, followeeId: str
     await createNotification(deps, tx, { kind: "follow", userId: followeeId, actorId: followerId });
     await mirrorFollow(deps, tx, followerId, followeeId);
     return { changed: true, is_following: true, follower_count: after!.followerCount };
+  }, {
+    afterCommit: (r) => {
+      if (!r.changed) return;
+      void publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count });
+      void pushNotification(deps, followeeId, notificationDedupeKey({ kind: "follow", userId: followeeId, actorId: followerId })).catch(() => undefined);
+    },
   });
 }
 
@@ -75,6 +85,8 @@ export async function unfollowUser(deps: Deps, followerId: string, followeeId: s
     await mirrorFollow(deps, tx, followerId, followeeId);
     // The follow notification stays: it records that the follow happened (see notifications.ts).
     return { changed: true, is_following: false, follower_count: after!.followerCount };
+  }, {
+    afterCommit: (r) => void (r.changed && publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count, following: false })),
   });
 }
 

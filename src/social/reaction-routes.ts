@@ -6,10 +6,7 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { postIdOfActivity } from "./activity.ts";
-import { publishReaction } from "../realtime/events.ts";
-import { findVisiblePost } from "../posts/service.ts";
-import { notificationDedupeKey, pushNotification } from "./notifications.ts";
-import { DEFAULT_REACTION, REACTION_EMOJI, removeReaction, requireEmoji, setReaction, type ReactionState as Reaction } from "./reactions.ts";
+import { DEFAULT_REACTION, REACTION_EMOJI, removeReaction, requireEmoji, setReaction } from "./reactions.ts";
 
 const ReactionState = t.Object(
   {
@@ -34,26 +31,13 @@ const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 export const reactionRoutes = (deps: Deps) => {
   // Per user: generous for a person tapping emoji, a wall for a script.
   const reactLimit = deps.limits.window({ name: "reactions", limit: 120, windowMs: 60_000 });
-  // After the commit, the owner and the post's recent viewers get post_liked / post_unliked (src/realtime).
-  const live = (userId: string, postId: string, liked: boolean, s: Reaction) =>
-    void publishReaction(deps, { postId, actorId: userId, liked, emoji: s.user_reaction, likeCount: s.like_count, reactionCounts: s.reaction_counts });
-  // The post owner's connections get the (new or updated) reaction notification.
-  const pushReactionNotification = async (userId: string, postId: string) => {
-    const owner = (await findVisiblePost(deps, postId, userId))?.post.userId;
-    if (owner && owner !== userId) await pushNotification(deps, owner, notificationDedupeKey({ kind: "reaction", userId: owner, actorId: userId, postId, emoji: "" }));
-  };
   const react = async (userId: string, postId: string, emoji: string) => {
     await reactLimit.hit(userId);
-    const s = await setReaction(deps, userId, postId, requireEmoji(emoji));
-    live(userId, postId, true, s);
-    void pushReactionNotification(userId, postId).catch(() => undefined);
-    return s;
+    return setReaction(deps, userId, postId, requireEmoji(emoji));
   };
   const unreact = async (userId: string, postId: string) => {
     await reactLimit.hit(userId);
-    const s = await removeReaction(deps, userId, postId);
-    live(userId, postId, false, s);
-    return s;
+    return removeReaction(deps, userId, postId);
   };
   const putDoc = { auth: true, params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
 

@@ -1,6 +1,10 @@
 // Emoji reactions: one per user per post (a new emoji replaces the old one), from a closed set. The post's
 // like_count counts its reactions (every emoji) and is rewritten from the rows in the same transaction as the
 // change, so it is exact by construction; the mutation answers with the post's exact counts.
+//
+// After the commit of every call (a repeat too), the owner and the post's recent viewers get post_liked /
+// post_unliked with the counts the call answers, and setting a reaction pushes the owner's reaction notification
+// (docs/architecture.md, "Data rules").
 import { and, count, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { posts, reactions } from "../db/schema.ts";
@@ -8,7 +12,8 @@ import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { mirrorReaction } from "../integrations/stream.ts";
 import { findInteractablePost } from "./activity.ts";
-import { createNotification } from "./notifications.ts";
+import { publishReaction } from "../realtime/events.ts";
+import { createNotification, notificationDedupeKey, pushNotification } from "./notifications.ts";
 
 /** The allowed reactions, in their stored (canonical) form. */
 export const REACTION_EMOJI = ["🎵", "❤️", "🔥", "😍", "🚀", "💯"] as const;
@@ -61,12 +66,23 @@ async function recountLikes(tx: Db, postId: string) {
     .where(eq(posts.id, postId));
 }
 
+type Outcome = { ownerId: string; state: ReactionState };
+
+/** After the commit: the reaction event, and (for a set reaction) the owner's notification. */
+function announce(deps: Deps, viewerId: string, postId: string, liked: boolean, { ownerId, state }: Outcome) {
+  void publishReaction(deps, { postId, ownerId, actorId: viewerId, liked, emoji: state.user_reaction, likeCount: state.like_count, reactionCounts: state.reaction_counts });
+  if (liked && ownerId !== viewerId) {
+    const key = notificationDedupeKey({ kind: "reaction", userId: ownerId, actorId: viewerId, postId, emoji: "" });
+    void pushNotification(deps, ownerId, key).catch(() => undefined);
+  }
+}
+
 /**
  * Sets the viewer's reaction on a post (insert, or replace the emoji). Idempotent: the same emoji again changes
  * nothing (no write, no notification, no mirror job), so the plugin's retries are harmless.
  */
 export async function setReaction(deps: Deps, viewerId: string, postId: string, emoji: ReactionEmoji): Promise<ReactionState> {
-  return deps.database.tx(async (tx) => {
+  const done = await deps.database.tx<Outcome>(async (tx) => {
     const post = await findInteractablePost(tx, postId, viewerId);
     const now = deps.clock.now();
     // Uniqueness is the primary key's job: one upsert, which returns a row only when something changed.
@@ -84,14 +100,15 @@ export async function setReaction(deps: Deps, viewerId: string, postId: string, 
       await createNotification(deps, tx, { kind: "reaction", userId: post.userId, actorId: viewerId, postId, emoji });
       await mirrorReaction(deps, tx, viewerId, postId);
     }
-    return stateOf(tx, postId, emoji);
-  });
+    return { ownerId: post.userId, state: await stateOf(tx, postId, emoji) };
+  }, { afterCommit: (o) => announce(deps, viewerId, postId, true, o) });
+  return done.state;
 }
 
 /** Removes the viewer's reaction. Idempotent: nothing to remove is success with is_liked false. */
 export async function removeReaction(deps: Deps, viewerId: string, postId: string): Promise<ReactionState> {
-  return deps.database.tx(async (tx) => {
-    await findInteractablePost(tx, postId, viewerId);
+  const done = await deps.database.tx<Outcome>(async (tx) => {
+    const post = await findInteractablePost(tx, postId, viewerId);
     const gone = await tx
       .delete(reactions)
       .where(and(eq(reactions.userId, viewerId), eq(reactions.postId, postId)))
@@ -101,6 +118,7 @@ export async function removeReaction(deps: Deps, viewerId: string, postId: strin
       // The reaction notification stays (see notifications.ts): un-reacting and reacting again cannot spam.
       await mirrorReaction(deps, tx, viewerId, postId);
     }
-    return stateOf(tx, postId, null);
-  });
+    return { ownerId: post.userId, state: await stateOf(tx, postId, null) };
+  }, { afterCommit: (o) => announce(deps, viewerId, postId, false, o) });
+  return done.state;
 }

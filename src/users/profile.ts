@@ -153,10 +153,13 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
     const [updated] = await tx.update(users).set({ ...set, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();
     if (updated) await mirrorUserUpsert(deps, tx, updated.id);
     return updated;
+  }, {
+    // Hiding or showing one's activity status: followers see the change at once (offline, or the live state).
+    afterCommit: (updated) => {
+      if (updated && updated.showActivityStatus !== user.showActivityStatus) void publishPresenceVisibility(deps, updated.id).catch(() => undefined);
+    },
   });
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
-  // Hiding or showing one's activity status: followers see the change at once (offline, or the live state).
-  if (row.showActivityStatus !== user.showActivityStatus) void publishPresenceVisibility(deps, row.id).catch(() => undefined);
   return row;
 }
 
