@@ -10,8 +10,7 @@ import type { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { queryRows } from "../db/prepared.ts";
 import type { ViewerState } from "../caches.ts";
-import type { PostT } from "./models.ts";
-import { toPost, type PostRow } from "./service.ts";
+import { toPost, viewerFields, type PostRow, type PostT } from "./models.ts";
 import { seesPresence } from "../social/follow-states.ts";
 
 export type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
@@ -111,12 +110,13 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
     const live = presence?.get(p.user_id);
     const copy = {
       ...p,
-      user_reaction: emoji ?? "",
-      is_liked: emoji !== undefined,
-      is_following: followed.has(p.user_id),
-      is_own_post: viewerId === p.user_id,
-      is_online: live?.is_online ?? false,
-      is_in_studio: live?.is_in_studio ?? false,
+      ...viewerFields(p.user_id, viewerId, {
+        user_reaction: emoji,
+        is_liked: emoji !== undefined,
+        is_following: followed.has(p.user_id),
+        is_online: live?.is_online,
+        is_in_studio: live?.is_in_studio,
+      }),
     };
     originals.set(copy, p);
     return Object.freeze(copy);
