@@ -9,10 +9,12 @@ import type { FfmpegRunner } from "./audio/ffmpeg.ts";
 import type { AudioOptions } from "./audio/options.ts";
 import type { Bus } from "./realtime/bus.ts";
 import type { Presence } from "./realtime/presence-types.ts";
-import type { RateLimits } from "./http/rate-limit.ts";
+import type { RateLimits, WindowLimiter } from "./http/rate-limit.ts";
 import type { Clock, Logger } from "./lib/types.ts";
+import type { Caches } from "./caches.ts";
 
 export type { Clock, Logger, LogFields } from "./lib/types.ts";
+export type { Caches } from "./caches.ts";
 
 /** A readiness probe: resolves when the part works, throws with a reason when it does not. */
 export type ReadinessCheck = () => Promise<void>;
@@ -36,6 +38,10 @@ export interface Deps {
    * URLs in feeds never expire).
    */
   mediaUrl: (key: string) => string;
+  /** What the features keep in memory between requests (prepared reads, exact read caches, trending): src/caches.ts. */
+  caches: Caches;
+  /** RATE_LIMIT_MAIL_PER_HOUR mails to one address, whatever sends them (src/auth/mail.ts). */
+  mailBudget: WindowLimiter;
   /** Named checks behind GET /readyz (database, storage, ...). */
   readiness: Record<string, ReadinessCheck>;
   /**

@@ -27,6 +27,12 @@ import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
 import type { Timers } from "./realtime/timers.ts";
+import { readCache } from "./db/read-cache.ts";
+import { prepareUserById } from "./users/service.ts";
+import { prepareSessionWithUser, SESSION_CACHE_ENTRIES } from "./auth/sessions.ts";
+import { createMailBudget } from "./auth/mail.ts";
+import { FEED_CACHE_PAGES } from "./social/feeds.ts";
+import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 
 export type Running = {
   deps: Deps;
@@ -92,6 +98,9 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const presenceStore = redis
     ? createRedisPresenceStore(redis.cmd, { prefix: config.REDIS_PREFIX, instanceId, instanceTtlMs: config.PRESENCE_INSTANCE_TTL_MS })
     : createMemoryPresenceStore(instanceId);
+  const limits = redis
+    ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
+    : memoryRateLimits(clock);
   const deps: Deps = {
     config,
     database,
@@ -119,6 +128,17 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       waveformPeaks: config.WAVEFORM_PEAKS,
     }),
     mediaUrl: (key) => `${mediaBase}/${key}`,
+    // Everything the features keep between requests, each part bounded (src/caches.ts); the read caches hold values
+    // only while the database is unchanged (src/db/read-cache.ts), and nothing on libSQL.
+    caches: {
+      userById: prepareUserById(database),
+      sessionWithUser: prepareSessionWithUser(database),
+      sessions: readCache(database, SESSION_CACHE_ENTRIES),
+      feedPages: readCache(database, FEED_CACHE_PAGES),
+      viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
+      trending: {},
+    },
+    mailBudget: createMailBudget(limits, config),
     readiness: {
       database: () => database.ping(),
       storage: () => storage.ready(),
@@ -131,9 +151,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     },
     bus,
     presence: createPresence({ database }, presenceStore),
-    limits: redis
-      ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
-      : memoryRateLimits(clock),
+    limits,
   };
   let closing: Promise<void> | undefined;
   const close = ({ graceMs = config.SHUTDOWN_TIMEOUT_MS }: { graceMs?: number } = {}) =>

@@ -34,63 +34,63 @@ for (const driver of DRIVERS) {
     afterAll(() => env.close());
 
     test(driver === "sqlite" ? "a value is read once while nothing changes" : "nothing is reused: every get reads", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       const read = counted(env, "k1");
       await setMeta(env, "k1", "one");
-      for (let i = 0; i < 3; i++) expect(await cache.get(env.deps, "k1", read)).toBe("one");
+      for (let i = 0; i < 3; i++) expect(await cache.get("k1", read)).toBe("one");
       expect(read.calls).toBe(driver === "sqlite" ? 1 : 3);
     });
 
     test("a write on this connection is seen by the next get", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       const read = counted(env, "k2");
-      expect(await cache.get(env.deps, "k2", read)).toBeNull(); // a miss is a value too, and kept as one
-      expect(await cache.get(env.deps, "k2", read)).toBeNull();
+      expect(await cache.get("k2", read)).toBeNull(); // a miss is a value too, and kept as one
+      expect(await cache.get("k2", read)).toBeNull();
       await setMeta(env, "k2", "two");
-      expect(await cache.get(env.deps, "k2", read)).toBe("two");
+      expect(await cache.get("k2", read)).toBe("two");
       // Any write empties the cache, even one to an unrelated row.
       await setMeta(env, "unrelated", String(Math.random()));
-      expect(await cache.get(env.deps, "k2", read)).toBe("two");
+      expect(await cache.get("k2", read)).toBe("two");
       expect(read.calls).toBe(driver === "sqlite" ? 3 : 4);
     });
 
     test("a value read while a write transaction is open is not kept (it may roll back)", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       const read = counted(env, "k3");
       await expect(
         env.deps.database.tx(async (tx) => {
           await tx.insert(meta).values({ key: "k3", value: "ghost", updatedAt: 1 });
           // On bun:sqlite this read shares the one connection, so it sees the uncommitted row.
-          if (driver === "sqlite") expect(await cache.get(env.deps, "k3", read)).toBe("ghost");
+          if (driver === "sqlite") expect(await cache.get("k3", read)).toBe("ghost");
           throw new Error("roll back");
         }),
       ).rejects.toThrow("roll back");
-      expect(await cache.get(env.deps, "k3", read)).toBeNull();
+      expect(await cache.get("k3", read)).toBeNull();
     });
 
     test("a write that lands while the value is being read: the older value is never handed out", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       await setMeta(env, "k4", "before");
       const inner = counted(env, "k4");
       const racing = async () => {
         const [row] = await env.deps.database.db.select().from(meta).where(eq(meta.key, "k4"));
         // Meanwhile another request writes, then reads the same key through the cache.
         await setMeta(env, "k4", "after");
-        expect(await cache.get(env.deps, "k4", inner)).toBe("after");
+        expect(await cache.get("k4", inner)).toBe("after");
         return row!.value;
       };
-      expect(await cache.get(env.deps, "k4", racing)).toBe("before"); // this request's own (older) read
+      expect(await cache.get("k4", racing)).toBe("before"); // this request's own (older) read
       const read = counted(env, "k4");
-      expect(await cache.get(env.deps, "k4", read)).toBe("after");
-      expect(await cache.get(env.deps, "k4", racing)).toBe("after"); // and never "before" again
+      expect(await cache.get("k4", read)).toBe("after");
+      expect(await cache.get("k4", racing)).toBe("after"); // and never "before" again
       if (driver === "sqlite") expect([inner.calls, read.calls]).toEqual([1, 0]);
     });
 
     test("gets that miss together share one read, unless a write came between them", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       await setMeta(env, "k6", "six");
       const read = counted(env, "k6");
-      const together = await Promise.all([cache.get(env.deps, "k6", read), cache.get(env.deps, "k6", read), cache.get(env.deps, "k6", read)]);
+      const together = await Promise.all([cache.get("k6", read), cache.get("k6", read), cache.get("k6", read)]);
       expect(together).toEqual(["six", "six", "six"]);
       expect(read.calls).toBe(driver === "sqlite" ? 1 : 3);
 
@@ -105,48 +105,48 @@ for (const driver of DRIVERS) {
         await gate; // still in flight...
         return row!.value;
       };
-      const first = cache.get(env.deps, "k6", slow);
+      const first = cache.get("k6", slow);
       await read1;
       await setMeta(env, "k6", "seven"); // ...when this write lands
-      const second = cache.get(env.deps, "k6", read); // must not wait for the older read
+      const second = cache.get("k6", read); // must not wait for the older read
       release();
       expect([await first, await second]).toEqual(["six", "seven"]);
-      expect(await cache.get(env.deps, "k6", read)).toBe("seven");
+      expect(await cache.get("k6", read)).toBe("seven");
     });
 
     test("a failed read fails the gets that shared it, and the next get reads again", async () => {
-      const cache = readCache<string | null>(8);
+      const cache = readCache<string | null>(env.deps.database, 8);
       let calls = 0;
       const failing = async () => {
         calls++;
         await Bun.sleep(1);
         throw new Error("disk on fire");
       };
-      const results = await Promise.allSettled([cache.get(env.deps, "k7", failing), cache.get(env.deps, "k7", failing)]);
+      const results = await Promise.allSettled([cache.get("k7", failing), cache.get("k7", failing)]);
       expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
       expect(calls).toBe(driver === "sqlite" ? 1 : 2);
-      expect(await cache.get(env.deps, "k7", counted(env, "k7"))).toBeNull();
+      expect(await cache.get("k7", counted(env, "k7"))).toBeNull();
     });
 
     test("it holds at most its size: the least recently used value goes first", async () => {
-      const cache = readCache<string | null>(2);
+      const cache = readCache<string | null>(env.deps.database, 2);
       const reads = { a: counted(env, "a"), b: counted(env, "b"), c: counted(env, "c") };
-      await cache.get(env.deps, "a", reads.a);
-      await cache.get(env.deps, "b", reads.b);
-      await cache.get(env.deps, "a", reads.a); // a is now the most recent
-      await cache.get(env.deps, "c", reads.c); // b goes
-      await cache.get(env.deps, "a", reads.a);
-      await cache.get(env.deps, "b", reads.b);
+      await cache.get("a", reads.a);
+      await cache.get("b", reads.b);
+      await cache.get("a", reads.a); // a is now the most recent
+      await cache.get("c", reads.c); // b goes
+      await cache.get("a", reads.a);
+      await cache.get("b", reads.b);
       const calls = [reads.a.calls, reads.b.calls, reads.c.calls];
       expect(calls).toEqual(driver === "sqlite" ? [1, 2, 1] : [3, 2, 1]);
     });
 
     if (driver === "sqlite") {
       test("a commit from another connection to the same file (a second server, the CLI) is seen at once", async () => {
-        const cache = readCache<string | null>(8);
+        const cache = readCache<string | null>(env.deps.database, 8);
         const read = counted(env, "k5");
         await setMeta(env, "k5", "mine");
-        expect(await cache.get(env.deps, "k5", read)).toBe("mine");
+        expect(await cache.get("k5", read)).toBe("mine");
         const other = new SQLite(join(env.deps.config.DATA_DIR, "sidechain.db"));
         try {
           other.exec("PRAGMA busy_timeout = 5000");
@@ -154,7 +154,7 @@ for (const driver of DRIVERS) {
         } finally {
           other.close();
         }
-        expect(await cache.get(env.deps, "k5", read)).toBe("theirs");
+        expect(await cache.get("k5", read)).toBe("theirs");
         expect(read.calls).toBe(2);
       });
 

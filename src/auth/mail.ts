@@ -31,13 +31,13 @@ function message(to: string, subject: string, lines: string[], link?: Link, more
 // ── The per-address budget: RATE_LIMIT_MAIL_PER_HOUR mails to one address per hour, whatever sends them (password
 // reset, verification, "someone tried to register"), so no one can bomb an inbox through any of them.
 
-const budgets = new WeakMap<Deps, WindowLimiter>();
+/** The budget's limiter, built once per process (deps.mailBudget, src/index.ts). */
+export const createMailBudget = (limits: Deps["limits"], config: Pick<Deps["config"], "RATE_LIMIT_MAIL_PER_HOUR">): WindowLimiter =>
+  limits.window({ name: "auth-mail", limit: config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000 });
 
 /** Counts one mail to `address`; 429 (thrown) when its hourly budget is spent. */
 export function spendMailBudget(deps: Deps, address: string): Promise<void> {
-  let budget = budgets.get(deps);
-  if (!budget) budgets.set(deps, (budget = deps.limits.window({ name: "auth-mail", limit: deps.config.RATE_LIMIT_MAIL_PER_HOUR, windowMs: 3600_000 })));
-  return budget.hit(`to:${normalizeEmail(address)}`);
+  return deps.mailBudget.hit(`to:${normalizeEmail(address)}`);
 }
 
 /** spendMailBudget for a caller whose answer must not change: true when the mail may go, false when spent. */

@@ -3,13 +3,13 @@
 // an access token instead, under the same rule: only the session's newest access token (its jti) can be traded, once.
 // Sessions slide for SESSION_IDLE_TTL_S of inactivity and end at SESSION_MAX_TTL_S after sign-in whatever happens.
 import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import type { Database, Db } from "../db/client.ts";
 import { sessions, signInRequests, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken, verifyAccessToken, type TokenType } from "./tokens.ts";
 import { publishSessionsRevoked } from "../realtime/events.ts";
-import { readCache } from "../db/read-cache.ts";
+import type { PreparedById, SessionWithUser } from "../caches.ts";
 import { invalidateUserTokens } from "./one-time.ts";
 
 /** How long after its expiry an access token may still be traded by POST /auth/refresh {token} (clock skew, sleep). */
@@ -86,27 +86,24 @@ function isLive(s: Session, now: number) {
 }
 
 // The session and its user are read on every authenticated request: one statement (one round trip on libSQL),
-// prepared once per database (drizzle would otherwise rebuild and recompile the query each time). On bun:sqlite the
-// pair is kept in an exact read cache (db/read-cache.ts) while the database is unchanged, so a revocation, a
-// profile change or a deletion (all writes, from this process or another) is seen by the very next request.
-type SessionWithUser = { session: Session; user: typeof users.$inferSelect };
-const sessionWithUser = new WeakMap<object, { all(p: { id: string }): SessionWithUser[] | Promise<SessionWithUser[]> }>();
-const sessionCache = readCache<Readonly<SessionWithUser> | null>(4096);
+// prepared once per process (deps.caches.sessionWithUser; drizzle would otherwise rebuild and recompile the query
+// each time). On bun:sqlite the pair is kept in an exact read cache (deps.caches.sessions, db/read-cache.ts) while
+// the database is unchanged, so a revocation, a profile change or a deletion (all writes, from this process or
+// another) is seen by the very next request.
+export const prepareSessionWithUser = (database: Database): PreparedById<SessionWithUser> =>
+  database.db
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare() as never;
+/** Entries of deps.caches.sessions (one per signed-in client while nothing is written). */
+export const SESSION_CACHE_ENTRIES = 4096;
 
 /** The session with its user, or null. Frozen: the same objects may answer many requests. */
 async function readSessionWithUser(deps: Deps, id: string): Promise<Readonly<SessionWithUser> | null> {
-  let q = sessionWithUser.get(deps.database);
-  if (!q) {
-    q = deps.database.db
-      .select({ session: sessions, user: users })
-      .from(sessions)
-      .innerJoin(users, eq(users.id, sessions.userId))
-      .where(eq(sessions.id, sql.placeholder("id")))
-      .limit(1)
-      .prepare() as never;
-    sessionWithUser.set(deps.database, q!);
-  }
-  const [row] = await q!.all({ id });
+  const [row] = await deps.caches.sessionWithUser.all({ id });
   return row ? Object.freeze({ session: Object.freeze(row.session), user: Object.freeze(row.user) }) : null;
 }
 
@@ -116,7 +113,7 @@ async function readSessionWithUser(deps: Deps, id: string): Promise<Readonly<Ses
  */
 export async function validateSessionAndUser(deps: Deps, sessionId: string, userId: string): Promise<SessionWithUser | null> {
   const now = deps.clock.now();
-  const row = await sessionCache.get(deps, sessionId, () => readSessionWithUser(deps, sessionId));
+  const row = await deps.caches.sessions.get(sessionId, () => readSessionWithUser(deps, sessionId));
   if (!row || row.session.userId !== userId || !isLive(row.session, now)) return null;
   const s = row.session;
   if (now - s.lastUsedAt > 60_000) {

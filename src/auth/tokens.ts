@@ -4,6 +4,7 @@
 // Bearer token, "browser" is the sc_session cookie of the server's own pages (browser-session.ts).
 import { SignJWT } from "jose";
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { Lru } from "../lib/lru.ts";
 
 const ISSUER = "sidechain";
 const AUDIENCE = "sidechain-api";
@@ -68,20 +69,19 @@ const B64URL = /^[A-Za-z0-9_-]+$/;
 
 // Tokens that passed checkToken, per secret: the same string always gives the same answer, and a signed-in client
 // sends the same token with every request for its whole lifetime, so its signature and JSON are checked once (the
-// time claims are still checked on every call). Only well-signed tokens get in, at most VERIFIED_MAX per secret (oldest out first).
+// time claims are still checked on every call). Only well-signed tokens get in, at most VERIFIED_MAX per secret (least
+// recently used out first). A memo of a pure function (the answer depends on the secret and the token only), so it
+// stays here rather than in deps.caches.
 const VERIFIED_MAX = 4096;
-const verified = new Map<string, Map<string, Claims>>();
+const verified = new Map<string, Lru<string, Claims>>();
 
 function checkToken(secret: string, token: string): Claims | null {
   let known = verified.get(secret);
-  if (!known) verified.set(secret, (known = new Map()));
+  if (!known) verified.set(secret, (known = new Lru(VERIFIED_MAX)));
   const hit = known.get(token);
   if (hit) return hit;
   const claims = checkTokenOnce(secret, token);
-  if (claims) {
-    if (known.size >= VERIFIED_MAX) known.delete(known.keys().next().value!);
-    known.set(token, Object.freeze(claims));
-  }
+  if (claims) known.set(token, Object.freeze(claims));
   return claims;
 }
 

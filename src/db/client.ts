@@ -11,6 +11,7 @@ import { join } from "node:path";
 import * as schema from "./schema.ts";
 import type { Config } from "../config.ts";
 import { errorFields } from "../log.ts";
+import { Lru } from "../lib/lru.ts";
 
 /** What feature code queries. Always `await` queries: on bun:sqlite they run synchronously, on libSQL remotely. */
 export type Db = BaseSQLiteDatabase<"sync" | "async", unknown, typeof schema>;
@@ -179,17 +180,11 @@ function routeQueries(db: Db, route: Route, routeReads: boolean) {
  */
 export const STATEMENT_CACHE_SIZE = 512;
 class StatementCache extends SQLite {
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements = new Lru<string, Statement>(STATEMENT_CACHE_SIZE);
   override prepare<R, P extends SQLQueryBindings | SQLQueryBindings[]>(text: string, params?: P): Statement<R, P extends any[] ? P : [P]> {
     if (params !== undefined) return super.prepare(text, params);
     let st = this.#statements.get(text);
-    if (st) {
-      this.#statements.delete(text);
-    } else {
-      st = super.prepare(text);
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.delete(this.#statements.keys().next().value!);
-    }
-    this.#statements.set(text, st);
+    if (!st) this.#statements.set(text, (st = super.prepare(text)));
     return st as never;
   }
 }

@@ -24,7 +24,7 @@ import { follows, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import type { JobInfo } from "../jobs/queue.ts";
 import { newId } from "../lib/crypto.ts";
-import { mediaUrls } from "../posts/models.ts";
+import { loopMetadata, loopObject, mediaUrls } from "../posts/models.ts";
 
 export const STREAM_MIRROR = "stream-mirror";
 /** With the queue's backoff capped at JOB_BACKOFF_MAX_MS (5 min by default) this keeps trying for about a week. */
@@ -151,18 +151,8 @@ async function readDesired(deps: Deps, o: MirrorObject): Promise<Desired> {
           id: p.id,
           type: "post",
           text: p.title,
-          custom: {
-            object: `loop:${p.id}`,
-            ...mediaUrls(deps, p),
-            filename: p.title,
-            duration_seconds: p.durationSeconds ?? 0,
-            duration_bars: p.durationBars ?? 0,
-            bpm: p.bpm ?? 0,
-            key: p.key,
-            daw: p.daw,
-            genres: p.genres ?? [],
-            loudness_lufs: p.loudnessLufs ?? 0,
-          },
+          // The loop's fields of the post as the API shows it, from the same definitions (posts/models.ts).
+          custom: { object: loopObject(p.id), ...mediaUrls(deps, p), ...loopMetadata(p) },
         },
       };
     }

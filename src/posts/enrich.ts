@@ -9,10 +9,9 @@
 import type { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { queryRows } from "../db/prepared.ts";
-import { readCache } from "../db/read-cache.ts";
+import type { ViewerState } from "../caches.ts";
 import { errorFields } from "../log.ts";
-import type { PostT } from "./models.ts";
-import { toPost, type PostRow } from "./service.ts";
+import { toPost, viewerFields, type PostRow, type PostT } from "./models.ts";
 import { seesPresence } from "../social/follow-states.ts";
 
 export type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
@@ -66,16 +65,16 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
 const originals = new WeakMap<PostT, PostT>();
 export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
 
-type ViewerState = { mine: ReadonlyMap<string, string>; followed: ReadonlySet<string> };
 const NOBODY: ViewerState = { mine: new Map(), followed: new Set() };
 // A viewer reading the same page again (refresh, polling, the plugin re-opening its feed) while nothing changed:
-// the statement is answered from an exact cache on bun:sqlite (db/read-cache.ts), like the page itself.
-const viewerStates = readCache<ViewerState>(512);
+// the statement is answered from an exact cache on bun:sqlite (deps.caches.viewerStates), like the page itself.
+/** Entries of deps.caches.viewerStates. */
+export const VIEWER_STATE_ENTRIES = 512;
 
 /** The viewer's reactions on these posts and which of their authors the viewer follows: one statement. */
 function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: string[]): Promise<ViewerState> {
   const postIds = JSON.stringify(posts.map((p) => p.id));
-  return viewerStates.get(deps, `${viewerId}:${postIds}`, async () => {
+  return deps.caches.viewerStates.get(`${viewerId}:${postIds}`, async () => {
     const others = JSON.stringify(authorIds.filter((id) => id !== viewerId));
     const rows = await queryRows<{ k: string; a: string; b: string }>(deps.database, ENRICH_SQL.viewer, [viewerId, postIds, viewerId, others]);
     const mine = new Map<string, string>();
@@ -112,12 +111,13 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
     const live = presence?.get(p.user_id);
     const copy = {
       ...p,
-      user_reaction: emoji ?? "",
-      is_liked: emoji !== undefined,
-      is_following: followed.has(p.user_id),
-      is_own_post: viewerId === p.user_id,
-      is_online: live?.is_online ?? false,
-      is_in_studio: live?.is_in_studio ?? false,
+      ...viewerFields(p.user_id, viewerId, {
+        user_reaction: emoji,
+        is_liked: emoji !== undefined,
+        is_following: followed.has(p.user_id),
+        is_online: live?.is_online,
+        is_in_studio: live?.is_in_studio,
+      }),
     };
     originals.set(copy, p);
     return Object.freeze(copy);

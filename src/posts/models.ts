@@ -2,7 +2,7 @@
 // JSON parser drops a whole post on one wrong type, so every field has a fixed type and is always present.
 import { t } from "elysia";
 import { Type } from "@sinclair/typebox";
-import type { posts } from "../db/schema.ts";
+import type { posts, users } from "../db/schema.ts";
 
 // Integers are TypeBox's plain Type.Integer, not Elysia's t.Integer: that one is a transform (it also accepts
 // numeric strings), which makes every answer holding it go through TypeBox's Encode (~150 µs for a 20-post page)
@@ -93,7 +93,7 @@ export const Post = t.Object(
 export type PostT = typeof Post.static;
 
 /** The post's media URLs (docs/plugin-contract.md "Posts"). */
-export function mediaUrls(deps: { mediaUrl(key: string): string }, p: Pick<typeof posts.$inferSelect, "audioKey" | "oggKey" | "waveformKey" | "waveformPngKey" | "peaksKey">) {
+export function mediaUrls(deps: MediaUrl, p: Pick<PostRow, "audioKey" | "oggKey" | "waveformKey" | "waveformPngKey" | "peaksKey">) {
   return {
     audio_url: deps.mediaUrl(p.oggKey ?? p.audioKey),
     mp3_url: deps.mediaUrl(p.audioKey),
@@ -102,3 +102,81 @@ export function mediaUrls(deps: { mediaUrl(key: string): string }, p: Pick<typeo
     peaks_url: deps.mediaUrl(p.peaksKey),
   };
 }
+
+export type PostRow = typeof posts.$inferSelect;
+type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
+type MediaUrl = { mediaUrl(key: string): string };
+
+export type PostExtras = Partial<Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_online" | "is_in_studio" | "peaks">>;
+
+/** The Stream.io mirror's activity names the loop the same way (integrations/stream.ts). */
+export const loopObject = (postId: string) => `loop:${postId}`;
+
+/**
+ * The one definition of a post's JSON: its fields in the order of the answer. Its parts are shared with those that
+ * write a post without calling it: mediaUrls and loopMetadata (the Stream.io mirror's activity) and viewerFields (a
+ * viewer's copy of a cached post, posts/enrich.ts, and its cached JSON, social/feed-routes.ts).
+ */
+export function toPost(deps: MediaUrl, p: PostRow, author: Author, viewerId: string | null, extras: PostExtras = {}): PostT {
+  const time = new Date(p.createdAt).toISOString();
+  const avatar = author.avatarKey ? deps.mediaUrl(author.avatarKey) : "";
+  return {
+    id: p.id,
+    actor: `user:${p.userId}`,
+    verb: "posted",
+    object: loopObject(p.id),
+    time,
+    created_at: time,
+    user_id: p.userId,
+    username: author.username,
+    user_avatar_url: avatar,
+    user: { id: author.id, username: author.username, display_name: author.displayName, avatar_url: avatar },
+    status: p.status as PostT["status"],
+    // The final URLs are known from the start: they serve once the post is ready (the plugin needs them at once).
+    // audio_url and waveform_url are what the plugin reads (Ogg Vorbis, PNG); a post made before those renditions
+    // existed carries its MP3 and SVG there until the add-renditions job has made them (src/audio/renditions.ts).
+    ...mediaUrls(deps, p),
+    ...(extras.peaks ? { peaks: extras.peaks } : {}),
+    ...loopMetadata(p),
+    like_count: p.likeCount,
+    play_count: p.playCount,
+    download_count: p.downloadCount,
+    comment_count: p.commentCount,
+    reaction_counts: extras.reaction_counts ?? {},
+    // Last, so that a cached post's JSON is the same up to here for every viewer (social/feed-routes.ts).
+    ...viewerFields(p.userId, viewerId, extras),
+  };
+}
+
+/** What the loop is, as its owner described it and the pipeline measured it (the same for every viewer). */
+export function loopMetadata(p: PostRow) {
+  return {
+    filename: p.title,
+    duration_seconds: p.durationSeconds ?? 0,
+    duration_bars: p.durationBars ?? 0,
+    bpm: p.bpm ?? 0,
+    key: p.key,
+    daw: p.daw,
+    genres: p.genres ?? [],
+    loudness_lufs: p.loudnessLufs ?? 0,
+  } satisfies Partial<PostT>;
+}
+
+/**
+ * The fields that end every post, in this order (VIEWER_FIELDS): the viewer's own (reaction, follow, own post), the
+ * author's presence as this viewer may see it, and midi_id (always empty). Neutral without extras.
+ */
+export function viewerFields(ownerId: string, viewerId: string | null, extras: PostExtras) {
+  return {
+    user_reaction: extras.user_reaction ?? "",
+    is_liked: extras.is_liked ?? false,
+    is_following: extras.is_following ?? false,
+    is_own_post: viewerId === ownerId,
+    midi_id: "",
+    is_online: extras.is_online ?? false,
+    is_in_studio: extras.is_in_studio ?? false,
+  } satisfies Partial<PostT>;
+}
+
+/** The names of viewerFields, in the order they end every post's JSON. */
+export const VIEWER_FIELDS = Object.freeze(Object.keys(viewerFields("", null, {}))) as readonly (keyof ReturnType<typeof viewerFields>)[];

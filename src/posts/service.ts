@@ -1,5 +1,5 @@
-// Posts as the API shows them, visibility, reading and deletion. Per-viewer fields (reactions, follows, presence)
-// are filled by the social and realtime features through `PostExtras`.
+// Posts: visibility, reading and deletion. Per-viewer fields (reactions, follows, presence) are filled by the social
+// and realtime features through `PostExtras` (./models.ts).
 import { and, count, desc, eq, lt, or, sql } from "drizzle-orm";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -7,56 +7,10 @@ import { errors } from "../http/errors.ts";
 import { errorFields } from "../log.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
-import { mediaUrls, type PostT } from "./models.ts";
+import { toPost, type PostT } from "./models.ts";
 
-export type PostRow = typeof posts.$inferSelect;
-type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
-
-export type PostExtras = Partial<Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_online" | "is_in_studio" | "peaks">>;
-
-export function toPost(deps: Deps, p: PostRow, author: Author, viewerId: string | null, extras: PostExtras = {}): PostT {
-  const time = new Date(p.createdAt).toISOString();
-  const avatar = author.avatarKey ? deps.mediaUrl(author.avatarKey) : "";
-  const reactionCounts = extras.reaction_counts ?? {};
-  return {
-    id: p.id,
-    actor: `user:${p.userId}`,
-    verb: "posted",
-    object: `loop:${p.id}`,
-    time,
-    created_at: time,
-    user_id: p.userId,
-    username: author.username,
-    user_avatar_url: avatar,
-    user: { id: author.id, username: author.username, display_name: author.displayName, avatar_url: avatar },
-    status: p.status as PostT["status"],
-    // The final URLs are known from the start: they serve once the post is ready (the plugin needs them at once).
-    // audio_url and waveform_url are what the plugin reads (Ogg Vorbis, PNG); a post made before those renditions
-    // existed carries its MP3 and SVG there until the add-renditions job has made them (src/audio/renditions.ts).
-    ...mediaUrls(deps, p),
-    ...(extras.peaks ? { peaks: extras.peaks } : {}),
-    filename: p.title,
-    duration_seconds: p.durationSeconds ?? 0,
-    duration_bars: p.durationBars ?? 0,
-    bpm: p.bpm ?? 0,
-    key: p.key,
-    daw: p.daw,
-    genres: p.genres ?? [],
-    loudness_lufs: p.loudnessLufs ?? 0,
-    like_count: p.likeCount,
-    play_count: p.playCount,
-    download_count: p.downloadCount,
-    comment_count: p.commentCount,
-    reaction_counts: reactionCounts,
-    user_reaction: extras.user_reaction ?? "",
-    is_liked: extras.is_liked ?? false,
-    is_following: extras.is_following ?? false,
-    is_own_post: viewerId === p.userId,
-    midi_id: "",
-    is_online: extras.is_online ?? false,
-    is_in_studio: extras.is_in_studio ?? false,
-  };
-}
+// The post's JSON is defined in one place, with its schema (./models.ts); re-exported for the callers of this service.
+export { toPost, type PostExtras, type PostRow } from "./models.ts";
 
 /** A post with its author, if the viewer may see it: a post that is not ready is visible to its owner only. */
 export async function findVisiblePost(deps: Deps, id: string, viewerId: string | null) {

@@ -92,5 +92,3 @@ export function toPostWithAuthor(r: RawFeedRow): PostWithAuthor {
   const p = post as PostRow;
   return { post: p, author: { id: p.userId, username: r.author_username, displayName: r.author_display_name, avatarKey: r.author_avatar_key } };
 }
-
-export type Candidate = { id: string; user_id: string; created_at: number; like_count: number; play_count: number };

@@ -8,7 +8,7 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageQuery, parsePage } from "../http/pagination.ts";
-import { Post, postExample, type PostT } from "../posts/models.ts";
+import { Post, postExample, VIEWER_FIELDS, type PostT } from "../posts/models.ts";
 import { publicOriginal } from "../posts/enrich.ts";
 import { notePostsSeen } from "../realtime/events.ts";
 import { decodeRankedCursor, globalFeed, rankedFeed, timelineFeed, unifiedFeed, type FeedPage, type RankedPage } from "./feeds.ts";
@@ -36,24 +36,34 @@ const publicBodies = new WeakMap<object, string>();
 
 // Signed in: the page is the cached public posts with the viewer's fields changed (posts/enrich.ts). Each public
 // post's JSON, checked against the Post schema, is made once (while the post object lives in the page cache) and
-// kept as UTF-8 bytes; a viewer's body is those bytes with the per-viewer fields written after them. toPost() puts
-// exactly these fields last, in this order, so the result is byte for byte what JSON.stringify(page) gives
-// (tested). Bytes rather than strings: emoji in reaction_counts make the JSON a two-byte string, which every
-// reader's body then had to join and transcode to UTF-8 again (measured: a third of a cached timeline request).
+// kept as UTF-8 bytes; a viewer's body is those bytes with the per-viewer fields written after them. toPost() ends
+// every post with exactly these fields, in the order of VIEWER_FIELDS (posts/models.ts), so the result is byte for
+// byte what JSON.stringify(page) gives (tested; and each cached post's split is checked once when it is made).
+// Bytes rather than strings: emoji in reaction_counts make the JSON a two-byte string, which every reader's body
+// then had to join and transcode to UTF-8 again (measured: a third of a cached timeline request).
 const checkPost = TypeCompiler.Compile(Post);
 const checkMeta = TypeCompiler.Compile(FeedMeta);
 const postHeads = new WeakMap<object, Uint8Array>();
-const VIEWER_TAIL = ',"user_reaction":';
 const utf8 = new TextEncoder();
 const POSTS_OPEN = utf8.encode('{"posts":[');
+/** `,"user_reaction":` and the other keys of the per-viewer tail, in order. */
+const TAIL_KEYS = VIEWER_FIELDS.map((f) => [f, `,${JSON.stringify(f)}:`] as const);
+
+/** The end of a post's JSON from its first per-viewer field on: `,"user_reaction":"🔥",...,"is_in_studio":false}`. */
+function viewerTail(p: PostT): string {
+  let tail = "";
+  for (const [field, key] of TAIL_KEYS) tail += key + JSON.stringify(p[field]);
+  return `${tail}}`;
+}
 
 function postHead(p: PostT): Uint8Array | undefined {
   let head = postHeads.get(p);
   if (head === undefined) {
     if (!checkPost.Check(p)) return undefined;
     const json = JSON.stringify(p);
-    const at = json.lastIndexOf(VIEWER_TAIL);
-    if (at < 0) return undefined;
+    const at = json.lastIndexOf(TAIL_KEYS[0]![1]);
+    // The head and this post's own tail must give its JSON back exactly, or the post is served the ordinary way.
+    if (at < 0 || json.slice(at) !== viewerTail(p)) return undefined;
     head = utf8.encode(json.slice(0, at));
     postHeads.set(p, head);
   }
@@ -68,7 +78,7 @@ function viewerBody(page: FeedPage): Uint8Array<ArrayBuffer> | undefined {
     const original = publicOriginal(p);
     const head = original && postHead(original);
     if (!head) return undefined;
-    const tail = `${VIEWER_TAIL}${JSON.stringify(p.user_reaction)},"is_liked":${p.is_liked},"is_following":${p.is_following},"is_own_post":${p.is_own_post},"midi_id":"","is_online":${p.is_online},"is_in_studio":${p.is_in_studio}}`;
+    const tail = viewerTail(p);
     parts.push(head, utf8.encode(i < last ? `${tail},` : tail));
   }
   parts.push(utf8.encode(`],"meta":${JSON.stringify(page.meta)}}`));

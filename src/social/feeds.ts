@@ -18,17 +18,17 @@ import { queryRows } from "../db/prepared.ts";
 import type { Deps } from "../deps.ts";
 import { personalize, publicPosts, type PostWithAuthor } from "../posts/enrich.ts";
 import type { PostT } from "../posts/models.ts";
-import { readCache } from "../db/read-cache.ts";
-import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type Candidate, type RawFeedRow } from "./feed-queries.ts";
+import type { Candidate, Ranked, TrendingSnapshot as Snapshot } from "../caches.ts";
+import { Lru } from "../lib/lru.ts";
+import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type RawFeedRow } from "./feed-queries.ts";
 
 export type FeedSource = "timeline" | "global";
 export type FeedMeta = { count: number; has_more: boolean; next_cursor: string; source?: FeedSource };
 export type FeedPage = { posts: PostT[]; meta: FeedMeta };
 
-/** Feed pages as anyone sees them, reused while the database is unchanged (db/read-cache.ts): ~25 KB each at 20 posts. */
+/** Feed pages as anyone sees them, reused while the database is unchanged (deps.caches.feedPages): ~25 KB each at 20 posts. */
 export const FEED_CACHE_PAGES = 256;
-const pages = readCache<unknown>(FEED_CACHE_PAGES);
-const cachedPage = <T>(deps: Deps, key: string, build: () => Promise<T>) => pages.get(deps, key, build) as Promise<T>;
+const cachedPage = <T>(deps: Deps, key: string, build: () => Promise<T>) => deps.caches.feedPages.get(key, build) as Promise<T>;
 
 async function feedRows(deps: Deps, text: string, params: (string | number)[]): Promise<PostWithAuthor[]> {
   return (await queryRows<RawFeedRow>(deps.database, text, params)).map(toPostWithAuthor);
@@ -121,12 +121,8 @@ export function trendingScore(likes: number, plays: number, ageMs: number): numb
   return (likes + TRENDING.playWeight * plays + 1) / Math.pow(hours + TRENDING.ageOffsetHours, TRENDING.gravity);
 }
 
-type Ranked = { id: string; userId: string; score: number };
-type Snapshot = { at: number; candidates: Candidate[]; rankings: Map<number, Ranked[]> };
 export type RankedCursor = { t0: number; score: number; id: string };
 export type RankedPage = { limit: number; offset: number; after?: RankedCursor };
-
-const snapshots = new WeakMap<Deps["database"], { current?: Snapshot; pending?: Promise<Snapshot> }>();
 
 async function loadCandidates(deps: Deps, now: number): Promise<Candidate[]> {
   const window = await queryRows<Candidate>(deps.database, FEED_SQL.trendingWindow, [now - TRENDING.windowMs, now, TRENDING.maxCandidates]);
@@ -134,23 +130,25 @@ async function loadCandidates(deps: Deps, now: number): Promise<Candidate[]> {
   return queryRows<Candidate>(deps.database, FEED_SQL.trendingNewest, [now, TRENDING.minCandidates]);
 }
 
-/** The current candidates, recomputed at most every TRENDING.cacheMs (one load at a time). */
+/** The current candidates (deps.caches.trending), recomputed at most every TRENDING.cacheMs (one load at a time). */
 async function trendingSnapshot(deps: Deps): Promise<Snapshot> {
-  let slot = snapshots.get(deps.database);
-  if (!slot) snapshots.set(deps.database, (slot = {}));
+  const slot = deps.caches.trending;
   const now = deps.clock.now();
   const s = slot.current;
   if (s && now >= s.at && now - s.at < TRENDING.cacheMs) return s;
   if (!slot.pending) {
     const holder = slot;
     holder.pending = loadCandidates(deps, now)
-      .then((candidates) => (holder.current = { at: now, candidates, rankings: new Map() }))
+      .then((candidates) => (holder.current = { at: now, candidates, rankings: new Lru(RANKINGS_PER_SNAPSHOT) }))
       .finally(() => (holder.pending = undefined));
   }
   return slot.pending!;
 }
 
 const rankedBefore = (a: { score: number; id: string }, b: { score: number; id: string }) => a.score > b.score || (a.score === b.score && a.id > b.id);
+
+/** Rankings kept per snapshot: a reader paging on, others starting at the current t0. */
+const RANKINGS_PER_SNAPSHOT = 4;
 
 /** The candidates ranked as of t0 (posts published after t0 are left out). A few rankings are kept per snapshot. */
 function rankingAt(s: Snapshot, t0: number): Ranked[] {
@@ -162,7 +160,6 @@ function rankingAt(s: Snapshot, t0: number): Ranked[] {
     r.push({ id: c.id, userId: c.user_id, score: trendingScore(Number(c.like_count), Number(c.play_count), t0 - c.created_at) });
   }
   r.sort((a, b) => (rankedBefore(a, b) ? -1 : rankedBefore(b, a) ? 1 : 0));
-  if (s.rankings.size >= 4) s.rankings.delete(s.rankings.keys().next().value!);
   s.rankings.set(t0, r);
   return r;
 }

@@ -3,6 +3,8 @@
 import { eq, sql } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import type { Database } from "../db/client.ts";
+import type { PreparedById } from "../caches.ts";
 import { newId } from "../lib/crypto.ts";
 import { followStates, seesPresence } from "../social/follow-states.ts";
 import type { PublicUserT, SelfUserT } from "./models.ts";
@@ -77,16 +79,13 @@ export async function viewerExtras(deps: Deps, viewerId: string | null, userIds:
   return out;
 }
 
-// Read on every authenticated request (the guard): prepared once per database.
-const userById = new WeakMap<object, { all(p: { id: string }): UserRow[] | Promise<UserRow[]> }>();
+/** The statement behind getUserById, prepared once per process (deps.caches.userById, built in src/index.ts). */
+export const prepareUserById = (database: Database): PreparedById<UserRow> =>
+  database.db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare() as never;
 
+// Read on every authenticated request (the guard).
 export async function getUserById(deps: Deps, id: string): Promise<UserRow | undefined> {
-  let q = userById.get(deps.database);
-  if (!q) {
-    q = deps.database.db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare() as never;
-    userById.set(deps.database, q!);
-  }
-  const [u] = await q!.all({ id });
+  const [u] = await deps.caches.userById.all({ id });
   return u;
 }
 
