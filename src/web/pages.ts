@@ -17,7 +17,7 @@ import { endBrowserSession, readBrowserSession, signInPath, startBrowserSession,
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
 import { checkLoginWithBackoff, sharedAuthLimits } from "../auth/limits.ts";
-import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth.ts";
+import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth/providers.ts";
 import { isOneTimeTokenLive } from "../auth/one-time.ts";
 import * as service from "../auth/service.ts";
 import { disownAccount } from "../auth/identity.ts";

@@ -17,20 +17,20 @@
 // In every flow, state (256 bits) and the PKCE verifier travel in an encrypted HttpOnly SameSite=Lax cookie that
 // lives 10 minutes, scoped to /api/v1/auth/{provider}.
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
-import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
-import { readCookie, setCookie, withCookies, type CookieOptions } from "../http/cookies.ts";
-import { bodies } from "../http/body.ts";
-import { ErrorSchema, errors } from "../http/errors.ts";
-import { safeRedirectPath } from "../http/redirect.ts";
-import { randomToken, safeEqual } from "../lib/crypto.ts";
-import { getUserById } from "../users/service.ts";
-import { csrfFor, csrfOk } from "../web/layout.ts";
-import { readBrowserSession, signInPath, startBrowserSession } from "./browser-session.ts";
-import { authGuard, type Auth } from "./guard.ts";
-import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "./identity.ts";
-import * as M from "./oauth-models.ts";
-import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./oauth-pages.ts";
+import type { Deps } from "../../deps.ts";
+import { clientIp, parseTrustedProxies } from "../../http/client-ip.ts";
+import { readCookie, setCookie, withCookies, type CookieOptions } from "../../http/cookies.ts";
+import { bodies } from "../../http/body.ts";
+import { ErrorSchema, errors } from "../../http/errors.ts";
+import { safeRedirectPath } from "../../http/redirect.ts";
+import { randomToken, safeEqual } from "../../lib/crypto.ts";
+import { getUserById } from "../../users/service.ts";
+import { csrfFor, csrfOk } from "../../web/layout.ts";
+import { readBrowserSession, signInPath, startBrowserSession } from "../browser-session.ts";
+import { authGuard, type Auth } from "../guard.ts";
+import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "../identity.ts";
+import * as M from "./models.ts";
+import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./pages.ts";
 import {
   approvePluginSignIn,
   createWebResult,
@@ -42,11 +42,11 @@ import {
   redeemWebResult,
   spendLinkTicket,
   startPluginSignIn,
-} from "./oauth-results.ts";
-import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./oauth.ts";
-import { Ok } from "./models.ts";
+} from "./results.ts";
+import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./providers.ts";
+import { Ok } from "../models.ts";
 import { seal, unseal } from "./sealed.ts";
-import { validateSession, type ClientInfo } from "./sessions.ts";
+import { validateSession, type ClientInfo } from "../sessions.ts";
 
 /** The OAuth flow cookie lives this long: the person has 10 minutes at the provider. */
 export const FLOW_TTL_MS = 10 * 60_000;
