@@ -23,6 +23,8 @@ import { queueMissingRenditions, registerRenditions } from "./audio/renditions.t
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
+import { createRouteLimits } from "./http/route-limits.ts";
+import { createPasswordHasher } from "./auth/passwords.ts";
 import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
@@ -93,6 +95,9 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const presenceStore = redis
     ? createRedisPresenceStore(redis.cmd, { prefix: config.REDIS_PREFIX, instanceId, instanceTtlMs: config.PRESENCE_INSTANCE_TTL_MS })
     : createMemoryPresenceStore(instanceId);
+  const limits = redis
+    ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
+    : memoryRateLimits(clock);
   const deps: Deps = {
     config,
     database,
@@ -132,9 +137,9 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     },
     bus,
     presence: createPresence({ database }, presenceStore),
-    limits: redis
-      ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
-      : memoryRateLimits(clock),
+    limits,
+    routeLimits: createRouteLimits(config, limits),
+    hasher: createPasswordHasher(config.PASSWORD_HASH_CONCURRENCY),
   };
   let closing: Promise<void> | undefined;
   const close = ({ graceMs = config.SHUTDOWN_TIMEOUT_MS }: { graceMs?: number } = {}) =>

@@ -11,9 +11,6 @@ import { publishFollow } from "../realtime/events.ts";
 import { notificationDedupeKey, pushNotification } from "./notifications.ts";
 import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
-/** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
-export const FOLLOWS_PER_HOUR = 300;
-
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const TargetBody = t.Object(
   { target_user_id: t.String({ minLength: 1, maxLength: 64, description: "the id of the user to follow or unfollow" }) },
@@ -35,11 +32,7 @@ const UserList = t.Object(
 const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema };
 
 export const followRoutes = (deps: Deps) => {
-  // Next to the routes it protects: follow/unfollow calls per signed-in user.
-  const followsPerUser = deps.limits.window({ name: "follows", limit: FOLLOWS_PER_HOUR, windowMs: 3600_000 });
-
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
-    await followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
     if (r.changed) {
       // committed: tell the followee, and push the follow notification
@@ -51,7 +44,6 @@ export const followRoutes = (deps: Deps) => {
     return shape(r);
   };
   const unfollow = async (userId: string, targetId: string) => {
-    await followsPerUser.hit(userId);
     const r = await unfollowUser(deps, userId, targetId);
     if (r.changed) void publishFollow(deps, { followerId: userId, followeeId: targetId, followerCount: r.follower_count, following: false });
     return shape(r);
@@ -69,6 +61,7 @@ export const followRoutes = (deps: Deps) => {
     .use(authGuard(deps))
     .post("/social/follow", ({ body, auth, set }) => follow(auth.user.id, body.target_user_id, set), {
       auth: true,
+      rateLimit: "follows",
       parse: "json",
       body: TargetBody,
       response: { 200: Followed, 201: Followed, ...mutationErrors },
@@ -76,6 +69,7 @@ export const followRoutes = (deps: Deps) => {
     })
     .post("/social/unfollow", ({ body, auth }) => unfollow(auth.user.id, body.target_user_id), {
       auth: true,
+      rateLimit: "follows",
       parse: "json",
       body: TargetBody,
       response: { 200: Unfollowed, ...mutationErrors },
@@ -83,12 +77,14 @@ export const followRoutes = (deps: Deps) => {
     })
     .put("/users/:id/follow", ({ params, auth, set }) => follow(auth.user.id, params.id, set), {
       auth: true,
+      rateLimit: "follows",
       params: IdParams,
       response: { 200: Followed, 201: Followed, ...mutationErrors },
       detail: { summary: "Follow a user; idempotent (201 when created, 200 when already following)" },
     })
     .delete("/users/:id/follow", ({ params, auth }) => unfollow(auth.user.id, params.id), {
       auth: true,
+      rateLimit: "follows",
       params: IdParams,
       response: { 200: Unfollowed, ...mutationErrors },
       detail: { summary: "Unfollow a user; idempotent" },

@@ -32,8 +32,6 @@ const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
 export const reactionRoutes = (deps: Deps) => {
-  // Per user: generous for a person tapping emoji, a wall for a script.
-  const reactLimit = deps.limits.window({ name: "reactions", limit: 120, windowMs: 60_000 });
   // After the commit, the owner and the post's recent viewers get post_liked / post_unliked (src/realtime).
   const live = (userId: string, postId: string, liked: boolean, s: Reaction) =>
     void publishReaction(deps, { postId, actorId: userId, liked, emoji: s.user_reaction, likeCount: s.like_count, reactionCounts: s.reaction_counts });
@@ -43,24 +41,23 @@ export const reactionRoutes = (deps: Deps) => {
     if (owner && owner !== userId) await pushNotification(deps, owner, notificationDedupeKey({ kind: "reaction", userId: owner, actorId: userId, postId, emoji: "" }));
   };
   const react = async (userId: string, postId: string, emoji: string) => {
-    await reactLimit.hit(userId);
     const s = await setReaction(deps, userId, postId, requireEmoji(emoji));
     live(userId, postId, true, s);
     void pushReactionNotification(userId, postId).catch(() => undefined);
     return s;
   };
   const unreact = async (userId: string, postId: string) => {
-    await reactLimit.hit(userId);
     const s = await removeReaction(deps, userId, postId);
     live(userId, postId, false, s);
     return s;
   };
-  const putDoc = { auth: true, params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
+  const putDoc = { auth: true, rateLimit: "reactions", params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
 
   return new Elysia({ name: "reaction-routes", detail: { tags: ["reactions"] } })
     .use(authGuard(deps))
     .post("/feed/like", ({ auth, body }) => react(auth.user.id, postIdOfActivity(body.activity_id), body.emoji || DEFAULT_REACTION), {
       auth: true,
+      rateLimit: "reactions",
       parse: "json",
       body: LikeBody,
       response: { 200: ReactionState, ...errorResponses },
@@ -68,6 +65,7 @@ export const reactionRoutes = (deps: Deps) => {
     })
     .post("/feed/unlike", ({ auth, body }) => unreact(auth.user.id, postIdOfActivity(body.activity_id)), {
       auth: true,
+      rateLimit: "reactions",
       parse: "json",
       body: UnlikeBody,
       response: { 200: ReactionState, ...errorResponses },
@@ -83,6 +81,7 @@ export const reactionRoutes = (deps: Deps) => {
     })
     .delete("/posts/:id/reaction", ({ auth, params }) => unreact(auth.user.id, params.id), {
       auth: true,
+      rateLimit: "reactions",
       params: IdParams,
       response: { 200: ReactionState, ...errorResponses },
       detail: { summary: "Remove your reaction from a post" },
