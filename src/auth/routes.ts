@@ -53,7 +53,7 @@ export const authRoutes = (deps: Deps) => {
     )
     .post(
       "/refresh",
-      async ({ body, request }) => {
+      async ({ body }) => {
         if (body.refresh_token) {
           const r = await rotateRefreshToken(deps, body.refresh_token);
           if (!r.ok) {
@@ -105,7 +105,7 @@ export const authRoutes = (deps: Deps) => {
     })
     .post(
       "/forgot-password",
-      async ({ body, request, set }) => {
+      async ({ body, set }) => {
         set.status = 202;
         return forgot(body.email);
       },
@@ -113,7 +113,7 @@ export const authRoutes = (deps: Deps) => {
     )
     .post(
       "/reset-password",
-      async ({ body, request, set }) => {
+      async ({ body, set }) => {
         // One path, two meanings told apart by the body: {email} is the plugin's forgot-password,
         // {token, new_password} is the REST confirmation.
         if ("token" in body) return confirmReset(body.token, body.new_password);
@@ -124,14 +124,14 @@ export const authRoutes = (deps: Deps) => {
     )
     .post(
       "/reset-password/confirm",
-      async ({ body, request }) => {
+      async ({ body }) => {
         return confirmReset(body.token, body.new_password);
       },
       { rateLimit: "forgot", parse: "json", body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
     )
     .post(
       "/set-password",
-      async ({ body, request }) => {
+      async ({ body }) => {
         await service.redeemPasswordToken(deps, hasher, body.token, body.password, "set_password");
         return { ok: true as const };
       },
@@ -147,7 +147,7 @@ export const authRoutes = (deps: Deps) => {
     )
     .post(
       "/verify-email",
-      async ({ body, request }) => {
+      async ({ body }) => {
         await service.verifyEmail(deps, hasher, body.token, body.password);
         return { ok: true as const };
       },
@@ -161,7 +161,7 @@ export const authRoutes = (deps: Deps) => {
     )
     .post(
       "/resend-verification",
-      async ({ auth, request }) => {
+      async ({ auth }) => {
         if (auth.user.email && !auth.user.emailVerified) await spendMailBudget(deps, auth.user.email);
         await service.resendVerification(deps, auth.user);
         return { ok: true as const };
