@@ -24,7 +24,7 @@ import { feedRoutes } from "./social/feed-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
-import { oauthRoutes } from "./auth/oauth-routes.ts";
+import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
 import { reactionRoutes } from "./social/reaction-routes.ts";

@@ -10,6 +10,8 @@ import type { AudioOptions } from "./audio/options.ts";
 import type { Bus } from "./realtime/bus.ts";
 import type { Presence } from "./realtime/presence-types.ts";
 import type { RateLimits, WindowLimiter } from "./http/rate-limit.ts";
+import type { RouteLimits } from "./http/route-limits.ts";
+import type { PasswordHasher } from "./auth/passwords.ts";
 import type { Clock, Logger } from "./lib/types.ts";
 import type { Caches } from "./caches.ts";
 
@@ -53,4 +55,11 @@ export interface Deps {
   presence: Presence;
   /** Makes rate limiters: counted in process memory, or in Redis (shared by every instance) with REDIS_URL. */
   limits: RateLimits;
+  /**
+   * The named limits of the route table (`{ rateLimit: "login" }`) and the login backoff, made from `limits` once
+   * per running app: the API and the browser pages spend the same counters.
+   */
+  routeLimits: RouteLimits;
+  /** argon2id hashing behind PASSWORD_HASH_CONCURRENCY: one per running app, so every door shares the bound. */
+  hasher: PasswordHasher;
 }

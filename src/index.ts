@@ -23,6 +23,8 @@ import { queueMissingRenditions } from "./audio/renditions.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
+import { createRouteLimits } from "./http/route-limits.ts";
+import { createPasswordHasher } from "./auth/passwords.ts";
 import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
@@ -152,6 +154,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     bus,
     presence: createPresence({ database }, presenceStore),
     limits,
+    routeLimits: createRouteLimits(config, limits),
+    hasher: createPasswordHasher(config.PASSWORD_HASH_CONCURRENCY),
   };
   let closing: Promise<void> | undefined;
   const close = ({ graceMs = config.SHUTDOWN_TIMEOUT_MS }: { graceMs?: number } = {}) =>

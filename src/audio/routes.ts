@@ -53,8 +53,6 @@ const UploadForm = t.Object({
 });
 
 export const audioRoutes = (deps: Deps) => {
-  // Uploads per producer per hour, next to the route it protects.
-  const uploadsPerUser = deps.limits.window({ name: "uploads", limit: deps.config.UPLOAD_RATE_PER_HOUR, windowMs: 3600_000 });
   // Only a signed-in producer within the rate limit gets the body read (after the guard, in the handler).
   const uploadBody: Declared = { kinds: ["multipart"], maxBytes: deps.config.UPLOAD_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
   return new Elysia({ name: "audio-routes", prefix: "/audio", detail: { tags: ["loops"] } })
@@ -63,7 +61,6 @@ export const audioRoutes = (deps: Deps) => {
     .post(
       "/upload",
       async ({ auth, request, set }) => {
-        await uploadsPerUser.hit(auth.user.id);
         // The file part streams into a private temp dir (removed when the upload has been stored or refused).
         const outcome = await deps.ffmpeg.withTempDir(async (dir) => {
           const fields = await readUploadForm(request, uploadBody, dir);
@@ -81,6 +78,7 @@ export const audioRoutes = (deps: Deps) => {
       },
       {
         auth: true,
+        rateLimit: "uploads",
         accepts: uploadBody,
         body: UploadForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
         response: { 200: UploadResponse, 201: UploadOrSnippet, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },

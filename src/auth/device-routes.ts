@@ -6,6 +6,7 @@ import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
 import { SelfUser } from "../users/models.ts";
 import { createDeviceAuthorization, pollDeviceAuthorization } from "./device.ts";
+import { authGuard } from "./guard.ts";
 import { AuthObject } from "./models.ts";
 
 const DeviceCodeResponse = t.Object(
@@ -70,15 +71,11 @@ export const deviceRoutes = (deps: Deps) => {
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ip = (request: Request) => clientIp(request, trusted);
 
-  // Limiters, created here next to the routes they protect.
-  const codesPerIp = deps.limits.window({ name: "device-code", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
-  const pollsPerIp = deps.limits.window({ name: "device-poll", limit: config.RATE_LIMIT_DEVICE_POLL_PER_MIN, windowMs: 60_000 });
-
   return new Elysia({ name: "device-routes", prefix: "/auth/device", detail: { tags: ["auth"] } })
+    .use(authGuard(deps))
     .post(
       "/code",
-      async ({ request }) => {
-        await codesPerIp.hit(ip(request));
+      async () => {
         const d = await createDeviceAuthorization(deps);
         // Links come from PUBLIC_URL, never from the request's Host header.
         const verificationUri = `${config.PUBLIC_URL}/device`;
@@ -92,6 +89,7 @@ export const deviceRoutes = (deps: Deps) => {
         };
       },
       {
+        rateLimit: "device-code",
         response: { 200: DeviceCodeResponse, 429: ErrorSchema },
         detail: { summary: "Start a device sign-in (RFC 8628): a device code to poll with and a user code to show" },
       },
@@ -99,7 +97,6 @@ export const deviceRoutes = (deps: Deps) => {
     .post(
       "/token",
       async ({ body, request }) => {
-        await pollsPerIp.hit(ip(request));
         const r = await pollDeviceAuthorization(deps, body.device_code, { ip: ip(request), userAgent: request.headers.get("user-agent") ?? "" });
         if (r.status !== "error") return r;
         if (r.error === "slow_down") {
@@ -109,6 +106,7 @@ export const deviceRoutes = (deps: Deps) => {
         throw errors.badRequest(r.error, MESSAGES[r.error]);
       },
       {
+        rateLimit: "device-poll",
         parse: "json",
         body: DeviceTokenBody,
         response: { 200: DeviceTokenResponse, 400: ErrorSchema, 429: ErrorSchema },

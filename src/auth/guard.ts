@@ -1,10 +1,16 @@
-// The one auth guard every protected route uses: `{ auth: true }` on a route resolves `auth` = { user, session }
-// from `Authorization: Bearer <access token>`, or answers 401 invalid_token / token_expired in the contract shape.
-// `{ viewer: true }` is the optional form for public routes that personalise when a token is present.
+// The one guard every route uses, so the route table is the security table: `{ auth: true }` on a route resolves
+// `auth` = { user, session } from `Authorization: Bearer <access token>`, or answers 401 invalid_token /
+// token_expired in the contract shape. `{ viewer: true }` is the optional form for public routes that personalise
+// when a token is present. `{ rateLimit: "<name>" }` spends one request of a named limit (src/http/route-limits.ts)
+// before the handler runs: after the body is parsed and validated and after `auth` resolved (a limit counted by
+// user needs `auth: true`), so a malformed request or a stranger is refused without spending the budget, and the
+// handler (an upload's body read included) never runs for a limited request.
 import { Elysia } from "elysia";
 import type { Deps } from "../deps.ts";
+import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { errors } from "../http/errors.ts";
 import { setRequestUser } from "../http/observe.ts";
+import type { RouteLimitName } from "../http/route-limits.ts";
 import type { UserRow } from "../users/service.ts";
 import { validateSessionAndUser, type Session } from "./sessions.ts";
 import { verifyAccessToken, type TokenType } from "./tokens.ts";
@@ -42,8 +48,9 @@ export async function authenticate(deps: Deps, request: Request): Promise<Auth> 
   return auth;
 }
 
-export const authGuard = (deps: Deps) =>
-  new Elysia({ name: "auth-guard" }).macro({
+export const authGuard = (deps: Deps) => {
+  const trusted = parseTrustedProxies(deps.config.TRUSTED_PROXIES);
+  return new Elysia({ name: "auth-guard" }).macro({
     auth: {
       detail: { security: [{ bearer: [] }] },
       async resolve({ request }) {
@@ -56,4 +63,11 @@ export const authGuard = (deps: Deps) =>
         return { viewer: bearerToken(request) ? await authenticate(deps, request) : null };
       },
     },
+    rateLimit: (name: RouteLimitName) => ({
+      // Names only what it reads (Elysia infers from the parameter what a route needs, e.g. whether to parse a body).
+      async beforeHandle({ request, auth }: { request: Request; auth?: Auth }) {
+        await deps.routeLimits.hit(name, { ip: clientIp(request, trusted), userId: auth?.user.id });
+      },
+    }),
   });
+};

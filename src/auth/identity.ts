@@ -1,5 +1,5 @@
 // Account unification without takeover: rules of docs/security.md, Account linking (L1–L9), all in this file, with a
-// comment at each decision. Callers hand in a profile the provider just vouched for (oauth.ts) and a signed-in
+// comment at each decision. Callers hand in a profile the provider just vouched for (oauth/providers.ts) and a signed-in
 // session where one is involved; they never decide about accounts themselves.
 //
 // Expected refusals are returned as { ok: false, error } (an ApiError of the closed set) so that a JSON route can
@@ -14,7 +14,7 @@ import { errors, type ApiError } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
 import { newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
-import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth.ts";
+import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth/providers.ts";
 import { cleanName, isReservedUsername, usernameProblem } from "../lib/text.ts";
 import { redeemOneTimeToken } from "./one-time.ts";
 import { notifySecurityChange, RECENT_AUTH_MS } from "./service.ts";

@@ -1,6 +1,7 @@
-// The limits every password check shares, whichever door it comes through: the API's POST /auth/login and the
-// browser sign-in page (/signin). One set per running app (per deps), so a client cannot double its attempts by
-// alternating between the two, and the argon2id concurrency limit bounds memory for all of them together.
+// The login backoff every password check shares, whichever door it comes through: the API's POST /auth/login and
+// the browser sign-in page (/signin). Its counters (deps.routeLimits, src/http/route-limits.ts) and the argon2id
+// hasher (deps.hasher) are one set per running app, so a client cannot double its attempts by alternating between
+// the two, and the hashing concurrency bounds memory for all of them together.
 //
 // Failed logins (docs/security.md, Login backoff) are counted per account, never per identifier as typed: the
 // username and the email of one account share one count, and an identifier without an account counts under its
@@ -8,46 +9,13 @@
 // lock the owner out:
 //   - per account AND client IP: after LOGIN_FAILURES_BEFORE_BACKOFF failures that client waits, doubling with each
 //     further failure up to LOGIN_BACKOFF_MAX_S. Another client, the owner's included, is not affected;
-//   - per account from every client together, with ten times the free failures: guessing spread over many IPs
-//     is slowed the same way, except for clients the account has signed in from before (a session from that IP),
-//     so the owner at home still gets in while a botnet waits.
+//   - per account from every client together, with ten times the free failures (ACCOUNT_WIDE_FACTOR): guessing
+//     spread over many IPs is slowed the same way, except for clients the account has signed in from before (a
+//     session from that IP), so the owner at home still gets in while a botnet waits.
 import { and, eq } from "drizzle-orm";
 import { sessions } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import type { FailureBackoff, WindowLimiter } from "../http/rate-limit.ts";
-import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import { checkPasswordOf, findUserByLogin, normalizeLogin, type LoginResult } from "./service.ts";
-
-/** How many times the per-client free failures the account-wide count allows. */
-export const ACCOUNT_WIDE_FACTOR = 10;
-
-export type SharedAuthLimits = {
-  hasher: PasswordHasher;
-  /** Requests per client IP and route group ("login:<ip>", "register:<ip>", ...). */
-  perIp: WindowLimiter;
-  /** Failed password checks per account and client IP. */
-  loginBackoff: FailureBackoff;
-  /** Failed password checks per account, from every client together. */
-  accountBackoff: FailureBackoff;
-};
-
-const byDeps = new WeakMap<Deps, SharedAuthLimits>();
-
-export function sharedAuthLimits(deps: Deps): SharedAuthLimits {
-  let limits = byDeps.get(deps);
-  if (!limits) {
-    const { config } = deps;
-    const maxS = config.LOGIN_BACKOFF_MAX_S;
-    limits = {
-      hasher: createPasswordHasher(config.PASSWORD_HASH_CONCURRENCY),
-      perIp: deps.limits.window({ name: "auth-ip", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 }),
-      loginBackoff: deps.limits.backoff({ name: "login", freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF, maxS }),
-      accountBackoff: deps.limits.backoff({ name: "login-account", freeFailures: config.LOGIN_FAILURES_BEFORE_BACKOFF * ACCOUNT_WIDE_FACTOR, maxS }),
-    };
-    byDeps.set(deps, limits);
-  }
-  return limits;
-}
 
 /** True when the account has signed in from this IP before (any session, live or not). */
 async function knownClient(deps: Deps, userId: string, ip: string): Promise<boolean> {
@@ -65,13 +33,8 @@ async function knownClient(deps: Deps, userId: string, ip: string): Promise<bool
  * wait for this account; every failure lengthens the wait, a success clears both counts. The same keys for every
  * door, so the API and the sign-in page count together.
  */
-export async function checkLoginWithBackoff(
-  deps: Deps,
-  limits: Pick<SharedAuthLimits, "hasher" | "loginBackoff" | "accountBackoff">,
-  login: string,
-  password: string,
-  ip: string,
-): Promise<LoginResult> {
+export async function checkLoginWithBackoff(deps: Deps, login: string, password: string, ip: string): Promise<LoginResult> {
+  const limits = deps.routeLimits;
   const user = await findUserByLogin(deps, login);
   const account = user ? `user:${user.id}` : `login:${normalizeLogin(login)}`;
   const client = `${account}|${ip}`;
@@ -81,7 +44,7 @@ export async function checkLoginWithBackoff(
   } catch (err) {
     if (!user || !(await knownClient(deps, user.id, ip))) throw err;
   }
-  const result = await checkPasswordOf(limits.hasher, user, password);
+  const result = await checkPasswordOf(deps.hasher, user, password);
   if (result.ok) await Promise.all([limits.loginBackoff.succeed(client), limits.accountBackoff.succeed(account)]);
   else await Promise.all([limits.loginBackoff.fail(client), limits.accountBackoff.fail(account)]);
   return result;

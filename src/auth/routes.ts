@@ -1,5 +1,7 @@
 // /api/v1/auth: native accounts, tokens and sessions. The route table is the security table: each route shows its
-// guard ({ auth: true }) and its rate limits right beside it.
+// guard ({ auth: true }) and its named rate limit ({ rateLimit: "login" }, src/http/route-limits.ts) beside it. The
+// per-IP budgets and the login backoff are shared with the browser pages (src/web/pages.ts), so attempts there count
+// here too; mail to an address is counted in its hourly budget, whatever sends it (src/auth/mail.ts).
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { parseTrustedProxies, clientIp } from "../http/client-ip.ts";
@@ -9,25 +11,17 @@ import { SelfUser } from "../users/models.ts";
 import { toSelfUser } from "../users/service.ts";
 import { authGuard } from "./guard.ts";
 import * as M from "./models.ts";
-import { checkLoginWithBackoff, sharedAuthLimits } from "./limits.ts";
+import { checkLoginWithBackoff } from "./limits.ts";
 import { spendMailBudget } from "./mail.ts";
-import type { PasswordHasher } from "./passwords.ts";
 import * as service from "./service.ts";
 import { listSessions, revokeSession, revokeUserSessions, rotateAccessToken, rotateRefreshToken, type ClientInfo } from "./sessions.ts";
 
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
-export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits(deps).hasher) => {
-  const { config, clock } = deps;
+export const authRoutes = (deps: Deps) => {
+  const { config, hasher } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const client = (request: Request): ClientInfo => ({ ip: clientIp(request, trusted), userAgent: request.headers.get("user-agent") ?? "" });
-
-  // Limiters, created here next to the routes they protect. The per-IP limiter and the login backoff (per account
-  // and client) are shared with the browser sign-in page (src/auth/limits.ts), so attempts there count here too;
-  // mail to an address is counted in its hourly budget, whatever sends it (src/auth/mail.ts).
-  const shared = sharedAuthLimits(deps);
-  const { perIp } = shared;
-  const limitIp = (request: Request, group: string) => perIp.hit(`${group}:${clientIp(request, trusted)}`);
 
   const forgot = async (email: string) => {
     await spendMailBudget(deps, email); // the address's hourly mail budget (src/auth/mail.ts)
@@ -42,28 +36,25 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     .post(
       "/register",
       async ({ body, request, set }) => {
-        await limitIp(request, "register");
         const auth = await service.register(deps, hasher, body, client(request));
         set.status = 201;
         return { auth };
       },
-      { parse: "json", body: M.RegisterBody, response: { 201: M.AuthResponse, ...errorResponses }, detail: { summary: "Create an account (plugin)" } },
+      { rateLimit: "register", parse: "json", body: M.RegisterBody, response: { 201: M.AuthResponse, ...errorResponses }, detail: { summary: "Create an account (plugin)" } },
     )
     .post(
       "/login",
       async ({ body, request }) => {
-        await limitIp(request, "login");
-        const result = await checkLoginWithBackoff(deps, { ...shared, hasher }, body.email, body.password, clientIp(request, trusted));
+        const result = await checkLoginWithBackoff(deps, body.email, body.password, clientIp(request, trusted));
         // Same status and body for an unknown account and a wrong password: no enumeration.
         if (!result.ok) throw errors.unauthorized("invalid_credentials", "Wrong email, username or password");
         return { auth: await service.authPayload(deps, result.user, client(request)) };
       },
-      { parse: "json", body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
+      { rateLimit: "login", parse: "json", body: M.LoginBody, response: { 200: M.AuthResponse, ...errorResponses }, detail: { summary: "Sign in with email or username and password (plugin)" } },
     )
     .post(
       "/refresh",
-      async ({ body, request }) => {
-        await limitIp(request, "refresh");
+      async ({ body }) => {
         if (body.refresh_token) {
           const r = await rotateRefreshToken(deps, body.refresh_token);
           if (!r.ok) {
@@ -90,7 +81,7 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
         }
         throw errors.validation({ refresh_token: "Give refresh_token (or the plugin's token)" });
       },
-      { parse: "json", body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form trades its newest, unexpired access token (once)" } },
+      { rateLimit: "refresh", parse: "json", body: M.RefreshBody, response: { 200: M.RefreshResponse, ...errorResponses }, detail: { summary: "Rotate a refresh token; the plugin's {token} form trades its newest, unexpired access token (once)" } },
     )
     .post("/logout", async ({ auth }) => (await revokeSession(deps, auth.user.id, auth.session.id, "logout"), { ok: true as const }), {
       auth: true,
@@ -115,41 +106,37 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     })
     .post(
       "/forgot-password",
-      async ({ body, request, set }) => {
-        await limitIp(request, "forgot");
+      async ({ body, set }) => {
         set.status = 202;
         return forgot(body.email);
       },
-      { parse: "json", body: M.EmailBody, response: { 202: M.Ok, ...errorResponses }, detail: { summary: "Email a password reset link; the same answer for every email" } },
+      { rateLimit: "forgot", parse: "json", body: M.EmailBody, response: { 202: M.Ok, ...errorResponses }, detail: { summary: "Email a password reset link; the same answer for every email" } },
     )
     .post(
       "/reset-password",
-      async ({ body, request, set }) => {
-        await limitIp(request, "forgot");
+      async ({ body, set }) => {
         // One path, two meanings told apart by the body: {email} is the plugin's forgot-password,
         // {token, new_password} is the REST confirmation.
         if ("token" in body) return confirmReset(body.token, body.new_password);
         set.status = 202;
         return forgot(body.email);
       },
-      { parse: "json", body: M.ResetPasswordBody, response: { 200: M.Ok, 202: M.Ok, ...errorResponses }, detail: { summary: "Plugin alias: {email} asks for a reset link; {token, new_password} redeems it" } },
+      { rateLimit: "forgot", parse: "json", body: M.ResetPasswordBody, response: { 200: M.Ok, 202: M.Ok, ...errorResponses }, detail: { summary: "Plugin alias: {email} asks for a reset link; {token, new_password} redeems it" } },
     )
     .post(
       "/reset-password/confirm",
-      async ({ body, request }) => {
-        await limitIp(request, "forgot");
+      async ({ body }) => {
         return confirmReset(body.token, body.new_password);
       },
-      { parse: "json", body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
+      { rateLimit: "forgot", parse: "json", body: M.ResetConfirmBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Set a new password with an emailed reset token (signs out every session)" } },
     )
     .post(
       "/set-password",
-      async ({ body, request }) => {
-        await limitIp(request, "forgot");
+      async ({ body }) => {
         await service.redeemPasswordToken(deps, hasher, body.token, body.password, "set_password");
         return { ok: true as const };
       },
-      { parse: "json", body: M.SetPasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Redeem an emailed set-password link (accounts without a password)" } },
+      { rateLimit: "forgot", parse: "json", body: M.SetPasswordBody, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Redeem an emailed set-password link (accounts without a password)" } },
     )
     .post(
       "/change-password",
@@ -161,12 +148,12 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     )
     .post(
       "/verify-email",
-      async ({ body, request }) => {
-        await limitIp(request, "verify");
+      async ({ body }) => {
         await service.verifyEmail(deps, hasher, body.token, body.password);
         return { ok: true as const };
       },
       {
+        rateLimit: "verify",
         parse: "json",
         body: M.VerifyEmailBody,
         response: { 200: M.Ok, ...errorResponses },
@@ -175,13 +162,12 @@ export const authRoutes = (deps: Deps, hasher: PasswordHasher = sharedAuthLimits
     )
     .post(
       "/resend-verification",
-      async ({ auth, request }) => {
-        await limitIp(request, "resend");
+      async ({ auth }) => {
         if (auth.user.email && !auth.user.emailVerified) await spendMailBudget(deps, auth.user.email);
         await service.resendVerification(deps, auth.user);
         return { ok: true as const };
       },
-      { auth: true, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Send the verification email again" } },
+      { rateLimit: "resend", auth: true, response: { 200: M.Ok, ...errorResponses }, detail: { summary: "Send the verification email again" } },
     )
     .get(
       "/sessions",

@@ -65,12 +65,15 @@ export const ErrorSchema = t.Object(
 
 const INTERNAL_MESSAGE = "Something went wrong on the server; the error has been logged";
 
-function validationFields(error: unknown): Record<string, string> {
+/** The offending fields of a schema validation (Elysia's, or TypeBox's errors as `all`): the schema's own `error`
+ * message where it has one, else TypeBox's. */
+export function validationFields(error: unknown): Record<string, string> {
   const fields: Record<string, string> = {};
-  const all = (error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? [];
+  const all = (error as { all?: { path?: string; message?: string; summary?: string; schema?: { error?: unknown } }[] }).all ?? [];
   for (const e of all) {
     const name = (e.path ?? "").replace(/^\//, "").replace(/\//g, ".") || "body";
-    fields[name] ??= e.summary ?? e.message ?? "invalid";
+    const own = typeof e.schema?.error === "string" ? e.schema.error : undefined;
+    fields[name] ??= own ?? e.summary ?? e.message ?? "invalid";
   }
   return fields;
 }

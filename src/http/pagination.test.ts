@@ -39,3 +39,19 @@ test("pageOf cuts the extra row and points the next cursor at the last item", ()
   expect(page.meta).toEqual({ count: 2, has_more: true, next_cursor: encodeCursor(rows[1]!) });
   expect(pageOf(rows.slice(0, 2), { limit: 2, offset: 0 }, (r) => r).meta).toEqual({ count: 2, has_more: false, next_cursor: "" });
 });
+
+test("the schema is the rule: leading zeros and empty values pass, the message names the range", () => {
+  expect(parsePage({ limit: "007", offset: "", cursor: "" })).toEqual({ limit: 7, offset: 0, before: undefined });
+  expect(parsePage({ limit: "", offset: "1000000" })).toMatchObject({ limit: 20, offset: 1_000_000 });
+  fails(() => parsePage({ offset: "1000001" }), "offset");
+  fails(() => parsePage({ limit: "1.5" }), "limit");
+  const err = (() => {
+    try {
+      parsePage({ limit: "101" });
+    } catch (e) {
+      return e as ApiError;
+    }
+  })();
+  expect(err?.code).toBe("validation_error");
+  expect(err?.fields).toEqual({ limit: "Must be a whole number from 1 to 100" });
+});

@@ -1,13 +1,23 @@
 // Pagination (docs/plugin-contract.md "Pagination"): `limit` (default 20, max 100) and either `offset` (the plugin) or an
 // opaque `cursor` (preferred: keyset over (created_at, id), stable while new rows arrive).
 import { t } from "elysia";
-import { errors } from "./errors.ts";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { errors, validationFields } from "./errors.ts";
+
+/**
+ * A whole number as a query string, leading zeros allowed; "" or absent means the default. The pattern is the rule:
+ * Elysia checks it on the route, parsePage with the same schema, and the OpenAPI document shows it. `error` is the
+ * field's message in a validation_error (validationFields in src/http/errors.ts).
+ */
+const wholeNumber = (pattern: string, range: string, description: string) =>
+  t.Optional(t.String({ pattern: `^(0*(${pattern}))?$`, description, error: `Must be a whole number from ${range}` }));
 
 export const PageQuery = t.Object({
-  limit: t.Optional(t.String({ description: "1–100, default 20" })),
-  offset: t.Optional(t.String({ description: "rows to skip (plugin); prefer cursor" })),
+  limit: wholeNumber("[1-9][0-9]?|100", "1 to 100", "1–100, default 20"),
+  offset: wholeNumber("[0-9]{1,6}|1000000", "0 to 1000000", "rows to skip (plugin); prefer cursor"),
   cursor: t.Optional(t.String({ description: "opaque: meta.next_cursor of the previous page" })),
 });
+const checkPageQuery = TypeCompiler.Compile(PageQuery);
 
 export const PageMeta = t.Object({
   count: t.Integer(),
@@ -32,17 +42,11 @@ export function decodeCursor(s: string): Cursor {
   throw errors.validation({ cursor: "Not a cursor this server gave out" });
 }
 
-function intParam(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
-  if (raw === undefined || raw === "") return fallback;
-  if (!/^\d+$/.test(raw)) throw errors.validation({ [name]: `Must be a whole number from ${min} to ${max}` });
-  const n = Number(raw);
-  if (n < min || n > max) throw errors.validation({ [name]: `Must be from ${min} to ${max}` });
-  return n;
-}
-
+/** The page a query asks for; 400 validation_error for a query PageQuery refuses, a bad cursor, or cursor with offset. */
 export function parsePage(q: { limit?: string; offset?: string; cursor?: string }): Page {
-  const limit = intParam("limit", q.limit, 1, 100, 20);
-  const offset = intParam("offset", q.offset, 0, 1_000_000, 0);
+  if (!checkPageQuery.Check(q)) throw errors.validation(validationFields({ all: [...checkPageQuery.Errors(q)] }));
+  const limit = q.limit ? Number(q.limit) : 20;
+  const offset = q.offset ? Number(q.offset) : 0;
   if (q.cursor && offset) throw errors.validation({ cursor: "Use either cursor or offset, not both" });
   return { limit, offset, before: q.cursor ? decodeCursor(q.cursor) : undefined };
 }

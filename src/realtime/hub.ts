@@ -1,18 +1,12 @@
 // The realtime hub of one instance: WebSocket connections per user on Bun.serve's native WebSocket, presence
 // transitions, and delivery of bus events to the connections that should see them (and nobody else).
 //
-// Protocol (docs/plugin-contract.md "WebSocket"; frames are JSON {type, payload, timestamp}, timestamp in ms):
+// The protocol (frames, their schemas, close codes, the frame budget) is protocol.ts; who gets which event is
+// routing.ts; which posts each user watches is watches.ts. This file is the sockets' lifecycle:
 //   GET /api/v1/ws?token=<access token>   checked at the upgrade like any request: a missing/invalid/expired/revoked
 //                                          token is answered 401 in the contract's JSON shape and never upgraded.
-//   client → server   heartbeat   → {"type":"pong","payload":{"client_timestamp":..},"timestamp":..}  ("ping" too)
-//                     presence    {"status":"online"|"in_studio"|"away","daw":"Ableton Live"}
-//                     watch       {"post_ids":[...]}  reactions to these posts reach this user for WS_WATCH_TTL_MS
-//                                 (answered {"type":"watching","payload":{"post_ids":[...]}}); unwatch likewise
-//   server → client   new_post, post_liked, post_unliked, follow, unfollow (followed by follower_count_update, the
-//                     name the plugin reads), notification, presence (top-level user_id, is_online, is_in_studio,
-//                     status, last_active, plus the same in payload), pong, watching, error (top-level error code
-//                     and message).
-//   Protocol pings are answered by Bun (pong) and count as traffic.
+// then the per-connection limits (frame size, frame rate, idle timeout, connections per account, backpressure),
+// presence transitions, session re-checks, and delivery.
 //
 // The plugin in the studio (docs/plugin-contract.md "Presence"): the plugin never sends a `presence` frame, and its
 // WebSocket only ever runs inside a DAW, so a connection that is the plugin's puts its user `in_studio` when it
@@ -22,39 +16,22 @@
 // profile's `daw`, else the DAW the plugin detected for the user's newest upload. A presence frame still wins, and
 // when the last studio connection closes while others stay open, the user is back to online.
 //
-// Close codes (the reason repeats the error code; an `error` frame precedes each of ours):
-export const CLOSE = {
-  /** Server shutting down or restarting: reconnect (with backoff). */
-  shutdown: { code: 1001, reason: "server_shutdown" },
-  /** No frame from the client for WS_IDLE_TIMEOUT_S. */
-  idle: { code: 4000, reason: "idle_timeout" },
-  /** The session behind the token was revoked or expired: sign in again, do not retry with the same token. */
-  sessionEnded: { code: 4001, reason: "session_revoked" },
-  /** WS_MAX_CONNECTIONS_PER_USER connections already open for this user. */
-  tooMany: { code: 4008, reason: "too_many_connections" },
-  /** Kept flooding after `rate_limited` errors. */
-  rateLimited: { code: 4029, reason: "rate_limited" },
-} as const;
-// Bun itself closes with 1009 a frame above the hard cap (maxPayloadLength below), and with 1006 a client that
-// stops reading while 1 MiB of frames is queued for it (backpressure); both clients simply reconnect.
-//
-// Who gets what:
-//   new_post       the author's followers, when the post becomes ready (never the author, never a non-follower)
-//   post_liked/..  the post's owner, and users who were shown the post recently: notePostsSeen() from HTTP
-//                  read routes, or a `watch` frame from the client, for WS_WATCH_TTL_MS
-//   follow/..      the followee;   notification   its recipient;   presence   the user's followers
 // Ordering: events are routed concurrently (database reads) but handed to sockets strictly in arrival order, so
 // every connection sees this instance's events in publish order.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { authenticateToken, bearerToken } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError, errors } from "../http/errors.ts";
-import { findVisiblePost, toPost } from "../posts/service.ts";
 import type { RealtimeEvent } from "./bus.ts";
 import type { PresenceAggregate, PresenceEntry, LocalStatus } from "./presence-store.ts";
 import { presenceView } from "./presence.ts";
-import { followerIds, latestUploadDaw, liveSessions, visibility, writeLastActive } from "./queries.ts";
+import { CLOSE, cleanDaw, errorFrame, HARD_CAP_BYTES, newFrameBudget, parseClientFrame, serverFrame, takeFrameToken, type FrameBudget } from "./protocol.ts";
+import { latestUploadDaw, liveSessions, visibility, writeLastActive } from "./queries.ts";
+import { routeEvent } from "./routing.ts";
 import { every, realTimers, type TimerHandle, type Timers } from "./timers.ts";
+import { createWatches } from "./watches.ts";
+
+export { CLOSE } from "./protocol.ts";
 
 export const WS_PATH = "/api/v1/ws";
 
@@ -70,15 +47,6 @@ export function looksLikePlugin(request: Request): boolean {
   return /^WebSocket\+\+\//i.test(request.headers.get("user-agent") ?? "");
 }
 
-/** A DAW name as shown in presence: trimmed, at most 100 characters, and "" for the plugin's "Unknown". */
-const cleanDaw = (daw: string) => {
-  const v = daw.trim().slice(0, 100);
-  return v.toLowerCase() === "unknown" ? "" : v;
-};
-/** Frames above this are cut by Bun (close 1009); between WS_MAX_MESSAGE_BYTES and this, we answer an error. */
-const HARD_CAP_BYTES = 1024 * 1024;
-const WATCH_MAX_PER_USER = 500;
-const WATCH_MAX_PER_FRAME = 100;
 
 export type ConnData = {
   id: number;
@@ -88,11 +56,8 @@ export type ConnData = {
   overCap: boolean;
   rejected: boolean;
   lastSeen: number;
-  /** Token bucket of the per-connection message rate limit. */
-  tokens: number;
-  refilledAt: number;
-  /** Messages refused in a row; past the limit again, the connection is closed. */
-  refused: number;
+  /** Token bucket of the per-connection frame rate limit. */
+  budget: FrameBudget;
   /** The plugin's connection (looksLikePlugin): its user is in the studio while it is open. */
   studio: boolean;
   /** The DAW shown while in the studio through this connection ("" when unknown). */
@@ -111,11 +76,7 @@ type LocalUser = {
   lastActiveWritten: number;
   /** The status comes from a studio connection (not from a presence frame): it ends with the last of them. */
   implied: boolean;
-  /** post id → until when reactions to it are delivered to this user. */
-  watching: Map<string, number>;
 };
-
-type Routed = { to: Iterable<string>; data: string | string[] } | null;
 
 export interface Hub {
   /** True for a WebSocket upgrade request to WS_PATH. */
@@ -141,11 +102,11 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   const cap = config.WS_MAX_CONNECTIONS_PER_USER;
   const idleMs = config.WS_IDLE_TIMEOUT_S * 1000;
   const maxBytes = config.WS_MAX_MESSAGE_BYTES;
-  const ratePerMs = config.WS_MAX_MESSAGES_PER_MIN / 60_000;
+  const perMinute = config.WS_MAX_MESSAGES_PER_MIN;
   const users = new Map<string, LocalUser>();
   const all = new Set<Conn>();
-  /** post id → users watching it (the inverse of LocalUser.watching). */
-  const watchers = new Map<string, Set<string>>();
+  const watches = createWatches({ ttlMs: config.WS_WATCH_TTL_MS });
+  const here = { isConnected: (userId: string) => Boolean(users.get(userId)?.conns.size), watches };
   /** Presence writes of one user run one after another (open/close/presence frames interleave otherwise). */
   const presenceChains = new Map<string, Promise<void>>();
   let delivery: Promise<void> = Promise.resolve();
@@ -154,9 +115,8 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   const stops: (() => void)[] = [];
 
   // ── frames ──
-  const frame = (type: string, payload: unknown, top: Record<string, unknown> = {}) => JSON.stringify({ type, ...top, payload, timestamp: clock.now() });
-  const errorFrame = (code: string, message: string) => frame("error", { error: code, message }, { error: code, message });
-  const sendError = (ws: Conn, code: string, message: string) => void ws.send(errorFrame(code, message));
+  const frame = (type: string, payload: unknown) => serverFrame(type, payload, clock.now());
+  const sendError = (ws: Conn, code: string, message: string) => void ws.send(errorFrame(code, message, clock.now()));
   const closeWith = (ws: Conn, why: { code: number; reason: string }, message: string) => {
     sendError(ws, why.reason, message);
     ws.close(why.code, why.reason);
@@ -206,53 +166,24 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     const u = users.get(userId);
     if (!u || u.conns.size > 0 || closing) return;
     users.delete(userId);
-    for (const postId of u.watching.keys()) unwatchOne(userId, postId);
+    watches.forget(userId);
     void syncPresence(userId, () => writeLastActive(deps, userId, u.lastActivity));
-  }
-
-  // ── watching posts ──
-  function watch(userId: string, postIds: readonly unknown[]): string[] {
-    const u = users.get(userId);
-    if (!u) return [];
-    const until = clock.now() + config.WS_WATCH_TTL_MS;
-    const accepted: string[] = [];
-    for (const id of postIds.slice(0, WATCH_MAX_PER_FRAME)) {
-      if (typeof id !== "string" || !id || id.length > 64) continue;
-      const postId = id.replace(/^loop:/, "");
-      u.watching.delete(postId); // re-insert: the Map's order is oldest first
-      u.watching.set(postId, until);
-      let set = watchers.get(postId);
-      if (!set) watchers.set(postId, (set = new Set()));
-      set.add(userId);
-      accepted.push(postId);
-    }
-    while (u.watching.size > WATCH_MAX_PER_USER) unwatchOne(userId, u.watching.keys().next().value!);
-    return accepted;
-  }
-
-  function unwatchOne(userId: string, postId: string) {
-    users.get(userId)?.watching.delete(postId);
-    const set = watchers.get(postId);
-    set?.delete(userId);
-    if (set?.size === 0) watchers.delete(postId);
-  }
-
-  function sweepWatches() {
-    const now = clock.now();
-    for (const [userId, u] of users) for (const [postId, until] of u.watching) if (until <= now) unwatchOne(userId, postId);
   }
 
   // ── routing bus events ──
   function onEvent(event: RealtimeEvent) {
     // Local bookkeeping first, synchronously, so events that follow see it.
-    if (event.type === "posts_seen") return void watch(event.user_id, event.post_ids);
+    if (event.type === "posts_seen") {
+      if (users.has(event.user_id)) watches.watch(event.user_id, event.post_ids, clock.now());
+      return;
+    }
     if (event.type === "sessions_revoked") {
       const u = users.get(event.user_id);
       if (u) void checkSessions([...u.conns]);
       return;
     }
     if (all.size === 0) return; // nobody here to tell
-    const routed = route(event).catch((err) => {
+    const routed = routeEvent(deps, event, here).catch((err) => {
       log.error("realtime: routing failed", { type: event.type, error: String((err as Error)?.stack ?? err) });
       return null;
     });
@@ -271,63 +202,6 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
         // 0: dropped (over the backpressure limit: Bun closes the socket); -1: queued; >0: sent.
         for (const f of frames) if (ws.send(f) === 0) log.debug("ws frame dropped (backpressure)", { user_id: userId });
       }
-    }
-  }
-
-  const localOnly = (ids: Iterable<string>) => {
-    const out: string[] = [];
-    for (const id of ids) if (users.get(id)?.conns.size) out.push(id);
-    return out;
-  };
-
-  async function route(event: RealtimeEvent): Promise<Routed> {
-    switch (event.type) {
-      case "post_ready": {
-        const row = await findVisiblePost(deps, event.post_id, null);
-        if (!row || row.post.status !== "ready") return null;
-        const to = localOnly(await followerIds(deps, row.post.userId));
-        if (to.length === 0) return null;
-        const authorPresence = (await presence.lookup([row.post.userId])).get(row.post.userId);
-        // Every recipient follows the author and is not the author: one rendering serves them all.
-        const post = toPost(deps, row.post, row.author, null, { is_following: true, ...authorPresence });
-        return { to, data: frame("new_post", { id: post.id, author: post.user, post }) };
-      }
-      case "reaction": {
-        const now = clock.now();
-        const ownerId = event.owner_id ?? (await findVisiblePost(deps, event.post_id, null))?.post.userId;
-        const to = new Set<string>(ownerId ? [ownerId] : []);
-        for (const userId of watchers.get(event.post_id) ?? []) {
-          const until = users.get(userId)?.watching.get(event.post_id) ?? 0;
-          if (until > now) to.add(userId);
-          else unwatchOne(userId, event.post_id);
-        }
-        const payload = { post_id: event.post_id, like_count: event.like_count, reaction_counts: event.reaction_counts };
-        return { to, data: frame(event.liked ? "post_liked" : "post_unliked", payload) };
-      }
-      case "follow": {
-        const payload = { followee_id: event.followee_id, follower_id: event.follower_id, follower_count: event.follower_count };
-        if (event.following) return { to: [event.followee_id], data: frame("follow", payload) };
-        // The plugin ignores `unfollow`; it reads followee_id and follower_count of `follower_count_update` (and of
-        // `follow`, so a follow needs no second frame): plugin/src/core/PluginEditor.cpp handleWebSocketMessage.
-        return { to: [event.followee_id], data: [frame("unfollow", payload), frame("follower_count_update", payload)] };
-      }
-      case "notification":
-        return { to: [event.user_id], data: frame("notification", event.notification) };
-      case "presence": {
-        const to = localOnly(await followerIds(deps, event.user_id));
-        if (to.length === 0) return null;
-        const view = {
-          user_id: event.user_id,
-          is_online: event.status !== "offline",
-          is_in_studio: event.status === "in_studio",
-          status: event.status,
-          last_active: event.last_active,
-          daw: event.daw,
-        };
-        return { to, data: frame("presence", view, view) };
-      }
-      default:
-        return null;
     }
   }
 
@@ -351,7 +225,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     for (const ws of all) if (now - ws.data.lastSeen >= idleMs) closeWith(ws, CLOSE.idle, `No frame for ${config.WS_IDLE_TIMEOUT_S} s; send a heartbeat every 30 s`);
     if (now - lastWatchSweep >= 60_000) {
       lastWatchSweep = now;
-      sweepWatches();
+      watches.sweep(now);
     }
     if (now - lastSessionCheck >= config.WS_SESSION_CHECK_MS && !checking) {
       lastSessionCheck = now;
@@ -370,75 +244,43 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     }
   }
 
-  // ── rate limit ──
-  function allow(d: ConnData, now: number): boolean {
-    const limit = config.WS_MAX_MESSAGES_PER_MIN;
-    d.tokens = Math.min(limit, d.tokens + (now - d.refilledAt) * ratePerMs);
-    d.refilledAt = now;
-    if (d.tokens >= 1) {
-      d.tokens -= 1;
-      d.refused = 0;
-      return true;
-    }
-    d.refused++;
-    return false;
-  }
-
   // ── client frames ──
   function onFrame(ws: Conn, raw: string | Buffer) {
     const d = ws.data;
     const now = clock.now();
     d.lastSeen = now;
-    if (!allow(d, now)) {
-      if (d.refused === 1) sendError(ws, "rate_limited", `At most ${config.WS_MAX_MESSAGES_PER_MIN} frames a minute; frames are being dropped`);
-      else if (d.refused > config.WS_MAX_MESSAGES_PER_MIN) closeWith(ws, CLOSE.rateLimited, "Too many frames");
+    if (!takeFrameToken(d.budget, perMinute, now)) {
+      if (d.budget.refused === 1) sendError(ws, "rate_limited", `At most ${perMinute} frames a minute; frames are being dropped`);
+      else if (d.budget.refused > perMinute) closeWith(ws, CLOSE.rateLimited, "Too many frames");
       return;
     }
     const size = typeof raw === "string" ? Buffer.byteLength(raw) : raw.byteLength;
     if (size > maxBytes) return sendError(ws, "frame_too_large", `Frames are limited to ${maxBytes} bytes`);
     if (typeof raw !== "string") return sendError(ws, "unsupported_frame", "Send JSON text frames, not binary ones");
-    let msg: { type?: unknown; payload?: unknown; timestamp?: unknown };
-    try {
-      msg = JSON.parse(raw);
-    } catch {
-      return sendError(ws, "malformed_frame", "The frame is not valid JSON");
-    }
-    if (!msg || typeof msg !== "object" || Array.isArray(msg) || typeof msg.type !== "string") {
-      return sendError(ws, "malformed_frame", 'A frame is a JSON object {"type", "payload", "timestamp"}');
-    }
+    const parsed = parseClientFrame(raw);
+    if ("error" in parsed && !parsed.typed) return sendError(ws, parsed.error, parsed.message);
     const u = users.get(d.userId);
     if (!u) return; // closing
     touch(d.userId, u);
-    const payload = msg.payload && typeof msg.payload === "object" && !Array.isArray(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+    if ("error" in parsed) return sendError(ws, parsed.error, parsed.message);
+    const msg = parsed.frame;
     switch (msg.type) {
       case "heartbeat":
       case "ping":
         return void ws.send(frame("pong", { client_timestamp: typeof msg.timestamp === "number" ? msg.timestamp : null, server_timestamp: now }));
       case "presence": {
-        const status = payload.status;
-        if (status !== "online" && status !== "in_studio" && status !== "away") {
-          return sendError(ws, "invalid_presence", 'payload.status must be "online", "in_studio" or "away"');
-        }
-        const daw = typeof payload.daw === "string" ? cleanDaw(payload.daw) : "";
+        const { status } = msg.payload;
         u.status = status;
-        u.daw = status === "in_studio" ? daw : "";
+        u.daw = status === "in_studio" ? cleanDaw(msg.payload.daw) : "";
         u.at = now;
         u.implied = false; // said by the client: it wins over what its connections imply
         return void syncPresence(d.userId);
       }
       case "watch":
-      case "unwatch": {
-        const ids = Array.isArray(payload.post_ids) ? payload.post_ids : null;
-        if (!ids) return sendError(ws, "invalid_watch", "payload.post_ids must be an array of post ids");
-        if (msg.type === "unwatch") {
-          for (const id of ids) if (typeof id === "string") unwatchOne(d.userId, id.replace(/^loop:/, ""));
-          return void ws.send(frame("watching", { post_ids: [...u.watching.keys()] }));
-        }
-        watch(d.userId, ids);
-        return void ws.send(frame("watching", { post_ids: [...u.watching.keys()] }));
-      }
-      default:
-        return sendError(ws, "unknown_type", `Unknown frame type "${msg.type.slice(0, 40)}"`);
+      case "unwatch":
+        if (msg.type === "unwatch") watches.unwatch(d.userId, msg.payload.post_ids);
+        else watches.watch(d.userId, msg.payload.post_ids, now);
+        return void ws.send(frame("watching", { post_ids: watches.of(d.userId) }));
     }
   }
 
@@ -463,7 +305,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       const now = clock.now();
       let u = u0;
       if (!u) {
-        u = { conns: new Set(), status: "online", daw: "", at: now, lastActivity: now, lastActiveWritten: 0, implied: false, watching: new Map() };
+        u = { conns: new Set(), status: "online", daw: "", at: now, lastActivity: now, lastActiveWritten: 0, implied: false };
         users.set(d.userId, u);
       }
       // The plugin opening (or reopening) its connection: the producer is in the studio now, the newest word.
@@ -537,9 +379,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
           overCap: everywhere >= cap,
           rejected: false,
           lastSeen: now,
-          tokens: config.WS_MAX_MESSAGES_PER_MIN,
-          refilledAt: now,
-          refused: 0,
+          budget: newFrameBudget(perMinute, now),
           studio,
           daw,
         };

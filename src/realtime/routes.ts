@@ -1,5 +1,5 @@
 // HTTP presence (docs/plugin-contract.md "Presence"), and the WebSocket path answering plain HTTP. The WebSocket itself is
-// upgraded in index.ts before the app (Bun.serve's server.upgrade), see hub.ts for the protocol.
+// upgraded in index.ts before the app (Bun.serve's server.upgrade), see protocol.ts for the protocol.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";

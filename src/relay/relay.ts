@@ -42,7 +42,7 @@
 import type { Server, ServerWebSocket } from "bun";
 import type { Logger } from "../deps.ts";
 import { createLogger } from "../log.ts";
-import { PROVIDER_LABEL } from "../auth/oauth.ts";
+import { PROVIDER_LABEL } from "../auth/oauth/providers.ts";
 
 export const DEFAULT_RELAY_PORT = 8787;
 /** Loopback only: the plugin connects to localhost, which resolves to either. */

@@ -9,9 +9,6 @@ import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
 
-/** Follow and unfollow calls per user per hour: room for any real use and the plugin's retries, not for mass-following. */
-export const FOLLOWS_PER_HOUR = 300;
-
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const TargetBody = t.Object(
   { target_user_id: t.String({ minLength: 1, maxLength: 64, description: "the id of the user to follow or unfollow" }) },
@@ -33,18 +30,13 @@ const UserList = t.Object(
 const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema };
 
 export const followRoutes = (deps: Deps) => {
-  // Next to the routes it protects: follow/unfollow calls per signed-in user.
-  const followsPerUser = deps.limits.window({ name: "follows", limit: FOLLOWS_PER_HOUR, windowMs: 3600_000 });
-
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
-    await followsPerUser.hit(userId);
     const r = await followUser(deps, userId, targetId);
     // 201 when this call created the follow, 200 for a repeat (the plugin reads the body either way).
     set.status = r.changed ? 201 : 200;
     return shape(r);
   };
   const unfollow = async (userId: string, targetId: string) => {
-    await followsPerUser.hit(userId);
     const r = await unfollowUser(deps, userId, targetId);
     return shape(r);
   };
@@ -61,6 +53,7 @@ export const followRoutes = (deps: Deps) => {
     .use(authGuard(deps))
     .post("/social/follow", ({ body, auth, set }) => follow(auth.user.id, body.target_user_id, set), {
       auth: true,
+      rateLimit: "follows",
       parse: "json",
       body: TargetBody,
       response: { 200: Followed, 201: Followed, ...mutationErrors },
@@ -68,6 +61,7 @@ export const followRoutes = (deps: Deps) => {
     })
     .post("/social/unfollow", ({ body, auth }) => unfollow(auth.user.id, body.target_user_id), {
       auth: true,
+      rateLimit: "follows",
       parse: "json",
       body: TargetBody,
       response: { 200: Unfollowed, ...mutationErrors },
@@ -75,12 +69,14 @@ export const followRoutes = (deps: Deps) => {
     })
     .put("/users/:id/follow", ({ params, auth, set }) => follow(auth.user.id, params.id, set), {
       auth: true,
+      rateLimit: "follows",
       params: IdParams,
       response: { 200: Followed, 201: Followed, ...mutationErrors },
       detail: { summary: "Follow a user; idempotent (201 when created, 200 when already following)" },
     })
     .delete("/users/:id/follow", ({ params, auth }) => unfollow(auth.user.id, params.id), {
       auth: true,
+      rateLimit: "follows",
       params: IdParams,
       response: { 200: Unfollowed, ...mutationErrors },
       detail: { summary: "Unfollow a user; idempotent" },

@@ -38,17 +38,13 @@ const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
 export const playRoutes = (deps: Deps) => {
-  // Per listener: far above anyone auditioning loops, low enough that a script cannot hammer the write lock.
-  const playLimit = deps.limits.window({ name: "plays", limit: 300, windowMs: 60_000 });
-  const play = async (userId: string, postId: string) => {
-    await playLimit.hit(userId);
-    return recordPlay(deps, userId, postId);
-  };
+  const play = (userId: string, postId: string) => recordPlay(deps, userId, postId);
 
   return new Elysia({ name: "play-routes", detail: { tags: ["plays"] } })
     .use(authGuard(deps))
     .post("/social/play", ({ auth, body }) => play(auth.user.id, postIdOfActivity(body.activity_id)), {
       auth: true,
+      rateLimit: "plays",
       parse: "json",
       body: ActivityBody,
       response: { 200: PlayResult, ...errorResponses },
@@ -56,6 +52,7 @@ export const playRoutes = (deps: Deps) => {
     })
     .post("/posts/:id/play", ({ auth, params }) => play(auth.user.id, params.id), {
       auth: true,
+      rateLimit: "plays",
       params: IdParams,
       response: { 200: PlayResult, ...errorResponses },
       detail: { summary: "Count a play of a post; once per listener per post per 30 minutes" },
@@ -71,12 +68,12 @@ export const playRoutes = (deps: Deps) => {
     .post(
       "/social/listen-duration",
       async ({ auth, body }) => {
-        await playLimit.hit(auth.user.id);
         const { recorded } = await recordListenDuration(deps, auth.user.id, postIdOfActivity(body.activity_id), body.duration);
         return { ok: true as const, recorded };
       },
       {
         auth: true,
+        rateLimit: "plays",
         parse: "json",
         body: ListenBody,
         response: { 200: ListenResult, ...errorResponses },

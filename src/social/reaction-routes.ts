@@ -29,22 +29,15 @@ const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
 
 export const reactionRoutes = (deps: Deps) => {
-  // Per user: generous for a person tapping emoji, a wall for a script.
-  const reactLimit = deps.limits.window({ name: "reactions", limit: 120, windowMs: 60_000 });
-  const react = async (userId: string, postId: string, emoji: string) => {
-    await reactLimit.hit(userId);
-    return setReaction(deps, userId, postId, requireEmoji(emoji));
-  };
-  const unreact = async (userId: string, postId: string) => {
-    await reactLimit.hit(userId);
-    return removeReaction(deps, userId, postId);
-  };
-  const putDoc = { auth: true, params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
+  const react = (userId: string, postId: string, emoji: string) => setReaction(deps, userId, postId, requireEmoji(emoji));
+  const unreact = (userId: string, postId: string) => removeReaction(deps, userId, postId);
+  const putDoc = { auth: true, rateLimit: "reactions", params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
 
   return new Elysia({ name: "reaction-routes", detail: { tags: ["reactions"] } })
     .use(authGuard(deps))
     .post("/feed/like", ({ auth, body }) => react(auth.user.id, postIdOfActivity(body.activity_id), body.emoji || DEFAULT_REACTION), {
       auth: true,
+      rateLimit: "reactions",
       parse: "json",
       body: LikeBody,
       response: { 200: ReactionState, ...errorResponses },
@@ -52,6 +45,7 @@ export const reactionRoutes = (deps: Deps) => {
     })
     .post("/feed/unlike", ({ auth, body }) => unreact(auth.user.id, postIdOfActivity(body.activity_id)), {
       auth: true,
+      rateLimit: "reactions",
       parse: "json",
       body: UnlikeBody,
       response: { 200: ReactionState, ...errorResponses },
@@ -67,6 +61,7 @@ export const reactionRoutes = (deps: Deps) => {
     })
     .delete("/posts/:id/reaction", ({ auth, params }) => unreact(auth.user.id, params.id), {
       auth: true,
+      rateLimit: "reactions",
       params: IdParams,
       response: { 200: ReactionState, ...errorResponses },
       detail: { summary: "Remove your reaction from a post" },

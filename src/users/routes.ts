@@ -13,15 +13,11 @@ import { toSelfUser } from "./service.ts";
 
 /** The picture's body: multipart, the picture plus room for the envelope, read after auth and the rate limit. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
-/** Profile picture uploads per user per hour. */
-export const AVATAR_UPLOADS_PER_HOUR = 30;
 
 const IdParams = t.Object({ id: t.String({ maxLength: 64, description: "user id, or username for /profile" }) });
 const editErrors = { 400: ErrorSchema, 401: ErrorSchema };
 
 export const userRoutes = (deps: Deps) => {
-  const avatarsPerUser = deps.limits.window({ name: "avatars", limit: AVATAR_UPLOADS_PER_HOUR, windowMs: 3600_000 });
-
   const profileEdit = {
     auth: true,
     parse: "json",
@@ -67,7 +63,6 @@ export const userRoutes = (deps: Deps) => {
       .post(
         "/upload-profile-picture",
         async ({ auth, request }) => {
-          await avatarsPerUser.hit(auth.user.id);
           const { url, user } = await deps.ffmpeg.withTempDir(async (dir) => {
             const body = await readUploadForm(request, avatarBody, dir);
             const file = body.file ?? body.image ?? body.avatar;
@@ -78,6 +73,7 @@ export const userRoutes = (deps: Deps) => {
         },
         {
           auth: true,
+          rateLimit: "avatars",
           accepts: avatarBody,
           body: AvatarForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
           response: { 200: AvatarResponse, ...editErrors, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },

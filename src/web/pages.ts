@@ -16,8 +16,8 @@ import { safeRedirectPath } from "../http/redirect.ts";
 import { endBrowserSession, readBrowserSession, signInPath, startBrowserSession, clearBrowserSessionCookie } from "../auth/browser-session.ts";
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
-import { checkLoginWithBackoff, sharedAuthLimits } from "../auth/limits.ts";
-import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth.ts";
+import { checkLoginWithBackoff } from "../auth/limits.ts";
+import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth/providers.ts";
 import { isOneTimeTokenLive } from "../auth/one-time.ts";
 import * as service from "../auth/service.ts";
 import { disownAccount } from "../auth/identity.ts";
@@ -49,17 +49,13 @@ export const webPages = (deps: Deps) => {
   const ipOf = (request: Request) => clientIp(request, trusted);
   const clientOf = (request: Request) => ({ ip: ipOf(request), userAgent: request.headers.get("user-agent") ?? "" });
 
-  // Limiters. Shared with the API (src/auth/limits.ts): the per-IP groups ("login", "forgot", "verify") and the
-  // per-account login backoff, so the pages give no extra attempts. Created here, next to the pages they protect:
-  // user-code lookups and decisions, per IP and per signed-in user (RFC 8628 §5.1: codes are short, so guessing
-  // must be throttled).
-  const limits = sharedAuthLimits(deps);
-  const limitIp = (request: Request, group: string) => limits.perIp.hit(`${group}:${ipOf(request)}`);
-  const deviceTries = deps.limits.window({ name: "device-verify", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
-  const limitDevice = async (request: Request, auth: Auth) => {
-    await deviceTries.hit(`ip:${ipOf(request)}`);
-    await deviceTries.hit(`user:${auth.user.id}`);
-  };
+  // Rate limits, by name from the route table's (src/http/route-limits.ts), checked in the handlers (after the CSRF
+  // check) because a limited page answers with a page, not JSON. The per-IP budgets ("login", "forgot", "verify")
+  // and the login backoff are the API's, so the pages give no extra attempts; "device-verify" counts user-code
+  // look-ups and decisions per IP and per signed-in user (RFC 8628 §5.1: codes are short, so guessing must be
+  // throttled).
+  const limitIp = (request: Request, name: "login" | "forgot" | "verify") => deps.routeLimits.hit(name, { ip: ipOf(request) });
+  const limitDevice = (request: Request, auth: Auth) => deps.routeLimits.hit("device-verify", { ip: ipOf(request), userId: auth.user.id });
 
   /** A page with a form: the CSRF cookie is set (or reused) and its token is handed to `render`. */
   const formPage = (request: Request, title: string, render: (csrf: string) => string, status = 200, cookies: (string | undefined)[] = []) => {
@@ -155,7 +151,7 @@ export const webPages = (deps: Deps) => {
         const password = str(form.password);
         if (password !== str(form.password_confirm)) return passwordForm(request, path, title, token, "The two passwords are not the same.", 400);
         try {
-          await service.redeemPasswordToken(deps, limits.hasher, token, password, purpose);
+          await service.redeemPasswordToken(deps, deps.hasher, token, password, purpose);
         } catch (err) {
           // A refused password does not spend the link: show the form again with the reason.
           if (err instanceof ApiError && err.code === "validation_error") return passwordForm(request, path, title, token, err.message, 400);
@@ -201,7 +197,7 @@ export const webPages = (deps: Deps) => {
           const login = str(form.login, 254).trim();
           const password = str(form.password);
           if (!login || !password) return signInForm(request, { next, login, error: "Enter your email or username and your password." }, 400);
-          const result = await checkLoginWithBackoff(deps, limits, login, password, ipOf(request));
+          const result = await checkLoginWithBackoff(deps, login, password, ipOf(request));
           // Same answer for an unknown account and a wrong password: no enumeration.
           if (!result.ok) return signInForm(request, { next, login, error: "Wrong email, username or password." }, 401);
           const cookie = await startBrowserSession(deps, request, result.user.id, clientOf(request));
@@ -254,7 +250,7 @@ export const webPages = (deps: Deps) => {
           if (!csrfOk(request, form)) return csrfRefused(request, `/verify-email?token=${encodeURIComponent(token)}`);
           await limitIp(request, "verify");
           try {
-            await service.verifyEmail(deps, limits.hasher, token, str(form.password));
+            await service.verifyEmail(deps, deps.hasher, token, str(form.password));
           } catch (err) {
             if (err instanceof ApiError && err.code === "invalid_token") return deadVerifyLink();
             if (err instanceof ApiError && (err.code === "validation_error" || err.code === "invalid_credentials")) {

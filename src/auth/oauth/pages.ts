@@ -1,5 +1,5 @@
 // The browser pages of the Google/Discord flows (shared layout: strict CSP, no-referrer, no external assets).
-import { csrfField, esc, page } from "../web/layout.ts";
+import { csrfField, esc, page } from "../../web/layout.ts";
 
 /** "Sign in to the Sidechain plugin as <username>?": the plugin's session is only approved by this form's POST. */
 export function pluginConfirmPage(opts: { action: string; providerLabel: string; username: string; displayName: string; ticket: string; csrf: string; headers?: Record<string, string> }) {

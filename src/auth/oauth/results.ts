@@ -6,11 +6,11 @@
 // - kind "oauth_link": a spent link ticket (single use).
 // Tokens are minted when the result is handed out, never stored.
 import { and, eq, gt, lt } from "drizzle-orm";
-import { signInRequests, users } from "../db/schema.ts";
-import type { Deps } from "../deps.ts";
-import { randomToken, sha256 } from "../lib/crypto.ts";
-import { authPayload, type AuthPayload } from "./service.ts";
-import type { ClientInfo } from "./sessions.ts";
+import { signInRequests, users } from "../../db/schema.ts";
+import type { Deps } from "../../deps.ts";
+import { randomToken, sha256 } from "../../lib/crypto.ts";
+import { authPayload, type AuthPayload } from "../service.ts";
+import type { ClientInfo } from "../sessions.ts";
 
 export const PLUGIN_SIGN_IN_TTL_MS = 5 * 60_000;
 export const WEB_RESULT_TTL_MS = 2 * 60_000;

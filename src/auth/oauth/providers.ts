@@ -3,7 +3,7 @@
 // generic OAuth2Client with our configurable endpoints, not its Google/Discord classes, whose endpoints are fixed.
 // What happens with the verified profile (rules L1–L9) is identity.ts's business, not this file's.
 import { ArcticFetchError, CodeChallengeMethod, OAuth2Client, OAuth2RequestError, generateCodeVerifier, generateState } from "arctic";
-import type { Config } from "../config.ts";
+import type { Config } from "../../config.ts";
 
 export const PROVIDERS = ["google", "discord"] as const;
 export type ProviderName = (typeof PROVIDERS)[number];

@@ -1,5 +1,5 @@
 // /api/v1/auth: Google and Discord sign-in, the plugin's polled sign-in, linking and unlinking providers.
-// The route table is the security table: each route shows its guard and its rate limit beside it.
+// The route table is the security table: each route shows its guard and its named rate limit beside it.
 //
 // Three flows start at GET /auth/{provider}, chosen by the query:
 // - `session_id` (plugin): the provider's callback shows "Sign in to the Sidechain plugin as <username>?"; its
@@ -17,20 +17,20 @@
 // In every flow, state (256 bits) and the PKCE verifier travel in an encrypted HttpOnly SameSite=Lax cookie that
 // lives 10 minutes, scoped to /api/v1/auth/{provider}.
 import { Elysia } from "elysia";
-import type { Deps } from "../deps.ts";
-import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
-import { readCookie, setCookie, withCookies, type CookieOptions } from "../http/cookies.ts";
-import { bodies } from "../http/body.ts";
-import { ErrorSchema, errors } from "../http/errors.ts";
-import { safeRedirectPath } from "../http/redirect.ts";
-import { randomToken, safeEqual } from "../lib/crypto.ts";
-import { getUserById } from "../users/service.ts";
-import { csrfFor, csrfOk } from "../web/layout.ts";
-import { readBrowserSession, signInPath, startBrowserSession } from "./browser-session.ts";
-import { authGuard, type Auth } from "./guard.ts";
-import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "./identity.ts";
-import * as M from "./oauth-models.ts";
-import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./oauth-pages.ts";
+import type { Deps } from "../../deps.ts";
+import { clientIp, parseTrustedProxies } from "../../http/client-ip.ts";
+import { readCookie, setCookie, withCookies, type CookieOptions } from "../../http/cookies.ts";
+import { bodies } from "../../http/body.ts";
+import { ErrorSchema, errors } from "../../http/errors.ts";
+import { safeRedirectPath } from "../../http/redirect.ts";
+import { randomToken, safeEqual } from "../../lib/crypto.ts";
+import { getUserById } from "../../users/service.ts";
+import { csrfFor, csrfOk } from "../../web/layout.ts";
+import { readBrowserSession, signInPath, startBrowserSession } from "../browser-session.ts";
+import { authGuard, type Auth } from "../guard.ts";
+import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "../identity.ts";
+import * as M from "./models.ts";
+import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./pages.ts";
 import {
   approvePluginSignIn,
   createWebResult,
@@ -42,11 +42,11 @@ import {
   redeemWebResult,
   spendLinkTicket,
   startPluginSignIn,
-} from "./oauth-results.ts";
-import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./oauth.ts";
-import { Ok } from "./models.ts";
+} from "./results.ts";
+import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./providers.ts";
+import { Ok } from "../models.ts";
 import { seal, unseal } from "./sealed.ts";
-import { validateSession, type ClientInfo } from "./sessions.ts";
+import { validateSession, type ClientInfo } from "../sessions.ts";
 
 /** The OAuth flow cookie lives this long: the person has 10 minutes at the provider. */
 export const FLOW_TTL_MS = 10 * 60_000;
@@ -79,14 +79,6 @@ export const oauthRoutes = (deps: Deps) => {
   // SameSite=Strict and scoped to the exchange path: only this server's own page can redeem it.
   const resultCookieOptions = (maxAgeS: number): CookieOptions => ({ path: "/api/v1/auth/oauth/exchange", maxAgeS, sameSite: "strict" });
   const confirmAction = `${config.PUBLIC_URL}/api/v1/auth/oauth/confirm`;
-
-  // Limiters, created here next to the routes they protect (per client IP). Starts, callbacks, confirmations and
-  // exchanges each get RATE_LIMIT_AUTH_PER_MIN per minute (keys are per route group): each costs provider or
-  // database work.
-  const flowLimiter = deps.limits.window({ name: "oauth-flow", limit: config.RATE_LIMIT_AUTH_PER_MIN, windowMs: 60_000 });
-  // The plugin polls once a second for up to 5 minutes (60/min); four times the auth budget leaves room for a
-  // few plugins behind one address.
-  const pollLimiter = deps.limits.window({ name: "oauth-poll", limit: config.RATE_LIMIT_AUTH_PER_MIN * 4, windowMs: 60_000 });
 
   const requireProvider = (name: ProviderName): Provider => {
     const provider = getProvider(config, name);
@@ -156,7 +148,6 @@ export const oauthRoutes = (deps: Deps) => {
 
   /** GET /auth/{provider}: 302 to the provider with state + PKCE, both bound to the encrypted flow cookie. */
   const start = async (name: ProviderName, query: typeof M.StartQuery.static, request: Request) => {
-    await flowLimiter.hit(`start:${ip(request)}`);
     if (!getProvider(config, name)) await failUnconfiguredPoll(name, query.session_id);
     const provider = requireProvider(name);
     const intent = await parseStart(name, query, request);
@@ -177,7 +168,6 @@ export const oauthRoutes = (deps: Deps) => {
 
   /** GET /auth/{provider}/callback: state check first, then the code exchange, then the flow's ending. */
   const callback = async (name: ProviderName, query: typeof M.CallbackQuery.static, request: Request): Promise<Response> => {
-    await flowLimiter.hit(`callback:${ip(request)}`);
     const label = PROVIDER_LABEL[name];
     const clear = clearFlowCookie(name);
     const fail = (title: string, message: string, status = 400) => withCookies(oauthErrorPage(title, message, status), [clear]);
@@ -258,6 +248,7 @@ export const oauthRoutes = (deps: Deps) => {
     return new Elysia({ name: `oauth-${name}` })
       .use(authGuard(deps))
       .get(`/${name}`, ({ query, request }) => start(name, query, request), {
+        rateLimit: "oauth-start",
         query: M.StartQuery,
         detail: {
           summary: `Start ${label} sign-in: session_id (plugin), redirect_to (web) or link=1 with a ticket (link)`,
@@ -265,6 +256,7 @@ export const oauthRoutes = (deps: Deps) => {
         },
       })
       .get(`/${name}/callback`, ({ query, request }) => callback(name, query, request), {
+        rateLimit: "oauth-callback",
         query: M.CallbackQuery,
         detail: { summary: `${label} redirects here after sign-in (register this URL at ${label})`, responses: M.callbackResponses },
       })
@@ -303,7 +295,6 @@ export const oauthRoutes = (deps: Deps) => {
     .post(
       "/oauth/confirm",
       async ({ body, request }) => {
-        await flowLimiter.hit(`confirm:${ip(request)}`);
         // Double-submit CSRF: only a form served by this server to this browser can approve.
         if (!csrfOk(request, body)) return oauthErrorPage("Sign-in failed", "This form has expired. Start again from the plugin.");
         const ticket = await unseal<{ sid: string; u: string }>(config.JWT_SECRET, "oauth-plugin-approval", body.ticket, clock.now());
@@ -318,17 +309,17 @@ export const oauthRoutes = (deps: Deps) => {
         }
         return pluginDonePage(user.username);
       },
-      { accepts: { kinds: ["form"] }, body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
+      { rateLimit: "oauth-confirm", accepts: { kinds: ["form"] }, body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
     )
     .get(
       "/oauth/poll",
       async ({ query, request }) => {
-        await pollLimiter.hit(`poll:${ip(request)}`);
         const sid = query.session_id.toLowerCase();
         if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
         return pollPluginSignIn(deps, sid, client(request));
       },
       {
+        rateLimit: "oauth-poll",
         query: M.PollQuery,
         response: { 200: M.PollResponse, 400: ErrorSchema, 429: ErrorSchema },
         detail: { summary: "The plugin polls its browser sign-in: pending, complete (once), error, expired or not_found (plugin)" },
@@ -337,7 +328,6 @@ export const oauthRoutes = (deps: Deps) => {
     .post(
       "/oauth/exchange",
       async ({ request }) => {
-        await flowLimiter.hit(`exchange:${ip(request)}`);
         const code = readCookie(request, RESULT_COOKIE);
         const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
         if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");
@@ -346,6 +336,7 @@ export const oauthRoutes = (deps: Deps) => {
         });
       },
       {
+        rateLimit: "oauth-exchange",
         response: { 200: M.AuthResponse, 400: ErrorSchema, 429: ErrorSchema },
         detail: { summary: "Web flow: trade the one-time result cookie set by the callback for {auth} (single use, 2 minutes)" },
       },

@@ -1,9 +1,9 @@
 // Schemas of the Google/Discord routes (docs/plugin-contract.md "Auth routes and tokens"), plus the OpenAPI
 // descriptions of the routes that answer with a redirect or an HTML page instead of JSON.
 import { t } from "elysia";
-import { ErrorSchema } from "../http/errors.ts";
-import { SelfUser } from "../users/models.ts";
-import { AuthObject, AuthResponse } from "./models.ts";
+import { ErrorSchema } from "../../http/errors.ts";
+import { SelfUser } from "../../users/models.ts";
+import { AuthObject, AuthResponse } from "../models.ts";
 
 const authExample = (AuthResponse as unknown as { examples: [{ auth: unknown }] }).examples[0].auth;
 
