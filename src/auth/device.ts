@@ -11,6 +11,7 @@ import type { Deps } from "../deps.ts";
 import { randomToken, sha256 } from "../lib/crypto.ts";
 import { authPayload, type AuthPayload } from "./service.ts";
 import type { ClientInfo } from "./sessions.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 const KIND = "device";
 /** docs/security.md: device codes expire after 10 minutes. */
@@ -73,7 +74,7 @@ export async function createDeviceAuthorization(deps: Deps): Promise<DeviceAutho
       return { deviceCode, userCode, expiresInS: DEVICE_CODE_TTL_MS / 1000, intervalS: DEVICE_POLL_INTERVAL_S };
     } catch (err) {
       // The user code is unique in the table: on the rare collision, draw another one.
-      if (attempt < 5 && /UNIQUE/i.test(String((err as Error)?.message ?? err))) continue;
+      if (attempt < 5 && isUniqueViolation(err)) continue;
       throw err;
     }
   }

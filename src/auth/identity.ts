@@ -19,6 +19,7 @@ import { cleanName, isReservedUsername, usernameProblem } from "../lib/text.ts";
 import { redeemOneTimeToken } from "./one-time.ts";
 import { notifySecurityChange, RECENT_AUTH_MS } from "./service.ts";
 import { afterCredentialChange } from "./sessions.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 export type IdentityRow = typeof identities.$inferSelect;
 export type Refusal = { ok: false; error: ApiError };
@@ -28,7 +29,6 @@ export type SignInOutcome = "returning" | "auto_linked" | "claimed" | "created";
 export type SignInResult = { ok: true; user: UserRow; outcome: SignInOutcome } | Refusal;
 
 const refuse = (error: ApiError): Refusal => ({ ok: false, error });
-const isUniqueViolation = (err: unknown) => /UNIQUE/i.test(String((err as Error)?.message ?? err)) || /UNIQUE/i.test(String((err as { cause?: unknown })?.cause ?? ""));
 
 async function findIdentity(db: Db, provider: ProviderName, providerUserId: string) {
   const [row] = await db

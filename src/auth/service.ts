@@ -13,6 +13,7 @@ import { mailBudgetAllows, mails } from "./mail.ts";
 import { createOneTimeToken, findLiveOneTimeToken, redeemOneTimeToken } from "./one-time.ts";
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { afterCredentialChange, createSession, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 /** L6: linking, unlinking or adding a password while signed in needs a credential proof this recent. */
 export const RECENT_AUTH_MS = 10 * 60_000;
@@ -95,9 +96,8 @@ export async function register(
     });
   } catch (err) {
     // Uniqueness is the database's job: a concurrent registration loses here, not in a read-then-write.
-    const msg = String((err as Error)?.message ?? err);
-    if (/UNIQUE/i.test(msg) && /username/.test(msg)) throw errors.conflict("username_taken", "That username is taken");
-    if (/UNIQUE/i.test(msg) && /email/.test(msg)) throw errors.conflict("email_taken", "An account with this email already exists");
+    if (isUniqueViolation(err, "username")) throw errors.conflict("username_taken", "That username is taken");
+    if (isUniqueViolation(err, "email")) throw errors.conflict("email_taken", "An account with this email already exists");
     throw err;
   }
   if (await mailBudgetAllows(deps, email)) await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, email, username, links.verify, links.disown));

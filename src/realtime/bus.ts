@@ -11,6 +11,7 @@
 // disconnected from Redis misses events published meanwhile (clients refetch on reconnect, as after any drop).
 import type { RedisClient } from "bun";
 import type { Logger } from "../lib/types.ts";
+import { errorFields } from "../log.ts";
 
 export type PresenceStatus = "online" | "in_studio" | "away" | "offline";
 
@@ -54,7 +55,7 @@ function localFanout(log: Logger) {
           try {
             h(event, origin);
           } catch (err) {
-            log.error("bus handler failed", { type: event.type, error: String((err as Error)?.stack ?? err) });
+            log.error("bus handler failed", { type: event.type, ...errorFields(err, { stack: true }) });
           }
         }
       });
@@ -121,7 +122,7 @@ export async function createRedisBus(redis: RedisPair, opts: { log: Logger; pref
     if (!dropped || closed) return;
     dropped = false;
     log.warn("bus: reconnected to Redis; events published meanwhile were missed", { channel });
-    redis.sub.subscribe(channel, onMessage).catch((err) => log.error("bus: resubscribe failed", { error: String(err) }));
+    redis.sub.subscribe(channel, onMessage).catch((err) => log.error("bus: resubscribe failed", errorFields(err)));
   };
   return {
     kind: "redis",
@@ -131,7 +132,7 @@ export async function createRedisBus(redis: RedisPair, opts: { log: Logger; pref
       try {
         await redis.cmd.publish(channel, JSON.stringify({ origin: instanceId, event } satisfies Wire));
       } catch (err) {
-        log.error("bus: publish to Redis failed; other instances miss this event", { type: event.type, error: String(err) });
+        log.error("bus: publish to Redis failed; other instances miss this event", { type: event.type, ...errorFields(err) });
       }
     },
     subscribe(handler) {

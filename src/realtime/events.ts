@@ -3,6 +3,7 @@
 // waits for the Redis PUBLISH. The hub of every instance turns the event into frames for the right connections.
 import type { Deps } from "../deps.ts";
 import type { RealtimeEvent } from "./bus.ts";
+import { errorFields } from "../log.ts";
 
 type BusDeps = Pick<Deps, "bus" | "log">;
 
@@ -10,7 +11,7 @@ async function publish(deps: BusDeps, event: RealtimeEvent) {
   try {
     await deps.bus.publish(event);
   } catch (err) {
-    deps.log.error("realtime: publish failed", { type: event.type, error: String(err) });
+    deps.log.error("realtime: publish failed", { type: event.type, ...errorFields(err) });
   }
 }
 

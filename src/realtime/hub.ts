@@ -30,6 +30,7 @@ import { latestUploadDaw, liveSessions, visibility, writeLastActive } from "./qu
 import { routeEvent } from "./routing.ts";
 import { every, realTimers, type TimerHandle, type Timers } from "./timers.ts";
 import { createWatches } from "./watches.ts";
+import { errorFields } from "../log.ts";
 
 export { CLOSE } from "./protocol.ts";
 
@@ -135,7 +136,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
         const r = await store.update(userId, entryOf(users.get(userId)));
         if (r.changed) await announce(userId, r.state);
       } catch (err) {
-        log.error("presence update failed", { user_id: userId, error: String(err) });
+        log.error("presence update failed", { user_id: userId, ...errorFields(err) });
       }
     });
     presenceChains.set(userId, next);
@@ -159,7 +160,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     u.lastActivity = now;
     if (!force && now - u.lastActiveWritten < config.PRESENCE_LAST_ACTIVE_WRITE_MS) return;
     u.lastActiveWritten = now;
-    writeLastActive(deps, userId, now).catch((err) => log.warn("could not write last_active_at", { user_id: userId, error: String(err) }));
+    writeLastActive(deps, userId, now).catch((err) => log.warn("could not write last_active_at", { user_id: userId, ...errorFields(err) }));
   }
 
   function expire(userId: string) {
@@ -184,7 +185,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     }
     if (all.size === 0) return; // nobody here to tell
     const routed = routeEvent(deps, event, here).catch((err) => {
-      log.error("realtime: routing failed", { type: event.type, error: String((err as Error)?.stack ?? err) });
+      log.error("realtime: routing failed", { type: event.type, ...errorFields(err, { stack: true }) });
       return null;
     });
     delivery = delivery.then(async () => {
@@ -231,7 +232,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       lastSessionCheck = now;
       checking = true;
       checkSessions([...all])
-        .catch((err) => log.error("session re-check failed", { error: String(err) }))
+        .catch((err) => log.error("session re-check failed", errorFields(err)))
         .finally(() => (checking = false));
     }
     if (now - lastBeat >= config.PRESENCE_INSTANCE_TTL_MS / 3) {
@@ -239,7 +240,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       try {
         for (const c of await store.heartbeat()) await announce(c.userId, c.state);
       } catch (err) {
-        log.error("presence heartbeat failed", { error: String(err) });
+        log.error("presence heartbeat failed", errorFields(err));
       }
     }
   }
@@ -349,7 +350,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       u.grace = timers.setTimeout(() => expire(d.userId), config.PRESENCE_GRACE_MS);
     },
     error(err, ws) {
-      log.error("ws handler failed", { user_id: ws.data.userId, error: String(err?.stack ?? err) });
+      log.error("ws handler failed", { user_id: ws.data.userId, ...errorFields(err, { stack: true }) });
     },
   };
 
@@ -387,7 +388,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
         throw errors.badRequest("upgrade_failed", "Expected a WebSocket upgrade request");
       } catch (err) {
         if (err instanceof ApiError) return err.toResponse();
-        log.error("ws upgrade failed", { error: String((err as Error)?.stack ?? err) });
+        log.error("ws upgrade failed", { ...errorFields(err, { stack: true }) });
         return Response.json({ error: "internal_error", message: "Something went wrong on the server; the error has been logged" }, { status: 500 });
       }
     },
@@ -395,7 +396,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     async start() {
       stops.push(bus.subscribe((event) => onEvent(event)));
       lastBeat = clock.now();
-      await store.heartbeat().catch((err) => log.error("presence heartbeat failed", { error: String(err) }));
+      await store.heartbeat().catch((err) => log.error("presence heartbeat failed", errorFields(err)));
       stops.push(every(timers, tickMs, tick));
     },
     async close() {

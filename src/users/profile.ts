@@ -9,6 +9,7 @@ import { errors } from "../http/errors.ts";
 import { normalizeText, normalizeUsername, textProblem, usernameProblem } from "../lib/text.ts";
 import type { PublicUserT } from "./models.ts";
 import { toPublicUser, viewerExtras, type UserRow } from "./service.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 /**
  * A user by id or by username (case-insensitive). Ids (UUIDv7, 36 characters) and usernames (at most 30) can never
@@ -161,15 +162,6 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
   });
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
   return row;
-}
-
-/** True when `err` (or an error it wraps) is a UNIQUE violation on `column` (drizzle wraps driver errors). */
-export function isUniqueViolation(err: unknown, column: string): boolean {
-  for (let e = err as { message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
-    const msg = String(e.message ?? "");
-    if (/UNIQUE/i.test(msg) && msg.includes(column)) return true;
-  }
-  return false;
 }
 
 /** Changes the signed-in user's username: same rules as registration, uniqueness by the DB constraint (409). */

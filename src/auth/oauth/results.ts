@@ -11,6 +11,8 @@ import type { Deps } from "../../deps.ts";
 import { randomToken, sha256 } from "../../lib/crypto.ts";
 import { authPayload, type AuthPayload } from "../service.ts";
 import type { ClientInfo } from "../sessions.ts";
+import { errorFields } from "../../log.ts";
+import { isUniqueViolation } from "../../db/errors.ts";
 
 export const PLUGIN_SIGN_IN_TTL_MS = 5 * 60_000;
 export const WEB_RESULT_TTL_MS = 2 * 60_000;
@@ -23,7 +25,6 @@ const pollRowId = (sessionId: string) => sha256(`oauth-poll:${sessionId}`);
 const webRowId = (code: string) => sha256(`oauth-web:${code}`);
 const linkRowId = (jti: string) => sha256(`oauth-link:${jti}`);
 
-const isUniqueViolation = (err: unknown) => /UNIQUE|PRIMARY KEY/i.test(`${(err as Error)?.message ?? err} ${String((err as { cause?: unknown })?.cause ?? "")}`);
 
 /** Forgets finished OAuth rows a day after they expired (bounded table; runs now and then from the start route). */
 async function prune(deps: Deps) {
@@ -36,7 +37,7 @@ async function prune(deps: Deps) {
 /** Registers the plugin's session id when the browser starts the flow. False when the id was ever used before. */
 export async function startPluginSignIn(deps: Deps, sessionId: string): Promise<boolean> {
   const now = deps.clock.now();
-  if (Math.random() < 0.05) await prune(deps).catch((err) => deps.log.warn("oauth prune failed", { reason: String(err) }));
+  if (Math.random() < 0.05) await prune(deps).catch((err) => deps.log.warn("oauth prune failed", errorFields(err)));
   try {
     // Single use is the primary key's job, not a read-then-write.
     await deps.database.db.insert(signInRequests).values({ id: pollRowId(sessionId), kind: KIND.poll, status: "pending", createdAt: now, expiresAt: now + PLUGIN_SIGN_IN_TTL_MS });
