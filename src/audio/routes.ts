@@ -6,7 +6,7 @@ import { bodies, MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts
 import { readUploadForm } from "../http/multipart.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
-import { getUploadStatus, parseUploadMeta, pickFile, uploadLoop } from "./upload.ts";
+import { getUploadStatus, parseUploadMeta, pickFile, UploadTextFields, uploadLoop } from "./upload.ts";
 import { isSnippetForm, uploadSnippet, type Snippet } from "./snippet.ts";
 
 const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
@@ -33,23 +33,11 @@ const StatusResponse = t.Object(
   { examples: [{ status: "ready", progress: 100, post: postExample }] },
 );
 
-const text = (description: string, example?: string) => t.Optional(t.String({ description, ...(example ? { examples: [example] } : {}) }));
-/** The plugin's multipart form. Every field is optional here; the handler says which file field is missing. */
 const UploadForm = t.Object({
   audio_file: t.Optional(t.File({ description: "the loop (plugin's field name); WAV, AIFF, FLAC, MP3 or Ogg, decided by content" })),
   audio: t.Optional(t.File({ description: "a direct-message audio snippet (plugin chat, at most 30 s): stored unlisted, never a post; answers {audio_url, url}" })),
   file: t.Optional(t.File({ description: "alternative file field name" })),
-  filename: text("display title", "Midnight chords"),
-  bpm: text("tempo as a decimal string", "120.0"),
-  key: text("C … B, sharps or flats, m for minor", "Am"),
-  genre: text("comma-separated genres", "lofi"),
-  daw: text("the producer's DAW", "Ableton Live"),
-  duration_seconds: text("as measured by the plugin (the server measures its own)", "16.0"),
-  duration_bars: text("whole number of bars", "8"),
-  sample_rate: text("informational", "44100"),
-  channels: text("informational", "2"),
-  recording_id: text("32 hex characters, unique per recording: a retried upload returns the same post", "0123456789abcdef0123456789abcdef"),
-  comment_audience: text("who may comment", "everyone"),
+  ...UploadTextFields.properties,
 });
 
 export const audioRoutes = (deps: Deps) => {

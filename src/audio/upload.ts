@@ -5,7 +5,9 @@ import { and, eq, ne, sql } from "drizzle-orm";
 import { join } from "node:path";
 import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { errors } from "../http/errors.ts";
+import { t } from "elysia";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { errors, validationFields } from "../http/errors.ts";
 import { DiskFile } from "../http/multipart.ts";
 import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
@@ -15,12 +17,51 @@ import { inspectAudio, isAudioError, toApiError } from "./pipeline.ts";
 import { abandoned, PROCESS_LOOP, processLoopKey } from "./process-loop.ts";
 import { normalizeKey } from "./keys.ts";
 import type { AudioFormat } from "./sniff.ts";
+import { isUniqueViolation } from "../db/errors.ts";
 
 const MIN_BPM = 20;
 const MAX_BPM = 400;
-const RECORDING_ID = /^[0-9a-fA-F]{32}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
 export const EXT: Record<AudioFormat, MediaExtension> = { wav: "wav", aiff: "aiff", flac: "flac", mp3: "mp3", ogg: "ogg" };
+
+/** A text field: an optional string; `rule` is its pattern and the message a validation_error gives for it. */
+const field = (description: string, example: string, rule?: { pattern: string; error: string }) =>
+  t.Optional(t.String({ description, examples: [example], ...rule }));
+
+/**
+ * The upload's text fields (the plugin's, all optional strings; unknown fields are ignored). One schema is the rule
+ * for each: parseUploadMeta checks the trimmed values with it, and the route's form in the OpenAPI document is built
+ * from it. bpm takes what JavaScript's Number() reads as a number ("120.0", "1.2e2", "0x78").
+ */
+export const UploadTextFields = t.Object({
+  filename: field("display title", "Midnight chords"),
+  bpm: field("tempo as a decimal string", "120.0", {
+    pattern: "^([+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+)?$",
+    error: 'A tempo as a decimal number, e.g. "120.0"',
+  }),
+  key: field("C … B, sharps or flats, m for minor", "Am"),
+  genre: field("comma-separated genres", "lofi"),
+  daw: field("the producer's DAW", "Ableton Live"),
+  duration_seconds: field("as measured by the plugin (the server measures its own)", "16.0"),
+  duration_bars: field("whole number of bars", "8", {
+    pattern: "^(0*([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-6])([.]0*)?)?$",
+    error: "A whole number of bars from 1 to 256",
+  }),
+  sample_rate: field("informational", "44100"),
+  channels: field("informational", "2"),
+  recording_id: field("32 hex characters, unique per recording: a retried upload returns the same post", "0123456789abcdef0123456789abcdef", {
+    pattern: "^([0-9a-fA-F]{32})?$",
+    error: "32 hexadecimal characters",
+  }),
+  comment_audience: field("who may comment", "everyone"),
+});
+/** The Idempotency-Key header, checked like a field (named so in a validation_error). */
+const UploadHeaders = t.Object({ "Idempotency-Key": t.Optional(t.String({ pattern: "^[\\x21-\\x7e]{8,128}$", error: "8 to 128 visible ASCII characters" })) });
+const checkFields = TypeCompiler.Compile(UploadTextFields);
+const checkHeaders = TypeCompiler.Compile(UploadHeaders);
+/** How much of each field is read (longer values are cut, as before the schema). */
+const FIELD_MAX: Record<keyof typeof UploadTextFields.properties, number> = {
+  filename: 120, bpm: 20, key: 40, genre: 200, daw: 60, duration_seconds: 20, duration_bars: 10, sample_rate: 20, channels: 10, recording_id: 64, comment_audience: 20,
+};
 
 export type UploadFields = Record<string, unknown>;
 export type UploadMeta = {
@@ -35,44 +76,34 @@ export type UploadMeta = {
   idempotencyKey: string | null;
 };
 
-const text = (v: unknown, max: number) => (typeof v === "string" ? v.trim().slice(0, max) : "");
-
-/** Validates the plugin's text fields (all optional strings; unknown fields are ignored). */
+/** Validates the plugin's text fields with UploadTextFields (400 validation_error naming each refused field). */
 export function parseUploadMeta(fields: UploadFields, idempotencyHeader: string | null): UploadMeta {
-  const problems: Record<string, string> = {};
-  const bpmRaw = text(fields.bpm, 20);
-  let bpm: number | null = null;
-  if (bpmRaw) {
-    bpm = Number(bpmRaw); // accepts "120.0"
-    if (!Number.isFinite(bpm)) problems.bpm = "A tempo as a decimal number, e.g. \"120.0\"";
-    // The plugin sends the DAW's tempo, which may be anything (5 or 999 BPM): outside 20-400 it is stored as
-    // unknown (bpm 0 in answers) rather than refusing the loop or inventing a clamped tempo.
-    else if (bpm < MIN_BPM || bpm > MAX_BPM) bpm = null;
+  const f = {} as Record<keyof typeof FIELD_MAX, string>;
+  for (const [name, max] of Object.entries(FIELD_MAX) as [keyof typeof FIELD_MAX, number][]) {
+    const v = fields[name];
+    f[name] = typeof v === "string" ? v.trim().slice(0, max) : "";
   }
-  // The plugin names keys as its detector does ("A minor", "F# major"; "C major" by default): read any common
-  // spelling; a key we cannot read is stored as unknown rather than refusing the loop (src/audio/keys.ts).
-  const key = normalizeKey(text(fields.key, 40));
-  const barsRaw = text(fields.duration_bars, 10);
-  let durationBars: number | null = null;
-  if (barsRaw) {
-    durationBars = Number(barsRaw);
-    if (!Number.isInteger(durationBars) || durationBars < 1 || durationBars > 256) problems.duration_bars = "A whole number of bars from 1 to 256";
-  }
-  const recordingId = text(fields.recording_id, 64) || null;
-  if (recordingId && !RECORDING_ID.test(recordingId)) problems.recording_id = "32 hexadecimal characters";
   const idempotencyKey = idempotencyHeader?.trim() || null;
-  if (idempotencyKey && !IDEMPOTENCY_KEY.test(idempotencyKey)) problems["Idempotency-Key"] = "8 to 128 visible ASCII characters";
+  const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
+  const problems = {
+    ...(checkFields.Check(f) ? {} : validationFields({ all: [...checkFields.Errors(f)] })),
+    ...(checkHeaders.Check(headers) ? {} : validationFields({ all: [...checkHeaders.Errors(headers)] })),
+  };
   if (Object.keys(problems).length) throw errors.validation(problems);
-  const genre = text(fields.genre, 200);
+  // The plugin sends the DAW's tempo, which may be anything (5 or 999 BPM): outside 20-400 it is stored as
+  // unknown (bpm 0 in answers) rather than refusing the loop or inventing a clamped tempo.
+  const bpm = f.bpm ? Number(f.bpm) : null;
   return {
-    title: text(fields.filename, 120).replace(/[\u0000-\u001f\u007f]/g, "") || "Untitled loop",
-    bpm,
-    key,
-    daw: text(fields.daw, 60),
-    genres: genre ? genre.split(",").map((g) => g.trim()).filter(Boolean).slice(0, 5) : [],
-    durationBars,
-    commentAudience: text(fields.comment_audience, 20) || "everyone",
-    recordingId: recordingId?.toLowerCase() ?? null,
+    title: f.filename.replace(/[\u0000-\u001f\u007f]/g, "") || "Untitled loop",
+    bpm: bpm !== null && bpm >= MIN_BPM && bpm <= MAX_BPM ? bpm : null,
+    // The plugin names keys as its detector does ("A minor", "F# major"; "C major" by default): read any common
+    // spelling; a key we cannot read is stored as unknown rather than refusing the loop (src/audio/keys.ts).
+    key: normalizeKey(f.key),
+    daw: f.daw,
+    genres: f.genre ? f.genre.split(",").map((g) => g.trim()).filter(Boolean).slice(0, 5) : [],
+    durationBars: f.duration_bars ? Number(f.duration_bars) : null,
+    commentAudience: f.comment_audience || "everyone",
+    recordingId: f.recording_id.toLowerCase() || null,
     idempotencyKey,
   };
 }
@@ -179,7 +210,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
   } catch (err) {
     await deps.storage.deletePrefix(keyPrefix(dirs)).catch(() => undefined);
     // A concurrent retry of the same upload won the unique (user, recording/idempotency key): answer with its post.
-    if (/UNIQUE/i.test(String((err as Error)?.message))) {
+    if (isUniqueViolation(err)) {
       const winner = await findExisting(deps, userId, meta);
       if (winner) return { created: false, post: await waitForPost(deps, winner.id, userId) };
     }
