@@ -49,7 +49,8 @@ function parseLimit(rest: string[]): number | string {
 function deliveryLine(m: { status: string; attempts: number; lastError: string | null; sentAt: number | null }): string | null {
   if (m.status === "sent" && m.sentAt !== null) return `sent ${new Date(m.sentAt).toISOString()} (attempt ${m.attempts})`;
   if (m.status === "failed") return `failed for good after ${m.attempts} attempts: ${m.lastError ?? "unknown error"}`;
-  if (m.status === "queued" && m.attempts > 0) return `${m.attempts} attempt${m.attempts === 1 ? "" : "s"} failed so far, will retry: ${m.lastError ?? "unknown error"}`;
+  if (m.status === "queued" && m.attempts > 0)
+    return `${m.attempts} attempt${m.attempts === 1 ? "" : "s"} failed so far, will retry: ${m.lastError ?? "unknown error"}`;
   return null;
 }
 
@@ -59,7 +60,7 @@ async function mailList(rest: string[], env: Record<string, string | undefined>,
     io.err(`sidechain mail list: ${limit}\n\n${USAGE}`);
     return 2;
   }
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(env);
   } catch (err) {

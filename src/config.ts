@@ -76,7 +76,10 @@ export const EnvSchema = T.Object({
   LOOP_MAX_SECONDS: T.Number({ minimum: 1, maximum: 3600, default: 120 }),
   TARGET_LUFS: T.Number({ minimum: -40, maximum: -5, default: -14 }),
   TRUE_PEAK_DB: T.Number({ minimum: -9, maximum: 0, default: -1 }),
-  MP3_BITRATE_KBPS: T.Union([32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].map((n) => T.Literal(n)), { default: 128 }),
+  MP3_BITRATE_KBPS: T.Union(
+    [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320].map((n) => T.Literal(n)),
+    { default: 128 },
+  ),
   SILENCE_LUFS: T.Number({ minimum: -120, maximum: -30, default: -70 }),
   LOUDNESS_TOLERANCE_LU: T.Number({ minimum: 0.1, maximum: 3, default: 0.5 }),
   MP3_QUALITY: T.Integer({ minimum: 0, maximum: 9, default: 5 }),
@@ -159,7 +162,8 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
   const v = value as Env;
   if (v.STORAGE === "s3" && !v.S3_BUCKET) problems.push(`S3_BUCKET="": required when STORAGE=s3`);
   if (v.LOOP_MIN_SECONDS >= v.LOOP_MAX_SECONDS) problems.push(`LOOP_MIN_SECONDS=${v.LOOP_MIN_SECONDS}: must be below LOOP_MAX_SECONDS`);
-  if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY)) problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
+  if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY))
+    problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return value as Env;
 }

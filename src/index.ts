@@ -66,10 +66,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const applied = await applyMigrations(database);
   if (applied) log.info("migrations applied", { count: applied });
   const now = clock.now();
-  await database.db
-    .insert(meta)
-    .values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now })
-    .onConflictDoNothing();
+  await database.db.insert(meta).values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now }).onConflictDoNothing();
   const jobs = createJobQueue(
     { database, clock, log },
     {
@@ -207,20 +204,21 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   // Bun.serve directly (rather than app.listen) so we hold the server handles for a graceful stop. One listener
   // per address (listenAddresses): Bun binds "localhost" to one address only, and clients that try ::1 first
   // (the plugin's http://localhost:8787 on many systems) must reach us as well as those that try 127.0.0.1.
-  const serve = (hostname: string, port: number) => Bun.serve({
-    port,
-    hostname,
-    // Backstop only, twice the largest route limit: each route enforces its own while the body streams, with a
-    // contract-shaped 413 (docs/security.md, Request bodies), and refuses a declared length without reading it.
-    maxRequestBodySize: 2 * (Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + MULTIPART_ENVELOPE_BYTES),
-    fetch: (request, srv) => {
-      setPeerAddress(request, srv.requestIP(request)?.address);
-      // WebSocket upgrades of /api/v1/ws go to the hub (token checked like any request); the rest to the app.
-      if (hub.isUpgrade(request)) return hub.upgrade(request, srv);
-      return app.handle(request);
-    },
-    websocket: hub.websocket,
-  });
+  const serve = (hostname: string, port: number) =>
+    Bun.serve({
+      port,
+      hostname,
+      // Backstop only, twice the largest route limit: each route enforces its own while the body streams, with a
+      // contract-shaped 413 (docs/security.md, Request bodies), and refuses a declared length without reading it.
+      maxRequestBodySize: 2 * (Math.max(config.UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + MULTIPART_ENVELOPE_BYTES),
+      fetch: (request, srv) => {
+        setPeerAddress(request, srv.requestIP(request)?.address);
+        // WebSocket upgrades of /api/v1/ws go to the hub (token checked like any request); the rest to the app.
+        if (hub.isUpgrade(request)) return hub.upgrade(request, srv);
+        return app.handle(request);
+      },
+      websocket: hub.websocket,
+    });
   const [first, ...others] = listenAddresses(config.HOST);
   const server = serve(first!, config.PORT);
   const servers = [server];
@@ -248,10 +246,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       // WebSockets first (1001 server_shutdown): clients reconnect to another instance or to the next start.
       await hub.close();
       const graceful = Promise.all(servers.map((s) => s.stop(false)));
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => true),
-      ]);
+      const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => true)]);
       if (timedOut) {
         deps.log.warn("in-flight requests did not finish in time; closing them");
         await Promise.all(servers.map((s) => s.stop(true)));
@@ -297,7 +292,8 @@ async function main() {
   try {
     running = await start(config);
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : errorMessage(err);
+    const reason =
+      (err as NodeJS.ErrnoException).code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : errorMessage(err);
     console.error(`sidechain: cannot start: ${reason}`);
     process.exit(1);
   }

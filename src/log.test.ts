@@ -24,7 +24,12 @@ test("childLogger adds its fields to every line; a call's own fields win, and ch
   job.warn("retry", { job_type: "overridden" });
   childLogger(job, { mail_id: "m1" }).error("failed", { attempt: 2 });
   const parsed = lines.map((l) => JSON.parse(l));
-  expect(parsed.map((l) => [l.level, l.msg])).toEqual([["debug", "started"], ["info", "progress"], ["warn", "retry"], ["error", "failed"]]);
+  expect(parsed.map((l) => [l.level, l.msg])).toEqual([
+    ["debug", "started"],
+    ["info", "progress"],
+    ["warn", "retry"],
+    ["error", "failed"],
+  ]);
   expect(parsed[0]).toMatchObject({ job_id: "j1", job_type: "send-mail" });
   expect(parsed[1]).toMatchObject({ job_id: "j1", pct: 50 });
   expect(parsed[2]).toMatchObject({ job_id: "j1", job_type: "overridden" });
@@ -32,7 +37,10 @@ test("childLogger adds its fields to every line; a call's own fields win, and ch
   // The parent is unchanged, and the child keeps the parent's level.
   log.info("plain");
   expect(JSON.parse(lines[4]!)).not.toHaveProperty("job_id");
-  childLogger(createLogger("warn", (l) => lines.push(l)), { a: 1 }).info("below the level");
+  childLogger(
+    createLogger("warn", (l) => lines.push(l)),
+    { a: 1 },
+  ).info("below the level");
   expect(lines).toHaveLength(5);
 });
 

@@ -7,7 +7,7 @@ import type { LogFields, Logger } from "./lib/types.ts";
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(l + "\n")): Logger {
+export function createLogger(level: LogLevel, write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Logger {
   const min = LEVELS[level];
   const at = (lvl: LogLevel) => (msg: string, fields?: LogFields) => {
     if (LEVELS[lvl] < min) return;

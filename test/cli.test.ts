@@ -31,7 +31,12 @@ test("`bun src/index.ts mail list` prints the outbox with its links, newest last
   env = await createTestEnv("sqlite", { PUBLIC_URL: "https://loops.example.com" });
   const { input } = await registerUser(env);
   env.clock.advance(1_000);
-  await env.deps.mailer.send({ to: "second@example.com", subject: "A later message", text: "Hello\nhttps://loops.example.com/somewhere", html: "<p>Hello</p>" });
+  await env.deps.mailer.send({
+    to: "second@example.com",
+    subject: "A later message",
+    text: "Hello\nhttps://loops.example.com/somewhere",
+    html: "<p>Hello</p>",
+  });
   const dataDir = env.deps.config.DATA_DIR;
 
   const all = await run(["mail", "list"], { DATA_DIR: dataDir, PUBLIC_URL: "https://loops.example.com" });
@@ -80,7 +85,12 @@ describe("runCli in process", () => {
     const help = capture();
     expect(await runCli(["--help"], {}, help.io)).toBe(0);
     expect(help.out.join("\n")).toContain("mail list");
-    for (const args of [["mail", "send"], ["mail", "list", "--verbose"], ["mail", "list", "--limit", "0"], ["mail", "list", "--limit=abc"]]) {
+    for (const args of [
+      ["mail", "send"],
+      ["mail", "list", "--verbose"],
+      ["mail", "list", "--limit", "0"],
+      ["mail", "list", "--limit=abc"],
+    ]) {
       const c = capture();
       expect(await runCli(args, {}, c.io)).toBe(2);
       expect(c.err.join("\n")).toContain("Usage");

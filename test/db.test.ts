@@ -56,7 +56,10 @@ for (const driver of DRIVERS) {
         Array.from({ length: 20 }, () =>
           database.tx(async (tx) => {
             const [row] = await tx.select().from(meta).where(eq(meta.key, "counter"));
-            await tx.update(meta).set({ value: String(Number(row!.value) + 1) }).where(eq(meta.key, "counter"));
+            await tx
+              .update(meta)
+              .set({ value: String(Number(row!.value) + 1) })
+              .where(eq(meta.key, "counter"));
           }),
         ),
       );
@@ -91,7 +94,12 @@ for (const driver of DRIVERS) {
       const order: string[] = [];
       let seenInside: string[] = [];
       const a = await holdOpen("tx-a", async (tx) => {
-        seenInside = (await tx.select({ key: meta.key }).from(meta).where(inArray(meta.key, ["tx-a", "other-b"]))).map((r) => r.key);
+        seenInside = (
+          await tx
+            .select({ key: meta.key })
+            .from(meta)
+            .where(inArray(meta.key, ["tx-a", "other-b"]))
+        ).map((r) => r.key);
         order.push("a ends");
         throw new Error("A fails");
       });
@@ -168,10 +176,12 @@ for (const driver of DRIVERS) {
           await tx.insert(meta).values({ key: "hooked", value: "1", updatedAt: 1 });
           database.afterCommit(() => void seen.push("hook"));
           await database.tx(async () => database.afterCommit(() => void seen.push("nested hook")));
-          await database.tx(async () => {
-            database.afterCommit(() => void seen.push("rolled-back nested hook"));
-            throw new Error("inner fails");
-          }).catch(() => undefined);
+          await database
+            .tx(async () => {
+              database.afterCommit(() => void seen.push("rolled-back nested hook"));
+              throw new Error("inner fails");
+            })
+            .catch(() => undefined);
           expect(seen).toEqual([]);
           return 42;
         },

@@ -55,7 +55,8 @@ function citationProblems(file: string, text: string, docs: Map<string, string[]
       if (path === "README.md" || path.startsWith("docs/")) continue;
       if (!opts.externalAllowed) at(`cites ${m[0]}, a document outside this repository's docs/ (cite docs/<file>.md and a section)`);
     }
-    if (!opts.externalAllowed && problems.length === before && /(?<![\w/.-])(?:\.\.\/)*shared\//.test(line)) at("cites the founders' shared notes folder, outside this repository");
+    if (!opts.externalAllowed && problems.length === before && /(?<![\w/.-])(?:\.\.\/)*shared\//.test(line))
+      at("cites the founders' shared notes folder, outside this repository");
     for (const m of line.matchAll(/(?<![\w/.-])docs\/([\w.-]+\.md)(?:#[\w-]+)?(?=(.*)$)/g)) {
       const doc = `docs/${m[1]}`;
       const headings = docs.get(doc);

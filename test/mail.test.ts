@@ -89,7 +89,9 @@ test("a restart loses nothing: mail queued before the stop, and mail an older ve
   await before.mailer.idle();
   expect(await outboxRow(before, "restart@example.com")).toMatchObject({ status: "queued", attempts: 1 });
   // What an older version (retries in memory, no job) left behind when it was stopped.
-  await before.database.db.insert(mailOutbox).values({ id: "legacy-mail", ...message("legacy@example.com", "Set your password"), status: "queued", attempts: 1, createdAt: now });
+  await before.database.db
+    .insert(mailOutbox)
+    .values({ id: "legacy-mail", ...message("legacy@example.com", "Set your password"), status: "queued", attempts: 1, createdAt: now });
   await before.jobs.stop();
   await before.mailer.idle();
   await before.database.close();
@@ -133,7 +135,10 @@ test("a message is marked failed only after its last attempt, more than a day af
   const failed = await outboxRow(env.deps, "never@example.com");
   expect(failed).toMatchObject({ status: "failed", attempts: MAIL_MAX_ATTEMPTS });
   expect(failed.lastError).toMatch(/ECONNREFUSED|connect/i);
-  const [job] = await env.deps.database.db.select().from(jobsTable).where(eq(jobsTable.dedupeKey, `mail:${id}`));
+  const [job] = await env.deps.database.db
+    .select()
+    .from(jobsTable)
+    .where(eq(jobsTable.dedupeKey, `mail:${id}`));
   expect(job).toMatchObject({ status: "failed", attempts: MAIL_MAX_ATTEMPTS });
   expect(job!.finishedAt! - job!.createdAt).toBeGreaterThanOrEqual(24 * HOUR);
   expect(smtp.received).toEqual([]);

@@ -18,7 +18,8 @@ test("every config variable is in the README's table, with its default", async (
   for (const [name, schema] of Object.entries(EnvSchema.properties as Record<string, { default?: unknown }>)) {
     const row = rows.get(name);
     if (row === undefined) problems.push(`${name}: no row`);
-    else if (schema.default !== undefined && !documented(row, schema.default)) problems.push(`${name}: default ${JSON.stringify(schema.default)} not in "${row.trim()}"`);
+    else if (schema.default !== undefined && !documented(row, schema.default))
+      problems.push(`${name}: default ${JSON.stringify(schema.default)} not in "${row.trim()}"`);
   }
   expect(problems).toEqual([]);
 });

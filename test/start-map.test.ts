@@ -11,7 +11,10 @@ import { SEND_MAIL } from "../src/integrations/mailer.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const architecture = readFileSync(join(ROOT, "docs/architecture.md"), "utf8");
-const section = architecture.slice(architecture.indexOf("\n## Where things start\n"), architecture.indexOf("\n## ", architecture.indexOf("\n## Where things start\n") + 1));
+const section = architecture.slice(
+  architecture.indexOf("\n## Where things start\n"),
+  architecture.indexOf("\n## ", architecture.indexOf("\n## Where things start\n") + 1),
+);
 
 /** The source files under src/ (tests excluded). */
 const sources = (dir: string): string[] =>

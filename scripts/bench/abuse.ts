@@ -206,12 +206,16 @@ async function main() {
     const cases = (arg("--cases") ?? "1,2,3,4,5").split(",").map(Number);
     const only = <T>(n: number, make: () => T[]): T[] => (cases.includes(n) ? make() : []);
     const outcomes = await Promise.all([
-      ...only(1, () => Array.from({ length: 8 }, (_, i) =>
-        timed(`1. 60 MB JSON to /auth/login (${i < 4 ? "Content-Length" : "chunked"})`, () =>
-          fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: json, body: i < 4 ? oversized : chunked(oversized) }),
+      ...only(1, () =>
+        Array.from({ length: 8 }, (_, i) =>
+          timed(`1. 60 MB JSON to /auth/login (${i < 4 ? "Content-Length" : "chunked"})`, () =>
+            fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: json, body: i < 4 ? oversized : chunked(oversized) }),
+          ),
         ),
-      )),
-      ...only(2, () => [timed("2. JSON nested 5,000 deep to /auth/login", () => fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: json, body: nested }))]),
+      ),
+      ...only(2, () => [
+        timed("2. JSON nested 5,000 deep to /auth/login", () => fetch(`${url}/api/v1/auth/login`, { method: "POST", headers: json, body: nested })),
+      ]),
       ...only(3, () => [
         timed("3. 4 s WAV + 20 MB of zeros, signed in", () =>
           fetch(`${url}/api/v1/audio/upload`, { method: "POST", headers: auth, body: multipart("audio_file", "tail.wav", zeroTail) }),
@@ -246,7 +250,9 @@ async function main() {
       `/livez under attack (${attack.latencies.length} probes, ${attack.failures} failed): p50 ${ms(p50)}, p99 ${ms(p99)}, max ${ms(Math.max(...attack.latencies))}; ratio p99 attack/idle ${(p99 / idleP99).toFixed(2)}`,
     );
     if (pid) console.log(`server RSS: idle ${mib(idlePeak)}, peak under attack ${mib(attackPeak)}, growth ${mib(growth)}`);
-    console.log(`target /livez p99 ≤ 50 ms: ${p99 <= 50 ? "met" : "NOT met"}${pid ? `; target RSS growth ≤ 100 MB: ${growth <= 100 * 1000 * 1000 ? "met" : "NOT met"}` : ""}`);
+    console.log(
+      `target /livez p99 ≤ 50 ms: ${p99 <= 50 ? "met" : "NOT met"}${pid ? `; target RSS growth ≤ 100 MB: ${growth <= 100 * 1000 * 1000 ? "met" : "NOT met"}` : ""}`,
+    );
   } finally {
     await server?.stop();
     rmSync(work, { recursive: true, force: true });

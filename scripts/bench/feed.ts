@@ -30,15 +30,25 @@ const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-feed-"));
 const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
 await applyMigrations(database);
 await database.db.run(sql.raw("PRAGMA cache_size = -1000000")); // the seed writes the reactions and follows indexes in random order
-const seeded = await seedCommunity(database, { ...DEFAULT_SEED, now: Date.now(), benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }) });
+const seeded = await seedCommunity(database, {
+  ...DEFAULT_SEED,
+  now: Date.now(),
+  benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
+});
 await database.close();
 // Sessions for the producers who write during the "under writes" run (each is held to the per-user reaction limit,
 // so the writes are spread over many accounts), minted in process: logins would run into the per-IP auth limit.
 const minting = await buildDeps(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
 const writerIds = await minting.database.db.select({ id: users.id }).from(users).where(ne(users.id, seeded.benchUser.id)).limit(WRITERS);
-const writerAuth = await Promise.all(writerIds.map(async ({ id }) => ({ authorization: `Bearer ${(await createSession(minting, id, { userAgent: "bench writer" })).token}` })));
+const writerAuth = await Promise.all(
+  writerIds.map(async ({ id }) => ({ authorization: `Bearer ${(await createSession(minting, id, { userAgent: "bench writer" })).token}` })),
+);
 await minting.database.close();
-console.log(`seeded ${Object.entries(seeded.counts).map(([k, v]) => `${v.toLocaleString("en")} ${k}`).join(", ")} in ${seeded.seconds.toFixed(1)} s`);
+console.log(
+  `seeded ${Object.entries(seeded.counts)
+    .map(([k, v]) => `${v.toLocaleString("en")} ${k}`)
+    .join(", ")} in ${seeded.seconds.toFixed(1)} s`,
+);
 
 const server = await startSidechain({ DATA_DIR: dataDir });
 try {
@@ -74,7 +84,7 @@ try {
   // reaction on a post of that timeline, WRITES_PER_S times a second through the API (each a real write that empties
   // every cache, so the next request builds its page, the session check and the viewer's fields again).
   const writes: { sent: number; failed: number; firstError?: string } = { sent: 0, failed: 0 };
-  const target = (((await (await fetch(`${server.url}/api/v1/feed/timeline`, { headers: auth })).json()) as { posts: { id: string }[] }).posts[0]!).id;
+  const target = ((await (await fetch(`${server.url}/api/v1/feed/timeline`, { headers: auth })).json()) as { posts: { id: string }[] }).posts[0]!.id;
   const writer = setInterval(() => {
     const n = writes.sent++;
     const headers = { ...writerAuth[n % WRITERS]!, "content-type": "application/json" };
@@ -90,7 +100,7 @@ try {
         writes.firstError ??= String(err);
       });
   }, 1000 / WRITES_PER_S);
-  const underWrites = await load(server.url + "/api/v1/feed/timeline", { connections, seconds, headers: auth });
+  const underWrites = await load(`${server.url}/api/v1/feed/timeline`, { connections, seconds, headers: auth });
   clearInterval(writer);
   const peak = await peakRss(server.proc.pid);
   const health = results["/health"]!;
@@ -132,7 +142,9 @@ try {
     built.push(`${name} ${((total / 200) * 1000).toFixed(0)} µs`);
   }
   await deps.database.close();
-  console.log(`uncached page build (in process, after a write): ${built.join(", ")}; trending ranking recomputed (at most every ${TRENDING.cacheMs / 1000} s): ${rankingMs.toFixed(1)} ms`);
+  console.log(
+    `uncached page build (in process, after a write): ${built.join(", ")}; trending ranking recomputed (at most every ${TRENDING.cacheMs / 1000} s): ${rankingMs.toFixed(1)} ms`,
+  );
 } finally {
   if (server.proc.exitCode === null) await server.stop();
   if (keep) console.log(`data dir kept: ${dataDir}`);

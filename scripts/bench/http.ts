@@ -5,7 +5,11 @@ import { load, machine, startProcess, startSidechain } from "./lib.ts";
 const seconds = Number(process.argv[2] ?? 10);
 const connections = 50;
 
-const bare = await startProcess([process.execPath, "-e", `Bun.serve({ port: Number(process.env.PORT), hostname: "127.0.0.1", fetch: () => Response.json({ status: "ok" }) })`]);
+const bare = await startProcess([
+  process.execPath,
+  "-e",
+  `Bun.serve({ port: Number(process.env.PORT), hostname: "127.0.0.1", fetch: () => Response.json({ status: "ok" }) })`,
+]);
 await load(`${bare.url}/health`, { connections, seconds: 2 }); // warm-up
 const baseline = await load(`${bare.url}/health`, { connections, seconds });
 await bare.stop();

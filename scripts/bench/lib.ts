@@ -38,9 +38,18 @@ export type Proc = { url: string; proc: ReturnType<typeof Bun.spawn>; stop(): Pr
 /** Starts `cmd` (or the command made for the port) with PORT set to a free port and waits until `readyPath` answers. */
 export async function startProcess(cmd: string[] | ((port: number) => string[]), env: Record<string, string> = {}, readyPath = "/health"): Promise<Proc> {
   const port = await freePort();
-  const proc = Bun.spawn(typeof cmd === "function" ? cmd(port) : cmd, { cwd: ROOT, env: { ...process.env, PORT: String(port), ...env }, stdout: "ignore", stderr: "inherit" });
+  const proc = Bun.spawn(typeof cmd === "function" ? cmd(port) : cmd, {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), ...env },
+    stdout: "ignore",
+    stderr: "inherit",
+  });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(url + readyPath)).ok, 20_000, () => proc.exitCode !== null);
+  await waitFor(
+    async () => (await fetch(url + readyPath)).ok,
+    20_000,
+    () => proc.exitCode !== null,
+  );
   return {
     url,
     proc,

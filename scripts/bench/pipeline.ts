@@ -150,7 +150,9 @@ try {
   );
   console.log(`machine: ${machine()}; ${seconds} s stereo 44.1 kHz 16-bit WAV (${mib(wav.byteLength)}), ${runs} runs after a warm-up`);
   console.log(`direct processAudio (floor): median ${ms(floor)} [${floorMs.map(ms).join(", ")}]`);
-  console.log(`  stages (median): probe ${ms(stage("probe"))}, analyse ${ms(stage("analyse"))}, limit ${ms(stage("limit"))}, encode ${ms(stage("encode"))}, verify ${ms(stage("verify"))} (MP3 and Ogg side by side); gain ${last!.gainMode}, ${last!.encodes} encode round(s)`);
+  console.log(
+    `  stages (median): probe ${ms(stage("probe"))}, analyse ${ms(stage("analyse"))}, limit ${ms(stage("limit"))}, encode ${ms(stage("encode"))}, verify ${ms(stage("verify"))} (MP3 and Ogg side by side); gain ${last!.gainMode}, ${last!.encodes} encode round(s)`,
+  );
   console.log(`  one ffmpeg slot (MP3 and Ogg encodes in turn): median ${ms(median(serialMs))} [${serialMs.map(ms).join(", ")}]`);
   const o = last!.measuredOgg;
   console.log(

@@ -25,7 +25,16 @@ const FEED = "/api/v1/feed/global";
 const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-relay-"));
 const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
 await applyMigrations(database);
-await seedCommunity(database, { users: 1_000, posts: 5_000, follows: 10_000, reactions: 20_000, days: 90, benchFollows: 50, now: Date.now(), benchPasswordHash: await Bun.password.hash("x") });
+await seedCommunity(database, {
+  users: 1_000,
+  posts: 5_000,
+  follows: 10_000,
+  reactions: 20_000,
+  days: 90,
+  benchFollows: 50,
+  now: Date.now(),
+  benchPasswordHash: await Bun.password.hash("x"),
+});
 await database.close();
 
 /** The relay as its own process (it takes its port from --port, not PORT). */
@@ -61,13 +70,17 @@ try {
     for (const u of [server.url, relay.url]) await oneAtATime(u + FEED, 200); // warm-up
     const seqDirect = await oneAtATime(server.url + FEED, 1000);
     const seqRelay = await oneAtATime(relay.url + FEED, 1000);
-    console.log(`one at a time, 1,000 requests: direct p50 ${seqDirect.p50.toFixed(2)} ms, p99 ${seqDirect.p99.toFixed(2)} ms; relay p50 ${seqRelay.p50.toFixed(2)} ms, p99 ${seqRelay.p99.toFixed(2)} ms; the relay adds ${(seqRelay.p50 - seqDirect.p50).toFixed(2)} ms at the median (target ≤ 2 ms)`);
+    console.log(
+      `one at a time, 1,000 requests: direct p50 ${seqDirect.p50.toFixed(2)} ms, p99 ${seqDirect.p99.toFixed(2)} ms; relay p50 ${seqRelay.p50.toFixed(2)} ms, p99 ${seqRelay.p99.toFixed(2)} ms; the relay adds ${(seqRelay.p50 - seqDirect.p50).toFixed(2)} ms at the median (target ≤ 2 ms)`,
+    );
     await load(server.url + FEED, { connections, seconds: 2 });
     const direct = await load(server.url + FEED, { connections, seconds });
     await load(relay.url + FEED, { connections, seconds: 2 });
     const through = await load(relay.url + FEED, { connections, seconds });
     console.log(`${connections} connections, ${seconds} s: direct ${fmt(direct)}`);
-    console.log(`${connections} connections, ${seconds} s: relay  ${fmt(through)}; ratio ${(through.rps / direct.rps).toFixed(2)}, p50 +${(through.p50 - direct.p50).toFixed(1)} ms`);
+    console.log(
+      `${connections} connections, ${seconds} s: relay  ${fmt(through)}; ratio ${(through.rps / direct.rps).toFixed(2)}, p50 +${(through.p50 - direct.p50).toFixed(1)} ms`,
+    );
     console.log(`relay process peak RSS under load: ${mib(await peakRss(relay.proc.pid))}`);
   } finally {
     await relay.stop();
@@ -85,7 +98,9 @@ try {
   const wav = await lavfi(join(work, "big.wav"), "sine=frequency=220:sample_rate=44100:duration=283.4", ["-ac", "2", "-c:a", "pcm_s16le", "-f", "wav"]);
   const size = statSync(wav).size;
   const boundary = "----sidechainbench50mb";
-  const head = new TextEncoder().encode(`--${boundary}\r\nContent-Disposition: form-data; name="bpm"\r\n\r\n120\r\n--${boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="big.wav"\r\nContent-Type: audio/wav\r\nContent-Transfer-Encoding: binary\r\n\r\n`);
+  const head = new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="bpm"\r\n\r\n120\r\n--${boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="big.wav"\r\nContent-Type: audio/wav\r\nContent-Transfer-Encoding: binary\r\n\r\n`,
+  );
   const tail = new TextEncoder().encode(`\r\n--${boundary}--\r\n`);
   const body = () => {
     const parts: (Uint8Array | ReadableStream<Uint8Array>)[] = [head, Bun.file(wav).stream(), tail];
@@ -108,7 +123,11 @@ try {
     const res = await fetch(`${base}/api/v1/audio/upload`, {
       method: "POST",
       body: body(),
-      headers: { authorization: `Bearer ${token}`, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + size + tail.length) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+        "content-length": String(head.length + size + tail.length),
+      },
     });
     const answer = await res.text();
     return { ms: performance.now() - t, status: res.status, answer: answer.slice(0, 160) };
@@ -122,8 +141,12 @@ try {
     const through = await upload(fresh.url);
     clearInterval(sampler);
     const peak = await peakRss(fresh.proc.pid);
-    console.log(`50 MB upload (${(size / 1e6).toFixed(1)} MB WAV): direct ${direct.ms.toFixed(0)} ms → ${direct.status}; through the relay ${through.ms.toFixed(0)} ms → ${through.status} ${through.answer}`);
-    console.log(`relay RSS: ${mib(idle)} before the upload, sampled max ${mib(sampledMax)}, peak (VmHWM) ${mib(peak)}: growth ${mib(peak - idle)} for ${(size / 2 ** 20).toFixed(1)} MiB streamed`);
+    console.log(
+      `50 MB upload (${(size / 1e6).toFixed(1)} MB WAV): direct ${direct.ms.toFixed(0)} ms → ${direct.status}; through the relay ${through.ms.toFixed(0)} ms → ${through.status} ${through.answer}`,
+    );
+    console.log(
+      `relay RSS: ${mib(idle)} before the upload, sampled max ${mib(sampledMax)}, peak (VmHWM) ${mib(peak)}: growth ${mib(peak - idle)} for ${(size / 2 ** 20).toFixed(1)} MiB streamed`,
+    );
   } finally {
     await fresh.stop();
   }

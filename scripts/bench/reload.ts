@@ -18,7 +18,8 @@ const proc = Bun.spawn([process.execPath, "--watch", "src/index.ts"], {
 });
 let starts = 0;
 (async () => {
-  for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) starts += (new TextDecoder().decode(chunk).match(/"msg":"listening"/g) ?? []).length;
+  for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>)
+    starts += (new TextDecoder().decode(chunk).match(/"msg":"listening"/g) ?? []).length;
 })();
 const url = `http://127.0.0.1:${port}/readyz`;
 const ready = async () => (await fetch(url)).ok;

@@ -83,7 +83,13 @@ async function main() {
     const per = Math.ceil(tokens.length / P);
     const started = [];
     for (let i = 0; i < P; i++) {
-      const p = children(Bun.spawn(withFds([process.execPath, import.meta.path, "--client", wsUrl, file, String(i * per), String(per)]), { stdin: "pipe", stdout: "pipe", stderr: "inherit" }));
+      const p = children(
+        Bun.spawn(withFds([process.execPath, import.meta.path, "--client", wsUrl, file, String(i * per), String(per)]), {
+          stdin: "pipe",
+          stdout: "pipe",
+          stderr: "inherit",
+        }),
+      );
       started.push(p);
     }
     const lines = started.map((p) => linesOf(p.stdout as ReadableStream<Uint8Array>));
@@ -118,7 +124,11 @@ async function main() {
     return `${name}: ${d.length}/${total} got it; 50 % after ${pct(d, 50).toFixed(0)} ms, 99 % after ${pct(d, 99).toFixed(0)} ms, 100 % after ${d[d.length - 1]!.toFixed(0)} ms`;
   };
 
-  console.log(`machine: ${machine()}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")} at start`);
+  console.log(
+    `machine: ${machine()}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} at start`,
+  );
   console.log(`${N} connections from ${P} client processes; ${rounds} fan-out rounds`);
   const results: Record<string, { perConn: number; rssIdle: number; rssConnected: number; p50: number[]; p99: number[]; p100: number[] }> = {};
 
@@ -145,10 +155,17 @@ async function main() {
         ),
       );
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${url}/health`)).ok, 10_000, () => bare.exitCode !== null);
+      await waitFor(
+        async () => (await fetch(`${url}/health`)).ok,
+        10_000,
+        () => bare.exitCode !== null,
+      );
       await Bun.sleep(1000);
       const rssIdle = await rss(bare.pid);
-      const c = await startClients(`ws://127.0.0.1:${port}/`, Array.from({ length: N }, (_, i) => `t${i}`));
+      const c = await startClients(
+        `ws://127.0.0.1:${port}/`,
+        Array.from({ length: N }, (_, i) => `t${i}`),
+      );
       await Bun.sleep(3000);
       const rssConnected = await rss(bare.pid);
       const r = { perConn: (rssConnected - rssIdle) / c.connected, rssIdle, rssConnected, p50: [] as number[], p99: [] as number[], p100: [] as number[] };
@@ -161,7 +178,9 @@ async function main() {
         r.p100.push(d[d.length - 1]!);
         console.log(`  bare round ${i + 1}: ${report("followers", t0, times, c.connected)}`);
       }
-      console.log(`bare Bun.serve: ${c.connected} connected (${c.failed} failed); RSS ${mib(rssIdle)} → ${mib(rssConnected)}: ${kib(r.perConn)} per idle connection`);
+      console.log(
+        `bare Bun.serve: ${c.connected} connected (${c.failed} failed); RSS ${mib(rssIdle)} → ${mib(rssConnected)}: ${kib(r.perConn)} per idle connection`,
+      );
       results.bare = r;
       await stopClients(c);
       bare.kill();
@@ -182,7 +201,11 @@ async function main() {
         }),
       );
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 30_000, () => server.exitCode !== null);
+      await waitFor(
+        async () => (await fetch(`${url}/readyz`)).ok,
+        30_000,
+        () => server.exitCode !== null,
+      );
 
       const reg = await fetch(`${url}/api/v1/auth/register`, {
         method: "POST",
@@ -203,19 +226,36 @@ async function main() {
       const ids: { user: string; session: string }[] = [];
       for (let i = 0; i < N; i += 500) {
         const batch = Array.from({ length: Math.min(500, N - i) }, (_, j) => {
-          const u = newUserRow({ email: `f${i + j}@example.com`, emailVerified: true, username: `fan_${i + j}`, displayName: `Fan ${i + j}`, passwordHash: null }, now);
+          const u = newUserRow(
+            { email: `f${i + j}@example.com`, emailVerified: true, username: `fan_${i + j}`, displayName: `Fan ${i + j}`, passwordHash: null },
+            now,
+          );
           return { u, s: Bun.randomUUIDv7() };
         });
         await db.tx(async (tx) => {
           await tx.insert(users).values(batch.map((b) => b.u));
           await tx.insert(sessions).values(
-            batch.map((b) => ({ id: b.s, userId: b.u.id, createdAt: now, lastUsedAt: now, authenticatedAt: now, expiresAt: now + 86400_000, absoluteExpiresAt: now + 86400_000, refreshTokenHash: `bench-${b.s}` })),
+            batch.map((b) => ({
+              id: b.s,
+              userId: b.u.id,
+              createdAt: now,
+              lastUsedAt: now,
+              authenticatedAt: now,
+              expiresAt: now + 86400_000,
+              absoluteExpiresAt: now + 86400_000,
+              refreshTokenHash: `bench-${b.s}`,
+            })),
           );
           await tx.insert(follows).values(batch.map((b) => ({ followerId: b.u.id, followeeId: star.user.id, createdAt: now })));
         });
         ids.push(...batch.map((b) => ({ user: b.u.id, session: b.s })));
       }
-      await db.tx((tx) => tx.update(users).set({ followerCount: sql`${N}` }).where(eq(users.id, star.user.id)));
+      await db.tx((tx) =>
+        tx
+          .update(users)
+          .set({ followerCount: sql`${N}` })
+          .where(eq(users.id, star.user.id)),
+      );
       const tokens = await Promise.all(ids.map(async (x) => (await signAccessToken(secret, { userId: x.user, sessionId: x.session }, now, 86400)).token));
 
       for (let i = 0; i < 50; i++) await fetch(`${url}/health`);
@@ -227,7 +267,9 @@ async function main() {
       await Bun.sleep(5000); // let the connects' presence writes and last_active updates settle
       const rssConnected = await rss(server.pid);
       const r = { perConn: (rssConnected - rssIdle) / c.connected, rssIdle, rssConnected, p50: [] as number[], p99: [] as number[], p100: [] as number[] };
-      console.log(`sidechain: ${c.connected} connected (${c.failed} failed) in ${(connectMs / 1000).toFixed(1)} s (token check, session and user read, presence write each)`);
+      console.log(
+        `sidechain: ${c.connected} connected (${c.failed} failed) in ${(connectMs / 1000).toFixed(1)} s (token check, session and user read, presence write each)`,
+      );
 
       const { lavfi } = await import("../../test/support/audio.ts");
       const wav = await lavfi(join(work, "loop.wav"), "sine=frequency=220:duration=4", ["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"]);
@@ -249,7 +291,9 @@ async function main() {
         console.log(`  sidechain round ${i + 1}: ${report("followers", t0, times, c.connected)} (from the post's ready_at)`);
       }
       const rssAfter = await rss(server.pid);
-      console.log(`sidechain: RSS ${mib(rssIdle)} idle → ${mib(rssConnected)} with ${c.connected} connections: ${kib(r.perConn)} per idle connection; ${mib(rssAfter)} after the fan-outs`);
+      console.log(
+        `sidechain: RSS ${mib(rssIdle)} idle → ${mib(rssConnected)} with ${c.connected} connections: ${kib(r.perConn)} per idle connection; ${mib(rssAfter)} after the fan-outs`,
+      );
       results.sidechain = r;
       await stopClients(c);
       await db.close();
@@ -261,9 +305,17 @@ async function main() {
     const s = results.sidechain!;
     const b = results.bare!;
     console.log("");
-    console.log(`memory per idle connection: sidechain ${kib(s.perConn)} vs bare ${kib(b.perConn)} (target ≤ 40 KB): ratio ${(s.perConn / b.perConn).toFixed(2)}`);
-    console.log(`fan-out to ${N} followers, median of ${rounds} rounds: sidechain p50 ${med(s.p50).toFixed(0)} ms, p99 ${med(s.p99).toFixed(0)} ms, 100 % ${med(s.p100).toFixed(0)} ms; bare p50 ${med(b.p50).toFixed(0)} ms, p99 ${med(b.p99).toFixed(0)} ms, 100 % ${med(b.p100).toFixed(0)} ms (target p99 ≤ 250 ms)`);
-    console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log(
+      `memory per idle connection: sidechain ${kib(s.perConn)} vs bare ${kib(b.perConn)} (target ≤ 40 KB): ratio ${(s.perConn / b.perConn).toFixed(2)}`,
+    );
+    console.log(
+      `fan-out to ${N} followers, median of ${rounds} rounds: sidechain p50 ${med(s.p50).toFixed(0)} ms, p99 ${med(s.p99).toFixed(0)} ms, 100 % ${med(s.p100).toFixed(0)} ms; bare p50 ${med(b.p50).toFixed(0)} ms, p99 ${med(b.p99).toFixed(0)} ms, 100 % ${med(b.p100).toFixed(0)} ms (target p99 ≤ 250 ms)`,
+    );
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" ")}`,
+    );
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill("SIGKILL");
     await Promise.all(procs.map((p) => p.exited));

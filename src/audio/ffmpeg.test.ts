@@ -29,7 +29,10 @@ describe("resolveBinaries", () => {
   });
 
   test("FFMPEG_PATH / FFPROBE_PATH win, taken as given", () => {
-    expect(resolveBinaries({ ffmpegPath: "/opt/ff/ffmpeg", ffprobePath: "/opt/ff/ffprobe" }, lookup())).toEqual({ ffmpeg: "/opt/ff/ffmpeg", ffprobe: "/opt/ff/ffprobe" });
+    expect(resolveBinaries({ ffmpegPath: "/opt/ff/ffmpeg", ffprobePath: "/opt/ff/ffprobe" }, lookup())).toEqual({
+      ffmpeg: "/opt/ff/ffmpeg",
+      ffprobe: "/opt/ff/ffprobe",
+    });
   });
 
   test("then the binaries inside @ffmpeg-installer / @ffprobe-installer", () => {
@@ -84,7 +87,10 @@ describe("the protocol whitelist, even with a playlist demuxer forced", () => {
       writeFileSync(concat, `ffconcat version 1.0\nfile '${url}/a.wav'\n`);
       const runner = createFfmpegRunner();
       // `-safe 0` switches off the concat demuxer's own check, so the whitelist alone is what stops it.
-      for (const [format, path, extra] of [["hls", hls, []], ["concat", concat, ["-safe", "0"]]] as const) {
+      for (const [format, path, extra] of [
+        ["hls", hls, []],
+        ["concat", concat, ["-safe", "0"]],
+      ] as const) {
         const r = await runner.run("ffmpeg", ["-nostdin", "-protocol_whitelist", "file,pipe", ...extra, "-f", format, "-i", `file:${path}`, "-f", "null", "-"]);
         expect(r.exitCode).not.toBe(0);
         expect(r.stderr).toContain("not on whitelist");
@@ -137,7 +143,9 @@ describe("running", () => {
   });
 
   test("a missing binary is ffmpeg_unavailable", async () => {
-    const e = await createFfmpegRunner({ ffmpegPath: join(root, "nope") }).run("ffmpeg", guarded()).catch((err) => err);
+    const e = await createFfmpegRunner({ ffmpegPath: join(root, "nope") })
+      .run("ffmpeg", guarded())
+      .catch((err) => err);
     expect(e.code).toBe("ffmpeg_unavailable");
   });
 
@@ -146,7 +154,8 @@ describe("running", () => {
     const fake = script("slow", `echo + >> ${log}; sleep 0.15; echo - >> ${log}`);
     const runner = createFfmpegRunner({ ffmpegPath: fake, concurrency: 2 });
     await Promise.all(Array.from({ length: 6 }, () => runner.run("ffmpeg", guarded())));
-    let running = 0, max = 0;
+    let running = 0,
+      max = 0;
     for (const c of readFileSync(log, "utf8").split("\n").filter(Boolean)) max = Math.max(max, (running += c === "+" ? 1 : -1));
     expect(max).toBe(2);
   });

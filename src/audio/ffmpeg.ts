@@ -188,11 +188,7 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
       }
       let stdout: Uint8Array, stderr: string, exitCode: number;
       try {
-        [stdout, stderr, exitCode] = await Promise.all([
-          readStdout(proc.stdout, o.onStdout),
-          readTail(proc.stderr, STDERR_KEEP_BYTES),
-          proc.exited,
-        ]);
+        [stdout, stderr, exitCode] = await Promise.all([readStdout(proc.stdout, o.onStdout), readTail(proc.stderr, STDERR_KEEP_BYTES), proc.exited]);
       } catch (err) {
         // Reading failed (output over its bound, or the consumer threw): the process must not outlive us.
         proc.kill("SIGKILL");

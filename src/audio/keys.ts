@@ -8,10 +8,30 @@ const NOTE = /^([A-G])\s*(#|♯|b|♭|sharp|flat)?\s*(m|min|minor|maj|major)?$/i
 
 /** Camelot wheel: number + A (minor) / B (major). */
 const CAMELOT: Record<string, string> = {
-  "1A": "G#m", "2A": "Ebm", "3A": "Bbm", "4A": "Fm", "5A": "Cm", "6A": "Gm",
-  "7A": "Dm", "8A": "Am", "9A": "Em", "10A": "Bm", "11A": "F#m", "12A": "C#m",
-  "1B": "B", "2B": "F#", "3B": "Db", "4B": "Ab", "5B": "Eb", "6B": "Bb",
-  "7B": "F", "8B": "C", "9B": "G", "10B": "D", "11B": "A", "12B": "E",
+  "1A": "G#m",
+  "2A": "Ebm",
+  "3A": "Bbm",
+  "4A": "Fm",
+  "5A": "Cm",
+  "6A": "Gm",
+  "7A": "Dm",
+  "8A": "Am",
+  "9A": "Em",
+  "10A": "Bm",
+  "11A": "F#m",
+  "12A": "C#m",
+  "1B": "B",
+  "2B": "F#",
+  "3B": "Db",
+  "4B": "Ab",
+  "5B": "Eb",
+  "6B": "Bb",
+  "7B": "F",
+  "8B": "C",
+  "9B": "G",
+  "10B": "D",
+  "11B": "A",
+  "12B": "E",
 };
 
 /** The short key name, or "" when the text names no key we can read. */

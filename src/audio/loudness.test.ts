@@ -127,6 +127,9 @@ describe("correctAim", () => {
 
 describe("shiftLimiterPoint", () => {
   test("a run at another threshold moves by the same dB in gain, loudness and peak", () => {
-    expect(shiftLimiterPoint({ gainDb: 10, out: { lufs: -13.5, truePeakDb: -2.2 } }, -0.6)).toEqual({ gainDb: 9.4, out: { lufs: -14.1, truePeakDb: -2.8000000000000003 } });
+    expect(shiftLimiterPoint({ gainDb: 10, out: { lufs: -13.5, truePeakDb: -2.2 } }, -0.6)).toEqual({
+      gainDb: 9.4,
+      out: { lufs: -14.1, truePeakDb: -2.8000000000000003 },
+    });
   });
 });

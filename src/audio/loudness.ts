@@ -74,11 +74,13 @@ export function nextLimiterGains(input: Loudness, aim: Aim, limitDb: number, poi
   if (points.length === 0) return need <= 0 ? [knee.g + need] : [knee.g + need / 0.85, knee.g + need / 0.55];
   const all = [knee, ...points.map((p) => ({ g: p.gainDb, l: p.out.lufs }))].sort((a, b) => a.g - b.g);
   for (let i = 0; i + 1 < all.length; i++) {
-    const a = all[i]!, b = all[i + 1]!;
+    const a = all[i]!,
+      b = all[i + 1]!;
     if (a.l <= aim.lufs && aim.lufs <= b.l && b.l > a.l) return [a.g + ((aim.lufs - a.l) * (b.g - a.g)) / (b.l - a.l)];
   }
   // Above every point: extrapolate along the last slope, kept within sane bounds.
-  const a = all[all.length - 2]!, b = all[all.length - 1]!;
+  const a = all[all.length - 2]!,
+    b = all[all.length - 1]!;
   const slope = Math.min(1, Math.max(0.1, (b.l - a.l) / (b.g - a.g || 1)));
   return [b.g + Math.min(12, (aim.lufs - b.l) / slope)];
 }

@@ -19,7 +19,9 @@ const RATES_V1 = [44100, 48000, 32000];
 /** Parses a Layer III frame header at `at`, or null when the four bytes are not one (free format included). */
 export function parseFrameHeader(b: Uint8Array, at = 0): Mp3FrameHeader | null {
   if (at + 4 > b.length) return null;
-  const b1 = b[at + 1]!, b2 = b[at + 2]!, b3 = b[at + 3]!;
+  const b1 = b[at + 1]!,
+    b2 = b[at + 2]!,
+    b3 = b[at + 3]!;
   if (b[at] !== 0xff || (b1 & 0xe0) !== 0xe0) return null;
   const versionBits = (b1 >> 3) & 3; // 0: 2.5, 1: reserved, 2: 2, 3: 1
   const layerBits = (b1 >> 1) & 3; // 1: Layer III
@@ -97,13 +99,15 @@ function readXing(b: Uint8Array, at: number, h: Mp3FrameHeader): XingHeader | nu
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const flags = view.getUint32(p + 4);
   p += 8;
-  let frames: number | null = null, bytes: number | null = null;
+  let frames: number | null = null,
+    bytes: number | null = null;
   if (flags & 1) (frames = view.getUint32(p)), (p += 4);
   if (flags & 2 && p + 4 <= b.length) (bytes = view.getUint32(p)), (p += 4);
   if (flags & 4) p += 100; // seek table
   if (flags & 8) p += 4; // quality
   // LAME extension: 9 bytes of encoder name, then 12 bytes of fields, then 12 bits of delay and 12 of padding.
-  let encoderDelay: number | null = null, padding: number | null = null;
+  let encoderDelay: number | null = null,
+    padding: number | null = null;
   if (p + 24 <= b.length && b[p] !== 0) {
     const d = p + 21;
     encoderDelay = (b[d]! << 4) | (b[d + 1]! >> 4);

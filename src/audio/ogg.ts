@@ -18,7 +18,10 @@ const isCapture = (b: Uint8Array, i: number) => b[i] === 0x4f && b[i + 1] === 0x
 /** Null unless the bytes are one logical Ogg stream starting with a Vorbis identification header. */
 export function inspectOggVorbis(b: Uint8Array): OggVorbisInfo | null {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let at = 0, pages = 0, last = -1, serial: number | null = null;
+  let at = 0,
+    pages = 0,
+    last = -1,
+    serial: number | null = null;
   let ident: Pick<OggVorbisInfo, "sampleRate" | "channels" | "nominalBitrate"> | null = null;
   while (at + 27 <= b.length) {
     if (!isCapture(b, at) || b[at + 4] !== 0) return null;

@@ -45,7 +45,11 @@ const cases: Case[] = [
   { name: "96 kHz", make: () => convert(produced, join(src, "96k.wav"), ["-ar", "96000", ...wav16]), channels: 2 },
   { name: "24-bit WAV (WAVE_FORMAT_EXTENSIBLE)", make: () => convert(produced, join(src, "24bit.wav"), ["-c:a", "pcm_s24le", "-f", "wav"]), channels: 2 },
   { name: "32-bit float WAV", make: () => convert(produced, join(src, "float.wav"), ["-c:a", "pcm_f32le", "-f", "wav"]), channels: 2 },
-  { name: "5.1 WAV is downmixed to stereo", make: () => convert(produced, join(src, "51.wav"), ["-af", "pan=5.1|FL=c0|FR=c1|FC=0.5*c0+0.5*c1|LFE=0*c0|BL=0.3*c0|BR=0.3*c1", ...wav16]), channels: 2 },
+  {
+    name: "5.1 WAV is downmixed to stereo",
+    make: () => convert(produced, join(src, "51.wav"), ["-af", "pan=5.1|FL=c0|FR=c1|FC=0.5*c0+0.5*c1|LFE=0*c0|BL=0.3*c0|BR=0.3*c1", ...wav16]),
+    channels: 2,
+  },
   { name: "AIFF", make: () => convert(produced, join(src, "loop.aiff"), ["-c:a", "pcm_s16be", "-f", "aiff"]), channels: 2 },
   { name: "AIFC (sowt)", make: () => convert(produced, join(src, "sowt.aifc"), ["-c:a", "pcm_s16le", "-f", "aiff"]), channels: 2 },
   { name: "FLAC", make: () => convert(produced, join(src, "loop.flac"), ["-c:a", "flac", "-f", "flac"]), channels: 2 },
@@ -73,7 +77,7 @@ beforeAll(async () => {
     return { input, result, mp3Path, oggPath };
   };
   const all = await Promise.all([...cases.map((c, i) => run(inputs[i]!, c.name)), run(gapInput, "gap")]);
-  cases.forEach((c, i) => outcomes.set(c.name, all[i]!));
+  for (const [i, c] of cases.entries()) outcomes.set(c.name, all[i]!);
   gap = all[cases.length]!;
 }, 120_000);
 
@@ -81,7 +85,8 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The lag that best lines up the output with the input around the end of the gap (sound resumes at 4 s). */
 function bestLag(inp: Float32Array, out: Float32Array): number {
-  const from = Math.floor(3.9 * 44100), len = 22050;
+  const from = Math.floor(3.9 * 44100),
+    len = 22050;
   let best = { lag: 0, score: -Infinity };
   for (let lag = -400; lag <= 400; lag++) {
     let score = 0;

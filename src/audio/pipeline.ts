@@ -121,7 +121,6 @@ export interface ProcessedAudio {
 }
 
 const PROGRESS: Record<Stage, number> = { probe: 0.02, analyse: 0.1, limit: 0.25, encode: 0.4, verify: 0.85 };
-const MAX_LIMITER_TRIALS = 4;
 
 /**
  * Turns one upload into what the post needs. Throws AudioError: input problems (`unsupported_format`,
@@ -199,11 +198,10 @@ export async function processAudio(
         ]),
       );
       const acc: PeakAccumulator | null = mp3 ? null : new PeakAccumulator(analysed.frames, channels, opts.waveformPeaks);
-      const [mp3Now, oggNow]: (Loudness | null)[] = await step("verify", (): Promise<(Loudness | null)[]> =>
-        Promise.all([
-          mp3 ? null : verify(runner, mp3Path, channels, acc!, opts, signal),
-          ogg ? null : verifyOgg(runner, oggPath, channels, opts, signal),
-        ]),
+      const [mp3Now, oggNow]: (Loudness | null)[] = await step(
+        "verify",
+        (): Promise<(Loudness | null)[]> =>
+          Promise.all([mp3 ? null : verify(runner, mp3Path, channels, acc!, opts, signal), ogg ? null : verifyOgg(runner, oggPath, channels, opts, signal)]),
       );
 
       // Each file against the contract; a miss gives that file's next aim (the Ogg's in its own, trimmed, terms).
@@ -220,13 +218,17 @@ export async function processAudio(
         } else next = verdict.aim;
       }
       if (oggNow) {
-        const shift = (l: Loudness | Aim) => ("ceilingDb" in l ? { lufs: l.lufs + trim, ceilingDb: l.ceilingDb + trim } : { lufs: l.lufs + trim, truePeakDb: l.truePeakDb + trim });
+        const shift = (l: Loudness | Aim) =>
+          "ceilingDb" in l ? { lufs: l.lufs + trim, ceilingDb: l.ceilingDb + trim } : { lufs: l.lufs + trim, truePeakDb: l.truePeakDb + trim };
         const verdict = correctAim(shift(aim) as Aim, shift(preEncode) as Loudness, oggNow, contract);
         if (verdict.ok || last) ogg = { ...oggNow, path: oggPath };
         else oggNext = verdict.aim;
       }
       // A true peak over the ceiling after every attempt is never delivered (loudness slightly off is, as measured).
-      for (const [name, d] of [["MP3", mp3], ["Ogg", ogg]] as const) {
+      for (const [name, d] of [
+        ["MP3", mp3],
+        ["Ogg", ogg],
+      ] as const) {
         if (d && d.truePeakDb > opts.truePeakDb) {
           throw new AudioError(
             "processing_failed",
@@ -245,7 +247,14 @@ export async function processAudio(
       aim = next;
     }
 
-    async function finish(mp3: Delivered, ogg: Delivered, peaks: PeakAccumulator, gainMode: "linear" | "limiter", gainDb: number, encodes: number): Promise<ProcessedAudio> {
+    async function finish(
+      mp3: Delivered,
+      ogg: Delivered,
+      peaks: PeakAccumulator,
+      gainMode: "linear" | "limiter",
+      gainDb: number,
+      encodes: number,
+    ): Promise<ProcessedAudio> {
       const mp3Bytes = new Uint8Array(await Bun.file(mp3.path).arrayBuffer());
       const oggBytes = new Uint8Array(await Bun.file(ogg.path).arrayBuffer());
       const info = inspectMp3(mp3Bytes);
@@ -313,12 +322,7 @@ const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
  * WAV/AIFF header against the file size, then ffprobe's allow-list and bounds. The upload route can call this to
  * answer at once; processAudio() starts with it too.
  */
-export async function inspectAudio(
-  runner: FfmpegRunner,
-  path: string,
-  options: Partial<AudioOptions> = {},
-  signal?: AbortSignal,
-): Promise<ProbeResult> {
+export async function inspectAudio(runner: FfmpegRunner, path: string, options: Partial<AudioOptions> = {}, signal?: AbortSignal): Promise<ProbeResult> {
   const opts = resolveAudioOptions(options);
   const format = await sniffFile(path);
   return probeAudio(runner, path, format, opts, signal);
@@ -342,7 +346,10 @@ async function sniffFile(path: string): Promise<AudioFormat> {
   const extent = await declaredExtent(read, size, format, head);
   if ("truncated" in extent) {
     const { declared, available } = extent.truncated;
-    throw new AudioError("corrupt_audio", `The ${label} file is truncated or its header is wrong: it declares ${declared} bytes of audio but holds ${available}`);
+    throw new AudioError(
+      "corrupt_audio",
+      `The ${label} file is truncated or its header is wrong: it declares ${declared} bytes of audio but holds ${available}`,
+    );
   }
   if ("problem" in extent) throw new AudioError("corrupt_audio", `The ${label} file ${extent.problem}`);
   if (extent.end !== null && size - extent.end > TRAILING_MARGIN) {
@@ -371,7 +378,10 @@ async function analyse(runner: FfmpegRunner, probe: ProbeResult, input: string, 
   // A lossless or Ogg file that decodes much shorter than its header says was cut off in transit. (MP3 without a
   // Xing header only has an estimated duration, so it is not held to this.)
   if (probe.durationSeconds !== null && probe.format !== "mp3" && seconds < probe.durationSeconds * 0.98 - 0.05) {
-    throw new AudioError("corrupt_audio", `The ${label} file ends after ${seconds.toFixed(2)} s but its header says ${probe.durationSeconds.toFixed(2)} s: it is truncated`);
+    throw new AudioError(
+      "corrupt_audio",
+      `The ${label} file ends after ${seconds.toFixed(2)} s but its header says ${probe.durationSeconds.toFixed(2)} s: it is truncated`,
+    );
   }
   // Silence policy: refused, not kept. Gain cannot make silence into a loop, only turn its noise floor into hiss,
   // and a silent post is almost always a capture mistake (wrong track armed, muted bus) that the producer wants
@@ -407,7 +417,10 @@ async function searchLimiter(
 ): Promise<LimiterPoint & { path: string }> {
   const dropFiles = async (keep?: string) => {
     for (const p of search.points) {
-      if (p.path && p.path !== keep) await Bun.file(p.path).delete().catch(() => undefined);
+      if (p.path && p.path !== keep)
+        await Bun.file(p.path)
+          .delete()
+          .catch(() => undefined);
       if (p.path !== keep) p.path = null;
     }
   };
@@ -452,14 +465,7 @@ async function encode(runner: FfmpegRunner, args: string[], signal?: AbortSignal
   if (r.exitCode !== 0) throw new AudioError("processing_failed", "Audio processing failed", `encode exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
 }
 
-async function verify(
-  runner: FfmpegRunner,
-  mp3: string,
-  channels: 1 | 2,
-  peaks: PeakAccumulator,
-  opts: AudioOptions,
-  signal?: AbortSignal,
-): Promise<Loudness> {
+async function verify(runner: FfmpegRunner, mp3: string, channels: 1 | 2, peaks: PeakAccumulator, opts: AudioOptions, signal?: AbortSignal): Promise<Loudness> {
   const r = await runner.run("ffmpeg", verifyArgs(mp3, channels, opts), { signal, onStdout: (c) => peaks.push(c) });
   const measured = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
   if (!measured) throw new AudioError("processing_failed", "Audio processing failed", `verify exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);

@@ -49,8 +49,18 @@ describe("plan", () => {
 
   test("probe forces the sniffed demuxer and only reads headers", () => {
     expect(all.probe).toEqual([
-      "-v", "error", "-protocol_whitelist", "file,pipe", "-f", "flac", "-print_format", "json",
-      "-show_format", "-show_streams", "-i", "file:/tmp/x/upload",
+      "-v",
+      "error",
+      "-protocol_whitelist",
+      "file,pipe",
+      "-f",
+      "flac",
+      "-print_format",
+      "json",
+      "-show_format",
+      "-show_streams",
+      "-i",
+      "file:/tmp/x/upload",
     ]);
   });
 
@@ -150,7 +160,7 @@ describe("plan", () => {
   });
 
   test("paths are single arguments: spaces and quotes never split or escape", () => {
-    const odd = "/tmp/a dir/it's \"x\";rm -rf ~.wav";
+    const odd = '/tmp/a dir/it\'s "x";rm -rf ~.wav';
     const a = analyseArgs(probe, { input: odd, pcm: "/p" }, O);
     expect(a).toContain(`file:${odd}`);
   });

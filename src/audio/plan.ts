@@ -73,13 +73,7 @@ function tapMeter(chain: string, opts: Pick<AudioOptions, "monoAsDualMono">, cha
 }
 
 export function probeArgs(inputPath: string, format: AudioFormat): string[] {
-  return [
-    "-v", "error",
-    ...inputGuards(format),
-    "-print_format", "json",
-    "-show_format", "-show_streams",
-    "-i", file(inputPath),
-  ];
+  return ["-v", "error", ...inputGuards(format), "-print_format", "json", "-show_format", "-show_streams", "-i", file(inputPath)];
 }
 
 /** Decode the upload once into 44.1 kHz float PCM (mono or stereo), measuring it on the way. */
@@ -92,12 +86,26 @@ export function analyseArgs(
   const layout = channels === 1 ? "mono" : "stereo";
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
   return [
-    ...GLOBAL, "-loglevel", "info",
-    ...inputGuards(probe.format), "-t", num(seconds), "-i", file(paths.input),
+    ...GLOBAL,
+    "-loglevel",
+    "info",
+    ...inputGuards(probe.format),
+    "-t",
+    num(seconds),
+    "-i",
+    file(paths.input),
     // aresample does rate, downmix and sample format in one go (libswresample's default matrix for >2 channels).
-    "-filter_complex", tapMeter(`aresample=osr=${OUTPUT_SAMPLE_RATE}:ocl=${layout}:osf=flt`, opts, channels),
-    "-map", "[out]", "-c:a", "pcm_f32le",
-    "-fs", String(pcmBytes(seconds, channels)), "-f", "f32le", file(paths.pcm),
+    "-filter_complex",
+    tapMeter(`aresample=osr=${OUTPUT_SAMPLE_RATE}:ocl=${layout}:osf=flt`, opts, channels),
+    "-map",
+    "[out]",
+    "-c:a",
+    "pcm_f32le",
+    "-fs",
+    String(pcmBytes(seconds, channels)),
+    "-f",
+    "f32le",
+    file(paths.pcm),
   ];
 }
 
@@ -138,11 +146,21 @@ export function limitArgs(
 ): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
   return [
-    ...GLOBAL, "-loglevel", "info",
+    ...GLOBAL,
+    "-loglevel",
+    "info",
     ...pcmInput(paths.pcm, channels, seconds),
-    "-filter_complex", tapMeter(limiterFilter(stage.gainDb, stage.limitDb), opts, channels),
-    "-map", "[out]", "-c:a", "pcm_f32le",
-    "-fs", String(pcmBytes(seconds, channels)), "-f", "f32le", file(paths.out),
+    "-filter_complex",
+    tapMeter(limiterFilter(stage.gainDb, stage.limitDb), opts, channels),
+    "-map",
+    "[out]",
+    "-c:a",
+    "pcm_f32le",
+    "-fs",
+    String(pcmBytes(seconds, channels)),
+    "-f",
+    "f32le",
+    file(paths.out),
   ];
 }
 
@@ -159,19 +177,40 @@ export function encodeArgs(
 ): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
   return pcmEncode(paths.pcm, channels, gainDb, seconds, [
-    "-c:a", "libmp3lame", "-b:a", `${opts.mp3BitrateKbps}k`, "-compression_level", String(opts.mp3Quality),
-    "-id3v2_version", "0", "-write_id3v1", "0", "-write_xing", "1",
-    "-fs", String(mp3Bytes(seconds, opts.mp3BitrateKbps)), "-f", "mp3", file(paths.mp3),
+    "-c:a",
+    "libmp3lame",
+    "-b:a",
+    `${opts.mp3BitrateKbps}k`,
+    "-compression_level",
+    String(opts.mp3Quality),
+    "-id3v2_version",
+    "0",
+    "-write_id3v1",
+    "0",
+    "-write_xing",
+    "1",
+    "-fs",
+    String(mp3Bytes(seconds, opts.mp3BitrateKbps)),
+    "-f",
+    "mp3",
+    file(paths.mp3),
   ]);
 }
 
 /** PCM (+ gain) → an encoder: `codec` holds the codec, its options, the size bound and the output. */
 function pcmEncode(pcm: string, channels: 1 | 2, gainDb: number | null, seconds: number, codec: string[]): string[] {
   return [
-    ...GLOBAL, "-loglevel", "error",
+    ...GLOBAL,
+    "-loglevel",
+    "error",
     ...pcmInput(pcm, channels, seconds),
     ...(gainDb === null ? [] : ["-af", gainFilter(gainDb)]),
-    "-ar", String(OUTPUT_SAMPLE_RATE), "-ac", String(channels), "-map_metadata", "-1",
+    "-ar",
+    String(OUTPUT_SAMPLE_RATE),
+    "-ac",
+    String(channels),
+    "-map_metadata",
+    "-1",
     ...codec,
   ];
 }
@@ -190,9 +229,16 @@ export function oggEncodeArgs(
 ): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
   return pcmEncode(paths.pcm, channels, gainDb, seconds, [
-    "-c:a", "libvorbis", "-b:a", `${opts.mp3BitrateKbps}k`,
+    "-c:a",
+    "libvorbis",
+    "-b:a",
+    `${opts.mp3BitrateKbps}k`,
     // Average bitrate may run above the nominal one on dense material: bounded at twice it.
-    "-fs", String(mp3Bytes(seconds, 2 * opts.mp3BitrateKbps)), "-f", "ogg", file(paths.ogg),
+    "-fs",
+    String(mp3Bytes(seconds, 2 * opts.mp3BitrateKbps)),
+    "-f",
+    "ogg",
+    file(paths.ogg),
   ]);
 }
 
@@ -200,12 +246,7 @@ export function oggEncodeArgs(
  * Decode the delivered Ogg and measure it, as the plugin hears it: cut at `samples`, the last page's granule
  * position, where libvorbisfile stops (this ffmpeg's decoder plays the encoder's final overlap past it).
  */
-export function oggVerifyArgs(
-  oggPath: string,
-  samples: number,
-  channels: 1 | 2,
-  opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">,
-): string[] {
+export function oggVerifyArgs(oggPath: string, samples: number, channels: 1 | 2, opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">): string[] {
   return decodeAndMeter("ogg", oggPath, `atrim=end_sample=${Math.max(1, Math.floor(samples))}`, channels, opts, ["-f", "null", "pipe:1"]);
 }
 
@@ -219,19 +260,24 @@ function decodeAndMeter(
   output: string[],
 ): string[] {
   return [
-    ...GLOBAL, "-loglevel", "info",
-    ...inputGuards(format), "-t", num(opts.maxSeconds + DECODE_SLACK_SECONDS), "-i", file(path),
-    "-filter_complex", tapMeter(chain, opts, channels),
-    "-map", "[out]", ...output,
+    ...GLOBAL,
+    "-loglevel",
+    "info",
+    ...inputGuards(format),
+    "-t",
+    num(opts.maxSeconds + DECODE_SLACK_SECONDS),
+    "-i",
+    file(path),
+    "-filter_complex",
+    tapMeter(chain, opts, channels),
+    "-map",
+    "[out]",
+    ...output,
   ];
 }
 
 /** Decode the delivered MP3 once: measured on a side branch, float PCM on stdout for the waveform peaks. */
-export function verifyArgs(
-  mp3Path: string,
-  channels: 1 | 2,
-  opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">,
-): string[] {
+export function verifyArgs(mp3Path: string, channels: 1 | 2, opts: Pick<AudioOptions, "maxSeconds" | "monoAsDualMono">): string[] {
   const seconds = opts.maxSeconds + DECODE_SLACK_SECONDS;
   return decodeAndMeter("mp3", mp3Path, "", channels, opts, ["-c:a", "pcm_f32le", "-fs", String(pcmBytes(seconds, channels)), "-f", "f32le", "pipe:1"]);
 }

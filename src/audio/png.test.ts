@@ -80,7 +80,7 @@ describe("waveform PNG", () => {
     const img = ffmpegDecode(renderWaveformPng([Number.NaN, -1, Infinity, 2], { width: 4, height: 10 }));
     expect([0, 1, 2, 3].map((x) => columnHeight(img, x))).toEqual([0, 0, 0, 10]);
     expect(ffmpegDecode(renderWaveformPng([], { width: 4, height: 4 })).rgba.every((b) => b === 0)).toBe(true);
-    expect(() => renderWaveformPng([0.5], { color: "red\"/><script>" })).toThrow(RangeError);
+    expect(() => renderWaveformPng([0.5], { color: 'red"/><script>' })).toThrow(RangeError);
     expect(() => renderWaveformPng([0.5], { width: 0 })).toThrow(RangeError);
     expect(() => encodePng(2, 2, new Uint8Array(15))).toThrow(RangeError);
   });

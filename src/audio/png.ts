@@ -47,7 +47,7 @@ export function encodePng(width: number, height: number, rgba: Uint8Array): Uint
   const parts = [SIGNATURE, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(raw, { level: 6 })), chunk("IEND", new Uint8Array(0))];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) out.set(p, at), (at += p.length);
   return out;
 }
 
@@ -77,7 +77,8 @@ export function renderWaveformPng(peaks: readonly number[], options: Partial<Wav
     const half = Math.min(1, p) * mid;
     if (half <= 0) continue;
     // Rows whose pixel band [y, y+1) overlaps [mid − half, mid + half], with alpha = the covered fraction.
-    const top = mid - half, bottom = mid + half;
+    const top = mid - half,
+      bottom = mid + half;
     for (let y = Math.max(0, Math.floor(top)); y < Math.min(height, Math.ceil(bottom)); y++) {
       const cover = Math.min(y + 1, bottom) - Math.max(y, top);
       if (cover <= 0) continue;

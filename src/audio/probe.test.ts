@@ -5,7 +5,14 @@ import { DEFAULT_AUDIO_OPTIONS, resolveAudioOptions } from "./options.ts";
 import { ALLOWED_CODECS, parseProbe } from "./probe.ts";
 
 const limits = DEFAULT_AUDIO_OPTIONS;
-const audio = (o: Record<string, unknown> = {}) => ({ codec_type: "audio", codec_name: "pcm_s16le", sample_rate: "44100", channels: 2, bits_per_sample: 16, ...o });
+const audio = (o: Record<string, unknown> = {}) => ({
+  codec_type: "audio",
+  codec_name: "pcm_s16le",
+  sample_rate: "44100",
+  channels: 2,
+  bits_per_sample: 16,
+  ...o,
+});
 const json = (stream: Record<string, unknown>, format: Record<string, unknown> = { format_name: "wav", duration: "16.000000", bit_rate: "1411200" }) => ({
   streams: [stream],
   format,
@@ -23,7 +30,13 @@ const code = (f: () => unknown) => {
 describe("parseProbe", () => {
   test("a plain WAV", () => {
     expect(parseProbe(json(audio()), "wav", limits)).toEqual({
-      format: "wav", codec: "pcm_s16le", sampleRate: 44100, channels: 2, durationSeconds: 16, bitsPerSample: 16, bitRate: 1411200,
+      format: "wav",
+      codec: "pcm_s16le",
+      sampleRate: 44100,
+      channels: 2,
+      durationSeconds: 16,
+      bitsPerSample: 16,
+      bitRate: 1411200,
     });
   });
 
@@ -44,7 +57,11 @@ describe("parseProbe", () => {
   });
 
   test("cover art before the audio is skipped", () => {
-    const r = parseProbe({ streams: [{ codec_type: "video", codec_name: "mjpeg" }, audio({ codec_name: "mp3", bits_per_sample: 0 })], format: { duration: "8.0" } }, "mp3", limits);
+    const r = parseProbe(
+      { streams: [{ codec_type: "video", codec_name: "mjpeg" }, audio({ codec_name: "mp3", bits_per_sample: 0 })], format: { duration: "8.0" } },
+      "mp3",
+      limits,
+    );
     expect(r).toMatchObject({ codec: "mp3", bitsPerSample: null, durationSeconds: 8, bitRate: null });
   });
 

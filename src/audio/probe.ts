@@ -58,10 +58,7 @@ export function parseProbe(output: unknown, format: AudioFormat, limits: ProbeLi
   const sampleRate = positive(stream.sample_rate);
   if (sampleRate === null) throw new AudioError("corrupt_audio", `The ${label} file has no valid sample rate`);
   if (sampleRate < limits.minSampleRate || sampleRate > limits.maxSampleRate) {
-    throw new AudioError(
-      "unsupported_sample_rate",
-      `Sample rate ${sampleRate} Hz is not accepted (${limits.minSampleRate}–${limits.maxSampleRate} Hz)`,
-    );
+    throw new AudioError("unsupported_sample_rate", `Sample rate ${sampleRate} Hz is not accepted (${limits.minSampleRate}–${limits.maxSampleRate} Hz)`);
   }
   const channels = positive(stream.channels);
   if (channels === null) throw new AudioError("corrupt_audio", `The ${label} file has no valid channel count`);
@@ -90,13 +87,7 @@ export function parseProbe(output: unknown, format: AudioFormat, limits: ProbeLi
 }
 
 /** Runs ffprobe on `path` with the sniffed demuxer forced. */
-export async function probeAudio(
-  runner: FfmpegRunner,
-  path: string,
-  format: AudioFormat,
-  limits: ProbeLimits,
-  signal?: AbortSignal,
-): Promise<ProbeResult> {
+export async function probeAudio(runner: FfmpegRunner, path: string, format: AudioFormat, limits: ProbeLimits, signal?: AbortSignal): Promise<ProbeResult> {
   const r = await runner.run("ffprobe", probeArgs(path, format), { signal });
   let json: unknown;
   try {
@@ -105,7 +96,11 @@ export async function probeAudio(
     json = undefined;
   }
   if (json === undefined) {
-    throw new AudioError("corrupt_audio", `The file could not be read as ${FORMAT_LABEL[format]} audio`, `ffprobe exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
+    throw new AudioError(
+      "corrupt_audio",
+      `The file could not be read as ${FORMAT_LABEL[format]} audio`,
+      `ffprobe exit ${r.exitCode}: ${r.stderr.slice(-2000)}`,
+    );
   }
   return parseProbe(json, format, limits);
 }

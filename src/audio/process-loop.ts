@@ -29,7 +29,7 @@ export function registerProcessLoop(deps: Deps) {
 export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, ctx: JobContext) {
   const { postId } = job.payload;
   const [post] = await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1);
-  if (!post || post.status !== "processing") return { skipped: true };
+  if (post?.status !== "processing") return { skipped: true };
   try {
     const result = await deps.ffmpeg.withTempDir(async (dir) => {
       const original = await deps.storage.get(post.originalKey);
@@ -52,34 +52,41 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       deps.storage.put(waveformPngKey, result.png, { contentType: "image/png" }),
     ]);
     const now = deps.clock.now();
-    const updated = await deps.database.tx(async (tx) => {
-      const done = await tx
-        .update(posts)
-        .set({
-          status: "ready",
-          oggKey,
-          waveformPngKey,
-          loudnessLufs: round(result.measured.lufs, 2),
-          truePeakDb: round(result.measured.truePeakDb, 2),
-          durationSeconds: round(result.measured.durationSeconds, 4),
-          sampleCount: result.measured.sampleCount,
-          sampleRate: result.measured.sampleRate,
-          channels: result.measured.channels,
-          gainMode: result.gainMode,
-          inputLufs: round(result.input.lufs, 2),
-          readyAt: now,
-          updatedAt: now,
-        })
-        .where(and(eq(posts.id, postId), eq(posts.status, "processing")))
-        .returning({ id: posts.id });
-      // The author's post_count counts ready posts; it changes in the same transaction (never drifts).
-      if (done.length) await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, post.userId));
-      if (done.length) await onPostReady(deps, tx, postId, post.userId);
-      return done;
-    }, {
-      // After the commit: followers connected over WebSocket get new_post.
-      afterCommit: (done) => void (done.length && publishPostReady(deps, postId)),
-    });
+    const updated = await deps.database.tx(
+      async (tx) => {
+        const done = await tx
+          .update(posts)
+          .set({
+            status: "ready",
+            oggKey,
+            waveformPngKey,
+            loudnessLufs: round(result.measured.lufs, 2),
+            truePeakDb: round(result.measured.truePeakDb, 2),
+            durationSeconds: round(result.measured.durationSeconds, 4),
+            sampleCount: result.measured.sampleCount,
+            sampleRate: result.measured.sampleRate,
+            channels: result.measured.channels,
+            gainMode: result.gainMode,
+            inputLufs: round(result.input.lufs, 2),
+            readyAt: now,
+            updatedAt: now,
+          })
+          .where(and(eq(posts.id, postId), eq(posts.status, "processing")))
+          .returning({ id: posts.id });
+        // The author's post_count counts ready posts; it changes in the same transaction (never drifts).
+        if (done.length)
+          await tx
+            .update(users)
+            .set({ postCount: sql`${users.postCount} + 1` })
+            .where(eq(users.id, post.userId));
+        if (done.length) await onPostReady(deps, tx, postId, post.userId);
+        return done;
+      },
+      {
+        // After the commit: followers connected over WebSocket get new_post.
+        afterCommit: (done) => void (done.length && publishPostReady(deps, postId)),
+      },
+    );
     // Deleted while we worked: drop what we just stored.
     if (updated.length === 0) await removePostMedia(deps, postId);
     return {

@@ -132,7 +132,9 @@ describe("bad uploads are refused with a typed error", () => {
     const data = new TextDecoder("latin1").decode(whole.subarray(0, 200)).indexOf("data");
     const insert = (extra: Uint8Array) => new Uint8Array([...whole.subarray(0, data), ...extra, ...whole.subarray(data)]);
     const spy = spying(runner);
-    expect((await refusal({ bytes: insert(new Uint8Array(1 << 20)) }, spy)).message).toMatch(/^The WAV file has \d+ bytes that are not a chunk before its data chunk$/);
+    expect((await refusal({ bytes: insert(new Uint8Array(1 << 20)) }, spy)).message).toMatch(
+      /^The WAV file has \d+ bytes that are not a chunk before its data chunk$/,
+    );
     const junk = new Uint8Array(300 * 8);
     for (let i = 0; i < 300; i++) junk.set(ascii("JUNK"), i * 8);
     expect((await refusal({ bytes: insert(junk) }, spy)).message).toContain("more than 256 chunks");
@@ -195,7 +197,18 @@ describe("bad uploads are refused with a typed error", () => {
   test("an MP3 whose Xing header understates its length is cut at the bound while decoding", async () => {
     // A Xing header saying 10 s, followed by an hour of frames: the decode stops just past LOOP_MAX_SECONDS.
     const xing = await lavfi(join(src, "xing8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-id3v2_version", "0", "-f", "mp3"]);
-    const short = await lavfi(join(src, "raw8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+    const short = await lavfi(join(src, "raw8.mp3"), "sine=f=440:r=8000:d=10", [
+      "-c:a",
+      "libmp3lame",
+      "-b:a",
+      "8k",
+      "-write_xing",
+      "0",
+      "-id3v2_version",
+      "0",
+      "-f",
+      "mp3",
+    ]);
     const head = new Uint8Array(await Bun.file(xing).arrayBuffer());
     const body = new Uint8Array(await Bun.file(short).arrayBuffer());
     const bytes = new Uint8Array(head.length + body.length * 359);

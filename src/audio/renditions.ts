@@ -66,7 +66,7 @@ export async function queueMissingRenditions(deps: Deps): Promise<number> {
 export async function addRenditions(deps: Deps, job: JobInfo<AddRenditionsPayload>, ctx: JobContext) {
   const { postId } = job.payload;
   const [post] = await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1);
-  if (!post || post.status !== "ready") return { skipped: "not a ready post" };
+  if (post?.status !== "ready") return { skipped: "not a ready post" };
   if (post.oggKey && post.waveformPngKey) return { skipped: "has its renditions" };
 
   const dirs = ["loops", postId];

@@ -19,7 +19,16 @@ const SnippetResponse = t.Object(
     duration_seconds: t.Number(),
     format: t.String(),
   },
-  { examples: [{ audio_url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav", url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav", duration_seconds: 4.2, format: "wav" }] },
+  {
+    examples: [
+      {
+        audio_url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav",
+        url: "http://localhost:8787/media/snippets/01934f7e/3f2a.wav",
+        duration_seconds: 4.2,
+        format: "wav",
+      },
+    ],
+  },
 );
 const UploadOrSnippet = t.Union([UploadResponse, SnippetResponse], { examples: UploadResponse.examples });
 const StatusResponse = t.Object(
@@ -35,7 +44,9 @@ const StatusResponse = t.Object(
 
 const UploadForm = t.Object({
   audio_file: t.Optional(t.File({ description: "the loop (plugin's field name); WAV, AIFF, FLAC, MP3 or Ogg, decided by content" })),
-  audio: t.Optional(t.File({ description: "a direct-message audio snippet (plugin chat, at most 30 s): stored unlisted, never a post; answers {audio_url, url}" })),
+  audio: t.Optional(
+    t.File({ description: "a direct-message audio snippet (plugin chat, at most 30 s): stored unlisted, never a post; answers {audio_url, url}" }),
+  ),
   file: t.Optional(t.File({ description: "alternative file field name" })),
   ...UploadTextFields.properties,
 });
@@ -69,11 +80,26 @@ export const audioRoutes = (deps: Deps) => {
         rateLimit: "uploads",
         accepts: uploadBody,
         body: UploadForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
-        response: { 200: UploadResponse, 201: UploadOrSnippet, 202: UploadResponse, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema },
+        response: {
+          200: UploadResponse,
+          201: UploadOrSnippet,
+          202: UploadResponse,
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          413: ErrorSchema,
+          415: ErrorSchema,
+          422: ErrorSchema,
+          429: ErrorSchema,
+        },
         detail: {
           summary: "Share a loop (plugin): multipart with the file in audio_file; a chat snippet in audio",
           description:
-            "Fields (all optional strings): filename, bpm, key, genre, daw, duration_seconds, duration_bars, sample_rate, channels, recording_id (32 hex, the idempotency key), comment_audience. Also accepts an Idempotency-Key header. Answers 201 ready, or 202 processing with the final audio_url when processing takes longer than UPLOAD_WAIT_MS; a retried upload answers 200 with the same post. A file in the field audio (and none in audio_file) is a direct-message snippet: stored unlisted (never a post) and answered 201 {audio_url, url, duration_seconds, format}.",
+            "Fields (all optional strings): filename, bpm, key, genre, daw, duration_seconds, duration_bars, sample_rate, " +
+            "channels, recording_id (32 hex, the idempotency key), comment_audience. Also accepts an Idempotency-Key header. " +
+            "Answers 201 ready, or 202 processing with the final audio_url when processing takes longer than UPLOAD_WAIT_MS; a " +
+            "retried upload answers 200 with the same post. A file in the field audio (and none in audio_file) is a " +
+            "direct-message snippet: stored unlisted (never a post) and answered 201 {audio_url, url, duration_seconds, format}.",
         },
       },
     )

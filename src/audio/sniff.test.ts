@@ -14,8 +14,19 @@ const bytes = (...parts: (number[] | Uint8Array)[]) => new Uint8Array(parts.flat
 function wavHeader(dataBytes: number, o: { extensible?: boolean; tag?: number; bits?: number; extra?: number[] } = {}) {
   const bits = o.bits ?? 16;
   const fmt = o.extensible
-    ? [...u16le(0xfffe), ...u16le(2), ...u32le(48000), ...u32le(48000 * 2 * (bits / 8)), ...u16le(2 * (bits / 8)), ...u16le(bits),
-       ...u16le(22), ...u16le(bits), ...u32le(3), ...u16le(o.tag ?? 1), ...ascii("\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71")]
+    ? [
+        ...u16le(0xfffe),
+        ...u16le(2),
+        ...u32le(48000),
+        ...u32le(48000 * 2 * (bits / 8)),
+        ...u16le(2 * (bits / 8)),
+        ...u16le(bits),
+        ...u16le(22),
+        ...u16le(bits),
+        ...u32le(3),
+        ...u16le(o.tag ?? 1),
+        ...ascii("\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"),
+      ]
     : [...u16le(o.tag ?? 1), ...u16le(2), ...u32le(44100), ...u32le(44100 * 4), ...u16le(4), ...u16le(bits)];
   return bytes(ascii("RIFF"), u32le(36 + dataBytes), ascii("WAVE"), ascii("fmt "), u32le(fmt.length), fmt, o.extra ?? [], ascii("data"), u32le(dataBytes));
 }
@@ -83,12 +94,39 @@ describe("readPcmLayout", () => {
   test("WAVE_FORMAT_EXTENSIBLE reports its sub-format; other chunks before data are skipped (odd sizes padded)", () => {
     const extra = [...ascii("LIST"), ...u32le(3), 1, 2, 3, 0];
     const head = wavHeader(96, { extensible: true, bits: 24, tag: 3, extra });
-    expect(readPcmLayout(head, head.length + 96, "wav")).toMatchObject({ extensible: true, codec: "0x0003", sampleRate: 48000, bitsPerSample: 24, declaredBytes: 96 });
+    expect(readPcmLayout(head, head.length + 96, "wav")).toMatchObject({
+      extensible: true,
+      codec: "0x0003",
+      sampleRate: 48000,
+      bitsPerSample: 24,
+      declaredBytes: 96,
+    });
   });
   test("AIFF: COMM and SSND (whose 8-byte offset/block prefix is not sample data)", () => {
     const rate44100 = [0x40, 0x0e, 0xac, 0x44, 0, 0, 0, 0, 0, 0];
-    const head = bytes(ascii("FORM"), u32be(0), ascii("AIFF"), ascii("COMM"), u32be(18), u16be(1), u32be(100), u16be(16), rate44100, ascii("SSND"), u32be(8 + 200), u32be(0), u32be(0));
-    expect(readPcmLayout(head, head.length + 200, "aiff")).toMatchObject({ codec: "NONE", channels: 1, sampleRate: 44100, bitsPerSample: 16, declaredBytes: 200, availableBytes: 200 });
+    const head = bytes(
+      ascii("FORM"),
+      u32be(0),
+      ascii("AIFF"),
+      ascii("COMM"),
+      u32be(18),
+      u16be(1),
+      u32be(100),
+      u16be(16),
+      rate44100,
+      ascii("SSND"),
+      u32be(8 + 200),
+      u32be(0),
+      u32be(0),
+    );
+    expect(readPcmLayout(head, head.length + 200, "aiff")).toMatchObject({
+      codec: "NONE",
+      channels: 1,
+      sampleRate: 44100,
+      bitsPerSample: 16,
+      declaredBytes: 200,
+      availableBytes: 200,
+    });
     expect(readPcmLayout(head, head.length + 50, "aiff")).toMatchObject({ declaredBytes: 200, availableBytes: 50 });
   });
   test("no data chunk within what was read: null (ffprobe decides)", () => {
@@ -100,9 +138,22 @@ describe("readPcmLayout", () => {
 
 describe("MP3 frames and the gapless header", () => {
   test("frame headers", () => {
-    expect(parseFrameHeader(new Uint8Array(FRAME_128))).toEqual({ version: 1, bitrateKbps: 128, sampleRate: 44100, channels: 2, length: 417, samplesPerFrame: 1152 });
+    expect(parseFrameHeader(new Uint8Array(FRAME_128))).toEqual({
+      version: 1,
+      bitrateKbps: 128,
+      sampleRate: 44100,
+      channels: 2,
+      length: 417,
+      samplesPerFrame: 1152,
+    });
     expect(parseFrameHeader(new Uint8Array([0xff, 0xfb, 0x92, 0xc0]))).toMatchObject({ length: 418, channels: 1 });
-    expect(parseFrameHeader(new Uint8Array([0xff, 0xf3, 0x80, 0xc0]))).toMatchObject({ version: 2, bitrateKbps: 64, sampleRate: 22050, samplesPerFrame: 576, length: 208 });
+    expect(parseFrameHeader(new Uint8Array([0xff, 0xf3, 0x80, 0xc0]))).toMatchObject({
+      version: 2,
+      bitrateKbps: 64,
+      sampleRate: 22050,
+      samplesPerFrame: 576,
+      length: 208,
+    });
     expect(parseFrameHeader(new Uint8Array([0xff, 0xe3, 0x10, 0xc0]))).toMatchObject({ version: 2.5, bitrateKbps: 8, sampleRate: 11025 });
     expect(parseFrameHeader(new Uint8Array([0xff, 0xfb, 0x9c, 0]))).toBeNull(); // reserved rate
     expect(parseFrameHeader(new Uint8Array([0xff, 0xfb]))).toBeNull();
@@ -123,7 +174,10 @@ describe("MP3 frames and the gapless header", () => {
     info.splice(lame + 21, 3, 0x24, 0x04, 0x80); // delay 576, padding 1152
     const file = bytes(FRAME_128, info, frame(), frame(), frame());
     expect(inspectMp3(file)).toEqual({
-      frames: 3, sampleRate: 44100, channels: 2, cbrKbps: 128,
+      frames: 3,
+      sampleRate: 44100,
+      channels: 2,
+      cbrKbps: 128,
       xing: { tag: "Info", frames: 3, bytes: 417 * 4, encoderDelay: 576, padding: 1152 },
     });
     // A frame at another bitrate: not CBR. No Info frame: xing null.
@@ -161,7 +215,9 @@ describe("declaredExtent: where the header says the content ends", () => {
   });
 
   test("zero bytes before the data chunk, too many chunks, no data chunk, a truncated data chunk", async () => {
-    expect(await extent(wav(400, { before: new Array(4096).fill(0) }), "wav")).toEqual({ problem: expect.stringContaining("not a chunk before its data chunk") });
+    expect(await extent(wav(400, { before: new Array(4096).fill(0) }), "wav")).toEqual({
+      problem: expect.stringContaining("not a chunk before its data chunk"),
+    });
     const many = new Array(MAX_CHUNKS).fill(chunk("JUNK", [])).flat();
     expect(await extent(wav(400, { before: many }), "wav")).toEqual({ problem: `has more than ${MAX_CHUNKS} chunks` });
     expect(await extent(wav(400, { before: many.slice(2 * 8) }), "wav")).toHaveProperty("end"); // fmt, data and 254 others: the most there may be
@@ -180,7 +236,22 @@ describe("declaredExtent: where the header says the content ends", () => {
 
   test("AIFF: the same walk, big-endian, with the SSND prefix", async () => {
     const rate44100 = [0x40, 0x0e, 0xac, 0x44, 0, 0, 0, 0, 0, 0];
-    const aiff = bytes(ascii("FORM"), u32be(0), ascii("AIFF"), ascii("COMM"), u32be(18), u16be(1), u32be(100), u16be(16), rate44100, ascii("SSND"), u32be(8 + 200), u32be(0), u32be(0), new Array(200).fill(3));
+    const aiff = bytes(
+      ascii("FORM"),
+      u32be(0),
+      ascii("AIFF"),
+      ascii("COMM"),
+      u32be(18),
+      u16be(1),
+      u32be(100),
+      u16be(16),
+      rate44100,
+      ascii("SSND"),
+      u32be(8 + 200),
+      u32be(0),
+      u32be(0),
+      new Array(200).fill(3),
+    );
     expect(await extent(aiff, "aiff")).toEqual({ end: aiff.length });
     expect(await extent(bytes(aiff, new Array(1000).fill(0)), "aiff")).toEqual({ end: aiff.length });
     expect(await extent(aiff.subarray(0, aiff.length - 50), "aiff")).toEqual({ truncated: { declared: 200, available: 150 } });
@@ -188,10 +259,25 @@ describe("declaredExtent: where the header says the content ends", () => {
 
   /** fLaC, a STREAMINFO block (last), then `frames` bytes. */
   function flac(o: { minBlock?: number; maxBlock?: number; maxFrame?: number; total: number; channels?: number; bits?: number }, frames: number) {
-    const channels = o.channels ?? 2, bits = o.bits ?? 16;
-    const info = [...u16be(o.minBlock ?? 4096), ...u16be(o.maxBlock ?? 4096), 0, 0, 14, (o.maxFrame ?? 0) >> 16, ((o.maxFrame ?? 0) >> 8) & 255, (o.maxFrame ?? 0) & 255,
+    const channels = o.channels ?? 2,
+      bits = o.bits ?? 16;
+    const info = [
+      ...u16be(o.minBlock ?? 4096),
+      ...u16be(o.maxBlock ?? 4096),
+      0,
+      0,
+      14,
+      (o.maxFrame ?? 0) >> 16,
+      ((o.maxFrame ?? 0) >> 8) & 255,
+      (o.maxFrame ?? 0) & 255,
       // 20 bits rate (44100), 3 bits channels - 1, 5 bits bits - 1, 36 bits total samples
-      0x0a, 0xc4, 0x40 | ((channels - 1) << 1) | ((bits - 1) >> 4), (((bits - 1) & 15) << 4) | Math.floor(o.total / 2 ** 32), ...u32be(o.total % 2 ** 32), ...new Array(16).fill(0)];
+      0x0a,
+      0xc4,
+      0x40 | ((channels - 1) << 1) | ((bits - 1) >> 4),
+      (((bits - 1) & 15) << 4) | Math.floor(o.total / 2 ** 32),
+      ...u32be(o.total % 2 ** 32),
+      ...new Array(16).fill(0),
+    ];
     return bytes(ascii("fLaC"), [0x80, 0, 0, 34], info, new Array(frames).fill(0));
   }
 

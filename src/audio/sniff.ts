@@ -121,10 +121,7 @@ export type ReadAt = (at: number, length: number) => Promise<Uint8Array>;
  * 7 s for ffprobe alone). `end` is null when the header does not say (Ogg; MP3 without a Xing byte count; FLAC
  * without a total sample count).
  */
-export type Extent =
-  | { end: number | null }
-  | { truncated: { declared: number; available: number } }
-  | { problem: string };
+export type Extent = { end: number | null } | { truncated: { declared: number; available: number } } | { problem: string };
 
 /** Bytes after the declared end that are tolerated: an ID3v1 tag, sector padding, a missing or extra pad byte. */
 export const TRAILING_MARGIN = 64 * 1024;
@@ -217,7 +214,8 @@ async function flacEnd(read: ReadAt, first: number): Promise<number | null> {
       const s = await read(at + 4, 34);
       if (s.length < 34) return null;
       const v = new DataView(s.buffer, s.byteOffset, 34);
-      const minBlock = v.getUint16(0), maxBlock = v.getUint16(2);
+      const minBlock = v.getUint16(0),
+        maxBlock = v.getUint16(2);
       const maxFrame = (s[7]! << 16) | (s[8]! << 8) | s[9]!;
       const channels = ((s[12]! >> 1) & 7) + 1;
       const bits = (((s[12]! & 1) << 4) | (s[13]! >> 4)) + 1;

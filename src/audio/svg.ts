@@ -42,8 +42,5 @@ export function renderWaveformSvg(peaks: readonly number[], options: Partial<Wav
   const d = peaks.length
     ? `M0 ${r1(mid)}L${top.join("L")}L${n} ${r1(mid)}L${bottom.join("L")}Z`
     : `M0 ${r1(mid - o.minHalfHeight)}H${n}V${r1(mid + o.minHalfHeight)}H0Z`;
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${n} ${o.height}" preserveAspectRatio="none">` +
-    `<path fill="${o.color}" d="${d}"/></svg>`
-  );
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${n} ${o.height}" preserveAspectRatio="none">` + `<path fill="${o.color}" d="${d}"/></svg>`;
 }

@@ -17,7 +17,16 @@ const refusal = (fields: Record<string, unknown>, header: string | null = null) 
 describe("parseUploadMeta", () => {
   test("the plugin's fields, trimmed and read", () => {
     const m = parseUploadMeta(
-      { filename: " Night\u0007 chords ", bpm: "120.0", key: "A minor", genre: "lofi, house,,", daw: "Ableton Live", duration_bars: "8", recording_id: "0123456789ABCDEF0123456789ABCDEF", extra: "ignored" },
+      {
+        filename: " Night\u0007 chords ",
+        bpm: "120.0",
+        key: "A minor",
+        genre: "lofi, house,,",
+        daw: "Ableton Live",
+        duration_bars: "8",
+        recording_id: "0123456789ABCDEF0123456789ABCDEF",
+        extra: "ignored",
+      },
       " key-12345 ",
     );
     expect(m).toEqual({
@@ -35,7 +44,14 @@ describe("parseUploadMeta", () => {
   });
 
   test("nothing given: defaults, nothing refused", () => {
-    expect(parseUploadMeta({}, null)).toMatchObject({ title: "Untitled loop", bpm: null, durationBars: null, recordingId: null, idempotencyKey: null, genres: [] });
+    expect(parseUploadMeta({}, null)).toMatchObject({
+      title: "Untitled loop",
+      bpm: null,
+      durationBars: null,
+      recordingId: null,
+      idempotencyKey: null,
+      genres: [],
+    });
   });
 
   test("a tempo outside 20-400 is stored as unknown, numbers as Number() reads them", () => {

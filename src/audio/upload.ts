@@ -60,7 +60,17 @@ const checkFields = TypeCompiler.Compile(UploadTextFields);
 const checkHeaders = TypeCompiler.Compile(UploadHeaders);
 /** How much of each field is read (longer values are cut, as before the schema). */
 const FIELD_MAX: Record<keyof typeof UploadTextFields.properties, number> = {
-  filename: 120, bpm: 20, key: 40, genre: 200, daw: 60, duration_seconds: 20, duration_bars: 10, sample_rate: 20, channels: 10, recording_id: 64, comment_audience: 20,
+  filename: 120,
+  bpm: 20,
+  key: 40,
+  genre: 200,
+  daw: 60,
+  duration_seconds: 20,
+  duration_bars: 10,
+  sample_rate: 20,
+  channels: 10,
+  recording_id: 64,
+  comment_audience: 20,
 };
 
 export type UploadFields = Record<string, unknown>;
@@ -94,13 +104,20 @@ export function parseUploadMeta(fields: UploadFields, idempotencyHeader: string 
   // unknown (bpm 0 in answers) rather than refusing the loop or inventing a clamped tempo.
   const bpm = f.bpm ? Number(f.bpm) : null;
   return {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what the title must not keep
     title: f.filename.replace(/[\u0000-\u001f\u007f]/g, "") || "Untitled loop",
     bpm: bpm !== null && bpm >= MIN_BPM && bpm <= MAX_BPM ? bpm : null,
     // The plugin names keys as its detector does ("A minor", "F# major"; "C major" by default): read any common
     // spelling; a key we cannot read is stored as unknown rather than refusing the loop (src/audio/keys.ts).
     key: normalizeKey(f.key),
     daw: f.daw,
-    genres: f.genre ? f.genre.split(",").map((g) => g.trim()).filter(Boolean).slice(0, 5) : [],
+    genres: f.genre
+      ? f.genre
+          .split(",")
+          .map((g) => g.trim())
+          .filter(Boolean)
+          .slice(0, 5)
+      : [],
     durationBars: f.duration_bars ? Number(f.duration_bars) : null,
     commentAudience: f.comment_audience || "everyone",
     recordingId: f.recording_id.toLowerCase() || null,
@@ -123,7 +140,11 @@ async function findExisting(deps: Deps, userId: string, meta: UploadMeta): Promi
     meta.idempotencyKey ? eq(posts.idempotencyKey, meta.idempotencyKey) : undefined,
   ].filter(Boolean);
   for (const k of keys) {
-    const [p] = await deps.database.db.select().from(posts).where(and(eq(posts.userId, userId), k!)).limit(1);
+    const [p] = await deps.database.db
+      .select()
+      .from(posts)
+      .where(and(eq(posts.userId, userId), k!))
+      .limit(1);
     if (p) return p;
   }
   return undefined;
@@ -138,8 +159,10 @@ async function checkQuota(deps: Deps, userId: string, bytes: number) {
     .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${posts.originalBytes}), 0)` })
     .from(posts)
     .where(and(eq(posts.userId, userId), ne(posts.status, "failed")));
-  if (USER_MAX_LOOPS && Number(row?.n ?? 0) >= USER_MAX_LOOPS) throw errors.forbidden("quota_exceeded", `This server keeps at most ${USER_MAX_LOOPS} loops per producer`);
-  if (USER_MAX_BYTES && Number(row?.bytes ?? 0) + bytes > USER_MAX_BYTES) throw errors.forbidden("quota_exceeded", "Your storage quota on this server is used up");
+  if (USER_MAX_LOOPS && Number(row?.n ?? 0) >= USER_MAX_LOOPS)
+    throw errors.forbidden("quota_exceeded", `This server keeps at most ${USER_MAX_LOOPS} loops per producer`);
+  if (USER_MAX_BYTES && Number(row?.bytes ?? 0) + bytes > USER_MAX_BYTES)
+    throw errors.forbidden("quota_exceeded", "Your storage quota on this server is used up");
 }
 
 /** Creates (or, for a retried upload, finds) the post and waits up to UPLOAD_WAIT_MS for it to be processed. */

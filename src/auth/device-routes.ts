@@ -42,23 +42,20 @@ const DeviceTokenBody = t.Object(
   { examples: [{ device_code: "Gm3xK0q8yVb2R7tN1cJd5eWf9hLs4uPz6aQiXo2Y1kE" }] },
 );
 
-const DeviceTokenResponse = t.Union(
-  [t.Object({ status: t.Literal("pending") }), t.Object({ status: t.Literal("complete"), auth: AuthObject })],
-  {
-    examples: [
-      { status: "pending" },
-      {
-        status: "complete",
-        auth: {
-          token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiIwMTkzIn0.c2lnbmF0dXJl",
-          refresh_token: "q8WJ1oX3d2Vx5f0m1Qy3c6l7Zr9t2u4w6y8A0C2E4G6",
-          expires_at: "2026-11-26T10:00:00.000Z",
-          user: SelfUser.examples[0],
-        },
+const DeviceTokenResponse = t.Union([t.Object({ status: t.Literal("pending") }), t.Object({ status: t.Literal("complete"), auth: AuthObject })], {
+  examples: [
+    { status: "pending" },
+    {
+      status: "complete",
+      auth: {
+        token: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaWQiOiIwMTkzIn0.c2lnbmF0dXJl",
+        refresh_token: "q8WJ1oX3d2Vx5f0m1Qy3c6l7Zr9t2u4w6y8A0C2E4G6",
+        expires_at: "2026-11-26T10:00:00.000Z",
+        user: SelfUser.examples[0],
       },
-    ],
-  },
-);
+    },
+  ],
+});
 
 const MESSAGES = {
   invalid_grant: "Unknown device code; ask for a new one",
@@ -67,7 +64,7 @@ const MESSAGES = {
 } as const;
 
 export const deviceRoutes = (deps: Deps) => {
-  const { config, clock } = deps;
+  const { config } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ip = (request: Request) => clientIp(request, trusted);
 

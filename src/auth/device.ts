@@ -91,7 +91,11 @@ export async function pollDeviceAuthorization(deps: Deps, deviceCode: string, cl
   const { db } = deps.database;
   const id = sha256(deviceCode);
   const now = deps.clock.now();
-  const [row] = await db.select().from(signInRequests).where(and(eq(signInRequests.id, id), eq(signInRequests.kind, KIND))).limit(1);
+  const [row] = await db
+    .select()
+    .from(signInRequests)
+    .where(and(eq(signInRequests.id, id), eq(signInRequests.kind, KIND)))
+    .limit(1);
   if (!row) return { status: "error", error: "invalid_grant" };
   // A spent code is as good as an expired one: the device must start over.
   if (row.status === "consumed" || row.expiresAt <= now) return { status: "error", error: "expired_token" };
@@ -169,12 +173,7 @@ export async function decideDeviceAuthorization(deps: Deps, userCode: string, ap
     .update(signInRequests)
     .set({ status: decision === "approve" ? "approved" : "denied", userId: approver.userId, authenticatedAt: approver.authenticatedAt })
     .where(
-      and(
-        eq(signInRequests.userCode, code),
-        eq(signInRequests.kind, KIND),
-        eq(signInRequests.status, "pending"),
-        sql`${signInRequests.expiresAt} > ${now}`,
-      ),
+      and(eq(signInRequests.userCode, code), eq(signInRequests.kind, KIND), eq(signInRequests.status, "pending"), sql`${signInRequests.expiresAt} > ${now}`),
     )
     .returning({ id: signInRequests.id });
   return rows.length > 0;

@@ -92,7 +92,12 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
         // One identity per provider per account: a second Google account with the same address is refused rather
         // than silently replacing the linked one.
         return {
-          result: refuse(errors.conflict("provider_account_mismatch", `The Sidechain account with this email is linked to a different ${label} account. Sign in with that one.`)),
+          result: refuse(
+            errors.conflict(
+              "provider_account_mismatch",
+              `The Sidechain account with this email is linked to a different ${label} account. Sign in with that one.`,
+            ),
+          ),
         };
       }
       await tx.insert(identities).values({ ...identity, userId: match.id });
@@ -110,7 +115,10 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
       await afterCredentialChange(deps, tx, match.id, "account_claimed_by_provider");
       await tx.insert(identities).values({ ...identity, userId: match.id });
       const user: UserRow = { ...match, passwordHash: null, emailVerified: true, updatedAt: now };
-      return { result: { ok: true, user, outcome: "claimed" }, notice: `${label} sign-in was added and confirmed this email address; any earlier password and sign-ins were removed` };
+      return {
+        result: { ok: true, user, outcome: "claimed" },
+        notice: `${label} sign-in was added and confirmed this email address; any earlier password and sign-ins were removed`,
+      };
     }
   }
 
@@ -254,7 +262,9 @@ export async function unlinkProvider(deps: Deps, auth: Auth, provider: ProviderN
     const [user] = await tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, auth.user.id)).limit(1);
     // L9: never remove the last way to sign in (no password and no other identity left).
     if (!user?.passwordHash && linked.length === 1) {
-      return refuse(errors.conflict("last_sign_in_method", `${label} is the only way to sign in to this account: set a password or link another account first`));
+      return refuse(
+        errors.conflict("last_sign_in_method", `${label} is the only way to sign in to this account: set a password or link another account first`),
+      );
     }
     await tx.delete(identities).where(eq(identities.id, target.id));
     // L7: every other session, refresh token and one-time token ends; this session stays signed in.

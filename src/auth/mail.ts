@@ -14,7 +14,11 @@ type Part = { lines: string[]; link?: Link };
 
 function message(to: string, subject: string, lines: string[], link?: Link, more: Part[] = []): MailMessage {
   const parts = [{ lines, link }, ...more];
-  const text = [...parts.flatMap((p, i) => [...(i ? [""] : []), ...p.lines, ...(p.link ? ["", `${p.link.label}: ${p.link.url}`] : [])]), "", "— Sidechain"].join("\n");
+  const text = [
+    ...parts.flatMap((p, i) => [...(i ? [""] : []), ...p.lines, ...(p.link ? ["", `${p.link.label}: ${p.link.url}`] : [])]),
+    "",
+    "— Sidechain",
+  ].join("\n");
   const html =
     `<!doctype html><html><body style="font-family:system-ui,sans-serif;line-height:1.5;max-width:36em">` +
     parts
@@ -59,22 +63,32 @@ export const mails = {
     message(
       to,
       "Confirm your email for Sidechain",
-      [`Hi ${username}, please confirm that this is your email address. You will need the password you chose when you created the account.`, "The link works for 24 hours."],
+      [
+        `Hi ${username}, please confirm that this is your email address. You will need the password you chose when you created the account.`,
+        "The link works for 24 hours.",
+      ],
       { url: link(publicUrl, "/verify-email", token), label: "Confirm my email" },
       [
         {
           lines: [
-            `If you did not create this account, someone else typed your address. Remove your address from the account "${username}" with the link below: the account loses its password and every device signed in to it is signed out. Nothing else is needed; the link works for 7 days.`,
+            `If you did not create this account, someone else typed your address. Remove your address from the account ` +
+              `"${username}" with the link below: the account loses its password and every device signed in to it is signed out. ` +
+              `Nothing else is needed; the link works for 7 days.`,
           ],
           link: { url: link(publicUrl, "/not-my-account", disownToken), label: "This was not me" },
         },
       ],
     ),
   resetPassword: (publicUrl: string, to: string, token: string) =>
-    message(to, "Reset your Sidechain password", ["Someone asked to reset the password of your Sidechain account.", "If it was not you, ignore this email. The link works for 30 minutes."], {
-      url: link(publicUrl, "/reset-password", token),
-      label: "Choose a new password",
-    }),
+    message(
+      to,
+      "Reset your Sidechain password",
+      ["Someone asked to reset the password of your Sidechain account.", "If it was not you, ignore this email. The link works for 30 minutes."],
+      {
+        url: link(publicUrl, "/reset-password", token),
+        label: "Choose a new password",
+      },
+    ),
   /** L5: someone tried to register with this email. Carries a set-password link when the account has none. */
   registrationAttempt: (publicUrl: string, to: string, username: string, setPasswordToken: string | null, providers: string[]) =>
     message(
@@ -88,10 +102,15 @@ export const mails = {
       setPasswordToken ? { url: link(publicUrl, "/set-password", setPasswordToken), label: "Set a password" } : undefined,
     ),
   setPassword: (publicUrl: string, to: string, token: string) =>
-    message(to, "Set a password for your Sidechain account", ["You asked to sign in with a password. Your account has none yet: set one with the link below.", "The link works once, for 24 hours."], {
-      url: link(publicUrl, "/set-password", token),
-      label: "Set a password",
-    }),
+    message(
+      to,
+      "Set a password for your Sidechain account",
+      ["You asked to sign in with a password. Your account has none yet: set one with the link below.", "The link works once, for 24 hours."],
+      {
+        url: link(publicUrl, "/set-password", token),
+        label: "Set a password",
+      },
+    ),
   /** L7: the owner hears about every credential or identity change. */
   securityChange: (to: string, what: string) =>
     message(to, `Sidechain security notice: ${what}`, [

@@ -46,7 +46,10 @@ export const PluginRefreshResponse = t.Object({
   user: t.Object({ id: t.String(), username: t.String() }),
 });
 export const RefreshResponse = t.Union([AuthResponse, PluginRefreshResponse], {
-  examples: [{ auth: { ...tokenExample, user: SelfUser.examples[0] } }, { token: tokenExample.token, expires_at: tokenExample.expires_at, user: { id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e", username: "nightbeats" } }],
+  examples: [
+    { auth: { ...tokenExample, user: SelfUser.examples[0] } },
+    { token: tokenExample.token, expires_at: tokenExample.expires_at, user: { id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e", username: "nightbeats" } },
+  ],
 });
 
 export const EmailBody = t.Object({ email: t.String({ maxLength: 254 }) }, { examples: [{ email: "night@example.com" }] });

@@ -51,21 +51,17 @@ export async function redeemOneTimeToken(deps: Deps, db: Db, token: string, purp
   const [row] = await db
     .update(oneTimeTokens)
     .set({ usedAt: now })
-    .where(
-      and(
-        eq(oneTimeTokens.tokenHash, sha256(token)),
-        eq(oneTimeTokens.purpose, purpose),
-        isNull(oneTimeTokens.usedAt),
-        gt(oneTimeTokens.expiresAt, now),
-      ),
-    )
+    .where(and(eq(oneTimeTokens.tokenHash, sha256(token)), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, now)))
     .returning();
   return row ?? null;
 }
 
 /** L7: a credential change invalidates every outstanding one-time token of the user. */
 export async function invalidateUserTokens(deps: Deps, db: Db, userId: string) {
-  await db.update(oneTimeTokens).set({ usedAt: deps.clock.now() }).where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt)));
+  await db
+    .update(oneTimeTokens)
+    .set({ usedAt: deps.clock.now() })
+    .where(and(eq(oneTimeTokens.userId, userId), isNull(oneTimeTokens.usedAt)));
 }
 
 /**
@@ -77,7 +73,14 @@ export async function findLiveOneTimeToken(deps: Deps, token: string, purpose: P
   const [row] = await deps.database.db
     .select()
     .from(oneTimeTokens)
-    .where(and(eq(oneTimeTokens.tokenHash, sha256(token)), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt), gt(oneTimeTokens.expiresAt, deps.clock.now())))
+    .where(
+      and(
+        eq(oneTimeTokens.tokenHash, sha256(token)),
+        eq(oneTimeTokens.purpose, purpose),
+        isNull(oneTimeTokens.usedAt),
+        gt(oneTimeTokens.expiresAt, deps.clock.now()),
+      ),
+    )
     .limit(1);
   return row ?? null;
 }

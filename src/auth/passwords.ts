@@ -5,7 +5,12 @@ import commonList from "./common-passwords.txt" with { type: "text" };
 import { createLimiter } from "../lib/limit.ts";
 import { randomToken } from "../lib/crypto.ts";
 
-const COMMON = new Set(commonList.split("\n").map((l) => l.trim()).filter(Boolean));
+const COMMON = new Set(
+  commonList
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean),
+);
 
 /** Returns why the password is refused, or null when it is acceptable. */
 export function passwordProblem(password: string, context: string[] = []): string | null {

@@ -138,7 +138,10 @@ const slidExpiry = (deps: Deps, s: Session, now: number) => Math.min(now + deps.
 
 /** Reuse of a rotated-away token: someone holds a copy. The session dies for both holders. */
 async function revokeForReuse(deps: Deps, tx: Db, s: Session, reason: string, now: number) {
-  await tx.update(sessions).set({ revokedAt: now, revokeReason: reason }).where(and(eq(sessions.id, s.id), isNull(sessions.revokedAt)));
+  await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokeReason: reason })
+    .where(and(eq(sessions.id, s.id), isNull(sessions.revokedAt)));
   noticeRevocation(deps, s.userId);
 }
 
@@ -165,13 +168,24 @@ export async function rotateRefreshToken(deps: Deps, refreshToken: string): Prom
     // The new access token becomes the one the plugin's form may trade; nothing was traded, so no previous one.
     await tx
       .update(sessions)
-      .set({ refreshTokenHash: sha256(next), previousRefreshHash: hash, accessTokenId: tokenId, previousAccessTokenId: null, lastUsedAt: now, expiresAt: slidExpiry(deps, s, now) })
+      .set({
+        refreshTokenHash: sha256(next),
+        previousRefreshHash: hash,
+        accessTokenId: tokenId,
+        previousAccessTokenId: null,
+        lastUsedAt: now,
+        expiresAt: slidExpiry(deps, s, now),
+      })
       .where(eq(sessions.id, s.id));
     return { ok: true, session: s };
   });
   if (!result.ok) return result;
   const { token, expiresAt } = await signToken(deps, result.session, tokenId);
-  return { ok: true, userId: result.session.userId, tokens: { token, refresh_token: next, expires_at: expiresAt.toISOString(), session_id: result.session.id } };
+  return {
+    ok: true,
+    userId: result.session.userId,
+    tokens: { token, refresh_token: next, expires_at: expiresAt.toISOString(), session_id: result.session.id },
+  };
 }
 
 export type TradeResult = { ok: true; token: string; expiresAt: Date; userId: string } | { ok: false; reason: "invalid" | "reused" | "expired" };
@@ -231,7 +245,10 @@ export async function revokeUserSessions(deps: Deps, userId: string, reason: str
 
 export async function listSessions(deps: Deps, userId: string) {
   const now = deps.clock.now();
-  const rows = await deps.database.db.select().from(sessions).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)));
+  const rows = await deps.database.db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt)));
   return rows.filter((s) => isLive(s, now));
 }
 

@@ -24,18 +24,16 @@ const StreamTokenResponse = t.Object(
 
 export const streamTokenRoutes = (deps: Deps) => {
   const stream = createStreamTokens(deps.config, deps.clock);
-  return new Elysia({ name: "stream-token-routes", prefix: "/auth", detail: { tags: ["auth"] } })
-    .use(authGuard(deps))
-    .get(
-      "/stream-token",
-      ({ auth }) => {
-        if (!stream) throw errors.notFound("stream_disabled", "Stream.io is not configured on this server");
-        return { token: stream.userToken(auth.user.id), api_key: stream.apiKey, user_id: auth.user.id };
-      },
-      {
-        auth: true,
-        response: { 200: StreamTokenResponse, 401: ErrorSchema, 404: ErrorSchema },
-        detail: { summary: "A Stream.io user token for the signed-in user (404 stream_disabled when Stream.io is off)" },
-      },
-    );
+  return new Elysia({ name: "stream-token-routes", prefix: "/auth", detail: { tags: ["auth"] } }).use(authGuard(deps)).get(
+    "/stream-token",
+    ({ auth }) => {
+      if (!stream) throw errors.notFound("stream_disabled", "Stream.io is not configured on this server");
+      return { token: stream.userToken(auth.user.id), api_key: stream.apiKey, user_id: auth.user.id };
+    },
+    {
+      auth: true,
+      response: { 200: StreamTokenResponse, 401: ErrorSchema, 404: ErrorSchema },
+      detail: { summary: "A Stream.io user token for the signed-in user (404 stream_disabled when Stream.io is off)" },
+    },
+  );
 };

@@ -8,7 +8,10 @@ import type { Clock } from "../deps.ts";
 export type StreamTokens = { apiKey: string; userToken(userId: string): string };
 
 /** Returns null when Stream.io is not configured. The client is built once; building it makes no request. */
-export function createStreamTokens(config: Pick<Config, "STREAM_API_KEY" | "STREAM_API_SECRET" | "STREAM_BASE_URL" | "ACCESS_TOKEN_TTL_S">, clock: Clock): StreamTokens | null {
+export function createStreamTokens(
+  config: Pick<Config, "STREAM_API_KEY" | "STREAM_API_SECRET" | "STREAM_BASE_URL" | "ACCESS_TOKEN_TTL_S">,
+  clock: Clock,
+): StreamTokens | null {
   const { STREAM_API_KEY: apiKey, STREAM_API_SECRET: secret, STREAM_BASE_URL: basePath } = config;
   if (!apiKey || !secret) return null;
   const client = new StreamClient(apiKey, secret, basePath ? { basePath } : undefined);

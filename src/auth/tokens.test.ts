@@ -11,7 +11,11 @@ const now = Date.UTC(2026, 10, 25, 12);
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const base = { sub: "u1", sid: "s1", typ: "access", iss: "sidechain", aud: "sidechain-api" };
 const sign = (claims: object, header: object = { alg: "HS256", typ: "JWT" }) =>
-  new SignJWT(claims as never).setProtectedHeader(header as never).setIssuedAt(now / 1000).setExpirationTime(now / 1000 + 3600).sign(key);
+  new SignJWT(claims as never)
+    .setProtectedHeader(header as never)
+    .setIssuedAt(now / 1000)
+    .setExpirationTime(now / 1000 + 3600)
+    .sign(key);
 
 test("a token we signed verifies, and names its user and session", async () => {
   const { token, expiresAt } = await signAccessToken(secret, { userId: "u1", sessionId: "s1" }, now, 60);
@@ -37,11 +41,14 @@ test("an access token and a browser-session token never stand in for each other;
 test.each([
   ["alg none", async () => `${b64({ alg: "none", typ: "JWT" })}.${b64({ ...base, iat: 1, exp: 9e9 })}.`],
   ["HS512", () => sign(base, { alg: "HS512" })],
-  ["a crit header", async () => {
-    // jose refuses to sign with an unknown crit, so this one is signed by hand (correctly: only crit is wrong)
-    const unsigned = `${b64({ alg: "HS256", crit: ["x"], x: 1 })}.${b64({ ...base, iat: now / 1000, exp: now / 1000 + 3600 })}`;
-    return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
-  }],
+  [
+    "a crit header",
+    async () => {
+      // jose refuses to sign with an unknown crit, so this one is signed by hand (correctly: only crit is wrong)
+      const unsigned = `${b64({ alg: "HS256", crit: ["x"], x: 1 })}.${b64({ ...base, iat: now / 1000, exp: now / 1000 + 3600 })}`;
+      return `${unsigned}.${createHmac("sha256", secret).update(unsigned).digest("base64url")}`;
+    },
+  ],
   ["another typ header", () => sign(base, { alg: "HS256", typ: "at+jwt" })],
   ["wrong audience", () => sign({ ...base, aud: "other" })],
   ["wrong issuer", () => sign({ ...base, iss: "other" })],
@@ -49,11 +56,22 @@ test.each([
   ["a numeric jti", () => sign({ ...base, jti: 7 })],
   ["no session id", () => sign({ ...base, sid: undefined })],
   ["a numeric subject", () => sign({ ...base, sub: 1 })],
-  ["another key", () => new SignJWT(base).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(48)))],
-  ["a tampered payload", async () => {
-    const [h, , s] = (await sign(base)).split(".");
-    return `${h}.${b64({ ...base, sub: "admin", iat: 1, exp: 9e9 })}.${s}`;
-  }],
+  [
+    "another key",
+    () =>
+      new SignJWT(base)
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode("x".repeat(48))),
+  ],
+  [
+    "a tampered payload",
+    async () => {
+      const [h, , s] = (await sign(base)).split(".");
+      return `${h}.${b64({ ...base, sub: "admin", iat: 1, exp: 9e9 })}.${s}`;
+    },
+  ],
   ["two parts", async () => "abc.def"],
   ["not base64url", async () => "a+b.c/d.e=f"],
   ["a non-JSON header", async () => `${Buffer.from("nope").toString("base64url")}.${b64(base)}.sig`],
@@ -73,7 +91,11 @@ test("an audience list that includes ours is accepted, like jose does", async ()
 });
 
 test("a forged token that is also expired is invalid, not expired", async () => {
-  const forged = await new SignJWT(base).setProtectedHeader({ alg: "HS256" }).setIssuedAt(1).setExpirationTime(2).sign(new TextEncoder().encode("x".repeat(48)));
+  const forged = await new SignJWT(base)
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt(1)
+    .setExpirationTime(2)
+    .sign(new TextEncoder().encode("x".repeat(48)));
   expect(await verifyAccessToken(secret, forged, now)).toEqual({ ok: false, reason: "invalid" });
 });
 

@@ -45,7 +45,12 @@ export async function signAccessToken(secret: string, claims: AccessClaims, nowM
  * a token that expired that recently still pass (only the refresh route's trade uses it). A token that passed is
  * remembered (checkToken below).
  */
-export async function verifyAccessToken(secret: string, token: string, nowMs: number, opts: { type?: TokenType; graceMs?: number } = {}): Promise<VerifyResult> {
+export async function verifyAccessToken(
+  secret: string,
+  token: string,
+  nowMs: number,
+  opts: { type?: TokenType; graceMs?: number } = {},
+): Promise<VerifyResult> {
   const claims = checkToken(secret, token);
   if (!claims || claims.typ !== (opts.type ?? "access")) return { ok: false, reason: "invalid" };
   const nowS = Math.floor(nowMs / 1000);
@@ -93,7 +98,7 @@ function checkTokenOnce(secret: string, token: string): Claims | null {
   const [h, p, sig] = parts as [string, string, string];
   const header = decodeJson(h);
   // Pinned algorithm: "none", HS384/HS512 and asymmetric algorithms are refused before any key is used.
-  if (!header || header.alg !== "HS256" || "crit" in header || (header.typ !== undefined && header.typ !== "JWT")) return null;
+  if (header?.alg !== "HS256" || "crit" in header || (header.typ !== undefined && header.typ !== "JWT")) return null;
   const expected = createHmac("sha256", secret).update(`${h}.${p}`).digest();
   const given = Buffer.from(sig, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;

@@ -181,6 +181,7 @@ function routeQueries(db: Db, route: Route, routeReads: boolean) {
 export const STATEMENT_CACHE_SIZE = 512;
 class StatementCache extends SQLite {
   readonly #statements = new Lru<string, Statement>(STATEMENT_CACHE_SIZE);
+  // biome-ignore lint/suspicious/noExplicitAny: the same signature as bun:sqlite's Database.prepare, which it overrides
   override prepare<R, P extends SQLQueryBindings | SQLQueryBindings[]>(text: string, params?: P): Statement<R, P extends any[] ? P : [P]> {
     if (params !== undefined) return super.prepare(text, params);
     let st = this.#statements.get(text);

@@ -1,5 +1,5 @@
-// Recognising the database's constraint errors. Uniqueness is the database's job (docs/architecture.md, Data
-// rules): a concurrent writer loses at the INSERT, and the caller turns that into an answer. bun:sqlite and libSQL
+// Recognising the database's constraint errors. Uniqueness is the database's job (docs/architecture.md
+// "Data rules"): a concurrent writer loses at the INSERT, and the caller turns that into an answer. bun:sqlite and libSQL
 // word the error alike ("UNIQUE constraint failed: users.username"), and drizzle wraps driver errors, so the whole
 // cause chain is read.
 

@@ -11,9 +11,7 @@ export const MIGRATIONS: Migration[] = embeddedMigrations();
 const TABLE = "__drizzle_migrations"; // drizzle-kit's name, so its tooling recognises the database
 
 export async function applyMigrations(database: Database, migrations: Migration[] = MIGRATIONS): Promise<number> {
-  await database.db.run(
-    sql.raw(`CREATE TABLE IF NOT EXISTS ${TABLE} (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, created_at NUMERIC)`),
-  );
+  await database.db.run(sql.raw(`CREATE TABLE IF NOT EXISTS ${TABLE} (id INTEGER PRIMARY KEY, hash TEXT NOT NULL, created_at NUMERIC)`));
   let applied = 0;
   for (const m of migrations) {
     const did = await database.tx(async (tx) => {

@@ -71,14 +71,13 @@ export const identities = sqliteTable(
     id: text("id").primaryKey(),
     provider: text("provider").notNull(),
     providerUserId: text("provider_user_id").notNull(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     email: text("email"),
     linkedAt: integer("linked_at").notNull(),
   },
-  (t) => [
-    uniqueIndex("identities_provider_subject").on(t.provider, t.providerUserId),
-    uniqueIndex("identities_user_provider").on(t.userId, t.provider),
-  ],
+  (t) => [uniqueIndex("identities_provider_subject").on(t.provider, t.providerUserId), uniqueIndex("identities_user_provider").on(t.userId, t.provider)],
 );
 
 /** A signed-in device. Access tokens name the session (sid); every request checks it is still live. */
@@ -86,7 +85,9 @@ export const sessions = sqliteTable(
   "sessions",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
     lastUsedAt: integer("last_used_at").notNull(),
     /** Sliding expiry (30 days of inactivity). */
@@ -117,7 +118,9 @@ export const oneTimeTokens = sqliteTable(
     id: text("id").primaryKey(),
     purpose: text("purpose").notNull(),
     tokenHash: text("token_hash").notNull().unique(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /** e.g. the address a verification token proves. */
     email: text("email"),
     expiresAt: integer("expires_at").notNull(),
@@ -172,7 +175,9 @@ export const posts = sqliteTable(
   "posts",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /** processing | ready | failed */
     status: text("status").notNull(),
     error: text("error"),
@@ -237,8 +242,12 @@ export const posts = sqliteTable(
 export const follows = sqliteTable(
   "follows",
   {
-    followerId: text("follower_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    followeeId: text("followee_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    followerId: text("follower_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    followeeId: text("followee_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [
@@ -253,8 +262,12 @@ export const follows = sqliteTable(
 export const reactions = sqliteTable(
   "reactions",
   {
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    postId: text("post_id").notNull().references(() => posts.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
     emoji: text("emoji").notNull(),
     createdAt: integer("created_at").notNull(),
   },
@@ -266,8 +279,12 @@ export const plays = sqliteTable(
   "plays",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    postId: text("post_id").notNull().references(() => posts.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
     createdAt: integer("created_at").notNull(),
     listenMs: integer("listen_ms"),
   },
@@ -278,8 +295,12 @@ export const notifications = sqliteTable(
   "notifications",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    actorId: text("actor_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    actorId: text("actor_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     /** follow | reaction | new_post */
     kind: text("kind").notNull(),
     postId: text("post_id").references(() => posts.id, { onDelete: "cascade" }),

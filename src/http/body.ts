@@ -102,7 +102,8 @@ export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!;
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -154,7 +155,8 @@ export async function readBody(request: Request, accepts: Declared): Promise<unk
     const bytes = await readCapped(request, accepts.maxBytes);
     // The plugin sends Content-Type: application/json on requests with no body: that is an empty object.
     if (bytes.every((b) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09)) return {};
-    if (nestsDeeperThan(bytes, JSON_MAX_DEPTH)) throw errors.validation({ body: `Nested deeper than ${JSON_MAX_DEPTH} levels` }, "The JSON body is nested too deeply");
+    if (nestsDeeperThan(bytes, JSON_MAX_DEPTH))
+      throw errors.validation({ body: `Nested deeper than ${JSON_MAX_DEPTH} levels` }, "The JSON body is nested too deeply");
     try {
       return JSON.parse(new TextDecoder().decode(bytes));
     } catch {

@@ -13,7 +13,10 @@ const unmap = (ip: string) => (ip.startsWith("::ffff:") && isIP(ip.slice(7)) ===
 
 export function parseTrustedProxies(spec: string): BlockList {
   const list = new BlockList();
-  for (const raw of spec.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [addr, bits] = raw.split("/");
     const family = isIP(addr ?? "");
     if (!family) throw new Error(`TRUSTED_PROXIES: "${raw}" is not an IP address or CIDR`);
@@ -33,7 +36,10 @@ function trusted(list: BlockList, ip: string) {
 export function clientIp(request: Request, trustedProxies: BlockList): string {
   const peer = unmap(peers.get(request) ?? "");
   if (!peer || !trusted(trustedProxies, peer)) return peer || "unknown";
-  const chain = (request.headers.get("x-forwarded-for") ?? "").split(",").map((s) => unmap(s.trim())).filter((s) => isIP(s));
+  const chain = (request.headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((s) => unmap(s.trim()))
+    .filter((s) => isIP(s));
   for (let i = chain.length - 1; i >= 0; i--) if (!trusted(trustedProxies, chain[i]!)) return chain[i]!;
   return chain[0] ?? peer;
 }

@@ -39,7 +39,8 @@ export function setCookie(publicUrl: string, name: string, value: string, opts: 
 }
 
 /** The Set-Cookie value that deletes a cookie (same name, path and flags, Max-Age=0). */
-export const clearCookie = (publicUrl: string, name: string, opts: Omit<CookieOptions, "maxAgeS"> = {}) => setCookie(publicUrl, name, "", { ...opts, maxAgeS: 0 });
+export const clearCookie = (publicUrl: string, name: string, opts: Omit<CookieOptions, "maxAgeS"> = {}) =>
+  setCookie(publicUrl, name, "", { ...opts, maxAgeS: 0 });
 
 /** Appends Set-Cookie headers to a response (skipping undefined ones) and returns it. */
 export function withCookies(res: Response, cookies: readonly (string | undefined)[]): Response {

@@ -3,9 +3,9 @@
 // imports), so the page renders without internet access.
 import { Elysia } from "elysia";
 import { openapi } from "@elysiajs/openapi";
-// @ts-ignore: Bun file import, resolved to an embedded path at build time
+// @ts-expect-error: Bun file import, resolved to an embedded path at build time
 import uiScript from "swagger-ui-dist/swagger-ui-bundle.js" with { type: "file" };
-// @ts-ignore: Bun file import
+// @ts-expect-error: Bun file import
 import uiStyle from "swagger-ui-dist/swagger-ui.css" with { type: "file" };
 
 const ASSETS: Record<string, { path: string; type: string }> = {
@@ -26,7 +26,8 @@ export const docs = (version: string) =>
             title: "Sidechain API",
             version,
             description:
-              "The API of a self-hosted Sidechain server. Errors are always `{error, message, fields?}` with a non-2xx status; success bodies never contain an `error` key.",
+              "The API of a self-hosted Sidechain server. Errors are always `{error, message, fields?}` with a non-2xx status; " +
+              "success bodies never contain an `error` key.",
           },
           tags: [
             { name: "system", description: "Health and readiness" },
@@ -45,7 +46,11 @@ export const docs = (version: string) =>
       "/docs/assets/:name",
       ({ params, set }) => {
         const asset = ASSETS[params.name];
-        if (!asset) return new Response(JSON.stringify({ error: "not_found", message: "No such asset" }), { status: 404, headers: { "content-type": "application/json" } });
+        if (!asset)
+          return new Response(JSON.stringify({ error: "not_found", message: "No such asset" }), {
+            status: 404,
+            headers: { "content-type": "application/json" },
+          });
         set.headers["content-type"] = asset.type;
         set.headers["cache-control"] = "public, max-age=86400";
         return Bun.file(asset.path);

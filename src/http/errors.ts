@@ -35,10 +35,8 @@ export class ApiError extends Error {
 /** The error constructors features use; the code is the machine-readable part clients branch on. */
 export const errors = {
   badRequest: (code: string, message: string, fields?: Record<string, string>) => new ApiError(400, code, message, fields),
-  validation: (fields: Record<string, string>, message = "Some fields are invalid") =>
-    new ApiError(400, "validation_error", message, fields),
-  unauthorized: (code: "invalid_token" | "token_expired" | "invalid_credentials" | "unauthorized", message: string) =>
-    new ApiError(401, code, message),
+  validation: (fields: Record<string, string>, message = "Some fields are invalid") => new ApiError(400, "validation_error", message, fields),
+  unauthorized: (code: "invalid_token" | "token_expired" | "invalid_credentials" | "unauthorized", message: string) => new ApiError(401, code, message),
   forbidden: (code: string, message: string) => new ApiError(403, code, message),
   notFound: (code: string, message: string) => new ApiError(404, code, message),
   conflict: (code: string, message: string) => new ApiError(409, code, message),

@@ -71,7 +71,7 @@ describe("readMultipartToDisk", () => {
     const garbage = new Request("http://localhost/upload", {
       method: "POST",
       headers: { "content-type": "multipart/form-data; boundary=xyz" },
-      body: "--xyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno closing boundary",
+      body: '--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\nno closing boundary',
     });
     let e = await refusal(readMultipartToDisk(garbage, dir, { maxBytes: 10_000 }));
     expect([e.status, e.code]).toEqual([400, "invalid_form"]);

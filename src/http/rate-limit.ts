@@ -150,7 +150,10 @@ export function redisRateLimits(redis: Pick<RedisClient, "send">, o: { prefix: s
       return {
         async hit(k) {
           const now = o.clock.now();
-          const r = await ask(["EVAL", [WINDOW_SCRIPT, "1", key(opts.name, k), String(now), String(opts.windowMs), String(opts.limit), `${now}:${Bun.randomUUIDv7()}`]]);
+          const r = await ask([
+            "EVAL",
+            [WINDOW_SCRIPT, "1", key(opts.name, k), String(now), String(opts.windowMs), String(opts.limit), `${now}:${Bun.randomUUIDv7()}`],
+          ]);
           if (r === DOWN) return fallback.hit(k);
           if (Number(r) >= 0) throw errors.rateLimited((Number(r) + opts.windowMs - now) / 1000);
         },
@@ -167,7 +170,10 @@ export function redisRateLimits(redis: Pick<RedisClient, "send">, o: { prefix: s
           if (until > now) throw errors.rateLimited((until - now) / 1000);
         },
         async fail(k) {
-          const r = await ask(["EVAL", [FAIL_SCRIPT, "1", key(opts.name, k), String(o.clock.now()), String(opts.freeFailures), String(opts.maxS), String(BACKOFF_RECORD_TTL_MS)]]);
+          const r = await ask([
+            "EVAL",
+            [FAIL_SCRIPT, "1", key(opts.name, k), String(o.clock.now()), String(opts.freeFailures), String(opts.maxS), String(BACKOFF_RECORD_TTL_MS)],
+          ]);
           if (r === DOWN) return fallback.fail(k);
         },
         async succeed(k) {

@@ -7,6 +7,7 @@
 const BASE = "http://sidechain.invalid";
 const MAX_LENGTH = 2048;
 // C0 controls, DEL and C1 controls: browsers drop tabs and newlines from URLs, so "/\t/evil" would be "//evil".
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what a redirect target must not carry
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**

@@ -24,7 +24,10 @@ function recording(now = () => 0) {
 }
 
 const rejects = async (p: Promise<unknown>) => {
-  const err = await p.then(() => null, (e: unknown) => e);
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApiError);
   expect((err as ApiError).status).toBe(429);
 };
@@ -52,7 +55,14 @@ describe("route limits", () => {
     await r.hit("oauth-start", { ip: "1.2.3.4", userId: "u1" });
     await r.hit("uploads", { ip: "1.2.3.4", userId: "u1" });
     await r.hit("device-verify", { ip: "1.2.3.4", userId: "u1" });
-    expect(hits).toEqual(["auth-ip:login:1.2.3.4", "device-code:1.2.3.4", "oauth-flow:start:1.2.3.4", "uploads:u1", "device-verify:ip:1.2.3.4", "device-verify:user:u1"]);
+    expect(hits).toEqual([
+      "auth-ip:login:1.2.3.4",
+      "device-code:1.2.3.4",
+      "oauth-flow:start:1.2.3.4",
+      "uploads:u1",
+      "device-verify:ip:1.2.3.4",
+      "device-verify:user:u1",
+    ]);
   });
 
   test("groups that share a counter have their own budgets; names that share a group share one", async () => {

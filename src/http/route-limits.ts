@@ -84,9 +84,10 @@ export interface RouteLimits {
 }
 
 export function createRouteLimits(config: Config, limits: RateLimits): RouteLimits {
-  const counters = Object.fromEntries(
-    Object.entries(COUNTERS).map(([name, of]) => [name, limits.window({ name, ...of(config) })]),
-  ) as Record<CounterName, WindowLimiter>;
+  const counters = Object.fromEntries(Object.entries(COUNTERS).map(([name, of]) => [name, limits.window({ name, ...of(config) })])) as Record<
+    CounterName,
+    WindowLimiter
+  >;
   const maxS = config.LOGIN_BACKOFF_MAX_S;
   const freeFailures = config.LOGIN_FAILURES_BEFORE_BACKOFF;
   const userOf = (name: RouteLimitName, s: Subject) => {

@@ -39,7 +39,10 @@ function fakeSmtp(failures: number) {
 
 /** A mailer with its own started job runner. */
 async function mailerWith(transport: MailTransport | undefined, from = "no-reply@loops.example.com") {
-  const jobs = createJobQueue({ database: env.deps.database, clock: env.clock, log: env.deps.log }, { pollMs: 10, cleanup: { everyMs: 0, doneAfterMs: 1, failedAfterMs: 1 } });
+  const jobs = createJobQueue(
+    { database: env.deps.database, clock: env.clock, log: env.deps.log },
+    { pollMs: 10, cleanup: { everyMs: 0, doneAfterMs: 1, failedAfterMs: 1 } },
+  );
   queues.push(jobs);
   const mailer = createMailer({ database: env.deps.database, clock: env.clock, log: env.deps.log, jobs, from, ...(transport ? { transport } : {}) });
   await jobs.start();
@@ -47,7 +50,13 @@ async function mailerWith(transport: MailTransport | undefined, from = "no-reply
 }
 
 const outboxRow = async (to: string) => (await env.deps.database.db.select().from(mailOutbox).where(eq(mailOutbox.to, to)))[0];
-const jobOf = async (mailId: string) => (await env.deps.database.db.select().from(jobsTable).where(eq(jobsTable.dedupeKey, `mail:${mailId}`)))[0];
+const jobOf = async (mailId: string) =>
+  (
+    await env.deps.database.db
+      .select()
+      .from(jobsTable)
+      .where(eq(jobsTable.dedupeKey, `mail:${mailId}`))
+  )[0];
 const message = (to: string, subject = "Hello") => ({ to, subject, text: "Hi there", html: "<p>Hi there</p>" });
 
 test("with SMTP the message is recorded, sent in the background, and marked sent", async () => {
@@ -149,7 +158,10 @@ test("an attempt cut by a shutdown is given back without touching the message", 
   expect(row).toMatchObject({ status: "queued", attempts: 0, lastError: null });
   expect(await jobOf(row!.id)).toMatchObject({ status: "queued" });
   // Out of the way of the next tests' runners.
-  await env.deps.database.db.update(jobsTable).set({ status: "failed" }).where(eq(jobsTable.dedupeKey, `mail:${row!.id}`));
+  await env.deps.database.db
+    .update(jobsTable)
+    .set({ status: "failed" })
+    .where(eq(jobsTable.dedupeKey, `mail:${row!.id}`));
 });
 
 test("without SMTP the message stays in the outbox for `sidechain mail list`, with no job", async () => {

@@ -73,7 +73,10 @@ export function createMailer(opts: {
       // Given back at shutdown or taken over by another worker: that attempt is not ours to record.
       if (err instanceof JobShutdownError || err instanceof JobLeaseLostError) throw err;
       const last = job.attempt >= job.maxAttempts;
-      await db.update(mailOutbox).set({ status: last ? "failed" : "queued", attempts: job.attempt, lastError: errorMessage(err) }).where(eq(mailOutbox.id, id));
+      await db
+        .update(mailOutbox)
+        .set({ status: last ? "failed" : "queued", attempts: job.attempt, lastError: errorMessage(err) })
+        .where(eq(mailOutbox.id, id));
       if (last) mlog.error("mail delivery failed for good", errorFields(err));
       else mlog.warn("mail delivery failed; will retry", errorFields(err));
       throw err;
@@ -109,7 +112,11 @@ export function createMailer(opts: {
       // The job's runner looks at once after the commit (not before: it would not see the job yet on libSQL).
       if (transport) database.afterCommit(() => jobs.wake());
       // The log names the message, not its body: bodies carry one-time links.
-      log.info(transport ? "mail queued" : "mail kept in outbox (no SMTP_URL); read it with `sidechain mail list`", { mail_id: id, to: m.to, subject: m.subject });
+      log.info(transport ? "mail queued" : "mail kept in outbox (no SMTP_URL); read it with `sidechain mail list`", {
+        mail_id: id,
+        to: m.to,
+        subject: m.subject,
+      });
     },
 
     async idle() {

@@ -77,16 +77,14 @@ type MirrorDeps = Pick<Deps, "config" | "jobs">;
 /** A user signed up or changed their profile. */
 export const mirrorUserUpsert = (deps: MirrorDeps, tx: Db | null, userId: string) => mirrorChange(deps, tx, { kind: "user", userId });
 /** A post became ready (added as an activity to user:<owner>). */
-export const mirrorPostReady = (deps: MirrorDeps, tx: Db | null, postId: string, userId: string) =>
-  mirrorChange(deps, tx, { kind: "post", postId, userId });
+export const mirrorPostReady = (deps: MirrorDeps, tx: Db | null, postId: string, userId: string) => mirrorChange(deps, tx, { kind: "post", postId, userId });
 /** A mirrored (ready) post was deleted. Same job as mirrorPostReady: it reads which of the two is true. */
 export const mirrorPostDeleted = mirrorPostReady;
 /** A follow was created or removed (the job reads which). */
 export const mirrorFollow = (deps: MirrorDeps, tx: Db | null, followerId: string, followeeId: string) =>
   mirrorChange(deps, tx, { kind: "follow", followerId, followeeId });
 /** A reaction was set, changed or removed (the job reads which). */
-export const mirrorReaction = (deps: MirrorDeps, tx: Db | null, userId: string, postId: string) =>
-  mirrorChange(deps, tx, { kind: "reaction", userId, postId });
+export const mirrorReaction = (deps: MirrorDeps, tx: Db | null, userId: string, postId: string) => mirrorChange(deps, tx, { kind: "reaction", userId, postId });
 
 // ---------------------------------------------------------------------------------------------------------------
 // The job
@@ -143,7 +141,7 @@ async function readDesired(deps: Deps, o: MirrorObject): Promise<Desired> {
     }
     case "post": {
       const [p] = await db.select().from(posts).where(eq(posts.id, o.postId)).limit(1);
-      if (!p || p.status !== "ready") return { op: "delete-activity", id: o.postId };
+      if (p?.status !== "ready") return { op: "delete-activity", id: o.postId };
       return {
         op: "add-activity",
         ownerId: p.userId,
@@ -169,7 +167,7 @@ async function readDesired(deps: Deps, o: MirrorObject): Promise<Desired> {
     case "reaction": {
       const [p] = await db.select({ status: posts.status }).from(posts).where(eq(posts.id, o.postId)).limit(1);
       // A deleted post's activity (and its reactions) goes with the post job; an unpublished one was never sent.
-      if (!p || p.status !== "ready") return { op: "nothing" };
+      if (p?.status !== "ready") return { op: "nothing" };
       const [r] = await db
         .select({ emoji: reactions.emoji })
         .from(reactions)

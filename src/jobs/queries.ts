@@ -20,7 +20,7 @@ export const isFinal = (row: Pick<JobRow, "status"> | undefined): boolean => row
 
 /** `last_error` keeps the start of long messages only (a stack or an ffmpeg log can be huge). */
 export const ERROR_MAX_CHARS = 2000;
-const clip = (s: string) => (s.length > ERROR_MAX_CHARS ? s.slice(0, ERROR_MAX_CHARS - 1) + "…" : s);
+const clip = (s: string) => (s.length > ERROR_MAX_CHARS ? `${s.slice(0, ERROR_MAX_CHARS - 1)}…` : s);
 
 const fenced = (f: Fence) => and(eq(jobs.id, f.id), eq(jobs.status, "running"), eq(jobs.lockedBy, f.worker), eq(jobs.attempts, f.attempt));
 
@@ -98,7 +98,11 @@ export async function claimNext(db: Db, o: { types: string[]; worker: string; no
 
 /** Heartbeat: pushes the lease forward. False when the attempt is no longer ours (lease lost). */
 export async function extendLease(db: Db, f: Fence, now: number, leaseMs: number): Promise<boolean> {
-  const rows = await db.update(jobs).set({ leaseUntil: now + leaseMs, updatedAt: now }).where(fenced(f)).returning({ id: jobs.id });
+  const rows = await db
+    .update(jobs)
+    .set({ leaseUntil: now + leaseMs, updatedAt: now })
+    .where(fenced(f))
+    .returning({ id: jobs.id });
   return rows.length > 0;
 }
 
@@ -119,10 +123,7 @@ export async function completeJob(db: Db, f: Fence, result: JobResult | null, no
 
 /** A failed attempt: back to `queued` at `retryAt`, or `failed` for good (the dead letter) when retryAt is null. */
 export async function failJob(db: Db, f: Fence, error: string, retryAt: number | null, now: number): Promise<JobRow | undefined> {
-  const next =
-    retryAt === null
-      ? { status: "failed", finishedAt: now }
-      : { status: "queued", runAt: retryAt };
+  const next = retryAt === null ? { status: "failed", finishedAt: now } : { status: "queued", runAt: retryAt };
   const [row] = await db
     .update(jobs)
     .set({ ...next, lastError: clip(error), leaseUntil: null, lockedBy: null, updatedAt: now })
@@ -182,7 +183,10 @@ export async function retryFailedJob(db: Db, id: string, now: number): Promise<J
 /** The jobs among `ids` that are finished (done or failed). */
 export async function findFinished(db: Db, ids: string[]): Promise<JobRow[]> {
   if (!ids.length) return [];
-  return db.select().from(jobs).where(and(inArray(jobs.id, ids), inArray(jobs.status, ["done", "failed"])));
+  return db
+    .select()
+    .from(jobs)
+    .where(and(inArray(jobs.id, ids), inArray(jobs.status, ["done", "failed"])));
 }
 
 export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
@@ -193,12 +197,19 @@ export async function findJob(db: Db, id: string): Promise<JobRow | undefined> {
 /** The jobs holding these dedupe keys (those that exist). One statement: the keys travel as one JSON array. */
 export async function findByKeys(db: Db, keys: string[]): Promise<JobRow[]> {
   if (!keys.length) return [];
-  return db.select().from(jobs).where(sql`${jobs.dedupeKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`);
+  return db
+    .select()
+    .from(jobs)
+    .where(sql`${jobs.dedupeKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`);
 }
 
 /** Whether a job of `type` is queued and due now. */
 export async function anyDue(db: Db, type: string, now: number): Promise<boolean> {
-  const rows = await db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.type, type), eq(jobs.status, "queued"), lte(jobs.runAt, now))).limit(1);
+  const rows = await db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(eq(jobs.type, type), eq(jobs.status, "queued"), lte(jobs.runAt, now)))
+    .limit(1);
   return rows.length > 0;
 }
 
@@ -225,7 +236,10 @@ export async function hasLaterJob(db: Db, jobId: string, keyPrefix: string): Pro
 
 /** Deletes one job if it is finished (done or failed); a queued or running job stays. True when it was deleted. */
 export async function deleteFinished(db: Db, id: string): Promise<boolean> {
-  const rows = await db.delete(jobs).where(and(eq(jobs.id, id), inArray(jobs.status, ["done", "failed"]))).returning({ id: jobs.id });
+  const rows = await db
+    .delete(jobs)
+    .where(and(eq(jobs.id, id), inArray(jobs.status, ["done", "failed"])))
+    .returning({ id: jobs.id });
   return rows.length > 0;
 }
 

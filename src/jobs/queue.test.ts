@@ -255,7 +255,16 @@ for (const driver of DRIVERS) {
       const waiting = q.waitFor(job.id, 10_000);
       hold.open();
       const done = await waiting;
-      expect(done).toMatchObject({ id: job.id, status: "done", result: { doubled: 42 }, progress: 100, attempts: 1, lockedBy: null, leaseUntil: null, finishedAt: env.clock.now() });
+      expect(done).toMatchObject({
+        id: job.id,
+        status: "done",
+        result: { doubled: 42 },
+        progress: 100,
+        attempts: 1,
+        lockedBy: null,
+        leaseUntil: null,
+        finishedAt: env.clock.now(),
+      });
       expect(seen).toEqual([{ attempt: 1, payload: { n: 21 }, aborted: false }]);
       expect(await q.get(job.id)).toEqual(done!);
       // Already finished: answered from the row at once.
@@ -382,22 +391,26 @@ for (const driver of DRIVERS) {
       expect(count).toMatchObject({ max: 3, started: 12, soloMax: 1 });
     });
 
-    test("an instance killed mid-job leaves the job to another instance, which runs it once the lease expires", async () => {
-      const other = await otherInstance({ type: "transcode", mode: "hang" });
-      const { job } = await enqueue(env.deps, "transcode", { loop: 1 });
-      await until("the other instance runs the job", () => other.events.some((e) => e.event === "start" && e.id === job.id));
-      expect(await row(job.id)).toMatchObject({ status: "running", attempts: 1, lockedBy: other.worker });
-      other.proc.kill("SIGKILL"); // a crash: nothing is given back
-      await other.proc.exited;
+    test(
+      "an instance killed mid-job leaves the job to another instance, which runs it once the lease expires",
+      async () => {
+        const other = await otherInstance({ type: "transcode", mode: "hang" });
+        const { job } = await enqueue(env.deps, "transcode", { loop: 1 });
+        await until("the other instance runs the job", () => other.events.some((e) => e.event === "start" && e.id === job.id));
+        expect(await row(job.id)).toMatchObject({ status: "running", attempts: 1, lockedBy: other.worker });
+        other.proc.kill("SIGKILL"); // a crash: nothing is given back
+        await other.proc.exited;
 
-      const q = newQueue();
-      q.register("transcode", async (j) => ({ attempt: j.attempt }));
-      await q.start();
-      await q.pollOnce(); // a poll: the dead instance's lease is still valid
-      expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: other.worker });
-      env.clock.advance(LEASE_MS + 1);
-      expect(await q.waitFor(job.id, 10_000)).toMatchObject({ status: "done", attempts: 2, result: { attempt: 2 } });
-    }, PROCESS_TEST_TIMEOUT_MS);
+        const q = newQueue();
+        q.register("transcode", async (j) => ({ attempt: j.attempt }));
+        await q.start();
+        await q.pollOnce(); // a poll: the dead instance's lease is still valid
+        expect(await row(job.id)).toMatchObject({ status: "running", lockedBy: other.worker });
+        env.clock.advance(LEASE_MS + 1);
+        expect(await q.waitFor(job.id, 10_000)).toMatchObject({ status: "done", attempts: 2, result: { attempt: 2 } });
+      },
+      PROCESS_TEST_TIMEOUT_MS,
+    );
 
     test("a worker that froze past its lease cannot overwrite the outcome of the worker that took over", async () => {
       // A claims the job and freezes: its handler never returns, it sends no more heartbeats, and its only slot for
@@ -481,9 +494,18 @@ for (const driver of DRIVERS) {
       const fresh = await enqueue(env.deps, "resume", { n: 3 });
       // A dead instance held them; the first two leases have expired, the third lease has not.
       const dead = { status: "running", lockedBy: "dead-instance" } as const;
-      await database.db.update(jobs).set({ ...dead, attempts: 1, leaseUntil: now - 1 }).where(eq(jobs.id, left.job.id));
-      await database.db.update(jobs).set({ ...dead, attempts: 2, leaseUntil: now - 1 }).where(eq(jobs.id, last.job.id));
-      await database.db.update(jobs).set({ ...dead, attempts: 1, leaseUntil: now + LEASE_MS }).where(eq(jobs.id, fresh.job.id));
+      await database.db
+        .update(jobs)
+        .set({ ...dead, attempts: 1, leaseUntil: now - 1 })
+        .where(eq(jobs.id, left.job.id));
+      await database.db
+        .update(jobs)
+        .set({ ...dead, attempts: 2, leaseUntil: now - 1 })
+        .where(eq(jobs.id, last.job.id));
+      await database.db
+        .update(jobs)
+        .set({ ...dead, attempts: 1, leaseUntil: now + LEASE_MS })
+        .where(eq(jobs.id, fresh.job.id));
 
       const q = newQueue();
       q.register<{ n: number }>("resume", async (job) => ({ n: job.payload.n, attempt: job.attempt }));
@@ -507,35 +529,39 @@ for (const driver of DRIVERS) {
       expect(await q.waitFor(job.id, 10_000)).toMatchObject({ status: "done", result: { attempt: 2 }, lockedBy: null });
     });
 
-    test("two instances on one database never run the same job twice", async () => {
-      const ids = await env.deps.database.tx(async (tx) => {
-        const out: string[] = [];
-        for (let i = 0; i < 40; i++) out.push((await enqueue(env.deps, "share", { i }, { tx })).job.id);
-        return out;
-      });
-      // This instance takes two jobs and holds them until the other instance is working too, so both take part.
-      const q = newQueue({ concurrency: 2 });
-      const starts: string[] = [];
-      let other: Instance | undefined;
-      q.register("share", async (job) => {
-        starts.push(job.id);
-        await until("the other instance takes jobs too", () => !!other?.events.some((e) => e.event === "start"));
-        return { pid: process.pid };
-      });
-      await q.start();
-      other = await otherInstance({ type: "share", mode: "work", options: { concurrency: 3 } });
-      const done = await Promise.all(ids.map((id) => q.waitFor(id, 30_000)));
-      expect(done.map((j) => j?.status)).toEqual(ids.map(() => "done"));
+    test(
+      "two instances on one database never run the same job twice",
+      async () => {
+        const ids = await env.deps.database.tx(async (tx) => {
+          const out: string[] = [];
+          for (let i = 0; i < 40; i++) out.push((await enqueue(env.deps, "share", { i }, { tx })).job.id);
+          return out;
+        });
+        // This instance takes two jobs and holds them until the other instance is working too, so both take part.
+        const q = newQueue({ concurrency: 2 });
+        const starts: string[] = [];
+        let other: Instance | undefined;
+        q.register("share", async (job) => {
+          starts.push(job.id);
+          await until("the other instance takes jobs too", () => !!other?.events.some((e) => e.event === "start"));
+          return { pid: process.pid };
+        });
+        await q.start();
+        other = await otherInstance({ type: "share", mode: "work", options: { concurrency: 3 } });
+        const done = await Promise.all(ids.map((id) => q.waitFor(id, 30_000)));
+        expect(done.map((j) => j?.status)).toEqual(ids.map(() => "done"));
 
-      await other.stop(); // reads the rest of what it printed
-      const otherStarts = other.events.filter((e) => e.event === "start").map((e) => e.id!);
-      expect(starts.length).toBeGreaterThan(0);
-      expect(otherStarts.length).toBeGreaterThan(0);
-      // Every job ran exactly once, on one instance or the other, at its first attempt.
-      expect([...starts, ...otherStarts].sort()).toEqual([...ids].sort());
-      expect(done.every((j) => j!.attempts === 1)).toBe(true);
-      expect(new Set(done.map((j) => j!.result!.pid))).toEqual(new Set([process.pid, other.proc.pid]));
-    }, PROCESS_TEST_TIMEOUT_MS);
+        await other.stop(); // reads the rest of what it printed
+        const otherStarts = other.events.filter((e) => e.event === "start").map((e) => e.id!);
+        expect(starts.length).toBeGreaterThan(0);
+        expect(otherStarts.length).toBeGreaterThan(0);
+        // Every job ran exactly once, on one instance or the other, at its first attempt.
+        expect([...starts, ...otherStarts].sort()).toEqual([...ids].sort());
+        expect(done.every((j) => j!.attempts === 1)).toBe(true);
+        expect(new Set(done.map((j) => j!.result!.pid))).toEqual(new Set([process.pid, other.proc.pid]));
+      },
+      PROCESS_TEST_TIMEOUT_MS,
+    );
 
     test("a job enqueued in a transaction that rolls back never exists, not even for a running worker", async () => {
       const q = newQueue();
@@ -568,37 +594,41 @@ for (const driver of DRIVERS) {
       expect(calls).toBe(1);
     });
 
-    test("stop lets running jobs finish within the grace time, then gives the rest back to another instance", async () => {
-      const a = newQueue();
-      const quick = gate();
-      a.register("quick", async () => {
-        await quick.opened;
-        return { ok: true };
-      });
-      a.register("long", async (_job, ctx) => {
-        await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
-      });
-      await a.start();
-      const q1 = await a.enqueue("quick", {});
-      const q2 = await a.enqueue("long", {});
-      await until("both running", () => a.running === 2);
-      // The quick job is released once stop has begun; the long one never finishes and is aborted after the grace.
-      const stopped = a.stop({ graceMs: 1_000 });
-      quick.open();
-      await stopped;
-      expect(a.running).toBe(0);
-      expect(await row(q1.job.id)).toMatchObject({ status: "done", result: { ok: true } });
-      // Given back: queued, due now, its attempt not counted, no lease.
-      expect(await row(q2.job.id)).toMatchObject({ status: "queued", attempts: 0, lockedBy: null, leaseUntil: null, runAt: env.clock.now() });
-      await a.enqueue("quick", {}); // a stopped runner claims nothing
-      await a.pollOnce();
-      expect(await countOf("quick")).toBe(2);
-      expect((await env.deps.database.db.select().from(jobs).where(eq(jobs.status, "running"))).length).toBe(0);
+    test(
+      "stop lets running jobs finish within the grace time, then gives the rest back to another instance",
+      async () => {
+        const a = newQueue();
+        const quick = gate();
+        a.register("quick", async () => {
+          await quick.opened;
+          return { ok: true };
+        });
+        a.register("long", async (_job, ctx) => {
+          await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
+        });
+        await a.start();
+        const q1 = await a.enqueue("quick", {});
+        const q2 = await a.enqueue("long", {});
+        await until("both running", () => a.running === 2);
+        // The quick job is released once stop has begun; the long one never finishes and is aborted after the grace.
+        const stopped = a.stop({ graceMs: 1_000 });
+        quick.open();
+        await stopped;
+        expect(a.running).toBe(0);
+        expect(await row(q1.job.id)).toMatchObject({ status: "done", result: { ok: true } });
+        // Given back: queued, due now, its attempt not counted, no lease.
+        expect(await row(q2.job.id)).toMatchObject({ status: "queued", attempts: 0, lockedBy: null, leaseUntil: null, runAt: env.clock.now() });
+        await a.enqueue("quick", {}); // a stopped runner claims nothing
+        await a.pollOnce();
+        expect(await countOf("quick")).toBe(2);
+        expect((await env.deps.database.db.select().from(jobs).where(eq(jobs.status, "running"))).length).toBe(0);
 
-      expect(await a.waitFor(q2.job.id, 0)).toBeNull();
-      const other = await otherInstance({ type: "long", mode: "work" });
-      expect(await a.waitFor(q2.job.id, 10_000)).toMatchObject({ status: "done", attempts: 1, result: { pid: other.proc.pid } });
-    }, PROCESS_TEST_TIMEOUT_MS);
+        expect(await a.waitFor(q2.job.id, 0)).toBeNull();
+        const other = await otherInstance({ type: "long", mode: "work" });
+        expect(await a.waitFor(q2.job.id, 10_000)).toMatchObject({ status: "done", attempts: 1, result: { pid: other.proc.pid } });
+      },
+      PROCESS_TEST_TIMEOUT_MS,
+    );
 
     test("cleanup deletes finished jobs past their age and keeps the rest", async () => {
       const q = newQueue();

@@ -105,6 +105,7 @@ export type JobContext = {
 };
 
 /** Returns a small JSON result (stored on the row) or throws. Throw `PermanentJobError` to skip the retries. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing is the common case
 export type JobHandler<P extends JobPayload = JobPayload> = (job: JobInfo<P>, ctx: JobContext) => Promise<JobResult | void>;
 
 export type HandlerOptions = {
@@ -148,7 +149,8 @@ export class JobLeaseLostError extends Error {
   }
 }
 
-const isPermanent = (err: unknown) => err instanceof PermanentJobError || (typeof err === "object" && err !== null && (err as { permanent?: unknown }).permanent === true);
+const isPermanent = (err: unknown) =>
+  err instanceof PermanentJobError || (typeof err === "object" && err !== null && (err as { permanent?: unknown }).permanent === true);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Enqueue (usable without a runner, e.g. from scripts)
@@ -304,8 +306,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
   };
 
   /** Types with a free slot of their own (the overall bound is checked by the caller). */
-  const claimableTypes = () =>
-    [...handlers].filter(([type, h]) => (activeByType.get(type) ?? 0) < h.concurrency).map(([type]) => type);
+  const claimableTypes = () => [...handlers].filter(([type, h]) => (activeByType.get(type) ?? 0) < h.concurrency).map(([type]) => type);
 
   // One claiming loop at a time per instance; a wake during a loop makes it go round once more. Resolves when the
   // loop under way is over (that is, after the round the call asked for).
@@ -433,6 +434,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     // abortGraceMs, the abort reason: a handler that ignores its signal cannot hold its slot forever (it keeps
     // running detached; its late outcome is discarded).
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    // biome-ignore lint/suspicious/noConfusingVoidType: what a handler returned
     type Outcome = { ok: true; value: JobResult | void } | { ok: false; error: unknown };
     const abandoned = new Promise<Outcome>((resolve) => {
       const onAbort = () => (graceTimer = setTimeout(() => resolve({ ok: false, error: signal.reason }), o.abortGraceMs));

@@ -27,7 +27,11 @@ export function parseRange(header: string | null, size: number): ByteRange | "un
   return { start, end: last === "" ? size - 1 : Math.min(Number(last), size - 1) };
 }
 
-const tags = (header: string) => header.split(",").map((t) => t.trim()).filter(Boolean);
+const tags = (header: string) =>
+  header
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
 const opaque = (tag: string) => tag.replace(/^W\//, "");
 
 /** If-None-Match uses the weak comparison: `W/"x"` matches `"x"`; `*` matches any existing object. */

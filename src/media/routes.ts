@@ -65,9 +65,7 @@ export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
         return new Response(null, { status: 304, headers: rest });
       }
 
-      const range = rangeStillValid(request.headers.get("if-range"), info.etag)
-        ? parseRange(request.headers.get("range"), info.size)
-        : null;
+      const range = rangeStillValid(request.headers.get("if-range"), info.etag) ? parseRange(request.headers.get("range"), info.size) : null;
       if (range === "unsatisfiable") return unsatisfiable(info.size);
       if (range) headers["content-range"] = `bytes ${range.start}-${range.end}/${info.size}`;
       const status = range ? 206 : 200;
@@ -76,7 +74,7 @@ export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
         headers["content-length"] = String(range ? range.end - range.start + 1 : info.size);
         return new Response(null, { status, headers });
       }
-      let object;
+      let object: Awaited<ReturnType<Storage["get"]>>;
       try {
         object = await storage.get(key, range ?? undefined);
       } catch (err) {

@@ -20,7 +20,18 @@ import { findVisiblePost, type PostRow } from "./service.ts";
 export type DownloadInfo = {
   download_url: string;
   filename: string;
-  metadata: { post_id: string; title: string; producer: string; bpm: number; key: string; duration_seconds: number; duration_bars: number; genres: string[]; daw: string; format: "wav" };
+  metadata: {
+    post_id: string;
+    title: string;
+    producer: string;
+    bpm: number;
+    key: string;
+    duration_seconds: number;
+    duration_bars: number;
+    genres: string[];
+    daw: string;
+    format: "wav";
+  };
 };
 
 /** `loops/<id>/<hex>-original.flac` → `loops/<id>/<hex>-download.wav`. */
@@ -56,11 +67,30 @@ async function renderWav(deps: Deps, post: PostRow, key: string) {
     await Bun.write(input, new Response(original.body));
     const format = post.originalFormat;
     const r = await deps.ffmpeg.run("ffmpeg", [
-      "-nostdin", "-hide_banner", "-nostats", "-v", "error",
-      "-protocol_whitelist", PROTOCOL_WHITELIST, "-f", format, "-i", `file:${input}`,
-      "-map", "0:a:0", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-      "-c:a", format === "wav" ? "copy" : "pcm_s24le",
-      "-f", "wav", `file:${output}`,
+      "-nostdin",
+      "-hide_banner",
+      "-nostats",
+      "-v",
+      "error",
+      "-protocol_whitelist",
+      PROTOCOL_WHITELIST,
+      "-f",
+      format,
+      "-i",
+      `file:${input}`,
+      "-map",
+      "0:a:0",
+      "-map_metadata",
+      "-1",
+      "-fflags",
+      "+bitexact",
+      "-flags:a",
+      "+bitexact",
+      "-c:a",
+      format === "wav" ? "copy" : "pcm_s24le",
+      "-f",
+      "wav",
+      `file:${output}`,
     ]);
     if (r.exitCode !== 0) throw new Error(`ffmpeg could not render the download WAV: ${r.stderr.slice(-300)}`);
     await deps.storage.put(key, { path: output });
@@ -76,7 +106,10 @@ export async function downloadInfo(deps: Deps, postId: string, viewerId: string 
   const key = downloadKeyOf(p.originalKey);
   if (!(await deps.storage.exists(key))) await renderWav(deps, p, key);
   // Counted like plays: one atomic increment per download asked for (the producer sees download_count).
-  await deps.database.db.update(posts).set({ downloadCount: sql`${posts.downloadCount} + 1` }).where(eq(posts.id, p.id));
+  await deps.database.db
+    .update(posts)
+    .set({ downloadCount: sql`${posts.downloadCount} + 1` })
+    .where(eq(posts.id, p.id));
   return {
     download_url: deps.mediaUrl(key),
     filename: downloadFilename(p.title),

@@ -32,7 +32,19 @@ export function isPluginDelete(request: Request): boolean {
   for (const name of BROWSER_HEADERS) if (h.has(name)) return false;
   return true;
 }
-const BROWSER_HEADERS = ["sec-fetch-mode", "sec-fetch-dest", "sec-fetch-site", "sec-fetch-user", "sec-purpose", "purpose", "x-purpose", "x-moz", "origin", "referer", "cookie"];
+const BROWSER_HEADERS = [
+  "sec-fetch-mode",
+  "sec-fetch-dest",
+  "sec-fetch-site",
+  "sec-fetch-user",
+  "sec-purpose",
+  "purpose",
+  "x-purpose",
+  "x-moz",
+  "origin",
+  "referer",
+  "cookie",
+];
 
 const Ok = t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] });
 const Deleted = t.Object(
@@ -61,7 +73,18 @@ const Download = t.Object(
       {
         download_url: "http://localhost:8787/media/loops/01934f80/9c1d-download.wav",
         filename: "Midnight chords.wav",
-        metadata: { post_id: postExample.id, title: "Midnight chords", producer: "nightbeats", bpm: 120, key: "Am", duration_seconds: 16, duration_bars: 8, genres: ["lofi"], daw: "Ableton Live", format: "wav" },
+        metadata: {
+          post_id: postExample.id,
+          title: "Midnight chords",
+          producer: "nightbeats",
+          bpm: 120,
+          key: "Am",
+          duration_seconds: 16,
+          duration_bars: 8,
+          genres: ["lofi"],
+          daw: "Ableton Live",
+          format: "wav",
+        },
       },
     ],
   },
@@ -95,7 +118,10 @@ export const postRoutes = (deps: Deps) =>
         detail: {
           summary: "One post (a post still processing is visible to its owner only); the plugin's delete",
           description:
-            "A read, except for the plugin's delete (its DELETE arrives as this GET): a bodiless GET by the post's owner with a bearer token, Content-Type: application/json, no query string and no browser headers (Sec-Fetch-*, Origin, Referer, Cookie, Purpose) deletes the post and answers {ok, deleted, id}. Other clients read without a Content-Type and delete with DELETE or POST /posts/{id}/delete.",
+            "A read, except for the plugin's delete (its DELETE arrives as this GET): a bodiless GET by the post's owner with a " +
+            "bearer token, Content-Type: application/json, no query string and no browser headers (Sec-Fetch-*, Origin, Referer, " +
+            "Cookie, Purpose) deletes the post and answers {ok, deleted, id}. Other clients read without a Content-Type and " +
+            "delete with DELETE or POST /posts/{id}/delete.",
         },
       },
     )
@@ -131,7 +157,11 @@ export const postRoutes = (deps: Deps) =>
         const rows = await listUserPosts(deps, params.id, viewerId, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.post.createdAt, id: r.post.id }));
         const total = await countUserPosts(deps, params.id, viewerId === params.id);
-        void notePostsSeen(deps, viewerId, items.map((r) => r.post.id)).catch(() => undefined);
+        void notePostsSeen(
+          deps,
+          viewerId,
+          items.map((r) => r.post.id),
+        ).catch(() => undefined);
         return { posts: await enrichPosts(deps, items, viewerId), meta, total, has_more: meta.has_more };
       },
       {

@@ -31,7 +31,12 @@ export async function getPost(deps: Deps, id: string, viewerId: string | null): 
 }
 
 /** A user's posts, newest first (keyset on created_at, id). The owner also sees posts still processing or failed. */
-export async function listUserPosts(deps: Deps, userId: string, viewerId: string | null, page: { limit: number; before?: { createdAt: number; id: string }; offset?: number }) {
+export async function listUserPosts(
+  deps: Deps,
+  userId: string,
+  viewerId: string | null,
+  page: { limit: number; before?: { createdAt: number; id: string }; offset?: number },
+) {
   const own = viewerId === userId;
   const conds = [eq(posts.userId, userId)];
   if (!own) conds.push(eq(posts.status, "ready"));
@@ -68,7 +73,11 @@ export async function deletePost(deps: Deps, id: string, userId: string) {
   await deps.database.tx(async (tx) => {
     const [gone] = await tx.delete(posts).where(eq(posts.id, id)).returning({ status: posts.status });
     // Reactions, plays and notifications of the post go with it (foreign keys, ON DELETE CASCADE).
-    if (gone?.status === "ready") await tx.update(users).set({ postCount: sql`${users.postCount} - 1` }).where(eq(users.id, row.userId));
+    if (gone?.status === "ready")
+      await tx
+        .update(users)
+        .set({ postCount: sql`${users.postCount} - 1` })
+        .where(eq(users.id, row.userId));
     if (gone?.status === "ready") await mirrorPostDeleted(deps, tx, id, row.userId);
   });
   await removePostMedia(deps, id);

@@ -19,7 +19,16 @@ export type RealtimeEvent =
   /** A post became ready: its author's followers get `new_post`. */
   | { type: "post_ready"; post_id: string }
   /** A reaction was set/changed (liked) or removed: the owner and the post's recent viewers get post_liked/unliked. */
-  | { type: "reaction"; post_id: string; owner_id?: string; actor_id: string; liked: boolean; emoji: string; like_count: number; reaction_counts: Record<string, number> }
+  | {
+      type: "reaction";
+      post_id: string;
+      owner_id?: string;
+      actor_id: string;
+      liked: boolean;
+      emoji: string;
+      like_count: number;
+      reaction_counts: Record<string, number>;
+    }
   /** Someone followed (following) or unfollowed someone: the followee gets `follow` / `unfollow`. */
   | { type: "follow"; followee_id: string; follower_id: string; follower_count: number; following: boolean }
   /** A notification for its recipient. */

@@ -49,7 +49,13 @@ export function publishReaction(deps: BusDeps, r: ReactionChange) {
 
 /** `follow` (or `unfollow` when following is false) {followee_id, follower_id, follower_count} to the followee. */
 export function publishFollow(deps: BusDeps, f: { followerId: string; followeeId: string; followerCount: number; following?: boolean }) {
-  return publish(deps, { type: "follow", follower_id: f.followerId, followee_id: f.followeeId, follower_count: f.followerCount, following: f.following ?? true });
+  return publish(deps, {
+    type: "follow",
+    follower_id: f.followerId,
+    followee_id: f.followeeId,
+    follower_count: f.followerCount,
+    following: f.following ?? true,
+  });
 }
 
 /** `notification` {payload: notification} to its recipient (the notification as the notifications API shows it). */

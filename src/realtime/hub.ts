@@ -48,7 +48,6 @@ export function looksLikePlugin(request: Request): boolean {
   return /^WebSocket\+\+\//i.test(request.headers.get("user-agent") ?? "");
 }
 
-
 export type ConnData = {
   id: number;
   userId: string;
@@ -124,8 +123,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   };
 
   // ── presence ──
-  const entryOf = (u: LocalUser | undefined): PresenceEntry | null =>
-    u ? { n: u.conns.size, status: u.status, daw: u.daw, at: u.at } : null;
+  const entryOf = (u: LocalUser | undefined): PresenceEntry | null => (u ? { n: u.conns.size, status: u.status, daw: u.daw, at: u.at } : null);
 
   /** Writes this instance's entry as it is *now* and announces a visible change; serialized per user. */
   function syncPresence(userId: string, before?: () => Promise<void>) {
@@ -210,7 +208,11 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   let checking = false;
   async function checkSessions(conns: Conn[]) {
     if (conns.length === 0) return;
-    const live = await liveSessions(deps, conns.map((c) => c.data.sessionId), clock.now());
+    const live = await liveSessions(
+      deps,
+      conns.map((c) => c.data.sessionId),
+      clock.now(),
+    );
     for (const ws of conns) {
       if (!live.has(ws.data.sessionId) && all.has(ws)) closeWith(ws, CLOSE.sessionEnded, "This session has ended; sign in again");
     }
@@ -223,7 +225,8 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   let lastBeat = 0;
   async function tick() {
     const now = clock.now();
-    for (const ws of all) if (now - ws.data.lastSeen >= idleMs) closeWith(ws, CLOSE.idle, `No frame for ${config.WS_IDLE_TIMEOUT_S} s; send a heartbeat every 30 s`);
+    for (const ws of all)
+      if (now - ws.data.lastSeen >= idleMs) closeWith(ws, CLOSE.idle, `No frame for ${config.WS_IDLE_TIMEOUT_S} s; send a heartbeat every 30 s`);
     if (now - lastWatchSweep >= 60_000) {
       lastWatchSweep = now;
       watches.sweep(now);
@@ -334,7 +337,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       all.delete(ws);
       if (d.rejected) return;
       const u = users.get(d.userId);
-      if (!u || !u.conns.delete(ws)) return;
+      if (!u?.conns.delete(ws)) return;
       log.debug("ws close", { user_id: d.userId, conn: d.id, code, connections: u.conns.size });
       u.lastActivity = clock.now();
       if (closing) return;

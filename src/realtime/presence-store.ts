@@ -3,7 +3,8 @@
 // Each instance writes only its own *entry* per user: {n: open connections here, status, daw, at: when the status
 // was set}. An instance keeps a user's entry while that user has a connection there or is in the grace period
 // after the last one closed (n = 0). A user's presence is the aggregate of the live entries: online when there is
-// one; the status and DAW of the most recently set entry; connections = the sum of n (for the per-user cap). update() writes an entry and, atomically with it, compares the new
+// one; the status and DAW of the most recently set entry; connections = the sum of n (for the per-user cap). update()
+// writes an entry and, atomically with it, compares the new
 // aggregate with the last one announced for that user, so exactly one instance learns "it changed" and publishes
 // the `presence` event, however the instances interleave.
 //
@@ -127,7 +128,10 @@ end
 return {changed, status, daw, tostring(at), n}
 `;
 
-export function createRedisPresenceStore(redis: RedisClient, opts: { prefix: string; instanceId: string; instanceTtlMs: number; now?: () => number }): PresenceStore {
+export function createRedisPresenceStore(
+  redis: RedisClient,
+  opts: { prefix: string; instanceId: string; instanceTtlMs: number; now?: () => number },
+): PresenceStore {
   const { prefix, instanceId, instanceTtlMs } = opts;
   const k = {
     hash: (u: string) => `${prefix}:presence:${u}`,
@@ -139,7 +143,17 @@ export function createRedisPresenceStore(redis: RedisClient, opts: { prefix: str
   const clock = opts.now ?? Date.now;
 
   async function runUpdate(inst: string, userId: string, entry: PresenceEntry | null): Promise<UpdateResult> {
-    const r = (await redis.send("EVAL", [UPDATE_SCRIPT, "3", k.hash(userId), k.announced(userId), k.users(inst), inst, entry ? JSON.stringify(entry) : "", userId, k.instance])) as [number, string, string, string, number];
+    const r = (await redis.send("EVAL", [
+      UPDATE_SCRIPT,
+      "3",
+      k.hash(userId),
+      k.announced(userId),
+      k.users(inst),
+      inst,
+      entry ? JSON.stringify(entry) : "",
+      userId,
+      k.instance,
+    ])) as [number, string, string, string, number];
     const [changed, status, daw, at, connections] = r;
     const online = status !== "offline";
     return { changed: changed === 1, state: online ? { online, status: status as PresenceStatus, daw, at: Number(at), connections } : OFFLINE };
@@ -148,7 +162,12 @@ export function createRedisPresenceStore(redis: RedisClient, opts: { prefix: str
   /** Which of `ids` are live instances (one MGET of their liveness keys). */
   async function liveAmong(ids: string[]): Promise<Set<string>> {
     const others = ids.filter((i) => i !== instanceId);
-    const alive = others.length ? ((await redis.send("MGET", others.map((i) => k.instance + i))) as (string | null)[]) : [];
+    const alive = others.length
+      ? ((await redis.send(
+          "MGET",
+          others.map((i) => k.instance + i),
+        )) as (string | null)[])
+      : [];
     const set = new Set(others.filter((_, i) => alive[i] !== null));
     set.add(instanceId);
     return set;

@@ -11,7 +11,14 @@ import { visibility } from "./queries.ts";
 export type { Presence, PresenceFlags, PresenceView } from "./presence-types.ts";
 
 /** What a viewer who may not see a user's presence gets: the same fields and types, saying offline. */
-export const offlineView = (userId: string): PresenceView => ({ user_id: userId, is_online: false, is_in_studio: false, status: "offline", daw: "", last_active: null });
+export const offlineView = (userId: string): PresenceView => ({
+  user_id: userId,
+  is_online: false,
+  is_in_studio: false,
+  status: "offline",
+  daw: "",
+  last_active: null,
+});
 
 /** True when `viewerId` may see the presence of `userId`: the user themself, or one of their followers. */
 export async function seesPresenceOf(deps: Deps, viewerId: string | null, userId: string): Promise<boolean> {

@@ -58,7 +58,9 @@ export const PresenceFrame = t.Object({
 export const WatchFrame = t.Object({
   type: t.Union([t.Literal("watch"), t.Literal("unwatch")]),
   payload: t.Object({
-    post_ids: t.Array(t.Unknown(), { description: `post ids (or "loop:<id>"); ids that are not strings of 1–64 characters are skipped, at most ${WATCH_MAX_PER_FRAME} are taken` }),
+    post_ids: t.Array(t.Unknown(), {
+      description: `post ids (or "loop:<id>"); ids that are not strings of 1–64 characters are skipped, at most ${WATCH_MAX_PER_FRAME} are taken`,
+    }),
   }),
 });
 /** Every frame a client may send. */
@@ -67,8 +69,8 @@ export type ClientFrame = Static<typeof ClientFrame>;
 
 /** Per frame type: its schema, and the error answered when a frame of that type does not match it. */
 const BY_TYPE: Record<string, { schema: TSchema; error: readonly [code: string, message: string] }> = {
-  heartbeat: { schema: HeartbeatFrame, error: ["malformed_frame", "A heartbeat frame is {\"type\":\"heartbeat\"}"] },
-  ping: { schema: HeartbeatFrame, error: ["malformed_frame", "A ping frame is {\"type\":\"ping\"}"] },
+  heartbeat: { schema: HeartbeatFrame, error: ["malformed_frame", 'A heartbeat frame is {"type":"heartbeat"}'] },
+  ping: { schema: HeartbeatFrame, error: ["malformed_frame", 'A ping frame is {"type":"ping"}'] },
   presence: { schema: PresenceFrame, error: ["invalid_presence", 'payload.status must be "online", "in_studio" or "away"'] },
   watch: { schema: WatchFrame, error: ["invalid_watch", "payload.post_ids must be an array of post ids"] },
   unwatch: { schema: WatchFrame, error: ["invalid_watch", "payload.post_ids must be an array of post ids"] },

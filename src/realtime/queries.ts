@@ -9,12 +9,26 @@ export async function followerIds(deps: Pick<Deps, "database">, userId: string):
   return rows.map((r) => r.id);
 }
 
-export type FolloweeRow = { id: string; username: string; displayName: string; avatarKey: string | null; showActivityStatus: boolean; lastActiveAt: number | null };
+export type FolloweeRow = {
+  id: string;
+  username: string;
+  displayName: string;
+  avatarKey: string | null;
+  showActivityStatus: boolean;
+  lastActiveAt: number | null;
+};
 
 /** The users `userId` follows, with what a presence list shows. */
 export async function followees(deps: Pick<Deps, "database">, userId: string): Promise<FolloweeRow[]> {
   return deps.database.db
-    .select({ id: users.id, username: users.username, displayName: users.displayName, avatarKey: users.avatarKey, showActivityStatus: users.showActivityStatus, lastActiveAt: users.lastActiveAt })
+    .select({
+      id: users.id,
+      username: users.username,
+      displayName: users.displayName,
+      avatarKey: users.avatarKey,
+      showActivityStatus: users.showActivityStatus,
+      lastActiveAt: users.lastActiveAt,
+    })
     .from(follows)
     .innerJoin(users, eq(users.id, follows.followeeId))
     .where(eq(follows.followerId, userId));

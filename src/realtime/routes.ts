@@ -30,10 +30,9 @@ export const PresenceSchema = t.Object(presenceFields, { examples: [presenceExam
 
 const FollowingPresence = t.Object(
   {
-    users: t.Array(
-      t.Object({ ...presenceFields, username: t.String(), display_name: t.String(), avatar_url: t.String() }),
-      { description: "people you follow who are online now: in the studio first, then online, then away; newest activity first" },
-    ),
+    users: t.Array(t.Object({ ...presenceFields, username: t.String(), display_name: t.String(), avatar_url: t.String() }), {
+      description: "people you follow who are online now: in the studio first, then online, then away; newest activity first",
+    }),
     online_count: t.Integer(),
     in_studio_count: t.Integer(),
   },
@@ -57,7 +56,10 @@ export const realtimeRoutes = (deps: Deps) =>
     .get(
       "/users/:id/presence",
       async ({ params, viewer }) => {
-        const [v, sees] = await Promise.all([deps.presence.view([params.id]).then((m) => m.get(params.id)), seesPresenceOf(deps, viewer?.user.id ?? null, params.id)]);
+        const [v, sees] = await Promise.all([
+          deps.presence.view([params.id]).then((m) => m.get(params.id)),
+          seesPresenceOf(deps, viewer?.user.id ?? null, params.id),
+        ]);
         if (!v) throw errors.notFound("user_not_found", "No such user");
         // The same audience as the WebSocket's presence frames: anyone else (anonymous included) gets offline.
         return sees ? v : offlineView(params.id);
@@ -104,15 +106,21 @@ export const realtimeRoutes = (deps: Deps) =>
     .get(
       WS_PATH.replace(/^\/api\/v1/, ""),
       () =>
-        new Response(JSON.stringify({ error: "upgrade_required", message: "This is the WebSocket endpoint: connect with a WebSocket client and ?token=<access token>" }), {
-          status: 426,
-          headers: { "content-type": "application/json", upgrade: "websocket" },
-        }),
+        new Response(
+          JSON.stringify({ error: "upgrade_required", message: "This is the WebSocket endpoint: connect with a WebSocket client and ?token=<access token>" }),
+          {
+            status: 426,
+            headers: { "content-type": "application/json", upgrade: "websocket" },
+          },
+        ),
       {
         query: t.Object({
           token: t.Optional(t.String({ description: "the access token (or an Authorization: Bearer header)" })),
           client: t.Optional(
-            t.String({ description: 'what the client is, e.g. "web"; "plugin" (or the plugin\'s own connection, which sends no parameter) puts the user in_studio while connected' }),
+            t.String({
+              description:
+                'what the client is, e.g. "web"; "plugin" (or the plugin\'s own connection, which sends no parameter) puts the user in_studio while connected',
+            }),
           ),
         }),
         detail: {
@@ -121,9 +129,12 @@ export const realtimeRoutes = (deps: Deps) =>
             "Connect with a WebSocket client to `/api/v1/ws?token=<access token>`. Frames are JSON `{type, payload, timestamp}`. " +
             "Client → server: `heartbeat` (answered with `pong`), `presence` `{status: online|in_studio|away, daw}`, `watch`/`unwatch` `{post_ids}`. " +
             "Server → client: `new_post` `{id, author, post}`, `post_liked`/`post_unliked` `{post_id, like_count, reaction_counts}`, " +
-            "`follow` `{followee_id, follower_id, follower_count}`, `unfollow` (same payload, followed by `follower_count_update` with it), `notification`, `presence` (top-level `user_id, is_online, is_in_studio, status, last_active`), " +
-            "`error` (top-level `message`). Close codes: 1001 server_shutdown, 4000 idle_timeout, 4001 session_revoked, 4008 too_many_connections, 4029 rate_limited. " +
-            "The plugin's own connection (websocketpp's User-Agent, no Origin, no `client` parameter) or `?client=plugin` makes the user `in_studio` while it is open; " +
+            "`follow` `{followee_id, follower_id, follower_count}`, `unfollow` (same payload, followed by `follower_count_update` " +
+            "with it), `notification`, `presence` (top-level `user_id, is_online, is_in_studio, status, last_active`), " +
+            "`error` (top-level `message`). Close codes: 1001 server_shutdown, 4000 idle_timeout, 4001 session_revoked, 4008 " +
+            "too_many_connections, 4029 rate_limited. " +
+            "The plugin's own connection (websocketpp's User-Agent, no Origin, no `client` parameter) or `?client=plugin` makes " +
+            "the user `in_studio` while it is open; " +
             "other clients say what they are (`?client=web`) and are `online`; a `presence` frame still wins. " +
             "An invalid, expired or revoked token is refused with 401 before the upgrade; a plain GET answers 426.",
           responses: {

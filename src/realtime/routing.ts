@@ -23,7 +23,7 @@ export async function routeEvent(deps: Deps, event: RealtimeEvent, here: Here): 
   switch (event.type) {
     case "post_ready": {
       const row = await findVisiblePost(deps, event.post_id, null);
-      if (!row || row.post.status !== "ready") return null;
+      if (row?.post.status !== "ready") return null;
       const to = connected(await followerIds(deps, row.post.userId));
       if (to.length === 0) return null;
       const authorPresence = (await presence.lookup([row.post.userId])).get(row.post.userId);

@@ -4,7 +4,8 @@ import type { Logger } from "../deps.ts";
 import { createLogger } from "../log.ts";
 import { DEFAULT_RELAY_PORT, RelayError, startRelay } from "./relay.ts";
 
-export const RELAY_USAGE = `  sidechain relay <URL> [--port N]   let the plugin (which only knows http://localhost:${DEFAULT_RELAY_PORT}) use the community server at URL`;
+export const RELAY_USAGE =
+  `  sidechain relay <URL> [--port N]   let the plugin (which only knows ` + `http://localhost:${DEFAULT_RELAY_PORT}) use the community server at URL`;
 
 type Output = { out(line: string): void; err(line: string): void };
 
@@ -42,7 +43,7 @@ export async function relayCommand(args: string[], io: Output, opts: { until?: P
     io.err(`sidechain relay: ${parsed}\n\nUsage:\n${RELAY_USAGE}`);
     return 2;
   }
-  let relay;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
   try {
     relay = await startRelay({ upstream: parsed.url, port: opts.port ?? parsed.port, log: opts.log ?? createLogger("info") });
   } catch (err) {
@@ -52,7 +53,9 @@ export async function relayCommand(args: string[], io: Output, opts: { until?: P
     }
     throw err;
   }
-  io.out(`Relaying ${relay.urls.join(" and ")} (localhost:${relay.port}) to ${relay.upstream.base}. Leave this running while you use the plugin; Ctrl+C stops it.`);
+  io.out(
+    `Relaying ${relay.urls.join(" and ")} (localhost:${relay.port}) to ${relay.upstream.base}. Leave this running while you use the plugin; Ctrl+C stops it.`,
+  );
   await (opts.until ?? signalled());
   await relay.stop();
   return 0;

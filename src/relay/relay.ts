@@ -71,7 +71,17 @@ export function parseUpstream(raw: string): Upstream {
 }
 
 // Hop-by-hop headers never cross the relay; handshake headers of a WebSocket are the upstream connection's own.
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
 const WS_HANDSHAKE = ["sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol", "sec-websocket-accept"];
 
 function endToEnd(headers: Headers, drop: readonly string[] = []): Headers {
@@ -166,7 +176,11 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     } catch (err) {
       const reason = (err as { code?: string }).code ?? (err as Error).name;
       line({ method: request.method, path: pathOnly(path), status: 502, ms: ms(started), error: reason });
-      return failure(502, "upstream_unreachable", `The relay cannot reach ${upstream.origin} (${reason}). Is the address right, and is the community server up?`);
+      return failure(
+        502,
+        "upstream_unreachable",
+        `The relay cannot reach ${upstream.origin} (${reason}). Is the address right, and is the community server up?`,
+      );
     }
     line({ method: request.method, path: pathOnly(path), status: answer.status, ms: ms(started) });
     return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: endToEnd(answer.headers) });
@@ -174,7 +188,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
 
   async function upgrade(request: Request, server: Server<Pipe>, path: string, started: number): Promise<Response | undefined> {
     const headers = toUpstream(request, ["host", ...WS_HANDSHAKE]);
-    const protocols = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+    const protocols = (request.headers.get("sec-websocket-protocol") ?? "")
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
     const ws = new WebSocket(`${upstream.wsBase}${path}`, { headers: headers.toJSON(), protocols } as unknown as string[]);
     ws.binaryType = "arraybuffer";
     const pipe: Pipe = { upstream: ws, pending: [] };
@@ -233,7 +250,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const path = url.pathname + url.search;
     if ((request.method === "GET" || request.method === "HEAD") && OAUTH_START.test(url.pathname)) {
       line({ method: request.method, path: url.pathname, status: 302, ms: ms(started), redirect: "upstream" });
-      return new Response(null, { status: 302, headers: { location: `${upstream.base}${path}`, "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+      return new Response(null, {
+        status: 302,
+        headers: { location: `${upstream.base}${path}`, "cache-control": "no-store", "referrer-policy": "no-referrer" },
+      });
     }
     if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return upgrade(request, server, path, started);
     return forward(request, path, started);
@@ -294,7 +314,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         }
         if (e.code === "EADDRINUSE") {
           throw new RelayError(
-            `port ${servers[0]?.port ?? port} on ${hostname} is already in use: is a Sidechain server or another relay running here? Stop it, or pick another port with --port (the stock plugin only knows 8787)`,
+            `port ${servers[0]?.port ?? port} on ${hostname} is already in use: is a Sidechain server or another relay running ` +
+              `here? Stop it, or pick another port with --port (the stock plugin only knows 8787)`,
           );
         }
         throw err;

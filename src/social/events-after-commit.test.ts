@@ -39,7 +39,10 @@ test("a follow and a reaction rolled back with the caller's transaction publish 
   // The bus delivers in publish order: once a later, committed follow has arrived, nothing earlier is on its way.
   await followUser(env.deps, star.id, fan.id);
   await delivered(2);
-  expect(events).toEqual([expect.objectContaining({ type: "follow", follower_id: star.id }), expect.objectContaining({ type: "notification", user_id: fan.id })]);
+  expect(events).toEqual([
+    expect.objectContaining({ type: "follow", follower_id: star.id }),
+    expect.objectContaining({ type: "notification", user_id: fan.id }),
+  ]);
 });
 
 test("committed changes are published after the commit; a repeated follow is not", async () => {

@@ -107,7 +107,13 @@ function answer(page: FeedPage, viewer: Viewer): FeedPage {
   }
   let body = publicBodies.get(page.posts);
   if (body === undefined) {
-    if (!checkFeed.Check(page)) throw new Error(`feed page does not match its response schema: ${[...checkFeed.Errors(page)].slice(0, 3).map((e) => e.path).join(", ")}`);
+    if (!checkFeed.Check(page))
+      throw new Error(
+        `feed page does not match its response schema: ${[...checkFeed.Errors(page)]
+          .slice(0, 3)
+          .map((e) => e.path)
+          .join(", ")}`,
+      );
     body = JSON.stringify(page);
     publicBodies.set(page.posts, body);
   }
@@ -127,10 +133,16 @@ const signedInFeed = { auth: true, query: PageQuery, response: { 200: Feed, 400:
 export const feedRoutes = (deps: Deps) => {
   // A signed-in viewer's connections then get post_liked / post_unliked for the posts on the page (src/realtime).
   const reply = (page: FeedPage, viewer: Viewer) => {
-    if (viewer && page.posts.length) void notePostsSeen(deps, viewer.user.id, page.posts.map((p) => p.id)).catch(() => undefined);
+    if (viewer && page.posts.length)
+      void notePostsSeen(
+        deps,
+        viewer.user.id,
+        page.posts.map((p) => p.id),
+      ).catch(() => undefined);
     return answer(page, viewer);
   };
-  const global = async ({ query, viewer }: { query: Query; viewer: Viewer }) => reply(await globalFeed(deps, viewer?.user.id ?? null, parsePage(query)), viewer);
+  const global = async ({ query, viewer }: { query: Query; viewer: Viewer }) =>
+    reply(await globalFeed(deps, viewer?.user.id ?? null, parsePage(query)), viewer);
   const trending = async ({ query, viewer }: { query: Query; viewer: Viewer }) =>
     reply(await rankedFeed(deps, viewer?.user.id ?? null, parseRankedPage(query), { excludeFollowed: false }), viewer);
   const discovery = async ({ query, viewer }: { query: Query; viewer: Viewer }) =>

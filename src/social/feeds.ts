@@ -118,7 +118,7 @@ export const TRENDING = {
 
 export function trendingScore(likes: number, plays: number, ageMs: number): number {
   const hours = Math.max(0, ageMs) / 3_600_000;
-  return (likes + TRENDING.playWeight * plays + 1) / Math.pow(hours + TRENDING.ageOffsetHours, TRENDING.gravity);
+  return (likes + TRENDING.playWeight * plays + 1) / (hours + TRENDING.ageOffsetHours) ** TRENDING.gravity;
 }
 
 export type RankedCursor = { t0: number; score: number; id: string };
@@ -171,7 +171,16 @@ export function encodeRankedCursor(c: RankedCursor): string {
 export function decodeRankedCursor(s: string): RankedCursor {
   try {
     const [tag, t0, score, id] = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
-    if (tag === "r" && Number.isSafeInteger(t0) && t0 >= 0 && typeof score === "number" && Number.isFinite(score) && score >= 0 && typeof id === "string" && id.length <= 64) {
+    if (
+      tag === "r" &&
+      Number.isSafeInteger(t0) &&
+      t0 >= 0 &&
+      typeof score === "number" &&
+      Number.isFinite(score) &&
+      score >= 0 &&
+      typeof id === "string" &&
+      id.length <= 64
+    ) {
       return { t0, score, id };
     }
   } catch {

@@ -45,7 +45,11 @@ export const followRoutes = (deps: Deps) => {
     const { rows, total } = await listing;
     const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
     // One query for the viewer's follow state towards the whole page.
-    const states = await viewerExtras(deps, viewerId, items.map((r) => r.user.id));
+    const states = await viewerExtras(
+      deps,
+      viewerId,
+      items.map((r) => r.user.id),
+    );
     return { users: items.map((r) => toPublicUser(deps, r.user, states.get(r.user.id))), meta, total, has_more: meta.has_more };
   };
 

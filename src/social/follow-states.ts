@@ -23,10 +23,7 @@ export async function followStates(deps: Deps, viewerId: string | null, userIds:
     .select({ followerId: follows.followerId, followeeId: follows.followeeId })
     .from(follows)
     .where(
-      or(
-        and(eq(follows.followerId, viewerId), inArray(follows.followeeId, ids)),
-        and(eq(follows.followeeId, viewerId), inArray(follows.followerId, ids)),
-      ),
+      or(and(eq(follows.followerId, viewerId), inArray(follows.followeeId, ids)), and(eq(follows.followeeId, viewerId), inArray(follows.followerId, ids))),
     );
   for (const r of rows) {
     if (r.followerId === viewerId) states.get(r.followeeId)!.is_following = true;

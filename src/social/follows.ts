@@ -41,53 +41,65 @@ const userNotFound = () => errors.notFound("user_not_found", "No such user");
 export async function followUser(deps: Deps, followerId: string, followeeId: string): Promise<FollowOutcome> {
   refuseSelf(followerId, followeeId);
   const now = deps.clock.now();
-  return deps.database.tx(async (tx) => {
-    const [target] = await tx.select({ followerCount: users.followerCount }).from(users).where(eq(users.id, followeeId)).limit(1);
-    if (!target) throw userNotFound();
-    const inserted = await tx.insert(follows).values({ followerId, followeeId, createdAt: now }).onConflictDoNothing().returning({ id: follows.followeeId });
-    // A repeat (the plugin retrying): nothing changes, the counters stay exact.
-    if (inserted.length === 0) return { changed: false, is_following: true, follower_count: target.followerCount };
-    const [after] = await tx
-      .update(users)
-      .set({ followerCount: sql`${users.followerCount} + 1` })
-      .where(eq(users.id, followeeId))
-      .returning({ followerCount: users.followerCount });
-    await tx.update(users).set({ followingCount: sql`${users.followingCount} + 1` }).where(eq(users.id, followerId));
-    await createNotification(deps, tx, { kind: "follow", userId: followeeId, actorId: followerId });
-    await mirrorFollow(deps, tx, followerId, followeeId);
-    return { changed: true, is_following: true, follower_count: after!.followerCount };
-  }, {
-    afterCommit: (r) => {
-      if (!r.changed) return;
-      void publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count });
-      void pushNotification(deps, followeeId, notificationDedupeKey({ kind: "follow", userId: followeeId, actorId: followerId })).catch(() => undefined);
+  return deps.database.tx(
+    async (tx) => {
+      const [target] = await tx.select({ followerCount: users.followerCount }).from(users).where(eq(users.id, followeeId)).limit(1);
+      if (!target) throw userNotFound();
+      const inserted = await tx.insert(follows).values({ followerId, followeeId, createdAt: now }).onConflictDoNothing().returning({ id: follows.followeeId });
+      // A repeat (the plugin retrying): nothing changes, the counters stay exact.
+      if (inserted.length === 0) return { changed: false, is_following: true, follower_count: target.followerCount };
+      const [after] = await tx
+        .update(users)
+        .set({ followerCount: sql`${users.followerCount} + 1` })
+        .where(eq(users.id, followeeId))
+        .returning({ followerCount: users.followerCount });
+      await tx
+        .update(users)
+        .set({ followingCount: sql`${users.followingCount} + 1` })
+        .where(eq(users.id, followerId));
+      await createNotification(deps, tx, { kind: "follow", userId: followeeId, actorId: followerId });
+      await mirrorFollow(deps, tx, followerId, followeeId);
+      return { changed: true, is_following: true, follower_count: after!.followerCount };
     },
-  });
+    {
+      afterCommit: (r) => {
+        if (!r.changed) return;
+        void publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count });
+        void pushNotification(deps, followeeId, notificationDedupeKey({ kind: "follow", userId: followeeId, actorId: followerId })).catch(() => undefined);
+      },
+    },
+  );
 }
 
 /** Unfollows `followeeId` (idempotent: unfollowing someone you do not follow changes nothing). */
 export async function unfollowUser(deps: Deps, followerId: string, followeeId: string): Promise<FollowOutcome> {
   refuseSelf(followerId, followeeId);
-  return deps.database.tx(async (tx) => {
-    const [target] = await tx.select({ followerCount: users.followerCount }).from(users).where(eq(users.id, followeeId)).limit(1);
-    if (!target) throw userNotFound();
-    const deleted = await tx
-      .delete(follows)
-      .where(and(eq(follows.followerId, followerId), eq(follows.followeeId, followeeId)))
-      .returning({ id: follows.followeeId });
-    if (deleted.length === 0) return { changed: false, is_following: false, follower_count: target.followerCount };
-    const [after] = await tx
-      .update(users)
-      .set({ followerCount: sql`${users.followerCount} - 1` })
-      .where(eq(users.id, followeeId))
-      .returning({ followerCount: users.followerCount });
-    await tx.update(users).set({ followingCount: sql`${users.followingCount} - 1` }).where(eq(users.id, followerId));
-    await mirrorFollow(deps, tx, followerId, followeeId);
-    // The follow notification stays: it records that the follow happened (see notifications.ts).
-    return { changed: true, is_following: false, follower_count: after!.followerCount };
-  }, {
-    afterCommit: (r) => void (r.changed && publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count, following: false })),
-  });
+  return deps.database.tx(
+    async (tx) => {
+      const [target] = await tx.select({ followerCount: users.followerCount }).from(users).where(eq(users.id, followeeId)).limit(1);
+      if (!target) throw userNotFound();
+      const deleted = await tx
+        .delete(follows)
+        .where(and(eq(follows.followerId, followerId), eq(follows.followeeId, followeeId)))
+        .returning({ id: follows.followeeId });
+      if (deleted.length === 0) return { changed: false, is_following: false, follower_count: target.followerCount };
+      const [after] = await tx
+        .update(users)
+        .set({ followerCount: sql`${users.followerCount} - 1` })
+        .where(eq(users.id, followeeId))
+        .returning({ followerCount: users.followerCount });
+      await tx
+        .update(users)
+        .set({ followingCount: sql`${users.followingCount} - 1` })
+        .where(eq(users.id, followerId));
+      await mirrorFollow(deps, tx, followerId, followeeId);
+      // The follow notification stays: it records that the follow happened (see notifications.ts).
+      return { changed: true, is_following: false, follower_count: after!.followerCount };
+    },
+    {
+      afterCommit: (r) => void (r.changed && publishFollow(deps, { followerId, followeeId, followerCount: r.follower_count, following: false })),
+    },
+  );
 }
 
 export type FollowListRow = { user: UserRow; followedAt: number };

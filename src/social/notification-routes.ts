@@ -47,8 +47,8 @@ const Notification = t.Object({
   kind: t.Union([t.Literal("follow"), t.Literal("reaction"), t.Literal("new_post")]),
   actor_id: t.String(),
   actor: PublicUser,
-  post_id: t.String({ description: "the post reacted to or published; \"\" for a follow" }),
-  emoji: t.String({ description: "the reaction's emoji; \"\" for other kinds" }),
+  post_id: t.String({ description: 'the post reacted to or published; "" for a follow' }),
+  emoji: t.String({ description: 'the reaction\'s emoji; "" for other kinds' }),
   message: t.String({ description: "ready-to-show text" }),
   created_at: t.String({ format: "date-time" }),
   is_seen: t.Boolean(),
@@ -58,15 +58,17 @@ const Notification = t.Object({
 const NotificationGroup = t.Object({
   id: t.String({ description: "the newest notification of the group" }),
   group_id: t.String({ description: "verb:target_id" }),
-  verb: t.Union([t.Literal("follow"), t.Literal("like"), t.Literal("post")], { description: "like = a reaction of any emoji; post = a producer you follow posted" }),
+  verb: t.Union([t.Literal("follow"), t.Literal("like"), t.Literal("post")], {
+    description: "like = a reaction of any emoji; post = a producer you follow posted",
+  }),
   actor_ids: t.Array(t.String(), { minItems: 1, description: "newest first" }),
   actor_usernames: t.Array(t.String()),
-  actor_avatar_urls: t.Array(t.String({ description: "\"\" without a picture" })),
+  actor_avatar_urls: t.Array(t.String({ description: '"" without a picture' })),
   actor_count: t.Integer({ minimum: 1 }),
   target_type: t.Union([t.Literal("user"), t.Literal("post")]),
   target_id: t.String({ description: "the post, or your own user id for follows" }),
-  target_preview: t.String({ description: "the post's title; \"\" for follows" }),
-  content_text: t.String({ description: "the newest reaction's emoji; \"\" otherwise" }),
+  target_preview: t.String({ description: 'the post\'s title; "" for follows' }),
+  content_text: t.String({ description: 'the newest reaction\'s emoji; "" otherwise' }),
   is_read: t.Boolean({ description: "every notification of the group is read" }),
   is_seen: t.Boolean(),
   created_at: t.String({ format: "date-time", description: "of the newest notification" }),
@@ -112,13 +114,22 @@ export const notificationRoutes = (deps: Deps) =>
         const page = parsePage(query);
         const rows = await listNotifications(deps, auth.user.id, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.row.createdAt, id: r.row.id }));
-        return { notifications: items.map((r) => r.item), groups: groupNotifications(auth.user.id, items), ...(await notificationCounts(deps, auth.user.id)), meta };
+        return {
+          notifications: items.map((r) => r.item),
+          groups: groupNotifications(auth.user.id, items),
+          ...(await notificationCounts(deps, auth.user.id)),
+          meta,
+        };
       },
       {
         auth: true,
         query: PageQuery,
         response: { 200: NotificationList, 400: ErrorSchema, 401: ErrorSchema },
-        detail: { summary: "Your notifications, newest first, with unseen and unread counts; groups[] is the same page grouped by verb and target, as the plugin reads it (plugin: limit and offset)" },
+        detail: {
+          summary:
+            "Your notifications, newest first, with unseen and unread counts; groups[] is the same page grouped by verb and " +
+            "target, as the plugin reads it (plugin: limit and offset)",
+        },
       },
     )
     .get("/notifications/counts", ({ auth }) => notificationCounts(deps, auth.user.id), {
@@ -163,7 +174,11 @@ export const notificationRoutes = (deps: Deps) =>
         const updated = await markNotifications(deps, auth.user.id, "read", []);
         return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
       },
-      { auth: true, response: { 200: MarkResult, 401: ErrorSchema }, detail: { summary: "Mark every notification read (plugin alias of the POST without a body)" } },
+      {
+        auth: true,
+        response: { 200: MarkResult, 401: ErrorSchema },
+        detail: { summary: "Mark every notification read (plugin alias of the POST without a body)" },
+      },
     )
     .get(
       "/notifications/seen",
@@ -171,7 +186,11 @@ export const notificationRoutes = (deps: Deps) =>
         const updated = await markNotifications(deps, auth.user.id, "seen", []);
         return { ok: true as const, updated, ...(await notificationCounts(deps, auth.user.id)) };
       },
-      { auth: true, response: { 200: MarkResult, 401: ErrorSchema }, detail: { summary: "Mark every notification seen (plugin alias of the POST without a body)" } },
+      {
+        auth: true,
+        response: { 200: MarkResult, 401: ErrorSchema },
+        detail: { summary: "Mark every notification seen (plugin alias of the POST without a body)" },
+      },
     )
     .get("/users/me/follow-requests/count", () => ({ count: 0 }), {
       viewer: true,

@@ -77,10 +77,11 @@ export async function notifyFollowersOfNewPost(deps: { clock: Clock }, tx: Db, p
   const now = deps.clock.now();
   // Row ids in our id format (UUIDv7: 48-bit ms time, version 7, variant bits, random rest), made by SQLite itself.
   const ts = now.toString(16).padStart(12, "0");
-  const id = sql`${`${ts.slice(0, 8)}-${ts.slice(8)}-7`} || substr(lower(hex(randomblob(2))), 2, 3) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || substr(lower(hex(randomblob(2))), 2, 3) || '-' || lower(hex(randomblob(6)))`;
+  const id = sql`${`${ts.slice(0, 8)}-${ts.slice(8)}-7`} || substr(lower(hex(randomblob(2))), 2, 3)
+    || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || substr(lower(hex(randomblob(2))), 2, 3) || '-' || lower(hex(randomblob(6)))`;
   await tx.run(sql`
     INSERT INTO ${notifications} (id, user_id, actor_id, kind, post_id, emoji, dedupe_key, created_at)
-    SELECT ${id}, f.follower_id, ${authorId}, 'new_post', ${postId}, NULL, ${"new_post:" + postId + ":"} || f.follower_id, ${now}
+    SELECT ${id}, f.follower_id, ${authorId}, 'new_post', ${postId}, NULL, ${`new_post:${postId}:`} || f.follower_id, ${now}
     FROM ${follows} AS f
     WHERE f.followee_id = ${authorId} AND f.follower_id <> ${authorId}
     ON CONFLICT (dedupe_key) DO NOTHING`);
@@ -120,7 +121,12 @@ export async function pruneNotifications(deps: Pick<Deps, "database" | "clock">,
   const before = deps.clock.now() - retentionDays * 86_400_000;
   let total = 0;
   for (;;) {
-    const oldest = db.select({ id: notifications.id }).from(notifications).where(lt(notifications.createdAt, before)).orderBy(notifications.createdAt).limit(PRUNE_BATCH);
+    const oldest = db
+      .select({ id: notifications.id })
+      .from(notifications)
+      .where(lt(notifications.createdAt, before))
+      .orderBy(notifications.createdAt)
+      .limit(PRUNE_BATCH);
     const gone = await db.delete(notifications).where(inArray(notifications.id, oldest)).returning({ id: notifications.id });
     total += gone.length;
     if (gone.length < PRUNE_BATCH) return total;
@@ -210,7 +216,11 @@ export async function markNotifications(deps: Deps, userId: string, what: "seen"
   return deps.database.tx(async (tx) => {
     const changed =
       what === "seen"
-        ? await tx.update(notifications).set({ seenAt: now }).where(and(...mine, isNull(notifications.seenAt))).returning({ id: notifications.id })
+        ? await tx
+            .update(notifications)
+            .set({ seenAt: now })
+            .where(and(...mine, isNull(notifications.seenAt)))
+            .returning({ id: notifications.id })
         : await tx
             .update(notifications)
             .set({ readAt: now, seenAt: sql`coalesce(${notifications.seenAt}, ${now})` })
@@ -219,7 +229,6 @@ export async function markNotifications(deps: Deps, userId: string, what: "seen"
     return changed.length;
   });
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // The plugin's grouped shape

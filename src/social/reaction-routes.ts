@@ -13,17 +13,17 @@ const ReactionState = t.Object(
     like_count: t.Integer({ description: "reactions on the post, every emoji" }),
     is_liked: t.Boolean({ description: "the viewer has a reaction on the post" }),
     reaction_counts: t.Record(t.String(), t.Integer(), { description: "reactions per emoji" }),
-    user_reaction: t.String({ description: "the viewer's emoji, or \"\"" }),
+    user_reaction: t.String({ description: 'the viewer\'s emoji, or ""' }),
   },
   { examples: [{ like_count: 3, is_liked: true, reaction_counts: { "🔥": 2, "❤️": 1 }, user_reaction: "🔥" }] },
 );
 
 const emojiDoc = `one of ${REACTION_EMOJI.join(" ")} (with or without a variation selector)`;
 const LikeBody = t.Object({
-  activity_id: t.String({ minLength: 1, maxLength: 80, description: "the post id, or its object \"loop:<id>\"" }),
+  activity_id: t.String({ minLength: 1, maxLength: 80, description: 'the post id, or its object "loop:<id>"' }),
   emoji: t.Optional(t.String({ maxLength: 32, description: `${emojiDoc}; absent or "" means ❤️` })),
 });
-const UnlikeBody = t.Object({ activity_id: t.String({ minLength: 1, maxLength: 80, description: "the post id, or \"loop:<id>\"" }) });
+const UnlikeBody = t.Object({ activity_id: t.String({ minLength: 1, maxLength: 80, description: 'the post id, or "loop:<id>"' }) });
 const ReactionBody = t.Object({ emoji: t.String({ maxLength: 32, description: emojiDoc }) });
 const IdParams = t.Object({ id: t.String({ maxLength: 64 }) });
 const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 429: ErrorSchema };
@@ -31,7 +31,14 @@ const errorResponses = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 4
 export const reactionRoutes = (deps: Deps) => {
   const react = (userId: string, postId: string, emoji: string) => setReaction(deps, userId, postId, requireEmoji(emoji));
   const unreact = (userId: string, postId: string) => removeReaction(deps, userId, postId);
-  const putDoc = { auth: true, rateLimit: "reactions", params: IdParams, parse: "json", body: ReactionBody, response: { 200: ReactionState, ...errorResponses } } as const;
+  const putDoc = {
+    auth: true,
+    rateLimit: "reactions",
+    params: IdParams,
+    parse: "json",
+    body: ReactionBody,
+    response: { 200: ReactionState, ...errorResponses },
+  } as const;
 
   return new Elysia({ name: "reaction-routes", detail: { tags: ["reactions"] } })
     .use(authGuard(deps))

@@ -70,7 +70,15 @@ type Outcome = { ownerId: string; state: ReactionState };
 
 /** After the commit: the reaction event, and (for a set reaction) the owner's notification. */
 function announce(deps: Deps, viewerId: string, postId: string, liked: boolean, { ownerId, state }: Outcome) {
-  void publishReaction(deps, { postId, ownerId, actorId: viewerId, liked, emoji: state.user_reaction, likeCount: state.like_count, reactionCounts: state.reaction_counts });
+  void publishReaction(deps, {
+    postId,
+    ownerId,
+    actorId: viewerId,
+    liked,
+    emoji: state.user_reaction,
+    likeCount: state.like_count,
+    reactionCounts: state.reaction_counts,
+  });
   if (liked && ownerId !== viewerId) {
     const key = notificationDedupeKey({ kind: "reaction", userId: ownerId, actorId: viewerId, postId, emoji: "" });
     void pushNotification(deps, ownerId, key).catch(() => undefined);
@@ -82,43 +90,49 @@ function announce(deps: Deps, viewerId: string, postId: string, liked: boolean, 
  * nothing (no write, no notification, no mirror job), so the plugin's retries are harmless.
  */
 export async function setReaction(deps: Deps, viewerId: string, postId: string, emoji: ReactionEmoji): Promise<ReactionState> {
-  const done = await deps.database.tx<Outcome>(async (tx) => {
-    const post = await findInteractablePost(tx, postId, viewerId);
-    const now = deps.clock.now();
-    // Uniqueness is the primary key's job: one upsert, which returns a row only when something changed.
-    const changed = await tx
-      .insert(reactions)
-      .values({ userId: viewerId, postId, emoji, createdAt: now })
-      .onConflictDoUpdate({
-        target: [reactions.userId, reactions.postId],
-        set: { emoji: sql`excluded.emoji`, createdAt: now },
-        setWhere: sql`${reactions.emoji} <> excluded.emoji`,
-      })
-      .returning({ emoji: reactions.emoji });
-    if (changed.length) {
-      await recountLikes(tx, postId);
-      await createNotification(deps, tx, { kind: "reaction", userId: post.userId, actorId: viewerId, postId, emoji });
-      await mirrorReaction(deps, tx, viewerId, postId);
-    }
-    return { ownerId: post.userId, state: await stateOf(tx, postId, emoji) };
-  }, { afterCommit: (o) => announce(deps, viewerId, postId, true, o) });
+  const done = await deps.database.tx<Outcome>(
+    async (tx) => {
+      const post = await findInteractablePost(tx, postId, viewerId);
+      const now = deps.clock.now();
+      // Uniqueness is the primary key's job: one upsert, which returns a row only when something changed.
+      const changed = await tx
+        .insert(reactions)
+        .values({ userId: viewerId, postId, emoji, createdAt: now })
+        .onConflictDoUpdate({
+          target: [reactions.userId, reactions.postId],
+          set: { emoji: sql`excluded.emoji`, createdAt: now },
+          setWhere: sql`${reactions.emoji} <> excluded.emoji`,
+        })
+        .returning({ emoji: reactions.emoji });
+      if (changed.length) {
+        await recountLikes(tx, postId);
+        await createNotification(deps, tx, { kind: "reaction", userId: post.userId, actorId: viewerId, postId, emoji });
+        await mirrorReaction(deps, tx, viewerId, postId);
+      }
+      return { ownerId: post.userId, state: await stateOf(tx, postId, emoji) };
+    },
+    { afterCommit: (o) => announce(deps, viewerId, postId, true, o) },
+  );
   return done.state;
 }
 
 /** Removes the viewer's reaction. Idempotent: nothing to remove is success with is_liked false. */
 export async function removeReaction(deps: Deps, viewerId: string, postId: string): Promise<ReactionState> {
-  const done = await deps.database.tx<Outcome>(async (tx) => {
-    const post = await findInteractablePost(tx, postId, viewerId);
-    const gone = await tx
-      .delete(reactions)
-      .where(and(eq(reactions.userId, viewerId), eq(reactions.postId, postId)))
-      .returning({ emoji: reactions.emoji });
-    if (gone.length) {
-      await recountLikes(tx, postId);
-      // The reaction notification stays (see notifications.ts): un-reacting and reacting again cannot spam.
-      await mirrorReaction(deps, tx, viewerId, postId);
-    }
-    return { ownerId: post.userId, state: await stateOf(tx, postId, null) };
-  }, { afterCommit: (o) => announce(deps, viewerId, postId, false, o) });
+  const done = await deps.database.tx<Outcome>(
+    async (tx) => {
+      const post = await findInteractablePost(tx, postId, viewerId);
+      const gone = await tx
+        .delete(reactions)
+        .where(and(eq(reactions.userId, viewerId), eq(reactions.postId, postId)))
+        .returning({ emoji: reactions.emoji });
+      if (gone.length) {
+        await recountLikes(tx, postId);
+        // The reaction notification stays (see notifications.ts): un-reacting and reacting again cannot spam.
+        await mirrorReaction(deps, tx, viewerId, postId);
+      }
+      return { ownerId: post.userId, state: await stateOf(tx, postId, null) };
+    },
+    { afterCommit: (o) => announce(deps, viewerId, postId, false, o) },
+  );
   return done.state;
 }

@@ -30,10 +30,33 @@ describe("key validation", () => {
 
   test("refuses traversal, absolute paths, odd bytes and unknown types", () => {
     const bad = [
-      "", "a.mp3", "/loops/a.mp3", "loops/a.mp3/", "loops//a.mp3", "loops/../a.mp3", "loops/./a.mp3", "../loops/a.mp3",
-      "loops/..", "loops/.hidden.mp3", "loops/a..mp3", "loops/a.b.mp3", "loops\\a.mp3", "loops/a%2e.mp3", "loops/a\0.mp3",
-      "loops/a .mp3", "loops/\u00e9.mp3", "loops/a.MP3", "loops/a.exe", "loops/a", "loops/a.mp3\n", "-/a.mp3",
-      "a/b/c/d/e/f/g/h.mp3", `loops/${"a".repeat(600)}.mp3`, 42, null, undefined,
+      "",
+      "a.mp3",
+      "/loops/a.mp3",
+      "loops/a.mp3/",
+      "loops//a.mp3",
+      "loops/../a.mp3",
+      "loops/./a.mp3",
+      "../loops/a.mp3",
+      "loops/..",
+      "loops/.hidden.mp3",
+      "loops/a..mp3",
+      "loops/a.b.mp3",
+      "loops\\a.mp3",
+      "loops/a%2e.mp3",
+      "loops/a\0.mp3",
+      "loops/a .mp3",
+      "loops/\u00e9.mp3",
+      "loops/a.MP3",
+      "loops/a.exe",
+      "loops/a",
+      "loops/a.mp3\n",
+      "-/a.mp3",
+      "a/b/c/d/e/f/g/h.mp3",
+      `loops/${"a".repeat(600)}.mp3`,
+      42,
+      null,
+      undefined,
     ];
     for (const k of bad) expect(isValidKey(k)).toBe(false);
   });

@@ -1,7 +1,7 @@
 // Local disk driver: objects are files under DATA_DIR/media/<key>, served by the app at /media/<key>
 // (src/media/routes.ts). Writes are atomic: a temp file in DATA_DIR/media/.tmp (same filesystem), fsync, rename.
 import { randomBytes } from "node:crypto";
-import type { Stats } from "node:fs";
+import type { Dirent, Stats } from "node:fs";
 import { copyFile, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./types.ts";
@@ -170,7 +170,7 @@ export function createLocalStorage(opts: LocalStorageOptions): Storage {
       assertValidPrefix(prefix);
       const dir = join(root, prefix);
       if (!dir.startsWith(root + sep)) throw new StorageKeyError(`storage prefix escapes the media root: ${prefix}`);
-      let entries;
+      let entries: Dirent[];
       try {
         entries = await readdir(dir, { recursive: true, withFileTypes: true });
       } catch (err) {

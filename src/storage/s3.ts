@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -102,13 +103,16 @@ export function createS3Storage(opts: S3StorageOptions): Storage {
 
   async function deleteBatch(keys: string[]) {
     if (keys.length === 0) return;
-    const out = await client.send(
-      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
-    );
+    const out = await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }));
     // DeleteObjects answers 200 even when some keys failed: the failures are in the body.
     const failed = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
     if (failed.length) {
-      throw new Error(`S3 delete failed for ${failed.length} object(s): ${failed.slice(0, 3).map((e) => `${e.Key} (${e.Code})`).join(", ")}`);
+      throw new Error(
+        `S3 delete failed for ${failed.length} object(s): ${failed
+          .slice(0, 3)
+          .map((e) => `${e.Key} (${e.Code})`)
+          .join(", ")}`,
+      );
     }
   }
 
@@ -136,11 +140,9 @@ export function createS3Storage(opts: S3StorageOptions): Storage {
     async get(key: string, range?: ByteRange): Promise<ObjectBody | null> {
       assertValidKey(key);
       if (range && !(range.start >= 0 && range.start <= range.end)) throw new RangeError(`invalid range ${range.start}-${range.end}`);
-      let out;
+      let out: GetObjectCommandOutput;
       try {
-        out = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
-        );
+        out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
       } catch (err) {
         if (isNotFound(err)) return null;
         if ((err as { name?: string }).name === "InvalidRange") throw new RangeError(`range ${range?.start}-${range?.end} is outside ${key}`);

@@ -32,8 +32,7 @@ const work = join(dir, "work"); // parent of the runner's private temp dirs: mus
 const runner = createFfmpegRunner({ tempDir: (mkdirSync(work), work), concurrency: 2 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const bytes = (...parts: (number[] | string)[]) =>
-  new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));
+const bytes = (...parts: (number[] | string)[]) => new Uint8Array(parts.flatMap((p) => (typeof p === "string" ? [...p].map((c) => c.charCodeAt(0)) : p)));
 
 function refusal(b: Uint8Array) {
   try {
@@ -89,7 +88,21 @@ describe("inspectImage", () => {
     // An APNG whose frame control chunk declares more than IHDR.
     expect(refusal(apng(64, 48, [9000, 10]))).toEqual({ status: 422, code: "image_too_large" });
     // A WebP animation frame (ANMF) of 9000×9000 on a small canvas.
-    const anmf = bytes("RIFF", [0, 0, 0, 0], "WEBPVP8X", [10, 0, 0, 0], [0x02, 0, 0, 0], [9, 0, 0], [9, 0, 0], "ANMF", [16, 0, 0, 0], [0, 0, 0, 0, 0, 0], [0x27, 0x23, 0], [0x27, 0x23, 0], [0, 0, 0, 0]);
+    const anmf = bytes(
+      "RIFF",
+      [0, 0, 0, 0],
+      "WEBPVP8X",
+      [10, 0, 0, 0],
+      [0x02, 0, 0, 0],
+      [9, 0, 0],
+      [9, 0, 0],
+      "ANMF",
+      [16, 0, 0, 0],
+      [0, 0, 0, 0, 0, 0],
+      [0x27, 0x23, 0],
+      [0x27, 0x23, 0],
+      [0, 0, 0, 0],
+    );
     expect(imageHeader(anmf, "webp")!.frames).toEqual([{ x: 0, y: 0, width: 9000, height: 9000 }]);
     expect(refusal(anmf)).toEqual({ status: 422, code: "image_too_large" });
     // A hierarchical JPEG's DHP declares another frame.

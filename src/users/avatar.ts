@@ -38,7 +38,8 @@ export function inspectImage(bytes: Uint8Array): ImageInfo {
   if (!h) throw errors.unprocessable("corrupt_image", "The image header could not be read");
   // Every frame, with its offset on the canvas: a decoder allocates what the frame declares, whatever the canvas.
   for (const f of [{ x: 0, y: 0, width: h.width, height: h.height }, ...h.frames]) {
-    const width = f.x + f.width, height = f.y + f.height;
+    const width = f.x + f.width,
+      height = f.y + f.height;
     if (width > AVATAR_MAX_SIDE || height > AVATAR_MAX_SIDE || f.width * f.height > AVATAR_MAX_PIXELS) {
       throw errors.unprocessable(
         "image_too_large",

@@ -87,7 +87,7 @@ function gifHeader(b: Uint8Array): ImageHeader | null {
       at = skipBlocks(at + 10 + table(b[at + 9]!) + 1); // + the LZW minimum code size
     } else if (kind === 0x21 && at + 2 <= b.length) {
       // A graphic control extension with the transparent-colour flag, before the first frame.
-      if (b[at + 1] === 0xf9 && h.frames.length === 0 && b[at + 2] === 4 && (b[at + 3]! & 1)) h.alpha = true;
+      if (b[at + 1] === 0xf9 && h.frames.length === 0 && b[at + 2] === 4 && b[at + 3]! & 1) h.alpha = true;
       at = skipBlocks(at + 2);
     } else {
       break; // the trailer (0x3b), or bytes that are not GIF: the decoder has the last word

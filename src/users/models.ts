@@ -74,14 +74,25 @@ export const ProfileBody = t.Object(
     website: t.Optional(t.String({ description: "an http:// or https:// address, or empty" })),
     social_links: t.Optional(
       t.Record(t.String(), t.String(), {
-        description: "replaces the whole set: at most 10, names of letters, digits, _ . - (≤ 32), values ≤ 200 (a handle or an http(s) address); an empty value drops the link",
+        description:
+          "replaces the whole set: at most 10, names of letters, digits, _ . - (≤ 32), values ≤ 200 (a handle or an http(s) " +
+          "address); an empty value drops the link",
       }),
     ),
     show_activity_status: t.Optional(t.Boolean({ description: "false hides is_online, is_in_studio and last_active from everyone" })),
   },
   {
     examples: [
-      { display_name: "Night Beats", bio: "Lo-fi loops at 2 am", location: "Berlin", genre: "Lo-fi", daw: "Ableton Live", website: "https://nightbeats.example", social_links: { instagram: "@nightbeats" }, show_activity_status: true },
+      {
+        display_name: "Night Beats",
+        bio: "Lo-fi loops at 2 am",
+        location: "Berlin",
+        genre: "Lo-fi",
+        daw: "Ableton Live",
+        website: "https://nightbeats.example",
+        social_links: { instagram: "@nightbeats" },
+        show_activity_status: true,
+      },
     ],
   },
 );
@@ -99,5 +110,9 @@ export const AvatarForm = t.Object({
 
 export const AvatarResponse = t.Object(
   { url: t.String({ description: "absolute URL of the new picture (also the user's avatar_url)" }), user: SelfUser },
-  { examples: [{ url: "http://localhost:8787/media/avatars/01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e/5f0c9a3e2b7d4c1a8e6f0b2d4c6a8e0f.png", user: SelfUser.examples[0] }] },
+  {
+    examples: [
+      { url: "http://localhost:8787/media/avatars/01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e/5f0c9a3e2b7d4c1a8e6f0b2d4c6a8e0f.png", user: SelfUser.examples[0] },
+    ],
+  },
 );

@@ -150,16 +150,23 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
   const set = validateProfile(input, user.username);
   if (Object.keys(set).length === 0) return user;
   // The change and its Stream mirror job commit together (the job is the outbox: nothing is lost).
-  const row = await deps.database.tx(async (tx) => {
-    const [updated] = await tx.update(users).set({ ...set, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();
-    if (updated) await mirrorUserUpsert(deps, tx, updated.id);
-    return updated;
-  }, {
-    // Hiding or showing one's activity status: followers see the change at once (offline, or the live state).
-    afterCommit: (updated) => {
-      if (updated && updated.showActivityStatus !== user.showActivityStatus) void publishPresenceVisibility(deps, updated.id).catch(() => undefined);
+  const row = await deps.database.tx(
+    async (tx) => {
+      const [updated] = await tx
+        .update(users)
+        .set({ ...set, updatedAt: deps.clock.now() })
+        .where(eq(users.id, user.id))
+        .returning();
+      if (updated) await mirrorUserUpsert(deps, tx, updated.id);
+      return updated;
     },
-  });
+    {
+      // Hiding or showing one's activity status: followers see the change at once (offline, or the live state).
+      afterCommit: (updated) => {
+        if (updated && updated.showActivityStatus !== user.showActivityStatus) void publishPresenceVisibility(deps, updated.id).catch(() => undefined);
+      },
+    },
+  );
   if (!row) throw errors.notFound("user_not_found", "This account no longer exists");
   return row;
 }

@@ -23,7 +23,8 @@ export const userRoutes = (deps: Deps) => {
     parse: "json",
     // Before validation: the schema's record check would take an array for social_links (as keys "0", "1"...).
     transform({ body }: { body: unknown }) {
-      if (Array.isArray((body as { social_links?: unknown } | null)?.social_links)) throw errors.validation({ social_links: "An object of link names to strings, not an array" });
+      if (Array.isArray((body as { social_links?: unknown } | null)?.social_links))
+        throw errors.validation({ social_links: "An object of link names to strings, not an array" });
     },
     body: ProfileBody,
     response: { 200: SelfUser, ...editErrors },

@@ -81,7 +81,12 @@ export async function viewerExtras(deps: Deps, viewerId: string | null, userIds:
 
 /** The statement behind getUserById, prepared once per process (deps.caches.userById, built in src/index.ts). */
 export const prepareUserById = (database: Database): PreparedById<UserRow> =>
-  database.db.select().from(users).where(eq(users.id, sql.placeholder("id"))).limit(1).prepare() as never;
+  database.db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare() as never;
 
 // Read on every authenticated request (the guard).
 export async function getUserById(deps: Deps, id: string): Promise<UserRow | undefined> {

@@ -7,11 +7,16 @@ import { randomToken, safeEqual } from "../lib/crypto.ts";
 
 export const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const CSS = `*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,sans-serif;background:#111318;color:#e8e8ee;display:flex;min-height:100vh;align-items:center;justify-content:center}
+const CSS =
+  `*{box-sizing:border-box}body{margin:0;font:16px/1.5 ` +
+  `system-ui,-apple-system,sans-serif;background:#111318;color:#e8e8ee;display:flex;min-height:100vh;align-items:center;justify-content:center}
 main{width:100%;max-width:26rem;padding:1.5rem}h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0 1rem;color:#b8b8c4}
-label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}input{width:100%;padding:.7rem;border-radius:.5rem;border:1px solid #3a3d48;background:#1b1e26;color:inherit;font-size:1rem}
-button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.75rem;border:0;border-radius:.5rem;background:#7c5cff;color:#fff;font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}
-button.secondary,.button.secondary{background:#2a2d38}.error{color:#ff8a8a}.ok{color:#8affb0}.brand{font-weight:700;letter-spacing:.05em;color:#7c5cff;margin-bottom:1rem}
+label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}
+input{width:100%;padding:.7rem;border-radius:.5rem;border:1px solid #3a3d48;background:#1b1e26;color:inherit;font-size:1rem}
+button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.75rem;border:0;border-radius:.5rem;background:#7c5cff;color:#fff;
+font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}
+button.secondary,.button.secondary{background:#2a2d38}.error{color:#ff8a8a}.ok{color:#8affb0}
+.brand{font-weight:700;letter-spacing:.05em;color:#7c5cff;margin-bottom:1rem}
 code{font-size:1.3rem;letter-spacing:.2em}`;
 
 export type PageOptions = { title: string; body: string; status?: number; headers?: Record<string, string> };
@@ -23,7 +28,8 @@ export function page({ title, body, status = 200, headers = {} }: PageOptions): 
     status,
     headers: {
       "content-type": "text/html; charset=utf-8",
-      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
       "x-frame-options": "DENY",
@@ -51,4 +57,3 @@ export function csrfOk(request: Request, form: Record<string, unknown>): boolean
 }
 
 export const csrfField = (token: string) => `<input type="hidden" name="csrf" value="${esc(token)}">`;
-

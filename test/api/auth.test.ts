@@ -159,7 +159,9 @@ for (const driver of DRIVERS) {
       const other = (await json(await post("/login", { email: input.email, password: input.password }))).auth;
       const wrong = await post("/change-password", { current_password: "not it at all", new_password: "brand new passphrase" }, auth.token);
       expect(wrong.status).toBe(401);
-      expect(await json(await post("/change-password", { current_password: input.password, new_password: "brand new passphrase" }, auth.token))).toEqual({ ok: true });
+      expect(await json(await post("/change-password", { current_password: input.password, new_password: "brand new passphrase" }, auth.token))).toEqual({
+        ok: true,
+      });
       expect((await get("/me", auth.token)).status).toBe(200);
       expect((await get("/me", other.token)).status).toBe(401);
     });
@@ -167,7 +169,8 @@ for (const driver of DRIVERS) {
     test("sessions can be listed and one revoked", async () => {
       env = await createTestEnv(driver);
       const { input, auth } = await registerUser(env);
-      const other = (await json(await post("/login", { email: input.email, password: input.password }, undefined, { "user-agent": "Sidechain-Plugin/1.0" }))).auth;
+      const other = (await json(await post("/login", { email: input.email, password: input.password }, undefined, { "user-agent": "Sidechain-Plugin/1.0" })))
+        .auth;
       const list = await json(await get("/sessions", auth.token));
       expect(list.sessions).toHaveLength(2);
       const current = list.sessions.find((s: any) => s.current);
@@ -302,7 +305,7 @@ describe("registration rules", () => {
 });
 
 describe("access tokens", () => {
-  const claims = (env: TestEnv, sid: string, sub: string) => ({ sid, typ: "access", sub, iss: "sidechain", aud: "sidechain-api" });
+  const claims = (_env: TestEnv, sid: string, sub: string) => ({ sid, typ: "access", sub, iss: "sidechain", aud: "sidechain-api" });
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
 
   test("alg:none, another algorithm, wrong audience, expired, or a revoked session → 401", async () => {
@@ -319,13 +322,25 @@ describe("access tokens", () => {
     const hs512 = await new SignJWT(claims(env, real.sid, real.sub)).setProtectedHeader({ alg: "HS512" }).setIssuedAt().setExpirationTime("1h").sign(key);
     expect((await json(await me(hs512))).error).toBe("invalid_token");
 
-    const wrongAud = await new SignJWT({ ...claims(env, real.sid, real.sub), aud: "someone-else" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    const wrongAud = await new SignJWT({ ...claims(env, real.sid, real.sub), aud: "someone-else" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(key);
     expect((await json(await me(wrongAud))).error).toBe("invalid_token");
 
-    const wrongTyp = await new SignJWT({ ...claims(env, real.sid, real.sub), typ: "refresh" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(key);
+    const wrongTyp = await new SignJWT({ ...claims(env, real.sid, real.sub), typ: "refresh" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(key);
     expect((await json(await me(wrongTyp))).error).toBe("invalid_token");
 
-    const otherKey = await new SignJWT(claims(env, real.sid, real.sub)).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode("x".repeat(48)));
+    const otherKey = await new SignJWT(claims(env, real.sid, real.sub))
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode("x".repeat(48)));
     expect((await json(await me(otherKey))).error).toBe("invalid_token");
 
     const life = env.deps.config.SESSION_MAX_TTL_S * 1000 + 1000; // an access token ends with its session's hard limit
@@ -412,7 +427,11 @@ describe("access tokens", () => {
 
 /** A POST to /api/v1/auth from a client at `ip` (the TCP peer, as Bun.serve reports it). */
 function fromIp(ip: string, path: string, body: unknown) {
-  const request = new Request(`http://localhost/api/v1/auth${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const request = new Request(`http://localhost/api/v1/auth${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   setPeerAddress(request, ip);
   return env.app.handle(request);
 }
@@ -446,7 +465,9 @@ describe("mail to an address that has an account", () => {
     env = await createTestEnv("sqlite", { RATE_LIMIT_MAIL_PER_HOUR: "4" });
     const email = "owner-without-password@example.com";
     // An account without a password (as a Google sign-up makes), whose owner asked for a set-password link.
-    await env.deps.database.db.insert(users).values(newUserRow({ email, emailVerified: true, username: "googleonly", displayName: "G", passwordHash: null }, Date.now()));
+    await env.deps.database.db
+      .insert(users)
+      .values(newUserRow({ email, emailVerified: true, username: "googleonly", displayName: "G", passwordHash: null }, Date.now()));
     expect((await post("/forgot-password", { email })).status).toBe(202);
     const ownersLink = await awaitLinkToken(env, email, "/set-password"); // the reset request is prepared in the background
 

@@ -29,7 +29,9 @@ function countingBody(total: number, head = new Uint8Array(0)) {
 }
 
 const multipartHead = (boundary: string, field: string, filename: string) =>
-  new TextEncoder().encode(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  new TextEncoder().encode(
+    `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
 
 const UPLOADS = ["/api/v1/audio/upload", "/api/v1/users/upload-profile-picture"];
 const withSlash = (paths: string[]) => paths.flatMap((p) => [p, `${p}/`]);
@@ -58,7 +60,11 @@ describe("small routes take small bodies", () => {
 
   test("a declared Content-Length over the limit is refused before anything is read", async () => {
     const body = countingBody(MB);
-    const res = await env.request("/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json", "content-length": String(MB) }, body: body.stream });
+    const res = await env.request("/api/v1/auth/login", {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-length": String(MB) },
+      body: body.stream,
+    });
     await expectError(res, 413, "payload_too_large");
     expect(body.sent()).toBeLessThanOrEqual(64 * 1024);
   });
@@ -88,7 +94,11 @@ describe("small routes take small bodies", () => {
   });
 
   test("a browser form bigger than the limit is refused too", async () => {
-    const res = await env.request("/signin", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `login=${"a".repeat(100 * 1024)}` });
+    const res = await env.request("/signin", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `login=${"a".repeat(100 * 1024)}`,
+    });
     await expectError(res, 413, "payload_too_large");
   });
 });
@@ -130,7 +140,12 @@ describe("uploads are read only for a signed-in producer within the rate limit",
       await limited.request("/api/v1/audio/upload", { method: "POST", body: form, token: who.token }); // uses the one upload
       const boundary = "----sidechain-bodies";
       const body = countingBody(40 * MB, multipartHead(boundary, "audio_file", "big.wav"));
-      const res = await limited.request("/api/v1/audio/upload/", { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${boundary}` }, body: body.stream, token: who.token });
+      const res = await limited.request("/api/v1/audio/upload/", {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+        body: body.stream,
+        token: who.token,
+      });
       await expectError(res, 429, "rate_limited");
       expect(body.sent()).toBeLessThan(MB);
     } finally {
@@ -156,7 +171,11 @@ describe("a trailing slash is the same route with the same limit", () => {
       await expectError(await small.request(path, { method: "POST", headers: type, body: streamed.stream, token: who.token }), 413, "payload_too_large");
       expect(streamed.sent()).toBeLessThan(1_000_000 + 256 * 1024);
       const declared = countingBody(2 * MB);
-      await expectError(await small.request(path, { method: "POST", headers: { ...type, "content-length": String(2 * MB) }, body: declared.stream, token: who.token }), 413, "payload_too_large");
+      await expectError(
+        await small.request(path, { method: "POST", headers: { ...type, "content-length": String(2 * MB) }, body: declared.stream, token: who.token }),
+        413,
+        "payload_too_large",
+      );
       expect(declared.sent()).toBeLessThanOrEqual(64 * 1024);
     });
   }
@@ -165,7 +184,12 @@ describe("a trailing slash is the same route with the same limit", () => {
     test(`a 6 MB picture to ${path} is cut while it streams`, async () => {
       const boundary = "----sidechain-bodies";
       const body = countingBody(6 * MB, multipartHead(boundary, "file", "big.png"));
-      const res = await small.request(path, { method: "POST", headers: { "content-type": `multipart/form-data; boundary=${boundary}` }, body: body.stream, token: who.token });
+      const res = await small.request(path, {
+        method: "POST",
+        headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+        body: body.stream,
+        token: who.token,
+      });
       await expectError(res, 413, "payload_too_large");
       expect(body.sent()).toBeLessThan(5 * MB + 256 * 1024);
     });
@@ -198,7 +222,12 @@ describe("API routes take JSON, not the bodies a foreign page can send", () => {
   });
 
   test("a multipart body that does not parse is 400 invalid_form", async () => {
-    const res = await env.request("/api/v1/users/upload-profile-picture", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=nope" }, body: "garbage", token: producer.token });
+    const res = await env.request("/api/v1/users/upload-profile-picture", {
+      method: "POST",
+      headers: { "content-type": "multipart/form-data; boundary=nope" },
+      body: "garbage",
+      token: producer.token,
+    });
     await expectError(res, 400, "invalid_form");
   });
 
@@ -218,7 +247,11 @@ describe("API routes take JSON, not the bodies a foreign page can send", () => {
   test("the plugin's browser sign-in confirmation and the pages still take their forms", async () => {
     // Both reach their handler, which refuses the missing CSRF cookie with a page.
     for (const path of ["/api/v1/auth/oauth/confirm", "/signin"]) {
-      const res = await env.request(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "csrf=x&ticket=x&decision=approve&login=a&password=b" });
+      const res = await env.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "csrf=x&ticket=x&decision=approve&login=a&password=b",
+      });
       expect({ path, type: res.headers.get("content-type") }).toEqual({ path, type: expect.stringContaining("text/html") });
     }
   });

@@ -17,7 +17,14 @@ const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 const newCode = async () => {
   const res = await env.request("/api/v1/auth/device/code", { method: "POST", json: {}, headers: { "user-agent": DEVICE_UA } });
   expect(res.status).toBe(200);
-  return (await json(res)) as { device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; expires_in: number; interval: number };
+  return (await json(res)) as {
+    device_code: string;
+    user_code: string;
+    verification_uri: string;
+    verification_uri_complete: string;
+    expires_in: number;
+    interval: number;
+  };
 };
 const poll = (device_code: string) => env.request("/api/v1/auth/device/token", { method: "POST", json: { device_code }, headers: { "user-agent": DEVICE_UA } });
 const pollBody = async (device_code: string) => {
@@ -51,7 +58,10 @@ for (const driver of DRIVERS) {
       expect(code.expires_in).toBe(600);
       expect(code.interval).toBe(5);
       // stored hashed: the row is keyed by the code's SHA-256, and the code itself is nowhere in it
-      const [row] = await env.deps.database.db.select().from(signInRequests).where(eq(signInRequests.id, sha256(code.device_code)));
+      const [row] = await env.deps.database.db
+        .select()
+        .from(signInRequests)
+        .where(eq(signInRequests.id, sha256(code.device_code)));
       expect(row).toBeDefined();
       expect(JSON.stringify(row)).not.toContain(code.device_code);
 
@@ -261,7 +271,9 @@ describe("the /device page", () => {
     // the owner resets the password before the device collects its tokens
     expect((await env.request("/api/v1/auth/forgot-password", { method: "POST", json: { email: input.email } })).status).toBe(202);
     const token = await awaitLinkToken(env, input.email, "/reset-password"); // prepared in the background
-    expect((await env.request("/api/v1/auth/reset-password/confirm", { method: "POST", json: { token, new_password: "an entirely new passphrase 42" } })).status).toBe(200);
+    expect(
+      (await env.request("/api/v1/auth/reset-password/confirm", { method: "POST", json: { token, new_password: "an entirely new passphrase 42" } })).status,
+    ).toBe(200);
     const r = await pollBody(code.device_code);
     expect(r.status).toBe(400);
     expect(r.body).toMatchObject({ error: "access_denied" });

@@ -34,7 +34,8 @@ test("every documented operation has a summary and a JSON schema with an example
     expect({ where, summary: typeof op.summary }).toEqual({ where, summary: "string" });
     // A browser entry point whose only success is a redirect (e.g. GET /auth/google → the provider) documents its 302;
     // the WebSocket documents its 101.
-    const ok = op.responses?.["200"] ?? op.responses?.["201"] ?? op.responses?.["202"] ?? op.responses?.["204"] ?? op.responses?.["302"] ?? op.responses?.["101"];
+    const ok =
+      op.responses?.["200"] ?? op.responses?.["201"] ?? op.responses?.["202"] ?? op.responses?.["204"] ?? op.responses?.["302"] ?? op.responses?.["101"];
     expect({ where, documented: Boolean(ok) }).toEqual({ where, documented: true });
     const media = ok.content?.["application/json"] ?? Object.values(ok.content ?? {})[0];
     if (media) {
@@ -46,7 +47,10 @@ test("every documented operation has a summary and a JSON schema with an example
 });
 
 function resolveRef(doc: any, ref: string) {
-  return ref.replace(/^#\//, "").split("/").reduce((o: any, k) => o?.[k], doc);
+  return ref
+    .replace(/^#\//, "")
+    .split("/")
+    .reduce((o: any, k) => o?.[k], doc);
 }
 
 test("the WebSocket endpoint is documented with its protocol", async () => {

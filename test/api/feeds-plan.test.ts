@@ -67,7 +67,9 @@ describe("feed query plans on sqlite", () => {
   test("the detector sees a table scan when there is one", () => {
     expect(tableScans(client, "SELECT * FROM posts p WHERE p.title = 'x'", tables)).toEqual(["SCAN p"]);
     expect(tableScans(client, `SELECT * FROM "reactions" WHERE "emoji" = 'x'`, tables).length).toBe(1);
-    expect(tableScans(client, "SELECT id FROM posts WHERE status = 'ready' AND title = 'x'", tables)).toEqual(["SEARCH posts USING INDEX posts_feed_author_idx (status=?)"]);
+    expect(tableScans(client, "SELECT id FROM posts WHERE status = 'ready' AND title = 'x'", tables)).toEqual([
+      "SEARCH posts USING INDEX posts_feed_author_idx (status=?)",
+    ]);
     expect(tableScans(client, "SELECT value FROM json_each('[1]')", tables)).toEqual([]);
   });
 

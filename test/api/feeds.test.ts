@@ -18,7 +18,10 @@ let seq = 0;
 
 async function addUser(env: TestEnv): Promise<string> {
   seq++;
-  const row = newUserRow({ email: null, emailVerified: false, username: `feeduser${seq}_${process.pid % 1000}`, displayName: `Feed User ${seq}`, passwordHash: null }, env.clock.now());
+  const row = newUserRow(
+    { email: null, emailVerified: false, username: `feeduser${seq}_${process.pid % 1000}`, displayName: `Feed User ${seq}`, passwordHash: null },
+    env.clock.now(),
+  );
   await env.deps.database.db.insert(users).values(row);
   return row.id;
 }
@@ -57,7 +60,11 @@ async function addPost(env: TestEnv, userId: string, o: PostOpts = {}): Promise<
       updatedAt: at,
       readyAt: status === "ready" ? at : null,
     });
-    if (status === "ready") await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, userId));
+    if (status === "ready")
+      await tx
+        .update(users)
+        .set({ postCount: sql`${users.postCount} + 1` })
+        .where(eq(users.id, userId));
   });
   return id;
 }
@@ -65,8 +72,14 @@ async function addPost(env: TestEnv, userId: string, o: PostOpts = {}): Promise<
 async function follow(env: TestEnv, followerId: string, followeeId: string) {
   await env.deps.database.tx(async (tx) => {
     await tx.insert(follows).values({ followerId, followeeId, createdAt: env.clock.now() });
-    await tx.update(users).set({ followingCount: sql`${users.followingCount} + 1` }).where(eq(users.id, followerId));
-    await tx.update(users).set({ followerCount: sql`${users.followerCount} + 1` }).where(eq(users.id, followeeId));
+    await tx
+      .update(users)
+      .set({ followingCount: sql`${users.followingCount} + 1` })
+      .where(eq(users.id, followerId));
+    await tx
+      .update(users)
+      .set({ followerCount: sql`${users.followerCount} + 1` })
+      .where(eq(users.id, followeeId));
   });
 }
 
@@ -74,14 +87,20 @@ async function follow(env: TestEnv, followerId: string, followeeId: string) {
 async function react(env: TestEnv, userId: string, postId: string, emoji = "🔥") {
   await env.deps.database.tx(async (tx) => {
     await tx.insert(reactions).values({ userId, postId, emoji, createdAt: env.clock.now() });
-    await tx.update(posts).set({ likeCount: sql`(SELECT count(*) FROM ${reactions} WHERE ${reactions.postId} = ${postId})` }).where(eq(posts.id, postId));
+    await tx
+      .update(posts)
+      .set({ likeCount: sql`(SELECT count(*) FROM ${reactions} WHERE ${reactions.postId} = ${postId})` })
+      .where(eq(posts.id, postId));
   });
 }
 
 async function play(env: TestEnv, userId: string, postId: string) {
   await env.deps.database.tx(async (tx) => {
     await tx.insert(plays).values({ id: Bun.randomUUIDv7(), userId, postId, createdAt: env.clock.now() });
-    await tx.update(posts).set({ playCount: sql`${posts.playCount} + 1` }).where(eq(posts.id, postId));
+    await tx
+      .update(posts)
+      .set({ playCount: sql`${posts.playCount} + 1` })
+      .where(eq(posts.id, postId));
   });
 }
 
@@ -122,7 +141,15 @@ async function allPages(env: TestEnv, path: string, limit: number, token?: strin
   throw new Error("too many pages");
 }
 
-const ALL_FEEDS = ["/api/v1/feed/global", "/api/v1/feed/global/enriched", "/api/v1/feed/timeline", "/api/v1/feed/unified", "/api/v1/feed/trending", "/api/v1/feed/discovery", "/api/v1/recommendations/for-you"];
+const ALL_FEEDS = [
+  "/api/v1/feed/global",
+  "/api/v1/feed/global/enriched",
+  "/api/v1/feed/timeline",
+  "/api/v1/feed/unified",
+  "/api/v1/feed/trending",
+  "/api/v1/feed/discovery",
+  "/api/v1/recommendations/for-you",
+];
 
 for (const driver of DRIVERS) {
   describe(`feeds on ${driver}`, () => {
@@ -203,8 +230,23 @@ for (const driver of DRIVERS) {
     test("per-viewer fields: reactions, likes, following, own post; the same post reads neutral without a token", async () => {
       const b = await feed(env, "/api/v1/feed/global", viewer.token);
       const byId = new Map(b.posts.map((x) => [x.id, x]));
-      expect(byId.get(p.stranger)).toMatchObject({ user_reaction: "🔥", is_liked: true, is_following: false, is_own_post: false, like_count: 2, reaction_counts: { "🔥": 1, "❤️": 1 } });
-      expect(byId.get(p.friendOld)).toMatchObject({ user_reaction: "", is_liked: false, is_following: true, is_own_post: false, like_count: 1, play_count: 1, reaction_counts: { "🚀": 1 } });
+      expect(byId.get(p.stranger)).toMatchObject({
+        user_reaction: "🔥",
+        is_liked: true,
+        is_following: false,
+        is_own_post: false,
+        like_count: 2,
+        reaction_counts: { "🔥": 1, "❤️": 1 },
+      });
+      expect(byId.get(p.friendOld)).toMatchObject({
+        user_reaction: "",
+        is_liked: false,
+        is_following: true,
+        is_own_post: false,
+        like_count: 1,
+        play_count: 1,
+        reaction_counts: { "🚀": 1 },
+      });
       expect(byId.get(p.own)).toMatchObject({ is_own_post: true, is_following: false, reaction_counts: {}, is_online: false, is_in_studio: false });
       const anon = await feed(env, "/api/v1/feed/global");
       const s = anon.posts.find((x) => x.id === p.stranger)!;
@@ -219,7 +261,10 @@ for (const driver of DRIVERS) {
         for (const path of ["/api/v1/feed/global", "/api/v1/feed/timeline", "/api/v1/feed/trending"]) {
           const b = await feed(env, path, viewer.token);
           const flags = (id: string) => b.posts.filter((x) => x.user_id === id).map((x) => [x.is_online, x.is_in_studio]);
-          expect(flags(friend)).toEqual([[true, true], [true, true]]);
+          expect(flags(friend)).toEqual([
+            [true, true],
+            [true, true],
+          ]);
           // The viewer does not follow the stranger: as over the WebSocket, no presence (docs/security.md, Data exposure).
           expect(flags(stranger).every(([online, studio]) => online === false && studio === false)).toBe(true);
         }
@@ -256,7 +301,8 @@ for (const driver of DRIVERS) {
       const first = await read();
       expect(await read()).toBe(first); // nothing changed: the same answer (served from the viewer's cached body)
       const target = (JSON.parse(first) as { posts: { id: string; user_id: string; user_reaction: string }[] }).posts.find((x) => x.user_id === friend)!;
-      const reaction = (method: string) => env.request(`/api/v1/posts/${target.id}/reaction`, { method, token: viewer.token, json: method === "PUT" ? { emoji: "🚀" } : undefined });
+      const reaction = (method: string) =>
+        env.request(`/api/v1/posts/${target.id}/reaction`, { method, token: viewer.token, json: method === "PUT" ? { emoji: "🚀" } : undefined });
       expect((await reaction("PUT")).status).toBe(200);
       const reacted = JSON.parse(await read()).posts.find((x: { id: string }) => x.id === target.id);
       expect([reacted.user_reaction, reacted.is_liked]).toEqual(["🚀", true]);
@@ -440,7 +486,11 @@ for (const driver of DRIVERS) {
       const target = all[0]!.id;
       env.clock.advance(TRENDING.cacheMs); // the ranked feeds see the new posts once their ranking is recomputed
       const paths = [...ALL_FEEDS, `/api/v1/users/${authors[0]}/posts`];
-      const invalidate = () => env.deps.database.db.update(users).set({ updatedAt: sql`${users.updatedAt} + 1` }).where(eq(users.id, viewer.id));
+      const invalidate = () =>
+        env.deps.database.db
+          .update(users)
+          .set({ updatedAt: sql`${users.updatedAt} + 1` })
+          .where(eq(users.id, viewer.id));
       const counter = countStatements(env);
       try {
         for (const path of paths) {
@@ -499,7 +549,7 @@ for (const driver of DRIVERS) {
     afterAll(() => env.close());
 
     test("the score formula: (likes + 0.5·plays + 1) / (age_hours + 2)^1.5", () => {
-      expect(trendingScore(0, 0, 0)).toBeCloseTo(1 / Math.pow(2, 1.5), 12);
+      expect(trendingScore(0, 0, 0)).toBeCloseTo(1 / 2 ** 1.5, 12);
       expect(trendingScore(5, 4, 2 * HOUR)).toBeCloseTo(8 / 8, 12);
       expect(trendingScore(3, 0, 7 * HOUR)).toBeCloseTo(4 / 27, 12);
     });

@@ -13,8 +13,10 @@ afterEach(() => env?.close());
 
 const producer = () => registerProducer(env);
 
-const pluginFollow = (who: Producer, target: string) => env.request("/api/v1/social/follow", { method: "POST", json: { target_user_id: target }, token: who.token });
-const pluginUnfollow = (who: Producer, target: string) => env.request("/api/v1/social/unfollow", { method: "POST", json: { target_user_id: target }, token: who.token });
+const pluginFollow = (who: Producer, target: string) =>
+  env.request("/api/v1/social/follow", { method: "POST", json: { target_user_id: target }, token: who.token });
+const pluginUnfollow = (who: Producer, target: string) =>
+  env.request("/api/v1/social/unfollow", { method: "POST", json: { target_user_id: target }, token: who.token });
 const restFollow = (who: Producer, target: string) => env.request(`/api/v1/users/${target}/follow`, { method: "PUT", token: who.token });
 const restUnfollow = (who: Producer, target: string) => env.request(`/api/v1/users/${target}/follow`, { method: "DELETE", token: who.token });
 // The plugin sends Content-Type: application/json on GETs too.
@@ -166,7 +168,9 @@ for (const driver of DRIVERS) {
       expect(all).toMatchObject({ total: 5, has_more: false, meta: { count: 5, has_more: false, next_cursor: "" } });
       for (const u of all.users) expectPublicUser(u);
       expect(all.users.map((u: { id: string }) => u.id)).toEqual(fans.map((f) => f.id).reverse());
-      const byId = Object.fromEntries(all.users.map((u: { id: string; is_following: boolean; follows_you: boolean }) => [u.id, [u.is_following, u.follows_you]]));
+      const byId = Object.fromEntries(
+        all.users.map((u: { id: string; is_following: boolean; follows_you: boolean }) => [u.id, [u.is_following, u.follows_you]]),
+      );
       expect(byId).toEqual({
         [fans[0]!.id]: [false, false], // the viewer themself
         [fans[1]!.id]: [true, false],
@@ -233,7 +237,15 @@ for (const driver of DRIVERS) {
       env = await createTestEnv(driver);
       const a = await producer();
       for (const list of ["followers", "following"]) {
-        for (const q of ["limit=abc", "limit=10000", "limit=0", "limit=-1", "offset=x", "cursor=not-a-cursor", `cursor=${Buffer.from("[1,2]").toString("base64url")}`]) {
+        for (const q of [
+          "limit=abc",
+          "limit=10000",
+          "limit=0",
+          "limit=-1",
+          "offset=x",
+          "cursor=not-a-cursor",
+          `cursor=${Buffer.from("[1,2]").toString("base64url")}`,
+        ]) {
           const res = await get(`/api/v1/users/${a.id}/${list}?${q}`, a.token);
           expect({ list, q, status: res.status }).toEqual({ list, q, status: 400 });
           const body = await json(res);
@@ -253,7 +265,10 @@ describe("follow rows", () => {
     env = await createTestEnv("sqlite");
     const [a, b] = [await producer(), await producer()];
     await pluginFollow(a, b.id);
-    const rows = await env.deps.database.db.select().from(follows).where(and(eq(follows.followerId, a.id), eq(follows.followeeId, b.id)));
+    const rows = await env.deps.database.db
+      .select()
+      .from(follows)
+      .where(and(eq(follows.followerId, a.id), eq(follows.followeeId, b.id)));
     expect(rows).toHaveLength(1);
     expect(rows[0]!.createdAt).toBe(env.clock.now());
   });

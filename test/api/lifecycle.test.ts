@@ -55,7 +55,14 @@ test("a starting server prunes notifications older than NOTIFICATION_RETENTION_D
   const now = Date.now();
   const user = (id: string) => ({ id, username: id, displayName: id, createdAt: now, updatedAt: now });
   await db.insert(users).values([user("u_old_1"), user("u_old_2")]);
-  const note = (days: number) => ({ id: Bun.randomUUIDv7(), userId: "u_old_1", actorId: "u_old_2", kind: "follow", dedupeKey: `life:${days}`, createdAt: now - days * 86_400_000 });
+  const note = (days: number) => ({
+    id: Bun.randomUUIDv7(),
+    userId: "u_old_1",
+    actorId: "u_old_2",
+    kind: "follow",
+    dedupeKey: `life:${days}`,
+    createdAt: now - days * 86_400_000,
+  });
   await db.insert(notifications).values([note(31), note(45), note(29)]);
   await first.stop();
   const second = await start(config, { log });

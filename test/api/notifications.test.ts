@@ -107,12 +107,16 @@ for (const driver of DRIVERS) {
       await env.deps.database.tx(async (tx) => {
         for (let i = 0; i < 300; i++) {
           const id = Bun.randomUUIDv7();
-          await tx.run(sql`INSERT INTO users (id, username, display_name, created_at, updated_at) VALUES (${id}, ${`bulk_${i}_${author.id.slice(-6)}`}, '', ${now}, ${now})`);
+          await tx.run(
+            sql`INSERT INTO users (id, username, display_name, created_at, updated_at) VALUES (${id}, ${`bulk_${i}_${author.id.slice(-6)}`}, '', ${now}, ${now})`,
+          );
           await tx.run(sql`INSERT INTO follows (follower_id, followee_id, created_at) VALUES (${id}, ${author.id}, ${now})`);
         }
       });
       const postId = await insertReadyPost(env, author.id);
-      const [r] = await env.deps.database.db.all<{ n: number; ids: number }>(sql`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM notifications WHERE post_id = ${postId} AND kind = 'new_post'`);
+      const [r] = await env.deps.database.db.all<{ n: number; ids: number }>(
+        sql`SELECT count(*) AS n, count(DISTINCT id) AS ids FROM notifications WHERE post_id = ${postId} AND kind = 'new_post'`,
+      );
       expect({ n: Number(r!.n), ids: Number(r!.ids) }).toEqual({ n: 300, ids: 300 });
       const [sample] = await env.deps.database.db.all<{ id: string }>(sql`SELECT id FROM notifications WHERE post_id = ${postId} LIMIT 1`);
       expect(sample!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
@@ -152,7 +156,12 @@ for (const driver of DRIVERS) {
       expect(await expectOk(await post("/notifications/seen", {}, me.token))).toEqual({ ok: true, updated: 0, unseen: 0, unread: 3 });
       const [newest, middle] = (await list(me)).notifications;
       expect(newest.actor_id).toBe(c.id); // newest first
-      expect(await expectOk(await post("/notifications/read", { ids: [newest.id, othersId, "nope"] }, me.token))).toEqual({ ok: true, updated: 1, unseen: 0, unread: 2 });
+      expect(await expectOk(await post("/notifications/read", { ids: [newest.id, othersId, "nope"] }, me.token))).toEqual({
+        ok: true,
+        updated: 1,
+        unseen: 0,
+        unread: 2,
+      });
       expect(await counts(other)).toEqual({ unseen: 1, unread: 1 });
       const after = await list(me);
       expect(after.notifications.map((n: { id: string; is_read: boolean }) => [n.id, n.is_read])).toEqual([
@@ -166,8 +175,12 @@ for (const driver of DRIVERS) {
       await expectOk(await post("/feed/like", { activity_id: postId }, d.token));
       expect(await counts(me)).toEqual({ unseen: 1, unread: 1 });
       // the plugin's empty-body POST arrives as GET: it marks everything
-      expect(await expectOk(await env.request("/api/v1/notifications/seen", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unseen: 0, unread: 1 });
-      expect(await expectOk(await env.request("/api/v1/notifications/read", { token: me.token, headers: { "content-type": "application/json" } }))).toMatchObject({ updated: 1, unread: 0 });
+      expect(
+        await expectOk(await env.request("/api/v1/notifications/seen", { token: me.token, headers: { "content-type": "application/json" } })),
+      ).toMatchObject({ updated: 1, unseen: 0, unread: 1 });
+      expect(
+        await expectOk(await env.request("/api/v1/notifications/read", { token: me.token, headers: { "content-type": "application/json" } })),
+      ).toMatchObject({ updated: 1, unread: 0 });
     });
 
     test("the list pages by offset (plugin) and by cursor; bad paging is a clear 400", async () => {

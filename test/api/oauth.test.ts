@@ -29,14 +29,20 @@ beforeEach(() => {
 });
 afterEach(() => env?.close());
 
-const fresh = (driver: Driver = "sqlite", extra: Record<string, string> = {}) => createTestEnv(driver, { ...google.env("GOOGLE"), ...discord.env("DISCORD"), ...extra });
+const fresh = (driver: Driver = "sqlite", extra: Record<string, string> = {}) =>
+  createTestEnv(driver, { ...google.env("GOOGLE"), ...discord.env("DISCORD"), ...extra });
 const post = (path: string, body?: unknown, token?: string) => env.request(`/api/v1/auth${path}`, { method: "POST", json: body ?? {}, token });
 const get = (path: string, token?: string) => env.request(`/api/v1/auth${path}`, { token });
 const del = (path: string, token?: string) => env.request(`/api/v1/auth${path}`, { method: "DELETE", token });
 const mocks = () => ({ google, discord });
 
 type Provider = "google" | "discord";
-const googleUser = (sub: string, email: string | null, verified = true, name = "Night Beats") => ({ sub, ...(email ? { email } : {}), email_verified: verified, name });
+const googleUser = (sub: string, email: string | null, verified = true, name = "Night Beats") => ({
+  sub,
+  ...(email ? { email } : {}),
+  email_verified: verified,
+  name,
+});
 const discordUser = (id: string, email: string | null, verified = true, username = "loopsmith") => ({ id, ...(email ? { email } : {}), verified, username });
 
 /** The web flow: start with redirect_to, through the provider, back to redirect_to, then the one-time exchange. */
@@ -230,7 +236,9 @@ for (const driver of DRIVERS) {
       const page = await b.app(await b.throughProvider(await b.app(started.url)));
       expect(page.status).toBe(200);
       expect(await page.text()).toContain("Discord is linked");
-      expect(await json(await get("/identities", auth.token))).toEqual([{ provider: "discord", email: "other.address@example.com", linked_at: expect.any(String) }]);
+      expect(await json(await get("/identities", auth.token))).toEqual([
+        { provider: "discord", email: "other.address@example.com", linked_at: expect.any(String) },
+      ]);
       expect((await json(await get("/me", auth.token))).email).toBe(input.email); // the account's email is unchanged
       expect((await get("/me", other.token)).status).toBe(401);
       expect((await mailTo(env, input.email)).some((m) => m.subject.includes("Discord was linked to your account"))).toBe(true);
@@ -452,7 +460,15 @@ describe("OAuth flow checks", () => {
 
   test("redirect_to must be a relative path on this server: absolute URLs, //host and backslashes are refused", async () => {
     env = await fresh();
-    for (const bad of ["https://evil.example/feed", "//evil.example/feed", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)", "feed", "/feed\r\nx"]) {
+    for (const bad of [
+      "https://evil.example/feed",
+      "//evil.example/feed",
+      "/\\evil.example",
+      "\\\\evil.example",
+      "javascript:alert(1)",
+      "feed",
+      "/feed\r\nx",
+    ]) {
       const res = await new Browser(env).app(`/api/v1/auth/google?redirect_to=${encodeURIComponent(bad)}`);
       expect({ bad, status: res.status }).toEqual({ bad, status: 400 });
       const body = await json(res);

@@ -158,7 +158,12 @@ describe("link pages refuse", () => {
     }
     // a POST with a valid CSRF pair but a verify token on the reset page burns nothing and changes nothing
     const form = await browser.get(`/reset-password?token=${encodeURIComponent(reset)}`);
-    const wrong = await browser.post("/reset-password", { csrf: csrfOf(form), token: verify, password: "some new passphrase", password_confirm: "some new passphrase" });
+    const wrong = await browser.post("/reset-password", {
+      csrf: csrfOf(form),
+      token: verify,
+      password: "some new passphrase",
+      password_confirm: "some new passphrase",
+    });
     expect(wrong.status).toBe(400);
     expect((await me(auth.token)).status).toBe(200);
     // expiry: the reset link lasts 30 minutes
@@ -310,10 +315,14 @@ describe("cookies", () => {
         ["POST /signout", await b.post("/signout", { csrf: value }, false)],
         ["POST /device", await b.post("/device", { csrf: value, code: "BBBB-CCCC" }, false)],
         ["POST /device/confirm", await b.post("/device/confirm", { csrf: value, code: "BBBB-CCCC", decision: "approve" }, false)],
-        ["POST /reset-password", await b.post("/reset-password", { csrf: value, token: "x", password: "a new passphrase", password_confirm: "a new passphrase" }, false)],
+        [
+          "POST /reset-password",
+          await b.post("/reset-password", { csrf: value, token: "x", password: "a new passphrase", password_confirm: "a new passphrase" }, false),
+        ],
         ["POST /verify-email", await b.post("/verify-email", { csrf: value, token: "x" }, false)],
       ];
-      for (const [what, page] of pages) expect({ what, value: value.slice(0, 20), server_error: page.status >= 500 }).toEqual({ what, value: value.slice(0, 20), server_error: false });
+      for (const [what, page] of pages)
+        expect({ what, value: value.slice(0, 20), server_error: page.status >= 500 }).toEqual({ what, value: value.slice(0, 20), server_error: false });
       const [[, signin], , , [, device], , [, post]] = pages;
       expect(signin!.status).toBe(200);
       expect(signin!.html).toContain("<h1>Sign in</h1>");
@@ -329,7 +338,10 @@ describe("cookies", () => {
   });
 
   test("every Set-Cookie is HttpOnly with Path, SameSite and Max-Age, and Secure on an https PUBLIC_URL only", async () => {
-    for (const [url, secure] of [["https://loops.example.com", true], ["http://192.168.1.20:8787", false]] as const) {
+    for (const [url, secure] of [
+      ["https://loops.example.com", true],
+      ["http://192.168.1.20:8787", false],
+    ] as const) {
       if (!secure) await env.close();
       env = await createTestEnv("sqlite", { PUBLIC_URL: url });
       const { input } = await registerUser(env);

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { expectError, expectOk, json, type Producer, registerProducer } from "../support/auth.ts";
+import { expectError, expectOk, type Producer, registerProducer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
 const MIN = 60_000;
@@ -25,7 +25,12 @@ for (const driver of DRIVERS) {
       const [r] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM plays WHERE post_id = ${postId}`);
       return { play_count: Number(p?.n ?? 0), rows: Number(r!.n) };
     };
-    const snapshot = async () => (await env.deps.database.db.all<{ plays: number; counts: number; listened: number }>(sql`SELECT (SELECT count(*) FROM plays) AS plays, (SELECT coalesce(sum(play_count), 0) FROM posts) AS counts, (SELECT coalesce(sum(listen_ms), 0) FROM plays) AS listened`))[0];
+    const snapshot = async () =>
+      (
+        await env.deps.database.db.all<{ plays: number; counts: number; listened: number }>(
+          sql`SELECT (SELECT count(*) FROM plays) AS plays, (SELECT coalesce(sum(play_count), 0) FROM posts) AS counts, (SELECT coalesce(sum(listen_ms), 0) FROM plays) AS listened`,
+        )
+      )[0];
 
     test("a play counts once per listener per 30 minutes, then again", async () => {
       const [author, fan] = [await producer(), await producer()];
@@ -45,7 +50,9 @@ for (const driver of DRIVERS) {
       const postId = await insertReadyPost(env, author.id);
       await expectOk(await play(a, postId));
       expect(await expectOk(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token }))).toEqual({ play_count: 2, counted: true });
-      expect(await expectOk(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token, headers: { "content-type": "application/json" } }))).toEqual({ play_count: 2, counted: false });
+      expect(
+        await expectOk(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST", token: b.token, headers: { "content-type": "application/json" } })),
+      ).toEqual({ play_count: 2, counted: false });
       expect(await expectOk(await play(author, postId))).toEqual({ play_count: 3, counted: true });
     });
 
@@ -96,7 +103,8 @@ for (const driver of DRIVERS) {
       await expectError(await post("/social/play", {}, fan.token), 400, "validation_error");
       await expectError(await post("/social/play", { activity_id: "" }, fan.token), 400, "validation_error");
       await expectError(await post("/social/play", { activity_id: ["x"] }, fan.token), 400, "validation_error");
-      for (const duration of [-1, "ten", null, 1e9]) await expectError(await post("/social/listen-duration", { activity_id: postId, duration }, fan.token), 400, "validation_error");
+      for (const duration of [-1, "ten", null, 1e9])
+        await expectError(await post("/social/listen-duration", { activity_id: postId, duration }, fan.token), 400, "validation_error");
       await expectError(await post("/social/listen-duration", { activity_id: postId }, fan.token), 400, "validation_error");
       await expectError(await post("/social/play", { activity_id: postId }), 401, "unauthorized");
       await expectError(await env.request(`/api/v1/posts/${postId}/play`, { method: "POST" }), 401, "unauthorized");

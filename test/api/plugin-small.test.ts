@@ -84,8 +84,14 @@ describe("item 7: small plugin calls", () => {
   test("POST /recommendations/click as NetworkClient::trackRecommendationClick sends it (FeedClient.cpp) answers success", async () => {
     await setup();
     const postId = await insertReadyPost(env, p.id);
-    expect(await expectOk(await plugin("/recommendations/click", p.token, { post_id: postId, source: "trending", position: 3, completed: false, play_duration: 4.5 }))).toEqual({ ok: true });
-    expect(await expectOk(await plugin("/recommendations/click", p.token, { post_id: postId, source: "global", position: 0, completed: true }))).toEqual({ ok: true });
+    expect(
+      await expectOk(
+        await plugin("/recommendations/click", p.token, { post_id: postId, source: "trending", position: 3, completed: false, play_duration: 4.5 }),
+      ),
+    ).toEqual({ ok: true });
+    expect(await expectOk(await plugin("/recommendations/click", p.token, { post_id: postId, source: "global", position: 0, completed: true }))).toEqual({
+      ok: true,
+    });
     // bad input and no token are refused in the contract's shape
     await expectError(await plugin("/recommendations/click", p.token, { source: "x" }), 400, "validation_error");
     await expectError(await plugin("/recommendations/click", p.token, { post_id: postId, position: -1 }), 400, "validation_error");
@@ -98,7 +104,9 @@ describe("item 7: small plugin calls", () => {
     const a = await insertReadyPost(env, p.id, "first");
     env.clock.advance(1000);
     const b = await insertReadyPost(env, p.id, "second");
-    const ids = async (path: string) => (await expectOk(await plugin(path, p.token))).posts?.map((x: { id: string }) => x.id) ?? (await expectOk(await plugin(path, p.token))).activities.map((x: { id: string }) => x.id);
+    const ids = async (path: string) =>
+      (await expectOk(await plugin(path, p.token))).posts?.map((x: { id: string }) => x.id) ??
+      (await expectOk(await plugin(path, p.token))).activities.map((x: { id: string }) => x.id);
     expect(await ids("/feed/latest?limit=10&offset=0")).toEqual(await ids("/feed/global?limit=10&offset=0"));
     expect(await ids("/feed/latest?limit=10&offset=0")).toEqual([b, a]);
     expect(await ids("/feed/popular?limit=10&offset=0")).toEqual(await ids("/feed/trending?limit=10&offset=0"));
@@ -112,10 +120,16 @@ describe("item 7: small plugin calls", () => {
     expect(await json(await env.request(`/api/v1/auth/oauth/poll?session_id=${sid}`))).toEqual({ status: "pending" });
     const res = await env.request(`/api/v1/auth/google?session_id=${sid.toUpperCase()}`);
     await expectError(res, 404, "provider_disabled");
-    expect(await json(await env.request(`/api/v1/auth/oauth/poll?session_id=${sid}`))).toEqual({ status: "error", message: "Google sign-in is not configured on this server" });
+    expect(await json(await env.request(`/api/v1/auth/oauth/poll?session_id=${sid}`))).toEqual({
+      status: "error",
+      message: "Google sign-in is not configured on this server",
+    });
     // a second start with the same id changes nothing; a malformed id registers nothing
     await expectError(await env.request(`/api/v1/auth/discord?session_id=${sid}`), 404, "provider_disabled");
-    expect(await json(await env.request(`/api/v1/auth/oauth/poll?session_id=${sid}`))).toEqual({ status: "error", message: "Google sign-in is not configured on this server" });
+    expect(await json(await env.request(`/api/v1/auth/oauth/poll?session_id=${sid}`))).toEqual({
+      status: "error",
+      message: "Google sign-in is not configured on this server",
+    });
     await expectError(await env.request(`/api/v1/auth/google?session_id=../../x`), 404, "provider_disabled");
   });
 
@@ -134,7 +148,10 @@ describe("item 7: small plugin calls", () => {
   test("download (DownloadClient.cpp getPostDownloadInfo: empty-body POST → GET): a WAV of the original, file name, metadata; rendered once, deleted with the post", async () => {
     await setup();
     const listener = await registerProducer(env);
-    for (const [source, format] of [[drumsWav, "wav"], [drumsFlac, "flac"]] as const) {
+    for (const [source, format] of [
+      [drumsWav, "wav"],
+      [drumsFlac, "flac"],
+    ] as const) {
       const id = await insertReadyPost(env, p.id, `Night drums ${format}`);
       const originalKey = `loops/${id}/${"0".repeat(32)}.${format}`;
       await env.deps.database.db.update(posts).set({ originalKey, originalFormat: format }).where(eq(posts.id, id));
@@ -143,7 +160,18 @@ describe("item 7: small plugin calls", () => {
       expect(info).toEqual({
         download_url: `http://localhost/media/loops/${id}/${"0".repeat(32)}-download.wav`,
         filename: `Night drums ${format}.wav`,
-        metadata: { post_id: id, title: `Night drums ${format}`, producer: p.username, bpm: 120, key: "Am", duration_seconds: 8, duration_bars: 4, genres: ["lofi"], daw: "Ableton Live", format: "wav" },
+        metadata: {
+          post_id: id,
+          title: `Night drums ${format}`,
+          producer: p.username,
+          bpm: 120,
+          key: "Am",
+          duration_seconds: 8,
+          duration_bars: 4,
+          genres: ["lofi"],
+          daw: "Ableton Live",
+          format: "wav",
+        },
       });
       // the DAW gets a WAV with the original's samples and none of its metadata
       const media = await env.app.handle(new Request(info.download_url));
@@ -227,7 +255,12 @@ describe("item 7: uploads from the plugin", () => {
     const res = await upload(f);
     expect(res.status).toBe(201);
     const body = await json(res);
-    expect(body).toEqual({ audio_url: expect.stringMatching(new RegExp(`^http://localhost/media/snippets/${p.id}/[0-9a-f]{32}\\.wav$`)), url: body.audio_url, duration_seconds: expect.any(Number), format: "wav" });
+    expect(body).toEqual({
+      audio_url: expect.stringMatching(new RegExp(`^http://localhost/media/snippets/${p.id}/[0-9a-f]{32}\\.wav$`)),
+      url: body.audio_url,
+      duration_seconds: expect.any(Number),
+      format: "wav",
+    });
     expect(body.duration_seconds).toBeCloseTo(2, 1);
     expect("error" in body).toBe(false);
     // no post, no job, in no feed; the file is served at its URL
@@ -334,14 +367,15 @@ describe("item 4: the plugin's delete (NetworkClient::deletePost, FeedClient.cpp
   });
 });
 
-
 describe("item 3: staying signed in", () => {
   test("login, register and refresh return access tokens that end with their session's hard limit; the token restored at start works past 24 h", async () => {
     env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
     const hardEnd = () => new Date(Math.floor((env.clock.now() + env.deps.config.SESSION_MAX_TTL_S * 1000) / 1000) * 1000).toISOString();
     const end = hardEnd();
     const p = await registerProducer(env, { password: "correct horse battery staple" });
-    const login = await expectOk(await env.request("/api/v1/auth/login", { method: "POST", json: { email: p.email, password: "correct horse battery staple" } }));
+    const login = await expectOk(
+      await env.request("/api/v1/auth/login", { method: "POST", json: { email: p.email, password: "correct horse battery staple" } }),
+    );
     expect(login.auth.expires_at).toBe(end);
     const claims = JSON.parse(Buffer.from(login.auth.token.split(".")[1], "base64url").toString());
     expect(claims.exp * 1000).toBe(Date.parse(end));
@@ -370,7 +404,8 @@ describe("item 3: staying signed in", () => {
 describe("item 5: notifications in the plugin's groups[] (src/models/Notification.h, NotificationClient.cpp)", () => {
   /** The plugin model's parse rules: typed strings, string arrays, booleans; a group without actors is dropped. */
   const parsesLikeThePlugin = (g: Record<string, unknown>) => {
-    for (const k of ["id", "verb", "target_type", "target_id", "target_preview", "content_text", "group_id", "created_at", "updated_at"]) expect(typeof g[k]).toBe("string");
+    for (const k of ["id", "verb", "target_type", "target_id", "target_preview", "content_text", "group_id", "created_at", "updated_at"])
+      expect(typeof g[k]).toBe("string");
     for (const k of ["actor_ids", "actor_usernames", "actor_avatar_urls"]) {
       expect(Array.isArray(g[k])).toBe(true);
       for (const v of g[k] as unknown[]) expect(typeof v).toBe("string");
@@ -403,11 +438,38 @@ describe("item 5: notifications in the plugin's groups[] (src/models/Notificatio
     for (const g of page.groups) parsesLikeThePlugin(g);
     expect(page.groups.map((g: { group_id: string }) => g.group_id)).toEqual([`follow:${me.id}`, `like:${other}`, `like:${postId}`]);
     const [follows, likeOther, likes] = page.groups;
-    expect(follows).toMatchObject({ verb: "follow", actor_ids: [c.id, b.id], actor_usernames: [c.username, b.username], actor_avatar_urls: ["", ""], actor_count: 2, target_type: "user", target_id: me.id, target_preview: "", content_text: "", is_read: false, is_seen: false });
+    expect(follows).toMatchObject({
+      verb: "follow",
+      actor_ids: [c.id, b.id],
+      actor_usernames: [c.username, b.username],
+      actor_avatar_urls: ["", ""],
+      actor_count: 2,
+      target_type: "user",
+      target_id: me.id,
+      target_preview: "",
+      content_text: "",
+      is_read: false,
+      is_seen: false,
+    });
     expect(follows.id).toBe(page.notifications[0].id);
     expect(follows.created_at).toBe(page.notifications[0].created_at);
-    expect(likeOther).toMatchObject({ verb: "like", actor_ids: [b.id], actor_count: 1, target_type: "post", target_id: other, target_preview: "Second loop", content_text: "🔥" });
-    expect(likes).toMatchObject({ verb: "like", actor_ids: [c.id, b.id], actor_count: 2, target_id: postId, target_preview: "Midnight chords", content_text: "❤️" });
+    expect(likeOther).toMatchObject({
+      verb: "like",
+      actor_ids: [b.id],
+      actor_count: 1,
+      target_type: "post",
+      target_id: other,
+      target_preview: "Second loop",
+      content_text: "🔥",
+    });
+    expect(likes).toMatchObject({
+      verb: "like",
+      actor_ids: [c.id, b.id],
+      actor_count: 2,
+      target_id: postId,
+      target_preview: "Midnight chords",
+      content_text: "❤️",
+    });
 
     // the plugin's "mark all read" (empty-body POST → GET) reads every group
     await expectOk(await plugin("/notifications/read", me.token));

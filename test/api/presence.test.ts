@@ -89,7 +89,19 @@ describe("presence", () => {
     // GET /presence/following: the people the viewer follows who are online (the hidden one never).
     const list = await (await s.get("/api/v1/presence/following", fan.token)).json();
     expect(list).toEqual({
-      users: [{ user_id: star.id, username: star.username, display_name: expect.any(String), avatar_url: "", is_online: true, is_in_studio: false, status: "online", daw: "", last_active: expect.any(String) }],
+      users: [
+        {
+          user_id: star.id,
+          username: star.username,
+          display_name: expect.any(String),
+          avatar_url: "",
+          is_online: true,
+          is_in_studio: false,
+          status: "online",
+          daw: "",
+          last_active: expect.any(String),
+        },
+      ],
       online_count: 1,
       in_studio_count: 0,
     });

@@ -48,14 +48,30 @@ const uploadAvatar = (who: Producer, body: FormData | ReadableStream, headers: R
 /** Stored avatar objects of a user, as files of the local storage driver. */
 function avatarFiles(userId: string): string[] {
   const dir = join(env.deps.config.DATA_DIR, "media", "avatars", userId);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith(".")).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => !f.startsWith("."))
+        .sort()
+    : [];
 }
 
 async function insertProcessingPost(userId: string): Promise<string> {
   const id = Bun.randomUUIDv7();
   const now = env.clock.now();
   const key = (ext: string) => `loops/${id}/${"0".repeat(32)}.${ext}`;
-  await env.deps.database.db.insert(posts).values({ id, userId, status: "processing", originalKey: key("wav"), originalFormat: "wav", originalBytes: 1, audioKey: key("mp3"), peaksKey: key("json"), waveformKey: key("svg"), createdAt: now, updatedAt: now });
+  await env.deps.database.db.insert(posts).values({
+    id,
+    userId,
+    status: "processing",
+    originalKey: key("wav"),
+    originalFormat: "wav",
+    originalBytes: 1,
+    audioKey: key("mp3"),
+    peaksKey: key("json"),
+    waveformKey: key("svg"),
+    createdAt: now,
+    updatedAt: now,
+  });
   return id;
 }
 
@@ -68,7 +84,22 @@ for (const driver of DRIVERS) {
 
       const byId = await json(await get(`/api/v1/users/${a.id}/profile`));
       expectPublicUser(byId);
-      expect(byId).toMatchObject({ id: a.id, username: a.username, display_name: a.username, avatar_url: "", genre: "", social_links: {}, follower_count: 0, following_count: 0, post_count: 0, is_following: false, follows_you: false, is_online: false, is_in_studio: false, last_active: null });
+      expect(byId).toMatchObject({
+        id: a.id,
+        username: a.username,
+        display_name: a.username,
+        avatar_url: "",
+        genre: "",
+        social_links: {},
+        follower_count: 0,
+        following_count: 0,
+        post_count: 0,
+        is_following: false,
+        follows_you: false,
+        is_online: false,
+        is_in_studio: false,
+        last_active: null,
+      });
       expect(JSON.stringify(byId)).not.toContain(a.email);
       expect(await json(await get(`/api/v1/users/${a.username.toUpperCase()}/profile`))).toEqual(byId);
       expect(await json(await get(`/api/v1/users/${a.id}`))).toEqual(byId);
@@ -95,7 +126,15 @@ for (const driver of DRIVERS) {
     test("the plugin's POST /users/me and PUT /users/me edit the profile: absent fields stay, the answer is the own user", async () => {
       env = await createTestEnv(driver);
       const a = await producer();
-      const edit = { display_name: "  Night Beats ", bio: "Lo-fi loops at 2 am\nBerlin nights", location: "Berlin", genre: "Lo-fi", daw: "Ableton Live", website: "https://nightbeats.example/loops", social_links: { instagram: "@nightbeats", soundcloud: "https://soundcloud.com/nightbeats" } };
+      const edit = {
+        display_name: "  Night Beats ",
+        bio: "Lo-fi loops at 2 am\nBerlin nights",
+        location: "Berlin",
+        genre: "Lo-fi",
+        daw: "Ableton Live",
+        website: "https://nightbeats.example/loops",
+        social_links: { instagram: "@nightbeats", soundcloud: "https://soundcloud.com/nightbeats" },
+      };
       const res = await send("POST", "/api/v1/users/me", edit, a.token);
       expect(res.status).toBe(200);
       const own = await json(res);
@@ -103,7 +142,9 @@ for (const driver of DRIVERS) {
       expect(own).toMatchObject({ ...edit, display_name: "Night Beats", id: a.id, email: a.email });
 
       // PUT with one field changes that field only; social_links replaces the whole set, an empty value drops a link
-      const put = await json(await send("PUT", "/api/v1/users/me", { genre: "Techno", social_links: { instagram: "", bandcamp: "https://nb.bandcamp.com" } }, a.token));
+      const put = await json(
+        await send("PUT", "/api/v1/users/me", { genre: "Techno", social_links: { instagram: "", bandcamp: "https://nb.bandcamp.com" } }, a.token),
+      );
       expect(put).toMatchObject({ genre: "Techno", bio: edit.bio, website: edit.website, social_links: { bandcamp: "https://nb.bandcamp.com" } });
       // clearing: empty strings, and an empty display name falls back to the username
       const cleared = await json(await send("PUT", "/api/v1/users/me", { website: "", bio: "", display_name: "" }, a.token));
@@ -306,7 +347,10 @@ describe("profile picture answers", () => {
   });
 
   test("a JPEG with EXIF GPS is served without it, re-encoded upright and at most 512 px", async () => {
-    const photo = withExif(new Uint8Array(await Bun.file(await lavfi(join(work, "photo.jpg"), "color=c=blue:s=1200x900", ["-frames:v", "1"])).arrayBuffer()), 6);
+    const photo = withExif(
+      new Uint8Array(await Bun.file(await lavfi(join(work, "photo.jpg"), "color=c=blue:s=1200x900", ["-frames:v", "1"])).arrayBuffer()),
+      6,
+    );
     const body = await json(await uploadAvatar(a, avatarForm(photo, "IMG_0001.jpg", "file", "image/jpeg")));
     expect(body.url).toMatch(/\.jpg$/);
     const served = new Uint8Array(await (await env.request(new URL(body.url).pathname)).arrayBuffer());
@@ -319,7 +363,11 @@ describe("profile picture answers", () => {
     refused(avatarForm(ascii("just some notes, honestly\n"), "avatar.png", "file", "image/png"), 415, "unsupported_image"));
 
   test("an SVG (script-capable) is refused with 415", () =>
-    refused(avatarForm(ascii('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), "a.svg", "file", "image/svg+xml"), 415, "unsupported_image"));
+    refused(
+      avatarForm(ascii('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'), "a.svg", "file", "image/svg+xml"),
+      415,
+      "unsupported_image",
+    ));
 
   test("an empty file is 422, a PNG cut before its header 422", async () => {
     await refused(avatarForm(new Uint8Array(0)), 422, "empty_file");
@@ -373,7 +421,8 @@ describe("profile picture answers", () => {
 describe("text that lies: names, profile text and emails (src/lib/text.ts)", () => {
   const RLO = "\u202E";
   const ZWSP = "\u200B";
-  const register = (body: Record<string, string>) => env.request("/api/v1/auth/register", { method: "POST", json: { password: "correct horse battery staple", ...body } });
+  const register = (body: Record<string, string>) =>
+    env.request("/api/v1/auth/register", { method: "POST", json: { password: "correct horse battery staple", ...body } });
 
   test("profile edits refuse invisible and direction-changing characters, naming the field; real writing that needs joiners is kept", async () => {
     env = await createTestEnv();
@@ -416,7 +465,22 @@ describe("text that lies: names, profile text and emails (src/lib/text.ts)", () 
       [{ email: `vic${ZWSP}tim@example.com`, username: "fine_name" }, { email: /email/ }],
       [{ email: `victim@exa${RLO}mple.com`, username: "fine_name" }, { email: /email/ }],
     ];
-    for (const username of ["admin", "Administrator", ".well-known", "well-known", "api", "support", "ad.min", "admin_", "postmaster", "null", "everyone", "sidechain", "signin", "..."]) {
+    for (const username of [
+      "admin",
+      "Administrator",
+      ".well-known",
+      "well-known",
+      "api",
+      "support",
+      "ad.min",
+      "admin_",
+      "postmaster",
+      "null",
+      "everyone",
+      "sidechain",
+      "signin",
+      "...",
+    ]) {
       cases.push([{ email: "b@example.com", username }, { username: /reserved|characters/ }]);
     }
     for (const [body, fields] of cases) {
@@ -430,7 +494,10 @@ describe("text that lies: names, profile text and emails (src/lib/text.ts)", () 
     const res = await register({ email: "jose\u0301@example.com", username: "jose_beats" });
     expect(res.status).toBe(201);
     expect((await json(res)).auth.user.email).toBe("jos\u00e9@example.com");
-    const login = await env.request("/api/v1/auth/login", { method: "POST", json: { email: "JOS\u00c9@example.com", password: "correct horse battery staple" } });
+    const login = await env.request("/api/v1/auth/login", {
+      method: "POST",
+      json: { email: "JOS\u00c9@example.com", password: "correct horse battery staple" },
+    });
     expect(login.status).toBe(200);
   });
 

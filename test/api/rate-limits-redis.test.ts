@@ -111,7 +111,8 @@ describe.skipIf(!REDIS_SERVER)("rate limits shared through Redis", () => {
 
     test("a client spreading its sign-in attempts over both servers gets the limit of one", async () => {
       expect(A.deps.limits.kind).toBe("redis");
-      const attempt = (env: TestEnv) => env.request("/api/v1/auth/login", { method: "POST", json: { email: newUserInput().email, password: "wrong wrong wrong" } });
+      const attempt = (env: TestEnv) =>
+        env.request("/api/v1/auth/login", { method: "POST", json: { email: newUserInput().email, password: "wrong wrong wrong" } });
       const statuses = [];
       for (const env of [A, B, A, B, A, B]) statuses.push((await attempt(env)).status);
       expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);

@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { expectError, expectOk, json, type Producer, registerProducer } from "../support/auth.ts";
+import { expectError, expectOk, type Producer, registerProducer } from "../support/auth.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
-
 
 for (const driver of DRIVERS) {
   describe(`reactions on ${driver}`, () => {
@@ -33,7 +32,12 @@ for (const driver of DRIVERS) {
       const [r] = await env.deps.database.db.all<{ emoji: string }>(sql`SELECT emoji FROM reactions WHERE user_id = ${userId} AND post_id = ${postId}`);
       return r?.emoji;
     };
-    const snapshot = async () => ({ reactions: await rows("reactions"), notifications: await rows("notifications"), jobs: await rows("jobs"), likes: (await env.deps.database.db.all<{ n: number }>(sql`SELECT coalesce(sum(like_count), 0) AS n FROM posts`))[0]!.n });
+    const snapshot = async () => ({
+      reactions: await rows("reactions"),
+      notifications: await rows("notifications"),
+      jobs: await rows("jobs"),
+      likes: (await env.deps.database.db.all<{ n: number }>(sql`SELECT coalesce(sum(like_count), 0) AS n FROM posts`))[0]!.n,
+    });
 
     test("the plugin's like without an emoji is ❤️, and the answer carries the exact counts", async () => {
       const [author, fan] = [await producer(), await producer()];
@@ -50,7 +54,12 @@ for (const driver of DRIVERS) {
       const [author, a, b] = [await producer(), await producer(), await producer()];
       const postId = await insertReadyPost(env, author.id);
       expect(await expectOk(await like(a, { activity_id: `loop:${postId}`, emoji: "🔥" }))).toMatchObject({ like_count: 1, user_reaction: "🔥" });
-      expect(await expectOk(await like(b, { activity_id: postId, emoji: "" }))).toEqual({ like_count: 2, is_liked: true, reaction_counts: { "🔥": 1, "❤️": 1 }, user_reaction: "❤️" });
+      expect(await expectOk(await like(b, { activity_id: postId, emoji: "" }))).toEqual({
+        like_count: 2,
+        is_liked: true,
+        reaction_counts: { "🔥": 1, "❤️": 1 },
+        user_reaction: "❤️",
+      });
     });
 
     test("a retried like changes nothing: one reaction, one notification, the same answer", async () => {
@@ -117,9 +126,14 @@ for (const driver of DRIVERS) {
       const postId = await insertReadyPost(env, author.id);
       await expectOk(await like(fan, { activity_id: postId, emoji: "🔥" }));
       const before = await snapshot();
-      for (const emoji of ["👍", "heart", "❤️❤️", "🔥🔥", "\uFE0F", "<3"]) await expectError(await like(fan, { activity_id: postId, emoji }), 400, "invalid_emoji");
+      for (const emoji of ["👍", "heart", "❤️❤️", "🔥🔥", "\uFE0F", "<3"])
+        await expectError(await like(fan, { activity_id: postId, emoji }), 400, "invalid_emoji");
       await expectError(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "" }, token: fan.token }), 400, "invalid_emoji");
-      await expectError(await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "👎" }, token: fan.token }), 400, "invalid_emoji");
+      await expectError(
+        await env.request(`/api/v1/posts/${postId}/reaction`, { method: "PUT", json: { emoji: "👎" }, token: fan.token }),
+        400,
+        "invalid_emoji",
+      );
       expect(await snapshot()).toEqual(before);
       expect(await storedEmoji(fan.id, postId)).toBe("🔥");
     });
@@ -132,7 +146,11 @@ for (const driver of DRIVERS) {
       await expectError(await like(fan, { activity_id: unknown }), 404, "post_not_found");
       await expectError(await like(fan, { activity_id: `loop:${unknown}` }), 404, "post_not_found");
       await expectError(await unlike(fan, { activity_id: unknown }), 404, "post_not_found");
-      await expectError(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "PUT", json: { emoji: "🔥" }, token: fan.token }), 404, "post_not_found");
+      await expectError(
+        await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "PUT", json: { emoji: "🔥" }, token: fan.token }),
+        404,
+        "post_not_found",
+      );
       await expectError(await env.request(`/api/v1/posts/${unknown}/reaction`, { method: "DELETE", token: fan.token }), 404, "post_not_found");
       // the same answer as for a post that does not exist: no probing for unpublished loops
       await expectError(await like(fan, { activity_id: processing }), 404, "post_not_found");
@@ -150,7 +168,11 @@ for (const driver of DRIVERS) {
       await expectError(await like(fan, { activity_id: "loop:" }), 400, "validation_error");
       await expectError(await like(fan, { activity_id: 42 }), 400, "validation_error");
       await expectError(await like(fan, { activity_id: postId, emoji: 7 }), 400, "validation_error");
-      await expectError(await env.request("/api/v1/feed/like", { method: "POST", body: "{not json", headers: { "content-type": "application/json" }, token: fan.token }), 400, "invalid_json");
+      await expectError(
+        await env.request("/api/v1/feed/like", { method: "POST", body: "{not json", headers: { "content-type": "application/json" }, token: fan.token }),
+        400,
+        "invalid_json",
+      );
       await expectError(await post("/feed/like", { activity_id: postId }), 401, "unauthorized");
       await expectError(await post("/feed/like", { activity_id: postId }, "not-a-token"), 401, "invalid_token");
       expect(await snapshot()).toEqual(before);

@@ -15,7 +15,11 @@ beforeAll(async () => {
 afterAll(() => s.stop());
 
 const call = (path: string, token: string, body: unknown) =>
-  fetch(`${s.url}/api/v1${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(`${s.url}/api/v1${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 
 test("a follow reaches the followee as `follow` and as a `notification`", async () => {
   const [alice, bob] = [await s.producer(), await s.producer()];
@@ -86,7 +90,11 @@ test("hiding one's activity status in the profile tells followers offline at onc
   const fanWs = await WsClient.connect(s.url, fan.token);
   const djWs = await WsClient.connect(s.url, dj.token);
   expect(await fanWs.next("presence")).toMatchObject({ user_id: dj.id, is_online: true });
-  const res = await fetch(`${s.url}/api/v1/users/me`, { method: "PUT", headers: { authorization: `Bearer ${dj.token}`, "content-type": "application/json" }, body: JSON.stringify({ show_activity_status: false }) });
+  const res = await fetch(`${s.url}/api/v1/users/me`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${dj.token}`, "content-type": "application/json" },
+    body: JSON.stringify({ show_activity_status: false }),
+  });
   expect(res.status).toBe(200);
   expect(await fanWs.next("presence")).toMatchObject({ user_id: dj.id, is_online: false, status: "offline" });
   fanWs.close();

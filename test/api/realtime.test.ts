@@ -50,7 +50,11 @@ describe("the WebSocket endpoint", () => {
     expect((await exp.json()).error).toBe("token_expired");
 
     const bob = await s.producer();
-    await fetch(`${s.url}/api/v1/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${bob.token}`, "content-type": "application/json" }, body: "{}" });
+    await fetch(`${s.url}/api/v1/auth/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bob.token}`, "content-type": "application/json" },
+      body: "{}",
+    });
     const revoked = await upgradeRequest(s.url, `?token=${bob.token}`);
     expect(revoked.status).toBe(401);
     expect((await revoked.json()).error).toBe("invalid_token");
@@ -175,7 +179,11 @@ describe("limits on a connection", () => {
   test("a connection whose session is revoked later is closed with session_revoked (4001) after an error frame", async () => {
     const p = await s.producer();
     const c = await s.connect(p);
-    const res = await fetch(`${s.url}/api/v1/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${p.token}`, "content-type": "application/json" }, body: "{}" });
+    const res = await fetch(`${s.url}/api/v1/auth/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${p.token}`, "content-type": "application/json" },
+      body: "{}",
+    });
     expect(res.status).toBe(200);
     // Heartbeats keep it from idling out meanwhile (4 a 1.6 s: under the 5 a minute of this server).
     const keepAlive = setInterval(() => c.closed || c.heartbeat(), 400);
@@ -202,14 +210,28 @@ describe("event delivery", () => {
   afterAll(() => s.stop());
 
   test("new_post reaches the author's followers on every connection, never a non-follower nor the author", async () => {
-    const [fanA, fanB, fan2c, strangerC, authorC] = await Promise.all([s.connect(fan), s.connect(fan), s.connect(fan2), s.connect(stranger), s.connect(author)]);
+    const [fanA, fanB, fan2c, strangerC, authorC] = await Promise.all([
+      s.connect(fan),
+      s.connect(fan),
+      s.connect(fan2),
+      s.connect(stranger),
+      s.connect(author),
+    ]);
     const postId = await s.readyPost(author);
     await publishPostReady(s.running.deps, postId);
     for (const c of [fanA, fanB, fan2c]) {
       const f = await c.next("new_post");
       expect(f.payload.id).toBe(postId);
       expect(f.payload.author).toEqual({ id: author.id, username: author.username, display_name: expect.any(String), avatar_url: "" });
-      expect(f.payload.post).toMatchObject({ id: postId, user_id: author.id, status: "ready", is_following: true, is_own_post: false, is_online: true, is_in_studio: false });
+      expect(f.payload.post).toMatchObject({
+        id: postId,
+        user_id: author.id,
+        status: "ready",
+        is_following: true,
+        is_own_post: false,
+        is_online: true,
+        is_in_studio: false,
+      });
       expect(typeof f.timestamp).toBe("number");
     }
     const [m1, m2] = [await mark(s, stranger), await mark(s, author)];
@@ -282,7 +304,11 @@ describe("event delivery", () => {
     const like = { postId, ownerId: author.id, actorId: stranger.id, likeCount: 1, reactionCounts: { "🔥": 1 } };
     await publishReaction(s.running.deps, { ...like, liked: true, emoji: "🔥" });
     for (const c of [ownerC, watcherC, seenC]) {
-      expect(await c.next()).toEqual({ type: "post_liked", payload: { post_id: postId, like_count: 1, reaction_counts: { "🔥": 1 } }, timestamp: expect.any(Number) });
+      expect(await c.next()).toEqual({
+        type: "post_liked",
+        payload: { post_id: postId, like_count: 1, reaction_counts: { "🔥": 1 } },
+        timestamp: expect.any(Number),
+      });
     }
     await publishReaction(s.running.deps, { ...like, liked: false, likeCount: 0, reactionCounts: {} });
     for (const c of [ownerC, watcherC, seenC]) expect(await c.next()).toMatchObject({ type: "post_unliked", payload: { post_id: postId, like_count: 0 } });
@@ -306,7 +332,11 @@ describe("event delivery", () => {
   test("sessions_revoked re-checks that user's sockets at once", async () => {
     const p = await s.producer();
     const c = await s.connect(p);
-    await fetch(`${s.url}/api/v1/auth/logout`, { method: "POST", headers: { authorization: `Bearer ${p.token}`, "content-type": "application/json" }, body: "{}" });
+    await fetch(`${s.url}/api/v1/auth/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${p.token}`, "content-type": "application/json" },
+      body: "{}",
+    });
     await publishSessionsRevoked(s.running.deps, p.id);
     expect(await c.next("error", 2000)).toMatchObject({ error: "session_revoked" });
     expect((await c.waitClosed()).code).toBe(CLOSE.sessionEnded.code);
@@ -358,7 +388,11 @@ describe("through the real routes", () => {
   });
   afterAll(() => s.stop());
   const post = (path: string, token: string, body: unknown) =>
-    fetch(`${s.url}/api/v1${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    fetch(`${s.url}/api/v1${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
 
   test("follow, an uploaded loop becoming ready, like, unlike and unfollow reach the right sockets", async () => {
     const [star, fan] = [await s.producer(), await s.producer()];
@@ -369,7 +403,14 @@ describe("through the real routes", () => {
     expect((await post("/social/follow", fan.token, { target_user_id: star.id })).status).toBe(200); // a retry: no frame
     await mark(s, star).then(async (m) => expect((await starC.next()).payload).toEqual({ id: m }));
 
-    const wav = await lavfi(join(mkdtempSync(join(tmpdir(), "sc-rt-wav-")), "loop.wav"), "sine=frequency=330:duration=3", ["-ar", "44100", "-ac", "2", "-c:a", "pcm_s16le"]);
+    const wav = await lavfi(join(mkdtempSync(join(tmpdir(), "sc-rt-wav-")), "loop.wav"), "sine=frequency=330:duration=3", [
+      "-ar",
+      "44100",
+      "-ac",
+      "2",
+      "-c:a",
+      "pcm_s16le",
+    ]);
     const form = new FormData();
     form.set("audio_file", Bun.file(wav), "loop.wav");
     form.set("filename", "Night drive");
@@ -377,7 +418,11 @@ describe("through the real routes", () => {
     const uploaded = (await up.json()) as { post_id: string };
     expect(up.status).toBeLessThan(300);
     const np = await fanC.next("new_post", 30_000);
-    expect(np.payload).toMatchObject({ id: uploaded.post_id, author: { id: star.id }, post: { id: uploaded.post_id, filename: "Night drive", status: "ready" } });
+    expect(np.payload).toMatchObject({
+      id: uploaded.post_id,
+      author: { id: star.id },
+      post: { id: uploaded.post_id, filename: "Night drive", status: "ready" },
+    });
 
     expect((await post("/feed/like", fan.token, { activity_id: `loop:${uploaded.post_id}`, emoji: "🔥" })).status).toBe(200);
     expect(await starC.next("post_liked")).toMatchObject({ payload: { post_id: uploaded.post_id, like_count: 1, reaction_counts: { "🔥": 1 } } });

@@ -65,7 +65,9 @@ function rawRequest(port: number, text: string, host = "127.0.0.1"): Promise<str
 describe("HTTP through the relay", () => {
   test("the plugin's REST calls: health, register, sign-in state, feed; answers are the upstream's, byte for byte", async () => {
     expect(await (await plugin("/health")).json()).toEqual({ status: "ok" });
-    const reg = await plugin("/api/v1/auth/register", { body: { email: "relayed@example.com", username: "relayed", password: "correct horse battery staple" } });
+    const reg = await plugin("/api/v1/auth/register", {
+      body: { email: "relayed@example.com", username: "relayed", password: "correct horse battery staple" },
+    });
     expect(reg.status).toBe(201);
     const { auth } = (await reg.json()) as { auth: { token: string; user: { id: string; username: string } } };
     const me = await plugin("/api/v1/users/me", { token: auth.token });
@@ -96,7 +98,9 @@ describe("HTTP through the relay", () => {
     const parts = [
       enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="bpm"\r\n\r\n120\r\n`),
       enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="filename"\r\n\r\nRelayed drums\r\n`),
-      enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="loop.wav"\r\nContent-Type: audio/wav\r\nContent-Transfer-Encoding: binary\r\n\r\n`),
+      enc.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="loop.wav"\r\nContent-Type: audio/wav\r\nContent-Transfer-Encoding: binary\r\n\r\n`,
+      ),
       ...Array.from({ length: Math.ceil(wav.length / 65536) }, (_, i) => wav.subarray(i * 65536, (i + 1) * 65536)),
       enc.encode(`\r\n--${boundary}--\r\n`),
     ];
@@ -138,7 +142,11 @@ describe("WebSocket through the relay", () => {
     ws.heartbeat(); // text, plugin → server
     expect((await ws.next("pong")).payload).toBeDefined(); // text, server → plugin
     // an event published by the upstream (b follows a, directly) reaches the relayed connection
-    await fetch(`${upstream.url}/api/v1/social/follow`, { method: "POST", headers: { authorization: `Bearer ${b.token}`, "content-type": "application/json" }, body: JSON.stringify({ target_user_id: a.id }) });
+    await fetch(`${upstream.url}/api/v1/social/follow`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${b.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ target_user_id: a.id }),
+    });
     expect(JSON.stringify(await ws.next("follow"))).toContain(b.id);
     // revoking the session closes the connection with the hub's own code, passed through
     await fetch(`${upstream.url}/api/v1/auth/logout`, { headers: { authorization: `Bearer ${a.token}` } });
@@ -257,7 +265,13 @@ async function startProbe(): Promise<Probe> {
         );
       }
       if (u.pathname === "/cookies") {
-        const h = new Headers({ location: "https://elsewhere.example/after", "content-encoding": "gzip", "x-up": "1", connection: "x-up", "keep-alive": "timeout=5" });
+        const h = new Headers({
+          location: "https://elsewhere.example/after",
+          "content-encoding": "gzip",
+          "x-up": "1",
+          connection: "x-up",
+          "keep-alive": "timeout=5",
+        });
         h.append("set-cookie", "a=1; Path=/; HttpOnly");
         h.append("set-cookie", "b=2; Path=/x; Secure");
         return new Response(Bun.gzipSync(new TextEncoder().encode("compressed answer")), { status: 303, headers: h });
@@ -328,7 +342,9 @@ describe("the relay's rules, seen from the upstream", () => {
   });
 
   test("headers: hop-by-hop dropped both ways, Host set for the upstream, Origin rewritten only when it is the relay's own", async () => {
-    await fetch(`${at}/h`, { headers: { connection: "x-private", "x-private": "1", "keep-alive": "timeout=1", "x-plugin": "yes", origin: at, "accept-encoding": "gzip" } });
+    await fetch(`${at}/h`, {
+      headers: { connection: "x-private", "x-private": "1", "keep-alive": "timeout=1", "x-plugin": "yes", origin: at, "accept-encoding": "gzip" },
+    });
     const seen = probe.seen.at(-1)!;
     expect(seen.headers.host).toBe(new URL(probe.url).host);
     expect(seen.headers["x-private"]).toBeUndefined();
@@ -455,7 +471,7 @@ describe("when the upstream is down", () => {
       socket: {
         data(socket, data) {
           const key = /sec-websocket-key: *(\S+)/i.exec(data.toString())?.[1] ?? "";
-          const accept = new Bun.CryptoHasher("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+          const accept = new Bun.CryptoHasher("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
           socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
           setTimeout(() => socket.end(), 50);
         },
@@ -464,7 +480,9 @@ describe("when the upstream is down", () => {
     const r = await startRelay({ upstream: `http://127.0.0.1:${dropper.port}`, port: 0, log });
     try {
       const ws = new WebSocket(`ws://localhost:${r.port}/api/v1/ws?token=x`);
-      const closed = await new Promise<{ code: number; reason: string }>((resolve) => ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })));
+      const closed = await new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason })),
+      );
       expect(closed).toEqual({ code: 1014, reason: "upstream connection lost" });
     } finally {
       await r.stop();
@@ -475,10 +493,21 @@ describe("when the upstream is down", () => {
 
 describe("starting", () => {
   test("the URL must be http(s), without credentials, query or fragment", () => {
-    for (const bad of ["loops.example.com", "ftp://loops.example.com", "https://u:p@loops.example.com", "https://loops.example.com/?x=1", "https://loops.example.com/#top", "javascript:alert(1)"]) {
+    for (const bad of [
+      "loops.example.com",
+      "ftp://loops.example.com",
+      "https://u:p@loops.example.com",
+      "https://loops.example.com/?x=1",
+      "https://loops.example.com/#top",
+      "javascript:alert(1)",
+    ]) {
       expect(() => parseUpstream(bad)).toThrow(RelayError);
     }
-    expect(parseUpstream("https://loops.example.com/")).toEqual({ origin: "https://loops.example.com", base: "https://loops.example.com", wsBase: "wss://loops.example.com" });
+    expect(parseUpstream("https://loops.example.com/")).toEqual({
+      origin: "https://loops.example.com",
+      base: "https://loops.example.com",
+      wsBase: "wss://loops.example.com",
+    });
     expect(parseUpstream("http://10.0.0.2:8787/sc/").base).toBe("http://10.0.0.2:8787/sc");
   });
 
@@ -528,7 +557,11 @@ describe("starting", () => {
       stderr: "pipe",
     });
     try {
-      await waitFor(async () => (await fetch(`http://localhost:${port}/health`)).ok, 15_000, () => proc.exitCode !== null);
+      await waitFor(
+        async () => (await fetch(`http://localhost:${port}/health`)).ok,
+        15_000,
+        () => proc.exitCode !== null,
+      );
       proc.kill("SIGTERM");
       expect(await proc.exited).toBe(0);
       const stdout = await new Response(proc.stdout).text();
@@ -540,7 +573,10 @@ describe("starting", () => {
     // the port is taken now by the test's own listener: exit 1 with a clear message
     const blocker = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("x") });
     const blocked = blocker.port;
-    const taken = Bun.spawnSync([process.execPath, "src/index.ts", "relay", "https://loops.example.com", "--port", String(blocked)], { cwd: ROOT, stderr: "pipe" });
+    const taken = Bun.spawnSync([process.execPath, "src/index.ts", "relay", "https://loops.example.com", "--port", String(blocked)], {
+      cwd: ROOT,
+      stderr: "pipe",
+    });
     blocker.stop(true);
     expect(taken.exitCode).toBe(1);
     expect(taken.stderr.toString()).toContain(`port ${blocked} on 127.0.0.1 is already in use`);

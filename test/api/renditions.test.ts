@@ -54,8 +54,7 @@ async function makeOld(s: RealtimeServer, postId: string) {
   await deps.database.db.update(posts).set({ oggKey: null, waveformPngKey: null }).where(eq(posts.id, postId));
 }
 
-const renditionJobs = async (s: RealtimeServer) =>
-  s.running.deps.database.db.select().from(jobs).where(eq(jobs.type, ADD_RENDITIONS));
+const renditionJobs = async (s: RealtimeServer) => s.running.deps.database.db.select().from(jobs).where(eq(jobs.type, ADD_RENDITIONS));
 
 describe("older posts get the plugin's renditions", () => {
   let oldId: string, brokenId: string, mp3Before: Uint8Array<ArrayBuffer>, mp3Url: string;
@@ -137,7 +136,11 @@ describe("older posts get the plugin's renditions", () => {
     const s = server!;
     const { deps } = s.running;
     const [before] = await deps.database.db.select().from(posts).where(eq(posts.id, oldId));
-    const again = await addRenditions(deps, { id: "manual", type: ADD_RENDITIONS, payload: { postId: oldId }, attempt: 1, maxAttempts: 1 } as never, { signal: new AbortController().signal, progress: async () => {} } as never);
+    const again = await addRenditions(
+      deps,
+      { id: "manual", type: ADD_RENDITIONS, payload: { postId: oldId }, attempt: 1, maxAttempts: 1 } as never,
+      { signal: new AbortController().signal, progress: async () => {} } as never,
+    );
     expect(again).toEqual({ skipped: "has its renditions" });
     expect(await queueMissingRenditions(deps)).toBe(0);
     const [after] = await deps.database.db.select().from(posts).where(eq(posts.id, oldId));
@@ -161,11 +164,18 @@ describe("older posts get the plugin's renditions", () => {
     expect(now!.waveformPngKey).toMatch(/\.png$/);
     expect(now!.waveformPngKey).not.toBe(row!.waveformPngKey);
     // Posts that are not ready, or gone, are left alone.
-    const gone = await addRenditions(deps, { id: "manual", type: ADD_RENDITIONS, payload: { postId: "no-such-post" }, attempt: 1, maxAttempts: 1 } as never, ctx);
+    const gone = await addRenditions(
+      deps,
+      { id: "manual", type: ADD_RENDITIONS, payload: { postId: "no-such-post" }, attempt: 1, maxAttempts: 1 } as never,
+      ctx,
+    );
     expect(gone).toEqual({ skipped: "not a ready post" });
     const [n] = await deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM posts WHERE ogg_key IS NULL AND status = 'ready'`);
     expect(Number(n!.n)).toBe(1); // only the one whose original is lost
-    const failed = await deps.database.db.select().from(jobs).where(and(eq(jobs.type, ADD_RENDITIONS), eq(jobs.status, "failed")));
+    const failed = await deps.database.db
+      .select()
+      .from(jobs)
+      .where(and(eq(jobs.type, ADD_RENDITIONS), eq(jobs.status, "failed")));
     expect(failed).toHaveLength(1);
   }, 60_000);
 });

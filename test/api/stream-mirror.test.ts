@@ -7,7 +7,7 @@ import { StreamClient } from "@stream-io/node-sdk";
 import { sql } from "drizzle-orm";
 import { registerStreamMirror, STREAM_MIRROR } from "../../src/integrations/stream.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
-import { json, registerUser, registerProducer, type Producer } from "../support/auth.ts";
+import { json, registerUser, registerProducer } from "../support/auth.ts";
 import { insertFollow, insertReadyPost } from "../support/ready-posts.ts";
 import { startFakeStream, type FakeStream } from "../support/stream-server.ts";
 
@@ -58,7 +58,8 @@ const drain = async (env: TestEnv) => {
   expect(jobs.filter((j) => j.status === "failed")).toEqual([]);
 };
 /** Every mirror job was tried at least once and none is running (during an outage: each failed once). */
-const triedOnce = (env: TestEnv) => settle(env, (js) => js.every((j) => j.status !== "running" && (j.attempts > 0 || j.status === "done")), { moveClock: false });
+const triedOnce = (env: TestEnv) =>
+  settle(env, (js) => js.every((j) => j.status !== "running" && (j.attempts > 0 || j.status === "done")), { moveClock: false });
 
 for (const driver of DRIVERS) {
   describe(`stream mirror on ${driver}`, () => {
@@ -188,7 +189,13 @@ for (const driver of DRIVERS) {
       expect(fake.reactions.get(`${kept} ${fan.id}`)).toEqual({ type: "like", custom: { emoji: "😍" } });
       expect(fake.reactions.get(`${kept} ${other.id}`)).toEqual({ type: "like", custom: { emoji: "🚀" } });
       // exactly once per object: each user, feed, activity, follow and reaction was created once
-      for (const key of [`activity:${kept}`, `follow:timeline:${fan.id} user:${author.id}`, `reaction:${kept} ${fan.id}`, `reaction:${kept} ${other.id}`, `user:${author.id}`]) {
+      for (const key of [
+        `activity:${kept}`,
+        `follow:timeline:${fan.id} user:${author.id}`,
+        `reaction:${kept} ${fan.id}`,
+        `reaction:${kept} ${other.id}`,
+        `user:${author.id}`,
+      ]) {
         expect({ key, creates: fake.creates.get(key) }).toEqual({ key, creates: 1 });
       }
       expect([...fake.creates].filter(([, n]) => n !== 1)).toEqual([]);
@@ -229,7 +236,9 @@ describe("stream mirror switched off", () => {
     const [author, fan] = [(await registerUser(env)).auth, (await registerUser(env)).auth];
     const postId = await insertReadyPost(env, author.user.id);
     expect((await env.request("/api/v1/feed/like", { method: "POST", json: { activity_id: postId }, token: fan.token })).status).toBe(200);
-    expect((await env.request("/api/v1/social/follow", { method: "POST", json: { target_user_id: author.user.id }, token: fan.token })).status).toBeLessThan(300);
+    expect((await env.request("/api/v1/social/follow", { method: "POST", json: { target_user_id: author.user.id }, token: fan.token })).status).toBeLessThan(
+      300,
+    );
     expect(await mirrorJobs(env)).toEqual([]);
   });
 });

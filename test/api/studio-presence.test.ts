@@ -190,11 +190,19 @@ describe("studio presence from the plugin's connection", () => {
     expect(await c.next()).toMatchObject({ type: "unfollow", payload: { followee_id: p.id, follower_count: 2 } });
     const update = await c.next();
     // The types the plugin reads: followee_id a string, follower_count an integer (PluginEditor.cpp).
-    expect(update).toEqual({ type: "follower_count_update", payload: { followee_id: p.id, follower_id: fan.id, follower_count: 2 }, timestamp: expect.any(Number) });
+    expect(update).toEqual({
+      type: "follower_count_update",
+      payload: { followee_id: p.id, follower_id: fan.id, follower_count: 2 },
+      timestamp: expect.any(Number),
+    });
     await nothingMoreFor(c, p);
     // Through the plugin's own route: POST /social/unfollow after a real follow.
     const post = (path: string) =>
-      fetch(`${s.url}/api/v1${path}`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${fan.token}` }, body: JSON.stringify({ target_user_id: p.id }) });
+      fetch(`${s.url}/api/v1${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${fan.token}` },
+        body: JSON.stringify({ target_user_id: p.id }),
+      });
     await post("/social/follow");
     expect(await c.next("follow")).toMatchObject({ payload: { follower_count: 1 } });
     await post("/social/unfollow");

@@ -25,7 +25,16 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-type Ctx = { s3: S3rverHandle; env: TestEnv; server: ReturnType<typeof Bun.serve>; admin: S3Client; token: string; publicUrl: string; cdn?: string; stored: string[] };
+type Ctx = {
+  s3: S3rverHandle;
+  env: TestEnv;
+  server: ReturnType<typeof Bun.serve>;
+  admin: S3Client;
+  token: string;
+  publicUrl: string;
+  cdn?: string;
+  stored: string[];
+};
 
 async function startAll(withCdn: boolean): Promise<Ctx> {
   const s3 = await startS3rver(withCdn ? "sidechain-cdn" : "sidechain-presigned");
@@ -52,7 +61,12 @@ async function startAll(withCdn: boolean): Promise<Ctx> {
   registerProcessLoop(env.deps);
   await env.deps.jobs.start();
   const server = Bun.serve({ port, hostname: "127.0.0.1", fetch: (req) => env.app.handle(req) });
-  const admin = new S3Client({ endpoint: s3.endpoint, region: "auto", forcePathStyle: true, credentials: { accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET } });
+  const admin = new S3Client({
+    endpoint: s3.endpoint,
+    region: "auto",
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET },
+  });
   const { auth } = await registerUser(env);
   return { s3, env, server, admin, token: auth.token, publicUrl, cdn, stored };
 }

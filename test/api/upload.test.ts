@@ -43,7 +43,11 @@ async function counts(env: TestEnv) {
   const [p] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM posts`);
   const [j] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM jobs`);
   const mediaDir = join(env.deps.config.DATA_DIR, "media");
-  const files = existsSync(mediaDir) ? readdirSync(mediaDir, { recursive: true }).filter((f) => String(f).includes(".")).filter((f) => !String(f).startsWith(".tmp")) : [];
+  const files = existsSync(mediaDir)
+    ? readdirSync(mediaDir, { recursive: true })
+        .filter((f) => String(f).includes("."))
+        .filter((f) => !String(f).startsWith(".tmp"))
+    : [];
   return { posts: Number(p!.n), jobs: Number(j!.n), files: files.length };
 }
 const audioTempDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith("sidechain-audio-")).length;
@@ -58,11 +62,40 @@ for (const driver of DRIVERS) {
 
     test("a WAV from the plugin comes back ready, at −14 LUFS, as a 128 kbps MP3 with a waveform", async () => {
       const { env, token, userId } = ctx;
-      const res = await upload(env, token, form(Bun.file(drumsWav), { filename: "Night drums", bpm: "120.0", key: "Am", genre: "lofi, hiphop", daw: "Ableton Live", duration_bars: "2", recording_id: "0123456789abcdef0123456789abcdef", sample_rate: "44100", channels: "2", unknown_field: "ignored" }));
+      const res = await upload(
+        env,
+        token,
+        form(Bun.file(drumsWav), {
+          filename: "Night drums",
+          bpm: "120.0",
+          key: "Am",
+          genre: "lofi, hiphop",
+          daw: "Ableton Live",
+          duration_bars: "2",
+          recording_id: "0123456789abcdef0123456789abcdef",
+          sample_rate: "44100",
+          channels: "2",
+          unknown_field: "ignored",
+        }),
+      );
       const body = await json(res);
       expect(res.status).toBe(201);
       expect("error" in body).toBe(false);
-      expect(body).toMatchObject({ status: "ready", post_id: body.id, filename: "Night drums", bpm: 120, key: "Am", genres: ["lofi", "hiphop"], daw: "Ableton Live", duration_bars: 2, user_id: userId, is_own_post: true, verb: "posted", actor: `user:${userId}`, object: `loop:${body.id}` });
+      expect(body).toMatchObject({
+        status: "ready",
+        post_id: body.id,
+        filename: "Night drums",
+        bpm: 120,
+        key: "Am",
+        genres: ["lofi", "hiphop"],
+        daw: "Ableton Live",
+        duration_bars: 2,
+        user_id: userId,
+        is_own_post: true,
+        verb: "posted",
+        actor: `user:${userId}`,
+        object: `loop:${body.id}`,
+      });
       // audio_url is what the plugin plays (plugin/src/audio/HttpAudioPlayer.cpp reads Ogg Vorbis, never MP3);
       // the MP3 stays for browsers under mp3_url.
       expect(body.audio_url).toMatch(/^http:\/\/localhost\/media\/loops\/.+\.ogg$/);
@@ -158,11 +191,21 @@ describe("upload answers", () => {
 
   test("an empty file", () => refused(form(new Blob([])), 422, "empty_file"));
   test("random bytes", () => refused(form(new Blob([crypto.getRandomValues(new Uint8Array(4096))])), 415, "unsupported_format"));
-  test("a PNG named .wav", () => refused(form(new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(100)])]), {}, "audio_file", "loop.wav"), 415, "unsupported_format"));
+  test("a PNG named .wav", () =>
+    refused(
+      form(new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Uint8Array(100)])]), {}, "audio_file", "loop.wav"),
+      415,
+      "unsupported_format",
+    ));
   test("a text file named .wav", () => refused(form(new Blob([ascii("just some notes about my loop\n")])), 415, "unsupported_format"));
   test("an HLS playlist disguised as audio", () =>
-    refused(form(new Blob([ascii("RIFF"), new Uint8Array([0, 1, 0, 0]), ascii("WAVE#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/segment.ts\n#EXT-X-ENDLIST\n")])), 422, "corrupt_audio"));
-  test("an ffconcat script disguised as audio", () => refused(form(new Blob([ascii("ffconcat version 1.0\nfile 'http://127.0.0.1:9/a.wav'\n")])), 415, "unsupported_format"));
+    refused(
+      form(new Blob([ascii("RIFF"), new Uint8Array([0, 1, 0, 0]), ascii("WAVE#EXTM3U\n#EXTINF:10,\nhttp://127.0.0.1:9/segment.ts\n#EXT-X-ENDLIST\n")])),
+      422,
+      "corrupt_audio",
+    ));
+  test("an ffconcat script disguised as audio", () =>
+    refused(form(new Blob([ascii("ffconcat version 1.0\nfile 'http://127.0.0.1:9/a.wav'\n")])), 415, "unsupported_format"));
 
   test("a truncated WAV", async () => {
     const bytes = new Uint8Array(await Bun.file(drumsWav).arrayBuffer());
@@ -245,7 +288,7 @@ describe("upload answers", () => {
     expect(Object.keys(b.fields).sort()).toEqual(["bpm", "recording_id"]);
   });
 
-  test("the plugin's key names are read (its form defaults to \"C major\", plugin/src/network/api/AudioClient.cpp); one we cannot read is unknown, not a refusal", async () => {
+  test('the plugin\'s key names are read (its form defaults to "C major", plugin/src/network/api/AudioClient.cpp); one we cannot read is unknown, not a refusal', async () => {
     const named = await json(await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { key: "C major", filename: "named key" })));
     expect(named.key).toBe("C");
     const minor = await json(await upload(ctx.env, ctx.token, form(Bun.file(drumsWav), { key: "F# minor", filename: "minor key" })));

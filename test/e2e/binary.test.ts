@@ -55,9 +55,7 @@ describe("the compiled binary", () => {
   test("two servers on the same DATA_DIR both work and the database stays intact", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "sc-shared-"));
     const [a, b] = await Promise.all([start({ dataDir }), start({ dataDir })]);
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 ? a : b).url}/readyz`).then((r) => r.status)),
-    );
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 ? a : b).url}/readyz`).then((r) => r.status)));
     expect(answers.every((s) => s === 200)).toBe(true);
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);
@@ -99,9 +97,18 @@ describe("the compiled binary", () => {
   test("`sidechain relay <URL> --port N` forwards to a server and stops on SIGTERM", async () => {
     const server = await start();
     const port = await freePort();
-    const relay = Bun.spawn([await buildBinary(), "relay", server.url, "--port", String(port)], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" });
+    const relay = Bun.spawn([await buildBinary(), "relay", server.url, "--port", String(port)], {
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     try {
-      await waitFor(async () => (await fetch(`http://localhost:${port}/health`)).ok, 15_000, () => relay.exitCode !== null);
+      await waitFor(
+        async () => (await fetch(`http://localhost:${port}/health`)).ok,
+        15_000,
+        () => relay.exitCode !== null,
+      );
       expect(await (await fetch(`http://localhost:${port}/readyz`)).json()).toMatchObject({ status: "ok" });
       relay.kill("SIGTERM");
       expect(await relay.exited).toBe(0);

@@ -63,13 +63,20 @@ function killOrphans(tmp: string) {
 }
 
 const api = (s: ServerProcess, path: string, init: RequestInit & { token?: string } = {}) =>
-  fetch(`${s.url}${path}`, { ...init, headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.headers as Record<string, string>) } });
+  fetch(`${s.url}${path}`, {
+    ...init,
+    headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.headers as Record<string, string>) },
+  });
 
 /** The job and post rows, read from the database file itself (the server may be dead). */
 function rows(dataDir: string, postId: string) {
   const db = new Database(join(dataDir, "sidechain.db"), { readonly: true });
   try {
-    const job = db.query("SELECT status, attempts, locked_by AS lockedBy FROM jobs WHERE dedupe_key = ?").get(`process-loop:${postId}`) as { status: string; attempts: number; lockedBy: string | null };
+    const job = db.query("SELECT status, attempts, locked_by AS lockedBy FROM jobs WHERE dedupe_key = ?").get(`process-loop:${postId}`) as {
+      status: string;
+      attempts: number;
+      lockedBy: string | null;
+    };
     const post = db.query("SELECT status FROM posts WHERE id = ?").get(postId) as { status: string };
     return { job, post };
   } finally {
@@ -95,7 +102,11 @@ async function killMidJobAndRestart(env: Record<string, string>) {
   const serverEnv = { FFMPEG_PATH: bins.ffmpeg, FFPROBE_PATH: bins.ffprobe, UPLOAD_WAIT_MS: "0", TMPDIR: tmp, ...env };
   const first = await start(dataDir, serverEnv);
 
-  const reg = await api(first, "/api/v1/auth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(newUserInput()) });
+  const reg = await api(first, "/api/v1/auth/register", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(newUserInput()),
+  });
   expect(reg.status).toBe(201);
   const token = (await reg.json()).auth.token as string;
   const form = new FormData();
@@ -225,7 +236,11 @@ describe("a job whose ffmpeg hangs (in process)", () => {
     // The hanging processes were killed, no media object and no temp directory remain.
     expect(Bun.spawnSync(["ps", "-eo", "args"]).stdout.toString()).not.toContain(`sleep ${marker}`);
     const media = join(env.deps.config.DATA_DIR, "media");
-    const files = existsSync(media) ? readdirSync(media, { recursive: true }).map(String).filter((f) => f.includes(".") && !f.startsWith(".tmp")) : [];
+    const files = existsSync(media)
+      ? readdirSync(media, { recursive: true })
+          .map(String)
+          .filter((f) => f.includes(".") && !f.startsWith(".tmp"))
+      : [];
     expect(files).toEqual([]);
     expect(readdirSync(tmp).filter((d) => d.startsWith("sidechain-audio-"))).toEqual([]);
     expect((await env.request(`/media/${new URL(post.audio_url).pathname.slice("/media/".length)}`)).status).toBe(404);

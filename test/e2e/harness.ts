@@ -77,7 +77,11 @@ export async function startBinary(opts: { env?: Record<string, string>; dataDir?
   };
   if (opts.waitReady !== false) {
     try {
-      await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 15_000, () => proc.exitCode !== null);
+      await waitFor(
+        async () => (await fetch(`${url}/readyz`)).ok,
+        15_000,
+        () => proc.exitCode !== null,
+      );
     } catch (err) {
       await server.stop("SIGKILL");
       throw new Error(`${(err as Error).message}\nstderr: ${stderr.join("\n")}\nstdout: ${stdout.join("\n")}`);

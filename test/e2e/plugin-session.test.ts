@@ -11,7 +11,16 @@ import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
 import { startRelay, type Relay } from "../../src/relay/relay.ts";
 import { lavfi, signals } from "../support/audio.ts";
-import { parseFeed, parseFeedPost, parseNotification, parseUser, pluginError, PluginClient, PluginParseError, type PluginPost } from "../support/plugin-client.ts";
+import {
+  parseFeed,
+  parseFeedPost,
+  parseNotification,
+  parseUser,
+  pluginError,
+  PluginClient,
+  PluginParseError,
+  type PluginPost,
+} from "../support/plugin-client.ts";
 import { eventually, startRealtime, type RealtimeServer } from "../support/realtime.ts";
 
 let s: RealtimeServer;
@@ -47,7 +56,12 @@ async function media(url: string) {
 async function producer(base: string) {
   const c = new PluginClient(base);
   const name = `plug${++n}_${process.pid % 10000}`;
-  const reg = await c.post("/api/v1/auth/register", { email: `${name}@example.com`, username: name, password: "correct horse battery staple", display_name: name });
+  const reg = await c.post("/api/v1/auth/register", {
+    email: `${name}@example.com`,
+    username: name,
+    password: "correct horse battery staple",
+    display_name: name,
+  });
   expect(pluginError(reg)).toBe("");
   parseUser(reg.auth.user);
   const login = await c.post("/api/v1/auth/login", { email: `${name}@example.com`, password: "correct horse battery staple" });
@@ -60,7 +74,14 @@ async function producer(base: string) {
 }
 
 /** Every feed tab the plugin has (FeedClient.cpp), each parsed as the plugin parses it: nothing may be dropped. */
-const TABS = ["/api/v1/feed/global/enriched", "/api/v1/feed/unified", "/api/v1/feed/trending", "/api/v1/recommendations/for-you", "/api/v1/feed/popular", "/api/v1/feed/latest"];
+const TABS = [
+  "/api/v1/feed/global/enriched",
+  "/api/v1/feed/unified",
+  "/api/v1/feed/trending",
+  "/api/v1/recommendations/for-you",
+  "/api/v1/feed/popular",
+  "/api/v1/feed/latest",
+];
 
 async function session(base: string) {
   const author = await producer(base);
@@ -188,14 +209,29 @@ describe("the plugin's whole session", () => {
 });
 
 describe("the plugin-like client parses as the plugin does", () => {
-  const post = { id: "p1", actor: "user:u1", audio_url: "http://x/a.ogg", like_count: 2, is_liked: false, genres: ["lofi", 3], reaction_counts: { "🔥": 2, "❤️": "1" } };
+  const post = {
+    id: "p1",
+    actor: "user:u1",
+    audio_url: "http://x/a.ogg",
+    like_count: 2,
+    is_liked: false,
+    genres: ["lofi", 3],
+    reaction_counts: { "🔥": 2, "❤️": "1" },
+  };
   test("a post with the right types parses; non-string genres and non-integer reaction counts are skipped", () => {
     expect(parseFeedPost(post)).toMatchObject({ id: "p1", userId: "u1", likeCount: 2, genres: ["lofi"], reactionCounts: { "🔥": 2 } });
     // nlohmann's get<int> takes a boolean or a float (truncated); null or missing is the default.
     expect(parseFeedPost({ ...post, like_count: true, bpm: 120.7, play_count: null })).toMatchObject({ likeCount: 1, bpm: 120, playCount: 0 });
   });
   test("one field of the wrong type loses the whole post; so does a post without id or audio_url", () => {
-    for (const bad of [{ like_count: "2" }, { is_liked: 0 }, { username: null, id: 5 }, { daw: 1 }, { is_in_studio: "true" }, { genre: 1, genres: undefined }]) {
+    for (const bad of [
+      { like_count: "2" },
+      { is_liked: 0 },
+      { username: null, id: 5 },
+      { daw: 1 },
+      { is_in_studio: "true" },
+      { genre: 1, genres: undefined },
+    ]) {
       expect(() => parseFeedPost({ ...post, ...bad })).toThrow(PluginParseError);
     }
     expect(() => parseFeedPost({ ...post, audio_url: "" })).toThrow(/isValid/);
@@ -208,14 +244,39 @@ describe("the plugin-like client parses as the plugin does", () => {
   test("users need a string id and username; timestamps and known social links must be strings", () => {
     const user = { id: "u1", username: "neo", follower_count: 1, is_online: false, last_active: null, social_links: { instagram: "x", custom: 1 } };
     expect(parseUser(user)).toMatchObject({ id: "u1", username: "neo", followerCount: 1, lastActive: "" });
-    for (const bad of [{ id: undefined }, { username: 1 }, { follower_count: "1" }, { is_following: null, follows_you: "no" }, { created_at: 0 }, { social_links: { twitter: null } }]) {
+    for (const bad of [
+      { id: undefined },
+      { username: 1 },
+      { follower_count: "1" },
+      { is_following: null, follows_you: "no" },
+      { created_at: 0 },
+      { social_links: { twitter: null } },
+    ]) {
       expect(() => parseUser({ ...user, ...bad })).toThrow(PluginParseError);
     }
   });
   test("notifications need id, verb and at least one actor id; actor arrays hold strings only", () => {
-    const n = { id: "n1", verb: "follow", actor_ids: ["u1"], actor_usernames: ["neo"], actor_avatar_urls: [""], target_id: "", is_read: false, is_seen: false, created_at: "2026-01-01T00:00:00.000Z" };
+    const n = {
+      id: "n1",
+      verb: "follow",
+      actor_ids: ["u1"],
+      actor_usernames: ["neo"],
+      actor_avatar_urls: [""],
+      target_id: "",
+      is_read: false,
+      is_seen: false,
+      created_at: "2026-01-01T00:00:00.000Z",
+    };
     expect(parseNotification(n)).toMatchObject({ id: "n1", verb: "follow", actorCount: 1 });
-    for (const bad of [{ actor_ids: [] }, { actor_ids: [1] }, { actor_usernames: ["a", null] }, { verb: undefined }, { is_read: "false" }, { target_id: null, group_id: 2 }, { updated_at: 5 }]) {
+    for (const bad of [
+      { actor_ids: [] },
+      { actor_ids: [1] },
+      { actor_usernames: ["a", null] },
+      { verb: undefined },
+      { is_read: "false" },
+      { target_id: null, group_id: 2 },
+      { updated_at: 5 },
+    ]) {
       expect(() => parseNotification({ ...n, ...bad })).toThrow(PluginParseError);
     }
     expect(pluginError({ error: "" })).toBe("");

@@ -20,7 +20,14 @@ describe.skipIf(!REDIS_SERVER)("two server processes on one Redis", () => {
   beforeAll(async () => {
     redis = await startRedis();
     dataDir = mkdtempSync(join(tmpdir(), "sc-scale-"));
-    const env = { REDIS_URL: redis.url, PRESENCE_GRACE_MS: "300", RATE_LIMIT_AUTH_PER_MIN: "1000", FFMPEG_PATH: bins.ffmpeg, FFPROBE_PATH: bins.ffprobe, LOG_LEVEL: "warn" };
+    const env = {
+      REDIS_URL: redis.url,
+      PRESENCE_GRACE_MS: "300",
+      RATE_LIMIT_AUTH_PER_MIN: "1000",
+      FFMPEG_PATH: bins.ffmpeg,
+      FFPROBE_PATH: bins.ffprobe,
+      LOG_LEVEL: "warn",
+    };
     A = await startBinary({ dataDir, env });
     B = await startBinary({ dataDir, env });
   }, 120_000);
@@ -51,7 +58,11 @@ describe.skipIf(!REDIS_SERVER)("two server processes on one Redis", () => {
     const starOnB = await WsClient.connect(B.url, star.token);
 
     // Through A: fan follows star; star is connected to B.
-    const f = await fetch(`${A.url}/api/v1/social/follow`, { method: "POST", headers: { authorization: `Bearer ${fan.token}`, "content-type": "application/json" }, body: JSON.stringify({ target_user_id: star.id }) });
+    const f = await fetch(`${A.url}/api/v1/social/follow`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${fan.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ target_user_id: star.id }),
+    });
     expect(f.status).toBe(201);
     expect(await starOnB.next("follow")).toMatchObject({ payload: { followee_id: star.id, follower_id: fan.id, follower_count: 1 } });
 
@@ -61,7 +72,14 @@ describe.skipIf(!REDIS_SERVER)("two server processes on one Redis", () => {
     let p = await fanOnA.next("presence");
     if (p.status === "online") p = await fanOnA.next("presence");
     expect(p).toMatchObject({ user_id: star.id, is_online: true, is_in_studio: true, status: "in_studio" });
-    const wav = await lavfi(join(mkdtempSync(join(tmpdir(), "sc-scale-wav-")), "loop.wav"), "sine=frequency=220:duration=3", ["-ar", "48000", "-ac", "2", "-c:a", "pcm_s16le"]);
+    const wav = await lavfi(join(mkdtempSync(join(tmpdir(), "sc-scale-wav-")), "loop.wav"), "sine=frequency=220:duration=3", [
+      "-ar",
+      "48000",
+      "-ac",
+      "2",
+      "-c:a",
+      "pcm_s16le",
+    ]);
     const form = new FormData();
     form.set("audio_file", Bun.file(wav), "loop.wav");
     const up = await fetch(`${B.url}/api/v1/audio/upload`, { method: "POST", headers: { authorization: `Bearer ${star.token}` }, body: form });

@@ -52,7 +52,9 @@ export async function decode(path: string, rate = 44100): Promise<{ frames: numb
 /** Writes interleaved float samples as a 32-bit float WAV (e.g. the part of a decode a player plays). */
 export async function writeWavF32(path: string, samples: Float32Array, channels: number, rate = 44100): Promise<string> {
   const header = new DataView(new ArrayBuffer(44));
-  const tag = (at: number, s: string) => [...s].forEach((c, i) => header.setUint8(at + i, c.charCodeAt(0)));
+  const tag = (at: number, s: string) => {
+    for (let i = 0; i < s.length; i++) header.setUint8(at + i, s.charCodeAt(i));
+  };
   tag(0, "RIFF");
   header.setUint32(4, 36 + samples.byteLength, true);
   tag(8, "WAVEfmt ");
@@ -82,7 +84,18 @@ export async function playOgg(path: string, granule: number, dir: string): Promi
 
 /** ffprobe's view of the first audio stream: codec, rate, channels, and the container's bitrate. */
 export function probeStream(path: string): { codec_name: string; sample_rate: string; channels: number; bit_rate?: string } {
-  const p = Bun.spawnSync([bins.ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries", "stream=codec_name,sample_rate,channels,bit_rate", "-of", "json", path]);
+  const p = Bun.spawnSync([
+    bins.ffprobe,
+    "-v",
+    "error",
+    "-select_streams",
+    "a:0",
+    "-show_entries",
+    "stream=codec_name,sample_rate,channels,bit_rate",
+    "-of",
+    "json",
+    path,
+  ]);
   return JSON.parse(p.stdout.toString()).streams[0];
 }
 
@@ -133,7 +146,18 @@ export function wavClaiming4GB(wav: Uint8Array): Uint8Array<ArrayBuffer> {
 
 /** An hour of 8 kbps MP3 without a Xing header (ten seconds of frames, 360 times): a valid 3.6 MB stream. */
 export async function hourLongMp3(dir: string): Promise<Uint8Array<ArrayBuffer>> {
-  const short = await lavfi(join(dir, "short8.mp3"), "sine=f=440:r=8000:d=10", ["-c:a", "libmp3lame", "-b:a", "8k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"]);
+  const short = await lavfi(join(dir, "short8.mp3"), "sine=f=440:r=8000:d=10", [
+    "-c:a",
+    "libmp3lame",
+    "-b:a",
+    "8k",
+    "-write_xing",
+    "0",
+    "-id3v2_version",
+    "0",
+    "-f",
+    "mp3",
+  ]);
   const one = new Uint8Array(await Bun.file(short).arrayBuffer());
   const hour = new Uint8Array(one.length * 360);
   for (let i = 0; i < 360; i++) hour.set(one, i * one.length);

@@ -8,7 +8,12 @@ import type { TestEnv } from "./deps.ts";
 let n = 0;
 export function newUserInput(overrides: Partial<{ email: string; username: string; password: string; display_name: string }> = {}) {
   n++;
-  return { email: `producer${n}-${process.pid}@example.com`, username: `producer${n}_${process.pid % 1000}`, password: "correct horse battery staple", ...overrides };
+  return {
+    email: `producer${n}-${process.pid}@example.com`,
+    username: `producer${n}_${process.pid % 1000}`,
+    password: "correct horse battery staple",
+    ...overrides,
+  };
 }
 
 export async function json(res: Response) {

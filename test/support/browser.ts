@@ -50,7 +50,11 @@ export class Browser {
   }
 
   post(path: string, form: Record<string, string>, follow = true) {
-    return this.fetch(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() }, follow);
+    return this.fetch(
+      path,
+      { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form).toString() },
+      follow,
+    );
   }
 
   /** Submits the page's first form with its hidden fields (CSRF included) plus `fields`. */
@@ -58,12 +62,12 @@ export class Browser {
     const form = /<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(page.html);
     if (!form) throw new Error(`no form on the page (${page.status}): ${page.html.slice(0, 300)}`);
     const hidden: Record<string, string> = {};
-    for (const m of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) hidden[m[1]!] = unescape(m[2]!);
-    return this.post(unescape(form[1]!), { ...hidden, ...fields }, follow);
+    for (const m of form[2]!.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) hidden[m[1]!] = unescapeHtml(m[2]!);
+    return this.post(unescapeHtml(form[1]!), { ...hidden, ...fields }, follow);
   }
 }
 
-const unescape = (s: string) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
+const unescapeHtml = (s: string) => s.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
 
 /** The CSRF token a page's form carries. */
 export const csrfOf = (page: Page) => /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? "";

@@ -9,7 +9,7 @@ const enc = new TextEncoder();
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
+  for (const p of parts) out.set(p, at), (at += p.length);
   return out;
 };
 const u32be = (n: number) => new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
@@ -26,7 +26,13 @@ function pngChunk(type: string, data: Uint8Array): Uint8Array {
 export function pngBomb(width: number, height: number, extra: Uint8Array[] = []): Uint8Array {
   const ihdr = concat(u32be(width), u32be(height), new Uint8Array([1, 0, 0, 0, 0])); // 1 bit, greyscale
   const rows = new Uint8Array(height * (1 + Math.ceil(width / 8))); // filter byte 0 + zero pixels, each row
-  return concat(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk("IHDR", ihdr), ...extra, pngChunk("IDAT", deflateSync(rows, { level: 9 })), pngChunk("IEND", new Uint8Array(0)));
+  return concat(
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", ihdr),
+    ...extra,
+    pngChunk("IDAT", deflateSync(rows, { level: 9 })),
+    pngChunk("IEND", new Uint8Array(0)),
+  );
 }
 
 /** An APNG of `width`×`height` whose one frame control chunk declares `frame` (width, height). */
@@ -39,9 +45,19 @@ export function apng(width: number, height: number, frame: [number, number]): Ui
 /** A GIF with a 10×10 logical screen and one frame that declares `width`×`height` (LZW data: clear, end). */
 export function gifBomb(width = 60000, height = 60000): Uint8Array {
   return concat(
-    enc.encode("GIF89a"), u16le(10), u16le(10), new Uint8Array([0x80, 0, 0]), new Uint8Array([0, 0, 0, 255, 255, 255]),
-    new Uint8Array([0x2c]), u16le(0), u16le(0), u16le(width), u16le(height), new Uint8Array([0]),
-    new Uint8Array([2, 2, 0x4c, 0x01, 0]), new Uint8Array([0x3b]),
+    enc.encode("GIF89a"),
+    u16le(10),
+    u16le(10),
+    new Uint8Array([0x80, 0, 0]),
+    new Uint8Array([0, 0, 0, 255, 255, 255]),
+    new Uint8Array([0x2c]),
+    u16le(0),
+    u16le(0),
+    u16le(width),
+    u16le(height),
+    new Uint8Array([0]),
+    new Uint8Array([2, 2, 0x4c, 0x01, 0]),
+    new Uint8Array([0x3b]),
   );
 }
 
@@ -59,8 +75,10 @@ export function withExif(jpeg: Uint8Array, orientation = 1): Uint8Array {
   const longitude = concat(u32le(2), u32le(1), u32le(17), u32le(1), u32le(4020), u32le(100));
   const gps = concat(
     u16le(4),
-    entry(0x0001, 2, 2, enc.encode("N\0\0\0")), entry(0x0002, 5, 3, u32le(92)),
-    entry(0x0003, 2, 2, enc.encode("E\0\0\0")), entry(0x0004, 5, 3, u32le(92 + 24)),
+    entry(0x0001, 2, 2, enc.encode("N\0\0\0")),
+    entry(0x0002, 5, 3, u32le(92)),
+    entry(0x0003, 2, 2, enc.encode("E\0\0\0")),
+    entry(0x0004, 5, 3, u32le(92 + 24)),
     u32le(0),
   );
   const tiff = concat(enc.encode("II*\0"), u32le(8), ifd0, gps, GPS_LATITUDE, longitude);

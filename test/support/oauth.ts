@@ -82,7 +82,8 @@ export class Browser {
   }
   /** Submits the plugin confirmation form on a callback page. */
   async confirm(pageHtml: string, decision: "approve" | "deny" = "approve") {
-    const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(pageHtml)?.[1]?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
+    const field = (name: string) =>
+      new RegExp(`name="${name}" value="([^"]*)"`).exec(pageHtml)?.[1]?.replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)));
     const action = /<form method="post" action="([^"]+)"/.exec(pageHtml)?.[1];
     if (!action) throw new Error(`no confirmation form in: ${pageHtml.slice(0, 300)}`);
     const form = new URLSearchParams({ csrf: field("csrf") ?? "", ticket: field("ticket") ?? "", decision });

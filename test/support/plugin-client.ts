@@ -28,7 +28,9 @@ type Json = unknown;
 const isObject = (j: Json): j is Record<string, Json> => typeof j === "object" && j !== null && !Array.isArray(j);
 const absent = (j: Record<string, Json>, k: string) => !(k in j) || j[k] === null;
 const fail = (model: string, field: string, v: Json, want: string): never => {
-  throw new PluginParseError(`${model}.${field}: type must be ${want}, but is ${v === null ? "null" : Array.isArray(v) ? "array" : typeof v} (${JSON.stringify(v)?.slice(0, 80)})`);
+  throw new PluginParseError(
+    `${model}.${field}: type must be ${want}, but is ${v === null ? "null" : Array.isArray(v) ? "array" : typeof v} (${JSON.stringify(v)?.slice(0, 80)})`,
+  );
 };
 
 /** JSON_OPTIONAL_STRING / JSON_REQUIRE_STRING (JsonValidation.h): nlohmann get<std::string>() takes strings only. */
@@ -85,15 +87,32 @@ export type PluginPost = {
 export function parseFeedPost(j: Json): PluginPost {
   const M = "FeedPost";
   if (!isObject(j)) throw new PluginParseError(`${M}: not an object`);
-  for (const k of ["foreign_id", "verb", "object", "waveform", "midi_pattern_id", "midi_id", "midi_filename", "project_file_id", "project_file_daw"]) str(M, j, k);
-  for (const k of ["remix_of_post_id", "remix_of_story_id", "remix_type", "sound_id", "sound_name", "comment_audience", "original_post_id", "original_user_id"]) str(M, j, k);
+  for (const k of ["foreign_id", "verb", "object", "waveform", "midi_pattern_id", "midi_id", "midi_filename", "project_file_id", "project_file_daw"])
+    str(M, j, k);
+  for (const k of ["remix_of_post_id", "remix_of_story_id", "remix_type", "sound_id", "sound_name", "comment_audience", "original_post_id", "original_user_id"])
+    str(M, j, k);
   for (const k of ["original_username", "original_avatar_url", "original_filename", "repost_quote", "recommendation_reason", "source"]) str(M, j, k);
-  for (const k of ["duration_bars", "remix_chain_depth", "remix_count", "sound_usage_count", "comment_count", "save_count", "repost_count", "download_count", "pin_order"]) num(M, j, k, true);
+  for (const k of [
+    "duration_bars",
+    "remix_chain_depth",
+    "remix_count",
+    "sound_usage_count",
+    "comment_count",
+    "save_count",
+    "repost_count",
+    "download_count",
+    "pin_order",
+  ])
+    num(M, j, k, true);
   for (const k of ["has_midi", "has_project_file", "is_saved", "is_reposted", "is_pinned", "is_a_repost", "is_recommended"]) bool(M, j, k);
   num(M, j, "score", false);
   // "time" is read inside a try/catch: a wrong type there is swallowed, not fatal.
   // "genres": non-strings are skipped; a "genre" (only read without a "genres" array) must be a string.
-  const genres = Array.isArray(j.genres) ? (j.genres.filter((g) => typeof g === "string") as string[]) : "genre" in j ? [str(M, j, "genre")].filter(Boolean) : [];
+  const genres = Array.isArray(j.genres)
+    ? (j.genres.filter((g) => typeof g === "string") as string[])
+    : "genre" in j
+      ? [str(M, j, "genre")].filter(Boolean)
+      : [];
   // reaction_counts: only integer values are kept.
   const reactionCounts: Record<string, number> = {};
   if (isObject(j.reaction_counts)) for (const [e, n] of Object.entries(j.reaction_counts)) if (Number.isInteger(n)) reactionCounts[e] = n as number;
@@ -124,7 +143,8 @@ export function parseFeedPost(j: Json): PluginPost {
     status: status === "ready" || status === "processing" || status === "failed" ? status : "unknown",
   };
   str(M, j, "user_avatar_url");
-  if (!post.id || !post.audioUrl) throw new PluginParseError(`${M}: not valid (FeedPost::isValid needs id and audio_url): ${JSON.stringify({ id: post.id, audio_url: post.audioUrl })}`);
+  if (!post.id || !post.audioUrl)
+    throw new PluginParseError(`${M}: not valid (FeedPost::isValid needs id and audio_url): ${JSON.stringify({ id: post.id, audio_url: post.audioUrl })}`);
   return post;
 }
 
@@ -193,7 +213,7 @@ export type PluginNotification = {
 function strings(model: string, j: Record<string, Json>, k: string): string[] {
   if (!Array.isArray(j[k])) return [];
   const arr = j[k] as Json[];
-  arr.forEach((v, i) => typeof v === "string" || fail(model, `${k}[${i}]`, v, "string"));
+  for (const [i, v] of arr.entries()) if (typeof v !== "string") fail(model, `${k}[${i}]`, v, "string");
   return arr as string[];
 }
 
@@ -221,7 +241,8 @@ export function parseNotification(j: Json): PluginNotification {
     createdAt: time(M, j, "created_at"),
   };
   time(M, j, "updated_at");
-  if (!n.id || !n.verb || n.actorIds.length === 0) throw new PluginParseError(`${M}: not valid (needs id, verb and actor_ids): ${JSON.stringify(j).slice(0, 200)}`);
+  if (!n.id || !n.verb || n.actorIds.length === 0)
+    throw new PluginParseError(`${M}: not valid (needs id, verb and actor_ids): ${JSON.stringify(j).slice(0, 200)}`);
   return n;
 }
 
@@ -270,7 +291,10 @@ export class PluginClient {
   /** uploadMultipartData (NetworkClient.cpp) with JUCE's multipart encoding; `fields` is the plugin's std::map. */
   async upload(endpoint: string, fieldName: string, file: Uint8Array, fileName: string, mimeType: string, fields: Record<string, string>): Promise<any> {
     // String::toHexString of Random::nextInt64(): up to 16 hex digits.
-    const boundary = Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString("hex").replace(/^0+/, "") || "0";
+    const boundary =
+      Buffer.from(crypto.getRandomValues(new Uint8Array(8)))
+        .toString("hex")
+        .replace(/^0+/, "") || "0";
     const enc = new TextEncoder();
     let head = `--${boundary}`;
     // std::map<juce::String, ...> iterates in key order (juce::String compares code points).

@@ -44,7 +44,10 @@ export async function markReady(env: TestEnv, postId: string): Promise<boolean> 
       .where(and(eq(posts.id, postId), eq(posts.status, "processing")))
       .returning({ userId: posts.userId });
     if (!done[0]) return false;
-    await tx.update(users).set({ postCount: sql`${users.postCount} + 1` }).where(eq(users.id, done[0].userId));
+    await tx
+      .update(users)
+      .set({ postCount: sql`${users.postCount} + 1` })
+      .where(eq(users.id, done[0].userId));
     await onPostReady(env.deps, tx, postId, done[0].userId);
     return true;
   });
@@ -60,7 +63,13 @@ export async function insertReadyPost(env: TestEnv, userId: string, title?: stri
 export async function insertFollow(env: TestEnv, followerId: string, followeeId: string) {
   await env.deps.database.tx(async (tx) => {
     await tx.insert(follows).values({ followerId, followeeId, createdAt: env.clock.now() });
-    await tx.update(users).set({ followingCount: sql`${users.followingCount} + 1` }).where(eq(users.id, followerId));
-    await tx.update(users).set({ followerCount: sql`${users.followerCount} + 1` }).where(eq(users.id, followeeId));
+    await tx
+      .update(users)
+      .set({ followingCount: sql`${users.followingCount} + 1` })
+      .where(eq(users.id, followerId));
+    await tx
+      .update(users)
+      .set({ followerCount: sql`${users.followerCount} + 1` })
+      .where(eq(users.id, followeeId));
   });
 }

@@ -28,7 +28,11 @@ export type RealtimeServer = {
 
 let n = 0;
 
-export async function startRealtime(env: Record<string, string> = {}, overrides: StartOverrides = {}, dataDir = mkdtempSync(join(tmpdir(), "sc-rt-"))): Promise<RealtimeServer> {
+export async function startRealtime(
+  env: Record<string, string> = {},
+  overrides: StartOverrides = {},
+  dataDir = mkdtempSync(join(tmpdir(), "sc-rt-")),
+): Promise<RealtimeServer> {
   const config = loadConfig({ DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "error", RATE_LIMIT_AUTH_PER_MIN: "100000", ...env });
   const running = await start(config, overrides);
   const url = running.url;

@@ -41,7 +41,8 @@ export const REDIRECT_CASES: readonly (readonly [string, string | null])[] = [
 
 /** True when a Location header is a plain path on this server (what every redirect must be). */
 export function staysOnServer(location: string | null): boolean {
-  if (!location || !location.startsWith("/") || location.startsWith("//") || location.includes("\\")) return false;
+  if (!location?.startsWith("/") || location.startsWith("//") || location.includes("\\")) return false;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the check is for control characters
   if (/[\u0000-\u0020\u007f-\u009f]/.test(location)) return false;
   return new URL(location, "http://server.test").origin === "http://server.test";
 }

@@ -5,7 +5,9 @@ import { freePort, waitFor } from "./net.ts";
 export const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p)) ?? Bun.which("redis-server");
 
 if (!REDIS_SERVER) {
-  console.warn("\n!!! redis-server is not installed: the Redis (scale-out) realtime tests are SKIPPED. `.ci/run` installs it (apt-get install redis-server).\n");
+  console.warn(
+    "\n!!! redis-server is not installed: the Redis (scale-out) realtime tests are SKIPPED. `.ci/run` installs it (apt-get install redis-server).\n",
+  );
 }
 
 export type RedisServer = { url: string; port: number; stop(): Promise<void> };
@@ -13,7 +15,10 @@ export type RedisServer = { url: string; port: number; stop(): Promise<void> };
 export async function startRedis(): Promise<RedisServer> {
   if (!REDIS_SERVER) throw new Error("redis-server is not installed");
   const port = await freePort();
-  const proc = Bun.spawn([REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([REDIS_SERVER, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const url = `redis://127.0.0.1:${port}`;
   await waitFor(
     async () => {

@@ -28,7 +28,7 @@ export type S3rverHandle = {
  * checking itself is untouched: a wrong secret or a tampered signature still gets 403.
  */
 function patchBucketPathSignature() {
-  const router = require("@20minutes/s3rver/lib/routes.js") as { stack: { stack: Function[] }[] };
+  const router = require("@20minutes/s3rver/lib/routes.js") as { stack: { stack: ((...args: any[]) => unknown)[] }[] };
   for (const layer of router.stack) {
     const i = layer.stack.findIndex((fn) => fn.name === "authentication");
     if (i < 0) continue;
@@ -66,7 +66,8 @@ function shimDesForContinuationTokens() {
   const swap = (algorithm: string, key: unknown, iv: unknown) =>
     algorithm.toLowerCase() === "des" ? (["aes-128-cbc", double(key as Buffer), double(iv as Buffer)] as const) : ([algorithm, key, iv] as const);
   crypto.createCipheriv = ((a: string, k: any, iv: any, o?: any) => createCipheriv(...(swap(a, k, iv) as [string, any, any]), o)) as typeof createCipheriv;
-  crypto.createDecipheriv = ((a: string, k: any, iv: any, o?: any) => createDecipheriv(...(swap(a, k, iv) as [string, any, any]), o)) as typeof createDecipheriv;
+  crypto.createDecipheriv = ((a: string, k: any, iv: any, o?: any) =>
+    createDecipheriv(...(swap(a, k, iv) as [string, any, any]), o)) as typeof createDecipheriv;
   crypto.desShim = true;
 }
 

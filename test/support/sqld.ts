@@ -17,7 +17,11 @@ export async function startSqld(): Promise<Sqld> {
     stderr: "ignore",
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/health`)).ok, 10_000, () => proc.exitCode !== null);
+  await waitFor(
+    async () => (await fetch(`${url}/health`)).ok,
+    10_000,
+    () => proc.exitCode !== null,
+  );
   return {
     url,
     async stop() {

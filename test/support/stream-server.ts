@@ -114,7 +114,7 @@ export async function startFakeStream(opts: { apiKey: string; secret: string }):
       const url = new URL(req.url);
       const query = Object.fromEntries(url.searchParams);
       const text = req.method === "GET" || req.method === "DELETE" ? "" : await req.text();
-      let body: any = undefined;
+      let body: any;
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch {

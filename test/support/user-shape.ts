@@ -46,14 +46,16 @@ export function userTypeProblems(u: Record<string, unknown>, self = false): stri
   const links = u.social_links;
   if (typeof links !== "object" || links === null || Array.isArray(links)) problems.push("social_links is not an object");
   else for (const [k, v] of Object.entries(links)) if (typeof v !== "string") problems.push(`social_links.${k} is not a string`);
-  if (!(u.last_active === null || (typeof u.last_active === "string" && ISO.test(u.last_active)))) problems.push(`last_active = ${JSON.stringify(u.last_active)}`);
+  if (!(u.last_active === null || (typeof u.last_active === "string" && ISO.test(u.last_active))))
+    problems.push(`last_active = ${JSON.stringify(u.last_active)}`);
   if (!(typeof u.created_at === "string" && ISO.test(u.created_at))) problems.push(`created_at = ${JSON.stringify(u.created_at)}`);
   if (typeof u.avatar_url === "string" && u.avatar_url !== "" && !/^https?:\/\//.test(u.avatar_url)) problems.push("avatar_url is not absolute");
   if (self) {
     if (typeof u.email !== "string") problems.push("email is not a string");
     if (typeof u.email_verified !== "boolean") problems.push("email_verified is not a boolean");
     if (typeof u.has_password !== "boolean") problems.push("has_password is not a boolean");
-    if (!Array.isArray(u.linked_providers) || !u.linked_providers.every((p) => typeof p === "string")) problems.push("linked_providers is not an array of strings");
+    if (!Array.isArray(u.linked_providers) || !u.linked_providers.every((p) => typeof p === "string"))
+      problems.push("linked_providers is not an array of strings");
   } else {
     // Privacy (docs/security.md "Data exposure"): nothing private, whatever its name.
     const text = JSON.stringify(u);
@@ -66,9 +68,15 @@ export function userTypeProblems(u: Record<string, unknown>, self = false): stri
 }
 
 export function expectPublicUser(u: unknown) {
-  expect({ id: (u as { id?: unknown })?.id, problems: userTypeProblems(u as Record<string, unknown>) }).toEqual({ id: (u as { id?: unknown })?.id, problems: [] });
+  expect({ id: (u as { id?: unknown })?.id, problems: userTypeProblems(u as Record<string, unknown>) }).toEqual({
+    id: (u as { id?: unknown })?.id,
+    problems: [],
+  });
 }
 
 export function expectSelfUser(u: unknown) {
-  expect({ id: (u as { id?: unknown })?.id, problems: userTypeProblems(u as Record<string, unknown>, true) }).toEqual({ id: (u as { id?: unknown })?.id, problems: [] });
+  expect({ id: (u as { id?: unknown })?.id, problems: userTypeProblems(u as Record<string, unknown>, true) }).toEqual({
+    id: (u as { id?: unknown })?.id,
+    problems: [],
+  });
 }

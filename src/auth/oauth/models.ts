@@ -58,13 +58,17 @@ export const LinkStartResponse = t.Object(
     url: t.String({ description: "open this in the browser (single use)" }),
     expires_at: t.String({ format: "date-time" }),
   },
-  { examples: [{ url: "https://loops.example.com/api/v1/auth/google?link=1&ticket=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..", expires_at: "2026-11-25T10:02:00.000Z" }] },
+  {
+    examples: [
+      { url: "https://loops.example.com/api/v1/auth/google?link=1&ticket=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..", expires_at: "2026-11-25T10:02:00.000Z" },
+    ],
+  },
 );
 
 export const IdentityList = t.Array(
   t.Object({
     provider: t.String(),
-    email: t.String({ description: "the provider's verified email when it gave one, else \"\"" }),
+    email: t.String({ description: 'the provider\'s verified email when it gave one, else ""' }),
     linked_at: t.String({ format: "date-time" }),
   }),
   { examples: [[{ provider: "google", email: "night@example.com", linked_at: "2026-11-25T10:00:00.000Z" }]] },
@@ -85,7 +89,10 @@ const html = (description: string, example: string) => ({ description, content: 
 export const startResponses = {
   302: {
     description: "Redirect to the provider's authorization page; sets the HttpOnly SameSite=Lax flow cookie (state + PKCE verifier, 10 minutes)",
-    headers: { Location: { schema: { type: "string" as const }, description: "the provider's authorization URL" }, "Set-Cookie": { schema: { type: "string" as const } } },
+    headers: {
+      Location: { schema: { type: "string" as const }, description: "the provider's authorization URL" },
+      "Set-Cookie": { schema: { type: "string" as const } },
+    },
   },
   400: jsonError("Invalid parameters (e.g. redirect_to not a relative path, malformed session_id)"),
   401: jsonError("link=1 with a missing, used or expired ticket, or a session that ended"),
@@ -96,9 +103,18 @@ export const startResponses = {
 };
 
 export const callbackResponses = {
-  200: html("Plugin flow: the confirmation page naming the plugin sign-in. Link flow: the linked page.", "<!doctype html><html>…<h1>Sign in to the Sidechain plugin as nightbeats?</h1>…</html>"),
-  302: { description: "Web flow: back to redirect_to, with the one-time result cookie to redeem at POST /auth/oauth/exchange", headers: { Location: { schema: { type: "string" as const } } } },
-  400: html("Missing or mismatched state (nothing is sent to the provider), cancelled at the provider, or refused code", "<!doctype html><html>…<h1>Sign-in failed</h1>…</html>"),
+  200: html(
+    "Plugin flow: the confirmation page naming the plugin sign-in. Link flow: the linked page.",
+    "<!doctype html><html>…<h1>Sign in to the Sidechain plugin as nightbeats?</h1>…</html>",
+  ),
+  302: {
+    description: "Web flow: back to redirect_to, with the one-time result cookie to redeem at POST /auth/oauth/exchange",
+    headers: { Location: { schema: { type: "string" as const } } },
+  },
+  400: html(
+    "Missing or mismatched state (nothing is sent to the provider), cancelled at the provider, or refused code",
+    "<!doctype html><html>…<h1>Sign-in failed</h1>…</html>",
+  ),
   404: html("The provider is not configured on this server", "<!doctype html><html>…<h1>Not available</h1>…</html>"),
   429: jsonError("Too many requests from this address"),
 };

@@ -2,8 +2,19 @@
 import { csrfField, esc, page } from "../../web/layout.ts";
 
 /** "Sign in to the Sidechain plugin as <username>?": the plugin's session is only approved by this form's POST. */
-export function pluginConfirmPage(opts: { action: string; providerLabel: string; username: string; displayName: string; ticket: string; csrf: string; headers?: Record<string, string> }) {
-  const who = opts.displayName && opts.displayName !== opts.username ? `${esc(opts.displayName)} (<strong>${esc(opts.username)}</strong>)` : `<strong>${esc(opts.username)}</strong>`;
+export function pluginConfirmPage(opts: {
+  action: string;
+  providerLabel: string;
+  username: string;
+  displayName: string;
+  ticket: string;
+  csrf: string;
+  headers?: Record<string, string>;
+}) {
+  const who =
+    opts.displayName && opts.displayName !== opts.username
+      ? `${esc(opts.displayName)} (<strong>${esc(opts.username)}</strong>)`
+      : `<strong>${esc(opts.username)}</strong>`;
   return page({
     title: "Sign in to the Sidechain plugin",
     headers: opts.headers,
@@ -19,7 +30,9 @@ export function pluginConfirmPage(opts: { action: string; providerLabel: string;
 export const pluginDonePage = (username: string) =>
   page({
     title: "Signed in",
-    body: `<h1 class="ok">Signed in to the Sidechain plugin</h1><p>The plugin is now signed in as <strong>${esc(username)}</strong>. You can close this tab.</p>`,
+    body:
+      `<h1 class="ok">Signed in to the Sidechain plugin</h1><p>The plugin is now signed in as ` +
+      `<strong>${esc(username)}</strong>. You can close this tab.</p>`,
   });
 
 export const pluginCancelledPage = () =>
@@ -28,7 +41,9 @@ export const pluginCancelledPage = () =>
 export const linkedPage = (providerLabel: string, username: string, created: boolean) =>
   page({
     title: `${providerLabel} linked`,
-    body: `<h1 class="ok">${esc(providerLabel)} is linked</h1><p>You can sign in to <strong>${esc(username)}</strong> with ${esc(providerLabel)}.${created ? " Your other devices were signed out." : ""} You can close this tab.</p>`,
+    body:
+      `<h1 class="ok">${esc(providerLabel)} is linked</h1><p>You can sign in to <strong>${esc(username)}</strong> with ` +
+      `${esc(providerLabel)}.${created ? " Your other devices were signed out." : ""} You can close this tab.</p>`,
   });
 
 export const oauthErrorPage = (title: string, message: string, status = 400, headers?: Record<string, string>) =>

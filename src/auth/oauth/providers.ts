@@ -55,7 +55,13 @@ export function getProvider(config: Config, name: ProviderName): Provider | null
         const sub = str(info.sub);
         if (!sub) return null;
         const email = str(info.email).trim().toLowerCase() || null;
-        return { provider: name, providerUserId: sub, email, emailVerified: email !== null && info.email_verified === true, name: str(info.name) || str(info.given_name) };
+        return {
+          provider: name,
+          providerUserId: sub,
+          email,
+          emailVerified: email !== null && info.email_verified === true,
+          name: str(info.name) || str(info.given_name),
+        };
       },
     };
   }
@@ -73,7 +79,13 @@ export function getProvider(config: Config, name: ProviderName): Provider | null
       const id = typeof info.id === "string" || typeof info.id === "number" ? String(info.id) : "";
       if (!id) return null;
       const email = str(info.email).trim().toLowerCase() || null;
-      return { provider: name, providerUserId: id, email, emailVerified: email !== null && info.verified === true, name: str(info.username) || str(info.global_name) };
+      return {
+        provider: name,
+        providerUserId: id,
+        email,
+        emailVerified: email !== null && info.verified === true,
+        name: str(info.username) || str(info.global_name),
+      };
     },
   };
 }
@@ -112,7 +124,12 @@ export async function fetchProfile(provider: Provider, code: string, codeVerifie
     const tokens = await withTimeout(provider.client.validateAuthorizationCode(provider.tokenUrl, code, codeVerifier), PROVIDER_TIMEOUT_MS);
     accessToken = tokens.accessToken();
   } catch (err) {
-    const detail = err instanceof OAuth2RequestError ? `${err.code}: ${err.description ?? ""}` : err instanceof ArcticFetchError ? `fetch failed: ${String(err.cause)}` : String(err);
+    const detail =
+      err instanceof OAuth2RequestError
+        ? `${err.code}: ${err.description ?? ""}`
+        : err instanceof ArcticFetchError
+          ? `fetch failed: ${String(err.cause)}`
+          : String(err);
     return { ok: false, message: `${provider.label} did not accept the sign-in (the code was refused or expired). Please try again.`, detail };
   }
   try {
@@ -120,10 +137,12 @@ export async function fetchProfile(provider: Provider, code: string, codeVerifie
       headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
       signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
     });
-    if (!res.ok) return { ok: false, message: `${provider.label} did not give us your account details. Please try again.`, detail: `userinfo status ${res.status}` };
+    if (!res.ok)
+      return { ok: false, message: `${provider.label} did not give us your account details. Please try again.`, detail: `userinfo status ${res.status}` };
     const info = (await res.json()) as unknown;
     const profile = info && typeof info === "object" ? provider.parseProfile(info as Record<string, unknown>) : null;
-    if (!profile) return { ok: false, message: `${provider.label} sent account details we could not read. Please try again.`, detail: "userinfo without an account id" };
+    if (!profile)
+      return { ok: false, message: `${provider.label} sent account details we could not read. Please try again.`, detail: "userinfo without an account id" };
     return { ok: true, profile };
   } catch (err) {
     return { ok: false, message: `${provider.label} could not be reached. Please try again.`, detail: String(err) };

@@ -25,7 +25,6 @@ const pollRowId = (sessionId: string) => sha256(`oauth-poll:${sessionId}`);
 const webRowId = (code: string) => sha256(`oauth-web:${code}`);
 const linkRowId = (jti: string) => sha256(`oauth-link:${jti}`);
 
-
 /** Forgets finished OAuth rows a day after they expired (bounded table; runs now and then from the start route). */
 async function prune(deps: Deps) {
   const cutoff = deps.clock.now() - 86_400_000;
@@ -40,7 +39,9 @@ export async function startPluginSignIn(deps: Deps, sessionId: string): Promise<
   if (Math.random() < 0.05) await prune(deps).catch((err) => deps.log.warn("oauth prune failed", errorFields(err)));
   try {
     // Single use is the primary key's job, not a read-then-write.
-    await deps.database.db.insert(signInRequests).values({ id: pollRowId(sessionId), kind: KIND.poll, status: "pending", createdAt: now, expiresAt: now + PLUGIN_SIGN_IN_TTL_MS });
+    await deps.database.db
+      .insert(signInRequests)
+      .values({ id: pollRowId(sessionId), kind: KIND.poll, status: "pending", createdAt: now, expiresAt: now + PLUGIN_SIGN_IN_TTL_MS });
     return true;
   } catch (err) {
     if (isUniqueViolation(err)) return false;
@@ -50,8 +51,12 @@ export async function startPluginSignIn(deps: Deps, sessionId: string): Promise<
 
 /** "pending" while the plugin sign-in can still be completed in the browser. */
 export async function pluginSignInState(deps: Deps, sessionId: string): Promise<"pending" | "expired" | "finished"> {
-  const [row] = await deps.database.db.select().from(signInRequests).where(and(eq(signInRequests.id, pollRowId(sessionId)), eq(signInRequests.kind, KIND.poll))).limit(1);
-  if (!row || row.status !== "pending") return "finished";
+  const [row] = await deps.database.db
+    .select()
+    .from(signInRequests)
+    .where(and(eq(signInRequests.id, pollRowId(sessionId)), eq(signInRequests.kind, KIND.poll)))
+    .limit(1);
+  if (row?.status !== "pending") return "finished";
   return row.expiresAt > deps.clock.now() ? "pending" : "expired";
 }
 
@@ -60,7 +65,14 @@ export async function approvePluginSignIn(deps: Deps, sessionId: string, userId:
   const rows = await deps.database.db
     .update(signInRequests)
     .set({ status: "approved", userId })
-    .where(and(eq(signInRequests.id, pollRowId(sessionId)), eq(signInRequests.kind, KIND.poll), eq(signInRequests.status, "pending"), gt(signInRequests.expiresAt, deps.clock.now())))
+    .where(
+      and(
+        eq(signInRequests.id, pollRowId(sessionId)),
+        eq(signInRequests.kind, KIND.poll),
+        eq(signInRequests.status, "pending"),
+        gt(signInRequests.expiresAt, deps.clock.now()),
+      ),
+    )
     .returning({ id: signInRequests.id });
   return rows.length > 0;
 }
@@ -84,7 +96,11 @@ export type PollAnswer =
 export async function pollPluginSignIn(deps: Deps, sessionId: string, client: ClientInfo): Promise<PollAnswer> {
   const now = deps.clock.now();
   const id = pollRowId(sessionId);
-  const [row] = await deps.database.db.select().from(signInRequests).where(and(eq(signInRequests.id, id), eq(signInRequests.kind, KIND.poll))).limit(1);
+  const [row] = await deps.database.db
+    .select()
+    .from(signInRequests)
+    .where(and(eq(signInRequests.id, id), eq(signInRequests.kind, KIND.poll)))
+    .limit(1);
   // No row yet: the plugin opens the browser and polls at once, so its first polls usually arrive before the
   // browser reaches the start URL. That is "pending", as the plugin's original server answered.
   if (!row) return { status: "pending" };
@@ -109,7 +125,9 @@ export async function pollPluginSignIn(deps: Deps, sessionId: string, client: Cl
 export async function createWebResult(deps: Deps, userId: string): Promise<string> {
   const code = randomToken();
   const now = deps.clock.now();
-  await deps.database.db.insert(signInRequests).values({ id: webRowId(code), kind: KIND.web, status: "approved", userId, createdAt: now, expiresAt: now + WEB_RESULT_TTL_MS });
+  await deps.database.db
+    .insert(signInRequests)
+    .values({ id: webRowId(code), kind: KIND.web, status: "approved", userId, createdAt: now, expiresAt: now + WEB_RESULT_TTL_MS });
   return code;
 }
 
@@ -120,7 +138,9 @@ export async function redeemWebResult(deps: Deps, code: string, client: ClientIn
     const [taken] = await tx
       .update(signInRequests)
       .set({ status: "consumed", lastPollAt: now })
-      .where(and(eq(signInRequests.id, webRowId(code)), eq(signInRequests.kind, KIND.web), eq(signInRequests.status, "approved"), gt(signInRequests.expiresAt, now)))
+      .where(
+        and(eq(signInRequests.id, webRowId(code)), eq(signInRequests.kind, KIND.web), eq(signInRequests.status, "approved"), gt(signInRequests.expiresAt, now)),
+      )
       .returning();
     if (!taken?.userId) return null;
     const [user] = await tx.select().from(users).where(eq(users.id, taken.userId)).limit(1);
@@ -131,7 +151,9 @@ export async function redeemWebResult(deps: Deps, code: string, client: ClientIn
 /** Spends a link ticket (its random id): true the first time, false on any reuse. */
 export async function spendLinkTicket(deps: Deps, jti: string, userId: string, expiresAt: number): Promise<boolean> {
   try {
-    await deps.database.db.insert(signInRequests).values({ id: linkRowId(jti), kind: KIND.link, status: "consumed", userId, createdAt: deps.clock.now(), expiresAt });
+    await deps.database.db
+      .insert(signInRequests)
+      .values({ id: linkRowId(jti), kind: KIND.link, status: "consumed", userId, createdAt: deps.clock.now(), expiresAt });
     return true;
   } catch (err) {
     if (isUniqueViolation(err)) return false;

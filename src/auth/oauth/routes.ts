@@ -124,17 +124,22 @@ export const oauthRoutes = (deps: Deps) => {
       const browser = await readBrowserSession(deps, request);
       if (!browser) {
         const back = safeRedirectPath(`/api/v1/auth/${name}?link=1&ticket=${encodeURIComponent(q.ticket ?? "")}`);
-        return new Response(null, { status: 303, headers: { location: signInPath(back ?? "/signin"), "cache-control": "no-store", "referrer-policy": "no-referrer" } });
+        return new Response(null, {
+          status: 303,
+          headers: { location: signInPath(back ?? "/signin"), "cache-control": "no-store", "referrer-policy": "no-referrer" },
+        });
       }
       if (browser.user.id !== ticket.u) {
         return oauthErrorPage(
           "Linking refused",
-          `This link was made for another Sidechain account, and this browser is signed in as @${browser.user.username}. Nothing was linked. To link your own account, start linking from the app while signed in to it.`,
+          `This link was made for another Sidechain account, and this browser is signed in as @${browser.user.username}. Nothing ` +
+            `was linked. To link your own account, start linking from the app while signed in to it.`,
           403,
         );
       }
       // Single use: a ticket leaked after use (history, logs) links nothing.
-      if (!(await spendLinkTicket(deps, ticket.j, ticket.u, ticket.exp))) throw errors.unauthorized("invalid_token", "This link was already used; start linking again from the app");
+      if (!(await spendLinkTicket(deps, ticket.j, ticket.u, ticket.exp)))
+        throw errors.unauthorized("invalid_token", "This link was already used; start linking again from the app");
       const auth = await loadLinkAuth(ticket.u, ticket.ss);
       if (!auth) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
       const refusal = linkRefusal(deps, auth); // L6 + L8, checked again at the end of the flow
@@ -178,7 +183,8 @@ export const oauthRoutes = (deps: Deps) => {
     // exchanged by the browser that started this flow (login CSRF and code injection end here).
     const flow = await unseal<Flow>(config.JWT_SECRET, "oauth-flow", readCookie(request, flowCookie(name)), clock.now());
     if (!flow || flow.p !== name) return fail("Sign-in failed", `This ${label} sign-in was not started in this browser, or it took longer than 10 minutes.`);
-    if (!query.state || !safeEqual(query.state, flow.s)) return fail("Sign-in failed", `The answer from ${label} does not match the sign-in started in this browser.`);
+    if (!query.state || !safeEqual(query.state, flow.s))
+      return fail("Sign-in failed", `The answer from ${label} does not match the sign-in started in this browser.`);
 
     const failFlow = async (message: string) => {
       if (flow.m === "plugin") await failPluginSignIn(deps, flow.sid, "error", message);
@@ -192,10 +198,13 @@ export const oauthRoutes = (deps: Deps) => {
       // The browser must still be signed in to the account that started linking (see the start), before any
       // request reaches the provider.
       const browser = await readBrowserSession(deps, request);
-      if (browser?.user.id !== flow.u) return fail("Linking failed", "This browser is no longer signed in to the account that started linking. Sign in and start linking again.", 403);
+      if (browser?.user.id !== flow.u)
+        return fail("Linking failed", "This browser is no longer signed in to the account that started linking. Sign in and start linking again.", 403);
     }
     if (query.error) {
-      return failFlow(query.error === "access_denied" ? `You cancelled the sign-in at ${label}.` : `${label} refused the sign-in (${query.error.slice(0, 60)}).`);
+      return failFlow(
+        query.error === "access_denied" ? `You cancelled the sign-in at ${label}.` : `${label} refused the sign-in (${query.error.slice(0, 60)}).`,
+      );
     }
     if (!query.code) return failFlow(`${label} did not send an authorization code.`);
 
@@ -239,7 +248,14 @@ export const oauthRoutes = (deps: Deps) => {
     // Plugin: the browser must confirm, naming the plugin sign-in, before the plugin's session is approved.
     const ticket = await seal(config.JWT_SECRET, "oauth-plugin-approval", { sid: flow.sid, u: user.id }, clock.now() + PLUGIN_SIGN_IN_TTL_MS);
     const csrf = csrfFor(request, config.PUBLIC_URL);
-    const res = pluginConfirmPage({ action: confirmAction, providerLabel: label, username: user.username, displayName: user.displayName, ticket, csrf: csrf.token });
+    const res = pluginConfirmPage({
+      action: confirmAction,
+      providerLabel: label,
+      username: user.username,
+      displayName: user.displayName,
+      ticket,
+      csrf: csrf.token,
+    });
     return withCookies(res, [clear, csrf.setCookie]);
   };
 
@@ -285,79 +301,94 @@ export const oauthRoutes = (deps: Deps) => {
     if (!r.ok) throw r.error;
     return { ok: true as const };
   };
-  const unlinkDoc = { auth: true as const, params: M.ProviderParams, response: { 200: Ok, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema } };
+  const unlinkDoc = {
+    auth: true as const,
+    params: M.ProviderParams,
+    response: { 200: Ok, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema },
+  };
 
-  return new Elysia({ name: "oauth-routes", prefix: "/auth", detail: { tags: ["auth"] } })
-    .use(authGuard(deps))
-    .use(bodies(deps.config.BODY_MAX_BYTES)) // the confirmation below is a browser form
-    .use(providerRoutes("google"))
-    .use(providerRoutes("discord"))
-    .post(
-      "/oauth/confirm",
-      async ({ body, request }) => {
-        // Double-submit CSRF: only a form served by this server to this browser can approve.
-        if (!csrfOk(request, body)) return oauthErrorPage("Sign-in failed", "This form has expired. Start again from the plugin.");
-        const ticket = await unseal<{ sid: string; u: string }>(config.JWT_SECRET, "oauth-plugin-approval", body.ticket, clock.now());
-        if (!ticket) return oauthErrorPage("This sign-in expired", "Start again from the plugin.");
-        if (body.decision === "deny") {
-          await failPluginSignIn(deps, ticket.sid, "denied", "The sign-in was cancelled in the browser");
-          return pluginCancelledPage();
-        }
-        const user = await getUserById(deps, ticket.u);
-        if (!user || !(await approvePluginSignIn(deps, ticket.sid, user.id))) {
-          return oauthErrorPage("This sign-in expired", "The plugin's sign-in expired or was already completed. Start again from the plugin.");
-        }
-        return pluginDonePage(user.username);
-      },
-      { rateLimit: "oauth-confirm", accepts: { kinds: ["form"] }, body: M.ConfirmBody, detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses } },
-    )
-    .get(
-      "/oauth/poll",
-      async ({ query, request }) => {
-        const sid = query.session_id.toLowerCase();
-        if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
-        return pollPluginSignIn(deps, sid, client(request));
-      },
-      {
-        rateLimit: "oauth-poll",
-        query: M.PollQuery,
-        response: { 200: M.PollResponse, 400: ErrorSchema, 429: ErrorSchema },
-        detail: { summary: "The plugin polls its browser sign-in: pending, complete (once), error, expired or not_found (plugin)" },
-      },
-    )
-    .post(
-      "/oauth/exchange",
-      async ({ request }) => {
-        const code = readCookie(request, RESULT_COOKIE);
-        const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
-        if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");
-        return new Response(JSON.stringify({ auth }), {
-          headers: { "content-type": "application/json", "cache-control": "no-store", "set-cookie": cookie(RESULT_COOKIE, "", resultCookieOptions(0)) },
-        });
-      },
-      {
-        rateLimit: "oauth-exchange",
-        response: { 200: M.AuthResponse, 400: ErrorSchema, 429: ErrorSchema },
-        detail: { summary: "Web flow: trade the one-time result cookie set by the callback for {auth} (single use, 2 minutes)" },
-      },
-    )
-    .get(
-      "/identities",
-      async ({ auth }) =>
-        (await listIdentities(deps, auth.user.id)).map((i) => ({ provider: i.provider, email: i.email ?? "", linked_at: new Date(i.linkedAt).toISOString() })),
-      { auth: true, response: { 200: M.IdentityList, 401: ErrorSchema }, detail: { summary: "The Google/Discord accounts linked to the signed-in account" } },
-    )
-    .delete("/identities/:provider", ({ auth, params }) => unlink(auth, params.provider), {
-      ...unlinkDoc,
-      detail: { summary: "Unlink a provider (recent sign-in needed; never the last way to sign in)" },
-    })
-    .post("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
-      ...unlinkDoc,
-      detail: { summary: "Unlink a provider (alias of DELETE for clients that cannot send DELETE)" },
-    })
-    // The plugin turns an empty-body POST into a GET; a bearer token (never a cookie) makes this safe from CSRF.
-    .get("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
-      ...unlinkDoc,
-      detail: { summary: "Unlink a provider (plugin alias of the empty-body POST)" },
-    });
+  return (
+    new Elysia({ name: "oauth-routes", prefix: "/auth", detail: { tags: ["auth"] } })
+      .use(authGuard(deps))
+      .use(bodies(deps.config.BODY_MAX_BYTES)) // the confirmation below is a browser form
+      .use(providerRoutes("google"))
+      .use(providerRoutes("discord"))
+      .post(
+        "/oauth/confirm",
+        async ({ body, request }) => {
+          // Double-submit CSRF: only a form served by this server to this browser can approve.
+          if (!csrfOk(request, body)) return oauthErrorPage("Sign-in failed", "This form has expired. Start again from the plugin.");
+          const ticket = await unseal<{ sid: string; u: string }>(config.JWT_SECRET, "oauth-plugin-approval", body.ticket, clock.now());
+          if (!ticket) return oauthErrorPage("This sign-in expired", "Start again from the plugin.");
+          if (body.decision === "deny") {
+            await failPluginSignIn(deps, ticket.sid, "denied", "The sign-in was cancelled in the browser");
+            return pluginCancelledPage();
+          }
+          const user = await getUserById(deps, ticket.u);
+          if (!user || !(await approvePluginSignIn(deps, ticket.sid, user.id))) {
+            return oauthErrorPage("This sign-in expired", "The plugin's sign-in expired or was already completed. Start again from the plugin.");
+          }
+          return pluginDonePage(user.username);
+        },
+        {
+          rateLimit: "oauth-confirm",
+          accepts: { kinds: ["form"] },
+          body: M.ConfirmBody,
+          detail: { summary: "The plugin sign-in confirmation form (browser)", responses: M.confirmResponses },
+        },
+      )
+      .get(
+        "/oauth/poll",
+        async ({ query, request }) => {
+          const sid = query.session_id.toLowerCase();
+          if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
+          return pollPluginSignIn(deps, sid, client(request));
+        },
+        {
+          rateLimit: "oauth-poll",
+          query: M.PollQuery,
+          response: { 200: M.PollResponse, 400: ErrorSchema, 429: ErrorSchema },
+          detail: { summary: "The plugin polls its browser sign-in: pending, complete (once), error, expired or not_found (plugin)" },
+        },
+      )
+      .post(
+        "/oauth/exchange",
+        async ({ request }) => {
+          const code = readCookie(request, RESULT_COOKIE);
+          const auth = code ? await redeemWebResult(deps, code, client(request)) : null;
+          if (!auth) throw errors.badRequest("invalid_code", "No sign-in to collect: it was collected already, expired, or never happened in this browser");
+          return new Response(JSON.stringify({ auth }), {
+            headers: { "content-type": "application/json", "cache-control": "no-store", "set-cookie": cookie(RESULT_COOKIE, "", resultCookieOptions(0)) },
+          });
+        },
+        {
+          rateLimit: "oauth-exchange",
+          response: { 200: M.AuthResponse, 400: ErrorSchema, 429: ErrorSchema },
+          detail: { summary: "Web flow: trade the one-time result cookie set by the callback for {auth} (single use, 2 minutes)" },
+        },
+      )
+      .get(
+        "/identities",
+        async ({ auth }) =>
+          (await listIdentities(deps, auth.user.id)).map((i) => ({
+            provider: i.provider,
+            email: i.email ?? "",
+            linked_at: new Date(i.linkedAt).toISOString(),
+          })),
+        { auth: true, response: { 200: M.IdentityList, 401: ErrorSchema }, detail: { summary: "The Google/Discord accounts linked to the signed-in account" } },
+      )
+      .delete("/identities/:provider", ({ auth, params }) => unlink(auth, params.provider), {
+        ...unlinkDoc,
+        detail: { summary: "Unlink a provider (recent sign-in needed; never the last way to sign in)" },
+      })
+      .post("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
+        ...unlinkDoc,
+        detail: { summary: "Unlink a provider (alias of DELETE for clients that cannot send DELETE)" },
+      })
+      // The plugin turns an empty-body POST into a GET; a bearer token (never a cookie) makes this safe from CSRF.
+      .get("/identities/:provider/unlink", ({ auth, params }) => unlink(auth, params.provider), {
+        ...unlinkDoc,
+        detail: { summary: "Unlink a provider (plugin alias of the empty-body POST)" },
+      })
+  );
 };

@@ -23,7 +23,12 @@ export async function seal(secret: string, purpose: SealPurpose, payload: Record
 }
 
 /** The payload, or null when the value is malformed, forged, sealed for another purpose, or expired at `now`. */
-export async function unseal<T extends Record<string, unknown>>(secret: string, purpose: SealPurpose, value: string | undefined, now: number): Promise<(T & { exp: number }) | null> {
+export async function unseal<T extends Record<string, unknown>>(
+  secret: string,
+  purpose: SealPurpose,
+  value: string | undefined,
+  now: number,
+): Promise<(T & { exp: number }) | null> {
   if (!value || value.length > 8192) return null;
   try {
     const { plaintext } = await compactDecrypt(value, keyFor(secret, purpose), { keyManagementAlgorithms: ["dir"], contentEncryptionAlgorithms: ["A256GCM"] });
