@@ -43,12 +43,17 @@ export interface PresenceStore {
   close(): Promise<void>;
 }
 
+/** Statuses set at the same millisecond on two instances: the one a client said wins over the default "online"
+ *  a bare connection sets (the same order in the Redis script below), whatever order the entries are read in. */
+const TIE_RANK: Record<LocalStatus, number> = { online: 0, away: 1, in_studio: 2 };
+const newer = (e: PresenceEntry, than: PresenceEntry) => e.at > than.at || (e.at === than.at && TIE_RANK[e.status] >= TIE_RANK[than.status]);
+
 function aggregate(entries: Iterable<PresenceEntry>): PresenceAggregate {
   let best: PresenceEntry | undefined;
   let connections = 0;
   for (const e of entries) {
     connections += e.n;
-    if (!best || e.at >= best.at) best = e;
+    if (!best || newer(e, best)) best = e;
   }
   return best ? { online: true, status: best.status, daw: best.daw, at: best.at, connections } : OFFLINE;
 }
@@ -106,13 +111,14 @@ else
 end
 local all = redis.call('HGETALL', h)
 local status, daw, at, n, online = 'offline', '', -1, 0, false
+local rank = { online = 0, away = 1, in_studio = 2, offline = -1 }
 for i = 1, #all, 2 do
   local inst = all[i]
   if inst == ARGV[1] or redis.call('EXISTS', ARGV[4] .. inst) == 1 then
     local e = cjson.decode(all[i + 1])
     online = true
     n = n + e.n
-    if e.at >= at then at = e.at; status = e.status; daw = e.daw end
+    if e.at > at or (e.at == at and rank[e.status] >= rank[status]) then at = e.at; status = e.status; daw = e.daw end
   else
     redis.call('HDEL', h, inst)
   end

@@ -106,6 +106,23 @@ describe.skipIf(!REDIS_SERVER)("two instances on one Redis", () => {
     await fanOnA.close();
   });
 
+  test("statuses set in the same millisecond on two instances: the one a client said wins, in either order", async () => {
+    const pair = await openRedis(redis.url);
+    const [x, y] = ["tie-x", "tie-y"].map((id) => createRedisPresenceStore(pair.cmd, { prefix: "tie", instanceId: id, instanceTtlMs: 60_000 }));
+    await Promise.all([x!.heartbeat(), y!.heartbeat()]);
+    const at = Date.now();
+    for (const [first, second, user] of [
+      [x!, y!, "u1"],
+      [y!, x!, "u2"],
+    ] as const) {
+      await first.update(user, { n: 1, status: "in_studio", daw: "Bitwig Studio", at });
+      const r = await second.update(user, { n: 1, status: "online", daw: "", at });
+      expect(r.state).toMatchObject({ online: true, status: "in_studio", daw: "Bitwig Studio", connections: 2 });
+    }
+    pair.sub.close();
+    pair.cmd.close();
+  });
+
   test("the bus skips its own messages and ignores garbage on the channel", async () => {
     const pair = await openRedis(redis.url);
     const log = { debug() {}, info() {}, warn() {}, error() {} };
