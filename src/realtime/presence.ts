@@ -6,7 +6,7 @@ import type { Deps } from "../deps.ts";
 import { followState, seesPresence } from "../social/follow-states.ts";
 import { OFFLINE, type PresenceAggregate, type PresenceStore } from "./presence-store.ts";
 import type { Presence, PresenceFlags, PresenceView } from "./presence-types.ts";
-import { visibility } from "./queries.ts";
+import { followees, visibility } from "./queries.ts";
 
 export type { Presence, PresenceFlags, PresenceView } from "./presence-types.ts";
 
@@ -67,4 +67,30 @@ export function createPresence(deps: Pick<Deps, "database">, store: PresenceStor
     },
     close: () => store.close(),
   };
+}
+
+const rank = { in_studio: 0, online: 1, away: 2, offline: 3 } as const;
+const MAX_LISTED = 200;
+
+export type FollowingPresence = {
+  users: (PresenceView & { username: string; display_name: string; avatar_url: string })[];
+  online_count: number;
+  in_studio_count: number;
+};
+
+/** Who among the people `userId` follows is online now (in the studio first, then online, then away; newest
+ *  activity first), at most 200, with the counts. GET /presence/following and the web app's home page. */
+export async function followingPresence(deps: Deps, userId: string): Promise<FollowingPresence> {
+  const rows = await followees(deps, userId);
+  const states = await deps.presence.store.read(rows.map((r) => r.id));
+  const online = rows
+    .map((r) => ({
+      ...presenceView(r.id, states.get(r.id)!, r.showActivityStatus, r.lastActiveAt),
+      username: r.username,
+      display_name: r.displayName,
+      avatar_url: r.avatarKey ? deps.mediaUrl(r.avatarKey) : "",
+    }))
+    .filter((v) => v.is_online)
+    .sort((a, b) => rank[a.status] - rank[b.status] || (b.last_active ?? "").localeCompare(a.last_active ?? ""));
+  return { users: online.slice(0, MAX_LISTED), online_count: online.length, in_studio_count: online.filter((v) => v.is_in_studio).length };
 }

@@ -4,8 +4,7 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
-import { followees } from "./queries.ts";
-import { offlineView, presenceView, seesPresenceOf } from "./presence.ts";
+import { followingPresence, offlineView, seesPresenceOf } from "./presence.ts";
 import { WS_PATH } from "./hub.ts";
 
 const presenceExample = {
@@ -47,9 +46,6 @@ const FollowingPresence = t.Object(
   },
 );
 
-const rank = { in_studio: 0, online: 1, away: 2, offline: 3 } as const;
-const MAX_LISTED = 200;
-
 export const realtimeRoutes = (deps: Deps) =>
   new Elysia({ name: "realtime-routes", detail: { tags: ["realtime"] } })
     .use(authGuard(deps))
@@ -76,32 +72,11 @@ export const realtimeRoutes = (deps: Deps) =>
         },
       },
     )
-    .get(
-      "/presence/following",
-      async ({ auth }) => {
-        const rows = await followees(deps, auth.user.id);
-        const states = await deps.presence.store.read(rows.map((r) => r.id));
-        const online = rows
-          .map((r) => ({
-            ...presenceView(r.id, states.get(r.id)!, r.showActivityStatus, r.lastActiveAt),
-            username: r.username,
-            display_name: r.displayName,
-            avatar_url: r.avatarKey ? deps.mediaUrl(r.avatarKey) : "",
-          }))
-          .filter((v) => v.is_online)
-          .sort((a, b) => rank[a.status] - rank[b.status] || (b.last_active ?? "").localeCompare(a.last_active ?? ""));
-        return {
-          users: online.slice(0, MAX_LISTED),
-          online_count: online.length,
-          in_studio_count: online.filter((v) => v.is_in_studio).length,
-        };
-      },
-      {
-        auth: true,
-        response: { 200: FollowingPresence, 401: ErrorSchema },
-        detail: { summary: "Who among the people you follow is online or in the studio now" },
-      },
-    )
+    .get("/presence/following", ({ auth }) => followingPresence(deps, auth.user.id), {
+      auth: true,
+      response: { 200: FollowingPresence, 401: ErrorSchema },
+      detail: { summary: "Who among the people you follow is online or in the studio now" },
+    })
     // Reached only without an Upgrade header (index.ts upgrades real WebSocket requests before the app).
     .get(
       WS_PATH.replace(/^\/api\/v1/, ""),
