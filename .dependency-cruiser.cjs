@@ -28,7 +28,7 @@ module.exports = {
       severity: "error",
       comment: "A feature may call another feature's service, never its routes: only app.ts composes them.",
       from: { pathNot: "^src/app[.]ts$" },
-      to: { path: "routes[.]ts$" },
+      to: { path: "routes[.]tsx?$" },
     },
   ],
   options: {

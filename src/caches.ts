@@ -38,6 +38,8 @@ export type Caches = {
   feedPages: ReadCache<unknown>;
   /** A viewer's reactions and follows on a page (posts/enrich.ts). */
   viewerStates: ReadCache<ViewerState>;
+  /** Web app pages as an anonymous visitor sees them, rendered (web/app-routes.tsx). */
+  pages: ReadCache<string>;
   /** The current trending candidates (recomputed at most every TRENDING.cacheMs) and the load in flight. */
   trending: { current?: TrendingSnapshot; pending?: Promise<TrendingSnapshot> };
 };

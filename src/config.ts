@@ -30,6 +30,9 @@ export const EnvSchema = T.Object({
   PASSWORD_HASH_CONCURRENCY: T.Integer({ minimum: 1, maximum: 64, default: Math.max(1, navigator.hardwareConcurrency || 2) }),
   TRUSTED_PROXIES: T.String({ default: "" }),
   REGISTRATION_OPEN: T.Boolean({ default: true }),
+  // The web app (src/web): the instance's name and one-line description, on every page and in share previews.
+  INSTANCE_NAME: T.String({ minLength: 1, maxLength: 60, default: "Sidechain" }),
+  INSTANCE_DESCRIPTION: T.String({ maxLength: 300, default: "Loops from producers, straight from the DAW." }),
 
   // Rate limits: requests per minute per client IP, and failed credential attempts per account
   RATE_LIMIT_AUTH_PER_MIN: T.Integer({ minimum: 1, default: 30 }),

@@ -35,6 +35,7 @@ import { prepareSessionWithUser, SESSION_CACHE_ENTRIES } from "./auth/sessions.t
 import { createMailBudget } from "./auth/mail.ts";
 import { FEED_CACHE_PAGES } from "./social/feeds.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
+import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
 
 export type Running = {
   deps: Deps;
@@ -135,6 +136,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       sessions: readCache(database, SESSION_CACHE_ENTRIES),
       feedPages: readCache(database, FEED_CACHE_PAGES),
       viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
+      pages: readCache(database, PAGE_CACHE_ENTRIES),
       trending: {},
     },
     mailBudget: createMailBudget(limits, config),

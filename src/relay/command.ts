@@ -4,8 +4,8 @@ import type { Logger } from "../deps.ts";
 import { createLogger } from "../log.ts";
 import { DEFAULT_RELAY_PORT, RelayError, startRelay } from "./relay.ts";
 
-export const RELAY_USAGE =
-  `  sidechain relay <URL> [--port N]   let the plugin (which only knows ` + `http://localhost:${DEFAULT_RELAY_PORT}) use the community server at URL`;
+const RELAY_HELP = `let the plugin (which only knows http://localhost:${DEFAULT_RELAY_PORT}) use the community server at URL`;
+export const RELAY_USAGE = `  sidechain relay <URL> [--port N]   ${RELAY_HELP}`;
 
 type Output = { out(line: string): void; err(line: string): void };
 

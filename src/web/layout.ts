@@ -39,7 +39,7 @@ export function page({ title, body, status = 200, headers = {} }: PageOptions): 
   });
 }
 
-const CSRF_COOKIE = "sc_csrf";
+export const CSRF_COOKIE = "sc_csrf";
 
 /** A CSRF token for a form: reuses the cookie's value when present, else makes one and sets the cookie. */
 export function csrfFor(request: Request, publicUrl: string): { token: string; setCookie?: string } {

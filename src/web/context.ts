@@ -1,0 +1,78 @@
+// What every web app route needs from a request (docs/architecture.md "Web app"): who is signed in (the HttpOnly
+// browser-session cookie, auth/browser-session.ts), the header's view of them, the form CSRF token (double-submit
+// cookie, web/layout.ts), and how a browser write answers: JSON to the client script (it sends
+// `accept: application/json` and the token in `x-csrf-token`), a 303 back to the page for a plain form post.
+import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
+import type { Auth } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { readCookie } from "../http/cookies.ts";
+import { ApiError, errors } from "../http/errors.ts";
+import { safeRedirectPath } from "../http/redirect.ts";
+import { safeEqual } from "../lib/crypto.ts";
+import { notificationCounts } from "../social/notifications.ts";
+import { CSRF_COOKIE, csrfFor } from "./layout.ts";
+import type { Viewer } from "./shell.tsx";
+
+/** The header's view of the signed-in user (null when signed out). */
+export async function viewerOf(deps: Deps, auth: Auth | null): Promise<Viewer> {
+  if (!auth) return null;
+  const { unseen } = await notificationCounts(deps, auth.user.id);
+  const u = auth.user;
+  return { id: u.id, username: u.username, displayName: u.displayName, avatarUrl: u.avatarKey ? deps.mediaUrl(u.avatarKey) : "", unseen };
+}
+
+export type PageContext = {
+  auth: Auth | null;
+  viewer: Viewer;
+  /** The form token, and the Set-Cookie that carries it when the browser had none yet (pass it to withCookies). */
+  csrf: { token: string; setCookie?: string };
+};
+
+/** The signed-in user, their header view and a CSRF token, for a page that shows forms. */
+export async function pageContext(deps: Deps, request: Request): Promise<PageContext> {
+  const auth = await readBrowserSession(deps, request);
+  return { auth, viewer: await viewerOf(deps, auth), csrf: csrfFor(request, deps.config.PUBLIC_URL) };
+}
+
+const wantsJson = (request: Request) => (request.headers.get("accept") ?? "").includes("application/json");
+
+/** True when the form's `csrf` field or the `x-csrf-token` header matches the CSRF cookie. */
+export function csrfValid(request: Request, form: Record<string, unknown>): boolean {
+  const cookie = readCookie(request, CSRF_COOKIE);
+  const sent = typeof form.csrf === "string" && form.csrf ? form.csrf : (request.headers.get("x-csrf-token") ?? "");
+  return Boolean(cookie && sent && safeEqual(cookie, sent));
+}
+
+/** A 303 to a path on this server (the one redirect guard, src/http/redirect.ts), or `fallback`. */
+export function seeOther(location: string, fallback = "/"): Response {
+  return new Response(null, { status: 303, headers: { location: safeRedirectPath(location) ?? fallback, "cache-control": "no-store" } });
+}
+
+/**
+ * Runs a browser write: refuses it without a valid CSRF token (403) or signed out (401, or to the sign-in page
+ * for a plain form), runs `act`, and answers JSON to the script or a 303 back to `back` for a plain form. An
+ * ApiError from the service is the contract's JSON for the script, and for a plain form a 303 back with the page
+ * unchanged (the form's page shows the current state).
+ */
+export async function browserAction<T>(
+  deps: Deps,
+  request: Request,
+  form: Record<string, unknown>,
+  back: string,
+  act: (auth: Auth) => Promise<T>,
+): Promise<Response> {
+  const json = wantsJson(request);
+  try {
+    if (!csrfValid(request, form)) throw errors.forbidden("csrf_failed", "This form has expired or did not come from this site; reload the page");
+    const auth = await readBrowserSession(deps, request);
+    if (!auth) {
+      if (!json) return seeOther(signInPath(back));
+      throw errors.unauthorized("unauthorized", "Sign in first");
+    }
+    const result = await act(auth);
+    return json ? Response.json(result, { headers: { "cache-control": "no-store" } }) : seeOther(back);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return json ? err.toResponse({ "cache-control": "no-store" }) : seeOther(back);
+  }
+}
