@@ -104,7 +104,7 @@ export const appRoutes = (deps: Deps) => {
   };
   const renderHome = async (v: HomeView) =>
     await (
-      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/">
+      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/" csrf={v.csrf}>
         <section class="hero">
           <h1 safe>{instance.name}</h1>
           <p safe>{instance.description}</p>

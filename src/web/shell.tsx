@@ -17,6 +17,8 @@ export type ShellProps = {
   description?: string;
   /** Extra head elements (share metadata, alternate links, JSON-LD), already rendered. */
   head?: string;
+  /** Signed in: the CSRF token, in <meta name="csrf-token"> for the script's writes (the cookie is HttpOnly). */
+  csrf?: string;
   /** A narrow column (forms). */
   narrow?: boolean;
   children?: Children;
@@ -39,6 +41,7 @@ export function Shell(p: ShellProps): JSX.Element {
         <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png" />
         <link rel="manifest" href="/manifest.webmanifest" />
         <script type="module" src={SCRIPT.path} />
+        {p.csrf ? <meta name="csrf-token" content={p.csrf} /> : ""}
         {p.head as "safe"}
       </head>
       <body>

@@ -99,6 +99,7 @@ describe("home page", () => {
     expect(page.html).toContain("You do not follow anyone yet");
     expect(page.html).toContain('action="/l/');
     expect(page.html).toMatch(/<input type="hidden" name="csrf" value="[A-Za-z0-9_-]{32,}"\/>/);
+    expect(page.html).toMatch(/<meta name="csrf-token" content="[A-Za-z0-9_-]{32,}"\/>/);
     expect(page.html).toContain('href="/@fan"');
     expect(page.html).toContain("Upload");
     await insertFollow(env, fan.auth.user.id, mira.auth.user.id);
