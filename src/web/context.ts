@@ -34,7 +34,7 @@ export async function pageContext(deps: Deps, request: Request): Promise<PageCon
   return { auth, viewer: await viewerOf(deps, auth), csrf: csrfFor(request, deps.config.PUBLIC_URL) };
 }
 
-const wantsJson = (request: Request) => (request.headers.get("accept") ?? "").includes("application/json");
+export const wantsJson = (request: Request) => (request.headers.get("accept") ?? "").includes("application/json");
 
 /** True when the form's `csrf` field or the `x-csrf-token` header matches the CSRF cookie. */
 export function csrfValid(request: Request, form: Record<string, unknown>): boolean {
@@ -52,7 +52,7 @@ export function seeOther(location: string, fallback = "/"): Response {
  * Runs a browser write: refuses it without a valid CSRF token (403) or signed out (401, or to the sign-in page
  * for a plain form), runs `act`, and answers JSON to the script or a 303 back to `back` for a plain form. An
  * ApiError from the service is the contract's JSON for the script, and for a plain form a 303 back with the page
- * unchanged (the form's page shows the current state).
+ * unchanged (the form's page shows the current state), or to `opts.onError(err)` (a page that shows the message).
  */
 export async function browserAction<T>(
   deps: Deps,
@@ -60,6 +60,7 @@ export async function browserAction<T>(
   form: Record<string, unknown>,
   back: string,
   act: (auth: Auth) => Promise<T>,
+  opts: { onError?: (err: ApiError) => string } = {},
 ): Promise<Response> {
   const json = wantsJson(request);
   try {
@@ -73,6 +74,6 @@ export async function browserAction<T>(
     return json ? Response.json(result, { headers: { "cache-control": "no-store" } }) : seeOther(back);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
-    return json ? err.toResponse({ "cache-control": "no-store" }) : seeOther(back);
+    return json ? err.toResponse({ "cache-control": "no-store" }) : seeOther(opts.onError?.(err) ?? back);
   }
 }

@@ -45,13 +45,12 @@ import {
 } from "./results.ts";
 import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./providers.ts";
 import { Ok } from "../models.ts";
+import { linkStartUrl } from "./link-start.ts";
 import { seal, unseal } from "./sealed.ts";
 import { validateSession, type ClientInfo } from "../sessions.ts";
 
 /** The OAuth flow cookie lives this long: the person has 10 minutes at the provider. */
 export const FLOW_TTL_MS = 10 * 60_000;
-/** A link ticket must be opened this soon after POST /auth/{provider}/link-start. */
-export const LINK_TICKET_TTL_MS = 2 * 60_000;
 const RESULT_COOKIE = "sc_oauth_result";
 
 /** Which flow a start asked for: plugin session id, web return path, or the user and session to link to. */
@@ -276,23 +275,11 @@ export const oauthRoutes = (deps: Deps) => {
         query: M.CallbackQuery,
         detail: { summary: `${label} redirects here after sign-in (register this URL at ${label})`, responses: M.callbackResponses },
       })
-      .post(
-        `/${name}/link-start`,
-        async ({ auth }) => {
-          requireProvider(name);
-          // L8 and L6 are checked now (a clear answer) and again when the flow ends.
-          const refusal = linkRefusal(deps, auth);
-          if (refusal) throw refusal;
-          const expiresAt = clock.now() + LINK_TICKET_TTL_MS;
-          const ticket = await seal(config.JWT_SECRET, "oauth-link-ticket", { p: name, u: auth.user.id, ss: auth.session.id, j: randomToken(16) }, expiresAt);
-          return { url: `${config.PUBLIC_URL}/api/v1/auth/${name}?link=1&ticket=${encodeURIComponent(ticket)}`, expires_at: new Date(expiresAt).toISOString() };
-        },
-        {
-          auth: true,
-          response: { 200: M.LinkStartResponse, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema },
-          detail: { summary: `Get a single-use URL (2 minutes) that links ${label} to the signed-in account when opened in a browser` },
-        },
-      );
+      .post(`/${name}/link-start`, ({ auth }) => linkStartUrl(deps, auth, name), {
+        auth: true,
+        response: { 200: M.LinkStartResponse, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema },
+        detail: { summary: `Get a single-use URL (2 minutes) that links ${label} to the signed-in account when opened in a browser` },
+      });
   };
 
   const unlink = async (auth: Auth, provider: string) => {
