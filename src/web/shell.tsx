@@ -65,6 +65,10 @@ export function Shell(p: ShellProps): JSX.Element {
                     {p.viewer.unseen}
                   </span>
                 </a>
+                <a class="navlink" href="/settings" aria-current={current(p.path, "/settings")}>
+                  <span aria-hidden="true">⚙</span>
+                  <span class="visually-hidden">Settings</span>
+                </a>
                 <a class="navlink" href={`/@${p.viewer.username}`} aria-current={current(p.path, `/@${p.viewer.username}`)} aria-label="Your profile">
                   <Avatar url={p.viewer.avatarUrl} name={p.viewer.displayName || p.viewer.username} small />
                 </a>
