@@ -12,7 +12,7 @@ import { getUploadStatus, receiveUpload, uploadBody, uploadLoopForm } from "../a
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { bodies } from "../http/body.ts";
+import { bodies, bodyKind } from "../http/body.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
@@ -189,6 +189,13 @@ export const uploadRoutes = (deps: Deps) => {
   const post = async (request: Request): Promise<Response> => {
     const json = wantsJson(request);
     let values: Values = {};
+    try {
+      // A body that is not multipart is no upload form, whoever sends it: 415 before anything else, as the API's.
+      bodyKind(request, uploadBody(config));
+    } catch (err) {
+      if (err instanceof ApiError) return err.toResponse({ "cache-control": "no-store" });
+      throw err;
+    }
     try {
       // The script's header is checked before anything else; a plain form's field comes with the body.
       const header = request.headers.get("x-csrf-token");

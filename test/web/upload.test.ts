@@ -146,6 +146,13 @@ describe("POST /upload", () => {
     expect(await counts(env)).toEqual(before);
   });
 
+  test("a body that is not multipart is no upload form: 415 before anything else", async () => {
+    const b = await signedIn(env, mira);
+    const res = await b.fetch("/upload", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }, false);
+    expect(res.status).toBe(415);
+    expect(JSON.parse(res.html).error).toBe("unsupported_media_type");
+  });
+
   test("bad fields: 400 with each field's message on the page", async () => {
     const b = await signedIn(env, mira);
     const csrf = csrfOf(await b.get("/upload"));
