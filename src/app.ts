@@ -34,6 +34,8 @@ import { webPages } from "./web/pages.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
+import { uploadRoutes } from "./web/upload-routes.tsx";
+import { notificationPages } from "./web/notification-routes.tsx";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
@@ -52,7 +54,9 @@ export function createApp(deps: Deps) {
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
       // after auth) and the plugin's sign-in confirmation (a browser form).
       .use(bodies(deps.config.BODY_MAX_BYTES))
-      .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)).use(appRoutes(deps)).use(settingsRoutes(deps)).use(assetRoutes(deps)))
+      .guard({ accepts: { kinds: ["form"] } }, (web) =>
+        web.use(webPages(deps)).use(appRoutes(deps)).use(settingsRoutes(deps)).use(uploadRoutes(deps)).use(notificationPages(deps)).use(assetRoutes(deps)),
+      )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>
         json
           .use(systemRoutes(deps))

@@ -2,11 +2,10 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { bodies, MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
-import { readUploadForm } from "../http/multipart.ts";
+import { bodies } from "../http/body.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
-import { getUploadStatus, parseUploadMeta, pickFile, UploadTextFields, uploadLoop } from "./upload.ts";
+import { getUploadStatus, pickFile, receiveUpload, UploadTextFields, uploadBody, uploadLoopForm } from "./upload.ts";
 import { isSnippetForm, uploadSnippet, type Snippet } from "./snippet.ts";
 
 const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
@@ -52,20 +51,17 @@ const UploadForm = t.Object({
 });
 
 export const audioRoutes = (deps: Deps) => {
-  // Only a signed-in producer within the rate limit gets the body read (after the guard, in the handler).
-  const uploadBody: Declared = { kinds: ["multipart"], maxBytes: deps.config.UPLOAD_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
   return new Elysia({ name: "audio-routes", prefix: "/audio", detail: { tags: ["loops"] } })
     .use(authGuard(deps))
     .use(bodies(deps.config.BODY_MAX_BYTES))
     .post(
       "/upload",
       async ({ auth, request, set }) => {
-        // The file part streams into a private temp dir (removed when the upload has been stored or refused).
-        const outcome = await deps.ffmpeg.withTempDir(async (dir) => {
-          const fields = await readUploadForm(request, uploadBody, dir);
+        // Only a signed-in producer within the rate limit gets the body read (after the guard, in the handler); the
+        // file part streams into a private temp dir (removed when the upload has been stored or refused).
+        const outcome = await receiveUpload(deps, request, async (fields) => {
           if (isSnippetForm(fields)) return { snippet: await uploadSnippet(deps, auth.user.id, pickFile(fields)) };
-          const meta = parseUploadMeta(fields, request.headers.get("idempotency-key"));
-          return uploadLoop(deps, auth.user.id, pickFile(fields), meta);
+          return uploadLoopForm(deps, auth.user.id, fields, request.headers.get("idempotency-key"));
         });
         if ("snippet" in outcome) {
           set.status = 201;
@@ -78,7 +74,7 @@ export const audioRoutes = (deps: Deps) => {
       {
         auth: true,
         rateLimit: "uploads",
-        accepts: uploadBody,
+        accepts: uploadBody(deps.config),
         body: UploadForm, // documents the form; the handler reads it (readUploadForm) after auth and the rate limit
         response: {
           200: UploadResponse,

@@ -8,7 +8,8 @@ import type { Deps } from "../deps.ts";
 import { t } from "elysia";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { errors, validationFields } from "../http/errors.ts";
-import { DiskFile } from "../http/multipart.ts";
+import { MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
+import { DiskFile, type MultipartLimits, readUploadForm } from "../http/multipart.ts";
 import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
@@ -134,6 +135,37 @@ export function pickFile(fields: UploadFields): UploadFile {
   throw errors.validation({ audio_file: "Attach the loop as the multipart file field audio_file" });
 }
 
+/**
+ * How an upload route takes its body (the API's /audio/upload and the web app's /upload): multipart up to
+ * UPLOAD_MAX_BYTES plus the envelope, read by the handler (receiveUpload) once it knows who is asking and the
+ * rate limit has passed, so a stranger's 50 MB is never read.
+ */
+export const uploadBody = (config: Pick<Deps["config"], "UPLOAD_MAX_BYTES">): Declared => ({
+  kinds: ["multipart"],
+  maxBytes: config.UPLOAD_MAX_BYTES + MULTIPART_ENVELOPE_BYTES,
+  readInHandler: true,
+});
+
+/**
+ * Reads an upload request's form, its file part streamed into a private temp dir, and runs `act` on the fields;
+ * the dir and the file go when `act` is done, stored or refused. `beforeFile` may refuse the request from the text
+ * fields that came before the file, before any of the file is written (multipart.ts).
+ */
+export function receiveUpload<T>(
+  deps: Deps,
+  request: Request,
+  act: (fields: UploadFields) => Promise<T>,
+  beforeFile?: MultipartLimits["beforeFile"],
+): Promise<T> {
+  return deps.ffmpeg.withTempDir(async (dir) => act(await readUploadForm(request, uploadBody(deps.config), dir, beforeFile)));
+}
+
+/** A loop from an upload form (fields and file as receiveUpload read them): the checked metadata, then uploadLoop. */
+export function uploadLoopForm(deps: Deps, userId: string, fields: UploadFields, idempotencyHeader: string | null): Promise<UploadOutcome> {
+  const meta = parseUploadMeta(fields, idempotencyHeader);
+  return uploadLoop(deps, userId, pickFile(fields), meta);
+}
+
 async function findExisting(deps: Deps, userId: string, meta: UploadMeta): Promise<PostRow | undefined> {
   const keys = [
     meta.recordingId ? eq(posts.recordingId, meta.recordingId) : undefined,
@@ -165,10 +197,10 @@ async function checkQuota(deps: Deps, userId: string, bytes: number) {
     throw errors.forbidden("quota_exceeded", "Your storage quota on this server is used up");
 }
 
-/** Creates (or, for a retried upload, finds) the post and waits up to UPLOAD_WAIT_MS for it to be processed. */
 /** The uploaded file: streamed to disk by the route (DiskFile), or in memory (a Blob, e.g. from another caller). */
 export type UploadFile = DiskFile | Blob;
 
+/** Creates (or, for a retried upload, finds) the post and waits up to UPLOAD_WAIT_MS for it to be processed. */
 export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, meta: UploadMeta): Promise<UploadOutcome> {
   // The route limits the body while it streams; this holds whoever called us, however the path was spelt.
   const { UPLOAD_MAX_BYTES } = deps.config;

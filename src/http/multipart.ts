@@ -35,6 +35,12 @@ export type MultipartLimits = {
   /** Text fields kept, and the bytes of each. */
   maxFields?: number;
   maxFieldBytes?: number;
+  /**
+   * Called with the text fields read so far when a file part begins, before any of it is written: throwing an
+   * ApiError refuses the request there (nothing of the file is kept, the rest of the body is not read). The web
+   * upload checks its CSRF field here, which the form sends before the file.
+   */
+  beforeFile?: (fields: Record<string, unknown>) => void;
 };
 
 const tooLarge = (max: number) => errors.tooLarge(`The request body is larger than ${max} bytes`);
@@ -68,6 +74,7 @@ export async function readMultipartToDisk(request: Request, dir: string, limits:
   const written: Promise<void>[] = [];
   const sinks: ReturnType<typeof createWriteStream>[] = [];
   let failure: ApiError | null = null;
+  let refused: ApiError | null = null;
   let files = 0;
 
   const parsed = new Promise<void>((resolve, reject) => {
@@ -76,6 +83,16 @@ export async function readMultipartToDisk(request: Request, dir: string, limits:
       else add(name, value);
     });
     bb.on("file", (name, stream, info) => {
+      try {
+        if (!refused) limits.beforeFile?.(out);
+      } catch (err) {
+        refused = err instanceof ApiError ? err : badForm();
+      }
+      if (refused) {
+        // Drained, never written; it errors when the parser is torn down below.
+        stream.on("error", () => undefined);
+        return void stream.resume();
+      }
       const path = join(dir, `part-${files++}`);
       const sink = createWriteStream(path);
       sinks.push(sink);
@@ -108,9 +125,11 @@ export async function readMultipartToDisk(request: Request, dir: string, limits:
       if (total > maxBytes) throw tooLarge(maxBytes);
       // Backpressure: wait for the parser (and through it the file writes) before reading more off the socket.
       if (!bb.write(value)) await Promise.race([new Promise((r) => bb.once("drain", r)), parsed]);
+      if (refused) throw refused;
     }
     bb.end();
     await parsed;
+    if (refused) throw refused;
     await Promise.all(written);
   } catch (err) {
     await reader.cancel().catch(() => undefined);
@@ -128,7 +147,12 @@ export async function readMultipartToDisk(request: Request, dir: string, limits:
  * The body of an upload route (`accepts` with `readInHandler`), read by its handler once the guard and the rate limit
  * have passed: 415 for anything but multipart, {} for no body at all, else readMultipartToDisk into `dir`.
  */
-export async function readUploadForm(request: Request, accepts: Declared, dir: string): Promise<Record<string, unknown>> {
+export async function readUploadForm(
+  request: Request,
+  accepts: Declared,
+  dir: string,
+  beforeFile?: MultipartLimits["beforeFile"],
+): Promise<Record<string, unknown>> {
   if (!bodyKind(request, accepts)) return {};
-  return readMultipartToDisk(request, dir, { maxBytes: accepts.maxBytes });
+  return readMultipartToDisk(request, dir, { maxBytes: accepts.maxBytes, beforeFile });
 }
