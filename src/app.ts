@@ -32,6 +32,8 @@ import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
 import { appRoutes } from "./web/app-routes.tsx";
+import { registerRoutes } from "./web/register.tsx";
+import { socialActions } from "./web/social-actions.ts";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
 import { uploadRoutes } from "./web/upload-routes.tsx";
@@ -55,7 +57,15 @@ export function createApp(deps: Deps) {
       // after auth) and the plugin's sign-in confirmation (a browser form).
       .use(bodies(deps.config.BODY_MAX_BYTES))
       .guard({ accepts: { kinds: ["form"] } }, (web) =>
-        web.use(webPages(deps)).use(appRoutes(deps)).use(settingsRoutes(deps)).use(uploadRoutes(deps)).use(notificationPages(deps)).use(assetRoutes(deps)),
+        web
+          .use(webPages(deps))
+          .use(appRoutes(deps))
+          .use(settingsRoutes(deps))
+          .use(uploadRoutes(deps))
+          .use(notificationPages(deps))
+          .use(socialActions(deps))
+          .use(registerRoutes(deps))
+          .use(assetRoutes(deps)),
       )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>
         json

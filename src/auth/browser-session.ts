@@ -38,8 +38,22 @@ export async function startBrowserSession(deps: Deps, request: Request, userId: 
   const previous = await readBrowserSession(deps, request);
   if (previous) await revokeSession(deps, previous.user.id, previous.session.id, "logout");
   const tokens = await createSession(deps, userId, client, undefined, { tokenType: "browser" });
-  return setCookie(deps.config.PUBLIC_URL, SESSION_COOKIE, tokens.token, { maxAgeS: deps.config.ACCESS_TOKEN_TTL_S });
+  return browserSessionCookie(deps, tokens.token);
 }
+
+/**
+ * The same for a session that was created with the account (registration from the web app, whose service makes
+ * the session in the account's transaction with { tokenType: "browser" }): the browser's previous session is
+ * revoked and the cookie carries the new token.
+ */
+export async function adoptBrowserSession(deps: Deps, request: Request, browserToken: string): Promise<string> {
+  const previous = await readBrowserSession(deps, request);
+  if (previous) await revokeSession(deps, previous.user.id, previous.session.id, "logout");
+  return browserSessionCookie(deps, browserToken);
+}
+
+const browserSessionCookie = (deps: Deps, token: string) =>
+  setCookie(deps.config.PUBLIC_URL, SESSION_COOKIE, token, { maxAgeS: deps.config.ACCESS_TOKEN_TTL_S });
 
 /** Revokes the request's browser session if there is one; returns the Set-Cookie value that clears the cookie. */
 export async function endBrowserSession(deps: Deps, request: Request): Promise<string> {

@@ -57,6 +57,8 @@ export async function register(
   hasher: PasswordHasher,
   input: { email: string; username: string; password: string; display_name?: string },
   client: ClientInfo,
+  /** The session it starts: an API session, or the web app's browser session ({ tokenType: "browser" }). */
+  session?: SessionOptions,
 ) {
   if (!deps.config.REGISTRATION_OPEN) throw errors.forbidden("registration_closed", "This server does not accept new accounts");
   const email = normalizeEmail(input.email);
@@ -92,7 +94,7 @@ export async function register(
       await tx.insert(users).values(user);
       await mirrorUserUpsert(deps, tx, user.id);
       links = await verificationLinks(deps, tx, user.id, email);
-      return authPayload(deps, user, client, tx);
+      return authPayload(deps, user, client, tx, session);
     });
   } catch (err) {
     // Uniqueness is the database's job: a concurrent registration loses here, not in a read-then-write.

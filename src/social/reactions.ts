@@ -136,3 +136,16 @@ export async function removeReaction(deps: Deps, viewerId: string, postId: strin
   );
   return done.state;
 }
+
+/**
+ * The web app's reaction button (web/social-actions.ts): the emoji the viewer already gave takes it back, another
+ * one sets or replaces it. The same two services as the API's PUT and DELETE.
+ */
+export async function toggleReaction(deps: Deps, viewerId: string, postId: string, emoji: ReactionEmoji): Promise<ReactionState> {
+  const [mine] = await deps.database.db
+    .select({ emoji: reactions.emoji })
+    .from(reactions)
+    .where(and(eq(reactions.userId, viewerId), eq(reactions.postId, postId)))
+    .limit(1);
+  return mine?.emoji === emoji ? removeReaction(deps, viewerId, postId) : setReaction(deps, viewerId, postId, emoji);
+}

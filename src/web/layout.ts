@@ -1,35 +1,32 @@
-// Server-rendered pages (mail links, sign-in flows): plain HTML with inline CSS, no external assets, readable on a
-// phone. Every page gets a strict CSP and no-referrer (token pages carry secrets in their URL).
+// The account pages (mail links, sign-in flows, web/pages.ts and auth/oauth/pages.ts) in the web app's frame
+// (web/shell.tsx: the header with the instance's name, the one stylesheet, a narrow column), without the script:
+// their CSP allows this origin's stylesheet, images and manifest and nothing else (no script, no inline style),
+// they send no Referer (token pages carry secrets in their URL) and are never cached.
 // Forms are protected with a double-submit CSRF token: a random value in a SameSite=Strict HttpOnly cookie and
 // the same value in a hidden field; a POST whose two values differ is refused.
 import { readCookie, setCookie } from "../http/cookies.ts";
 import { randomToken, safeEqual } from "../lib/crypto.ts";
+import { Shell } from "./shell.tsx";
 
 export const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-const CSS =
-  `*{box-sizing:border-box}body{margin:0;font:16px/1.5 ` +
-  `system-ui,-apple-system,sans-serif;background:#111318;color:#e8e8ee;display:flex;min-height:100vh;align-items:center;justify-content:center}
-main{width:100%;max-width:26rem;padding:1.5rem}h1{font-size:1.4rem;margin:0 0 1rem}p{margin:.5rem 0 1rem;color:#b8b8c4}
-label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}
-input{width:100%;padding:.7rem;border-radius:.5rem;border:1px solid #3a3d48;background:#1b1e26;color:inherit;font-size:1rem}
-button,.button{display:inline-block;width:100%;margin-top:1rem;padding:.75rem;border:0;border-radius:.5rem;background:#7c5cff;color:#fff;
-font-size:1rem;text-align:center;text-decoration:none;cursor:pointer}
-button.secondary,.button.secondary{background:#2a2d38}.error{color:#ff8a8a}.ok{color:#8affb0}
-.brand{font-weight:700;letter-spacing:.05em;color:#7c5cff;margin-bottom:1rem}
-code{font-size:1.3rem;letter-spacing:.2em}`;
+/** The account pages' CSP: the stylesheet, images and the manifest from this origin; no script at all. */
+export const ACCOUNT_PAGE_CSP =
+  "default-src 'none'; style-src 'self'; img-src 'self' data:; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-export type PageOptions = { title: string; body: string; status?: number; headers?: Record<string, string> };
+export type Instance = { name: string; description: string };
+const DEFAULT_INSTANCE: Instance = { name: "Sidechain", description: "" };
 
-export function page({ title, body, status = 200, headers = {} }: PageOptions): Response {
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(title)} · Sidechain</title><style>${CSS}</style></head><body><main><div class="brand">SIDECHAIN</div>${body}</main></body></html>`;
-  return new Response(html, {
+export type PageOptions = { title: string; body: string; status?: number; headers?: Record<string, string>; instance?: Instance };
+
+/** An account page: `body` is our own rendered HTML (every value in it escaped with esc()). */
+export function page({ title, body, status = 200, headers = {}, instance = DEFAULT_INSTANCE }: PageOptions): Response {
+  const html = Shell({ title, instance, viewer: null, path: "", narrow: true, scriptless: true, children: `<section class="account card">${body}</section>` });
+  return new Response(`<!doctype html>${html as string}`, {
     status,
     headers: {
       "content-type": "text/html; charset=utf-8",
-      "content-security-policy":
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      "content-security-policy": ACCOUNT_PAGE_CSP,
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
       "x-frame-options": "DENY",

@@ -4,7 +4,7 @@
 //   /verify-email                        ?token=: a confirm form (GET never redeems: mail scanners prefetch links)
 //   /not-my-account                      ?token=: "this was not me" from the same mail, one confirm button
 //   /device                              RFC 8628: enter (or receive via ?code=) a user code, then approve or deny
-// Every page comes from page() (inline CSS, no external assets, strict CSP, Referrer-Policy: no-referrer), every
+// Every page comes from page() (the web app's frame without its script, strict CSP, Referrer-Policy: no-referrer), every
 // POST carries the double-submit CSRF token, and expected failures are pages too (never JSON). Hidden from the
 // OpenAPI document: these are not API.
 import { Elysia } from "elysia";
@@ -22,7 +22,7 @@ import { isOneTimeTokenLive } from "../auth/one-time.ts";
 import * as service from "../auth/service.ts";
 import { disownAccount } from "../auth/identity.ts";
 import type { UserRow } from "../users/service.ts";
-import { csrfField, csrfFor, csrfOk, esc, page } from "./layout.ts";
+import { csrfField, csrfFor, csrfOk, esc, type Instance, page } from "./layout.ts";
 
 const HIDDEN = { detail: { hide: true } } as const;
 type Form = Record<string, unknown>;
@@ -38,7 +38,8 @@ function redirect(location: string, cookies: (string | undefined)[] = []): Respo
 const alert = (message?: string) => (message ? `<p class="error" role="alert">${esc(message)}</p>` : "");
 const link = (href: string, label: string) => `<p><a class="button" href="${esc(href)}">${esc(label)}</a></p>`;
 
-function message(
+function messageIn(
+  instance: Instance,
   title: string,
   text: string,
   opts: { status?: number; ok?: boolean; extra?: string; cookies?: (string | undefined)[]; headers?: Record<string, string> } = {},
@@ -46,11 +47,13 @@ function message(
   const body =
     `<h1>${esc(title)}</h1><p class="${opts.ok ? "ok" : opts.status && opts.status >= 400 ? "error" : ""}" ` +
     `role="status">${esc(text)}</p>${opts.extra ?? ""}`;
-  return withCookies(page({ title, body, status: opts.status, headers: opts.headers }), opts.cookies ?? []);
+  return withCookies(page({ title, body, status: opts.status, headers: opts.headers, instance }), opts.cookies ?? []);
 }
 
 export const webPages = (deps: Deps) => {
   const { config, clock } = deps;
+  const instance: Instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const message = (title: string, text: string, opts?: Parameters<typeof messageIn>[3]) => messageIn(instance, title, text, opts);
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ipOf = (request: Request) => clientIp(request, trusted);
   const clientOf = (request: Request) => ({ ip: ipOf(request), userAgent: request.headers.get("user-agent") ?? "" });
@@ -66,7 +69,7 @@ export const webPages = (deps: Deps) => {
   /** A page with a form: the CSRF cookie is set (or reused) and its token is handed to `render`. */
   const formPage = (request: Request, title: string, render: (csrf: string) => string, status = 200, cookies: (string | undefined)[] = []) => {
     const csrf = csrfFor(request, config.PUBLIC_URL);
-    return withCookies(page({ title, body: render(csrfField(csrf.token)), status }), [csrf.setCookie, ...cookies]);
+    return withCookies(page({ title, body: render(csrfField(csrf.token)), status, instance }), [csrf.setCookie, ...cookies]);
   };
 
   const csrfRefused = (request: Request, again: string) =>
@@ -113,7 +116,7 @@ export const webPages = (deps: Deps) => {
 <label for="login">Email or username</label><input id="login" name="login" autocomplete="username" autocapitalize="none" required maxlength="254"
 value="${esc(opts.login ?? "")}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
-<button type="submit">Sign in</button></form>${providerButtons(opts.next)}`,
+<button type="submit">Sign in</button></form>${providerButtons(opts.next)}${registerLink(opts.next)}`,
       status,
     );
 
@@ -126,6 +129,12 @@ value="${esc(opts.login ?? "")}">
           `href="/api/v1/auth/${name}?redirect_to=${esc(encodeURIComponent(next ?? "/signin"))}">Continue with ${esc(PROVIDER_LABEL[name])}</a>`,
       )
       .join("");
+
+  /** "Create an account" (web/register.tsx), while the server accepts new accounts. */
+  const registerLink = (next: string | null) =>
+    config.REGISTRATION_OPEN
+      ? `<p class="alt">New here? <a href="${esc(next ? `/register?next=${encodeURIComponent(next)}` : "/register")}">Create an account</a></p>`
+      : "";
 
   const signedIn = (request: Request, auth: Auth) =>
     formPage(

@@ -21,6 +21,8 @@ export type ShellProps = {
   csrf?: string;
   /** A narrow column (forms). */
   narrow?: boolean;
+  /** The account pages (web/layout.ts page()): no script and no skip link, so their strict CSP loads nothing to run. */
+  scriptless?: boolean;
   children?: Children;
 };
 
@@ -40,14 +42,18 @@ export function Shell(p: ShellProps): JSX.Element {
         <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png" />
         <link rel="manifest" href="/manifest.webmanifest" />
-        <script type="module" src={SCRIPT.path} />
+        {p.scriptless ? "" : <script type="module" src={SCRIPT.path} />}
         {p.csrf ? <meta name="csrf-token" content={p.csrf} /> : ""}
         {p.head as "safe"}
       </head>
       <body>
-        <a class="skip" href="#main">
-          Skip to content
-        </a>
+        {p.scriptless ? (
+          ""
+        ) : (
+          <a class="skip" href="#main">
+            Skip to content
+          </a>
+        )}
         <header class="top">
           <nav aria-label="Main">
             <a class="brand" href="/" aria-label={`${p.instance.name}, home`}>

@@ -30,7 +30,7 @@ import { readBrowserSession, signInPath, startBrowserSession } from "../browser-
 import { authGuard, type Auth } from "../guard.ts";
 import { linkProvider, linkRefusal, listIdentities, signInWithProvider, unlinkProvider } from "../identity.ts";
 import * as M from "./models.ts";
-import { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } from "./pages.ts";
+import { oauthPages } from "./pages.ts";
 import {
   approvePluginSignIn,
   createWebResult,
@@ -67,6 +67,10 @@ type Flow = FlowIntent & {
 type LinkTicket = { p: ProviderName; u: string; ss: string; j: string };
 
 export const oauthRoutes = (deps: Deps) => {
+  const { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } = oauthPages({
+    name: deps.config.INSTANCE_NAME,
+    description: deps.config.INSTANCE_DESCRIPTION,
+  });
   const { config, clock } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ip = (request: Request) => clientIp(request, trusted);
