@@ -38,6 +38,7 @@ import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
 import { uploadRoutes } from "./web/upload-routes.tsx";
 import { notificationPages } from "./web/notification-routes.tsx";
+import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
@@ -65,6 +66,7 @@ export function createApp(deps: Deps) {
           .use(notificationPages(deps))
           .use(socialActions(deps))
           .use(registerRoutes(deps))
+          .use(liveRoutes(deps))
           .use(assetRoutes(deps)),
       )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>

@@ -13,7 +13,7 @@ import { setRequestUser } from "../http/observe.ts";
 import type { RouteLimitName } from "../http/route-limits.ts";
 import type { UserRow } from "../users/service.ts";
 import { validateSessionAndUser, type Session } from "./sessions.ts";
-import { verifyAccessToken, type TokenType } from "./tokens.ts";
+import { verifyAccessToken, type AccessClaims, type TokenType } from "./tokens.ts";
 
 export type Auth = { user: UserRow; session: Session };
 
@@ -28,14 +28,21 @@ export function bearerToken(request: Request): string | null {
  * only; the pages' sc_session cookie takes browser-session tokens only (browser-session.ts).
  */
 export async function authenticateToken(deps: Deps, token: string, type: TokenType = "access"): Promise<Auth> {
+  return await liveSessionOf(deps, await verifiedClaims(deps, token, type));
+}
+
+/** A token's claims once its signature, type and expiry passed; the contract's 401 otherwise. */
+export async function verifiedClaims(deps: Deps, token: string, type: TokenType): Promise<AccessClaims> {
   const v = await verifyAccessToken(deps.config.JWT_SECRET, token, deps.clock.now(), { type });
-  if (!v.ok) {
-    throw v.reason === "expired"
-      ? errors.unauthorized("token_expired", "The access token has expired; refresh it or sign in again")
-      : errors.unauthorized("invalid_token", "The access token is not valid");
-  }
-  // One statement: the session (live, this user's) with its user. Revocation takes effect at once.
-  const found = await validateSessionAndUser(deps, v.claims.sessionId, v.claims.userId);
+  if (v.ok) return v.claims;
+  throw v.reason === "expired"
+    ? errors.unauthorized("token_expired", "The access token has expired; refresh it or sign in again")
+    : errors.unauthorized("invalid_token", "The access token is not valid");
+}
+
+/** The session a token names (live, this user's) with its user, in one statement: revocation takes effect at once. */
+export async function liveSessionOf(deps: Deps, claims: AccessClaims): Promise<Auth> {
+  const found = await validateSessionAndUser(deps, claims.sessionId, claims.userId);
   if (!found) throw errors.unauthorized("invalid_token", "This session has ended; sign in again");
   return found;
 }

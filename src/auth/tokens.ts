@@ -1,7 +1,8 @@
 // Access tokens: JWT HS256 with claims sub (user), sid (session), jti (token id), iat, exp, iss, aud, typ. The
 // algorithm is pinned, so `none` and other algorithms are refused; the guard also checks that the session is live.
-// Two types share the format and never stand in for each other (docs/security.md, Sessions): "access" is the API's
-// Bearer token, "browser" is the sc_session cookie of the server's own pages (browser-session.ts).
+// Three types share the format and never stand in for each other (docs/security.md, Sessions): "access" is the API's
+// Bearer token, "browser" is the sc_session cookie of the server's own pages (browser-session.ts), "ws" is the web
+// app's single-use ticket for its WebSocket (ws-token.ts: 60 s, accepted by the hub's upgrade only).
 import { SignJWT } from "jose";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Lru } from "../lib/lru.ts";
@@ -9,7 +10,8 @@ import { Lru } from "../lib/lru.ts";
 const ISSUER = "sidechain";
 const AUDIENCE = "sidechain-api";
 
-export type TokenType = "access" | "browser";
+export type TokenType = "access" | "browser" | "ws";
+const TOKEN_TYPES: readonly unknown[] = ["access", "browser", "ws"] satisfies TokenType[];
 /** tokenId is the `jti`: the session remembers its newest one, so only that token can be traded (sessions.ts). */
 export type AccessClaims = { userId: string; sessionId: string; tokenId?: string };
 export type VerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: "invalid" | "expired" };
@@ -59,6 +61,16 @@ export async function verifyAccessToken(
   return { ok: true, claims: { userId: claims.sub, sessionId: claims.sid, ...(claims.jti ? { tokenId: claims.jti } : {}) } };
 }
 
+/**
+ * The type a token claims, read without checking anything (null when it does not parse): only to choose which
+ * verification to run (the hub takes two types); verifyAccessToken then checks it in full, type included.
+ */
+export function claimedType(token: string): TokenType | null {
+  const p = typeof token === "string" && token.length <= 4096 ? token.split(".")[1] : undefined;
+  const typ = p && B64URL.test(p) ? decodeJson(p)?.typ : undefined;
+  return TOKEN_TYPES.includes(typ) ? (typ as TokenType) : null;
+}
+
 type Claims = { typ: TokenType; sub: string; sid: string; jti?: string; exp: number; iat: number; nbf?: number };
 
 function decodeJson(part: string): Record<string, unknown> | null {
@@ -103,7 +115,7 @@ function checkTokenOnce(secret: string, token: string): Claims | null {
   const given = Buffer.from(sig, "base64url");
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   const c = decodeJson(p);
-  if (!c || c.iss !== ISSUER || (c.typ !== "access" && c.typ !== "browser")) return null;
+  if (!c || c.iss !== ISSUER || !TOKEN_TYPES.includes(c.typ)) return null;
   const audOk = c.aud === AUDIENCE || (Array.isArray(c.aud) && c.aud.includes(AUDIENCE));
   if (!audOk || typeof c.sub !== "string" || typeof c.sid !== "string" || typeof c.exp !== "number" || typeof c.iat !== "number") return null;
   if ((c.nbf !== undefined && typeof c.nbf !== "number") || (c.jti !== undefined && typeof c.jti !== "string")) return null;

@@ -150,6 +150,19 @@ export const signInRequests = sqliteTable("sign_in_requests", {
   expiresAt: integer("expires_at").notNull(),
 });
 
+/**
+ * The web app's WebSocket tickets already used (src/auth/ws-token.ts): a ticket's `jti` is inserted when the hub
+ * takes it, so a second use fails on the primary key on every instance. Rows go once the ticket has expired.
+ */
+export const usedWsTokens = sqliteTable(
+  "used_ws_tokens",
+  {
+    jti: text("jti").primaryKey(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("used_ws_tokens_expires_idx").on(t.expiresAt)],
+);
+
 /** Mail waiting for SMTP, or kept for `sidechain mail list` when no SMTP server is configured. */
 export const mailOutbox = sqliteTable(
   "mail_outbox",

@@ -35,6 +35,8 @@ const COUNTERS = {
   reactions: () => ({ limit: 120, windowMs: MINUTE }),
   /** Far above anyone auditioning loops, low enough that a script cannot hammer the write lock. */
   plays: () => ({ limit: 300, windowMs: MINUTE }),
+  /** The web app's WebSocket tickets: a reconnecting tab asks at most once a second, a few tabs fit. */
+  "ws-tokens": () => ({ limit: 60, windowMs: MINUTE }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -65,6 +67,7 @@ export const ROUTE_LIMITS = {
   follows: { counter: "follows", by: "user" },
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
+  "ws-tokens": { counter: "ws-tokens", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 

@@ -5,6 +5,12 @@
 // routing.ts; which posts each user watches is watches.ts. This file is the sockets' lifecycle:
 //   GET /api/v1/ws?token=<access token>   checked at the upgrade like any request: a missing/invalid/expired/revoked
 //                                          token is answered 401 in the contract's JSON shape and never upgraded.
+//   GET /api/v1/ws?token=<ws ticket>      the web app's socket (auth/ws-token.ts): a single-use ticket of its browser
+//                                          session, taken only with an Origin equal to PUBLIC_URL's (403 otherwise);
+//                                          a reused, expired or mistyped one is the same 401.
+// Origin: the hub never reads a cookie, so a foreign page cannot borrow a visitor's session (no cross-site WebSocket
+// hijacking); an access token works from any origin or none (the plugin sends none), as it does on the API, and a
+// web app ticket only from this server's pages.
 // then the per-connection limits (frame size, frame rate, idle timeout, connections per account, backpressure),
 // presence transitions, session re-checks, and delivery.
 //
@@ -20,6 +26,8 @@
 // every connection sees this instance's events in publish order.
 import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
 import { authenticateToken, bearerToken } from "../auth/guard.ts";
+import { claimedType } from "../auth/tokens.ts";
+import { redeemWsToken } from "../auth/ws-token.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import type { RealtimeEvent } from "./bus.ts";
@@ -365,11 +373,14 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       return path === WS_PATH || path === `${WS_PATH}/`;
     },
     async upgrade(request, server) {
-      const token = new URL(request.url).searchParams.get("token") || bearerToken(request);
+      const query = new URL(request.url).searchParams.get("token");
+      const token = query || bearerToken(request);
+      // A web app ticket only as ?token= (what a browser's WebSocket can send); any other token is an access token.
+      const ticket = Boolean(query) && claimedType(query!) === "ws";
       try {
         if (closing) throw errors.unavailable("shutting_down", "The server is restarting; reconnect in a moment");
         if (!token) throw errors.unauthorized("unauthorized", "Connect with ?token=<access token>");
-        const auth = await authenticateToken(deps, token);
+        const auth = ticket ? await redeemWsToken(deps, token, request.headers.get("origin")) : await authenticateToken(deps, token);
         const userId = auth.user.id;
         const studio = looksLikePlugin(request);
         const daw = studio ? cleanDaw(auth.user.daw || (await latestUploadDaw(deps, userId))) : "";

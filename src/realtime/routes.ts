@@ -90,7 +90,9 @@ export const realtimeRoutes = (deps: Deps) =>
         ),
       {
         query: t.Object({
-          token: t.Optional(t.String({ description: "the access token (or an Authorization: Bearer header)" })),
+          token: t.Optional(
+            t.String({ description: "the access token (or an Authorization: Bearer header), or the web app's single-use ticket from POST /web/ws-token" }),
+          ),
           client: t.Optional(
             t.String({
               description:
@@ -111,10 +113,12 @@ export const realtimeRoutes = (deps: Deps) =>
             "The plugin's own connection (websocketpp's User-Agent, no Origin, no `client` parameter) or `?client=plugin` makes " +
             "the user `in_studio` while it is open; " +
             "other clients say what they are (`?client=web`) and are `online`; a `presence` frame still wins. " +
-            "An invalid, expired or revoked token is refused with 401 before the upgrade; a plain GET answers 426.",
+            "An invalid, expired or revoked token is refused with 401 before the upgrade; a plain GET answers 426. " +
+            "The web app's ticket (POST /web/ws-token) is taken once, within 60 s, from this server's own pages only (403 otherwise).",
           responses: {
             101: { description: "Switching Protocols: the WebSocket is open" },
             401: { description: "No valid token", content: { "application/json": { schema: ErrorSchema } } },
+            403: { description: "A web app ticket from another origin", content: { "application/json": { schema: ErrorSchema } } },
             426: {
               description: "Not a WebSocket upgrade request",
               content: { "application/json": { schema: ErrorSchema, example: { error: "upgrade_required", message: "This is the WebSocket endpoint" } } },

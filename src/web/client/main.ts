@@ -4,3 +4,4 @@ import "./forms.ts";
 
 document.documentElement.dataset.js = "1";
 import "./upload.ts";
+import "./live.ts";
