@@ -32,6 +32,8 @@ import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
 import { appRoutes } from "./web/app-routes.tsx";
+import { loopRoutes } from "./web/loop-routes.tsx";
+import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
@@ -51,7 +53,9 @@ export function createApp(deps: Deps) {
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
       // after auth) and the plugin's sign-in confirmation (a browser form).
       .use(bodies(deps.config.BODY_MAX_BYTES))
-      .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)).use(appRoutes(deps)).use(assetRoutes(deps)))
+      .guard({ accepts: { kinds: ["form"] } }, (web) =>
+        web.use(webPages(deps)).use(appRoutes(deps)).use(loopRoutes(deps)).use(shareRoutes(deps)).use(assetRoutes(deps)),
+      )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>
         json
           .use(systemRoutes(deps))
