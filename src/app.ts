@@ -34,6 +34,8 @@ import { webPages } from "./web/pages.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
+import { loopRoutes } from "./web/loop-routes.tsx";
+import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
 import { uploadRoutes } from "./web/upload-routes.tsx";
@@ -61,6 +63,8 @@ export function createApp(deps: Deps) {
         web
           .use(webPages(deps))
           .use(appRoutes(deps))
+          .use(loopRoutes(deps))
+          .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
           .use(notificationPages(deps))

@@ -20,7 +20,8 @@ export const docs = (version: string) =>
         path: "/docs",
         provider: "swagger-ui",
         swagger: { cdn: "/docs/assets/swagger-ui-bundle.js", theme: "/docs/assets/swagger-ui.css", autoDarkMode: true },
-        exclude: { paths: [/^\/docs/] },
+        // Dotted paths are documented too (the web app's RSS feeds); the static files hide themselves.
+        exclude: { paths: [/^\/docs/], staticFile: false },
         documentation: {
           info: {
             title: "Sidechain API",
@@ -35,6 +36,7 @@ export const docs = (version: string) =>
             { name: "users", description: "Users and profiles" },
             { name: "posts", description: "Loops as posts" },
             { name: "loops", description: "Uploading loops: audio checks, normalization to -14 LUFS, MP3, waveform" },
+            { name: "web", description: "The web app's machine endpoints: oEmbed, RSS feeds" },
           ],
           components: {
             securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },

@@ -19,6 +19,7 @@ import { htmlResponder } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { LoopCard } from "./ui/loop.tsx";
+import { SiteFeedLink } from "./ui/share.tsx";
 
 const HIDDEN = { detail: { hide: true } } as const;
 
@@ -63,6 +64,7 @@ export const appRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(config);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const feedLink = SiteFeedLink({ site: { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME } }) as string;
 
   const home = async (request: Request, query: { tab?: string; cursor?: string }) => {
     const auth = await readBrowserSession(deps, request);
@@ -104,7 +106,7 @@ export const appRoutes = (deps: Deps) => {
   };
   const renderHome = async (v: HomeView) =>
     await (
-      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/" csrf={v.csrf}>
+      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/" csrf={v.csrf} head={feedLink}>
         <section class="hero">
           <h1 safe>{instance.name}</h1>
           <p safe>{instance.description}</p>

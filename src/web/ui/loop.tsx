@@ -88,6 +88,22 @@ export function Reactions(p: { post: PostT; csrf?: string; signedIn: boolean }):
   );
 }
 
+/** Plays (updated in place by the script, data-plays) and the day it was posted. */
+export function LoopStats(p: { post: PostT }): JSX.Element {
+  const { post } = p;
+  return (
+    <p class="stats">
+      <span data-plays={post.id} safe>
+        {`${post.play_count} ${post.play_count === 1 ? "play" : "plays"}`}
+      </span>
+      {" · "}
+      <time datetime={post.created_at} safe>
+        {post.created_at.slice(0, 10)}
+      </time>
+    </p>
+  ) as JSX.Element;
+}
+
 /** A loop in a list: who made it, the player, its title and facts, reactions and plays. */
 export function LoopCard(p: { post: PostT; csrf?: string; signedIn: boolean; headingLevel?: 2 | 3 }): JSX.Element {
   const { post } = p;
@@ -127,15 +143,7 @@ export function LoopCard(p: { post: PostT; csrf?: string; signedIn: boolean; hea
         ))}
       </ul>
       <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
-      <p class="stats">
-        <span data-plays={post.id} safe>
-          {`${post.play_count} ${post.play_count === 1 ? "play" : "plays"}`}
-        </span>
-        {" · "}
-        <time datetime={post.created_at} safe>
-          {post.created_at.slice(0, 10)}
-        </time>
-      </p>
+      <LoopStats post={post} />
     </li>
   ) as JSX.Element;
 }

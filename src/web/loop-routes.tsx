@@ -1,0 +1,386 @@
+// The pages people share (docs/architecture.md "Web app"):
+//   /l/:id          the loop page: the player, title, producer, facts, reactions, plays, and more from the producer
+//   /@:username     the profile: avatar, names, presence (as the presence rules allow), bio, DAW, genre, links,
+//                   counts, the follow form (its action is POST /@:username/follow), and the producer's loops with
+//                   "More loops" paging (?cursor=; x-fragment: 1 answers just the cards, like the home page)
+// Both carry the share metadata (ui/share.tsx). Unknown ids and usernames, loops that are not ready (except to their
+// owner, who sees "still processing") and removed loops answer the 404 page. Anonymous views are rendered once per
+// database version into deps.caches.pages; signed-in views per request.
+import { Elysia } from "elysia";
+import { readBrowserSession } from "../auth/browser-session.ts";
+import type { Auth } from "../auth/guard.ts";
+import type { Deps } from "../deps.ts";
+import { withCookies } from "../http/cookies.ts";
+import { ApiError } from "../http/errors.ts";
+import { pageOf, parsePage } from "../http/pagination.ts";
+import { enrichPosts } from "../posts/enrich.ts";
+import type { PostT } from "../posts/models.ts";
+import { findVisiblePost, listUserPosts } from "../posts/service.ts";
+import { notePostsSeen } from "../realtime/events.ts";
+import type { PublicUserT } from "../users/models.ts";
+import { findUserByIdOrUsername } from "../users/profile.ts";
+import { toPublicUser, viewerExtras } from "../users/service.ts";
+import { viewerOf } from "./context.ts";
+import { htmlResponder } from "./html.ts";
+import { csrfFor } from "./layout.ts";
+import { Avatar, Shell, type Viewer } from "./shell.tsx";
+import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
+import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.tsx";
+import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle } from "./ui/share.tsx";
+
+const HIDDEN = { detail: { hide: true } } as const;
+const MORE_FROM = 6;
+const PROFILE_PAGE = 12;
+
+/** "0:16", "1:04". */
+export const clock = (seconds: number) => {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+/** An http(s) URL to link to, or null (javascript:, data: and the like are never links). */
+export function httpUrl(raw: string): string | null {
+  try {
+    const url = new URL(raw.trim());
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean }): JSX.Element {
+  const { post } = p;
+  const producer = displayName(post);
+  const facts: [string, string][] = [
+    ["Tempo", post.bpm ? `${Math.round(post.bpm * 10) / 10} BPM` : ""],
+    ["Key", post.key],
+    ["Length", [post.duration_bars ? `${post.duration_bars} bars` : "", post.duration_seconds ? clock(post.duration_seconds) : ""].filter(Boolean).join(", ")],
+    ["DAW", post.daw],
+    ["Genres", post.genres.join(", ")],
+  ];
+  return (
+    <>
+      <article class="card loop loop-page" data-post={post.id}>
+        <div class="byline">
+          <Avatar url={post.user.avatar_url} name={producer} />
+          <div>
+            <a href={`/@${post.username}`} safe>
+              {producer}
+            </a>
+            <div class="muted" safe>{`@${post.username}`}</div>
+          </div>
+        </div>
+        <h1 class="title" safe>
+          {loopTitle(post)}
+        </h1>
+        <Player post={post} />
+        <dl class="facts">
+          {facts
+            .filter(([, v]) => v)
+            .map(([k, v]) => (
+              <div>
+                <dt safe>{k}</dt>
+                <dd safe>{v}</dd>
+              </div>
+            ))}
+        </dl>
+        <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
+        <LoopStats post={post} />
+      </article>
+      {p.more.length ? (
+        <section aria-labelledby="more-from">
+          <h2 id="more-from" safe>{`More from @${post.username}`}</h2>
+          <ul class="loops">
+            {p.more.map((m) => (
+              <LoopCard post={m} csrf={p.csrf} signedIn={p.signedIn} headingLevel={3} />
+            ))}
+          </ul>
+        </section>
+      ) : (
+        ""
+      )}
+    </>
+  ) as JSX.Element;
+}
+
+/** The loop's owner, while the loop is not ready: what is happening, nothing to share yet. */
+function NotReady(p: { title: string; failed: boolean }): JSX.Element {
+  return (
+    <>
+      <h1 safe>{p.title}</h1>
+      <p class="notice" role="status">
+        {p.failed
+          ? "This loop could not be processed. Only you can see this page; try uploading the file again."
+          : "Still processing: this loop is being converted. Only you can see it until it is ready; reload in a moment."}
+      </p>
+    </>
+  ) as JSX.Element;
+}
+
+function FollowControl(p: { user: PublicUserT; viewer: Viewer; csrf?: string }): JSX.Element {
+  const { user, viewer } = p;
+  if (viewer?.id === user.id) {
+    return (
+      <a class="button secondary" href="/settings">
+        Edit profile
+      </a>
+    ) as JSX.Element;
+  }
+  if (!viewer) {
+    return (
+      <a class="button follow" href={`/signin?next=${encodeURIComponent(`/@${user.username}`)}`} safe>
+        {`Follow ${user.username}`}
+      </a>
+    ) as JSX.Element;
+  }
+  const following = user.is_following;
+  return (
+    <form class="follow-form" method="post" action={`/@${user.username}/follow`}>
+      <input type="hidden" name="csrf" value={p.csrf ?? ""} />
+      <input type="hidden" name="follow" value={following ? "0" : "1"} />
+      <button type="submit" class={following ? "follow secondary" : "follow"} aria-pressed={following ? "true" : "false"} data-follow={user.id} safe>
+        {following ? `Unfollow ${user.username}` : `Follow ${user.username}`}
+      </button>
+    </form>
+  ) as JSX.Element;
+}
+
+/** One page of the producer's loops and the link to the next (the client follows it with x-fragment: 1). */
+function ProfileLoops(p: { username: string; posts: PostT[]; next: string; csrf?: string; signedIn: boolean }): JSX.Element {
+  return (
+    <>
+      {p.posts.map((post) => (
+        <LoopCard post={post} csrf={p.csrf} signedIn={p.signedIn} headingLevel={3} />
+      ))}
+      {p.next ? (
+        <li class="pager">
+          <a class="more button secondary" href={`/@${p.username}?cursor=${encodeURIComponent(p.next)}`} data-more>
+            More loops
+          </a>
+        </li>
+      ) : (
+        ""
+      )}
+    </>
+  ) as JSX.Element;
+}
+
+function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Element; empty: boolean; viewer: Viewer; csrf?: string }): JSX.Element {
+  const { user } = p;
+  const name = user.display_name || user.username;
+  const links = [
+    ...(user.website ? [["Website", user.website] as const] : []),
+    ...Object.entries(user.social_links).map(([k, v]) => [k.charAt(0).toUpperCase() + k.slice(1), v] as const),
+  ]
+    .map(([label, raw]) => ({ label, href: httpUrl(raw) }))
+    .filter((l): l is { label: string; href: string } => l.href !== null);
+  const about = [user.daw, user.genre, user.location].filter(Boolean);
+  const status = user.is_in_studio ? "in_studio" : user.is_online ? "online" : "offline";
+  const statusText = user.is_in_studio ? "In the studio" : user.is_online ? "Online" : "Offline";
+  const count = (n: number, one: string, many: string) => (
+    <span>
+      <strong safe>{String(n)}</strong> <span safe>{n === 1 ? one : many}</span>
+    </span>
+  );
+  return (
+    <>
+      <section class="profile-head">
+        <Avatar url={user.avatar_url} name={name} large />
+        <div>
+          <h1 safe>{name}</h1>
+          <p class="muted">
+            <span safe>{`@${user.username}`}</span>
+            {p.presence ? (
+              <>
+                {" "}
+                <span class={`presence ${status}`} data-presence={user.id} title={statusText} />
+                <span class="visually-hidden">{statusText}</span>
+              </>
+            ) : (
+              ""
+            )}
+          </p>
+        </div>
+      </section>
+      {user.bio ? (
+        <p class="bio" safe>
+          {user.bio}
+        </p>
+      ) : (
+        ""
+      )}
+      {about.length ? (
+        <ul class="meta" aria-label="About">
+          {about.map((a) => (
+            <li safe>{a}</li>
+          ))}
+        </ul>
+      ) : (
+        ""
+      )}
+      {links.length ? (
+        <ul class="links" aria-label="Links">
+          {links.map((l) => (
+            <li>
+              <a href={l.href} rel="me nofollow ugc" safe>
+                {l.label}
+              </a>
+            </li>
+          ))}
+        </ul>
+      ) : (
+        ""
+      )}
+      <p class="counts">
+        {count(user.follower_count, "follower", "followers")}
+        {count(user.following_count, "following", "following")}
+        {count(user.post_count, "loop", "loops")}
+      </p>
+      <FollowControl user={user} viewer={p.viewer} csrf={p.csrf} />
+      <h2 id="loops">Loops</h2>
+      {p.empty ? (
+        <p class="empty">No loops yet.</p>
+      ) : (
+        <ul class="loops" data-feed="profile" aria-labelledby="loops">
+          {p.loops as "safe"}
+        </ul>
+      )}
+    </>
+  ) as JSX.Element;
+}
+
+export const loopRoutes = (deps: Deps) => {
+  const { config } = deps;
+  const html = htmlResponder(config);
+  const instance: Instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const site: Site = { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME };
+
+  const notFound = async (viewer: Viewer, path: string, what: string, cookies: (string | undefined)[] = []) =>
+    withCookies(
+      html(await (<NotFoundPage instance={instance} viewer={viewer} path={path} what={what} />), { status: 404, cache: viewer ? "private" : "public" }),
+      cookies,
+    );
+
+  const NO_LOOP = "There is no loop here: it may have been removed, or the link is mistyped.";
+  const NO_USER = "There is no producer with this name here.";
+
+  /** The loop page's body, or null when the viewer may not see it (404). */
+  async function renderLoop(id: string, auth: Auth | null, viewer: Viewer, csrf?: string): Promise<string | null> {
+    const viewerId = auth?.user.id ?? null;
+    const row = id.length <= 64 ? await findVisiblePost(deps, id, viewerId) : null;
+    if (!row) return null;
+    const path = `/l/${id}`;
+    if (row.post.status !== "ready") {
+      return await (
+        <Shell title={row.post.title || "Untitled loop"} instance={instance} viewer={viewer} path={path} csrf={csrf} narrow>
+          <NotReady title={row.post.title || "Untitled loop"} failed={row.post.status === "failed"} />
+        </Shell>
+      );
+    }
+    // The producer's other ready loops (as anyone sees them), then this viewer's copy of all of them at once.
+    const others = (await listUserPosts(deps, row.post.userId, null, { limit: MORE_FROM + 1 })).filter((r) => r.post.id !== id).slice(0, MORE_FROM);
+    const [post, ...more] = await enrichPosts(deps, [row, ...others], viewerId);
+    void notePostsSeen(deps, viewerId, [post!.id, ...more.map((m) => m.id)]).catch(() => undefined); // live counts for this viewer
+    return await (
+      <Shell
+        title={loopTitle(post!)}
+        description={loopDescription(post!)}
+        instance={instance}
+        viewer={viewer}
+        path={path}
+        csrf={csrf}
+        head={await (<LoopShareHead post={post!} site={site} />)}
+      >
+        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} />
+      </Shell>
+    );
+  }
+
+  async function loopPage(request: Request, id: string): Promise<Response> {
+    const auth = await readBrowserSession(deps, request);
+    const path = `/l/${id}`;
+    if (!auth) {
+      const body = await deps.caches.pages.get(`loop|${id}`, async () => (await renderLoop(id, null, null)) ?? "");
+      return body ? html(body, { cache: "public" }) : notFound(null, path, NO_LOOP);
+    }
+    const csrf = csrfFor(request, config.PUBLIC_URL);
+    const viewer = await viewerOf(deps, auth);
+    const body = await renderLoop(id, auth, viewer, csrf.token);
+    return body ? withCookies(html(body), [csrf.setCookie]) : notFound(viewer, path, NO_LOOP, [csrf.setCookie]);
+  }
+
+  type ProfileView = { body: string; canonical: string } | { missing: true };
+
+  async function renderProfile(
+    handle: string,
+    cursor: string | undefined,
+    fragment: boolean,
+    auth: Auth | null,
+    viewer: Viewer,
+    csrf?: string,
+  ): Promise<ProfileView> {
+    const viewerId = auth?.user.id ?? null;
+    const row = await findUserByIdOrUsername(deps, handle);
+    // Usernames only (case-insensitive): an id in the path is not a profile address.
+    if (!row || row.username !== handle.trim().toLowerCase()) return { missing: true };
+    const page = parsePage({ limit: String(PROFILE_PAGE), cursor });
+    // The profile lists the loops everyone sees (ready ones), so the list and its count agree for the owner too.
+    const rows = await listUserPosts(deps, row.id, null, page);
+    const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.post.createdAt, id: r.post.id }));
+    const [posts, extras] = await Promise.all([enrichPosts(deps, items, viewerId), viewerExtras(deps, viewerId, [row.id])]);
+    void notePostsSeen(
+      deps,
+      viewerId,
+      posts.map((p) => p.id),
+    ).catch(() => undefined);
+    const loops = await (<ProfileLoops username={row.username} posts={posts} next={meta.next_cursor} csrf={csrf} signedIn={Boolean(auth)} />);
+    if (fragment) return { body: loops, canonical: row.username };
+    const ex = extras.get(row.id);
+    const user = toPublicUser(deps, row, ex);
+    const presence = Boolean(ex?.presence_visible && row.showActivityStatus);
+    const body = await (
+      <Shell
+        title={`${user.display_name || user.username} (@${user.username})`}
+        description={user.bio || `Loops by @${user.username}`}
+        instance={instance}
+        viewer={viewer}
+        path={`/@${row.username}`}
+        csrf={csrf}
+        head={await (<ProfileShareHead user={user} site={site} />)}
+      >
+        <ProfilePage user={user} presence={presence} loops={loops as unknown as JSX.Element} empty={posts.length === 0} viewer={viewer} csrf={csrf} />
+      </Shell>
+    );
+    return { body, canonical: row.username };
+  }
+
+  async function profilePage(request: Request, handle: string, query: { cursor?: string }): Promise<Response> {
+    const auth = await readBrowserSession(deps, request);
+    const cursor = query.cursor || undefined;
+    const fragment = request.headers.get("x-fragment") === "1";
+    const path = `/@${handle}`;
+    try {
+      if (!auth) {
+        const key = `profile|${handle.toLowerCase()}|${cursor ?? ""}|${fragment}`;
+        const body = await deps.caches.pages.get(key, async () => {
+          const view = await renderProfile(handle, cursor, fragment, null, null);
+          return "missing" in view ? "" : view.body;
+        });
+        return body ? html(body, { cache: "public", fragment }) : notFound(null, path, NO_USER);
+      }
+      const csrf = csrfFor(request, config.PUBLIC_URL);
+      const viewer = fragment ? null : await viewerOf(deps, auth);
+      const view = await renderProfile(handle, cursor, fragment, auth, viewer, csrf.token);
+      if ("missing" in view) return notFound(viewer ?? (await viewerOf(deps, auth)), path, NO_USER, [csrf.setCookie]);
+      return withCookies(html(view.body, { fragment }), [csrf.setCookie]);
+    } catch (err) {
+      // A cursor that is not ours (edited by hand) is the first page again, not an error page.
+      if (err instanceof ApiError && err.status === 400 && cursor) return Response.redirect(`/@${encodeURIComponent(handle)}`, 303);
+      throw err;
+    }
+  }
+
+  return new Elysia({ name: "web-loops" })
+    .get("/l/:id", ({ request, params }) => loopPage(request, params.id), HIDDEN)
+    .get("/@:username", ({ request, params, query }) => profilePage(request, (params as { username: string }).username, query as { cursor?: string }), HIDDEN);
+};
