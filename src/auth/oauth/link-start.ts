@@ -1,4 +1,4 @@
-// The start of linking Google or Discord to the signed-in account (docs/security.md "Account linking"): the checks
+// The start of linking Google or Discord to the signed-in account (docs/security.md "Account linking (L1–L9)"): the checks
 // L8 (verified email) and L6 (a recent sign-in), then a sealed single-use ticket naming the provider, the user and
 // the session, valid LINK_TICKET_TTL_MS, inside the URL the browser opens. The API's POST /auth/{provider}/link-start
 // and the web app's settings page both start here.
