@@ -27,6 +27,7 @@ import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
 import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.tsx";
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle } from "./ui/share.tsx";
+import { FollowButton } from "./ui/follow.tsx";
 
 const HIDDEN = { detail: { hide: true } } as const;
 const MORE_FROM = 6;
@@ -133,16 +134,7 @@ function FollowControl(p: { user: PublicUserT; viewer: Viewer; csrf?: string }):
       </a>
     ) as JSX.Element;
   }
-  const following = user.is_following;
-  return (
-    <form class="follow-form" method="post" action={`/@${user.username}/follow`}>
-      <input type="hidden" name="csrf" value={p.csrf ?? ""} />
-      <input type="hidden" name="follow" value={following ? "0" : "1"} />
-      <button type="submit" class={following ? "follow secondary" : "follow"} aria-pressed={following ? "true" : "false"} data-follow={user.id} safe>
-        {following ? `Unfollow ${user.username}` : `Follow ${user.username}`}
-      </button>
-    </form>
-  ) as JSX.Element;
+  return (<FollowButton username={user.username} following={user.is_following} csrf={p.csrf ?? ""} />) as JSX.Element;
 }
 
 /** One page of the producer's loops and the link to the next (the client follows it with x-fragment: 1). */
@@ -177,9 +169,12 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
   const about = [user.daw, user.genre, user.location].filter(Boolean);
   const status = user.is_in_studio ? "in_studio" : user.is_online ? "online" : "offline";
   const statusText = user.is_in_studio ? "In the studio" : user.is_online ? "Online" : "Offline";
-  const count = (n: number, one: string, many: string) => (
+  const count = (n: number, one: string, many: string, followers?: string) => (
     <span>
-      <strong safe>{String(n)}</strong> <span safe>{n === 1 ? one : many}</span>
+      <strong data-follower-count={followers} safe>
+        {String(n)}
+      </strong>{" "}
+      <span safe>{n === 1 ? one : many}</span>
     </span>
   );
   return (
@@ -232,7 +227,7 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
         ""
       )}
       <p class="counts">
-        {count(user.follower_count, "follower", "followers")}
+        {count(user.follower_count, "follower", "followers", user.username)}
         {count(user.following_count, "following", "following")}
         {count(user.post_count, "loop", "loops")}
       </p>
