@@ -1,7 +1,7 @@
 // The web app's static files, all carried by the binary (docs/architecture.md "Web app"):
 //   /assets/app-<hash>.js, /assets/app-<hash>.css   the client bundle and the stylesheet, inlined at transpile time
 //                                                  by assets.macro.ts; content-hashed names, cached for a year
-//   /icons/icon-<size>.png, /icons/maskable-512.png, /favicon.svg   the app icon, drawn at start (below)
+//   /icons/icon-<size>.png, /icons/maskable-512.png, /favicon.svg, /favicon.ico   the app icon, drawn at start
 //   /manifest.webmanifest                           installs the web app on phones (name from INSTANCE_NAME)
 //   /robots.txt                                     crawlers may read public pages, not accounts or actions
 // Text assets are gzipped once at start and served compressed to browsers that accept it.
@@ -89,6 +89,8 @@ export function webAssets(deps: Pick<Deps, "config">): Map<string, Asset> {
     binary("/icons/icon-512.png", "image/png", iconPng(512)),
     binary("/icons/maskable-512.png", "image/png", iconPng(512, true)),
     binary("/icons/apple-touch-icon.png", "image/png", iconPng(180, true)),
+    // Browsers ask for /favicon.ico whatever the page links; a PNG there is read by all of them.
+    binary("/favicon.ico", "image/png", iconPng(32)),
   ];
   return new Map(all.map((a) => [a.path, a]));
 }
@@ -123,5 +125,6 @@ export const assetRoutes = (deps: Pick<Deps, "config">) => {
     .get("/icons/:file", serve, HIDDEN)
     .get("/manifest.webmanifest", serve, HIDDEN)
     .get("/robots.txt", serve, HIDDEN)
-    .get("/favicon.svg", serve, HIDDEN);
+    .get("/favicon.svg", serve, HIDDEN)
+    .get("/favicon.ico", serve, HIDDEN);
 };

@@ -38,12 +38,18 @@ export function page({ title, body, status = 200, headers = {}, instance = DEFAU
 
 export const CSRF_COOKIE = "sc_csrf";
 
-/** A CSRF token for a form: reuses the cookie's value when present, else makes one and sets the cookie. */
-export function csrfFor(request: Request, publicUrl: string): { token: string; setCookie?: string } {
+/** How long a CSRF cookie lives after the last page that showed a form: a page left open for a day still posts. */
+export const CSRF_MAX_AGE_S = 86_400;
+
+/**
+ * A CSRF token for a form: the cookie's value when present, else a new one. The cookie is set either way, so its
+ * lifetime runs from the newest page (a page loaded just before an older cookie expired would otherwise post a
+ * token the browser no longer sends).
+ */
+export function csrfFor(request: Request, publicUrl: string): { token: string; setCookie: string } {
   const existing = readCookie(request, CSRF_COOKIE);
-  if (existing && existing.length >= 32) return { token: existing };
-  const token = randomToken();
-  return { token, setCookie: setCookie(publicUrl, CSRF_COOKIE, token, { maxAgeS: 3600, sameSite: "strict" }) };
+  const token = existing && existing.length >= 32 ? existing : randomToken();
+  return { token, setCookie: setCookie(publicUrl, CSRF_COOKIE, token, { maxAgeS: CSRF_MAX_AGE_S, sameSite: "strict" }) };
 }
 
 /** True when the form's csrf field matches the cookie. */
