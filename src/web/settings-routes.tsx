@@ -69,7 +69,7 @@ function deviceName(userAgent: string): string {
 }
 
 export const settingsRoutes = (deps: Deps) => {
-  const { config, clock } = deps;
+  const { config } = deps;
   const html = htmlResponder(config);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
 
