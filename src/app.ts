@@ -31,6 +31,7 @@ import { reactionRoutes } from "./social/reaction-routes.ts";
 import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
+import { webPlayRoutes } from "./web/play-routes.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
@@ -51,7 +52,7 @@ export function createApp(deps: Deps) {
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
       // after auth) and the plugin's sign-in confirmation (a browser form).
       .use(bodies(deps.config.BODY_MAX_BYTES))
-      .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)).use(appRoutes(deps)).use(assetRoutes(deps)))
+      .guard({ accepts: { kinds: ["form"] } }, (web) => web.use(webPages(deps)).use(appRoutes(deps)).use(assetRoutes(deps)).use(webPlayRoutes(deps)))
       .guard({ accepts: { kinds: ["json"] } }, (json) =>
         json
           .use(systemRoutes(deps))

@@ -89,6 +89,8 @@ export function webAssets(deps: Pick<Deps, "config">): Map<string, Asset> {
     binary("/icons/icon-512.png", "image/png", iconPng(512)),
     binary("/icons/maskable-512.png", "image/png", iconPng(512, true)),
     binary("/icons/apple-touch-icon.png", "image/png", iconPng(180, true)),
+    // Browsers ask for /favicon.ico on pages that name no icon (the account pages); a PNG there is understood.
+    binary("/favicon.ico", "image/png", iconPng(32)),
   ];
   return new Map(all.map((a) => [a.path, a]));
 }
@@ -123,5 +125,6 @@ export const assetRoutes = (deps: Pick<Deps, "config">) => {
     .get("/icons/:file", serve, HIDDEN)
     .get("/manifest.webmanifest", serve, HIDDEN)
     .get("/robots.txt", serve, HIDDEN)
-    .get("/favicon.svg", serve, HIDDEN);
+    .get("/favicon.svg", serve, HIDDEN)
+    .get("/favicon.ico", serve, HIDDEN);
 };
