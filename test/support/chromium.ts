@@ -118,7 +118,8 @@ export type Chromium = {
   browser: Browser;
   /** Console errors and uncaught page errors of every page opened (a test asserts it stays empty). */
   errors: string[];
-  page(viewport?: typeof PHONE | typeof DESKTOP): Promise<Page>;
+  /** A new tab; `isolated`: in its own browser context (no cookies: a visitor who is not signed in). */
+  page(viewport?: typeof PHONE | typeof DESKTOP, isolated?: boolean): Promise<Page>;
   close(): Promise<void>;
 };
 
@@ -143,8 +144,8 @@ export async function launchChromium(): Promise<Chromium> {
   return {
     browser,
     errors,
-    async page(viewport = PHONE) {
-      const page = await browser.newPage();
+    async page(viewport = PHONE, isolated = false) {
+      const page = await (isolated ? await browser.createBrowserContext() : browser).newPage();
       await page.setViewport(viewport);
       page.on("console", (msg) => {
         if (msg.type() === "error") errors.push(`console: ${msg.text()} (${msg.location().url ?? ""})`);
