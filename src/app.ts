@@ -31,6 +31,7 @@ import { reactionRoutes } from "./social/reaction-routes.ts";
 import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
+import { webPlayRoutes } from "./web/play-routes.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
@@ -71,6 +72,7 @@ export function createApp(deps: Deps) {
           .use(socialActions(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
+          .use(webPlayRoutes(deps))
           .use(assetRoutes(deps)),
       )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>
