@@ -1,8 +1,9 @@
 // Screenshots of the web app for a person to look at (not a test): a fresh server with real loops, the home page
-// anonymous and signed in (playing a loop, so the bar shows), at phone (390×844) and desktop (1280×800) sizes, in
-// /tmp/sidechain-shots/. Run: bun scripts/screenshots.ts
+// anonymous and signed in (playing a loop, so the bar shows), then every other page (loop, profile, embed, upload,
+// notifications, settings, sign-in, register), at phone (390×844) and desktop (1280×800) sizes, in
+// /tmp/sidechain-shots/, with axe's serious and critical findings per page printed. Run: bun scripts/screenshots.ts
 import { mkdirSync } from "node:fs";
-import { DESKTOP, launchChromium, PHONE, signIn, startWebServer } from "../test/support/chromium.ts";
+import { axe, DESKTOP, launchChromium, PHONE, signIn, startWebServer } from "../test/support/chromium.ts";
 
 const OUT = "/tmp/sidechain-shots";
 mkdirSync(OUT, { recursive: true });
@@ -29,7 +30,32 @@ try {
     await page.waitForFunction(() => (document.querySelector<HTMLAudioElement>("audio[data-shared-audio]")?.currentTime ?? 0) > 1, { timeout: 60_000 });
     await page.screenshot({ path: `${OUT}/home-playing-${name}.png` });
     await page.screenshot({ path: `${OUT}/home-playing-${name}-full.png`, fullPage: true });
+    // Every other page, signed in (the account pages signed out).
+    for (const [shot, path] of [
+      ["loop", `/l/${drive}`],
+      ["profile", "/@mira"],
+      ["embed", `/embed/l/${drive}`],
+      ["upload", "/upload"],
+      ["notifications", "/notifications"],
+      ["settings", "/settings"],
+    ] as const) {
+      await page.goto(`${server.url}${path}`, { waitUntil: "networkidle0" });
+      await page.screenshot({ path: `${OUT}/${shot}-${name}.png`, fullPage: true });
+      const found = await axe(page);
+      console.log(`${shot} (${name}): axe ${found.length ? found.map((v) => `${v.impact} ${v.id}`).join(", ") : "no serious or critical violation"}`);
+    }
     await page.close();
+    const visitor = await chromium.page(viewport, true);
+    for (const [shot, path] of [
+      ["signin", "/signin"],
+      ["register", "/register"],
+    ] as const) {
+      await visitor.goto(`${server.url}${path}`, { waitUntil: "networkidle0" });
+      await visitor.screenshot({ path: `${OUT}/${shot}-${name}.png`, fullPage: true });
+      const found = await axe(visitor);
+      console.log(`${shot} (${name}): axe ${found.length ? found.map((v) => `${v.impact} ${v.id}`).join(", ") : "no serious or critical violation"}`);
+    }
+    await visitor.close();
   }
   if (chromium.errors.length) console.error(chromium.errors.join("\n"));
   console.log(`screenshots in ${OUT}`);

@@ -19,7 +19,7 @@ import type { Deps } from "../deps.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import { DiskFile, readUploadForm } from "../http/multipart.ts";
-import { bodies, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts";
+import { bodies, bodyKind, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "../users/avatar.ts";
 import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
 import { browserAction, pageContext, seeOther, wantsJson } from "./context.ts";
@@ -325,6 +325,13 @@ export const settingsRoutes = (deps: Deps) => {
       async ({ request }) => {
         // Read only for a signed-in user within the rate limit (as the API's avatar upload), streamed to a temp file
         // within AVATAR_MAX_BYTES; the CSRF field is in the form, checked by browserAction before anything is stored.
+        try {
+          // A body that is not multipart is no picture form, whoever sends it: 415 before anything else.
+          bodyKind(request, avatarBody);
+        } catch (err) {
+          if (err instanceof ApiError) return err.toResponse({ "cache-control": "no-store" });
+          throw err;
+        }
         const auth = await readBrowserSession(deps, request);
         if (!auth) return seeOther(signInPath("/settings"));
         try {
