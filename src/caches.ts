@@ -40,6 +40,8 @@ export type Caches = {
   viewerStates: ReadCache<ViewerState>;
   /** Web app pages as an anonymous visitor sees them, rendered (web/app-routes.tsx). */
   pages: ReadCache<string>;
+  /** Those pages gzipped, keyed by the cached string (web/html.ts), for the browsers that accept it. */
+  pageGzip: Lru<string, Uint8Array<ArrayBuffer>>;
   /** The current trending candidates (recomputed at most every TRENDING.cacheMs) and the load in flight. */
   trending: { current?: TrendingSnapshot; pending?: Promise<TrendingSnapshot> };
 };

@@ -36,6 +36,7 @@ import { createMailBudget } from "./auth/mail.ts";
 import { FEED_CACHE_PAGES } from "./social/feeds.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
+import { Lru } from "./lib/lru.ts";
 
 export type Running = {
   deps: Deps;
@@ -137,6 +138,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       feedPages: readCache(database, FEED_CACHE_PAGES),
       viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
       pages: readCache(database, PAGE_CACHE_ENTRIES),
+      pageGzip: new Lru(PAGE_CACHE_ENTRIES),
       trending: {},
     },
     mailBudget: createMailBudget(limits, config),

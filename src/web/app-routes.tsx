@@ -62,7 +62,7 @@ function FeedItems(p: { feed: FeedPage; tab: Tab; csrf?: string; signedIn: boole
 
 export const appRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
   const feedLink = SiteFeedLink({ site: { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME } }) as string;
 
@@ -81,7 +81,7 @@ export const appRoutes = (deps: Deps) => {
           if (fragment) return await (<FeedItems feed={feed} tab={tab} signedIn={false} />);
           return await renderHome({ viewer: null, tab, tabs, feed, studio: null });
         });
-        return html(body, { cache: "public", fragment });
+        return html(body, { cache: "public", fragment, request });
       }
       const csrf = csrfFor(request, config.PUBLIC_URL);
       const feed = await feedFor(deps, tab, auth.user.id, cursor);

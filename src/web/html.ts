@@ -2,6 +2,7 @@
 // (scripts and styles from this origin only, never inline; media from this origin and the storage's), no framing
 // except the embed player's route, nosniff, and a cache policy that keeps a signed-in page out of shared caches.
 import type { Config } from "../config.ts";
+import type { Deps } from "../deps.ts";
 
 export type CachePolicy = "no-store" | "private" | "public";
 
@@ -16,6 +17,9 @@ export type HtmlOptions = {
   headers?: Record<string, string>;
   /** Part of a page (the cards the client script appends): no doctype. */
   fragment?: boolean;
+  /** With cache "public" (a page from deps.caches.pages, the same string each time): answered gzipped when the
+   *  request accepts it, compressed once per page (deps.caches.pageGzip). */
+  request?: Request;
 };
 
 const origin = (url: string | undefined) => {
@@ -67,13 +71,23 @@ const CACHE: Record<CachePolicy, string> = {
 };
 
 /** Builds page responses for one configuration (CSP origins worked out once). */
-export function htmlResponder(config: Config) {
+export function htmlResponder(deps: Pick<Deps, "config" | "caches">) {
+  const { config } = deps;
   const media = mediaOrigins(config);
   const ws = origin(config.PUBLIC_URL)!.replace(/^http/, "ws");
   const csp = pageCsp(media, ws, false);
   const embedCsp = pageCsp(media, ws, true);
-  return (html: string, opts: HtmlOptions = {}): Response =>
-    new Response(opts.fragment ? html : `<!doctype html>${html}`, {
+  return (html: string, opts: HtmlOptions = {}): Response => {
+    const text = opts.fragment ? html : `<!doctype html>${html}`;
+    const shared = opts.cache === "public";
+    let body: string | Uint8Array<ArrayBuffer> = text;
+    if (shared && /\bgzip\b/.test(opts.request?.headers.get("accept-encoding") ?? "")) {
+      // Keyed by the cached page's string itself: one compression per page, the lookup a pointer comparison.
+      let gz = deps.caches.pageGzip.get(html);
+      if (!gz) deps.caches.pageGzip.set(html, (gz = Bun.gzipSync(text, { level: 6 })));
+      body = gz;
+    }
+    return new Response(body, {
       status: opts.status ?? 200,
       headers: {
         "content-type": "text/html; charset=utf-8",
@@ -82,11 +96,13 @@ export function htmlResponder(config: Config) {
         "referrer-policy": opts.noReferrer ? "no-referrer" : "strict-origin-when-cross-origin",
         "x-content-type-options": "nosniff",
         "cache-control": CACHE[opts.cache ?? "private"],
-        // The same URL is another page once signed in: caches keep one copy per cookie.
-        vary: "cookie",
+        // The same URL is another page once signed in: caches keep one copy per cookie (and per encoding).
+        vary: shared ? "cookie, accept-encoding" : "cookie",
+        ...(typeof body === "string" ? {} : { "content-encoding": "gzip" }),
         ...opts.headers,
       },
     });
+  };
 }
 export type HtmlResponder = ReturnType<typeof htmlResponder>;
 

@@ -246,7 +246,7 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
 
 export const loopRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const instance: Instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
   const site: Site = { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME };
 
@@ -296,7 +296,7 @@ export const loopRoutes = (deps: Deps) => {
     const path = `/l/${id}`;
     if (!auth) {
       const body = await deps.caches.pages.get(`loop|${id}`, async () => (await renderLoop(id, null, null)) ?? "");
-      return body ? html(body, { cache: "public" }) : notFound(null, path, NO_LOOP);
+      return body ? html(body, { cache: "public", request }) : notFound(null, path, NO_LOOP);
     }
     const csrf = csrfFor(request, config.PUBLIC_URL);
     const viewer = await viewerOf(deps, auth);
@@ -361,7 +361,7 @@ export const loopRoutes = (deps: Deps) => {
           const view = await renderProfile(handle, cursor, fragment, null, null);
           return "missing" in view ? "" : view.body;
         });
-        return body ? html(body, { cache: "public", fragment }) : notFound(null, path, NO_USER);
+        return body ? html(body, { cache: "public", fragment, request }) : notFound(null, path, NO_USER);
       }
       const csrf = csrfFor(request, config.PUBLIC_URL);
       const viewer = fragment ? null : await viewerOf(deps, auth);

@@ -81,7 +81,7 @@ function Field(p: FieldProps): JSX.Element {
 
 export const registerRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const providers = () => PROVIDERS.filter((name) => getProvider(config, name));

@@ -70,7 +70,7 @@ function deviceName(userAgent: string): string {
 
 export const settingsRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
 
   const page = async (request: Request, query: { saved?: string; error?: string }) => {

@@ -87,7 +87,7 @@ type Channel = { title: string; link: string; self: string; description: string 
 
 export const shareRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const site: Site = { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME };
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
   const mediaBase = `${config.PUBLIC_URL}/media/`;
@@ -150,12 +150,12 @@ export const shareRoutes = (deps: Deps) => {
   return new Elysia({ name: "web-share" })
     .get(
       "/embed/l/:id",
-      async ({ params }) => {
+      async ({ params, request }) => {
         const body = await deps.caches.pages.get(`embed|${params.id}`, async () => {
           const post = await publicLoop(deps, params.id);
           return post ? await (<EmbedPage post={post} site={site} />) : "";
         });
-        return body ? html(body, { cache: "public", frameable: true }) : notFoundPage(`/embed/l/${params.id}`);
+        return body ? html(body, { cache: "public", frameable: true, request }) : notFoundPage(`/embed/l/${params.id}`);
       },
       { detail: { hide: true } },
     )

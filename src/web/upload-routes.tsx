@@ -43,7 +43,7 @@ type Status = Awaited<ReturnType<typeof getUploadStatus>>;
 
 export const uploadRoutes = (deps: Deps) => {
   const { config } = deps;
-  const html = htmlResponder(config);
+  const html = htmlResponder(deps);
   const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
 

@@ -32,7 +32,7 @@ describe("home page", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(res.headers.get("cache-control")).toBe("public, max-age=30");
-    expect(res.headers.get("vary")).toBe("cookie");
+    expect(res.headers.get("vary")).toBe("cookie, accept-encoding");
     const html = await res.text();
     expect(html.startsWith('<!doctype html><html lang="en">')).toBe(true);
     expect(html).toContain("<title>Night Shift</title>");
@@ -44,7 +44,7 @@ describe("home page", () => {
     expect(html).toContain('aria-label="Play Loop 11 <script>x</script>"');
     // Anonymous: reactions are links to sign in, not forms; no presence is shown to strangers.
     expect(html).not.toContain("/react");
-    expect(html).toContain("sign in to react");
+    expect(html).toContain(">Sign in to react</a>");
     expect(html).not.toContain("in the studio");
   });
 
@@ -141,5 +141,20 @@ describe("static files", () => {
     expect(robots).toContain("Disallow: /settings");
     expect(robots).toContain("Allow: /");
     expect((await env.request("/favicon.svg")).headers.get("content-type")).toBe("image/svg+xml");
+  });
+});
+
+describe("compression", () => {
+  test("a cached anonymous page is gzipped for a browser that accepts it (once per page), identity otherwise; signed-in pages are never shared", async () => {
+    const plain = await env.request("/?tab=global");
+    const text = await plain.text();
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(plain.headers.get("vary")).toBe("cookie, accept-encoding");
+    const zipped = await env.request("/?tab=global", { headers: { "accept-encoding": "gzip, deflate, br" } });
+    expect(zipped.headers.get("content-encoding")).toBe("gzip");
+    const bytes = new Uint8Array(await zipped.arrayBuffer());
+    expect(new TextDecoder().decode(Bun.gunzipSync(bytes))).toBe(text);
+    expect(bytes.length).toBeLessThan(text.length / 4);
+    expect(env.deps.caches.pageGzip.get(text.slice("<!doctype html>".length))).toBeDefined();
   });
 });

@@ -97,7 +97,7 @@ describe("the loop page", () => {
     expect(html).toContain('href="/@mira">Mira &lt;M&gt; &amp; co</a>');
     for (const fact of ["92 BPM", "A minor", "8 bars, 0:21", "Ableton Live", "lofi"]) expect(html).toContain(`<dd>${fact}</dd>`);
     expect(html).toContain("7 plays");
-    expect(html).toContain("sign in to react");
+    expect(html).toContain(">Sign in to react</a>");
     expect(html).toContain("More from @mira");
     const more = html.slice(html.indexOf('id="more-from"'));
     expect(more.match(/data-player /g)?.length).toBe(6);

@@ -61,31 +61,36 @@ export function Player(p: { post: PostT; artwork?: string }): JSX.Element {
 export function Reactions(p: { post: PostT; csrf?: string; signedIn: boolean }): JSX.Element {
   const { post } = p;
   const counts = post.reaction_counts ?? {};
-  const buttons = REACTION_EMOJI.map((emoji) => {
-    const n = counts[emoji] ?? 0;
-    const mine = post.user_reaction === emoji;
-    return p.signedIn ? (
-      <button type="submit" name="emoji" value={emoji} aria-pressed={mine ? "true" : "false"} data-emoji={emoji}>
-        <span>{emoji}</span> <span class="count">{n ? n : ""}</span>
-      </button>
-    ) : (
-      <a class="button secondary" href={`/signin?next=${encodeURIComponent(`/l/${post.id}`)}`} aria-label={`${emoji} ${n}, sign in to react`}>
-        <span>{emoji}</span> <span class="count">{n ? n : ""}</span>
-      </a>
-    );
-  });
-  return p.signedIn ? (
+  if (!p.signedIn) {
+    // A visitor sees the reactions the loop has and one way in: signing in (a page of six sign-in links per card
+    // would weigh more than the card).
+    const shown = REACTION_EMOJI.filter((emoji) => (counts[emoji] ?? 0) > 0);
+    return (
+      <div class="reactions" data-reactions={post.id}>
+        {shown.map((emoji) => (
+          <span class="reaction">
+            {emoji} <span class="count">{counts[emoji] ?? 0}</span>
+          </span>
+        ))}
+        <a class="button secondary" href={`/signin?next=${encodeURIComponent(`/l/${post.id}`)}`}>
+          Sign in to react
+        </a>
+      </div>
+    ) as JSX.Element;
+  }
+  return (
     <form class="reactions" method="post" action={`/l/${post.id}/react`} data-reactions={post.id} aria-label="Reactions">
       <input type="hidden" name="csrf" value={p.csrf ?? ""} />
-      {buttons}
+      {REACTION_EMOJI.map((emoji) => {
+        const n = counts[emoji] ?? 0;
+        return (
+          <button type="submit" name="emoji" value={emoji} aria-pressed={post.user_reaction === emoji ? "true" : "false"} data-emoji={emoji}>
+            <span>{emoji}</span> <span class="count">{n ? n : ""}</span>
+          </button>
+        );
+      })}
     </form>
-  ) : (
-    ((
-      <div class="reactions" data-reactions={post.id}>
-        {buttons}
-      </div>
-    ) as JSX.Element)
-  );
+  ) as JSX.Element;
 }
 
 /** Plays (updated in place by the script, data-plays) and the day it was posted. */
