@@ -207,7 +207,7 @@ describe("follows from the browser", () => {
     const on = await FollowButton({ username: "mira", following: true, csrf: "tok", next: "/l/x" });
     expect(on).toContain('name="follow" value="0"');
     expect(on).toContain('name="next" value="/l/x"');
-    expect(on).toMatch(/aria-pressed="true" aria-label="Follow mira">Following</);
+    expect(on).toMatch(/aria-pressed="true" aria-label="Follow mira">Follow</);
   });
 });
 

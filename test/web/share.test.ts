@@ -278,7 +278,7 @@ describe("the profile page", () => {
     await insertFollow(env, fan.auth.user.id, mira.auth.user.id);
     page = await b.get("/@mira");
     expect(page.html).toContain('<input type="hidden" name="follow" value="0" data-follow-value/>');
-    expect(page.html).toMatch(/aria-pressed="true" aria-label="Follow mira">Following<\/button>/);
+    expect(page.html).toMatch(/aria-pressed="true" aria-label="Follow mira">Follow<\/button>/);
     expect(page.html).toContain(`<span class="presence offline" data-presence="${mira.auth.user.id}" title="Offline"></span>`);
     const fragment = await b.fetch("/@mira", { headers: { "x-fragment": "1" } });
     expect(fragment.html.startsWith('<li class="card loop"')).toBe(true);

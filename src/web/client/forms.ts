@@ -24,10 +24,7 @@ export function showReactions(postId: string, state: Pick<ReactionState, "reacti
 function showFollow(username: string, state: FollowState): void {
   document.querySelectorAll<HTMLFormElement>(`form[data-follow="${CSS.escape(username)}"]`).forEach((form) => {
     const button = form.querySelector<HTMLButtonElement>("button");
-    if (button) {
-      button.setAttribute("aria-pressed", String(state.is_following));
-      button.textContent = state.is_following ? "Following" : "Follow";
-    }
+    button?.setAttribute("aria-pressed", String(state.is_following));
     const field = form.querySelector<HTMLInputElement>('input[name="follow"]');
     if (field) field.value = state.is_following ? "0" : "1";
   });
