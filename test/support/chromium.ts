@@ -183,3 +183,15 @@ export async function axe(page: Page): Promise<AxeViolation[]> {
   })) as AxeViolation[];
   return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
 }
+
+/** Polls `get` until `ok` says yes; generous by default: CI machines (and several test runs sharing two cores)
+ *  make a browser slow. */
+export async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
+    await Bun.sleep(50);
+  }
+}

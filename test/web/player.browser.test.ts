@@ -3,7 +3,7 @@
 // client navigation that keeps the loop playing, infinite scroll, accessibility (axe) and no console errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "puppeteer-core";
-import { axe, CHROMIUM, type Chromium, launchChromium, type Member, signIn, startWebServer, type WebServer } from "../support/chromium.ts";
+import { axe, CHROMIUM, type Chromium, launchChromium, type Member, signIn, startWebServer, until, type WebServer } from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
 
@@ -27,17 +27,6 @@ const audioState = () =>
 async function press(selector: string) {
   await page.$eval(selector, (e) => e.scrollIntoView({ block: "center" }));
   await page.click(selector);
-}
-
-// Generous: CI machines (and five test runs sharing two cores) make a browser slow.
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
-    await Bun.sleep(50);
-  }
 }
 
 run("the web app in Chromium", () => {
