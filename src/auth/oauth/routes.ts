@@ -23,7 +23,7 @@ import { readCookie, setCookie, withCookies, type CookieOptions } from "../../ht
 import { bodies } from "../../http/body.ts";
 import { ErrorSchema, errors } from "../../http/errors.ts";
 import { safeRedirectPath } from "../../http/redirect.ts";
-import { randomToken, safeEqual } from "../../lib/crypto.ts";
+import { safeEqual } from "../../lib/crypto.ts";
 import { getUserById } from "../../users/service.ts";
 import { csrfFor, csrfOk } from "../../web/layout.ts";
 import { readBrowserSession, signInPath, startBrowserSession } from "../browser-session.ts";
