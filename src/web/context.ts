@@ -6,7 +6,9 @@ import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { readCookie } from "../http/cookies.ts";
-import { ApiError, errors } from "../http/errors.ts";
+import { type Accepts, bodyKind } from "../http/body.ts";
+import type { TSchema } from "@sinclair/typebox";
+import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
 import { safeRedirectPath } from "../http/redirect.ts";
 import { safeEqual } from "../lib/crypto.ts";
 import { notificationCounts } from "../social/notifications.ts";
@@ -77,3 +79,37 @@ export async function browserAction<T>(
     return json ? err.toResponse({ "cache-control": "no-store" }) : seeOther(opts.onError?.(err) ?? back);
   }
 }
+
+/** A parsed urlencoded form (the body parser's object), as the web routes read it. */
+export type Form = Record<string, unknown>;
+
+/** The request body as a form: an object, or empty for anything else. */
+export const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
+
+/** A form field as text, at most `max` characters; "" when absent or not text. */
+export const formText = (v: unknown, max = 1024): string => (typeof v === "string" ? v.slice(0, max) : "");
+
+/** For the multipart form routes (upload, picture): a body of another kind is 415 before anything else is done,
+ *  as the API's uploads answer; null when the body is what the route takes. */
+export function refuseOtherBodies(request: Request, accepts: Pick<Accepts, "kinds">): Response | null {
+  try {
+    bodyKind(request, accepts);
+    return null;
+  } catch (err) {
+    if (err instanceof ApiError) return err.toResponse({ "cache-control": "no-store" });
+    throw err;
+  }
+}
+
+/** The OpenAPI entry of a browser write (tag "web"): what it does, its JSON answer, and how every one of them is called. */
+export const browserActionDoc = (summary: string, ok: TSchema) => ({
+  response: { 200: ok, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema },
+  detail: {
+    tags: ["web"] as string[],
+    summary,
+    description:
+      "The web app's form action, signed in by the browser-session cookie (never a Bearer token) with the CSRF token in the " +
+      "`csrf` field or the `x-csrf-token` header. With `accept: application/json` it answers JSON or the contract's error; " +
+      "a plain form post gets a 303 back to the page.",
+  },
+});

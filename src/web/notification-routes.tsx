@@ -3,14 +3,14 @@
 //                              (who, what, which loop, when; unread ones marked), "More" pages through. Opening the
 //                              page marks them seen, which empties the header's badge (it counts unseen ones).
 //   POST /notifications/read   "Mark all as read" (CSRF, browserAction): markNotifications, as the API's route.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Deps } from "../deps.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { pageOf, parsePage } from "../http/pagination.ts";
 import { groupNotifications, listNotifications, markNotifications, type NotificationGroupT, notificationCounts } from "../social/notifications.ts";
-import { browserAction, seeOther, viewerOf } from "./context.ts";
+import { browserAction, seeOther, viewerOf, browserActionDoc, asForm } from "./context.ts";
 import { htmlResponder } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell } from "./shell.tsx";
@@ -144,10 +144,16 @@ export const notificationPages = (deps: Deps) => {
     .post(
       "/notifications/read",
       ({ request, body }) =>
-        browserAction(deps, request, (body ?? {}) as Record<string, unknown>, "/notifications", async (auth) => {
+        browserAction(deps, request, asForm(body), "/notifications", async (auth) => {
           const updated = await markNotifications(deps, auth.user.id, "read");
           return { ok: true, updated, ...(await notificationCounts(deps, auth.user.id)) };
         }),
-      HIDDEN,
+      browserActionDoc(
+        "Mark all your notifications read from the web app",
+        t.Object(
+          { ok: t.Boolean(), updated: t.Integer(), unseen: t.Integer(), unread: t.Integer() },
+          { examples: [{ ok: true, updated: 3, unseen: 0, unread: 0 }] },
+        ),
+      ),
     );
 };

@@ -23,11 +23,10 @@ import * as service from "../auth/service.ts";
 import { disownAccount } from "../auth/identity.ts";
 import type { UserRow } from "../users/service.ts";
 import { csrfField, csrfFor, csrfOk, esc, type Instance, page } from "./layout.ts";
+import { asForm, formText } from "./context.ts";
 
 const HIDDEN = { detail: { hide: true } } as const;
-type Form = Record<string, unknown>;
-const str = (v: unknown, max = 1024) => (typeof v === "string" ? v.slice(0, max) : "");
-const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
+const str = formText;
 
 /** A 303 to a path on this server. Every page redirect passes the one guard (src/http/redirect.ts), whatever built it. */
 function redirect(location: string, cookies: (string | undefined)[] = []): Response {

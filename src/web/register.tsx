@@ -12,15 +12,13 @@ import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { safeRedirectPath } from "../http/redirect.ts";
-import { seeOther } from "./context.ts";
+import { seeOther, asForm, formText } from "./context.ts";
 import { htmlResponder } from "./html.ts";
 import { csrfFor, csrfOk } from "./layout.ts";
 import { Shell } from "./shell.tsx";
 
 const HIDDEN = { detail: { hide: true } } as const;
-type Form = Record<string, unknown>;
-const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
-const str = (v: unknown, max: number) => (typeof v === "string" ? v.slice(0, max) : "");
+const str = formText;
 
 type Entered = { email: string; username: string; display_name: string };
 type View = { csrf: string; next: string | null; entered: Entered; error?: string; fields?: Record<string, string> };

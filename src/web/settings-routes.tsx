@@ -19,18 +19,17 @@ import type { Deps } from "../deps.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import { DiskFile, readUploadForm } from "../http/multipart.ts";
-import { bodies, bodyKind, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts";
+import { bodies, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "../users/avatar.ts";
 import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
-import { browserAction, pageContext, seeOther, wantsJson } from "./context.ts";
+import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, formText, refuseOtherBodies } from "./context.ts";
 import { htmlResponder } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
 
 const HIDDEN = { detail: { hide: true } } as const;
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
-type Form = Record<string, unknown>;
-const str = (v: unknown, max = 2000) => (typeof v === "string" ? v.slice(0, max) : "");
+const str = (v: unknown, max = 2000) => formText(v, max);
 
 /** What the page says after a form: the saved part, or the server's error message. */
 const MESSAGES: Record<string, string> = {
@@ -237,8 +236,6 @@ export const settingsRoutes = (deps: Deps) => {
       onError: (err) => `/settings?error=${encodeURIComponent(err.message)}`,
     });
 
-  const asForm = (body: unknown): Form => (body && typeof body === "object" ? (body as Form) : {});
-
   return new Elysia({ name: "web-settings" })
     .use(bodies(deps.config.BODY_MAX_BYTES))
     .get("/settings", ({ request, query }) => page(request, query as { saved?: string; error?: string }), HIDDEN)
@@ -325,13 +322,8 @@ export const settingsRoutes = (deps: Deps) => {
       async ({ request }) => {
         // Read only for a signed-in user within the rate limit (as the API's avatar upload), streamed to a temp file
         // within AVATAR_MAX_BYTES; the CSRF field is in the form, checked by browserAction before anything is stored.
-        try {
-          // A body that is not multipart is no picture form, whoever sends it: 415 before anything else.
-          bodyKind(request, avatarBody);
-        } catch (err) {
-          if (err instanceof ApiError) return err.toResponse({ "cache-control": "no-store" });
-          throw err;
-        }
+        const refused = refuseOtherBodies(request, avatarBody);
+        if (refused) return refused;
         const auth = await readBrowserSession(deps, request);
         if (!auth) return seeOther(signInPath("/settings"));
         try {

@@ -7,7 +7,7 @@
 //   POST /@:username/follow     field `follow` = 1 follows, 0 unfollows → { is_following, follower_count }
 // Without JavaScript the answer is a 303 back to the field `next`, else the same-origin page the form was on
 // (Referer), else the loop's or the profile's page.
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { errors } from "../http/errors.ts";
@@ -15,12 +15,9 @@ import { safeRedirectPath } from "../http/redirect.ts";
 import { followUser, unfollowUser } from "../social/follows.ts";
 import { removeReaction, requireEmoji, toggleReaction } from "../social/reactions.ts";
 import { findUserByIdOrUsername } from "../users/profile.ts";
-import { browserAction } from "./context.ts";
+import { browserAction, asForm, type Form, formText, browserActionDoc } from "./context.ts";
 
-const HIDDEN = { detail: { hide: true } } as const;
-type Form = Record<string, unknown>;
-const asForm = (body: unknown): Form => (body && typeof body === "object" && !Array.isArray(body) ? (body as Form) : {});
-const str = (v: unknown, max = 64) => (typeof v === "string" ? v.slice(0, max) : "");
+const str = (v: unknown, max = 64) => formText(v, max);
 
 export const socialActions = (deps: Deps) => {
   const trusted = parseTrustedProxies(deps.config.TRUSTED_PROXIES);
@@ -51,7 +48,13 @@ export const socialActions = (deps: Deps) => {
           return toggleReaction(deps, auth.user.id, postId, requireEmoji(str(form.emoji, 32)));
         });
       },
-      HIDDEN,
+      browserActionDoc(
+        "React to a loop from the web app: field emoji (your own emoji again takes it back), or remove=1",
+        t.Object(
+          { like_count: t.Integer(), is_liked: t.Boolean(), reaction_counts: t.Record(t.String(), t.Integer()), user_reaction: t.String() },
+          { examples: [{ like_count: 3, is_liked: true, reaction_counts: { "🔥": 2, "❤️": 1 }, user_reaction: "🔥" }] },
+        ),
+      ),
     )
     .post(
       "/@:username/follow",
@@ -67,6 +70,9 @@ export const socialActions = (deps: Deps) => {
           return { is_following: outcome.is_following, follower_count: outcome.follower_count };
         });
       },
-      HIDDEN,
+      browserActionDoc(
+        "Follow (follow=1) or unfollow (follow=0) a producer from the web app",
+        t.Object({ is_following: t.Boolean(), follower_count: t.Integer() }, { examples: [{ is_following: true, follower_count: 12 }] }),
+      ),
     );
 };

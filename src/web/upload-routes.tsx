@@ -12,13 +12,14 @@ import { getUploadStatus, receiveUpload, uploadBody, uploadLoopForm } from "../a
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { bodies, bodyKind } from "../http/body.ts";
+import { bodies } from "../http/body.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
-import { csrfValid, pageContext, type PageContext, seeOther } from "./context.ts";
+import { csrfValid, pageContext, type PageContext, seeOther, refuseOtherBodies, browserActionDoc } from "./context.ts";
 import { htmlResponder } from "./html.ts";
 import { Shell } from "./shell.tsx";
+import { NotFoundPage } from "./ui/not-found.tsx";
 
 const HIDDEN = { detail: { hide: true } } as const;
 const ACCEPT = ".wav,.aif,.aiff,.flac,.mp3,.ogg,audio/*";
@@ -167,17 +168,10 @@ export const uploadRoutes = (deps: Deps) => {
   };
 
   const notFound = async (ctx: PageContext) =>
-    html(
-      await shell(
-        ctx,
-        "Not found",
-        <>
-          <h1>Not found</h1>
-          <p>There is no upload of yours here.</p>
-        </>,
-      ),
-      { status: 404, cache: "no-store" },
-    );
+    html(await (<NotFoundPage instance={instance} viewer={ctx.viewer} path="/upload" what="There is no upload of yours here." />), {
+      status: 404,
+      cache: "no-store",
+    });
 
   /** The upload's status for its owner only (others, and unknown ids, get the same 404). */
   const ownStatus = async (auth: Auth, id: string): Promise<Status> => {
@@ -189,13 +183,9 @@ export const uploadRoutes = (deps: Deps) => {
   const post = async (request: Request): Promise<Response> => {
     const json = wantsJson(request);
     let values: Values = {};
-    try {
-      // A body that is not multipart is no upload form, whoever sends it: 415 before anything else, as the API's.
-      bodyKind(request, uploadBody(config));
-    } catch (err) {
-      if (err instanceof ApiError) return err.toResponse({ "cache-control": "no-store" });
-      throw err;
-    }
+    // A body that is not multipart is no upload form, whoever sends it: 415 before anything else, as the API's.
+    const refused = refuseOtherBodies(request, uploadBody(config));
+    if (refused) return refused;
     try {
       // The script's header is checked before anything else; a plain form's field comes with the body.
       const header = request.headers.get("x-csrf-token");
@@ -247,7 +237,16 @@ export const uploadRoutes = (deps: Deps) => {
       },
       HIDDEN,
     )
-    .post("/upload", ({ request }) => post(request), { ...HIDDEN, accepts: uploadBody(config) })
+    .post("/upload", ({ request }) => post(request), {
+      ...browserActionDoc(
+        "Upload a loop from the web app (multipart, the same fields and limits as /api/v1/audio/upload)",
+        t.Object(
+          { post_id: t.String(), status: t.String(), url: t.String() },
+          { examples: [{ post_id: "01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b", status: "ready", url: "/l/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b" }] },
+        ),
+      ),
+      accepts: uploadBody(config),
+    })
     .get(
       "/upload/:id",
       async ({ request, params }) => {

@@ -5,12 +5,13 @@
 // Posts are written as rows (status and media keys set; the media need not exist), so no ffmpeg runs here.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
-import { follows, plays, posts, reactions, users } from "../../src/db/schema.ts";
+import { plays, posts, reactions, users } from "../../src/db/schema.ts";
 import { newUserRow } from "../../src/users/service.ts";
 import { TRENDING, rankedFeed, trendingScore } from "../../src/social/feeds.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { json, registerUser } from "../support/auth.ts";
 import { postTypeProblems } from "../support/post-shape.ts";
+import { insertFollow } from "../support/ready-posts.ts";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -67,20 +68,6 @@ async function addPost(env: TestEnv, userId: string, o: PostOpts = {}): Promise<
         .where(eq(users.id, userId));
   });
   return id;
-}
-
-async function follow(env: TestEnv, followerId: string, followeeId: string) {
-  await env.deps.database.tx(async (tx) => {
-    await tx.insert(follows).values({ followerId, followeeId, createdAt: env.clock.now() });
-    await tx
-      .update(users)
-      .set({ followingCount: sql`${users.followingCount} + 1` })
-      .where(eq(users.id, followerId));
-    await tx
-      .update(users)
-      .set({ followerCount: sql`${users.followerCount} + 1` })
-      .where(eq(users.id, followeeId));
-  });
 }
 
 /** A reaction row and the post's like_count recounted from the rows (what the reactions feature writes). */
@@ -166,7 +153,7 @@ for (const driver of DRIVERS) {
       friend = await addUser(env);
       stranger = await addUser(env);
       const now = env.clock.now();
-      await follow(env, viewer.id, friend);
+      await insertFollow(env, viewer.id, friend);
       p.friendOld = await addPost(env, friend, { at: now - 3 * HOUR });
       p.friendBare = await addPost(env, friend, { at: now - 2 * HOUR, bare: true });
       p.friendProcessing = await addPost(env, friend, { at: now - HOUR, status: "processing" });
@@ -362,7 +349,7 @@ for (const driver of DRIVERS) {
       const lonely = await feed(env, "/api/v1/feed/unified", auth.token);
       expect(lonely.meta.source).toBe("global");
       expect(ids(lonely)).toEqual([p.stranger, p.own, p.friendBare, p.friendOld]);
-      await follow(env, auth.user.id, stranger);
+      await insertFollow(env, auth.user.id, stranger);
       const following = await feed(env, "/api/v1/feed/unified", auth.token);
       expect(following.meta.source).toBe("timeline");
       expect(ids(following)).toEqual([p.stranger]);
@@ -426,8 +413,8 @@ for (const driver of DRIVERS) {
       const { auth } = await registerUser(env);
       viewer = { id: auth.user.id, token: auth.token };
       authors = [await addUser(env), await addUser(env), await addUser(env)];
-      await follow(env, viewer.id, authors[0]!);
-      await follow(env, viewer.id, authors[1]!);
+      await insertFollow(env, viewer.id, authors[0]!);
+      await insertFollow(env, viewer.id, authors[1]!);
       // 45 posts, several sharing one millisecond (the keyset breaks ties on id), over a few hours.
       const base = env.clock.now() - 10 * HOUR;
       for (let i = 0; i < 45; i++) await addPost(env, i % 5 === 4 ? viewer.id : authors[i % 3]!, { at: base + Math.floor(i / 3) * 60_000 });
@@ -577,7 +564,7 @@ for (const driver of DRIVERS) {
       expect(ids(t2)).toEqual([newer, liked, olderLiked, played, fresh]);
 
       // Discovery ranks the same way without the viewer's follows.
-      await follow(env, viewerId, author);
+      await insertFollow(env, viewerId, author);
       env.clock.advance(TRENDING.cacheMs);
       expect(ids(await feed(env, "/api/v1/feed/discovery", token))).toEqual([]);
     });
