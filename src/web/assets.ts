@@ -56,8 +56,20 @@ export function iconPng(size: number, maskable = false): Uint8Array {
   return encodePng(size, size, rgba);
 }
 
-function binary(path: string, type: string, body: Uint8Array): Asset {
-  return { path, type, body, immutable: false };
+/** The icons are the same for every server and drawn only when first asked for (drawing the five takes ~50 ms,
+ *  which every start and every test's app would otherwise pay): a memo of a pure function of the size. */
+const drawn = new Map<string, Uint8Array>();
+function icon(path: string, size: number, maskable = false): Asset {
+  return {
+    path,
+    type: "image/png",
+    immutable: false,
+    get body() {
+      let png = drawn.get(path);
+      if (!png) drawn.set(path, (png = iconPng(size, maskable)));
+      return png;
+    },
+  };
 }
 
 /** Every static file of the web app, by path, built once per process. */
@@ -85,12 +97,12 @@ export function webAssets(deps: Pick<Deps, "config">): Map<string, Asset> {
     textAsset("manifest", "webmanifest", "application/manifest+json", JSON.stringify(manifest), false),
     textAsset("robots", "txt", "text/plain; charset=utf-8", robots, false),
     textAsset("favicon", "svg", "image/svg+xml", LOGO_SVG, false),
-    binary("/icons/icon-192.png", "image/png", iconPng(192)),
-    binary("/icons/icon-512.png", "image/png", iconPng(512)),
-    binary("/icons/maskable-512.png", "image/png", iconPng(512, true)),
-    binary("/icons/apple-touch-icon.png", "image/png", iconPng(180, true)),
+    icon("/icons/icon-192.png", 192),
+    icon("/icons/icon-512.png", 512),
+    icon("/icons/maskable-512.png", 512, true),
+    icon("/icons/apple-touch-icon.png", 180, true),
     // Browsers ask for /favicon.ico whatever the page links; a PNG there is read by all of them.
-    binary("/favicon.ico", "image/png", iconPng(32)),
+    icon("/favicon.ico", 32),
   ];
   return new Map(all.map((a) => [a.path, a]));
 }
