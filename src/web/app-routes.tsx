@@ -15,13 +15,11 @@ import { parsePage } from "../http/pagination.ts";
 import { decodeRankedCursor, type FeedPage, globalFeed, rankedFeed, unifiedFeed } from "../social/feeds.ts";
 import { followingPresence } from "../realtime/presence.ts";
 import { viewerOf } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { LoopCard } from "./ui/loop.tsx";
 import { SiteFeedLink } from "./ui/share.tsx";
-
-const HIDDEN = { detail: { hide: true } } as const;
 
 export type Tab = "timeline" | "global" | "trending" | "discovery";
 const SIGNED_IN_TABS: readonly Tab[] = ["timeline", "global", "trending", "discovery"];

@@ -9,6 +9,7 @@ import { Elysia } from "elysia";
 import { encodePng } from "../audio/png.ts";
 import type { Deps } from "../deps.ts";
 import { clientAssets } from "./assets.macro.ts" with { type: "macro" };
+import { HIDDEN } from "./html.ts";
 
 export type Asset = { path: string; type: string; body: Uint8Array; gzip?: Uint8Array; immutable: boolean };
 
@@ -122,8 +123,6 @@ export function assetResponse(asset: Asset, request: Request): Response {
     },
   });
 }
-
-const HIDDEN = { detail: { hide: true } } as const;
 
 /** GET routes for every asset (hidden from the API document: files, not API). */
 export const assetRoutes = (deps: Pick<Deps, "config">) => {

@@ -108,3 +108,6 @@ export type HtmlResponder = ReturnType<typeof htmlResponder>;
 
 /** How many rendered anonymous pages deps.caches.pages keeps (a page is a few KB; web/app-routes.tsx). */
 export const PAGE_CACHE_ENTRIES = 256;
+
+/** Route options of a page or file: kept out of the OpenAPI document (HTML for people, not API). */
+export const HIDDEN = { detail: { hide: true } } as const;

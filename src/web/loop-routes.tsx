@@ -21,7 +21,7 @@ import type { PublicUserT } from "../users/models.ts";
 import { findUserByIdOrUsername } from "../users/profile.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { viewerOf } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
@@ -29,7 +29,6 @@ import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.t
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 
-const HIDDEN = { detail: { hide: true } } as const;
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
 

@@ -11,11 +11,10 @@ import { ApiError } from "../http/errors.ts";
 import { pageOf, parsePage } from "../http/pagination.ts";
 import { groupNotifications, listNotifications, markNotifications, type NotificationGroupT, notificationCounts } from "../social/notifications.ts";
 import { browserAction, seeOther, viewerOf, browserActionDoc, asForm } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell } from "./shell.tsx";
 
-const HIDDEN = { detail: { hide: true } } as const;
 const PAGE_SIZE = 20;
 
 /** "just now", "5 min ago", "3 h ago", "2 d ago", then the date. */

@@ -24,8 +24,8 @@ import { disownAccount } from "../auth/identity.ts";
 import type { UserRow } from "../users/service.ts";
 import { csrfField, csrfFor, csrfOk, esc, type Instance, page } from "./layout.ts";
 import { asForm, formText } from "./context.ts";
+import { HIDDEN } from "./html.ts";
 
-const HIDDEN = { detail: { hide: true } } as const;
 const str = formText;
 
 /** A 303 to a path on this server. Every page redirect passes the one guard (src/http/redirect.ts), whatever built it. */

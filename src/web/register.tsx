@@ -13,11 +13,10 @@ import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { safeRedirectPath } from "../http/redirect.ts";
 import { seeOther, asForm, formText } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { csrfFor, csrfOk } from "./layout.ts";
 import { Shell } from "./shell.tsx";
 
-const HIDDEN = { detail: { hide: true } } as const;
 const str = formText;
 
 type Entered = { email: string; username: string; display_name: string };

@@ -23,10 +23,9 @@ import { bodies, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts
 import { AVATAR_MAX_BYTES, setAvatar } from "../users/avatar.ts";
 import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
 import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, formText, refuseOtherBodies } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
 
-const HIDDEN = { detail: { hide: true } } as const;
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
 const str = (v: unknown, max = 2000) => formText(v, max);

@@ -17,11 +17,10 @@ import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
 import { csrfValid, pageContext, type PageContext, seeOther, refuseOtherBodies, browserActionDoc } from "./context.ts";
-import { htmlResponder } from "./html.ts";
+import { htmlResponder, HIDDEN } from "./html.ts";
 import { Shell } from "./shell.tsx";
 import { NotFoundPage } from "./ui/not-found.tsx";
 
-const HIDDEN = { detail: { hide: true } } as const;
 const ACCEPT = ".wav,.aif,.aiff,.flac,.mp3,.ogg,audio/*";
 const FIELDS = ["filename", "bpm", "key", "genre", "daw"] as const;
 type Values = Partial<Record<(typeof FIELDS)[number], string>>;
