@@ -45,6 +45,7 @@ import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
+import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -111,5 +112,6 @@ export type App = ReturnType<typeof createApp>;
 export const JOB_HANDLERS: Readonly<Record<string, (deps: Deps) => void>> = {
   [PROCESS_LOOP]: registerProcessLoop,
   [ADD_RENDITIONS]: registerRenditions,
+  [DRAW_CARDS]: registerCards,
   [STREAM_MIRROR]: registerStreamMirror,
 };

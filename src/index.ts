@@ -20,6 +20,7 @@ import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
 import { resolveAudioOptions } from "./audio/options.ts";
 import { failAbandonedPosts } from "./audio/process-loop.ts";
 import { queueMissingRenditions } from "./audio/renditions.ts";
+import { queueMissingCards } from "./posts/card.ts";
 import { createMemoryBus, createRedisBus, openRedis } from "./realtime/bus.ts";
 import { pruneNotifications } from "./social/notifications.ts";
 import { memoryRateLimits, redisRateLimits } from "./http/rate-limit.ts";
@@ -184,7 +185,11 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   await deps.jobs.start();
   // Posts made before the plugin's Ogg and PNG renditions get them through durable jobs; queueing them does not
   // hold the start up (until then such a post plays its MP3, src/audio/renditions.ts).
-  const queueing = queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", errorFields(err)));
+  const queueing = Promise.all([
+    queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", errorFields(err))),
+    // Likewise their share cards (src/posts/card.ts).
+    queueMissingCards(deps).catch((err) => deps.log.warn("queueing older posts' share cards failed", errorFields(err))),
+  ]);
   // Old notifications go hourly (and once now); a failure is logged and tried again at the next hour.
   const prune = () =>
     pruneNotifications(deps, config.NOTIFICATION_RETENTION_DAYS)

@@ -7,3 +7,13 @@ declare module "*.html" {
   const text: string;
   export default text;
 }
+// ... and as a path to the embedded file (`with { type: "file" }`), read with Bun.file: the share card's renderer
+// and fonts (src/audio/card.ts).
+declare module "*.wasm" {
+  const path: string;
+  export default path;
+}
+declare module "*.ttf" {
+  const path: string;
+  export default path;
+}

@@ -2,28 +2,8 @@
 // image loaders; plugin/src/ui/feed/PostCard.cpp sizes the box). Decoded by a real ffmpeg, independent of our
 // encoder, and compared with the peaks it was drawn from.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { bins } from "../../test/support/audio.ts";
+import { ffmpegDecode } from "../../test/support/images.ts";
 import { DEFAULT_PNG_OPTIONS, encodePng, renderWaveformPng } from "./png.ts";
-
-/** Decodes a PNG with ffmpeg's own decoder into RGBA pixels. */
-function ffmpegDecode(png: Uint8Array): { width: number; height: number; rgba: Uint8Array } {
-  const dir = mkdtempSync(join(tmpdir(), "sc-png-"));
-  try {
-    const path = join(dir, "w.png");
-    Bun.write(path, png);
-    const probe = Bun.spawnSync([bins.ffprobe, "-v", "error", "-show_entries", "stream=width,height,codec_name", "-of", "json", path]);
-    const stream = JSON.parse(probe.stdout.toString()).streams[0];
-    expect(stream.codec_name).toBe("png");
-    const p = Bun.spawnSync([bins.ffmpeg, "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgba", "-"]);
-    expect(p.exitCode).toBe(0);
-    return { width: stream.width, height: stream.height, rgba: new Uint8Array(p.stdout) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 const alphaAt = (img: { width: number; rgba: Uint8Array }, x: number, y: number) => img.rgba[(y * img.width + x) * 4 + 3]!;
 /** Opaque-ish pixels in column x. */

@@ -1,5 +1,6 @@
 // The process-loop job: reloads the post by id, runs the audio pipeline on the stored original, stores the MP3,
-// the Ogg, peaks, SVG and PNG under the keys the upload reserved, and marks the post ready. Idempotent: a post that is no longer
+// the Ogg, peaks, SVG and PNG under the keys the upload reserved, draws the share card (posts/card.ts), and marks
+// the post ready. Idempotent: a post that is no longer
 // `processing` is left alone, and storing under fixed keys twice just overwrites. Bad input fails at once (no
 // retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt (by
 // failAbandonedPosts, a periodic task, when the process died during it).
@@ -9,6 +10,7 @@ import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, type JobRow, PermanentJobError } from "../jobs/queue.ts";
 import { errorFields } from "../log.ts";
+import { storeCard } from "../posts/card.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { publishPostReady } from "../realtime/events.ts";
 import { onPostReady } from "../social/post-ready.ts";
@@ -51,6 +53,7 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       deps.storage.put(post.waveformKey, new TextEncoder().encode(result.svg), { contentType: "image/svg+xml" }),
       deps.storage.put(waveformPngKey, result.png, { contentType: "image/png" }),
     ]);
+    const cardKey = await drawCard(deps, post, result.peaks);
     const now = deps.clock.now();
     const updated = await deps.database.tx(
       async (tx) => {
@@ -60,6 +63,7 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
             status: "ready",
             oggKey,
             waveformPngKey,
+            cardKey,
             loudnessLufs: round(result.measured.lufs, 2),
             truePeakDb: round(result.measured.truePeakDb, 2),
             durationSeconds: round(result.measured.durationSeconds, 4),
@@ -106,6 +110,20 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
       if (permanent && !(err instanceof PermanentJobError)) throw new PermanentJobError((err as Error).message);
     }
     throw err;
+  }
+}
+
+/**
+ * The share card's key, or null when it could not be drawn: a card is not worth failing a loop for, and the next
+ * start's backfill (queueMissingCards) draws it.
+ */
+async function drawCard(deps: Deps, post: typeof posts.$inferSelect, peaks: readonly number[]): Promise<string | null> {
+  try {
+    const [author] = await deps.database.db.select({ username: users.username, displayName: users.displayName }).from(users).where(eq(users.id, post.userId));
+    return author ? await storeCard(deps, post, author, peaks) : null;
+  } catch (err) {
+    deps.log.warn("could not draw a share card", { post_id: post.id, ...errorFields(err) });
+    return null;
   }
 }
 

@@ -12,6 +12,7 @@ import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
 import { errorFields } from "../log.ts";
+import { storedPeaks } from "../posts/card.ts";
 import { newKey } from "../storage/index.ts";
 import { isAudioError, processAudio } from "./pipeline.ts";
 import { renderWaveformPng } from "./png.ts";
@@ -112,18 +113,6 @@ export async function addRenditions(deps: Deps, job: JobInfo<AddRenditionsPayloa
     return { skipped: "changed meanwhile" };
   }
   return { ogg: stored.some((k) => k.endsWith(".ogg")), png: stored.some((k) => k.endsWith(".png")) };
-}
-
-/** The peaks JSON the post already has, or null when it is missing or not an array of numbers. */
-async function storedPeaks(deps: Deps, key: string): Promise<number[] | null> {
-  const object = await deps.storage.get(key);
-  if (!object) return null;
-  try {
-    const value: unknown = JSON.parse(await new Response(object.body).text());
-    return Array.isArray(value) && value.every((v) => typeof v === "number") ? value : null;
-  } catch {
-    return null;
-  }
 }
 
 async function dropObjects(deps: Deps, keys: string[]) {

@@ -219,6 +219,11 @@ export const posts = sqliteTable(
      */
     oggKey: text("ogg_key"),
     waveformPngKey: text("waveform_png_key"),
+    /**
+     * The share card (docs/architecture.md "Share cards"): a 1200×630 PNG for og:image, drawn by the loop's job and
+     * redrawn when the producer's username changes. Null until drawn: the share page then shows the waveform PNG.
+     */
+    cardKey: text("card_key"),
     /** Measured on the delivered MP3. */
     loudnessLufs: real("loudness_lufs"),
     truePeakDb: real("true_peak_db"),

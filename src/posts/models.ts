@@ -92,6 +92,11 @@ export const Post = t.Object(
 );
 export type PostT = typeof Post.static;
 
+/** "8 bars", "92 BPM", "A minor": what a loop's card, share text and page say about it (empty parts left out). */
+export function loopFacts(p: Pick<PostT, "duration_bars" | "bpm" | "key">): string[] {
+  return [p.duration_bars ? `${p.duration_bars} bars` : "", p.bpm ? `${Math.round(p.bpm * 10) / 10} BPM` : "", p.key || ""].filter(Boolean);
+}
+
 /** The post's media URLs (docs/plugin-contract.md "Posts"). */
 export function mediaUrls(deps: MediaUrl, p: Pick<PostRow, "audioKey" | "oggKey" | "waveformKey" | "waveformPngKey" | "peaksKey">) {
   return {

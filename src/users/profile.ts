@@ -4,6 +4,7 @@ import { eq, or } from "drizzle-orm";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { queueCardRedraw } from "../posts/card.ts";
 import { publishPresenceVisibility } from "../realtime/events.ts";
 import { errors } from "../http/errors.ts";
 import { normalizeText, normalizeUsername, textProblem, usernameProblem } from "../lib/text.ts";
@@ -158,6 +159,8 @@ export async function updateProfile(deps: Deps, user: UserRow, input: ProfileInp
         .where(eq(users.id, user.id))
         .returning();
       if (updated) await mirrorUserUpsert(deps, tx, updated.id);
+      // The loops' share cards show the display name (posts/card.ts).
+      if (updated && updated.displayName !== user.displayName) await queueCardRedraw(deps, tx, updated.id);
       return updated;
     },
     {
@@ -181,6 +184,7 @@ export async function changeUsername(deps: Deps, user: UserRow, raw: string): Pr
     const row = await deps.database.tx(async (tx) => {
       const [updated] = await tx.update(users).set({ username, updatedAt: deps.clock.now() }).where(eq(users.id, user.id)).returning();
       if (updated) await mirrorUserUpsert(deps, tx, updated.id);
+      if (updated) await queueCardRedraw(deps, tx, updated.id);
       return updated;
     });
     if (!row) throw errors.notFound("user_not_found", "This account no longer exists");

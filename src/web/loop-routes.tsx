@@ -26,7 +26,7 @@ import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
 import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.tsx";
-import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle } from "./ui/share.tsx";
+import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 
 const MORE_FROM = 6;
@@ -283,7 +283,7 @@ export const loopRoutes = (deps: Deps) => {
         viewer={viewer}
         path={path}
         csrf={csrf}
-        head={await (<LoopShareHead post={post!} site={site} />)}
+        head={await (<LoopShareHead post={post!} image={shareImage(deps, row.post, post!)} site={site} />)}
       >
         <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} />
       </Shell>

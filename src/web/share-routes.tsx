@@ -9,6 +9,7 @@
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
+import { xml } from "../lib/xml.ts";
 import { enrichPosts } from "../posts/enrich.ts";
 import type { PostT } from "../posts/models.ts";
 import { findVisiblePost, listUserPosts } from "../posts/service.ts";
@@ -18,15 +19,17 @@ import { SCRIPT, STYLESHEET } from "./assets.ts";
 import { htmlResponder } from "./html.ts";
 import { displayName, Player } from "./ui/loop.tsx";
 import { NotFoundPage } from "./ui/not-found.tsx";
-import { EMBED_SIZE, embedUrl, loopDescription, loopTitle, loopUrl, profileUrl, type Site } from "./ui/share.tsx";
+import { EMBED_SIZE, embedUrl, loopDescription, loopTitle, loopUrl, profileUrl, type ShareImage, type Site, shareImage } from "./ui/share.tsx";
 
 const RSS_ITEMS = 50;
 const RSS_TYPE = "application/rss+xml; charset=utf-8";
 
-/** A ready loop anyone may see, as anyone sees it; null otherwise. */
-async function publicLoop(deps: Deps, id: string): Promise<PostT | null> {
+/** A ready loop anyone may see, as anyone sees it, with its share picture; null otherwise. */
+async function publicLoop(deps: Deps, id: string): Promise<{ post: PostT; image: ShareImage } | null> {
   const row = id.length <= 64 ? await findVisiblePost(deps, id, null) : null;
-  return row ? (await enrichPosts(deps, [row], null))[0]! : null;
+  if (!row) return null;
+  const post = (await enrichPosts(deps, [row], null))[0]!;
+  return { post, image: shareImage(deps, row.post, post) };
 }
 
 function EmbedPage(p: { post: PostT; site: Site }): JSX.Element {
@@ -61,26 +64,6 @@ function EmbedPage(p: { post: PostT; site: Site }): JSX.Element {
 /** The iframe an oEmbed consumer pastes, rendered by JSX (attributes escaped). */
 function EmbedFrame(p: { src: string; height: number; title: string }): JSX.Element {
   return (<iframe src={p.src} width="100%" height={String(p.height)} frameborder="0" allow="autoplay" title={p.title} loading="lazy" />) as JSX.Element;
-}
-
-// ── RSS: XML built by a template that escapes every value (the same rule as the pages: data is never markup) ──
-const XML_ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" };
-/** Text for XML: escaped, and without the control characters XML 1.0 cannot carry at all (tab, LF and CR stay). */
-const xmlChar = (c: string) => {
-  const code = c.charCodeAt(0);
-  return code < 0x20 && c !== "\t" && c !== "\n" && c !== "\r" ? "" : code >= 0xfffe ? "" : (XML_ESCAPES[c] ?? c);
-};
-const xmlText = (v: unknown) => String(v).replace(/[^\t\n\r\x20-\ufffd\u{10000}-\u{10ffff}]|[&<>"']/gu, xmlChar);
-class Xml {
-  constructor(readonly text: string) {}
-}
-function xml(strings: TemplateStringsArray, ...values: unknown[]): Xml {
-  let out = strings[0]!;
-  values.forEach((v, i) => {
-    const part = Array.isArray(v) ? v.map((x) => (x instanceof Xml ? x.text : xmlText(x))).join("") : v instanceof Xml ? v.text : xmlText(v);
-    out += part + strings[i + 1]!;
-  });
-  return new Xml(out);
 }
 
 type Channel = { title: string; link: string; self: string; description: string };
@@ -152,8 +135,8 @@ export const shareRoutes = (deps: Deps) => {
       "/embed/l/:id",
       async ({ params, request }) => {
         const body = await deps.caches.pages.get(`embed|${params.id}`, async () => {
-          const post = await publicLoop(deps, params.id);
-          return post ? await (<EmbedPage post={post} site={site} />) : "";
+          const loop = await publicLoop(deps, params.id);
+          return loop ? await (<EmbedPage post={loop.post} site={site} />) : "";
         });
         return body ? html(body, { cache: "public", frameable: true, request }) : notFoundPage(`/embed/l/${params.id}`);
       },
@@ -175,8 +158,9 @@ export const shareRoutes = (deps: Deps) => {
         } catch {
           id = null;
         }
-        const post = id ? await publicLoop(deps, id) : null;
-        if (!post) throw errors.notFound("not_found", "No loop of this server at that URL");
+        const loop = id ? await publicLoop(deps, id) : null;
+        if (!loop) throw errors.notFound("not_found", "No loop of this server at that URL");
+        const { post, image } = loop;
         const cap = (value: number, max?: string) => (max && Number(max) > 0 ? Math.min(value, Number(max)) : value);
         const width = cap(EMBED_SIZE.width, query.maxwidth);
         const height = cap(EMBED_SIZE.height, query.maxheight);
@@ -193,7 +177,8 @@ export const shareRoutes = (deps: Deps) => {
           html: await (<EmbedFrame src={embedUrl(site, post.id)} height={height} title={`${title} by @${post.username}`} />),
           width,
           height,
-          thumbnail_url: post.waveform_url,
+          // oEmbed 1.0 §2.3.4: a thumbnail comes with its size, so only a picture of known size is offered.
+          ...(image.width && image.height ? { thumbnail_url: image.url, thumbnail_width: image.width, thumbnail_height: image.height } : {}),
         };
       },
       {
@@ -262,7 +247,9 @@ const OEmbed = t.Object(
     html: t.String({ description: "an <iframe> of /embed/l/{id}" }),
     width: t.Integer(),
     height: t.Integer(),
-    thumbnail_url: t.String({ description: "the loop's waveform image" }),
+    thumbnail_url: t.Optional(t.String({ description: "the loop's share card (1200×630 PNG), or its waveform PNG until the card is drawn" })),
+    thumbnail_width: t.Optional(t.Integer()),
+    thumbnail_height: t.Optional(t.Integer()),
   },
   {
     examples: [
@@ -281,6 +268,8 @@ const OEmbed = t.Object(
         width: 480,
         height: 120,
         thumbnail_url: "http://localhost:8787/media/loops/01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b/7f6e5d4c3b2a19080f1e2d3c4b5a6978.png",
+        thumbnail_width: 1200,
+        thumbnail_height: 630,
       },
     ],
   },

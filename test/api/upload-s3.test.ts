@@ -113,11 +113,11 @@ for (const withCdn of [false, true]) {
       expect(res.status).toBe(201);
       expect(post).toMatchObject({ status: "ready", post_id: post.id, filename: "S3 drums" });
 
-      // Original, MP3, Ogg, peaks, SVG and PNG are in the bucket under the post's prefix, and nothing else is.
+      // Original, MP3, Ogg, peaks, SVG, PNG and share card are in the bucket under the post's prefix, nothing else.
       const keys = await bucketKeys(ctx);
-      expect(keys).toHaveLength(6);
+      expect(keys).toHaveLength(7);
       expect(keys.every((k) => k.startsWith(`loops/${post.id}/`))).toBe(true);
-      expect(keys.map((k) => k.split(".").pop()).sort()).toEqual(["json", "mp3", "ogg", "png", "svg", "wav"]);
+      expect(keys.map((k) => k.split(".").pop()).sort()).toEqual(["json", "mp3", "ogg", "png", "png", "svg", "wav"]);
 
       const key = new URL(post.audio_url).pathname.split("/").slice(-3).join("/");
       expect(keys).toContain(key);

@@ -330,7 +330,7 @@ describe("upload answers", () => {
     expect((await ctx.env.request(`/api/v1/posts/${post.id}/delete`, { method: "POST", token: ctx.token })).status).toBe(200);
     const after = await counts(ctx.env);
     expect(after.posts).toBe(before.posts - 1);
-    expect(after.files).toBe(before.files - 6); // original, MP3, Ogg, peaks, SVG, PNG
+    expect(after.files).toBe(before.files - 7); // original, MP3, Ogg, peaks, SVG, PNG, share card
     expect(await postCount()).toBe(countBefore - 1);
     expect((await ctx.env.request(new URL(post.audio_url).pathname)).status).toBe(404);
     expect((await ctx.env.request(`/api/v1/posts/${post.id}`)).status).toBe(404);

@@ -146,6 +146,15 @@ async function killMidJobAndRestart(env: Record<string, string>) {
   await Bun.write(file, bytes);
   expect(Math.abs((await decode(file)).frames - LOOP_SECONDS * 44100)).toBeLessThanOrEqual(1152);
 
+  // The job drew the share card with the renderer and fonts embedded in the binary (src/audio/card.ts): the loop
+  // page's og:image is a 1200×630 PNG.
+  const page = await (await api(second, `/l/${post.id}`)).text();
+  const card = /<meta property="og:image" content="([^"]+)"/.exec(page)?.[1];
+  expect(page).toContain('<meta property="og:image:width" content="1200"');
+  const png = new Uint8Array(await (await api(second, new URL(card!).pathname)).arrayBuffer());
+  const size = new DataView(png.buffer, 16, 8);
+  expect([size.getUint32(0), size.getUint32(4)]).toEqual([1200, 630]);
+
   const logs = second.stdout.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
   expect(await stop(second, "SIGTERM")).toBe(0);
   return { logs };

@@ -3,7 +3,14 @@
 //   - gifBomb: a 10×10 GIF whose one frame declares 60000×60000;
 //   - apng: a PNG whose APNG frame control (fcTL) declares another size than IHDR;
 //   - withExif: a JPEG with an APP1 EXIF block holding an orientation and a GPS position.
+// And pictures we draw (waveform PNGs, share cards) decoded by a real ffmpeg, independent of the code that made them:
+//   - ffmpegDecode, pixel.
+import { expect } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { deflateSync } from "node:zlib";
+import { bins } from "./audio.ts";
 
 const enc = new TextEncoder();
 const concat = (...parts: Uint8Array[]) => {
@@ -91,3 +98,25 @@ export function contains(haystack: Uint8Array, needle: Uint8Array | string): boo
   const n = typeof needle === "string" ? enc.encode(needle) : needle;
   return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).indexOf(Buffer.from(n)) >= 0;
 }
+
+export type Decoded = { width: number; height: number; rgba: Uint8Array };
+
+/** Decodes a PNG with ffmpeg's own decoder into RGBA pixels. */
+export function ffmpegDecode(png: Uint8Array): Decoded {
+  const dir = mkdtempSync(join(tmpdir(), "sc-png-"));
+  try {
+    const path = join(dir, "w.png");
+    writeFileSync(path, png);
+    const probe = Bun.spawnSync([bins.ffprobe, "-v", "error", "-show_entries", "stream=width,height,codec_name", "-of", "json", path]);
+    const stream = JSON.parse(probe.stdout.toString()).streams[0];
+    expect(stream.codec_name).toBe("png");
+    const p = Bun.spawnSync([bins.ffmpeg, "-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgba", "-"]);
+    expect(p.exitCode).toBe(0);
+    return { width: stream.width, height: stream.height, rgba: new Uint8Array(p.stdout) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The [r, g, b, a] of one pixel. */
+export const pixel = (img: Decoded, x: number, y: number) => [...img.rgba.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 4)];

@@ -3,13 +3,10 @@
 // (docs/architecture.md "Web app"): data-* attributes carry the MP3, the peaks and the titles; the buttons are
 // named for screen readers ("Play {title}"); without JavaScript a plain <audio> element plays the MP3.
 import { REACTION_EMOJI } from "../../social/reactions.ts";
-import type { PostT } from "../../posts/models.ts";
+import { loopFacts, type PostT } from "../../posts/models.ts";
 import { Avatar } from "../shell.tsx";
 
 /** "8 bars · 92 BPM · A minor", whatever of it is known. */
-export function loopFacts(p: Pick<PostT, "duration_bars" | "bpm" | "key">): string[] {
-  return [p.duration_bars ? `${p.duration_bars} bars` : "", p.bpm ? `${Math.round(p.bpm * 10) / 10} BPM` : "", p.key || ""].filter(Boolean);
-}
 
 export const displayName = (p: PostT) => p.user.display_name || p.user.username;
 

@@ -3,9 +3,11 @@
 // and JSON-LD (schema.org MusicRecording). All of it is head elements handed to <Shell head=...>; attributes are
 // escaped by JSX, and the JSON-LD is data (browsers do not run it, so script-src 'self' does not block it) escaped
 // so that nothing in it can close its <script> element.
-import type { PostT } from "../../posts/models.ts";
+import { CARD_SIZE } from "../../audio/card.ts";
+import { DEFAULT_PNG_OPTIONS } from "../../audio/png.ts";
+import { loopFacts, type PostRow, type PostT } from "../../posts/models.ts";
 import type { PublicUserT } from "../../users/models.ts";
-import { displayName, loopFacts } from "./loop.tsx";
+import { displayName } from "./loop.tsx";
 
 /** What a share block needs to know about the server. */
 export type Site = { publicUrl: string; name: string };
@@ -17,6 +19,19 @@ export const loopUrl = (site: Site, id: string) => `${site.publicUrl}/l/${id}`;
 export const embedUrl = (site: Site, id: string) => `${site.publicUrl}/embed/l/${id}`;
 export const profileUrl = (site: Site, username: string) => `${site.publicUrl}/@${username}`;
 export const oembedUrl = (site: Site, id: string) => `${site.publicUrl}/oembed?url=${encodeURIComponent(loopUrl(site, id))}&format=json`;
+
+/** The picture a loop's link unfurls into, with its size when known (og:image:width, oEmbed's thumbnail). */
+export type ShareImage = { url: string; width?: number; height?: number; card: boolean };
+
+/**
+ * The loop's share card (docs/architecture.md "Share cards") once its job has drawn it; until then the waveform PNG
+ * (or, for a post that has no PNG yet either, the SVG, whose size is not fixed).
+ */
+export function shareImage(deps: { mediaUrl(key: string): string }, row: Pick<PostRow, "cardKey" | "waveformPngKey">, post: PostT): ShareImage {
+  if (row.cardKey) return { url: deps.mediaUrl(row.cardKey), ...CARD_SIZE, card: true };
+  if (row.waveformPngKey) return { url: post.waveform_url, width: DEFAULT_PNG_OPTIONS.width, height: DEFAULT_PNG_OPTIONS.height, card: false };
+  return { url: post.waveform_url, card: false };
+}
 
 /** "8 bars · 92 BPM · A minor · by @mira". */
 export const loopDescription = (post: PostT) => [...loopFacts(post), `by @${post.username}`].join(" · ");
@@ -42,8 +57,8 @@ function Meta(p: { property?: string; name?: string; content: string | number })
 }
 
 /** The loop page's head: Open Graph (music.song), Twitter player card, oEmbed discovery, JSON-LD MusicRecording. */
-export function LoopShareHead(p: { post: PostT; site: Site }): JSX.Element {
-  const { post, site } = p;
+export function LoopShareHead(p: { post: PostT; image: ShareImage; site: Site }): JSX.Element {
+  const { post, image, site } = p;
   const url = loopUrl(site, post.id);
   const title = loopTitle(post);
   const description = loopDescription(post);
@@ -57,7 +72,7 @@ export function LoopShareHead(p: { post: PostT; site: Site }): JSX.Element {
     byArtist: { "@type": "Person", name: displayName(post), alternateName: `@${post.username}`, url: musician },
     duration: isoDuration(post.duration_seconds),
     datePublished: post.created_at,
-    image: post.waveform_url,
+    image: image.url,
     audio: { "@type": "AudioObject", contentUrl: post.mp3_url, encodingFormat: "audio/mpeg", duration: isoDuration(post.duration_seconds) },
     genre: post.genres,
     interactionStatistic: { "@type": "InteractionCounter", interactionType: "https://schema.org/ListenAction", userInteractionCount: post.play_count },
@@ -70,8 +85,11 @@ export function LoopShareHead(p: { post: PostT; site: Site }): JSX.Element {
       <Meta property="og:description" content={description} />
       <Meta property="og:url" content={url} />
       <Meta property="og:site_name" content={site.name} />
-      <Meta property="og:image" content={post.waveform_url} />
-      <Meta property="og:image:alt" content={`Waveform of ${title}`} />
+      <Meta property="og:image" content={image.url} />
+      <Meta property="og:image:type" content={image.url.endsWith(".svg") ? "image/svg+xml" : "image/png"} />
+      {image.width ? <Meta property="og:image:width" content={image.width} /> : ""}
+      {image.height ? <Meta property="og:image:height" content={image.height} /> : ""}
+      <Meta property="og:image:alt" content={image.card ? `${title}: ${description}, with its waveform` : `Waveform of ${title}`} />
       <Meta property="og:audio" content={post.mp3_url} />
       <Meta property="og:audio:type" content="audio/mpeg" />
       <Meta property="music:duration" content={seconds} />
@@ -79,7 +97,7 @@ export function LoopShareHead(p: { post: PostT; site: Site }): JSX.Element {
       <Meta name="twitter:card" content="player" />
       <Meta name="twitter:title" content={title} />
       <Meta name="twitter:description" content={description} />
-      <Meta name="twitter:image" content={post.waveform_url} />
+      <Meta name="twitter:image" content={image.url} />
       <Meta name="twitter:player" content={embedUrl(site, post.id)} />
       <Meta name="twitter:player:width" content={EMBED_SIZE.width} />
       <Meta name="twitter:player:height" content={EMBED_SIZE.height} />

@@ -1,0 +1,1 @@
+ALTER TABLE `posts` ADD `card_key` text;
