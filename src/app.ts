@@ -44,6 +44,7 @@ import { notificationPages } from "./web/notification-routes.tsx";
 import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
+import { browserSessionRenewal } from "./auth/browser-session.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
@@ -56,6 +57,7 @@ export function createApp(deps: Deps) {
     new Elysia()
       .use(errorHandler(deps.log))
       .use(observe({ log: deps.log }))
+      .use(browserSessionRenewal())
       .use(docs(VERSION))
       // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read

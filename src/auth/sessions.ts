@@ -73,13 +73,18 @@ export async function createSession(deps: Deps, userId: string, client: ClientIn
  * its own exp only has to stop it outliving the session, and a token's exp cannot slide as the session does. The
  * plugin refreshes only tokens of an interactive sign-in and never one restored at start, so a token shorter than
  * its session would sign it out while the session lives. At the token's end the session has ended too: nothing
- * can refresh it, the client signs in again. A browser-session cookie keeps ACCESS_TOKEN_TTL_S (browser-session.ts).
+ * can refresh it, the client signs in again. A browser-session token lives as long as its session could without use
+ * (SESSION_IDLE_TTL_S, never past the hard end), and the pages replace it as it is used (browser-session.ts).
  */
 const signToken = (deps: Deps, session: { id: string; userId: string; absoluteExpiresAt: number }, tokenId: string, type: TokenType = "access") => {
   const now = deps.clock.now();
-  const ttlS = type === "access" ? Math.max(1, Math.floor((session.absoluteExpiresAt - now) / 1000)) : deps.config.ACCESS_TOKEN_TTL_S;
+  const untilEnd = Math.floor((session.absoluteExpiresAt - now) / 1000);
+  const ttlS = Math.max(1, type === "access" ? untilEnd : Math.min(untilEnd, deps.config.SESSION_IDLE_TTL_S));
   return signAccessToken(deps.config.JWT_SECRET, { userId: session.userId, sessionId: session.id, tokenId }, now, ttlS, type);
 };
+
+/** A new browser-session token for a live session (browser-session.ts renews the cookie with it). */
+export const signBrowserToken = (deps: Deps, session: Session) => signToken(deps, session, newId(), "browser");
 
 function isLive(s: Session, now: number) {
   return s.revokedAt === null && s.expiresAt > now && s.absoluteExpiresAt > now;

@@ -8,6 +8,8 @@ import { signAccessToken, verifyAccessToken } from "./tokens.ts";
 const secret = "s".repeat(48);
 const key = new TextEncoder().encode(secret);
 const now = Date.UTC(2026, 10, 25, 12);
+/** The iat a token signed at `now` carries, in ms (whole seconds). */
+const iatMs = Math.floor(now / 1000) * 1000;
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
 const base = { sub: "u1", sid: "s1", typ: "access", iss: "sidechain", aud: "sidechain-api" };
 const sign = (claims: object, header: object = { alg: "HS256", typ: "JWT" }) =>
@@ -20,7 +22,7 @@ const sign = (claims: object, header: object = { alg: "HS256", typ: "JWT" }) =>
 test("a token we signed verifies, and names its user and session", async () => {
   const { token, expiresAt } = await signAccessToken(secret, { userId: "u1", sessionId: "s1" }, now, 60);
   expect(expiresAt.getTime()).toBe(now + 60_000);
-  expect(await verifyAccessToken(secret, token, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1" } });
+  expect(await verifyAccessToken(secret, token, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", issuedAt: iatMs } });
   expect(await verifyAccessToken(secret, token, now + 61_000)).toEqual({ ok: false, reason: "expired" });
   // a short grace (the refresh route's trade) lets a just-expired token through, no more
   expect((await verifyAccessToken(secret, token, now + 61_000, { graceMs: 60_000 })).ok).toBe(true);
@@ -30,8 +32,11 @@ test("a token we signed verifies, and names its user and session", async () => {
 test("an access token and a browser-session token never stand in for each other; the jti is the token id", async () => {
   const access = (await signAccessToken(secret, { userId: "u1", sessionId: "s1", tokenId: "t1" }, now, 60)).token;
   const browser = (await signAccessToken(secret, { userId: "u1", sessionId: "s1", tokenId: "t2" }, now, 60, "browser")).token;
-  expect(await verifyAccessToken(secret, access, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", tokenId: "t1" } });
-  expect(await verifyAccessToken(secret, browser, now, { type: "browser" })).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", tokenId: "t2" } });
+  expect(await verifyAccessToken(secret, access, now)).toEqual({ ok: true, claims: { userId: "u1", sessionId: "s1", tokenId: "t1", issuedAt: iatMs } });
+  expect(await verifyAccessToken(secret, browser, now, { type: "browser" })).toEqual({
+    ok: true,
+    claims: { userId: "u1", sessionId: "s1", tokenId: "t2", issuedAt: iatMs },
+  });
   expect(await verifyAccessToken(secret, browser, now)).toEqual({ ok: false, reason: "invalid" });
   expect(await verifyAccessToken(secret, access, now, { type: "browser" })).toEqual({ ok: false, reason: "invalid" });
   // even when expired, the wrong type is "invalid"

@@ -13,7 +13,7 @@ const AUDIENCE = "sidechain-api";
 export type TokenType = "access" | "browser" | "ws";
 const TOKEN_TYPES: readonly unknown[] = ["access", "browser", "ws"] satisfies TokenType[];
 /** tokenId is the `jti`: the session remembers its newest one, so only that token can be traded (sessions.ts). */
-export type AccessClaims = { userId: string; sessionId: string; tokenId?: string };
+export type AccessClaims = { userId: string; sessionId: string; tokenId?: string /** iat, ms (set when verified). */; issuedAt?: number };
 export type VerifyResult = { ok: true; claims: AccessClaims } | { ok: false; reason: "invalid" | "expired" };
 
 const keys = new Map<string, Uint8Array>();
@@ -58,7 +58,7 @@ export async function verifyAccessToken(
   const nowS = Math.floor(nowMs / 1000);
   if (typeof claims.nbf === "number" && claims.nbf > nowS) return { ok: false, reason: "invalid" };
   if (claims.exp <= Math.floor((nowMs - (opts.graceMs ?? 0)) / 1000)) return { ok: false, reason: "expired" };
-  return { ok: true, claims: { userId: claims.sub, sessionId: claims.sid, ...(claims.jti ? { tokenId: claims.jti } : {}) } };
+  return { ok: true, claims: { userId: claims.sub, sessionId: claims.sid, ...(claims.jti ? { tokenId: claims.jti } : {}), issuedAt: claims.iat * 1000 } };
 }
 
 /**

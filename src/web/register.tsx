@@ -202,7 +202,7 @@ export const registerRoutes = (deps: Deps) => {
             { ip, userAgent: request.headers.get("user-agent") ?? "" },
             { tokenType: "browser" },
           );
-          const cookie = await adoptBrowserSession(deps, request, auth.token);
+          const cookie = await adoptBrowserSession(deps, request, auth);
           return withCookies(seeOther(next ?? "/"), [cookie]);
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
