@@ -27,6 +27,9 @@ export type Ranked = { id: string; userId: string; score: number };
 /** The candidates loaded at `at`, and the few rankings computed from them, by reference time t0 (social/feeds.ts). */
 export type TrendingSnapshot = { at: number; candidates: Candidate[]; rankings: Lru<number, Ranked[]> };
 
+/** Entries of Caches.mediaGzip: a peaks JSON gzips to ~4 KB, so a few MB at most. */
+export const MEDIA_GZIP_ENTRIES = 1024;
+
 export type Caches = {
   /** The user of an id (the guard reads it on every authenticated request; users/service.ts), prepared once. */
   userById: PreparedById<typeof users.$inferSelect>;
@@ -42,6 +45,8 @@ export type Caches = {
   pages: ReadCache<string>;
   /** Those pages gzipped, keyed by the cached string (web/html.ts), for the browsers that accept it. */
   pageGzip: Lru<string, Uint8Array<ArrayBuffer>>;
+  /** Stored JSON and SVG objects gzipped, by key and etag (media/routes.ts): peaks and waveforms the pages fetch. */
+  mediaGzip: Lru<string, Uint8Array<ArrayBuffer>>;
   /** The current trending candidates (recomputed at most every TRENDING.cacheMs) and the load in flight. */
   trending: { current?: TrendingSnapshot; pending?: Promise<TrendingSnapshot> };
 };

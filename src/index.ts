@@ -37,6 +37,7 @@ import { createMailBudget } from "./auth/mail.ts";
 import { FEED_CACHE_PAGES } from "./social/feeds.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
+import { MEDIA_GZIP_ENTRIES } from "./caches.ts";
 import { Lru } from "./lib/lru.ts";
 
 export type Running = {
@@ -140,6 +141,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
       pages: readCache(database, PAGE_CACHE_ENTRIES),
       pageGzip: new Lru(PAGE_CACHE_ENTRIES),
+      mediaGzip: new Lru(MEDIA_GZIP_ENTRIES),
       trending: {},
     },
     mailBudget: createMailBudget(limits, config),

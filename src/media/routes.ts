@@ -1,12 +1,19 @@
 // GET/HEAD /media/<key>: serves stored objects (docs/plugin-contract.md "Media"). With the local driver the app streams
 // the file itself; with S3 it answers 302 to the object's URL (CDN or presigned), so links handed out as
-// ${PUBLIC_URL}/media/<key> keep working after a switch to S3.
+// ${PUBLIC_URL}/media/<key> keep working after a switch to S3. Peaks JSON and SVG waveforms, which the web app
+// fetches for every loop it shows, are sent gzipped to clients that accept it (compressed once per object).
 import { Elysia } from "elysia";
+import type { Caches } from "../caches.ts";
 import { ApiError, errors } from "../http/errors.ts";
+import type { Lru } from "../lib/lru.ts";
 import { isValidKey, type Storage } from "../storage/index.ts";
 import { noneMatch, parseRange, rangeStillValid } from "./range.ts";
 
-export type MediaRouteOptions = { storage: Storage };
+export type MediaRouteOptions = { storage: Storage; caches?: Pick<Caches, "mediaGzip"> };
+
+/** Types worth compressing (audio and images already are), and the largest object compressed in memory. */
+const COMPRESSIBLE = /^(application\/json|image\/svg\+xml)\b/;
+const GZIP_MAX_BYTES = 1 << 20;
 
 const PREFIX = "/media/";
 // Keys are unique per content (a new version gets a new key), so a client may keep an object forever.
@@ -32,7 +39,7 @@ function keyOf(path: string): string | null {
 // path that is not a valid key never reaches the filesystem.
 const notFound = () => errors.notFound("not_found", "No such media");
 
-export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
+export const mediaRoutes = ({ storage, caches }: MediaRouteOptions) =>
   new Elysia({ name: "media" }).all(
     "/media/*",
     async ({ request, path }) => {
@@ -60,6 +67,23 @@ export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
         "x-content-type-options": "nosniff",
         "content-security-policy": CSP,
       };
+      const compressible = caches !== undefined && COMPRESSIBLE.test(info.contentType) && info.size <= GZIP_MAX_BYTES;
+      if (compressible) {
+        headers.vary = "accept-encoding";
+        // Whole GETs only (a Range is of the stored bytes); the gzipped copy has its own etag.
+        if (method === "GET" && !request.headers.get("range") && /\bgzip\b/.test(request.headers.get("accept-encoding") ?? "")) {
+          const gzTag = info.etag.endsWith('"') ? `${info.etag.slice(0, -1)}-gz"` : `${info.etag}-gz`;
+          const gz = await gzipped(storage, caches.mediaGzip, key, info.etag);
+          if (gz) {
+            const zipped: Record<string, string> = { ...headers, etag: gzTag, "content-encoding": "gzip" };
+            if (noneMatch(request.headers.get("if-none-match"), gzTag)) {
+              const { "content-type": _, "content-encoding": __, ...rest } = zipped;
+              return new Response(null, { status: 304, headers: rest });
+            }
+            return new Response(gz, { status: 200, headers: { ...zipped, "content-length": String(gz.length) } });
+          }
+        }
+      }
       if (noneMatch(request.headers.get("if-none-match"), info.etag)) {
         const { "content-type": _, ...rest } = headers;
         return new Response(null, { status: 304, headers: rest });
@@ -89,6 +113,18 @@ export const mediaRoutes = ({ storage }: MediaRouteOptions) =>
     // media URLs from API responses (audio_url, waveform_url...), never by building them.
     { detail: { hide: true } },
   );
+
+/** The object gzipped, once per key and version (its etag); null when it is gone meanwhile. */
+async function gzipped(storage: Storage, cache: Lru<string, Uint8Array<ArrayBuffer>>, key: string, etag: string): Promise<Uint8Array<ArrayBuffer> | null> {
+  const id = `${key}|${etag}`;
+  const hit = cache.get(id);
+  if (hit) return hit;
+  const object = await storage.get(key);
+  if (!object) return null;
+  const gz = Bun.gzipSync(new Uint8Array(await new Response(object.body).arrayBuffer()), { level: 6 });
+  cache.set(id, gz);
+  return gz;
+}
 
 /** 416 in the contract shape (ApiError's status set has no 416), with the size a client needs to retry. */
 function unsatisfiable(size: number): Response {

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { errorHandler } from "../../src/http/errors.ts";
+import { Lru } from "../../src/lib/lru.ts";
 import { mediaRoutes } from "../../src/media/routes.ts";
 import { createStorage, newKey, type Storage } from "../../src/storage/index.ts";
 import { startS3rver, type S3rverHandle } from "../support/s3.ts";
@@ -47,6 +48,62 @@ beforeAll(async () => {
   app = new Elysia().use(errorHandler(log)).use(mediaRoutes({ storage }));
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("gzip for the peaks JSON and SVG waveforms", () => {
+  const peaks = JSON.stringify(Array.from({ length: 800 }, (_, i) => Math.round(Math.abs(Math.sin(i / 7)) * 1000) / 1000));
+  let zapp: { handle(r: Request): Promise<Response> };
+  let big: string;
+  const zcall = (path: string, headers: Record<string, string> = {}, method = "GET") =>
+    zapp.handle(new Request(`http://localhost${path}`, { method, headers }));
+  beforeAll(async () => {
+    big = newKey(["loops", "p2"], "json");
+    await storage.put(big, new TextEncoder().encode(peaks));
+    zapp = new Elysia().use(errorHandler(log)).use(mediaRoutes({ storage, caches: { mediaGzip: new Lru(16) } }));
+  });
+
+  test("a client that accepts gzip gets it (smaller, the same bytes once inflated), with its own etag and Vary", async () => {
+    const res = await zcall(`/media/${big}`, { "accept-encoding": "gzip, deflate, br" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-encoding")).toBe("gzip");
+    expect(res.headers.get("vary")).toBe("accept-encoding");
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const body = await bodyBytes(res);
+    expect(Number(res.headers.get("content-length"))).toBe(body.length);
+    expect(body.length).toBeLessThan(peaks.length / 2);
+    expect(new TextDecoder().decode(Bun.gunzipSync(body))).toBe(peaks);
+    const plain = await zcall(`/media/${big}`);
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(plain.headers.get("vary")).toBe("accept-encoding");
+    expect(await plain.text()).toBe(peaks);
+    expect(res.headers.get("etag")).not.toBe(plain.headers.get("etag"));
+    // Revalidation of each copy by its own tag.
+    const again = await zcall(`/media/${big}`, { "accept-encoding": "gzip", "if-none-match": res.headers.get("etag")! });
+    expect(again.status).toBe(304);
+    const svgRes = await zcall(`/media/${svg}`, { "accept-encoding": "gzip" });
+    expect(svgRes.headers.get("content-encoding")).toBe("gzip");
+    expect(svgRes.headers.get("content-security-policy")).toContain("sandbox");
+  });
+
+  test("compressed once per object: the second answer reads nothing from storage", async () => {
+    await zcall(`/media/${big}`, { "accept-encoding": "gzip" });
+    const before = reached.length;
+    await zcall(`/media/${big}`, { "accept-encoding": "gzip" });
+    expect(reached.slice(before)).toEqual([big]); // the head only
+  });
+
+  test("a Range, a HEAD and audio are served as stored", async () => {
+    const ranged = await zcall(`/media/${big}`, { "accept-encoding": "gzip", range: "bytes=0-9" });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get("content-encoding")).toBeNull();
+    expect(await ranged.text()).toBe(peaks.slice(0, 10));
+    const head = await zcall(`/media/${big}`, { "accept-encoding": "gzip" }, "HEAD");
+    expect(head.headers.get("content-encoding")).toBeNull();
+    expect(head.headers.get("content-length")).toBe(String(peaks.length));
+    const audio = await zcall(`/media/${mp3}`, { "accept-encoding": "gzip" });
+    expect(audio.headers.get("content-encoding")).toBeNull();
+    expect(audio.headers.get("vary")).toBeNull();
+  });
+});
 
 describe("GET /media/<key> (local storage)", () => {
   test("serves the object with its type, length, ETag, immutable caching and nosniff", async () => {

@@ -1,9 +1,10 @@
 // POST /l/:id/play, the web player's play count (docs/architecture.md "Web app"), in process: counted once per
 // listener per 30 minutes through the same service as the API, JSON to the script and a 303 to a plain form, and
-// refused without the CSRF token, signed out, for unknown loops and for someone else's unpublished loop.
+// refused without the CSRF token, signed out, for unknown loops and for someone else's unpublished loop; and
+// POST /l/:id/listened, how long the loop was heard.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
-import { posts } from "../../src/db/schema.ts";
+import { desc, eq } from "drizzle-orm";
+import { plays, posts } from "../../src/db/schema.ts";
 import { registerUser } from "../support/auth.ts";
 import { Browser } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
@@ -90,6 +91,42 @@ describe("POST /l/:id/play", () => {
     const form = await b.post(`/l/${draft}/play`, { csrf: token }, false);
     expect(form.status).toBe(303);
     expect(await playCount(draft)).toBe(0);
+  });
+
+  test("the listened time: kept on the listener's latest play (the longest report), refused when it is not a number of seconds", async () => {
+    const { b, token } = await signedIn(fan);
+    const listened = (seconds: string, t = token) =>
+      b.fetch(`/l/${loop}/listened`, {
+        method: "POST",
+        headers: { accept: "application/json", "x-csrf-token": t, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ seconds }).toString(),
+      });
+    const latestListen = async () =>
+      (await env.deps.database.db.select().from(plays).where(eq(plays.postId, loop)).orderBy(desc(plays.createdAt)))
+        .filter((p) => p.userId === fan.auth.user.id)
+        .at(0)?.listenMs;
+    const ok = await listened("12.5");
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.html)).toEqual({ recorded: true });
+    expect(await latestListen()).toBe(12_500);
+    await listened("3"); // a shorter report (the same listen, reported earlier) changes nothing
+    expect(await latestListen()).toBe(12_500);
+    for (const bad of ["", "abc", "-1", "Infinity", "86401", "1e9"]) {
+      const res = await listened(bad);
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.html)).toMatchObject({ error: "validation_error", fields: { seconds: expect.any(String) } });
+    }
+    expect(await latestListen()).toBe(12_500);
+    expect((await listened("20", "x".repeat(43))).status).toBe(403);
+    // No play of theirs to attach it to: accepted, not recorded.
+    const other = await registerUser(env, { username: "listener" });
+    const o = await signedIn(other);
+    const res = await o.b.fetch(`/l/${loop}/listened`, {
+      method: "POST",
+      headers: { accept: "application/json", "x-csrf-token": o.token, "content-type": "application/x-www-form-urlencoded" },
+      body: "seconds=5",
+    });
+    expect(JSON.parse(res.html)).toEqual({ recorded: false });
   });
 
   test("the API's rate limit applies (the same 'plays' budget)", async () => {

@@ -1,8 +1,12 @@
 // The web app in a real browser (Chromium through puppeteer-core, test/support/chromium.ts), at phone width: the
-// player (one shared <audio>, the bar, waveform seeking, Space, the loop toggle, one loop at a time, plays counted),
-// client navigation that keeps the loop playing, infinite scroll, accessibility (axe) and no console errors.
+// player (one shared <audio>, the bar, waveform seeking, Space, the loop toggle, one loop at a time, plays counted
+// and how long they were heard),
+// client navigation that keeps the loop playing, infinite scroll, Back to where the feed was left, accessibility
+// (axe) and no console errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { and, eq } from "drizzle-orm";
 import type { Page } from "puppeteer-core";
+import { plays } from "../../src/db/schema.ts";
 import { axe, CHROMIUM, type Chromium, launchChromium, type Member, signIn, startWebServer, until, type WebServer } from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
@@ -105,6 +109,15 @@ run("the web app in Chromium", () => {
     expect(await page.$eval(`[data-player][data-id="${dawn}"] [data-play]`, (e) => e.getAttribute("aria-label"))).toBe("Play Dawn Chorus");
     expect(await page.$eval("[data-bar-title]", (e) => e.textContent)).toBe(second);
     expect(await page.$$eval('[data-play][aria-label^="Pause"]', (b) => b.length)).toBe(1);
+    // How long Dawn Chorus was heard went to the server when the other loop started (kept on the fan's play).
+    const listened = async () => {
+      const rows = await server.running.deps.database.db
+        .select()
+        .from(plays)
+        .where(and(eq(plays.postId, dawn), eq(plays.userId, fan.id)));
+      return rows[0]?.listenMs ?? 0;
+    };
+    await until("the listened time", listened, (ms) => ms >= 300);
   }, 120_000);
 
   test("a link swaps <main> without a reload and the loop keeps playing; Back restores the page", async () => {
@@ -142,6 +155,39 @@ run("the web app in Chromium", () => {
       () => page.$eval("[data-bar-title]", (e) => e.textContent),
       (t) => t === "Night Drive",
     );
+  }, 120_000);
+
+  test("Back from a loop opened deep in the feed puts the feed back as it was: the appended cards, the scroll position", async () => {
+    const count = () => page.$$eval("ul.loops > li.card.loop", (l) => l.length);
+    const last = "ul.loops > li.card.loop:last-child a[href^='/l/']";
+    await page.$eval(last, (a) => a.scrollIntoView({ block: "center" }));
+    const y = await page.evaluate(() => window.scrollY);
+    expect(y).toBeGreaterThan(500);
+    const href = await page.$eval(last, (a) => a.getAttribute("href"));
+    await page.click(last);
+    await until(
+      "the loop page",
+      () => page.evaluate(() => location.pathname),
+      (p) => p === href,
+    );
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    await page.goBack();
+    await until(
+      "the feed",
+      () => page.evaluate(() => location.pathname),
+      (p) => p === "/",
+    );
+    expect(await count()).toBe(13);
+    expect(Math.abs((await page.evaluate(() => window.scrollY)) - y)).toBeLessThanOrEqual(2);
+    // Forward shows the loop page again, from its top.
+    await page.goForward();
+    await until(
+      "the loop page again",
+      () => page.evaluate(() => location.pathname),
+      (p) => p === href,
+    );
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
   }, 120_000);
 
   test("axe finds no serious or critical violation on the home page, signed in and anonymous", async () => {

@@ -2,7 +2,8 @@
 // through ONE shared <audio> in the player bar, which lives outside <main> so client navigation never stops it.
 // Waveforms are drawn on canvases from the loop's peaks JSON (fetched once per loop), the played part in the accent
 // colour; click or drag seeks, arrow keys seek on the focused waveform, Space plays and pauses. A play is counted
-// once per start of a loop (POST /l/:id/play, signed in only: the API counts signed-in listeners' plays).
+// once per start of a loop (POST /l/:id/play, signed in only: the API counts signed-in listeners' plays), and how
+// long it was heard (POST /l/:id/listened).
 import { onPage } from "./nav.ts";
 
 type Loop = { id: string; src: string; peaks: string; title: string; artist: string; art: string; duration: number };
@@ -213,6 +214,8 @@ function ensureAudio(): HTMLAudioElement {
   host.append(inner);
   audio = el;
   for (const ev of ["play", "playing", "pause", "ended"]) el.addEventListener(ev, syncButtons);
+  el.addEventListener("playing", () => listenClock(true));
+  for (const ev of ["pause", "ended", "waiting"]) el.addEventListener(ev, () => listenClock(false));
   el.addEventListener("timeupdate", syncProgress);
   el.addEventListener("loadedmetadata", () => {
     if (pendingSeek !== null && el.duration) {
@@ -323,6 +326,34 @@ async function countPlay(id: string) {
   }
 }
 
+// How long the current loop has been heard since it was started (wall clock while the audio plays, repeats
+// included), reported to POST /l/:id/listened (the API's listen duration, kept on the latest play: the longest report
+// wins) when another loop starts and when the page is hidden or left. Signed in only, like plays.
+let listenedMs = 0;
+let playingSince: number | null = null;
+
+function listenClock(playing: boolean) {
+  const now = performance.now();
+  if (playingSince !== null) listenedMs += now - playingSince;
+  playingSince = playing ? now : null;
+}
+
+function reportListen() {
+  if (!current || !audio) return;
+  listenClock(!audio.paused);
+  const token = csrfToken();
+  const seconds = Math.round(listenedMs / 100) / 10;
+  if (!token || seconds <= 0) return;
+  // keepalive: the report survives the page being closed.
+  void fetch(`/l/${encodeURIComponent(current.id)}/listened`, {
+    method: "POST",
+    credentials: "same-origin",
+    keepalive: true,
+    headers: { accept: "application/json", "x-csrf-token": token },
+    body: new URLSearchParams({ seconds: String(seconds) }),
+  }).catch(() => undefined);
+}
+
 function setSource(loop: Pick<Loop, "src">) {
   const el = ensureAudio();
   if (el.getAttribute("src") !== loop.src) {
@@ -335,7 +366,12 @@ function setSource(loop: Pick<Loop, "src">) {
 function start(loop: Loop, at?: number) {
   const el = ensureAudio();
   const switching = current?.id !== loop.id;
-  if (switching && current) el.pause();
+  if (switching && current) {
+    el.pause();
+    reportListen();
+    listenedMs = 0;
+    playingSince = null;
+  }
   current = loop;
   setSource(loop);
   el.loop = loopOn.get(loop.id) ?? true;
@@ -552,6 +588,8 @@ export function startPlayer(): void {
   document.addEventListener("pointercancel", onPointerUp);
   document.addEventListener("keydown", onKey);
   document.addEventListener("sc:cards", (e) => enhance(e.target as Element));
+  document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && reportListen());
+  window.addEventListener("pagehide", reportListen);
   window.matchMedia?.("(prefers-color-scheme: dark)").addEventListener?.("change", redrawAll);
   watchPixelRatio();
   setupMediaSession();
