@@ -1,7 +1,7 @@
 // Screenshots of the web app for a person to look at (not a test): a fresh server with real loops, the home page
 // anonymous and signed in (playing a loop, so the bar shows), then every other page (loop, profile, embed, upload,
-// notifications, settings, sign-in, register), at phone (390×844) and desktop (1280×800) sizes, in
-// /tmp/sidechain-shots/, with axe's serious and critical findings per page printed. Run: bun scripts/screenshots.ts
+// notifications, settings, sign-in, register), at phone (390×844) and desktop (1280×800) sizes, and a loop's share
+// card, in /tmp/sidechain-shots/, with axe's serious and critical findings per page printed. Run: bun scripts/screenshots.ts
 import { mkdirSync } from "node:fs";
 import { axe, DESKTOP, launchChromium, PHONE, signIn, startWebServer } from "../test/support/chromium.ts";
 
@@ -57,6 +57,10 @@ try {
     }
     await visitor.close();
   }
+  // The share card a link to Night Drive unfurls into (og:image), as chat apps and social sites fetch it.
+  const page = await (await fetch(`${server.url}/l/${drive}`)).text();
+  const card = /<meta property="og:image" content="([^"]+)"/.exec(page)?.[1];
+  if (card) await Bun.write(`${OUT}/share-card.png`, await fetch(new URL(new URL(card).pathname, server.url)));
   if (chromium.errors.length) console.error(chromium.errors.join("\n"));
   console.log(`screenshots in ${OUT}`);
 } finally {
