@@ -5,22 +5,37 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { listMail } from "./integrations/mailer.ts";
+import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
   sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
 ${RELAY_USAGE}
+${USER_USAGE}
   sidechain help                     this text`;
 
-export type Output = { out(line: string): void; err(line: string): void };
-const stdio: Output = { out: (l) => console.log(l), err: (l) => console.error(l) };
+export type Output = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
+const stdio: Output = {
+  out: (l) => console.log(l),
+  err: (l) => console.error(l),
+  // One line of standard input (a password piped in, or typed: it is echoed, so pipe it from a file or a manager).
+  readLine: async () => {
+    for await (const chunk of console) return chunk;
+    return "";
+  },
+};
 
 /**
  * Runs the subcommand named by `args` (process.argv without the runtime and script) and returns its exit code,
  * or null when there is none and the server should start.
  */
-export async function runCli(args: string[], env: Record<string, string | undefined> = process.env, io: Output = stdio): Promise<number | null> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = process.env,
+  io: Output = stdio,
+  tools?: CliTools,
+): Promise<number | null> {
   if (args.length === 0) return null;
   const [command, sub, ...rest] = args;
   if (command === "help" || command === "--help" || command === "-h") {
@@ -29,6 +44,15 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   }
   if (command === "mail" && sub === "list") return mailList(rest, env, io);
   if (command === "relay") return relayCommand(args.slice(1), io);
+  if ((command === "user" || command === "admin") && tools) {
+    try {
+      return await adminCli(command, args.slice(1), env, io, tools);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.err(`sidechain: ${err.message}`);
+      return 2;
+    }
+  }
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
 }

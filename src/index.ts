@@ -287,7 +287,8 @@ export function registerJobHandlers(deps: Deps) {
 
 async function main() {
   // Subcommands (`sidechain mail list`, src/cli.ts) run and exit; without arguments the server starts.
-  const exitCode = await runCli(process.argv.slice(2));
+  // The owner's commands print for a person: the server's JSON log lines stay out of their output.
+  const exitCode = await runCli(process.argv.slice(2), process.env, undefined, { buildDeps: (env) => buildDeps(loadConfig({ ...env, LOG_LEVEL: "error" })) });
   if (exitCode !== null) process.exit(exitCode);
   let config: Config;
   try {

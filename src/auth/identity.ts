@@ -12,7 +12,7 @@ import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors, type ApiError } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
-import { newUserRow, type UserRow } from "../users/service.ts";
+import { insertNewUser, newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth/providers.ts";
 import { cleanName, isReservedUsername, usernameProblem } from "../lib/text.ts";
@@ -126,8 +126,8 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
   // counts as verified. The username comes from the provider's name or the email, made unique.
   const username = await uniqueUsername(tx, profile);
   // The provider's name is someone else's text: cleaned of invisible and direction-changing characters, not refused.
-  const user = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);
-  await tx.insert(users).values(user);
+  const fresh = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);
+  const user = await insertNewUser(tx, fresh);
   await mirrorUserUpsert(deps, tx, user.id);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };

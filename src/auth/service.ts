@@ -5,7 +5,7 @@ import type { Db } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
-import { linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
+import { insertNewUser, linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
 import { errorFields } from "../log.ts";
@@ -86,12 +86,12 @@ export async function register(
   }
   const passwordHash = await hasher.hash(input.password);
   const now = deps.clock.now();
-  const user = newUserRow({ email, emailVerified: false, username, displayName: displayName || username, passwordHash }, now);
+  let user = newUserRow({ email, emailVerified: false, username, displayName: displayName || username, passwordHash }, now);
   let links = { verify: "", disown: "" };
   let auth: AuthPayload;
   try {
     auth = await deps.database.tx(async (tx) => {
-      await tx.insert(users).values(user);
+      user = await insertNewUser(tx, user);
       await mirrorUserUpsert(deps, tx, user.id);
       links = await verificationLinks(deps, tx, user.id, email);
       return authPayload(deps, user, client, tx, session);

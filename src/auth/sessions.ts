@@ -6,6 +6,7 @@ import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Database, Db } from "../db/client.ts";
 import { sessions, signInRequests, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
+import { errors } from "../http/errors.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 import { signAccessToken, verifyAccessToken, type TokenType } from "./tokens.ts";
 import { publishSessionsRevoked } from "../realtime/events.ts";
@@ -41,10 +42,20 @@ export type SessionOptions = {
 
 const newTokenId = () => randomToken(16);
 
-/** Creates a session for a user who just proved a credential, and its first access and refresh tokens. */
+/** The answer to a sign-in of a suspended account: what the person sees, with staff's reason when there is one. */
+export const suspendedError = (reason: string) =>
+  errors.forbidden("account_suspended", `This account is suspended${reason ? `: ${reason}` : ""}. Contact the community's staff.`);
+
+/**
+ * Creates a session for a user who just proved a credential, and its first access and refresh tokens. Every
+ * sign-in comes here (password, Google/Discord, the plugin's poll, devices, the browser), so this is where a
+ * suspended account is refused (403 account_suspended with staff's reason).
+ */
 export async function createSession(deps: Deps, userId: string, client: ClientInfo, db: Db = deps.database.db, opts: SessionOptions = {}): Promise<Tokens> {
   const now = deps.clock.now();
   const { config } = deps;
+  const [user] = await db.select({ suspendedAt: users.suspendedAt, reason: users.suspensionReason }).from(users).where(eq(users.id, userId)).limit(1);
+  if (user?.suspendedAt != null) throw suspendedError(user.reason);
   const refresh = randomToken();
   const tokenId = newTokenId();
   const id = newId();
@@ -119,7 +130,9 @@ async function readSessionWithUser(deps: Deps, id: string): Promise<Readonly<Ses
 export async function validateSessionAndUser(deps: Deps, sessionId: string, userId: string): Promise<SessionWithUser | null> {
   const now = deps.clock.now();
   const row = await deps.caches.sessions.get(sessionId, () => readSessionWithUser(deps, sessionId));
-  if (!row || row.session.userId !== userId || !isLive(row.session, now)) return null;
+  // A suspended account's sessions were revoked when it was suspended; the check also covers a session made by a
+  // sign-in that raced the suspension.
+  if (!row || row.session.userId !== userId || !isLive(row.session, now) || row.user.suspendedAt !== null) return null;
   const s = row.session;
   if (now - s.lastUsedAt > 60_000) {
     // Concurrent requests may all hold the cached row from before the slide: only the first one writes (the others

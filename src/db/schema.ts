@@ -60,9 +60,37 @@ export const users = sqliteTable("users", {
   /** Ready posts only. */
   postCount: integer("post_count").notNull().default(0),
   lastActiveAt: integer("last_active_at"),
+  /** owner, moderator or member (docs/security.md "Roles and staff actions"); the first account is the owner. */
+  role: text("role").notNull().default("member"),
+  /** Set while staff have suspended the account: sign-in refused, sessions gone, loops withheld. */
+  suspendedAt: integer("suspended_at"),
+  suspensionReason: text("suspension_reason").notNull().default(""),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });
+
+/**
+ * What staff did (docs/security.md "Roles and staff actions"): who (a user, or the command line), what, to whom,
+ * why, when. Written in the transaction of the action; never updated or deleted by the server.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    id: text("id").primaryKey(),
+    /** The staff member, or null for the command line (actor then says "cli"). Kept when the account goes. */
+    actorId: text("actor_id"),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    /** The target's name at the time (a username), readable after the target is gone. */
+    targetLabel: text("target_label").notNull().default(""),
+    reason: text("reason").notNull().default(""),
+    details: text("details", { mode: "json" }).notNull().$type<Record<string, unknown>>().default({}),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("audit_log_created_idx").on(t.createdAt, t.id)],
+);
 
 /** L1: a provider identity is keyed by (provider, provider_user_id); its email is only a hint on first sign-in. */
 export const identities = sqliteTable(

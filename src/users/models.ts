@@ -54,8 +54,13 @@ export const SelfUser = t.Object(
     email_verified: t.Boolean(),
     has_password: t.Boolean(),
     linked_providers: t.Array(t.String()),
+    role: t.Union([t.Literal("owner"), t.Literal("moderator"), t.Literal("member")], {
+      description: "owner and moderators are staff: they see /admin and the admin API (docs/security.md, Roles and staff actions)",
+    }),
   },
-  { examples: [{ ...publicUserExample, email: "night@example.com", email_verified: true, has_password: true, linked_providers: ["google"] }] },
+  {
+    examples: [{ ...publicUserExample, email: "night@example.com", email_verified: true, has_password: true, linked_providers: ["google"], role: "member" }],
+  },
 );
 
 export type PublicUserT = typeof PublicUser.static;

@@ -24,7 +24,9 @@ export async function findUserByIdOrUsername(deps: Deps, idOrUsername: string): 
     .from(users)
     .where(or(eq(users.id, key), eq(users.username, key.toLowerCase())))
     .limit(1);
-  return u;
+  // A suspended account is gone for everyone but staff (who find it through the admin service): no profile, no
+  // follows, no feed (docs/security.md "Roles and staff actions").
+  return u?.suspendedAt == null ? u : undefined;
 }
 
 /** The public user for a viewer (or nobody): is_following / follows_you filled in one query. 404 when unknown. */

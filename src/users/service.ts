@@ -3,7 +3,7 @@
 import { eq, sql } from "drizzle-orm";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import type { Database } from "../db/client.ts";
+import type { Database, Db } from "../db/client.ts";
 import type { PreparedById } from "../caches.ts";
 import { newId } from "../lib/crypto.ts";
 import { followStates, seesPresence } from "../social/follow-states.ts";
@@ -28,9 +28,24 @@ export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "us
     followingCount: 0,
     postCount: 0,
     lastActiveAt: null,
+    role: "member",
+    suspendedAt: null,
+    suspensionReason: "",
     createdAt: now,
     updatedAt: now,
   };
+}
+
+/**
+ * Writes a new account in the caller's (write) transaction. The first account of a server becomes its owner
+ * (docs/security.md "Roles and staff actions"): the check and the insert are in one write transaction, so two
+ * first sign-ups at once cannot both become owner.
+ */
+export async function insertNewUser(tx: Db, user: UserRow): Promise<UserRow> {
+  const [someone] = await tx.select({ id: users.id }).from(users).limit(1);
+  const row: UserRow = someone ? user : { ...user, role: "owner" };
+  await tx.insert(users).values(row);
+  return row;
 }
 
 /**
@@ -107,5 +122,13 @@ export async function toSelfUser(deps: Deps, u: UserRow, extras: ViewerExtras = 
     email_verified: u.emailVerified,
     has_password: u.passwordHash !== null,
     linked_providers: await linkedProviders(deps, u.id),
+    role: roleOf(u),
   };
 }
+
+export type Role = "owner" | "moderator" | "member";
+export const ROLES: readonly Role[] = ["owner", "moderator", "member"];
+/** The row's role (an unknown value, which the server never writes, counts as member). */
+export const roleOf = (u: Pick<UserRow, "role">): Role => ((ROLES as readonly string[]).includes(u.role) ? (u.role as Role) : "member");
+/** Owners and moderators. */
+export const isStaff = (u: Pick<UserRow, "role">) => roleOf(u) !== "member";

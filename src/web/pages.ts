@@ -234,7 +234,14 @@ autocomplete="new-password" required minlength="8" maxlength="256">
             const result = await checkLoginWithBackoff(deps, login, password, ipOf(request));
             // Same answer for an unknown account and a wrong password: no enumeration.
             if (!result.ok) return signInForm(request, { next, login, error: "Wrong email, username or password." }, 401);
-            const cookie = await startBrowserSession(deps, request, result.user.id, clientOf(request));
+            let cookie: string;
+            try {
+              cookie = await startBrowserSession(deps, request, result.user.id, clientOf(request));
+            } catch (err) {
+              // A suspended account: the password was right, and the person is told why they cannot come in.
+              if (err instanceof ApiError && err.code === "account_suspended") return signInForm(request, { next, login, error: err.message }, 403);
+              throw err;
+            }
             return redirect(next ?? "/signin", [cookie]);
           },
           ({ body }) => {

@@ -24,7 +24,7 @@ export const PUBLIC_USER_KEYS = [
   "last_active",
   "created_at",
 ] as const;
-export const SELF_USER_KEYS = [...PUBLIC_USER_KEYS, "email", "email_verified", "has_password", "linked_providers"] as const;
+export const SELF_USER_KEYS = [...PUBLIC_USER_KEYS, "email", "email_verified", "has_password", "linked_providers", "role"] as const;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
@@ -56,10 +56,22 @@ export function userTypeProblems(u: Record<string, unknown>, self = false): stri
     if (typeof u.has_password !== "boolean") problems.push("has_password is not a boolean");
     if (!Array.isArray(u.linked_providers) || !u.linked_providers.every((p) => typeof p === "string"))
       problems.push("linked_providers is not an array of strings");
+    if (!["owner", "moderator", "member"].includes(u.role as string)) problems.push(`role ${JSON.stringify(u.role)} is not owner, moderator or member`);
   } else {
     // Privacy (docs/security.md "Data exposure"): nothing private, whatever its name.
     const text = JSON.stringify(u);
-    for (const k of ["email", "email_verified", "has_password", "password_hash", "passwordHash", "linked_providers", "avatar_key", "show_activity_status"]) {
+    for (const k of [
+      "email",
+      "email_verified",
+      "has_password",
+      "password_hash",
+      "passwordHash",
+      "linked_providers",
+      "avatar_key",
+      "show_activity_status",
+      "role",
+      "suspended_at",
+    ]) {
       if (k in u) problems.push(`public user carries ${k}`);
     }
     if (/@example\.com/.test(text)) problems.push("public user contains an email address");

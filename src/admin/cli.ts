@@ -1,0 +1,188 @@
+// The owner's command line (README "Operating a community"): `sidechain user ...` and `sidechain admin
+// create-owner`, on the same configuration as the server (DATA_DIR, DATABASE_URL, STORAGE...), safe while it runs
+// (every change is a transaction; the server sees it on its next request). Staff actions from here are audited with
+// the actor "cli". Argument parsing is by hand: a dozen flags do not justify a parser dependency, and every refusal
+// names the flag.
+import { eq } from "drizzle-orm";
+import { passwordProblem } from "../auth/passwords.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import { users } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { ApiError } from "../http/errors.ts";
+import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { emailProblem, normalizeEmail, normalizeUsername, usernameProblem } from "../lib/text.ts";
+import { insertNewUser, newUserRow, type Role, roleOf, ROLES, type UserRow } from "../users/service.ts";
+import { CLI_ACTOR } from "./audit.ts";
+import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
+
+export const USER_USAGE = `  sidechain user list [--role owner|moderator|member] [--suspended] [--query TEXT] [--limit N]
+                                     accounts, oldest first: username, email, role, state, loops
+  sidechain user promote USER [--owner] [--reason TEXT]
+                                     make USER (username, @username, email or id) a moderator (or an owner)
+  sidechain user demote USER [--reason TEXT]
+                                     make USER a member again (the last owner cannot be demoted)
+  sidechain user suspend USER --reason TEXT
+                                     refuse USER's sign-ins, end their sessions and withhold their loops
+  sidechain user unsuspend USER [--reason TEXT]
+  sidechain user revoke-sessions USER [--reason TEXT]
+                                     sign USER out everywhere
+  sidechain user delete USER --yes [--reason TEXT]
+                                     delete USER with their loops, media, follows, reactions and plays
+  sidechain admin create-owner --email EMAIL --username NAME
+                                     create the owner account (the password is read from standard input)`;
+
+export type CliIo = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
+export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
+
+type Flags = { positional: string[]; values: Map<string, string>; switches: Set<string> };
+const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username"]);
+const SWITCHES = new Set(["--suspended", "--owner", "--yes"]);
+
+function parseFlags(args: string[]): Flags | string {
+  const f: Flags = { positional: [], values: new Map(), switches: new Set() };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const eq = arg.indexOf("=");
+    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
+    if (VALUE_FLAGS.has(name)) {
+      const value = eq > 0 && arg.startsWith("--") ? arg.slice(eq + 1) : args[++i];
+      if (value === undefined) return `${name} needs a value`;
+      f.values.set(name, value);
+    } else if (SWITCHES.has(arg)) f.switches.add(arg);
+    else if (arg.startsWith("--")) return `unknown option "${arg}"`;
+    else f.positional.push(arg);
+  }
+  return f;
+}
+
+const line = (u: UserRow) =>
+  [
+    `@${u.username}`.padEnd(24),
+    (u.email ?? "-").padEnd(32),
+    roleOf(u).padEnd(9),
+    (u.suspendedAt !== null ? `suspended ${new Date(u.suspendedAt).toISOString().slice(0, 10)}` : "active").padEnd(20),
+    `${u.postCount} loops`,
+  ].join(" ");
+
+/** `sidechain user ...` and `sidechain admin ...`: the exit code (0 done, 1 refused, 2 usage). */
+export async function adminCli(
+  command: "user" | "admin",
+  args: string[],
+  env: Record<string, string | undefined>,
+  io: CliIo,
+  tools: CliTools,
+): Promise<number> {
+  const [sub, ...rest] = args;
+  const flags = parseFlags(rest);
+  const usage = (problem: string) => (io.err(`sidechain ${command} ${sub ?? ""}: ${problem}\n\n${USER_USAGE}`), 2);
+  if (typeof flags === "string") return usage(flags);
+  const known = command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete"] : ["create-owner"];
+  if (!sub || !known.includes(sub)) return usage(`unknown subcommand "${sub ?? ""}"`);
+  const target = flags.positional[0];
+  if (sub !== "list" && sub !== "create-owner" && (!target || flags.positional.length > 1)) return usage("name one account (username, @username, email or id)");
+  const reason = flags.values.get("--reason") ?? "";
+  if (sub === "suspend" && !reason.trim()) return usage("--reason is required: the person is shown it when they try to sign in");
+  if (sub === "delete" && !flags.switches.has("--yes")) return usage("deleting an account cannot be undone: add --yes");
+  let limit = 100;
+  if (flags.values.has("--limit")) {
+    const v = flags.values.get("--limit")!;
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 10000) return usage(`--limit wants a whole number from 1 to 10000, not "${v}"`);
+    limit = Number(v);
+  }
+  const role = flags.values.get("--role");
+  if (role !== undefined && !(ROLES as readonly string[]).includes(role)) return usage(`--role is one of ${ROLES.join(", ")}, not "${role}"`);
+
+  const deps = await tools.buildDeps(env);
+  try {
+    switch (sub) {
+      case "list": {
+        const rows = await listAccounts(deps, {
+          limit,
+          ...(role ? { role: role as Role } : {}),
+          ...(flags.switches.has("--suspended") ? { suspended: true } : {}),
+          ...(flags.values.has("--query") ? { query: flags.values.get("--query")! } : {}),
+        });
+        if (!rows.length) io.out("No accounts match.");
+        for (const u of rows) io.out(line(u));
+        return 0;
+      }
+      case "promote": {
+        const u = await setRole(deps, CLI_ACTOR, await findAccount(deps, target!), flags.switches.has("--owner") ? "owner" : "moderator", reason);
+        io.out(`@${u.username} is now ${roleOf(u)}.`);
+        return 0;
+      }
+      case "demote": {
+        const u = await setRole(deps, CLI_ACTOR, await findAccount(deps, target!), "member", reason);
+        io.out(`@${u.username} is now member.`);
+        return 0;
+      }
+      case "suspend": {
+        const u = await suspendAccount(deps, CLI_ACTOR, await findAccount(deps, target!), reason.trim());
+        io.out(`@${u.username} is suspended: signed out everywhere, sign-in refused, loops withheld.`);
+        return 0;
+      }
+      case "unsuspend": {
+        const u = await unsuspendAccount(deps, CLI_ACTOR, await findAccount(deps, target!), reason);
+        io.out(`@${u.username} may sign in again; ${u.postCount} loops are published again.`);
+        return 0;
+      }
+      case "revoke-sessions": {
+        const u = await findAccount(deps, target!);
+        await revokeAccountSessions(deps, CLI_ACTOR, u, reason);
+        io.out(`@${u.username} is signed out everywhere.`);
+        return 0;
+      }
+      case "delete": {
+        const u = await findAccount(deps, target!);
+        const r = await deleteAccount(deps, CLI_ACTOR, u, reason);
+        io.out(`@${u.username} is deleted: ${r.posts} loops, ${r.follows} follows, ${r.reactions} reactions and ${r.plays} plays went with it.`);
+        return 0;
+      }
+      default:
+        return await createOwner(deps, flags, io, usage);
+    }
+  } catch (err) {
+    if (err instanceof ApiError) {
+      io.err(`sidechain ${command} ${sub}: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await deps.close({ graceMs: 1000 });
+  }
+}
+
+/** The owner account of a server set up from the command line: refused once the server has an owner. */
+async function createOwner(deps: Deps, flags: Flags, io: CliIo, usage: (p: string) => number): Promise<number> {
+  const email = normalizeEmail(flags.values.get("--email") ?? "");
+  const username = normalizeUsername(flags.values.get("--username") ?? "");
+  const problem = emailProblem(email) ?? usernameProblem(username);
+  if (problem) return usage(`${emailProblem(email) ? "--email" : "--username"}: ${problem}`);
+  const [owner] = await deps.database.db.select().from(users).where(eq(users.role, "owner")).limit(1);
+  if (owner) {
+    io.err(`sidechain admin create-owner: this server already has an owner (@${owner.username}); use \`sidechain user promote USER --owner\``);
+    return 1;
+  }
+  if (!io.readLine) return usage("the password is read from standard input, which is not available here");
+  const password = (await io.readLine()).replace(/\r?\n$/, "");
+  const weak = passwordProblem(password, [username, email, email.split("@")[0]!]);
+  if (weak) return usage(`password ${weak}`);
+  const hash = await deps.hasher.hash(password);
+  const row = newUserRow({ email, emailVerified: true, username, displayName: username, passwordHash: hash }, deps.clock.now());
+  try {
+    await deps.database.tx(async (tx) => {
+      await insertNewUser(tx, { ...row, role: "owner" });
+      await mirrorUserUpsert(deps, tx, row.id);
+    });
+  } catch (err) {
+    for (const field of ["email", "username"] as const) {
+      if (isUniqueViolation(err, field)) {
+        io.err(`sidechain admin create-owner: an account with this ${field} exists`);
+        return 1;
+      }
+    }
+    throw err;
+  }
+  io.out(`@${username} is the owner of this server. Sign in at ${deps.config.PUBLIC_URL}/signin.`);
+  return 0;
+}
