@@ -44,6 +44,7 @@ import { notificationPages } from "./web/notification-routes.tsx";
 import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
+import { adminRoutes } from "./admin/routes.ts";
 import { browserSessionRenewal } from "./auth/browser-session.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
@@ -99,7 +100,9 @@ export function createApp(deps: Deps) {
               .use(reactionRoutes(deps))
               .use(playRoutes(deps))
               .use(notificationRoutes(deps))
-              .use(realtimeRoutes(deps)),
+              .use(realtimeRoutes(deps))
+              // running the community
+              .use(adminRoutes(deps)),
           ),
       )
   );

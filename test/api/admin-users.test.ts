@@ -214,6 +214,97 @@ describe("deleting an account", () => {
   });
 });
 
+describe("the admin API (staff role)", () => {
+  const as = (token: string, path: string, body?: unknown) =>
+    env.request(`/api/v1/admin${path}`, body === undefined ? { token } : { method: "POST", token, json: body });
+  let ownerToken: string;
+  let modToken: string;
+
+  test("members get 403 staff_only and change nothing; no token is 401", async () => {
+    // The command line above wrote with the real clock; the server's test clock moves past it, so the audit log's
+    // newest entries are the API's.
+    env.clock.set(Date.now() + 60_000);
+    ownerToken = (await json(await login(owner))).auth.token;
+    const fanToken = (await json(await login(fan))).auth.token;
+    expect((await env.request("/api/v1/admin/users")).status).toBe(401);
+    const list = await as(fanToken, "/users");
+    expect(list.status).toBe(403);
+    expect((await json(list)).error).toBe("staff_only");
+    const probe = await as(fanToken, "/users/nobody_at_all/suspend", { reason: "x" });
+    expect([probe.status, (await json(probe)).error]).toEqual([403, "staff_only"]); // not 404: no probing for accounts
+    expect((await as(fanToken, `/users/${mira.auth.user.id}/suspend`, { reason: "x" })).status).toBe(403);
+    expect((await row(mira.auth.user.id))!.suspendedAt).toBeNull();
+  });
+
+  test("an owner lists accounts with their private fields, a page at a time", async () => {
+    const first = await json(await as(ownerToken, "/users?limit=1"));
+    expect(first.users).toHaveLength(1);
+    expect(first.users[0]).toMatchObject({ username: "founder", role: "owner", suspended: false, email: owner.input.email });
+    const second = await json(await as(ownerToken, `/users?limit=1&cursor=${first.next_cursor}`));
+    expect(second.users[0].username).toBe("mira");
+    const filtered = await json(await as(ownerToken, "/users?q=fa&role=member"));
+    expect(filtered.users.map((u: { username: string }) => u.username)).toEqual(["fan"]);
+    expect((await as(ownerToken, "/users?role=admin")).status).toBe(400);
+  });
+
+  test("a moderator suspends a member (with a reason), but not staff, and cannot change roles; all audited", async () => {
+    expect((await as(ownerToken, `/users/${mira.auth.user.id}/role`, { role: "moderator", reason: "trusted" })).status).toBe(200);
+    modToken = (await json(await login(mira))).auth.token;
+    const noReason = await as(modToken, `/users/${fan.auth.user.id}/suspend`, { reason: "  " });
+    expect([noReason.status, (await json(noReason)).error]).toEqual([400, "validation_error"]);
+    const done = await as(modToken, `/users/${fan.auth.user.id}/suspend`, { reason: "harassment in comments" });
+    expect(done.status).toBe(200);
+    expect(await json(done)).toMatchObject({ username: "fan", suspended: true, suspension_reason: "harassment in comments" });
+    expect((await as(modToken, `/users/${owner.auth.user.id}/suspend`, { reason: "coup" })).status).toBe(403);
+    const roles = await as(modToken, `/users/${fan.auth.user.id}/role`, { role: "moderator" });
+    expect([roles.status, (await json(roles)).error]).toEqual([403, "owner_only"]);
+    const self = await as(modToken, `/users/${mira.auth.user.id}/revoke-sessions`, {});
+    expect(self.status).toBe(200); // signing oneself out everywhere is allowed
+    modToken = (await json(await login(mira))).auth.token;
+    expect((await as(modToken, `/users/${fan.auth.user.id}/unsuspend`, { reason: "appeal accepted" })).status).toBe(200);
+
+    const audit = await json(await as(ownerToken, "/audit?limit=3"));
+    expect(audit.entries.map((e: { actor: string; action: string }) => `${e.actor} ${e.action}`)).toEqual([
+      "@mira user.unsuspend",
+      "@mira user.revoke_sessions",
+      "@mira user.suspend",
+    ]);
+    const older = await json(await as(ownerToken, `/audit?limit=1&cursor=${audit.next_cursor}`));
+    expect(older.entries[0]).toMatchObject({ actor: "@founder", action: "user.role", reason: "trusted", details: { from: "member", to: "moderator" } });
+    expect((await as(ownerToken, "/audit?cursor=not-a-cursor")).status).toBe(400);
+  });
+
+  test("staff delete a member through the API; the answer says what went", async () => {
+    const gone = await registerUser(env, { username: "spammer" });
+    const res = await as(ownerToken, `/users/${gone.auth.user.id}/delete`, { reason: "spam account" });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ deleted: true, id: gone.auth.user.id, posts: 0, follows: 0, reactions: 0, plays: 0 });
+    expect((await as(ownerToken, `/users/${gone.auth.user.id}`)).status).toBe(404);
+  });
+});
+
+describe("deleting your own account", () => {
+  test("confirmed by the password; a wrong one changes nothing; the last owner cannot", async () => {
+    const me = await registerUser(env, { username: "quitter" });
+    const del = (password?: string, token = me.auth.token) =>
+      env.request("/api/v1/users/me/delete", { method: "POST", token, json: password === undefined ? {} : { password } });
+    const wrong = await del("not my password");
+    expect([wrong.status, (await json(wrong)).error]).toEqual([403, "wrong_password"]);
+    expect((await del()).status).toBe(403);
+    expect(await row(me.auth.user.id)).toBeDefined();
+    const ok = await del(me.input.password);
+    expect(ok.status).toBe(200);
+    expect(await json(ok)).toEqual({ deleted: true, posts: 0, follows: 0, reactions: 0, plays: 0 });
+    expect(await row(me.auth.user.id)).toBeUndefined();
+    expect((await env.request("/api/v1/users/me", { token: me.auth.token })).status).toBe(401);
+    // No staff action: nothing in the audit log names it.
+    expect(JSON.stringify(await env.deps.database.db.select().from(auditLog))).not.toContain(me.auth.user.id);
+    const ownerToken = (await json(await login(owner))).auth.token;
+    const last = await del(owner.input.password, ownerToken);
+    expect([last.status, (await json(last)).error]).toEqual([409, "last_owner"]);
+  });
+});
+
 describe("sidechain admin create-owner, as a real process", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "sc-owner-"));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
