@@ -17,13 +17,14 @@ import { freePort, waitFor } from "../support/net.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const EXAMPLE = join(ROOT, "deploy/nginx/sidechain.conf");
+const SNIPPET = join(ROOT, "deploy/nginx/sidechain-proxy.conf");
 const NGINX = Bun.which("nginx") ?? Bun.which("nginx", { PATH: "/usr/sbin:/usr/local/sbin" });
 const OPENSSL = Bun.which("openssl");
 const PROXY_ADDRESS = "127.0.0.3";
 
 /** Replaces `from` with `to` in `text`, failing when the example no longer contains `from` (the test would lie). */
 function swap(text: string, from: string, to: string): string {
-  if (!text.includes(from)) throw new Error(`deploy/nginx/sidechain.conf no longer contains ${JSON.stringify(from)}`);
+  if (!text.includes(from)) throw new Error(`deploy/nginx/ no longer contains ${JSON.stringify(from)}`);
   return text.split(from).join(to);
 }
 
@@ -75,8 +76,10 @@ async function startStack(name: string, env: Record<string, string>): Promise<St
   site = swap(site, "/etc/letsencrypt/live/loops.example.com/fullchain.pem", cert.crt);
   site = swap(site, "/etc/letsencrypt/live/loops.example.com/privkey.pem", cert.key);
   site = swap(site, "/var/www/html", join(dir, "www"));
-  site = swap(site, "    proxy_http_version 1.1;\n", `    proxy_http_version 1.1;\n    proxy_bind ${PROXY_ADDRESS};\n`);
+  site = swap(site, "/etc/nginx/snippets/sidechain-proxy.conf", join(dir, "sidechain-proxy.conf"));
   writeFileSync(join(dir, "sidechain.conf"), site);
+  const snippet = swap(await Bun.file(SNIPPET).text(), "\nproxy_http_version 1.1;\n", `\nproxy_http_version 1.1;\nproxy_bind ${PROXY_ADDRESS};\n`);
+  writeFileSync(join(dir, "sidechain-proxy.conf"), snippet);
   const errorLog = join(dir, "error.log");
   const temp = (kind: string) => `${kind}_temp_path ${join(dir, `${kind}_temp`)};`;
   writeFileSync(
