@@ -6,11 +6,13 @@ import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { listMail } from "./integrations/mailer.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
+import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
   sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
 ${RELAY_USAGE}
+${BACKUP_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void };
@@ -29,6 +31,7 @@ export async function runCli(args: string[], env: Record<string, string | undefi
   }
   if (command === "mail" && sub === "list") return mailList(rest, env, io);
   if (command === "relay") return relayCommand(args.slice(1), io);
+  if (command === "backup") return backupCommand(args.slice(1), env, io);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
 }
