@@ -7,12 +7,14 @@ import { applyMigrations } from "./db/migrate.ts";
 import { listMail } from "./integrations/mailer.ts";
 import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
+import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
   sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
 ${RELAY_USAGE}
 ${USER_USAGE}
+${BACKUP_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
@@ -53,6 +55,7 @@ export async function runCli(
       return 2;
     }
   }
+  if (command === "backup") return backupCommand(args.slice(1), env, io);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
 }

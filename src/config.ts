@@ -5,6 +5,7 @@ import { Value } from "@sinclair/typebox/value";
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeSync, accessSync, constants } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
+import { parseBackupSchedule } from "./backup/schedule-spec.ts";
 
 const LogLevel = T.Union([T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error")]);
 
@@ -126,6 +127,12 @@ export const EnvSchema = T.Object({
   PRESENCE_GRACE_MS: T.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   PRESENCE_LAST_ACTIVE_WRITE_MS: T.Integer({ minimum: 0, default: 60_000 }),
   PRESENCE_INSTANCE_TTL_MS: T.Integer({ minimum: 1000, default: 15_000 }),
+
+  // Backups (src/backup, README "Backups"): where `sidechain backup create` and the scheduled ones write (default
+  // DATA_DIR/backups), when the running server takes one (grammar in src/backup/schedule-spec.ts), how many it keeps.
+  BACKUP_DIR: T.Optional(T.String({ minLength: 1 })),
+  BACKUP_SCHEDULE: T.String({ default: "off" }),
+  BACKUP_KEEP: T.Integer({ minimum: 1, maximum: 1000, default: 7 }),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -167,6 +174,8 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
   if (v.LOOP_MIN_SECONDS >= v.LOOP_MAX_SECONDS) problems.push(`LOOP_MIN_SECONDS=${v.LOOP_MIN_SECONDS}: must be below LOOP_MAX_SECONDS`);
   if (Boolean(v.S3_ACCESS_KEY_ID) !== Boolean(v.S3_SECRET_ACCESS_KEY))
     problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
+  const schedule = parseBackupSchedule(v.BACKUP_SCHEDULE);
+  if (typeof schedule === "string") problems.push(`BACKUP_SCHEDULE=${JSON.stringify(v.BACKUP_SCHEDULE)}: ${schedule}`);
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return value as Env;
 }

@@ -39,6 +39,8 @@ import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
 import { MEDIA_GZIP_ENTRIES } from "./caches.ts";
 import { Lru } from "./lib/lru.ts";
+import { describeMarkers, liveMarkers, markInUse } from "./backup/in-use.ts";
+import { backupsScheduled, registerBackupJob, startBackupScheduler } from "./backup/schedule.ts";
 
 export type Running = {
   deps: Deps;
@@ -179,8 +181,21 @@ export type StartOverrides = Parameters<typeof buildDeps>[1] & { timers?: Timers
 
 export async function start(config: Config, overrides: StartOverrides = {}): Promise<Running> {
   const { timers, ...depOverrides } = overrides;
-  const deps = await buildDeps(config, depOverrides);
+  // DATA_DIR is marked in use while the server runs, so `sidechain backup restore` refuses it; a restore under way
+  // makes the start fail instead (src/backup/in-use.ts).
+  const restoring = liveMarkers(config.DATA_DIR).filter((m) => m.kind === "restore");
+  if (restoring.length) throw new Error(`a backup is being restored into DATA_DIR ${config.DATA_DIR}: ${describeMarkers(restoring)}`);
+  const unmark = markInUse(config.DATA_DIR, "server").release;
+  let deps: BuiltDeps;
+  try {
+    deps = await buildDeps(config, depOverrides);
+  } catch (err) {
+    unmark();
+    throw err;
+  }
   registerJobHandlers(deps);
+  // Scheduled backups (BACKUP_SCHEDULE): instances that have a schedule run the durable `backup` job of each slot.
+  if (backupsScheduled(config)) registerBackupJob(deps);
   // A process killed mid-job leaves its ffmpeg temp dir behind; none can be older than a job's timeout when live.
   const swept = await sweepStaleTempDirs(config.AUDIO_TMP_DIR, config.JOB_TIMEOUT_MS + config.FFMPEG_TIMEOUT_MS);
   if (swept) deps.log.info("removed stale audio temp dirs", { count: swept });
@@ -209,6 +224,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   let sweeping = sweepAbandoned();
   const sweepTimer = setInterval(() => (sweeping = sweepAbandoned()), config.JOB_LEASE_MS);
   sweepTimer.unref();
+  const backups = startBackupScheduler(deps);
   const app = createApp(deps);
   const hub = createHub(deps, { timers });
   await hub.start();
@@ -267,9 +283,11 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       await pruning;
       clearInterval(sweepTimer);
       await sweeping;
+      backups.stop();
       // Jobs still running are given back to the queue (another instance, or the next start, finishes them); then
       // the rest of what buildDeps built closes, in its order.
       await deps.close({ graceMs: config.SHUTDOWN_TIMEOUT_MS });
+      unmark();
       deps.log.info("stopped");
     })());
   return { deps, server, servers, hub, url, stop };

@@ -8,6 +8,7 @@ import { JOB_HANDLERS } from "../src/app.ts";
 import { USAGE } from "../src/cli.ts";
 import type { Deps } from "../src/deps.ts";
 import { SEND_MAIL } from "../src/integrations/mailer.ts";
+import { BACKUP_JOB } from "../src/backup/schedule.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const architecture = readFileSync(join(ROOT, "docs/architecture.md"), "utf8");
@@ -41,7 +42,7 @@ describe("docs/architecture.md, Where things start", () => {
   });
 
   test("it names every job type", () => {
-    for (const type of [...Object.keys(JOB_HANDLERS), SEND_MAIL]) expect(section).toContain(`\`${type}\``);
+    for (const type of [...Object.keys(JOB_HANDLERS), SEND_MAIL, BACKUP_JOB]) expect(section).toContain(`\`${type}\``);
   });
 
   test("it names every file that schedules repeating work", () => {
