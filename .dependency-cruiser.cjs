@@ -19,7 +19,7 @@ module.exports = {
         pathNot: "^src/integrations/stream[.]ts$",
       },
       to: {
-        path: "^src/(system|auth|users|posts|audio|social|realtime|web|media|relay|admin)/",
+        path: "^src/(system|auth|users|posts|audio|social|realtime|web|media|relay|admin|backup)/",
         pathNot: "^src/realtime/(bus|presence-store)[.]ts$",
       },
     },
