@@ -45,6 +45,8 @@ import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { adminRoutes } from "./admin/routes.ts";
+import { instanceRoutes } from "./system/instance-routes.ts";
+import { instanceRefresh } from "./web/instance.ts";
 import { browserSessionRenewal } from "./auth/browser-session.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
@@ -59,6 +61,7 @@ export function createApp(deps: Deps) {
       .use(errorHandler(deps.log))
       .use(observe({ log: deps.log }))
       .use(browserSessionRenewal())
+      .use(instanceRefresh(deps))
       .use(docs(VERSION))
       // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
@@ -102,6 +105,7 @@ export function createApp(deps: Deps) {
               .use(notificationRoutes(deps))
               .use(realtimeRoutes(deps))
               // running the community
+              .use(instanceRoutes(deps))
               .use(adminRoutes(deps)),
           ),
       )

@@ -27,6 +27,11 @@ export type Ranked = { id: string; userId: string; score: number };
 /** The candidates loaded at `at`, and the few rankings computed from them, by reference time t0 (social/feeds.ts). */
 export type TrendingSnapshot = { at: number; candidates: Candidate[]; rankings: Lru<number, Ranked[]> };
 
+/** Who may create an account (system/settings.ts). */
+export type RegistrationMode = "open" | "closed";
+/** The community's settings as the features read them (system/settings.ts). */
+export type Settings = { name: string; description: string; rules: string; contact: string; registration: RegistrationMode };
+
 /** Entries of Caches.mediaGzip: a peaks JSON gzips to ~4 KB, so a few MB at most. */
 export const MEDIA_GZIP_ENTRIES = 1024;
 
@@ -47,6 +52,14 @@ export type Caches = {
   pageGzip: Lru<string, Uint8Array<ArrayBuffer>>;
   /** Stored JSON and SVG objects gzipped, by key and etag (media/routes.ts): peaks and waveforms the pages fetch. */
   mediaGzip: Lru<string, Uint8Array<ArrayBuffer>>;
+  /**
+   * The community's settings as pages show them (name, description, rules, whether sign-up is open): one object per
+   * process, refreshed from the settings before every page request (web/instance.ts), so route files may hold it and
+   * read it while rendering.
+   */
+  instance: Settings;
+  /** The community's settings (system/settings.ts), while the database is unchanged. */
+  settings: ReadCache<Readonly<Settings>>;
   /** The current trending candidates (recomputed at most every TRENDING.cacheMs) and the load in flight. */
   trending: { current?: TrendingSnapshot; pending?: Promise<TrendingSnapshot> };
 };

@@ -38,6 +38,7 @@ import { FEED_CACHE_PAGES } from "./social/feeds.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
 import { MEDIA_GZIP_ENTRIES } from "./caches.ts";
+import { settingsDefaults } from "./system/settings.ts";
 import { Lru } from "./lib/lru.ts";
 import { describeMarkers, liveMarkers, markInUse } from "./backup/in-use.ts";
 import { backupsScheduled, registerBackupJob, startBackupScheduler } from "./backup/schedule.ts";
@@ -144,6 +145,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       pages: readCache(database, PAGE_CACHE_ENTRIES),
       pageGzip: new Lru(PAGE_CACHE_ENTRIES),
       mediaGzip: new Lru(MEDIA_GZIP_ENTRIES),
+      settings: readCache(database, 1),
+      instance: { ...settingsDefaults(config) },
       trending: {},
     },
     mailBudget: createMailBudget(limits, config),

@@ -12,7 +12,9 @@ import { ApiError } from "../http/errors.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeUsername, usernameProblem } from "../lib/text.ts";
 import { insertNewUser, newUserRow, type Role, roleOf, ROLES, type UserRow } from "../users/service.ts";
+import { instanceSettings } from "../system/settings.ts";
 import { CLI_ACTOR } from "./audit.ts";
+import { updateSettings } from "./settings.ts";
 import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
 
 export const USER_USAGE = `  sidechain user list [--role owner|moderator|member] [--suspended] [--query TEXT] [--limit N]
@@ -29,7 +31,10 @@ export const USER_USAGE = `  sidechain user list [--role owner|moderator|member]
   sidechain user delete USER --yes [--reason TEXT]
                                      delete USER with their loops, media, follows, reactions and plays
   sidechain admin create-owner --email EMAIL --username NAME
-                                     create the owner account (the password is read from standard input)`;
+                                     create the owner account (the password is read from standard input)
+  sidechain settings show            the community's settings
+  sidechain settings set KEY=VALUE ...
+                                     change settings: name, description, rules, contact, registration (open|closed)`;
 
 export type CliIo = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
 export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
@@ -66,7 +71,7 @@ const line = (u: UserRow) =>
 
 /** `sidechain user ...` and `sidechain admin ...`: the exit code (0 done, 1 refused, 2 usage). */
 export async function adminCli(
-  command: "user" | "admin",
+  command: "user" | "admin" | "settings",
   args: string[],
   env: Record<string, string | undefined>,
   io: CliIo,
@@ -76,6 +81,7 @@ export async function adminCli(
   const flags = parseFlags(rest);
   const usage = (problem: string) => (io.err(`sidechain ${command} ${sub ?? ""}: ${problem}\n\n${USER_USAGE}`), 2);
   if (typeof flags === "string") return usage(flags);
+  if (command === "settings") return settingsCli(args, env, io, tools);
   const known = command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete"] : ["create-owner"];
   if (!sub || !known.includes(sub)) return usage(`unknown subcommand "${sub ?? ""}"`);
   const target = flags.positional[0];
@@ -185,4 +191,39 @@ async function createOwner(deps: Deps, flags: Flags, io: CliIo, usage: (p: strin
   }
   io.out(`@${username} is the owner of this server. Sign in at ${deps.config.PUBLIC_URL}/signin.`);
   return 0;
+}
+
+/** `sidechain settings show|set KEY=VALUE...` (values with spaces or lines: quote them for the shell). */
+async function settingsCli(args: string[], env: Record<string, string | undefined>, io: CliIo, tools: CliTools): Promise<number> {
+  const [sub, ...pairs] = args;
+  const usage = (problem: string) => (io.err(`sidechain settings ${sub ?? ""}: ${problem}\n\n${USER_USAGE}`), 2);
+  if (sub !== "show" && sub !== "set") return usage(`unknown subcommand "${sub ?? ""}"`);
+  const patch: Record<string, string> = {};
+  if (sub === "set") {
+    if (!pairs.length) return usage("name at least one KEY=VALUE");
+    for (const pair of pairs) {
+      const at = pair.indexOf("=");
+      if (at < 1) return usage(`"${pair}" is not KEY=VALUE`);
+      patch[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+  } else if (pairs.length) return usage("show takes no arguments");
+  const deps = await tools.buildDeps(env);
+  try {
+    const now = sub === "set" ? await updateSettings(deps, CLI_ACTOR, patch) : await instanceSettings(deps);
+    for (const [k, v] of Object.entries(now)) io.out(`${k.padEnd(13)} ${v.includes("\n") ? `\n  ${v.split("\n").join("\n  ")}` : v}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ApiError) {
+      const fields = err.fields
+        ? Object.entries(err.fields)
+            .map(([k, v]) => `${k}: ${v}`)
+            .join("; ")
+        : "";
+      io.err(`sidechain settings ${sub}: ${err.message}${fields ? ` (${fields})` : ""}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await deps.close({ graceMs: 1000 });
+  }
 }

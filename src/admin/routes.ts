@@ -6,7 +6,9 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { isStaff, type Role, roleOf, type UserRow } from "../users/service.ts";
+import { instanceSettings, SettingsPatch, SettingsSchema } from "../system/settings.ts";
 import { type Actor, type AuditRow, actorOf, listAudit } from "./audit.ts";
+import { updateSettings } from "./settings.ts";
 import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -252,6 +254,25 @@ export const adminRoutes = (deps: Deps) =>
           ...staffErrors,
         },
         detail: { summary: "Delete an account with its loops, media, follows, reactions and plays (staff; not an owner)" },
+      },
+    )
+    .get("/settings", ({ auth }) => (staff(auth), instanceSettings(deps)), {
+      auth: true,
+      response: { 200: SettingsSchema, ...staffErrors },
+      detail: { summary: "The community's settings (staff)" },
+    })
+    .put(
+      "/settings",
+      async ({ auth, body }) => {
+        const actor = staff(auth);
+        return updateSettings(deps, actor, body);
+      },
+      {
+        auth: true,
+        parse: "json",
+        body: SettingsPatch,
+        response: { 200: SettingsSchema, ...staffErrors },
+        detail: { summary: "Change the community's settings: any of name, description, rules, contact, registration (owners)" },
       },
     )
     .get(

@@ -51,7 +51,7 @@ export async function listAccounts(deps: Pick<Deps, "database">, f: AccountFilte
 }
 
 /** The staff member acting, reloaded (null for the command line, which may do anything). */
-async function staffOf(deps: Pick<Deps, "database">, actor: Actor): Promise<UserRow | null> {
+export async function staffOf(deps: Pick<Deps, "database">, actor: Actor): Promise<UserRow | null> {
   if (actor.id === null) return null;
   const [row] = await deps.database.db.select().from(users).where(eq(users.id, actor.id)).limit(1);
   if (!row || roleOf(row) === "member" || row.suspendedAt !== null) throw errors.forbidden("staff_only", "Only the community's staff may do this");

@@ -12,6 +12,7 @@ import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { errors, type ApiError } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
+import { instanceSettings } from "../system/settings.ts";
 import { insertNewUser, newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth/providers.ts";
@@ -49,7 +50,9 @@ async function findIdentity(db: Db, provider: ProviderName, providerUserId: stri
 export async function signInWithProvider(deps: Deps, profile: ProviderProfile): Promise<SignInResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const { result, notice } = await deps.database.tx((tx) => resolveSignIn(deps, tx, profile));
+      // Whether a new account may be made (the community's sign-up mode governs Google/Discord sign-ups too).
+      const registration = (await instanceSettings(deps)).registration;
+      const { result, notice } = await deps.database.tx((tx) => resolveSignIn(deps, tx, profile, registration === "open"));
       if (result.ok && notice) await notifySecurityChange(deps, result.user, notice);
       return result;
     } catch (err) {
@@ -59,7 +62,7 @@ export async function signInWithProvider(deps: Deps, profile: ProviderProfile): 
   }
 }
 
-async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Promise<{ result: SignInResult; notice?: string }> {
+async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile, mayCreate: boolean): Promise<{ result: SignInResult; notice?: string }> {
   const now = deps.clock.now();
   const label = PROVIDER_LABEL[profile.provider];
 
@@ -122,8 +125,10 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile): Prom
     }
   }
 
-  // No account matches: a new one. It gets the email only when the provider verified it (L2), and then the email
-  // counts as verified. The username comes from the provider's name or the email, made unique.
+  // No account matches: a new one, when the community accepts sign-ups. It gets the email only when the provider
+  // verified it (L2), and then the email counts as verified. The username comes from the provider's name or the
+  // email, made unique.
+  if (!mayCreate) return { result: refuse(errors.forbidden("registration_closed", "This server does not accept new accounts")) };
   const username = await uniqueUsername(tx, profile);
   // The provider's name is someone else's text: cleaned of invisible and direction-changing characters, not refused.
   const fresh = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);

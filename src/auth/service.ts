@@ -5,6 +5,7 @@ import type { Db } from "../db/client.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
+import { instanceSettings } from "../system/settings.ts";
 import { insertNewUser, linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
@@ -60,7 +61,7 @@ export async function register(
   /** The session it starts: an API session, or the web app's browser session ({ tokenType: "browser" }). */
   session?: SessionOptions,
 ) {
-  if (!deps.config.REGISTRATION_OPEN) throw errors.forbidden("registration_closed", "This server does not accept new accounts");
+  if ((await instanceSettings(deps)).registration !== "open") throw errors.forbidden("registration_closed", "This server does not accept new accounts");
   const email = normalizeEmail(input.email);
   const username = normalizeUsername(input.username);
   const displayName = truncate(normalizeText(input.display_name ?? ""), 60);

@@ -10,6 +10,16 @@ export const meta = sqliteTable("meta", {
 });
 
 /**
+ * The community's settings, edited by its owner (src/system/settings.ts): one row per setting, its value as JSON.
+ * A setting without a row has its default from the environment (INSTANCE_NAME, ...).
+ */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value", { mode: "json" }).notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
  * The durable job queue (src/jobs/queue.ts). A job is claimed by setting a lease; a worker that dies lets its
  * lease expire and another instance picks the job up again. `dedupe_key` makes enqueueing idempotent.
  */

@@ -13,6 +13,7 @@ import type { Deps } from "../deps.ts";
 import type { JobInfo } from "../jobs/queue.ts";
 import { errorFields } from "../log.ts";
 import { newKey } from "../storage/index.ts";
+import { instanceSettings } from "../system/settings.ts";
 import { loopFacts, type PostRow } from "./models.ts";
 
 export const DRAW_CARDS = "draw-cards";
@@ -56,20 +57,25 @@ export async function queueMissingCards(deps: Deps): Promise<number> {
 type Author = { username: string; displayName: string };
 
 /** The card's content for a post: its title, producer, facts, the instance's name and the peaks. */
-function cardInput(deps: Pick<Deps, "config">, post: PostRow, author: Author, peaks: readonly number[]): CardInput {
+function cardInput(site: string, post: PostRow, author: Author, peaks: readonly number[]): CardInput {
   return {
     title: post.title,
     username: author.username,
     displayName: author.displayName,
     facts: loopFacts({ duration_bars: post.durationBars ?? 0, bpm: post.bpm ?? 0, key: post.key }),
-    site: deps.config.INSTANCE_NAME,
+    site,
     peaks,
   };
 }
 
 /** Draws a post's card and stores it under a new key, which it returns (the caller points the row at it). */
-export async function storeCard(deps: Pick<Deps, "config" | "storage">, post: PostRow, author: Author, peaks: readonly number[]): Promise<string> {
-  const bytes = await renderShareCard(cardInput(deps, post, author, peaks));
+export async function storeCard(
+  deps: Pick<Deps, "config" | "storage" | "database" | "caches">,
+  post: PostRow,
+  author: Author,
+  peaks: readonly number[],
+): Promise<string> {
+  const bytes = await renderShareCard(cardInput((await instanceSettings(deps)).name, post, author, peaks));
   const key = newKey(["loops", post.id], "png");
   await deps.storage.put(key, bytes, { contentType: "image/png" });
   return key;

@@ -19,7 +19,7 @@ import { htmlResponder, HIDDEN } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { LoopCard } from "./ui/loop.tsx";
-import { SiteFeedLink } from "./ui/share.tsx";
+import { SiteFeedLink, siteOf } from "./ui/share.tsx";
 
 export type Tab = "timeline" | "global" | "trending" | "discovery";
 const SIGNED_IN_TABS: readonly Tab[] = ["timeline", "global", "trending", "discovery"];
@@ -61,8 +61,8 @@ function FeedItems(p: { feed: FeedPage; tab: Tab; csrf?: string; signedIn: boole
 export const appRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
-  const feedLink = SiteFeedLink({ site: { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME } }) as string;
+  const instance = deps.caches.instance;
+  const feedLink = () => SiteFeedLink({ site: siteOf(deps) }) as string;
 
   const home = async (request: Request, query: { tab?: string; cursor?: string }) => {
     const auth = await readBrowserSession(deps, request);
@@ -104,7 +104,7 @@ export const appRoutes = (deps: Deps) => {
   };
   const renderHome = async (v: HomeView) =>
     await (
-      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/" csrf={v.csrf} head={feedLink}>
+      <Shell title={instance.name} instance={instance} viewer={v.viewer} path="/" csrf={v.csrf} head={feedLink()}>
         <section class="hero">
           <h1 safe>{instance.name}</h1>
           <p safe>{instance.description}</p>

@@ -26,7 +26,7 @@ import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
 import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.tsx";
-import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage } from "./ui/share.tsx";
+import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 
 const MORE_FROM = 6;
@@ -246,8 +246,8 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
 export const loopRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance: Instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
-  const site: Site = { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME };
+  const instance: Instance = deps.caches.instance;
+  const site: Site = siteOf(deps);
 
   const notFound = async (viewer: Viewer, path: string, what: string, cookies: (string | undefined)[] = []) =>
     withCookies(

@@ -77,7 +77,7 @@ function Group(p: { g: NotificationGroupT; names: Names; now: number }): JSX.Ele
 export const notificationPages = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const instance = deps.caches.instance;
 
   const page = async (request: Request, query: { cursor?: string }) => {
     const auth = await readBrowserSession(deps, request);

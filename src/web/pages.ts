@@ -51,7 +51,7 @@ function messageIn(
 
 export const webPages = (deps: Deps) => {
   const { config, clock } = deps;
-  const instance: Instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const instance: Instance = deps.caches.instance;
   const message = (title: string, text: string, opts?: Parameters<typeof messageIn>[3]) => messageIn(instance, title, text, opts);
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ipOf = (request: Request) => clientIp(request, trusted);
@@ -131,7 +131,7 @@ value="${esc(opts.login ?? "")}">
 
   /** "Create an account" (web/register.tsx), while the server accepts new accounts. */
   const registerLink = (next: string | null) =>
-    config.REGISTRATION_OPEN
+    deps.caches.instance.registration === "open"
       ? `<p class="alt">New here? <a href="${esc(next ? `/register?next=${encodeURIComponent(next)}` : "/register")}">Create an account</a></p>`
       : "";
 

@@ -2,7 +2,7 @@
 // Discord when configured, which create the account on first sign-in); its POST calls the API's registration
 // service (auth/service.ts: the same rules, the same verification mail, the "register" rate limit per IP), which
 // starts a browser session in the account's transaction, and lands on `next` or /. A refused registration shows
-// the form again with the reasons and what was typed, never the password. REGISTRATION_OPEN=false: a closed page.
+// the form again with the reasons and what was typed, never the password. Registration closed (the community's settings): a closed page.
 import { Elysia } from "elysia";
 import { adoptBrowserSession, readBrowserSession } from "../auth/browser-session.ts";
 import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth/providers.ts";
@@ -79,7 +79,7 @@ function Field(p: FieldProps): JSX.Element {
 export const registerRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const instance = deps.caches.instance;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const providers = () => PROVIDERS.filter((name) => getProvider(config, name));
 
@@ -173,7 +173,7 @@ export const registerRoutes = (deps: Deps) => {
     .get(
       "/register",
       async ({ request, query }) => {
-        if (!config.REGISTRATION_OPEN) return closed();
+        if (instance.registration !== "open") return closed();
         const next = safeRedirectPath(query.next);
         if (await readBrowserSession(deps, request)) return seeOther(next ?? "/");
         const csrf = csrfFor(request, config.PUBLIC_URL);
@@ -184,7 +184,7 @@ export const registerRoutes = (deps: Deps) => {
     .post(
       "/register",
       async ({ request, body }) => {
-        if (!config.REGISTRATION_OPEN) return closed();
+        if (instance.registration !== "open") return closed();
         const f = asForm(body);
         const next = safeRedirectPath(f.next);
         const entered = { email: str(f.email, 254), username: str(f.username, 30), display_name: str(f.display_name, 60) };

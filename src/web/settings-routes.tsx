@@ -69,7 +69,7 @@ function deviceName(userAgent: string): string {
 export const settingsRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const instance = deps.caches.instance;
 
   const page = async (request: Request, query: { saved?: string; error?: string }) => {
     const ctx = await pageContext(deps, request);

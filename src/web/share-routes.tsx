@@ -19,7 +19,7 @@ import { SCRIPT, STYLESHEET } from "./assets.ts";
 import { htmlResponder } from "./html.ts";
 import { displayName, Player } from "./ui/loop.tsx";
 import { NotFoundPage } from "./ui/not-found.tsx";
-import { EMBED_SIZE, embedUrl, loopDescription, loopTitle, loopUrl, profileUrl, type ShareImage, type Site, shareImage } from "./ui/share.tsx";
+import { EMBED_SIZE, embedUrl, loopDescription, loopTitle, loopUrl, profileUrl, type ShareImage, type Site, shareImage, siteOf } from "./ui/share.tsx";
 
 const RSS_ITEMS = 50;
 const RSS_TYPE = "application/rss+xml; charset=utf-8";
@@ -71,8 +71,8 @@ type Channel = { title: string; link: string; self: string; description: string 
 export const shareRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const site: Site = { publicUrl: config.PUBLIC_URL, name: config.INSTANCE_NAME };
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const site: Site = siteOf(deps);
+  const instance = deps.caches.instance;
   const mediaBase = `${config.PUBLIC_URL}/media/`;
 
   /** The MP3's size for the enclosure when it is on this server's disk (a stat); 0 otherwise (RSS allows it). */

@@ -44,7 +44,7 @@ type Status = Awaited<ReturnType<typeof getUploadStatus>>;
 export const uploadRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
-  const instance = { name: config.INSTANCE_NAME, description: config.INSTANCE_DESCRIPTION };
+  const instance = deps.caches.instance;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
 
   const shell = (ctx: PageContext, title: string, body: JSX.Element, head = "") =>

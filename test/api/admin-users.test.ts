@@ -8,11 +8,9 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
-import { runCli } from "../../src/cli.ts";
-import { loadConfig } from "../../src/config.ts";
 import { auditLog, follows, plays, posts, reactions, sessions, users } from "../../src/db/schema.ts";
-import { buildDeps } from "../../src/index.ts";
 import { json, registerUser } from "../support/auth.ts";
+import { sidechain } from "../support/cli.ts";
 import { Browser } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertFollow, insertReadyPost } from "../support/ready-posts.ts";
@@ -23,15 +21,7 @@ let owner: Awaited<ReturnType<typeof registerUser>>;
 let mira: Awaited<ReturnType<typeof registerUser>>;
 let fan: Awaited<ReturnType<typeof registerUser>>;
 
-/** `sidechain <args>` in process, on the running server's DATA_DIR (a second set of deps, like a second process). */
-async function cli(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) };
-  const tools = { buildDeps: (e: Record<string, string | undefined>) => buildDeps(loadConfig({ ...e, LOG_LEVEL: "error" })) };
-  const code = await runCli(args, { DATA_DIR: env.deps.config.DATA_DIR }, io, tools);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = (...args: string[]) => sidechain({ DATA_DIR: env.deps.config.DATA_DIR }, ...args);
 const row = async (id: string) => (await env.deps.database.db.select().from(users).where(eq(users.id, id)))[0];
 const login = (who: typeof fan) => env.request("/api/v1/auth/login", { method: "POST", json: { email: who.input.email, password: who.input.password } });
 

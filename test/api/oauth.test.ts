@@ -681,3 +681,25 @@ describe("provider sign-ups and the text rules", () => {
     expect(ok.user).toMatchObject({ username: "night_beats", display_name: "Night Beats 👩‍💻" });
   });
 });
+
+describe("roles and the community's sign-up mode (docs/security.md, Roles and staff actions)", () => {
+  test("the first account, made with Google, is the owner; the next Discord one is a member", async () => {
+    env = await fresh();
+    const first = await signedIn("google", googleUser("g-owner", "owner@example.com"));
+    expect(first.user.role).toBe("owner");
+    const second = await signedIn("discord", discordUser("d-member", "member@example.com"));
+    expect(second.user.role).toBe("member");
+  });
+
+  test("with sign-ups closed, Google makes no new account (the page says why) but known accounts still sign in", async () => {
+    env = await fresh();
+    const known = await signedIn("google", googleUser("g-known", "known@example.com"));
+    const owner = await env.request("/api/v1/admin/settings", { method: "PUT", token: known.token, json: { registration: "closed" } });
+    expect(owner.status).toBe(200);
+    const refused = await webSignIn("google", googleUser("g-new", "new@example.com"));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.page).toContain("This server does not accept new accounts");
+    expect((await env.deps.database.db.select().from(users).where(eq(users.email, "new@example.com"))).length).toBe(0);
+    expect((await webSignIn("google", googleUser("g-known", "known@example.com"))).ok).toBe(true);
+  });
+});

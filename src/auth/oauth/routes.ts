@@ -67,10 +67,7 @@ type Flow = FlowIntent & {
 type LinkTicket = { p: ProviderName; u: string; ss: string; j: string };
 
 export const oauthRoutes = (deps: Deps) => {
-  const { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } = oauthPages({
-    name: deps.config.INSTANCE_NAME,
-    description: deps.config.INSTANCE_DESCRIPTION,
-  });
+  const { linkedPage, oauthErrorPage, pluginCancelledPage, pluginConfirmPage, pluginDonePage } = oauthPages(deps.caches.instance);
   const { config, clock } = deps;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
   const ip = (request: Request) => clientIp(request, trusted);

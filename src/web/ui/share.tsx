@@ -10,7 +10,17 @@ import type { PublicUserT } from "../../users/models.ts";
 import { displayName } from "./loop.tsx";
 
 /** What a share block needs to know about the server. */
-export type Site = { publicUrl: string; name: string };
+export type Site = { readonly publicUrl: string; readonly name: string };
+
+/** The server's Site, its name read from the live settings object when a page renders (web/instance.ts). */
+export function siteOf(deps: { config: { PUBLIC_URL: string }; caches: { instance: { name: string } } }): Site {
+  return {
+    publicUrl: deps.config.PUBLIC_URL,
+    get name() {
+      return deps.caches.instance.name;
+    },
+  };
+}
 
 /** The size the embed player asks for (twitter:player, oEmbed). */
 export const EMBED_SIZE = { width: 480, height: 120 } as const;
