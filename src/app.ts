@@ -55,11 +55,14 @@ import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
 
+/** The API's upload route, whose refusals the metrics count by code (the web app's /upload counts its own). */
+const UPLOAD_ROUTES = new Set(["/api/v1/audio/upload"]);
+
 export function createApp(deps: Deps) {
   return (
     new Elysia()
-      .use(errorHandler(deps.log))
-      .use(observe({ log: deps.log }))
+      .use(errorHandler(deps.log, { answered: (error, route) => UPLOAD_ROUTES.has(route) && deps.metrics.uploadRefused(error.code) }))
+      .use(observe({ log: deps.log, metrics: deps.metrics }))
       .use(browserSessionRenewal())
       .use(instanceRefresh(deps))
       .use(docs(VERSION))

@@ -133,6 +133,11 @@ export const EnvSchema = T.Object({
   BACKUP_DIR: T.Optional(T.String({ minLength: 1 })),
   BACKUP_SCHEDULE: T.String({ default: "off" }),
   BACKUP_KEEP: T.Integer({ minimum: 1, maximum: 1000, default: 7 }),
+  // Metrics (src/metrics): GET /metrics in Prometheus text format, off unless one of these is set (README "Metrics").
+  // METRICS_LISTEN: a second listener (host:port) answering only /metrics; METRICS_TOKEN: the bearer token /metrics
+  // asks for (on the main port when METRICS_LISTEN is not set, on that listener when it is).
+  METRICS_LISTEN: T.Optional(T.String({ pattern: "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$" })),
+  METRICS_TOKEN: T.Optional(T.String({ minLength: 32, maxLength: 256, pattern: "^[\\x21-\\x7e]+$" })),
 });
 type Env = Static<typeof EnvSchema>;
 
@@ -176,8 +181,34 @@ export function parseEnv(env: Record<string, string | undefined> = process.env):
     problems.push(`S3_SECRET_ACCESS_KEY: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together`);
   const schedule = parseBackupSchedule(v.BACKUP_SCHEDULE);
   if (typeof schedule === "string") problems.push(`BACKUP_SCHEDULE=${JSON.stringify(v.BACKUP_SCHEDULE)}: ${schedule}`);
+  problems.push(...metricsProblems(v));
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return value as Env;
+}
+
+/** Where METRICS_LISTEN listens: its host (brackets of an IPv6 address removed) and port. */
+export function metricsListen(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(":");
+  return { host: value.slice(0, at).replace(/^\[(.*)\]$/, "$1"), port: Number(value.slice(at + 1)) };
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1)$/i;
+
+/**
+ * The combinations of the metrics variables that cannot work or would expose the endpoint: a listener on the main
+ * port, a port out of range, or a listener beyond this machine without a token.
+ */
+function metricsProblems(v: Env): string[] {
+  if (!v.METRICS_LISTEN) return [];
+  const { host, port } = metricsListen(v.METRICS_LISTEN);
+  const given = `METRICS_LISTEN=${JSON.stringify(v.METRICS_LISTEN)}`;
+  if (port < 1 || port > 65535) return [`${given}: the port must be 1 to 65535`];
+  if (port === v.PORT)
+    return [
+      `${given}: the metrics listener needs a port of its own (PORT is ${v.PORT}); leave METRICS_LISTEN unset to serve /metrics on PORT behind METRICS_TOKEN`,
+    ];
+  if (!LOOPBACK.test(host) && !v.METRICS_TOKEN) return [`${given}: listens beyond this machine, so set METRICS_TOKEN too (or listen on 127.0.0.1)`];
+  return [];
 }
 
 /**

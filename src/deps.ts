@@ -14,6 +14,7 @@ import type { RouteLimits } from "./http/route-limits.ts";
 import type { PasswordHasher } from "./auth/passwords.ts";
 import type { Clock, Logger } from "./lib/types.ts";
 import type { Caches } from "./caches.ts";
+import type { Metrics } from "./metrics/types.ts";
 
 export type { Clock, Logger, LogFields } from "./lib/types.ts";
 export type { Caches } from "./caches.ts";
@@ -60,6 +61,11 @@ export interface Deps {
    * per running app: the API and the browser pages spend the same counters.
    */
   routeLimits: RouteLimits;
+  /**
+   * What the process records for GET /metrics (src/metrics): requests, job attempts, ffmpeg runs, refused uploads,
+   * WebSocket connections. NO_METRICS (every call a no-op) unless METRICS_TOKEN or METRICS_LISTEN is set.
+   */
+  metrics: Metrics;
   /** argon2id hashing behind PASSWORD_HASH_CONCURRENCY: one per running app, so every door shares the bound. */
   hasher: PasswordHasher;
 }

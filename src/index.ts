@@ -3,7 +3,7 @@ import { sql } from "drizzle-orm";
 import { unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createApp, JOB_HANDLERS, VERSION } from "./app.ts";
-import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { ConfigError, loadConfig, metricsListen, type Config } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { meta } from "./db/schema.ts";
@@ -42,6 +42,9 @@ import { settingsDefaults } from "./system/settings.ts";
 import { Lru } from "./lib/lru.ts";
 import { describeMarkers, liveMarkers, markInUse } from "./backup/in-use.ts";
 import { backupsScheduled, registerBackupJob, startBackupScheduler } from "./backup/schedule.ts";
+import { NO_METRICS, type Metrics } from "./metrics/types.ts";
+import { createMetrics } from "./metrics/registry.ts";
+import { serveMetrics } from "./metrics/endpoint.ts";
 
 export type Running = {
   deps: Deps;
@@ -50,6 +53,8 @@ export type Running = {
   servers: ReturnType<typeof Bun.serve>[];
   /** WebSocket connections and presence of this instance (GET /api/v1/ws). */
   hub: Hub;
+  /** The listener of METRICS_LISTEN (GET /metrics only), when set. */
+  metricsServer?: ReturnType<typeof Bun.serve>;
   url: string;
   /** Graceful stop: refuse new connections, let in-flight requests finish (bounded), close the database. */
   stop(): Promise<void>;
@@ -73,9 +78,36 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const applied = await applyMigrations(database);
   if (applied) log.info("migrations applied", { count: applied });
   const now = clock.now();
+  // Everything the features keep between requests, each part bounded (src/caches.ts); the read caches hold values
+  // only while the database is unchanged (src/db/read-cache.ts), and nothing on libSQL.
+  const caches: Deps["caches"] = {
+    userById: prepareUserById(database),
+    sessionWithUser: prepareSessionWithUser(database),
+    sessions: readCache(database, SESSION_CACHE_ENTRIES),
+    feedPages: readCache(database, FEED_CACHE_PAGES),
+    viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
+    pages: readCache(database, PAGE_CACHE_ENTRIES),
+    pageGzip: new Lru(PAGE_CACHE_ENTRIES),
+    mediaGzip: new Lru(MEDIA_GZIP_ENTRIES),
+    settings: readCache(database, 1),
+    instance: { ...settingsDefaults(config) },
+    trending: {},
+  };
+  // GET /metrics (README "Metrics"): recorded only when it is served, so a server without it pays nothing.
+  const metrics: Metrics =
+    config.METRICS_TOKEN || config.METRICS_LISTEN
+      ? createMetrics({
+          config,
+          database,
+          clock,
+          log,
+          readCaches: { sessions: caches.sessions, feed_pages: caches.feedPages, viewer_states: caches.viewerStates, pages: caches.pages },
+          version: VERSION,
+        })
+      : NO_METRICS;
   await database.db.insert(meta).values({ key: "installation_id", value: Bun.randomUUIDv7(), updatedAt: now }).onConflictDoNothing();
   const jobs = createJobQueue(
-    { database, clock, log },
+    { database, clock, log, metrics },
     {
       concurrency: config.JOB_CONCURRENCY,
       leaseMs: config.JOB_LEASE_MS,
@@ -121,6 +153,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       concurrency: config.FFMPEG_CONCURRENCY,
       timeoutMs: config.FFMPEG_TIMEOUT_MS,
       tempDir: config.AUDIO_TMP_DIR,
+      onRun: metrics.ffmpegRun,
     }),
     audio: resolveAudioOptions({
       targetLufs: config.TARGET_LUFS,
@@ -134,21 +167,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       waveformPeaks: config.WAVEFORM_PEAKS,
     }),
     mediaUrl: (key) => `${mediaBase}/${key}`,
-    // Everything the features keep between requests, each part bounded (src/caches.ts); the read caches hold values
-    // only while the database is unchanged (src/db/read-cache.ts), and nothing on libSQL.
-    caches: {
-      userById: prepareUserById(database),
-      sessionWithUser: prepareSessionWithUser(database),
-      sessions: readCache(database, SESSION_CACHE_ENTRIES),
-      feedPages: readCache(database, FEED_CACHE_PAGES),
-      viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
-      pages: readCache(database, PAGE_CACHE_ENTRIES),
-      pageGzip: new Lru(PAGE_CACHE_ENTRIES),
-      mediaGzip: new Lru(MEDIA_GZIP_ENTRIES),
-      settings: readCache(database, 1),
-      instance: { ...settingsDefaults(config) },
-      trending: {},
-    },
+    caches,
+    metrics,
     mailBudget: createMailBudget(limits, config),
     readiness: {
       database: () => database.ping(),
@@ -265,6 +285,31 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       deps.log.warn("cannot listen on an address of HOST; serving the others", { host: config.HOST, address, ...errorFields(err) });
     }
   }
+  // METRICS_LISTEN: /metrics on a listener of its own (only that path), behind METRICS_TOKEN when it is set.
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined;
+  if (config.METRICS_LISTEN) {
+    const { host, port } = metricsListen(config.METRICS_LISTEN);
+    try {
+      metricsServer = serveMetrics({
+        hostname: host,
+        port,
+        metrics: deps.metrics,
+        token: config.METRICS_TOKEN,
+        onError: (err) => deps.log.error("metrics scrape failed", errorFields(err, { stack: true })),
+      });
+    } catch (err) {
+      // Taken or refused: nothing of this start may stay running.
+      for (const s of servers) s.stop(true);
+      await hub.close();
+      await queueing;
+      clearInterval(pruneTimer);
+      clearInterval(sweepTimer);
+      await Promise.all([pruning, sweeping]);
+      await deps.close({ graceMs: 0 });
+      throw err;
+    }
+    deps.log.info("metrics listening", { url: `http://${host.includes(":") ? `[${host}]` : host}:${metricsServer.port}/metrics` });
+  }
   const url = `http://${config.HOST.includes(":") ? `[${config.HOST}]` : config.HOST}:${server.port}`;
   const [row] = await deps.database.db.select().from(meta).where(sql`${meta.key} = 'installation_id'`);
   deps.log.info("listening", { url, public_url: config.PUBLIC_URL, version: VERSION, database: deps.database.kind, installation_id: row?.value });
@@ -275,6 +320,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       deps.log.info("stopping", { timeout_ms: config.SHUTDOWN_TIMEOUT_MS });
       // WebSockets first (1001 server_shutdown): clients reconnect to another instance or to the next start.
       await hub.close();
+      metricsServer?.stop(true);
       const graceful = Promise.all(servers.map((s) => s.stop(false)));
       const timedOut = await Promise.race([graceful.then(() => false), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => true)]);
       if (timedOut) {
@@ -293,7 +339,7 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
       unmark();
       deps.log.info("stopped");
     })());
-  return { deps, server, servers, hub, url, stop };
+  return { deps, server, servers, hub, url, metricsServer, stop };
 }
 
 /** The addresses HOST names: "localhost" is both loopbacks (IPv4 and IPv6), anything else is itself. */
@@ -326,7 +372,9 @@ async function main() {
     running = await start(config);
   } catch (err) {
     const reason =
-      (err as NodeJS.ErrnoException).code === "EADDRINUSE" ? `port ${config.PORT} on ${config.HOST} is already in use (set PORT)` : errorMessage(err);
+      (err as NodeJS.ErrnoException).code === "EADDRINUSE"
+        ? `an address is already in use: PORT ${config.PORT} on ${config.HOST}${config.METRICS_LISTEN ? ` or METRICS_LISTEN ${config.METRICS_LISTEN}` : ""}`
+        : errorMessage(err);
     console.error(`sidechain: cannot start: ${reason}`);
     process.exit(1);
   }

@@ -9,7 +9,7 @@ import { ne, sql } from "drizzle-orm";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { load, machine, peakRss, startSidechain, type Load } from "./lib.ts";
+import { load, machine, peakRss, signIn, startSidechain, type Load } from "./lib.ts";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
 import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
@@ -52,14 +52,7 @@ console.log(
 
 const server = await startSidechain({ DATA_DIR: dataDir });
 try {
-  const login = await fetch(`${server.url}/api/v1/auth/login`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: seeded.benchUser.email, password }),
-  });
-  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
-  const token = ((await login.json()) as { auth: { token: string } }).auth.token;
-  const auth = { authorization: `Bearer ${token}` };
+  const auth = await signIn(server.url, seeded.benchUser.email, password);
 
   const paths: { name: string; path: string; headers?: Record<string, string> }[] = [
     { name: "/health", path: "/health" },

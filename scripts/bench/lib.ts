@@ -66,6 +66,17 @@ export function startSidechain(env: Record<string, string> = {}) {
   return startProcess([process.execPath, "src/index.ts"], { DATA_DIR: dataDir, ...env }, "/readyz");
 }
 
+/** Signs in through the API (POST /api/v1/auth/login) and returns the Authorization header of the session. */
+export async function signIn(url: string, email: string, password: string): Promise<{ authorization: string }> {
+  const login = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+  return { authorization: `Bearer ${((await login.json()) as { auth: { token: string } }).auth.token}` };
+}
+
 export function machine(): string {
   return `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, Bun ${Bun.version}`;
 }

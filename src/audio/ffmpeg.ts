@@ -13,6 +13,9 @@ import { dirname, join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createLimiter } from "../lib/limit.ts";
 import { PROTOCOL_WHITELIST } from "./guards.ts";
+import type { FfmpegStage } from "../metrics/types.ts";
+
+export type { FfmpegStage } from "../metrics/types.ts";
 
 export type Tool = "ffmpeg" | "ffprobe";
 
@@ -31,9 +34,16 @@ export interface RunnerOptions {
   timeoutMs?: number;
   /** Parent of the private temp directories, default the OS temp dir. */
   tempDir?: string;
+  /**
+   * Told of every process that started, once it ended (exited, killed at the timeout or aborted) with its stage and
+   * wall-clock time: deps.metrics.ffmpegRun (src/index.ts). Not called for a run that never got a process.
+   */
+  onRun?: (tool: Tool, stage: FfmpegStage, seconds: number, ok: boolean) => void;
 }
 
 export interface RunOptions {
+  /** Which step of the pipeline this run is, for the metrics (default "other"). */
+  stage?: FfmpegStage;
   /** Overrides the runner's timeout for this run. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -193,9 +203,11 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
         // Reading failed (output over its bound, or the consumer threw): the process must not outlive us.
         proc.kill("SIGKILL");
         await proc.exited;
+        options.onRun?.(tool, o.stage ?? "other", (performance.now() - started) / 1000, false);
         throw err;
       }
       const elapsedMs = performance.now() - started;
+      options.onRun?.(tool, o.stage ?? "other", elapsedMs / 1000, exitCode === 0 && !proc.signalCode);
       if (proc.signalCode) {
         if (o.signal?.aborted) throw abortedError();
         // Bun kills with SIGKILL at the timeout; anything else killing it early is reported as a failure.

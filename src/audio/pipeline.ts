@@ -193,8 +193,8 @@ export async function processAudio(
       const oggGain = (encodeGain ?? 0) + trim;
       await step("encode", () =>
         Promise.all([
-          mp3 ? null : encode(runner, encodeArgs({ pcm: encodeFrom, mp3: mp3Path }, channels, encodeGain, opts), signal),
-          ogg ? null : encode(runner, oggEncodeArgs({ pcm: encodeFrom, ogg: oggPath }, channels, oggGain === 0 ? null : oggGain, opts), signal),
+          mp3 ? null : encode(runner, "encode_mp3", encodeArgs({ pcm: encodeFrom, mp3: mp3Path }, channels, encodeGain, opts), signal),
+          ogg ? null : encode(runner, "encode_ogg", oggEncodeArgs({ pcm: encodeFrom, ogg: oggPath }, channels, oggGain === 0 ? null : oggGain, opts), signal),
         ]),
       );
       const acc: PeakAccumulator | null = mp3 ? null : new PeakAccumulator(analysed.frames, channels, opts.waveformPeaks);
@@ -365,7 +365,7 @@ interface Analysed {
 }
 
 async function analyse(runner: FfmpegRunner, probe: ProbeResult, input: string, pcm: string, opts: AudioOptions, signal?: AbortSignal): Promise<Analysed> {
-  const r = await runner.run("ffmpeg", analyseArgs(probe, { input, pcm }, opts), { signal });
+  const r = await runner.run("ffmpeg", analyseArgs(probe, { input, pcm }, opts), { signal, stage: "analyse" });
   const loudness = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
   const label = probe.format.toUpperCase();
   if (!loudness) throw new AudioError("corrupt_audio", `The ${label} audio could not be decoded`, `analyse exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
@@ -444,7 +444,7 @@ async function searchLimiter(
     const runs = await Promise.all(
       gains.map(async (gainDb) => {
         const path = join(dir, `limited-${crypto.randomUUID()}.f32`);
-        const r = await runner.run("ffmpeg", limitArgs({ pcm, out: path }, channels, { gainDb, limitDb: search.limitDb }, opts), { signal });
+        const r = await runner.run("ffmpeg", limitArgs({ pcm, out: path }, channels, { gainDb, limitDb: search.limitDb }, opts), { signal, stage: "limit" });
         const out = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
         if (!out) throw new AudioError("processing_failed", "Audio processing failed", `limit exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
         return { gainDb, out, path };
@@ -460,13 +460,13 @@ async function searchLimiter(
   return chosen(best);
 }
 
-async function encode(runner: FfmpegRunner, args: string[], signal?: AbortSignal): Promise<void> {
-  const r = await runner.run("ffmpeg", args, { signal });
+async function encode(runner: FfmpegRunner, stage: "encode_mp3" | "encode_ogg", args: string[], signal?: AbortSignal): Promise<void> {
+  const r = await runner.run("ffmpeg", args, { signal, stage });
   if (r.exitCode !== 0) throw new AudioError("processing_failed", "Audio processing failed", `encode exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
 }
 
 async function verify(runner: FfmpegRunner, mp3: string, channels: 1 | 2, peaks: PeakAccumulator, opts: AudioOptions, signal?: AbortSignal): Promise<Loudness> {
-  const r = await runner.run("ffmpeg", verifyArgs(mp3, channels, opts), { signal, onStdout: (c) => peaks.push(c) });
+  const r = await runner.run("ffmpeg", verifyArgs(mp3, channels, opts), { signal, stage: "verify_mp3", onStdout: (c) => peaks.push(c) });
   const measured = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
   if (!measured) throw new AudioError("processing_failed", "Audio processing failed", `verify exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
   return measured;
@@ -476,7 +476,7 @@ async function verify(runner: FfmpegRunner, mp3: string, channels: 1 | 2, peaks:
 async function verifyOgg(runner: FfmpegRunner, ogg: string, channels: 1 | 2, opts: AudioOptions, signal?: AbortSignal): Promise<Loudness> {
   const info = inspectOggVorbis(new Uint8Array(await Bun.file(ogg).arrayBuffer()));
   if (!info) throw new AudioError("processing_failed", "Audio processing failed", "the encoder wrote no valid Ogg Vorbis stream");
-  const r = await runner.run("ffmpeg", oggVerifyArgs(ogg, info.samples, channels, opts), { signal });
+  const r = await runner.run("ffmpeg", oggVerifyArgs(ogg, info.samples, channels, opts), { signal, stage: "verify_ogg" });
   const measured = r.exitCode === 0 ? parseEbur128Summary(r.stderr) : null;
   if (!measured) throw new AudioError("processing_failed", "Audio processing failed", `verify ogg exit ${r.exitCode}: ${r.stderr.slice(-2000)}`);
   return measured;

@@ -88,7 +88,7 @@ export function parseProbe(output: unknown, format: AudioFormat, limits: ProbeLi
 
 /** Runs ffprobe on `path` with the sniffed demuxer forced. */
 export async function probeAudio(runner: FfmpegRunner, path: string, format: AudioFormat, limits: ProbeLimits, signal?: AbortSignal): Promise<ProbeResult> {
-  const r = await runner.run("ffprobe", probeArgs(path, format), { signal });
+  const r = await runner.run("ffprobe", probeArgs(path, format), { signal, stage: "probe" });
   let json: unknown;
   try {
     json = r.exitCode === 0 ? JSON.parse(new TextDecoder().decode(r.stdout)) : undefined;

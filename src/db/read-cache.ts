@@ -32,6 +32,11 @@ async function databaseVersion(database: Database): Promise<string> {
 export type ReadCache<T> = {
   /** The value stored under `key` if the database is unchanged since it was read; otherwise reads and keeps it. */
   get(key: string, read: () => Promise<T>): Promise<T>;
+  /**
+   * Lookups since the start: a hit was answered without a read of its own (a kept value, or a read another request
+   * had under way), a miss read the database. Plain counters, read by the metrics at scrape time (src/metrics).
+   */
+  readonly stats: { hits: number; misses: number };
 };
 
 /**
@@ -39,11 +44,13 @@ export type ReadCache<T> = {
  * at the composition root (deps.caches, src/caches.ts).
  */
 export function readCache<T>(database: Database, maxEntries: number): ReadCache<T> {
-  if (database.kind !== "sqlite") return { get: (_key, read) => read() };
+  const stats = { hits: 0, misses: 0 };
+  if (database.kind !== "sqlite") return { get: (_key, read) => (stats.misses++, read()), stats };
   let version = "";
   const entries = new Lru<string, T>(maxEntries);
   const reading = new Map<string, Promise<T>>();
   return {
+    stats,
     async get(key, read) {
       const now = await databaseVersion(database);
       if (version !== now) {
@@ -51,11 +58,21 @@ export function readCache<T>(database: Database, maxEntries: number): ReadCache<
         reading.clear();
         version = now;
       }
-      if (entries.has(key)) return entries.get(key) as T; // and it is now the most recently used
-      if (inTransaction(database)) return read(); // it may roll back: neither kept nor shared
+      if (entries.has(key)) {
+        stats.hits++;
+        return entries.get(key) as T; // and it is now the most recently used
+      }
+      if (inTransaction(database)) {
+        stats.misses++;
+        return read(); // it may roll back: neither kept nor shared
+      }
       // Requests that miss together wait for one read (right after a write, every reader misses at once).
       const pending = reading.get(key);
-      if (pending) return pending;
+      if (pending) {
+        stats.hits++;
+        return pending;
+      }
+      stats.misses++;
       const mine = read();
       reading.set(key, mine);
       try {

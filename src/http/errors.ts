@@ -63,6 +63,25 @@ export const ErrorSchema = t.Object(
 
 const INTERNAL_MESSAGE = "Something went wrong on the server; the error has been logged";
 
+/** The ApiError an error of a handler answers with, or undefined for an unexpected one (a 500). */
+function toApiError(code: unknown, error: unknown, request: Request, path: string): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  // Errors thrown by our body parser (413, invalid JSON) arrive wrapped in Elysia's ParseError.
+  const cause = (error as { cause?: unknown })?.cause;
+  if (cause instanceof ApiError) return cause;
+  switch (code) {
+    case "VALIDATION":
+      return errors.validation(validationFields(error), "Some fields are invalid");
+    case "PARSE":
+      return errors.badRequest("invalid_body", "The request body could not be parsed");
+    case "NOT_FOUND":
+      return errors.notFound("not_found", `No route for ${request.method} ${path}`);
+    case "INVALID_COOKIE_SIGNATURE":
+      return errors.badRequest("invalid_cookie", "A cookie was tampered with");
+  }
+  return undefined;
+}
+
 /** The offending fields of a schema validation (Elysia's, or TypeBox's errors as `all`): the schema's own `error`
  * message where it has one, else TypeBox's. */
 export function validationFields(error: unknown): Record<string, string> {
@@ -76,22 +95,16 @@ export function validationFields(error: unknown): Record<string, string> {
   return fields;
 }
 
-/** Global error mapping; registered first on the root app so it covers every route. */
-export const errorHandler = (log: Logger) =>
-  new Elysia({ name: "errors" }).error({ ApiError }).onError({ as: "global" }, ({ code, error, request, path, set }) => {
-    if (error instanceof ApiError) return error.apply(set);
-    // Errors thrown by our body parser (413, invalid JSON) arrive wrapped in Elysia's ParseError.
-    const cause = (error as { cause?: unknown })?.cause;
-    if (cause instanceof ApiError) return cause.apply(set);
-    switch (code) {
-      case "VALIDATION":
-        return errors.validation(validationFields(error), "Some fields are invalid").apply(set);
-      case "PARSE":
-        return errors.badRequest("invalid_body", "The request body could not be parsed").apply(set);
-      case "NOT_FOUND":
-        return errors.notFound("not_found", `No route for ${request.method} ${path}`).apply(set);
-      case "INVALID_COOKIE_SIGNATURE":
-        return errors.badRequest("invalid_cookie", "A cookie was tampered with").apply(set);
+/**
+ * Global error mapping; registered first on the root app so it covers every route. `answered` is told of every
+ * ApiError answer with the route pattern it came from (the metrics count refused uploads by code with it).
+ */
+export const errorHandler = (log: Logger, opts: { answered?: (error: ApiError, route: string) => void } = {}) =>
+  new Elysia({ name: "errors" }).error({ ApiError }).onError({ as: "global" }, ({ code, error, request, path, route, set }) => {
+    const known = toApiError(code, error, request, path);
+    if (known) {
+      opts.answered?.(known, route);
+      return known.apply(set);
     }
     // Unknown error: fixed message to the client, details to the log only.
     log.error("unhandled error", { path, method: request.method, ...errorFields(error, { stack: true }) });

@@ -1,7 +1,9 @@
-// Cross-cutting HTTP conventions: a request id on every response and one JSON log line per request. Bodies are
-// each route's own declaration (body.ts).
+// Cross-cutting HTTP conventions: a request id on every response, one JSON log line per request, and (with metrics
+// on) one observation of the request histogram by the matched route pattern, never the path. Bodies are each
+// route's own declaration (body.ts).
 import { Elysia } from "elysia";
 import type { Logger } from "../deps.ts";
+import { NO_METRICS, type Metrics } from "../metrics/types.ts";
 
 type RequestInfo = { id: string; start: number; userId?: string };
 const info = new WeakMap<Request, RequestInfo>();
@@ -18,17 +20,20 @@ export function requestId(request: Request): string | undefined {
 
 const SAFE_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-export const observe = (opts: { log: Logger }) =>
-  new Elysia({ name: "observe" })
+export const observe = (opts: { log: Logger; metrics?: Metrics }) => {
+  const metrics = opts.metrics ?? NO_METRICS;
+  return new Elysia({ name: "observe" })
     .onRequest(({ request, set }) => {
       const given = request.headers.get("x-request-id");
       const id = given && SAFE_ID.test(given) ? given : Bun.randomUUIDv7();
       info.set(request, { id, start: performance.now() });
       set.headers["x-request-id"] = id;
     })
-    .onAfterResponse({ as: "global" }, ({ request, set, path, responseValue }) => {
+    .onAfterResponse({ as: "global" }, ({ request, set, path, route, responseValue }) => {
       const i = info.get(request);
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
+      // A path no route matched has no pattern: one label for all of them, whatever the path.
+      if (i && metrics.enabled) metrics.httpRequest(request.method, route || "unmatched", status, (performance.now() - i.start) / 1000);
       // Query strings are left out of the log on purpose: some carry tokens (?token=, ?session_id=).
       opts.log.info("request", {
         method: request.method,
@@ -39,3 +44,4 @@ export const observe = (opts: { log: Logger }) =>
         user_id: i?.userId,
       });
     });
+};

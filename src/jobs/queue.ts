@@ -17,6 +17,7 @@ import { availableParallelism, hostname } from "node:os";
 import { outsideTransactions, type Database, type Db } from "../db/client.ts";
 import type { Clock, Logger } from "../lib/types.ts";
 import { childLogger, errorFields, errorMessage } from "../log.ts";
+import { NO_METRICS, type Metrics } from "../metrics/types.ts";
 import * as q from "./queries.ts";
 import type { Fence, JobPayload, JobResult, JobRow } from "./queries.ts";
 
@@ -253,7 +254,7 @@ const NOT_RECORDED = Symbol("not recorded");
 type Registered = { handler: JobHandler; timeoutMs: number; concurrency: number; backoff: BackoffOptions };
 type Active = { controller: AbortController; finished: Promise<void> };
 
-export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Partial<JobQueueOptions> = {}): JobQueue {
+export function createJobQueue(deps: QueueDeps & { log: Logger; metrics?: Metrics }, options: Partial<JobQueueOptions> = {}): JobQueue {
   const o: JobQueueOptions = {
     ...JOB_QUEUE_DEFAULTS,
     ...options,
@@ -266,6 +267,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
   const heartbeatMs = o.heartbeatMs ?? Math.max(1, Math.floor(o.leaseMs / 3));
   const workerId = o.workerId ?? `${hostname()}:${process.pid}:${Bun.randomUUIDv7().slice(-12)}`;
   const { database, clock, log } = deps;
+  const metrics = deps.metrics ?? NO_METRICS;
   const write = writer(database);
 
   const handlers = new Map<string, Registered>();
@@ -331,6 +333,7 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
           const lost = await write((db) => q.failLostFinalAttempts(db, clock.now()));
           for (const row of lost) {
             log.warn("job failed: worker lost on the last attempt", { job_id: row.id, job_type: row.type, attempts: row.attempts });
+            metrics.jobAttempt(row.type, "lost", 0);
             notify(row);
           }
         }
@@ -452,13 +455,18 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     clearTimeout(timeout);
     clearTimeout(graceTimer);
     const ms = Math.round(performance.now() - t0);
+    const seconds = (performance.now() - t0) / 1000;
 
     if (outcome.ok) {
       const value = outcome.value;
       const result = value && typeof value === "object" ? (value as JobResult) : null;
       const done = await record("result", (db) => q.completeJob(db, fence, result, clock.now()), jlog);
       if (done === NOT_RECORDED) return;
-      if (!done) return jlog.warn("job finished after its lease was lost; result discarded", { ms });
+      if (!done) {
+        metrics.jobAttempt(row.type, "abandoned", seconds);
+        return jlog.warn("job finished after its lease was lost; result discarded", { ms });
+      }
+      metrics.jobAttempt(row.type, "done", seconds);
       jlog.info("job done", { ms });
       notify(done);
       return;
@@ -467,12 +475,16 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     // An abort decides the outcome over whatever the handler threw on its way out (usually an AbortError).
     const reason = signal.aborted ? signal.reason : outcome.error;
     if (reason instanceof JobLeaseLostError) {
+      metrics.jobAttempt(row.type, "abandoned", seconds);
       jlog.warn("job abandoned: another worker took it over", { ms });
       return;
     }
     if (reason instanceof JobShutdownError) {
       const given = await record("release", (db) => q.releaseJob(db, fence, clock.now()), jlog);
-      if (given === true) jlog.info("job given back at shutdown", { ms });
+      if (given === true) {
+        metrics.jobAttempt(row.type, "released", seconds);
+        jlog.info("job given back at shutdown", { ms });
+      }
       return;
     }
     const message = errorMessage(reason);
@@ -483,7 +495,11 @@ export function createJobQueue(deps: QueueDeps & { log: Logger }, options: Parti
     const failed = await record("failure", (db) => q.failJob(db, fence, message, retryAt, now), jlog);
     if (failed === NOT_RECORDED) return;
     const failure = { ms, ...errorFields(reason) };
-    if (!failed) return jlog.warn("job failed after its lease was lost; outcome discarded", failure);
+    if (!failed) {
+      metrics.jobAttempt(row.type, "abandoned", seconds);
+      return jlog.warn("job failed after its lease was lost; outcome discarded", failure);
+    }
+    metrics.jobAttempt(row.type, retry ? "retried" : "failed", seconds);
     if (retry) jlog.warn("job attempt failed; will retry", { ...failure, retry_at: retryAt });
     else jlog.error("job failed", { ...failure, permanent });
     notify(failed);

@@ -66,32 +66,36 @@ async function renderWav(deps: Deps, post: PostRow, key: string) {
     const output = join(dir, "download.wav");
     await Bun.write(input, new Response(original.body));
     const format = post.originalFormat;
-    const r = await deps.ffmpeg.run("ffmpeg", [
-      "-nostdin",
-      "-hide_banner",
-      "-nostats",
-      "-v",
-      "error",
-      "-protocol_whitelist",
-      PROTOCOL_WHITELIST,
-      "-f",
-      format,
-      "-i",
-      `file:${input}`,
-      "-map",
-      "0:a:0",
-      "-map_metadata",
-      "-1",
-      "-fflags",
-      "+bitexact",
-      "-flags:a",
-      "+bitexact",
-      "-c:a",
-      format === "wav" ? "copy" : "pcm_s24le",
-      "-f",
-      "wav",
-      `file:${output}`,
-    ]);
+    const r = await deps.ffmpeg.run(
+      "ffmpeg",
+      [
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        PROTOCOL_WHITELIST,
+        "-f",
+        format,
+        "-i",
+        `file:${input}`,
+        "-map",
+        "0:a:0",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-c:a",
+        format === "wav" ? "copy" : "pcm_s24le",
+        "-f",
+        "wav",
+        `file:${output}`,
+      ],
+      { stage: "download" },
+    );
     if (r.exitCode !== 0) throw new Error(`ffmpeg could not render the download WAV: ${r.stderr.slice(-300)}`);
     await deps.storage.put(key, { path: output });
   });

@@ -329,6 +329,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       u.grace = undefined;
       u.conns.add(ws);
       all.add(ws);
+      deps.metrics.websocket(1);
       touch(d.userId, u, true);
       void syncPresence(d.userId);
       log.debug("ws open", { user_id: d.userId, conn: d.id, connections: u.conns.size });
@@ -342,7 +343,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     },
     close(ws, code) {
       const d = ws.data;
-      all.delete(ws);
+      if (all.delete(ws)) deps.metrics.websocket(-1);
       if (d.rejected) return;
       const u = users.get(d.userId);
       if (!u?.conns.delete(ws)) return;

@@ -3,6 +3,7 @@ import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { errorMessage } from "../log.ts";
+import { checkMetricsToken, metricsResponse } from "../metrics/endpoint.ts";
 
 const Ok = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
 const Ready = t.Object(
@@ -10,8 +11,35 @@ const Ready = t.Object(
   { examples: [{ status: "ok", checks: { database: "ok", storage: "ok" } }] },
 );
 
+const Exposition = t.String({ description: "Prometheus text format 0.0.4 (README, Metrics)" });
+
+/**
+ * GET /metrics on the main port: only with METRICS_TOKEN and without METRICS_LISTEN (which serves it on a listener of
+ * its own instead, src/index.ts); otherwise there is no such route here and it answers 404 like any unknown path.
+ */
+const metricsRoute = (deps: Deps) => {
+  const { METRICS_TOKEN, METRICS_LISTEN } = deps.config;
+  const app = new Elysia({ name: "metrics", detail: { tags: ["system"] } });
+  if (!METRICS_TOKEN || METRICS_LISTEN) return app;
+  return app.get(
+    "/metrics",
+    ({ request }) => {
+      checkMetricsToken(request, METRICS_TOKEN);
+      return metricsResponse(deps.metrics);
+    },
+    {
+      response: { 200: Exposition, 401: ErrorSchema },
+      detail: {
+        summary: "Prometheus metrics (only when METRICS_TOKEN is set): Authorization: Bearer METRICS_TOKEN",
+        security: [{ bearer: [] }],
+      },
+    },
+  );
+};
+
 export const systemRoutes = (deps: Deps) =>
   new Elysia({ name: "system", detail: { tags: ["system"] } })
+    .use(metricsRoute(deps))
     .get("/health", () => ({ status: "ok" as const }), {
       response: { 200: Ok },
       detail: { summary: "Health probe used by the plugin" },

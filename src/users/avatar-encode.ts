@@ -87,7 +87,7 @@ export async function encodeAvatar(runner: FfmpegRunner, bytes: Uint8Array, imag
       const input = join(dir, "upload");
       await Bun.write(input, bytes);
       const { args, type } = avatarArgs(input, image);
-      const r = await runner.run("ffmpeg", args);
+      const r = await runner.run("ffmpeg", args, { stage: "avatar" });
       const out = r.stdout;
       const size = r.exitCode === 0 && sniffImageType(out) === type ? imageSize(out, type) : null;
       if (!size || size.width > AVATAR_OUTPUT_SIDE || size.height > AVATAR_OUTPUT_SIDE) {

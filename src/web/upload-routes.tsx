@@ -217,6 +217,7 @@ export const uploadRoutes = (deps: Deps) => {
       return Response.json({ post_id: post.id, status: post.status, url: `/l/${post.id}` }, { status, headers: { "cache-control": "no-store" } });
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
+      deps.metrics.uploadRefused(err.code);
       if (json) return err.toResponse({ "cache-control": "no-store" });
       const ctx = await pageContext(deps, request);
       if (!ctx.auth) return seeOther(signInPath("/upload"));
