@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { asc, eq } from "drizzle-orm";
 import { auditLog, follows, plays, posts, reactions, sessions, users } from "../../src/db/schema.ts";
 import { json, registerUser } from "../support/auth.ts";
-import { sidechain } from "../support/cli.ts";
+import { sidechain, sidechainWithInput } from "../support/cli.ts";
 import { Browser } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertFollow, insertReadyPost } from "../support/ready-posts.ts";
@@ -292,6 +292,40 @@ describe("deleting your own account", () => {
     const ownerToken = (await json(await login(owner))).auth.token;
     const last = await del(owner.input.password, ownerToken);
     expect([last.status, (await json(last)).error]).toEqual([409, "last_owner"]);
+  });
+});
+
+describe("sidechain admin create-owner, in process", () => {
+  test("refuses bad input and a second owner; makes the owner on a server without one", async () => {
+    const fresh = await createTestEnv("sqlite");
+    try {
+      const at = { DATA_DIR: fresh.deps.config.DATA_DIR };
+      const make = (stdin: string | null, ...flags: string[]) => sidechainWithInput(at, stdin, "admin", "create-owner", ...flags);
+      expect((await make("pw", "--email", "not-an-email", "--username", "ok_name")).err).toContain("--email");
+      expect((await make("pw", "--email", "a@example.com", "--username", "x")).err).toContain("--username");
+      expect((await make(null, "--email", "a@example.com", "--username", "first_owner")).err).toContain("standard input");
+      expect((await make("short", "--email", "a@example.com", "--username", "first_owner")).code).toBe(2);
+      const made = await make("a long enough passphrase 42\n", "--email", "a@example.com", "--username", "first_owner");
+      expect(made).toMatchObject({ code: 0 });
+      expect(made.out).toContain("@first_owner is the owner of this server");
+      const second = await make("a long enough passphrase 42", "--email", "b@example.com", "--username", "second");
+      expect([second.code, second.err]).toEqual([
+        1,
+        "sidechain admin create-owner: this server already has an owner (@first_owner); use `sidechain user promote USER --owner`",
+      ]);
+      // With the owner demoted (by hand), a taken email or username is named.
+      await fresh.deps.database.db.update(users).set({ role: "member" });
+      expect((await make("a long enough passphrase 42", "--email", "a@example.com", "--username", "other_name")).err).toContain("email exists");
+      expect((await make("a long enough passphrase 42", "--email", "c@example.com", "--username", "first_owner")).err).toContain("username exists");
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  test("settings commands refuse what they cannot do", async () => {
+    for (const args of [["settings"], ["settings", "show", "extra"], ["settings", "set"], ["settings", "set", "=x"]]) {
+      expect((await cli(...args)).code).toBe(2);
+    }
   });
 });
 

@@ -123,6 +123,6 @@ describe("the compiled binary", () => {
     const s = await start({ env: { PORT: port }, waitReady: false });
     expect(await s.proc.exited).toBe(1);
     await s.stop();
-    expect(s.stderr.join("\n")).toContain(`port ${port}`);
+    expect(s.stderr.join("\n")).toContain(`an address is already in use: PORT ${port}`);
   });
 });
