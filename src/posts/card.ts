@@ -46,9 +46,14 @@ export async function queueMissingCards(deps: Deps): Promise<number> {
     .selectDistinct({ userId: posts.userId })
     .from(posts)
     .where(and(eq(posts.status, "ready"), isNull(posts.cardKey)));
-  for (const { userId } of rows) {
-    const key = jobKey("missing", userId) + Bun.randomUUIDv7();
-    await deps.jobs.enqueue(DRAW_CARDS, { userId, only: "missing" } satisfies DrawCardsPayload, { dedupeKey: key });
+  // One transaction per 500 producers: a large community costs a few writes at start, not one per producer.
+  for (let i = 0; i < rows.length; i += 500) {
+    await deps.database.tx(async (tx) => {
+      for (const { userId } of rows.slice(i, i + 500)) {
+        const key = jobKey("missing", userId) + Bun.randomUUIDv7();
+        await deps.jobs.enqueue(DRAW_CARDS, { userId, only: "missing" } satisfies DrawCardsPayload, { dedupeKey: key, tx });
+      }
+    });
   }
   if (rows.length) deps.log.info("producers queued for their loops' share cards", { count: rows.length });
   return rows.length;
@@ -101,8 +106,12 @@ export async function drawCards(deps: Deps, job: JobInfo<DrawCardsPayload>) {
       .limit(BATCH);
     for (const post of batch) {
       try {
+        const started = performance.now();
         await replaceCard(deps, post, author);
         drawn++;
+        // Drawing runs on the server's main thread (~30 ms a card): a producer with many loops, or a backfill of a
+        // large community, leaves the server at least four times that between cards to answer requests.
+        await Bun.sleep(Math.min(1000, 4 * (performance.now() - started)));
       } catch (err) {
         // One post's failure (its peaks unreadable, storage down) does not stop the others; the next start retries
         // those still without a card.

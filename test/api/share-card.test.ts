@@ -174,7 +174,12 @@ describe("while the server was stopped: a post without a card, and two renames",
     await offline.database.close();
 
     server = await startRealtime(ENV, {}, dataDir);
-    const fresh = (await cardJobs()).slice(before);
+    // The start queues its backfill in the background, without holding the start up: wait for it.
+    let fresh = (await cardJobs()).slice(before);
+    for (let i = 0; i < 200 && fresh.length < 3; i++) {
+      await Bun.sleep(25);
+      fresh = (await cardJobs()).slice(before);
+    }
     expect(fresh.map((j) => (j.payload as { only: string }).only)).toEqual(["all", "all", "missing"]);
     for (const j of fresh) await server.running.deps.jobs.waitFor(j.id, 60_000);
     const results = await Promise.all(fresh.map(async (j) => (await server.running.deps.jobs.get(j.id))?.result));

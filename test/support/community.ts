@@ -123,10 +123,11 @@ export async function seedCommunity(database: Database, o: SeedOptions): Promise
       audioKey: `loops/${id}/audio.mp3`,
       peaksKey: `loops/${id}/peaks.json`,
       waveformKey: `loops/${id}/waveform.svg`,
-      // Posts as the current pipeline makes them (with the plugin's renditions), so a seeded community does not
-      // queue 100,000 add-renditions jobs at start.
+      // Posts as the current pipeline makes them (with the plugin's renditions and a share card), so a seeded
+      // community does not queue 100,000 add-renditions jobs, or draw 100,000 cards, at start.
       oggKey: `loops/${id}/audio.ogg`,
       waveformPngKey: `loops/${id}/waveform.png`,
+      cardKey: `loops/${id}/card.png`,
       loudnessLufs: -14,
       truePeakDb: -1,
       durationSeconds: 16,
