@@ -44,6 +44,7 @@ import { notificationPages } from "./web/notification-routes.tsx";
 import { liveRoutes } from "./web/live-routes.ts";
 import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
+import { reportRoutes } from "./admin/report-routes.ts";
 import { adminRoutes } from "./admin/routes.ts";
 import { instanceRoutes } from "./system/instance-routes.ts";
 import { instanceRefresh } from "./web/instance.ts";
@@ -109,6 +110,7 @@ export function createApp(deps: Deps) {
               .use(realtimeRoutes(deps))
               // running the community
               .use(instanceRoutes(deps))
+              .use(reportRoutes(deps))
               .use(adminRoutes(deps)),
           ),
       )

@@ -8,6 +8,7 @@ import { ErrorSchema, errors } from "../http/errors.ts";
 import { isStaff, type Role, roleOf, type UserRow } from "../users/service.ts";
 import { instanceSettings, SettingsPatch, SettingsSchema } from "../system/settings.ts";
 import { type Actor, type AuditRow, actorOf, listAudit } from "./audit.ts";
+import { listReports, type ReportRow, resolveReport } from "./reports.ts";
 import { updateSettings } from "./settings.ts";
 import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
 
@@ -121,8 +122,60 @@ function staff(auth: { user: UserRow }): Actor {
   return actorOf(auth.user);
 }
 
-/** "<created_at>.<id>" of the last audit entry of a page; null when malformed. */
-function auditCursor(raw: string | undefined) {
+const reportExample = {
+  id: "01934f80-1c2d-7e3f-8a9b-0c1d2e3f4a5b",
+  reporter_id: "01934f7e-0000-7cc0-9d5e-2f1a3b4c5d6e",
+  target_type: "post",
+  target_id: "01934f80-aaaa-7e3f-8a9b-0c1d2e3f4a5b",
+  target_user_id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e",
+  target_label: "Midnight chords",
+  reason: "copyright",
+  note: "This is a sample from a released record.",
+  status: "open",
+  resolution: "",
+  resolved_by: "",
+  resolution_note: "",
+  resolved_at: null,
+  created_at: "2026-12-05T21:20:00.000Z",
+};
+const Report = t.Object(
+  {
+    id: t.String(),
+    reporter_id: t.Union([t.String(), t.Null()]),
+    target_type: t.String({ description: "post or user" }),
+    target_id: t.String(),
+    target_user_id: t.Union([t.String(), t.Null()]),
+    target_label: t.String({ description: "the loop's title or @username at the time" }),
+    reason: t.String(),
+    note: t.String(),
+    status: t.String({ description: "open or closed" }),
+    resolution: t.String({ description: "dismissed, loop_removed or user_suspended once closed" }),
+    resolved_by: t.String(),
+    resolution_note: t.String(),
+    resolved_at: t.Union([t.String(), t.Null()]),
+    created_at: t.String(),
+  },
+  { examples: [reportExample] },
+);
+const toReport = (r: ReportRow) => ({
+  id: r.id,
+  reporter_id: r.reporterId,
+  target_type: r.targetType,
+  target_id: r.targetId,
+  target_user_id: r.targetUserId,
+  target_label: r.targetLabel,
+  reason: r.reason,
+  note: r.note,
+  status: r.status,
+  resolution: r.resolution,
+  resolved_by: r.resolvedBy,
+  resolution_note: r.resolutionNote,
+  resolved_at: iso(r.resolvedAt),
+  created_at: new Date(r.createdAt).toISOString(),
+});
+
+/** "<created_at>.<id>" of the last entry of a page; null when malformed. */
+function pageCursor(raw: string | undefined) {
   if (!raw) return undefined;
   const m = /^(\d{1,16})\.([0-9a-f-]{36})$/.exec(raw);
   if (!m) throw errors.validation({ cursor: "Not a cursor this server made" });
@@ -256,6 +309,52 @@ export const adminRoutes = (deps: Deps) =>
         detail: { summary: "Delete an account with its loops, media, follows, reactions and plays (staff; not an owner)" },
       },
     )
+    .get(
+      "/reports",
+      async ({ query, auth }) => {
+        staff(auth);
+        const limit = query.limit ?? 50;
+        const after = pageCursor(query.cursor);
+        const rows = await listReports(deps, { status: query.status ?? "open", limit: limit + 1, ...(after ? { after } : {}) });
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
+        return { reports: page.map(toReport), next_cursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : "" };
+      },
+      {
+        auth: true,
+        query: t.Object({
+          status: t.Optional(t.Union([t.Literal("open"), t.Literal("closed")])),
+          cursor: t.Optional(t.String({ maxLength: 64 })),
+          limit: t.Optional(t.Integer({ minimum: 1, maximum: 200 })),
+        }),
+        response: {
+          200: t.Object({ reports: t.Array(Report), next_cursor: t.String() }, { examples: [{ reports: [reportExample], next_cursor: "" }] }),
+          ...staffErrors,
+        },
+        detail: { summary: "Reports, oldest first: the open queue, or the closed ones (staff)" },
+      },
+    )
+    .post(
+      "/reports/:id/resolve",
+      async ({ params, body, auth }) => {
+        const actor = staff(auth);
+        return toReport(await resolveReport(deps, actor, params.id, body.action, body.note));
+      },
+      {
+        auth: true,
+        parse: "json",
+        params: t.Object({ id: t.String({ maxLength: 64 }) }),
+        body: t.Object({
+          action: t.Union([t.Literal("dismiss"), t.Literal("remove_loop"), t.Literal("suspend_user")]),
+          note: t.Optional(t.String({ maxLength: 2000, description: "why: required to remove a loop or suspend; the producer is told" })),
+        }),
+        response: { 200: Report, ...staffErrors },
+        detail: {
+          summary: "Close a report: dismiss it, remove the loop or suspend the account (staff)",
+          description: "Removing a loop mails its producer the reason; every open report of the same target closes with it, and each reporter is mailed.",
+        },
+      },
+    )
     .get("/settings", ({ auth }) => (staff(auth), instanceSettings(deps)), {
       auth: true,
       response: { 200: SettingsSchema, ...staffErrors },
@@ -280,7 +379,7 @@ export const adminRoutes = (deps: Deps) =>
       async ({ query, auth }) => {
         staff(auth);
         const limit = query.limit ?? 50;
-        const before = auditCursor(query.cursor);
+        const before = pageCursor(query.cursor);
         const rows = await listAudit(deps, { limit: limit + 1, ...(before ? { before } : {}) });
         const page = rows.slice(0, limit);
         const last = page.at(-1);

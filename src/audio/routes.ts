@@ -32,7 +32,7 @@ const SnippetResponse = t.Object(
 const UploadOrSnippet = t.Union([UploadResponse, SnippetResponse], { examples: UploadResponse.examples });
 const StatusResponse = t.Object(
   {
-    status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed"), t.Literal("withheld")]),
+    status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed"), t.Literal("withheld"), t.Literal("removed")]),
     progress: t.Integer({ minimum: 0, maximum: 100 }),
     error: t.Optional(t.String({ description: "why processing failed (only when status is failed)" })),
     message: t.Optional(t.String()),

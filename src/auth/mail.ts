@@ -8,11 +8,11 @@ import { normalizeEmail } from "../lib/text.ts";
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-type Link = { url: string; label: string };
-/** A mail: paragraphs, then a link, then more paragraphs and a link (each part optional). */
+export type Link = { url: string; label: string };
+/** A mail: paragraphs, then a link, then more paragraphs and a link (each part optional); every mail of the server. */
 type Part = { lines: string[]; link?: Link };
 
-function message(to: string, subject: string, lines: string[], link?: Link, more: Part[] = []): MailMessage {
+export function message(to: string, subject: string, lines: string[], link?: Link, more: Part[] = []): MailMessage {
   const parts = [{ lines, link }, ...more];
   const text = [
     ...parts.flatMap((p, i) => [...(i ? [""] : []), ...p.lines, ...(p.link ? ["", `${p.link.label}: ${p.link.url}`] : [])]),

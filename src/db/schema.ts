@@ -1,5 +1,6 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
 // Conventions (docs/architecture.md "Data rules"): ids are our own UUIDv7 strings, timestamps are integer ms.
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
@@ -373,5 +374,39 @@ export const notifications = sqliteTable(
     index("notifications_unread_idx").on(t.userId, t.readAt, t.seenAt),
     // the hourly pruning of old notifications (social/notifications.ts) reads the oldest first
     index("notifications_created_idx").on(t.createdAt),
+  ],
+);
+
+/**
+ * Reports of a loop or a user, by a member to the staff (docs/security.md "Roles and staff actions"). One open
+ * report per reporter and target; closed by staff (dismissed or acted on), which tells the reporter.
+ */
+export const reports = sqliteTable(
+  "reports",
+  {
+    id: text("id").primaryKey(),
+    /** Null once the reporter's account is gone (the report stays for the staff). */
+    reporterId: text("reporter_id").references(() => users.id, { onDelete: "set null" }),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    /** The reported loop's producer, or the reported user; null once gone. */
+    targetUserId: text("target_user_id").references(() => users.id, { onDelete: "set null" }),
+    /** What the target was called at the time (a loop's title, a username): readable after it is gone. */
+    targetLabel: text("target_label").notNull().default(""),
+    reason: text("reason").notNull(),
+    note: text("note").notNull().default(""),
+    status: text("status").notNull().default("open"),
+    /** dismissed, loop_removed or user_suspended: what staff did. */
+    resolution: text("resolution").notNull().default(""),
+    resolvedBy: text("resolved_by").notNull().default(""),
+    resolutionNote: text("resolution_note").notNull().default(""),
+    resolvedAt: integer("resolved_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    index("reports_status_idx").on(t.status, t.createdAt, t.id),
+    uniqueIndex("reports_one_open_idx")
+      .on(t.reporterId, t.targetType, t.targetId)
+      .where(sql`status = 'open'`),
   ],
 );

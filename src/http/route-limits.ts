@@ -37,6 +37,8 @@ const COUNTERS = {
   plays: () => ({ limit: 300, windowMs: MINUTE }),
   /** The web app's WebSocket tickets: a reconnecting tab asks at most once a second, a few tabs fit. */
   "ws-tokens": () => ({ limit: 60, windowMs: MINUTE }),
+  /** Reports to the staff: enough for anyone who runs into trouble, not a way to flood the queue. */
+  reports: () => ({ limit: 20, windowMs: HOUR }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -68,6 +70,7 @@ export const ROUTE_LIMITS = {
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },
+  reports: { counter: "reports", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 

@@ -60,7 +60,7 @@ export const Post = t.Object(
     username: t.String(),
     user_avatar_url: t.String(),
     user: t.Object({ id: t.String(), username: t.String(), display_name: t.String(), avatar_url: t.String() }),
-    status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed"), t.Literal("withheld")]),
+    status: t.Union([t.Literal("processing"), t.Literal("ready"), t.Literal("failed"), t.Literal("withheld"), t.Literal("removed")]),
     audio_url: t.String({ description: "What the plugin plays: Ogg Vorbis (the MP3 on a post made before the Ogg existed, until it has one)" }),
     mp3_url: t.String({ description: "128 kbps MP3, for browsers" }),
     waveform_url: t.String({ description: "PNG waveform for the plugin's card (the SVG until an older post has its PNG)" }),

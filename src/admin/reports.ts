@@ -1,0 +1,184 @@
+// Reports (docs/security.md "Roles and staff actions"): a member reports a loop or a user to the staff with a reason
+// and an optional note; staff see the open reports, oldest first, and close one by dismissing it, removing the loop
+// (its producer is told why by mail) or suspending the account. Closing acts on the target, so every open report of
+// it closes with the same outcome, and each reporter is told by mail. Everything is audited.
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import { mailBudgetAllows, message } from "../auth/mail.ts";
+import { isUniqueViolation } from "../db/errors.ts";
+import { posts, reports, users } from "../db/schema.ts";
+import type { Deps } from "../deps.ts";
+import { errors } from "../http/errors.ts";
+import { mirrorPostDeleted } from "../integrations/stream.ts";
+import { newId } from "../lib/crypto.ts";
+import { normalizeText, textProblem } from "../lib/text.ts";
+import { findVisiblePost } from "../posts/service.ts";
+import { findUserByIdOrUsername } from "../users/profile.ts";
+import type { UserRow } from "../users/service.ts";
+import { type Actor, audit } from "./audit.ts";
+import { staffOf, suspendAccount } from "./users.ts";
+
+export const REPORT_REASONS = ["spam", "harassment", "copyright", "inappropriate", "other"] as const;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+export type ReportRow = typeof reports.$inferSelect;
+export const REPORT_ACTIONS = ["dismiss", "remove_loop", "suspend_user"] as const;
+export type ReportAction = (typeof REPORT_ACTIONS)[number];
+
+const NOTE_MAX = 1000;
+
+function cleanNote(raw: string | undefined, field: string): string {
+  const note = normalizeText(raw ?? "", true);
+  const problem = textProblem(note, true) ?? ([...note].length > NOTE_MAX ? `At most ${NOTE_MAX} characters` : null);
+  if (problem) throw errors.validation({ [field]: problem });
+  return note;
+}
+
+/** A member's report of a loop they can see, or of another account; 409 while their earlier one is open. */
+export async function fileReport(
+  deps: Deps,
+  reporter: UserRow,
+  input: { target_type: "post" | "user"; target_id: string; reason: ReportReason; note?: string },
+): Promise<ReportRow> {
+  const note = cleanNote(input.note, "note");
+  let targetUserId: string;
+  let targetLabel: string;
+  if (input.target_type === "post") {
+    const row = await findVisiblePost(deps, input.target_id.slice(0, 64), reporter.id);
+    if (row?.post.status !== "ready") throw errors.notFound("post_not_found", "No such loop");
+    if (row.post.userId === reporter.id) throw errors.validation({ target_id: "That is your own loop" });
+    targetUserId = row.post.userId;
+    targetLabel = row.post.title || "Untitled loop";
+  } else {
+    const user = await findUserByIdOrUsername(deps, input.target_id);
+    if (!user) throw errors.notFound("user_not_found", "No such user");
+    if (user.id === reporter.id) throw errors.validation({ target_id: "That is you" });
+    targetUserId = user.id;
+    targetLabel = `@${user.username}`;
+  }
+  const row: ReportRow = {
+    id: newId(),
+    reporterId: reporter.id,
+    targetType: input.target_type,
+    targetId: input.target_type === "post" ? input.target_id : targetUserId,
+    targetUserId,
+    targetLabel,
+    reason: input.reason,
+    note,
+    status: "open",
+    resolution: "",
+    resolvedBy: "",
+    resolutionNote: "",
+    resolvedAt: null,
+    createdAt: deps.clock.now(),
+  };
+  try {
+    await deps.database.tx((tx) => tx.insert(reports).values(row));
+  } catch (err) {
+    if (isUniqueViolation(err)) throw errors.conflict("already_reported", "You reported this already; the staff will look at it");
+    throw err;
+  }
+  return row;
+}
+
+/** Reports of one status, oldest first (the queue), after the cursor (created_at, id). */
+export async function listReports(deps: Pick<Deps, "database">, opts: { status: "open" | "closed"; limit: number; after?: { createdAt: number; id: string } }) {
+  const a = opts.after;
+  return deps.database.db
+    .select()
+    .from(reports)
+    .where(
+      and(
+        eq(reports.status, opts.status),
+        a ? or(gt(reports.createdAt, a.createdAt), and(eq(reports.createdAt, a.createdAt), gt(reports.id, a.id))) : undefined,
+      ),
+    )
+    .orderBy(asc(reports.createdAt), asc(reports.id))
+    .limit(opts.limit);
+}
+
+const OUTCOME: Record<ReportAction, string> = {
+  dismiss: "dismissed",
+  remove_loop: "loop_removed",
+  suspend_user: "user_suspended",
+};
+
+/**
+ * Closes an open report by acting on its target: every open report of the same target closes with it. Returns the
+ * closed report. 404 report_not_found, 409 report_closed (someone closed it first), 400 for an action that does not
+ * fit the target (a user cannot be removed as a loop).
+ */
+export async function resolveReport(deps: Deps, actor: Actor, reportId: string, action: ReportAction, rawNote?: string): Promise<ReportRow> {
+  await staffOf(deps, actor);
+  const note = cleanNote(rawNote, "note");
+  const [report] = await deps.database.db.select().from(reports).where(eq(reports.id, reportId)).limit(1);
+  if (!report) throw errors.notFound("report_not_found", "No such report");
+  if (report.status !== "open") throw errors.conflict("report_closed", "This report was closed already");
+  if (action === "remove_loop" && report.targetType !== "post") throw errors.validation({ action: "This report is about an account, not a loop" });
+  if (action !== "dismiss" && !note) throw errors.validation({ note: "Say why: the producer is told" });
+
+  let producerMail: { to: string; title: string } | null = null;
+  if (action === "suspend_user") {
+    const [target] = report.targetUserId ? await deps.database.db.select().from(users).where(eq(users.id, report.targetUserId)).limit(1) : [];
+    if (!target) throw errors.notFound("user_not_found", "The reported account is gone");
+    await suspendAccount(deps, actor, target, note);
+  }
+  const now = deps.clock.now();
+  const closed = await deps.database.tx(async (tx) => {
+    if (action === "remove_loop") {
+      const [gone] = await tx
+        .update(posts)
+        .set({ status: "removed", errorCode: "removed_by_staff", error: note, updatedAt: now })
+        .where(and(eq(posts.id, report.targetId), or(eq(posts.status, "ready"), eq(posts.status, "withheld"))))
+        .returning({ id: posts.id, userId: posts.userId, title: posts.title });
+      if (gone) {
+        // post_count counts ready loops: recounted (the loop may have been withheld already).
+        await tx
+          .update(users)
+          .set({ postCount: sqlCountReady(gone.userId) })
+          .where(eq(users.id, gone.userId));
+        await mirrorPostDeleted(deps, tx, gone.id, gone.userId);
+        const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, gone.userId)).limit(1);
+        if (owner?.email) producerMail = { to: owner.email, title: gone.title || "Untitled loop" };
+      }
+    }
+    const rows = await tx
+      .update(reports)
+      .set({ status: "closed", resolution: OUTCOME[action], resolvedBy: actor.label, resolutionNote: note, resolvedAt: now })
+      .where(and(eq(reports.targetType, report.targetType), eq(reports.targetId, report.targetId), eq(reports.status, "open")))
+      .returning();
+    await audit(deps, tx, actor, {
+      action: "report.resolve",
+      targetType: "report",
+      targetId: report.id,
+      targetLabel: report.targetLabel,
+      reason: note,
+      details: { outcome: OUTCOME[action], target_type: report.targetType, target_id: report.targetId, reports_closed: rows.length },
+    });
+    return rows;
+  });
+  // Mails after the commit, within each address's hourly budget.
+  const site = deps.caches.instance.name;
+  const mail = producerMail as { to: string; title: string } | null;
+  if (mail && (await mailBudgetAllows(deps, mail.to))) {
+    await deps.mailer.send(
+      message(mail.to, `Your loop "${mail.title}" was removed`, [
+        `The staff of ${site} removed your loop "${mail.title}".`,
+        `Their reason: ${note}`,
+        "If you think this is a mistake, reply to the community's contact.",
+      ]),
+    );
+  }
+  const reporterIds = [...new Set(closed.map((r) => r.reporterId).filter((id): id is string => id !== null))];
+  for (const id of reporterIds) {
+    const [r] = await deps.database.db.select({ email: users.email }).from(users).where(eq(users.id, id)).limit(1);
+    if (!r?.email || !(await mailBudgetAllows(deps, r.email))) continue;
+    const outcome =
+      action === "dismiss" ? "They looked at it and took no action." : action === "remove_loop" ? "They removed the loop." : "They suspended the account.";
+    await deps.mailer.send(
+      message(r.email, `Your report about ${report.targetLabel} was reviewed`, [`Thank you for your report to the staff of ${site}.`, outcome]),
+    );
+  }
+  return closed.find((r) => r.id === report.id) ?? closed[0]!;
+}
+
+/** A producer's post_count: their ready loops, counted in the statement that writes it. */
+const sqlCountReady = (userId: string) => sql<number>`(SELECT count(*) FROM ${posts} WHERE ${posts.userId} = ${userId} AND ${posts.status} = 'ready')`;
