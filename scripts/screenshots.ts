@@ -1,6 +1,6 @@
 // Screenshots of the web app for a person to look at (not a test): a fresh server with real loops, the home page
 // anonymous and signed in (playing a loop, so the bar shows), then every other page (loop, profile, embed, upload,
-// notifications, settings, sign-in, register), at phone (390×844) and desktop (1280×800) sizes, and a loop's share
+// notifications, settings, sign-in, register, and the staff's /admin pages), at phone (390×844) and desktop (1280×800) sizes, and a loop's share
 // card, in /tmp/sidechain-shots/, with axe's serious and critical findings per page printed. Run: bun scripts/screenshots.ts
 import { mkdirSync } from "node:fs";
 import { axe, DESKTOP, launchChromium, PHONE, signIn, startWebServer } from "../test/support/chromium.ts";
@@ -56,6 +56,22 @@ try {
       console.log(`${shot} (${name}): axe ${found.length ? found.map((v) => `${v.impact} ${v.id}`).join(", ") : "no serious or critical violation"}`);
     }
     await visitor.close();
+    // The staff's pages, as the owner (mira signed up first).
+    const staff = await chromium.page(viewport, true);
+    await signIn(staff, server.url, mira.username);
+    for (const [shot, path] of [
+      ["admin", "/admin"],
+      ["admin-users", "/admin/users"],
+      ["admin-reports", "/admin/reports"],
+      ["admin-settings", "/admin/settings"],
+      ["admin-audit", "/admin/audit"],
+    ] as const) {
+      await staff.goto(`${server.url}${path}`, { waitUntil: "networkidle0" });
+      await staff.screenshot({ path: `${OUT}/${shot}-${name}.png`, fullPage: true });
+      const found = await axe(staff);
+      console.log(`${shot} (${name}): axe ${found.length ? found.map((v) => `${v.impact} ${v.id}`).join(", ") : "no serious or critical violation"}`);
+    }
+    await staff.close();
   }
   // The share card a link to Night Drive unfurls into (og:image), as chat apps and social sites fetch it.
   const page = await (await fetch(`${server.url}/l/${drive}`)).text();

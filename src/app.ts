@@ -46,6 +46,7 @@ import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { reportRoutes } from "./admin/report-routes.ts";
 import { adminRoutes } from "./admin/routes.ts";
+import { adminPages } from "./web/admin-routes.tsx";
 import { instanceRoutes } from "./system/instance-routes.ts";
 import { instanceRefresh } from "./web/instance.ts";
 import { browserSessionRenewal } from "./auth/browser-session.ts";
@@ -84,6 +85,7 @@ export function createApp(deps: Deps) {
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))
+          .use(adminPages(deps))
           .use(assetRoutes(deps)),
       )
       .guard({ accepts: { kinds: ["json"] } }, (json) =>

@@ -3,7 +3,7 @@
 // applies while the row still says this worker holds this attempt (id + locked_by + attempts). A worker that lost
 // its lease (it hung, its clock jumped, another instance re-claimed the job) can therefore never overwrite the
 // outcome of the attempt that replaced it.
-import { and, asc, eq, gt, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { jobs } from "../db/schema.ts";
 
@@ -201,6 +201,17 @@ export async function findByKeys(db: Db, keys: string[]): Promise<JobRow[]> {
     .select()
     .from(jobs)
     .where(sql`${jobs.dedupeKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`);
+}
+
+/** The newest jobs of one status, newest first (for the owner's admin pages). */
+export async function listByStatus(db: Db, status: JobStatus, limit: number): Promise<JobRow[]> {
+  return db.select().from(jobs).where(eq(jobs.status, status)).orderBy(desc(jobs.updatedAt), desc(jobs.id)).limit(limit);
+}
+
+/** How many jobs there are of each status. */
+export async function countByStatus(db: Db): Promise<Record<string, number>> {
+  const rows = await db.select({ status: jobs.status, n: sql<number>`count(*)` }).from(jobs).groupBy(jobs.status);
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
 /** Whether a job of `type` is queued and due now. */

@@ -215,6 +215,9 @@ export interface JobQueue {
   getByKeys(dedupeKeys: string[]): Promise<JobRow[]>;
   /** Whether a job of `type` is queued and due now. */
   anyDue(type: string): Promise<boolean>;
+  /** The newest jobs of one status, newest first, and how many there are of each status (the admin pages). */
+  list(status: q.JobStatus, limit: number): Promise<JobRow[]>;
+  counts(): Promise<Record<string, number>>;
   /**
    * Whether a job whose dedupe key starts with `keyPrefix` was written after job `jobId` and has not failed for
    * good: for a handler whose job names an object, a later job of the same object makes its work redundant.
@@ -577,6 +580,10 @@ export function createJobQueue(deps: QueueDeps & { log: Logger; metrics?: Metric
     getByKeys: (dedupeKeys) => q.findByKeys(database.db, dedupeKeys),
 
     anyDue: (type) => q.anyDue(database.db, type, clock.now()),
+
+    list: (status, limit) => q.listByStatus(database.db, status, limit),
+
+    counts: () => q.countByStatus(database.db),
 
     hasLaterJob: (jobId, keyPrefix) => q.hasLaterJob(database.db, jobId, keyPrefix),
 

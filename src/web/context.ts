@@ -5,6 +5,7 @@
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
+import { isStaff } from "../users/service.ts";
 import { readCookie } from "../http/cookies.ts";
 import { type Accepts, bodyKind } from "../http/body.ts";
 import type { TSchema } from "@sinclair/typebox";
@@ -20,7 +21,7 @@ export async function viewerOf(deps: Deps, auth: Auth | null): Promise<Viewer> {
   if (!auth) return null;
   const { unseen } = await notificationCounts(deps, auth.user.id);
   const u = auth.user;
-  return { id: u.id, username: u.username, displayName: u.displayName, avatarUrl: u.avatarKey ? deps.mediaUrl(u.avatarKey) : "", unseen };
+  return { id: u.id, username: u.username, displayName: u.displayName, avatarUrl: u.avatarKey ? deps.mediaUrl(u.avatarKey) : "", unseen, staff: isStaff(u) };
 }
 
 export type PageContext = {

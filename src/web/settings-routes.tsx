@@ -25,6 +25,7 @@ import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
 import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, formText, refuseOtherBodies } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
+import { FormOutcome } from "./ui/outcome.tsx";
 
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
@@ -85,20 +86,7 @@ export const settingsRoutes = (deps: Deps) => {
     const body = await (
       <Shell title="Settings" instance={instance} viewer={ctx.viewer} path="/settings" csrf={csrf.token} narrow>
         <h1>Settings</h1>
-        {saved ? (
-          <p class="notice ok" role="status" safe>
-            {saved}
-          </p>
-        ) : (
-          ""
-        )}
-        {error ? (
-          <p class="notice error" role="alert" safe>
-            {error}
-          </p>
-        ) : (
-          ""
-        )}
+        <FormOutcome saved={saved || undefined} error={error || undefined} />
 
         <section class="card" aria-labelledby="s-profile">
           <h2 id="s-profile">Profile</h2>

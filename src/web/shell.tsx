@@ -6,7 +6,7 @@
 import type { Children } from "@kitajs/html";
 import { LOGO_SVG, SCRIPT, STYLESHEET } from "./assets.ts";
 
-export type Viewer = { id: string; username: string; displayName: string; avatarUrl: string; unseen: number } | null;
+export type Viewer = { id: string; username: string; displayName: string; avatarUrl: string; unseen: number; staff?: boolean } | null;
 
 export type ShellProps = {
   title: string;
@@ -71,6 +71,14 @@ export function Shell(p: ShellProps): JSX.Element {
                     {p.viewer.unseen}
                   </span>
                 </a>
+                {p.viewer.staff ? (
+                  <a class="navlink" href="/admin" aria-current={p.path.startsWith("/admin") ? "page" : undefined}>
+                    <span aria-hidden="true">🛡</span>
+                    <span class="visually-hidden">Admin</span>
+                  </a>
+                ) : (
+                  ""
+                )}
                 <a class="navlink" href="/settings" aria-current={current(p.path, "/settings")}>
                   <span aria-hidden="true">⚙</span>
                   <span class="visually-hidden">Settings</span>
