@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { sql } from "drizzle-orm";
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
@@ -14,7 +14,7 @@ import { decode, lavfi, measure, signals } from "../support/audio.ts";
 import { json, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { freePort } from "../support/net.ts";
-import { S3RVER_KEY_ID, S3RVER_SECRET, startS3rver, type S3rverHandle } from "../support/s3.ts";
+import { startS3rver, type S3rverHandle } from "../support/s3.ts";
 
 const work = mkdtempSync(join(tmpdir(), "sc-upload-s3-"));
 let drumsWav: string;
@@ -44,13 +44,7 @@ async function startAll(withCdn: boolean): Promise<Ctx> {
   const cdn = withCdn ? `${s3.endpoint}/${s3.bucket}` : undefined;
   const env = await createTestEnv("sqlite", {
     PUBLIC_URL: publicUrl,
-    STORAGE: "s3",
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: "auto",
-    S3_BUCKET: s3.bucket,
-    S3_ACCESS_KEY_ID: S3RVER_KEY_ID,
-    S3_SECRET_ACCESS_KEY: S3RVER_SECRET,
-    S3_FORCE_PATH_STYLE: "true",
+    ...s3.env,
     ...(cdn ? { CDN_BASE_URL: cdn } : {}),
   });
   // Every key the app stores is noted (to know a refused upload did reach the bucket before it was cleaned up).
@@ -61,12 +55,7 @@ async function startAll(withCdn: boolean): Promise<Ctx> {
   registerProcessLoop(env.deps);
   await env.deps.jobs.start();
   const server = Bun.serve({ port, hostname: "127.0.0.1", fetch: (req) => env.app.handle(req) });
-  const admin = new S3Client({
-    endpoint: s3.endpoint,
-    region: "auto",
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET },
-  });
+  const admin = s3.client();
   const { auth } = await registerUser(env);
   return { s3, env, server, admin, token: auth.token, publicUrl, cdn, stored };
 }

@@ -15,6 +15,7 @@ import { bins, decode, hangingBinary, lavfi, signals } from "../support/audio.ts
 import { inspectMp3 } from "../../src/audio/mp3.ts";
 import { json, newUserInput, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
+import { killOrphans } from "../support/processes.ts";
 import { buildBinary, startBinary, type ServerProcess } from "./harness.ts";
 
 const LOOP_SECONDS = 90;
@@ -45,21 +46,6 @@ async function start(dataDir: string, env: Record<string, string>) {
 async function stop(s: ServerProcess, signal: NodeJS.Signals) {
   running.delete(s);
   return s.stop(signal);
-}
-
-/** ffmpeg processes a killed server left behind (their arguments name files in its TMPDIR): ended by pid. */
-function killOrphans(tmp: string) {
-  const ps = Bun.spawnSync(["ps", "-eo", "pid=,args="]).stdout.toString();
-  for (const line of ps.split("\n")) {
-    const m = /^\s*(\d+)\s+(.*)$/.exec(line);
-    if (m && m[2]!.includes(tmp) && !m[2]!.startsWith("ps ")) {
-      try {
-        process.kill(Number(m[1]), "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-  }
 }
 
 const api = (s: ServerProcess, path: string, init: RequestInit & { token?: string } = {}) =>

@@ -17,6 +17,10 @@ export type S3rverHandle = {
   bucket: string;
   /** Options for createS3Storage against this server (path style, s3rver's credentials). */
   options: { endpoint: string; bucket: string; region: string; forcePathStyle: true; accessKeyId: string; secretAccessKey: string };
+  /** The configuration variables of a server storing its media here (README "Configuration"). */
+  env: Record<string, string>;
+  /** A client of the S3 API itself, signed with s3rver's credentials, to inspect the bucket; destroy it after use. */
+  client(): import("@aws-sdk/client-s3").S3Client;
   stop(): Promise<void>;
 };
 
@@ -83,7 +87,9 @@ export async function startS3rver(bucket = "sidechain-test"): Promise<S3rverHand
   const options = { endpoint, bucket, region: "auto", forcePathStyle: true as const, accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET };
   // The bucket is created through the S3 API, signed like any other request.
   const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
-  const admin = new S3Client({ endpoint, region: "auto", forcePathStyle: true, credentials: { accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET } });
+  const client = () =>
+    new S3Client({ endpoint, region: "auto", forcePathStyle: true, credentials: { accessKeyId: S3RVER_KEY_ID, secretAccessKey: S3RVER_SECRET } });
+  const admin = client();
   try {
     await admin.send(new CreateBucketCommand({ Bucket: bucket }));
   } finally {
@@ -93,6 +99,16 @@ export async function startS3rver(bucket = "sidechain-test"): Promise<S3rverHand
     endpoint,
     bucket,
     options,
+    env: {
+      STORAGE: "s3",
+      S3_ENDPOINT: endpoint,
+      S3_REGION: "auto",
+      S3_BUCKET: bucket,
+      S3_ACCESS_KEY_ID: S3RVER_KEY_ID,
+      S3_SECRET_ACCESS_KEY: S3RVER_SECRET,
+      S3_FORCE_PATH_STYLE: "true",
+    },
+    client,
     async stop() {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
