@@ -12,7 +12,7 @@ type Link = { url: string; label: string };
 /** A mail: paragraphs, then a link, then more paragraphs and a link (each part optional). */
 type Part = { lines: string[]; link?: Link };
 
-function message(to: string, subject: string, lines: string[], link?: Link, more: Part[] = []): MailMessage {
+export function message(to: string, subject: string, lines: string[], link?: Link, more: Part[] = []): MailMessage {
   const parts = [{ lines, link }, ...more];
   const text = [
     ...parts.flatMap((p, i) => [...(i ? [""] : []), ...p.lines, ...(p.link ? ["", `${p.link.label}: ${p.link.url}`] : [])]),

@@ -37,6 +37,8 @@ const COUNTERS = {
   plays: () => ({ limit: 300, windowMs: MINUTE }),
   /** The web app's WebSocket tickets: a reconnecting tab asks at most once a second, a few tabs fit. */
   "ws-tokens": () => ({ limit: 60, windowMs: MINUTE }),
+  /** A data export reads every object of the account: one a day is plenty for leaving, and bounds the work. */
+  exports: () => ({ limit: 1, windowMs: 24 * HOUR }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -68,6 +70,7 @@ export const ROUTE_LIMITS = {
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },
+  exports: { counter: "exports", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 
