@@ -58,7 +58,10 @@ export const exportDownloadRoutes = (deps: Deps) =>
     },
     {
       params: t.Object({ token: t.String({ maxLength: 200, description: "the token of the mailed link" }) }),
-      response: { 200: t.Any({ description: "the zip (application/zip), as an attachment" }), 404: ErrorSchema },
+      response: {
+        200: t.String({ format: "binary", description: "the zip (application/zip), as an attachment", examples: ["PK\u0003\u0004…"] }),
+        404: ErrorSchema,
+      },
       detail: {
         summary: "Download a data export by its mailed link",
         description:

@@ -16,7 +16,8 @@ import { registerJobHandlers } from "../../src/index.ts";
 import { sha256 } from "../../src/lib/crypto.ts";
 import { DELETE_EXPORT, EXPORT_DATA, EXPORT_TTL_MS, exportKey } from "../../src/users/export.ts";
 import { convert, lavfi, signals } from "../support/audio.ts";
-import { expectError, mailTo, registerProducer, type Producer } from "../support/auth.ts";
+import { expectError, mailTo, registerProducer, registerUser, type Producer } from "../support/auth.ts";
+import { Browser, csrfOf } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertFollow, insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
@@ -174,9 +175,11 @@ describe("a member's data export", () => {
     expect(res.status).toBe(404);
   });
 
+  let theoLink: string;
   test("another member's link opens their own data only", async () => {
     expect((await env.request("/api/v1/users/me/export", { method: "POST", token: theo.token })).status).toBe(202);
     const theirs = await runExport(theo.email);
+    theoLink = theirs;
     expect(theirs).not.toBe(token);
     const res = await env.request(`/export/${theirs}`);
     await Bun.write(join(work, "theo.zip"), await res.arrayBuffer());
@@ -186,6 +189,17 @@ describe("a member's data export", () => {
     expect(JSON.parse(readFileSync(join(work, "theo", "loops.json"), "utf8")).map((l: { id: string }) => l.id)).toEqual([
       (await env.deps.database.db.select({ id: posts.id }).from(posts).where(eq(posts.userId, theo.id)))[0]!.id,
     ]);
+  });
+
+  test("a password change turns the member's link off", async () => {
+    expect((await env.request(`/export/${theoLink}`)).status).toBe(200);
+    const changed = await env.request("/api/v1/auth/change-password", {
+      method: "POST",
+      token: theo.token,
+      json: { current_password: "correct horse battery staple", new_password: "an entirely new passphrase 7" },
+    });
+    expect(changed.status).toBe(200);
+    await expectError(await env.request(`/export/${theoLink}`), 404, "export_not_found");
   });
 
   test("an account without an email address is told so and nothing is queued", async () => {
@@ -207,5 +221,29 @@ describe("a member's data export", () => {
     env.deps.jobs.wake();
     expect((await env.deps.jobs.waitFor(del!.id, 30_000))?.status).toBe("done");
     expect(await env.deps.storage.exists(key)).toBe(false);
+  });
+});
+
+describe("the /settings button", () => {
+  test("queues an export behind the CSRF check and the same daily limit, and says a mail is coming", async () => {
+    const { input, auth } = await registerUser(env, { username: "export_web" });
+    const b = new Browser(env);
+    await b.submit(await b.get("/signin"), { login: input.username, password: input.password });
+    const page = await b.get("/settings");
+    expect(page.html).toContain('action="/settings/export"');
+    const queued = async () => (await jobsOf(EXPORT_DATA)).filter((j) => (j.payload as { userId: string }).userId === auth.user.id).length;
+    const forged = await b.post("/settings/export", { csrf: "forged" }, false);
+    expect(forged.headers.get("location")).toStartWith("/settings?error=");
+    expect(await queued()).toBe(0);
+    const res = await b.post("/settings/export", { csrf: csrfOf(page) }, false);
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/settings?saved=export");
+    expect((await b.get("/settings?saved=export")).html).toContain("A link to download it will be mailed to you");
+    expect(await queued()).toBe(1);
+    const again = await b.post("/settings/export", { csrf: csrfOf(page) }, false);
+    expect(again.headers.get("location")).toStartWith("/settings?error=");
+    expect(await queued()).toBe(1);
+    // The API shares the budget.
+    await expectError(await env.request("/api/v1/users/me/export", { method: "POST", token: auth.token }), 429, "rate_limited");
   });
 });
