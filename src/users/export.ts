@@ -49,7 +49,7 @@ export const exportKey = (userId: string, tokenHash: string) => `exports/${userI
 
 export function registerExportData(deps: Deps) {
   // One at a time, for up to an hour: an export reads every object of a producer and writes as much to a temporary file.
-  deps.jobs.register<ExportPayload>(EXPORT_DATA, (job) => exportData(deps, job), { concurrency: 1, timeoutMs: 3_600_000 });
+  deps.jobs.register<ExportPayload>(EXPORT_DATA, (job, ctx) => exportData(deps, job, ctx.signal), { concurrency: 1, timeoutMs: 3_600_000 });
 }
 
 export function registerDeleteExport(deps: Deps) {
@@ -76,7 +76,7 @@ export async function openExport(deps: Deps, token: string): Promise<{ object: O
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The export-data job (exported for tests). */
-export async function exportData(deps: Deps, job: JobInfo<ExportPayload>) {
+export async function exportData(deps: Deps, job: JobInfo<ExportPayload>, signal?: AbortSignal) {
   const { userId } = job.payload;
   const [user] = await deps.database.db.select().from(users).where(eq(users.id, userId));
   if (!user) return { skipped: "no such user" };
@@ -89,7 +89,7 @@ export async function exportData(deps: Deps, job: JobInfo<ExportPayload>) {
   const dir = await mkdtemp(join(deps.config.AUDIO_TMP_DIR ?? tmpdir(), "sc-export-"));
   try {
     const path = join(dir, "export.zip");
-    const counts = await writeZip(deps, user, path);
+    const counts = await writeZip(deps, user, path, signal);
     await deps.storage.put(key, { path }, { contentType: "application/zip", cacheControl: "private, no-store" });
     const email = user.email;
     await deps.database.tx(async (tx: Db) => {
@@ -123,7 +123,7 @@ export function exportMail(publicUrl: string, to: string, username: string, toke
 }
 
 /** Everything the zip holds, written to `path`; returns how many of each were written. */
-async function writeZip(deps: Deps, user: UserRow, path: string) {
+async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortSignal) {
   const db = deps.database.db;
   const userId = user.id;
   const mine = await db.select().from(posts).where(eq(posts.userId, userId)).orderBy(asc(posts.createdAt), asc(posts.id));
@@ -159,11 +159,21 @@ async function writeZip(deps: Deps, user: UserRow, path: string) {
 
   const zip = new ZipFile();
   const out = createWriteStream(path);
+  // A failure anywhere (an object unreadable, the disk full, the job aborted at its timeout or at shutdown) stops
+  // the writing; the caller removes the temporary file.
   const failed = new Promise<never>((_, reject) => {
-    zip.on("error", reject);
-    zip.outputStream.on("error", reject);
-    out.on("error", reject);
+    const fail = (err: unknown) => {
+      out.destroy();
+      reject(err);
+    };
+    zip.on("error", fail);
+    zip.outputStream.on("error", fail);
+    out.on("error", fail);
+    if (signal?.aborted) fail(signal.reason);
+    else signal?.addEventListener("abort", () => fail(signal.reason), { once: true });
   });
+  // Awaited only at the end (the race below); until then a failure must not count as unhandled.
+  failed.catch(() => {});
   zip.outputStream.pipe(out);
   const mtime = new Date(deps.clock.now());
   const addJson = (name: string, value: unknown) => zip.addBuffer(Buffer.from(`${JSON.stringify(value, null, 2)}\n`), name, { mtime });

@@ -6,7 +6,7 @@
 // a second request the same day, an account without email; and the expiry, after which the link is a 404 and the
 // delete-export job has removed the object.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
@@ -14,7 +14,7 @@ import { createOneTimeToken } from "../../src/auth/one-time.ts";
 import { jobs, posts, users } from "../../src/db/schema.ts";
 import { registerJobHandlers } from "../../src/index.ts";
 import { sha256 } from "../../src/lib/crypto.ts";
-import { DELETE_EXPORT, EXPORT_DATA, EXPORT_TTL_MS, exportKey } from "../../src/users/export.ts";
+import { DELETE_EXPORT, EXPORT_DATA, EXPORT_TTL_MS, exportData, exportKey } from "../../src/users/export.ts";
 import { convert, lavfi, signals } from "../support/audio.ts";
 import { expectError, mailTo, registerProducer, registerUser, type Producer } from "../support/auth.ts";
 import { Browser, csrfOf } from "../support/browser.ts";
@@ -208,6 +208,19 @@ describe("a member's data export", () => {
     const before = (await jobsOf(EXPORT_DATA)).length;
     await expectError(await env.request("/api/v1/users/me/export", { method: "POST", token: nomail.token }), 409, "email_required");
     expect((await jobsOf(EXPORT_DATA)).length).toBe(before);
+  });
+
+  test("an export aborted (a timeout, a shutdown) mails no link and leaves no temporary file", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "sc-export-tmp-"));
+    const deps = { ...env.deps, config: { ...env.deps.config, AUDIO_TMP_DIR: tmp } };
+    const mails = (await mailTo(env, mira.email)).length;
+    const stop = new AbortController();
+    stop.abort(new Error("shutting down"));
+    const job = { id: "aborted", type: EXPORT_DATA, payload: { userId: mira.id }, attempt: 1, maxAttempts: 1, createdAt: 0 };
+    await expect(exportData(deps, job, stop.signal)).rejects.toThrow("shutting down");
+    expect((await mailTo(env, mira.email)).length).toBe(mails);
+    expect(readdirSync(tmp)).toEqual([]);
+    rmSync(tmp, { recursive: true });
   });
 
   test("after 7 days the link is a 404 and the delete-export job has removed the zip", async () => {
