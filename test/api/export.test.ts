@@ -4,7 +4,7 @@
 // media byte for byte against the stored originals and MP3s (real WAVs and MP3s made by ffmpeg). Then the attacks:
 // a token of another purpose, another member's link, a made-up or malformed token, the zip's key through /media,
 // a second request the same day, an account without email; and the expiry, after which the link is a 404 and the
-// delete-export job has removed the object.
+// delete-export job has removed the object. The same flow runs once more against a real S3-compatible server.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +19,7 @@ import { convert, lavfi, signals } from "../support/audio.ts";
 import { expectError, mailTo, registerProducer, registerUser, type Producer } from "../support/auth.ts";
 import { Browser, csrfOf } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
+import { type S3rverHandle, s3StorageEnv, startS3rver } from "../support/s3.ts";
 import { insertFollow, insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
 const PUBLIC_URL = "https://loops.example.com";
@@ -32,22 +33,22 @@ const mine: string[] = [];
 let theirs: string;
 let pending: string;
 
-const jobsOf = (type: string) => env.deps.database.db.select().from(jobs).where(eq(jobs.type, type));
+const jobsOf = (type: string, e = env) => e.deps.database.db.select().from(jobs).where(eq(jobs.type, type));
 
 /** Stores real media under a ready post's keys, as processing would have. */
-async function storeMedia(postId: string, original: Uint8Array, audio: Uint8Array) {
-  const [p] = await env.deps.database.db.select().from(posts).where(eq(posts.id, postId));
-  await env.deps.storage.put(p!.originalKey, original);
-  await env.deps.storage.put(p!.audioKey, audio);
+async function storeMedia(postId: string, original: Uint8Array, audio: Uint8Array, e = env) {
+  const [p] = await e.deps.database.db.select().from(posts).where(eq(posts.id, postId));
+  await e.deps.storage.put(p!.originalKey, original);
+  await e.deps.storage.put(p!.audioKey, audio);
 }
 
 /** Runs every due export job to its end, and returns the link mailed to `to` most recently. */
-async function runExport(to: string): Promise<string> {
-  for (const j of await jobsOf(EXPORT_DATA)) {
-    const done = await env.deps.jobs.waitFor(j.id, 60_000);
+async function runExport(to: string, e = env): Promise<string> {
+  for (const j of await jobsOf(EXPORT_DATA, e)) {
+    const done = await e.deps.jobs.waitFor(j.id, 60_000);
     expect(done?.status).toBe("done");
   }
-  const [mail] = await mailTo(env, to);
+  const [mail] = await mailTo(e, to);
   const match = new RegExp(`${PUBLIC_URL.replaceAll(".", "\\.")}/export/([A-Za-z0-9_-]+)`).exec(mail?.text ?? "");
   if (!match) throw new Error(`no export link mailed to ${to}`);
   expect(mail!.html).toContain(`${PUBLIC_URL}/export/${match[1]}`);
@@ -259,4 +260,47 @@ describe("the /settings button", () => {
     // The API shares the budget.
     await expectError(await env.request("/api/v1/users/me/export", { method: "POST", token: auth.token }), 429, "rate_limited");
   });
+});
+
+describe("with S3 storage (a real S3-compatible server)", () => {
+  let s3: S3rverHandle;
+  let s3env: TestEnv;
+  beforeAll(async () => {
+    s3 = await startS3rver("sidechain-exports");
+    s3env = await createTestEnv("sqlite", {
+      PUBLIC_URL,
+      JOB_POLL_MS: "20",
+      ...s3StorageEnv(s3),
+    });
+    registerJobHandlers(s3env.deps);
+    await s3env.deps.jobs.start();
+  }, 60_000);
+  afterAll(async () => {
+    await s3env?.close();
+    await s3?.stop();
+  });
+
+  test("the zip goes to the bucket, streams back byte-identical media, is never redirected to by /media, and is deleted at expiry", async () => {
+    const ada = await registerProducer(s3env, { username: "export_ada" });
+    const loop = await insertReadyPost(s3env, ada.id, "Bucket loop");
+    await storeMedia(loop, wav, mp3, s3env);
+    expect((await s3env.request("/api/v1/users/me/export", { method: "POST", token: ada.token })).status).toBe(202);
+    const link = await runExport(ada.email, s3env);
+    const key = exportKey(ada.id, sha256(link));
+    expect(await s3env.deps.storage.exists(key)).toBe(true);
+    // Never a 302 to the bucket: the exports prefix is not media.
+    expect((await s3env.request(`/media/${key}`)).status).toBe(404);
+    const res = await s3env.request(`/export/${link}`);
+    expect(res.status).toBe(200);
+    await Bun.write(join(work, "ada.zip"), await res.arrayBuffer());
+    unzip(join(work, "ada.zip"), join(work, "ada"));
+    expect(new Uint8Array(readFileSync(join(work, "ada", `loops/${loop}/original.wav`)))).toEqual(wav);
+    expect(new Uint8Array(readFileSync(join(work, "ada", `loops/${loop}/audio.mp3`)))).toEqual(mp3);
+    s3env.clock.advance(EXPORT_TTL_MS);
+    const [del] = await jobsOf(DELETE_EXPORT, s3env);
+    s3env.deps.jobs.wake();
+    expect((await s3env.deps.jobs.waitFor(del!.id, 30_000))?.status).toBe("done");
+    expect(await s3env.deps.storage.exists(key)).toBe(false);
+    await expectError(await s3env.request(`/export/${link}`), 404, "export_not_found");
+  }, 60_000);
 });

@@ -14,7 +14,7 @@ import { decode, lavfi, measure, signals } from "../support/audio.ts";
 import { json, registerUser } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { freePort } from "../support/net.ts";
-import { S3RVER_KEY_ID, S3RVER_SECRET, startS3rver, type S3rverHandle } from "../support/s3.ts";
+import { S3RVER_KEY_ID, S3RVER_SECRET, s3StorageEnv, startS3rver, type S3rverHandle } from "../support/s3.ts";
 
 const work = mkdtempSync(join(tmpdir(), "sc-upload-s3-"));
 let drumsWav: string;
@@ -44,13 +44,7 @@ async function startAll(withCdn: boolean): Promise<Ctx> {
   const cdn = withCdn ? `${s3.endpoint}/${s3.bucket}` : undefined;
   const env = await createTestEnv("sqlite", {
     PUBLIC_URL: publicUrl,
-    STORAGE: "s3",
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: "auto",
-    S3_BUCKET: s3.bucket,
-    S3_ACCESS_KEY_ID: S3RVER_KEY_ID,
-    S3_SECRET_ACCESS_KEY: S3RVER_SECRET,
-    S3_FORCE_PATH_STYLE: "true",
+    ...s3StorageEnv(s3),
     ...(cdn ? { CDN_BASE_URL: cdn } : {}),
   });
   // Every key the app stores is noted (to know a refused upload did reach the bucket before it was cleaned up).
