@@ -53,6 +53,8 @@ import { browserSessionRenewal } from "./auth/browser-session.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
+import { exportDownloadRoutes, exportRequestRoutes } from "./users/export-routes.ts";
+import { DELETE_EXPORT, EXPORT_DATA, registerDeleteExport, registerExportData } from "./users/export.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -92,6 +94,7 @@ export function createApp(deps: Deps) {
         json
           .use(systemRoutes(deps))
           .use(mediaRoutes(deps))
+          .use(exportDownloadRoutes(deps))
           .group("/api/v1", (api) =>
             api
               // accounts
@@ -101,6 +104,7 @@ export function createApp(deps: Deps) {
               .use(streamTokenRoutes(deps))
               // producers and their loops
               .use(userRoutes(deps))
+              .use(exportRequestRoutes(deps))
               .use(followRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
@@ -130,4 +134,6 @@ export const JOB_HANDLERS: Readonly<Record<string, (deps: Deps) => void>> = {
   [ADD_RENDITIONS]: registerRenditions,
   [DRAW_CARDS]: registerCards,
   [STREAM_MIRROR]: registerStreamMirror,
+  [EXPORT_DATA]: registerExportData,
+  [DELETE_EXPORT]: registerDeleteExport,
 };

@@ -11,6 +11,7 @@ import { errors } from "../http/errors.ts";
 import { mirrorFollow, mirrorPostDeleted, mirrorPostReady, mirrorReaction } from "../integrations/stream.ts";
 import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
+import { keyPrefix } from "../storage/index.ts";
 import { type Role, roleOf, type UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
 
@@ -253,6 +254,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
   });
   // Media after the commit: a failure here leaves orphans to log, never rows pointing at nothing.
   for (const postId of postIds) await removePostMedia(deps, postId);
+  // A data export waiting for its download (users/export.ts): its link died with the account's tokens; the zip goes now.
+  await deps.storage.deletePrefix(keyPrefix(["exports", target.id])).catch((err) => deps.log.warn("could not delete a data export", errorFields(err)));
   if (target.avatarKey) await deps.storage.deleteMany([target.avatarKey]).catch((err) => deps.log.warn("could not delete an avatar", errorFields(err)));
   deps.log.info("account deleted", { user_id: target.id, by: actor === "self" ? "self" : actor.label, ...report });
   return report;

@@ -7,7 +7,7 @@ import { oneTimeTokens } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { newId, randomToken, sha256 } from "../lib/crypto.ts";
 
-export type Purpose = "verify_email" | "reset_password" | "set_password" | "disown_account";
+export type Purpose = "verify_email" | "reset_password" | "set_password" | "disown_account" | "data_export";
 
 export const TOKEN_TTL_MS: Record<Purpose, number> = {
   reset_password: 30 * 60_000,
@@ -15,13 +15,23 @@ export const TOKEN_TTL_MS: Record<Purpose, number> = {
   verify_email: 24 * 3600_000,
   // "This was not me" in a verification mail: read late is still in time.
   disown_account: 7 * 24 * 3600_000,
+  // A data export's download link (src/users/export.ts): live until its zip is deleted, used any number of times.
+  data_export: 7 * 24 * 3600_000,
 };
 
 /**
  * Issues a new token. Older unused tokens of the same purpose for the user stop working (newest-only), unless
- * `keepOthers`: then the new one is issued beside them (a link sent because of someone else's action).
+ * `keepOthers`: then the new one is issued beside them (a link sent because of someone else's action). `token` and
+ * `expiresAt` are for a caller that named something after the token before issuing it (a data export's zip).
  */
-export async function createOneTimeToken(deps: Deps, db: Db, userId: string, purpose: Purpose, email?: string | null, opts: { keepOthers?: boolean } = {}) {
+export async function createOneTimeToken(
+  deps: Deps,
+  db: Db,
+  userId: string,
+  purpose: Purpose,
+  email?: string | null,
+  opts: { keepOthers?: boolean; token?: string; expiresAt?: number } = {},
+) {
   const now = deps.clock.now();
   if (!opts.keepOthers) {
     await db
@@ -29,14 +39,14 @@ export async function createOneTimeToken(deps: Deps, db: Db, userId: string, pur
       .set({ usedAt: now })
       .where(and(eq(oneTimeTokens.userId, userId), eq(oneTimeTokens.purpose, purpose), isNull(oneTimeTokens.usedAt)));
   }
-  const token = randomToken();
+  const token = opts.token ?? randomToken();
   await db.insert(oneTimeTokens).values({
     id: newId(),
     purpose,
     tokenHash: sha256(token),
     userId,
     email: email ?? null,
-    expiresAt: now + TOKEN_TTL_MS[purpose],
+    expiresAt: opts.expiresAt ?? now + TOKEN_TTL_MS[purpose],
     createdAt: now,
   });
   return token;

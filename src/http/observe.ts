@@ -34,10 +34,11 @@ export const observe = (opts: { log: Logger; metrics?: Metrics }) => {
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === "number" ? set.status : 200;
       // A path no route matched has no pattern: one label for all of them, whatever the path.
       if (i && metrics.enabled) metrics.httpRequest(request.method, route || "unmatched", status, (performance.now() - i.start) / 1000);
-      // Query strings are left out of the log on purpose: some carry tokens (?token=, ?session_id=).
+      // Query strings are left out of the log on purpose: some carry tokens (?token=, ?session_id=); so is a path
+      // with a token in it (a data export's link, /export/:token): its route pattern stands in for it.
       opts.log.info("request", {
         method: request.method,
-        path,
+        path: route?.includes(":token") ? route : path,
         status,
         duration_ms: i ? Math.round((performance.now() - i.start) * 100) / 100 : undefined,
         request_id: i?.id,

@@ -39,6 +39,8 @@ const COUNTERS = {
   "ws-tokens": () => ({ limit: 60, windowMs: MINUTE }),
   /** Reports to the staff: enough for anyone who runs into trouble, not a way to flood the queue. */
   reports: () => ({ limit: 20, windowMs: HOUR }),
+  /** A data export reads every object of the account: one a day is plenty for leaving, and bounds the work. */
+  exports: () => ({ limit: 1, windowMs: 24 * HOUR }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -71,6 +73,7 @@ export const ROUTE_LIMITS = {
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },
   reports: { counter: "reports", by: "user" },
+  exports: { counter: "exports", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 

@@ -6,7 +6,7 @@ import { Elysia } from "elysia";
 import type { Caches } from "../caches.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import type { Lru } from "../lib/lru.ts";
-import { isValidKey, type Storage } from "../storage/index.ts";
+import { isPrivateKey, isValidKey, type Storage } from "../storage/index.ts";
 import { noneMatch, parseRange, rangeStillValid } from "./range.ts";
 
 export type MediaRouteOptions = { storage: Storage; caches?: Pick<Caches, "mediaGzip"> };
@@ -32,7 +32,7 @@ function keyOf(path: string): string | null {
   } catch {
     return null; // malformed escape
   }
-  return isValidKey(key) ? key : null;
+  return isValidKey(key) && !isPrivateKey(key) ? key : null;
 }
 
 // The same 404 for a malformed key, a traversal attempt and a missing object: a probe learns nothing, and a

@@ -6,7 +6,7 @@ import type { LocalStorageOptions } from "./local.ts";
 import type { S3StorageOptions } from "./s3.ts";
 import type { Storage } from "./types.ts";
 
-export { StorageKeyError, newKey, keyPrefix, isValidKey, contentTypeOf, MEDIA_EXTENSIONS, type MediaExtension } from "./keys.ts";
+export { StorageKeyError, newKey, keyPrefix, isValidKey, isPrivateKey, contentTypeOf, MEDIA_EXTENSIONS, type MediaExtension } from "./keys.ts";
 
 export type { ByteRange, ObjectBody, ObjectInfo, PutBody, PutOptions, Storage } from "./types.ts";
 

@@ -24,6 +24,7 @@ const CONTENT_TYPES = {
   jpg: "image/jpeg",
   webp: "image/webp",
   gif: "image/gif",
+  zip: "application/zip",
 } as const;
 
 export type MediaExtension = keyof typeof CONTENT_TYPES;
@@ -43,6 +44,13 @@ const MAX_KEY_LENGTH = 512;
 export function isValidKey(key: unknown): key is string {
   return typeof key === "string" && key.length <= MAX_KEY_LENGTH && KEY_RE.test(key);
 }
+
+/**
+ * Keys under these prefixes are never served by /media (on S3 the bucket must not be public for them either; their
+ * names are unguessable): a data export's zip (src/users/export.ts) is reached only through its mailed link.
+ */
+const PRIVATE_PREFIXES = ["exports/"];
+export const isPrivateKey = (key: string): boolean => PRIVATE_PREFIXES.some((p) => key.startsWith(p));
 
 /** Throws unless `key` is a well-formed server key. Every driver calls this before touching anything. */
 export function assertValidKey(key: unknown): asserts key is string {

@@ -22,6 +22,8 @@ import { DiskFile, readUploadForm } from "../http/multipart.ts";
 import { bodies, type Declared, MULTIPART_ENVELOPE_BYTES } from "../http/body.ts";
 import { AVATAR_MAX_BYTES, setAvatar } from "../users/avatar.ts";
 import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
+import { requestExport } from "../users/export.ts";
+import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, formText, refuseOtherBodies } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
@@ -39,6 +41,7 @@ const MESSAGES: Record<string, string> = {
   unlinked: "Unlinked.",
   revoked: "Session ended.",
   "revoked-others": "Every other session was signed out.",
+  export: "Your data is being gathered. A link to download it will be mailed to you; it works for 7 days.",
 };
 
 function deviceName(userAgent: string): string {
@@ -71,6 +74,7 @@ export const settingsRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
   const instance = deps.caches.instance;
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
 
   const page = async (request: Request, query: { saved?: string; error?: string }) => {
     const ctx = await pageContext(deps, request);
@@ -170,6 +174,20 @@ export const settingsRoutes = (deps: Deps) => {
         ) : (
           ""
         )}
+
+        <section class="card" aria-labelledby="s-data">
+          <h2 id="s-data">Your data</h2>
+          <p class="muted">
+            One zip with your profile, your loops (each original and its MP3), whom you follow and who follows you, your reactions and your plays. The download
+            link is mailed to you; once a day.
+          </p>
+          <form method="post" action="/settings/export">
+            <Csrf />
+            <button type="submit" class="secondary">
+              Download my data
+            </button>
+          </form>
+        </section>
 
         <section class="card" aria-labelledby="s-sessions">
           <h2 id="s-sessions">Where you are signed in</h2>
@@ -292,6 +310,16 @@ export const settingsRoutes = (deps: Deps) => {
           if (!mine) throw errors.notFound("session_not_found", "No such session");
           await revokeSession(deps, auth.user.id, params.id, "logout");
           return { ok: true };
+        }),
+      HIDDEN,
+    )
+    .post(
+      "/settings/export",
+      ({ request, body }) =>
+        save(request, asForm(body), "export", async (auth) => {
+          // The same daily budget as POST /api/v1/users/me/export.
+          await deps.routeLimits.hit("exports", { ip: clientIp(request, trusted), userId: auth.user.id });
+          return requestExport(deps, auth.user);
         }),
       HIDDEN,
     )

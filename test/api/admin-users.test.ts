@@ -168,6 +168,8 @@ describe("deleting an account", () => {
     const ownLoop = await insertReadyPost(env, id, "Leaving loop");
     const [own] = await env.deps.database.db.select().from(posts).where(eq(posts.id, ownLoop));
     await env.deps.storage.put(own!.audioKey, new Uint8Array(100), { contentType: "audio/mpeg" });
+    const exportKey = `exports/${id}/${"a".repeat(64)}.zip`;
+    await env.deps.storage.put(exportKey, new Uint8Array(10), { contentType: "application/zip" });
     await insertFollow(env, id, mira.auth.user.id);
     await insertFollow(env, mira.auth.user.id, id);
     expect((await env.request(`/api/v1/posts/${miraLoop}/reaction`, { method: "POST", token: leaver.auth.token, json: { emoji: "🔥" } })).status).toBe(200);
@@ -192,6 +194,7 @@ describe("deleting an account", () => {
     expect(await db.select().from(sessions).where(eq(sessions.userId, id))).toEqual([]);
     expect(await db.select().from(posts).where(eq(posts.userId, id))).toEqual([]);
     expect(existsSync(join(env.deps.config.DATA_DIR, "media", own!.audioKey))).toBe(false);
+    expect(await env.deps.storage.head(exportKey)).toBeNull(); // a data export waiting for download goes too
     expect((await login(leaver)).status).toBe(401);
     const [entry] = await db.select().from(auditLog).where(eq(auditLog.action, "user.delete"));
     expect(entry).toMatchObject({ actor: "cli", targetLabel: "leaver", reason: "asked by mail" });

@@ -75,6 +75,17 @@ function shimDesForContinuationTokens() {
   crypto.desShim = true;
 }
 
+/** The server's configuration (STORAGE=s3 and the S3_ variables) for a test env that stores into this server. */
+export const s3StorageEnv = (s3: Pick<S3rverHandle, "endpoint" | "bucket">): Record<string, string> => ({
+  STORAGE: "s3",
+  S3_ENDPOINT: s3.endpoint,
+  S3_REGION: "auto",
+  S3_BUCKET: s3.bucket,
+  S3_ACCESS_KEY_ID: S3RVER_KEY_ID,
+  S3_SECRET_ACCESS_KEY: S3RVER_SECRET,
+  S3_FORCE_PATH_STYLE: "true",
+});
+
 export async function startS3rver(bucket = "sidechain-test"): Promise<S3rverHandle> {
   patchBucketPathSignature();
   shimDesForContinuationTokens();
@@ -99,15 +110,7 @@ export async function startS3rver(bucket = "sidechain-test"): Promise<S3rverHand
     endpoint,
     bucket,
     options,
-    env: {
-      STORAGE: "s3",
-      S3_ENDPOINT: endpoint,
-      S3_REGION: "auto",
-      S3_BUCKET: bucket,
-      S3_ACCESS_KEY_ID: S3RVER_KEY_ID,
-      S3_SECRET_ACCESS_KEY: S3RVER_SECRET,
-      S3_FORCE_PATH_STYLE: "true",
-    },
+    env: s3StorageEnv({ endpoint, bucket }),
     client,
     async stop() {
       await server.close();
