@@ -3,6 +3,8 @@
 // deleting an account. Each action checks who may do it, changes everything in one transaction with its audit
 // entry, and tells the rest of the system (sessions closed, the Stream.io mirror) as the features do.
 import { and, asc, count, eq, gt, isNotNull, isNull, like, ne, or, sql } from "drizzle-orm";
+import type { Auth } from "../auth/guard.ts";
+import { RECENT_AUTH_MS } from "../auth/service.ts";
 import { revokeUserSessions } from "../auth/sessions.ts";
 import type { Db } from "../db/client.ts";
 import { follows, plays, posts, reactions, users } from "../db/schema.ts";
@@ -259,4 +261,18 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
   if (target.avatarKey) await deps.storage.deleteMany([target.avatarKey]).catch((err) => deps.log.warn("could not delete an avatar", errorFields(err)));
   deps.log.info("account deleted", { user_id: target.id, by: actor === "self" ? "self" : actor.label, ...report });
   return report;
+}
+
+/**
+ * A member deleting their own account, confirmed by its password, or, for an account without one, by a sign-in
+ * with Google/Discord within the last 10 minutes (docs/security.md "Recent authentication").
+ */
+export async function deleteOwnAccount(deps: Deps, auth: Auth, password: string | undefined): Promise<DeletionReport> {
+  if (auth.user.passwordHash) {
+    if (!password || !(await deps.hasher.verify(password, auth.user.passwordHash)))
+      throw errors.forbidden("wrong_password", "That is not this account's password");
+  } else if (deps.clock.now() - auth.session.authenticatedAt > RECENT_AUTH_MS) {
+    throw errors.forbidden("reauthentication_required", "Sign in again with Google or Discord (within the last 10 minutes) to delete your account");
+  }
+  return deleteAccount(deps, "self", auth.user);
 }

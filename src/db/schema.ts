@@ -405,8 +405,6 @@ export const reports = sqliteTable(
   },
   (t) => [
     index("reports_status_idx").on(t.status, t.createdAt, t.id),
-    uniqueIndex("reports_one_open_idx")
-      .on(t.reporterId, t.targetType, t.targetId)
-      .where(sql`status = 'open'`),
+    uniqueIndex("reports_one_open_idx").on(t.reporterId, t.targetType, t.targetId).where(sql`status = 'open'`),
   ],
 );

@@ -1,9 +1,8 @@
 // /api/v1/users: the signed-in user's own record and profile edits, public profiles, and the profile picture.
 // The plugin cannot send PUT: each PUT here has a POST alias that calls the same service.
 import { Elysia, t } from "elysia";
-import { deleteAccount } from "../admin/users.ts";
+import { deleteOwnAccount } from "../admin/users.ts";
 import { authGuard } from "../auth/guard.ts";
-import { RECENT_AUTH_MS } from "../auth/service.ts";
 import type { Deps } from "../deps.ts";
 import { bodies, MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
 import { DiskFile, readUploadForm } from "../http/multipart.ts";
@@ -86,43 +85,29 @@ export const userRoutes = (deps: Deps) => {
           },
         },
       )
-      .post(
-        "/me/delete",
-        async ({ auth, body }) => {
-          // Proof that the person at the keyboard owns the account: its password, or (an account without one) a
-          // sign-in with Google/Discord within the last 10 minutes (docs/security.md "Recent authentication").
-          if (auth.user.passwordHash) {
-            if (!body.password || !(await deps.hasher.verify(body.password, auth.user.passwordHash)))
-              throw errors.forbidden("wrong_password", "That is not this account's password");
-          } else if (deps.clock.now() - auth.session.authenticatedAt > RECENT_AUTH_MS) {
-            throw errors.forbidden("reauthentication_required", "Sign in again with Google or Discord (within the last 10 minutes) to delete your account");
-          }
-          return { deleted: true as const, ...(await deleteAccount(deps, "self", auth.user)) };
+      .post("/me/delete", async ({ auth, body }) => ({ deleted: true as const, ...(await deleteOwnAccount(deps, auth, body.password)) }), {
+        auth: true,
+        rateLimit: "login",
+        parse: "json",
+        body: t.Object({ password: t.Optional(t.String({ maxLength: 1024, description: "required when the account has a password" })) }),
+        response: {
+          200: t.Object(
+            { deleted: t.Literal(true), posts: t.Integer(), follows: t.Integer(), reactions: t.Integer(), plays: t.Integer() },
+            { examples: [{ deleted: true, posts: 12, follows: 58, reactions: 230, plays: 911 }] },
+          ),
+          400: ErrorSchema,
+          401: ErrorSchema,
+          403: ErrorSchema,
+          409: ErrorSchema,
+          429: ErrorSchema,
         },
-        {
-          auth: true,
-          rateLimit: "login",
-          parse: "json",
-          body: t.Object({ password: t.Optional(t.String({ maxLength: 1024, description: "required when the account has a password" })) }),
-          response: {
-            200: t.Object(
-              { deleted: t.Literal(true), posts: t.Integer(), follows: t.Integer(), reactions: t.Integer(), plays: t.Integer() },
-              { examples: [{ deleted: true, posts: 12, follows: 58, reactions: 230, plays: 911 }] },
-            ),
-            400: ErrorSchema,
-            401: ErrorSchema,
-            403: ErrorSchema,
-            409: ErrorSchema,
-            429: ErrorSchema,
-          },
-          detail: {
-            summary: "Delete your account with your loops (and their media), follows, reactions and plays; confirmed by your password",
-            description:
-              "An account without a password confirms with a Google/Discord sign-in in the last 10 minutes " +
-              "(403 reauthentication_required otherwise). The last owner of a server cannot (409 last_owner).",
-          },
+        detail: {
+          summary: "Delete your account with your loops (and their media), follows, reactions and plays; confirmed by your password",
+          description:
+            "An account without a password confirms with a Google/Discord sign-in in the last 10 minutes " +
+            "(403 reauthentication_required otherwise). The last owner of a server cannot (409 last_owner).",
         },
-      )
+      })
       // Public reads. A signed-in viewer also gets is_following / follows_you; never email or other private fields.
       .get("/:id/profile", ({ params, viewer }) => getPublicProfile(deps, params.id, viewer?.user ?? null), {
         viewer: true,

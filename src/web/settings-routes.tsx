@@ -24,6 +24,7 @@ import { AVATAR_MAX_BYTES, setAvatar } from "../users/avatar.ts";
 import { PROFILE_LIMITS, updateProfile } from "../users/profile.ts";
 import { requestExport } from "../users/export.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
+import { deleteOwnAccount } from "../admin/users.ts";
 import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, formText, refuseOtherBodies } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
@@ -230,6 +231,28 @@ export const settingsRoutes = (deps: Deps) => {
             ""
           )}
         </section>
+
+        <section class="card" aria-labelledby="s-delete">
+          <h2 id="s-delete">Delete your account</h2>
+          <p class="muted">Your loops (and their audio), follows, reactions and plays go with it, for good. Download your data first if you want to keep it.</p>
+          <form method="post" action="/settings/delete">
+            <Csrf />
+            {u.passwordHash ? (
+              <>
+                <label for="delete_password">Your password</label>
+                <input id="delete_password" name="password" type="password" autocomplete="current-password" required />
+              </>
+            ) : (
+              <p class="muted">Without a password, sign in again with Google or Discord first (within 10 minutes).</p>
+            )}
+            <label>
+              <input type="checkbox" name="confirm" value="1" required /> I understand this cannot be undone
+            </label>
+            <button type="submit" class="secondary">
+              Delete my account
+            </button>
+          </form>
+        </section>
       </Shell>
     );
     return withCookies(html(body, { cache: "no-store" }), [csrf.setCookie]);
@@ -321,6 +344,25 @@ export const settingsRoutes = (deps: Deps) => {
           await deps.routeLimits.hit("exports", { ip: clientIp(request, trusted), userId: auth.user.id });
           return requestExport(deps, auth.user);
         }),
+      HIDDEN,
+    )
+    .post(
+      "/settings/delete",
+      ({ request, body }) => {
+        const f = asForm(body);
+        // Gone: back to the home page, signed out (the session went with the account).
+        return browserAction(
+          deps,
+          request,
+          f,
+          "/",
+          async (auth) => {
+            if (f.confirm !== "1") throw errors.validation({ confirm: "Tick the box to confirm: this cannot be undone" });
+            return deleteOwnAccount(deps, auth, str(f.password, 1024) || undefined);
+          },
+          { onError: (err) => `/settings?error=${encodeURIComponent(err.message)}` },
+        );
+      },
       HIDDEN,
     )
     .post(

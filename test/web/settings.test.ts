@@ -141,3 +141,24 @@ describe("settings", () => {
     expect(decodeURIComponent(link.headers.get("location")!)).toContain("not configured");
   });
 });
+
+describe("deleting your account from /settings", () => {
+  test("the password and the box are required; then the account is gone and the browser is signed out", async () => {
+    const leaver = await registerUser(env, { username: "leaving_soon" });
+    const b = new Browser(env);
+    await b.submit(await b.get("/signin"), { login: leaver.input.username, password: leaver.input.password });
+    const page = await b.get("/settings");
+    expect(page.html).toContain("Delete my account");
+    const token = csrfOf(page);
+    const unticked = await b.post("/settings/delete", { csrf: token, password: leaver.input.password });
+    expect(unticked.html).toContain("Some fields are invalid");
+    const wrong = await b.post("/settings/delete", { csrf: token, password: "not it", confirm: "1" });
+    expect(wrong.html).toContain("That is not this account&#x27;s password");
+    expect(await getUserById(env.deps, leaver.auth.user.id)).toBeDefined();
+    const gone = await b.post("/settings/delete", { csrf: token, password: leaver.input.password, confirm: "1" }, false);
+    expect(gone.status).toBe(303);
+    expect(gone.headers.get("location")).toBe("/");
+    expect(await getUserById(env.deps, leaver.auth.user.id)).toBeUndefined();
+    expect((await b.get("/settings", false)).status).toBe(303);
+  });
+});
