@@ -5,43 +5,17 @@
 // for the whole loaded window (each later one links the media of the one before), so every request of the window is
 // served beside a backup. autocannon runs in Node, in its own process.
 // Usage: bun scripts/bench/backup.ts [seconds]    BENCH_SCALE=0.01 seeds a hundredth of the community (a quick check)
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { sql } from "drizzle-orm";
-import { load, machine, ROOT, startSidechain } from "./lib.ts";
-import { openDatabase } from "../../src/db/client.ts";
-import { applyMigrations } from "../../src/db/migrate.ts";
-import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
+import { load, machine, ROOT, seedBenchCommunity, startSidechain } from "./lib.ts";
 
 const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const scale = Number(process.env.BENCH_SCALE ?? 1);
-if (!(scale > 0 && scale <= 1)) throw new Error(`BENCH_SCALE wants a number in (0, 1], not ${process.env.BENCH_SCALE}`);
 const connections = 50;
 const password = "correct horse battery staple";
-const size = (n: number) => Math.max(20, Math.round(n * scale));
 
-const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-backup-"));
+const { dataDir, seeded } = await seedBenchCommunity("backup", { scale, password });
 const root = join(dataDir, "backups");
-const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
-await applyMigrations(database);
-await database.db.run(sql.raw("PRAGMA cache_size = -1000000"));
-const seeded = await seedCommunity(database, {
-  ...DEFAULT_SEED,
-  users: size(DEFAULT_SEED.users),
-  posts: size(DEFAULT_SEED.posts),
-  follows: size(DEFAULT_SEED.follows),
-  reactions: size(DEFAULT_SEED.reactions),
-  benchFollows: Math.min(DEFAULT_SEED.benchFollows, size(DEFAULT_SEED.users) - 1),
-  now: Date.now(),
-  benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
-});
-await database.close();
-console.log(
-  `seeded ${Object.entries(seeded.counts)
-    .map(([k, v]) => `${v.toLocaleString("en")} ${k}`)
-    .join(", ")} in ${seeded.seconds.toFixed(1)} s`,
-);
 
 /** One `sidechain backup create` as a process; its duration and size from its --json summary. */
 async function backupOnce(): Promise<{ ms: number; bytes: number }> {

@@ -6,13 +6,8 @@
 // POST /auth/login), the global feed, trending; then the timeline again while 100 writes a second go on.
 // Usage: bun scripts/bench/feed.ts [seconds] [--keep]   (--keep leaves the seeded DATA_DIR for inspection)
 import { ne, sql } from "drizzle-orm";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { load, machine, peakRss, signIn, startSidechain, type Load } from "./lib.ts";
-import { openDatabase } from "../../src/db/client.ts";
-import { applyMigrations } from "../../src/db/migrate.ts";
-import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
+import { rmSync } from "node:fs";
+import { load, machine, peakRss, seedBenchCommunity, signIn, startSidechain, type Load } from "./lib.ts";
 import { loadConfig } from "../../src/config.ts";
 import { buildDeps } from "../../src/index.ts";
 import { createSession } from "../../src/auth/sessions.ts";
@@ -26,16 +21,7 @@ const WRITES_PER_S = 100;
 const WRITERS = 50;
 const password = "correct horse battery staple";
 
-const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-feed-"));
-const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
-await applyMigrations(database);
-await database.db.run(sql.raw("PRAGMA cache_size = -1000000")); // the seed writes the reactions and follows indexes in random order
-const seeded = await seedCommunity(database, {
-  ...DEFAULT_SEED,
-  now: Date.now(),
-  benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
-});
-await database.close();
+const { dataDir, seeded } = await seedBenchCommunity("feed", { password });
 // Sessions for the producers who write during the "under writes" run (each is held to the per-user reaction limit,
 // so the writes are spread over many accounts), minted in process: logins would run into the per-IP auth limit.
 const minting = await buildDeps(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
@@ -44,11 +30,6 @@ const writerAuth = await Promise.all(
   writerIds.map(async ({ id }) => ({ authorization: `Bearer ${(await createSession(minting, id, { userAgent: "bench writer" })).token}` })),
 );
 await minting.database.close();
-console.log(
-  `seeded ${Object.entries(seeded.counts)
-    .map(([k, v]) => `${v.toLocaleString("en")} ${k}`)
-    .join(", ")} in ${seeded.seconds.toFixed(1)} s`,
-);
 
 const server = await startSidechain({ DATA_DIR: dataDir });
 try {

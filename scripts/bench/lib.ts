@@ -3,6 +3,10 @@
 import { mkdtempSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { openDatabase } from "../../src/db/client.ts";
+import { applyMigrations } from "../../src/db/migrate.ts";
+import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
 import { freePort, waitFor } from "../../test/support/net.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -124,4 +128,38 @@ export async function resetPeakRss(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The benches' community (test/support/community.ts DEFAULT_SEED, every count times `scale`, at most 1) seeded into
+ * a fresh DATA_DIR, with `password` as the bench user's. Prints what it seeded; the database is closed again, so a
+ * server process can open the directory.
+ */
+export async function seedBenchCommunity(name: string, opts: { scale?: number; password: string }) {
+  const scale = opts.scale ?? 1;
+  if (!(scale > 0 && scale <= 1)) throw new Error(`the bench's scale must be in (0, 1], not ${scale}`);
+  const sized = (n: number) => Math.max(1, Math.round(n * scale));
+  const users = sized(DEFAULT_SEED.users);
+  const dataDir = mkdtempSync(join(tmpdir(), `sc-bench-${name}-`));
+  const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
+  await applyMigrations(database);
+  await database.db.run(sql.raw("PRAGMA cache_size = -1000000")); // the seed writes the reactions and follows indexes in random order
+  const seeded = await seedCommunity(database, {
+    ...DEFAULT_SEED,
+    users,
+    posts: sized(DEFAULT_SEED.posts),
+    // The seed draws distinct pairs: a small community has fewer of them than the scaled count.
+    follows: Math.min(sized(DEFAULT_SEED.follows), Math.floor((users * (users - 1)) / 4)),
+    reactions: sized(DEFAULT_SEED.reactions),
+    benchFollows: Math.min(DEFAULT_SEED.benchFollows, users - 1),
+    now: Date.now(),
+    benchPasswordHash: await Bun.password.hash(opts.password, { algorithm: "argon2id" }),
+  });
+  await database.close();
+  console.log(
+    `seeded ${Object.entries(seeded.counts)
+      .map(([k, v]) => `${v.toLocaleString("en")} ${k}`)
+      .join(", ")} in ${seeded.seconds.toFixed(1)} s`,
+  );
+  return { dataDir, seeded };
 }

@@ -1,49 +1,14 @@
-// What the metrics cost (README "Metrics"; targets: /metrics p99 ≤ 5 ms, ≤ 3 % added to /health's request cost).
-// On one seeded community (test/support/community.ts, DEFAULT_SEED scaled by METRICS_BENCH_SCALE), in one run:
-//   1. GET /health req/s at 50 connections on a server with metrics off and on (METRICS_TOKEN), alternating
-//      ROUNDS times so drift of a shared machine falls on both; the ratio on/off is the figure.
-//   2. GET /metrics latency (p50, p99) with one scraper, after the feeds, a profile and unknown paths have filled
-//      the request histogram, and with the table figures (jobs, outbox, sizes) read while it runs.
-// Usage: bun scripts/bench/metrics.ts [seconds]   METRICS_BENCH_SCALE=0.01 for a quick check (100 users, 1,000 posts)
-import { sql } from "drizzle-orm";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { load, machine, signIn, startSidechain, type Load } from "./lib.ts";
-import { openDatabase } from "../../src/db/client.ts";
-import { applyMigrations } from "../../src/db/migrate.ts";
-import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
+import { rmSync } from "node:fs";
+import { load, machine, seedBenchCommunity, signIn, startSidechain, type Load } from "./lib.ts";
 
 const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const scale = Number(process.env.METRICS_BENCH_SCALE ?? 1);
-if (!(scale > 0 && scale <= 1)) throw new Error("METRICS_BENCH_SCALE must be in (0, 1]");
 const ROUNDS = 2;
 const connections = 50;
 const TOKEN = crypto.randomUUID() + crypto.randomUUID();
 const password = "correct horse battery staple";
 
-const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-metrics-"));
-const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
-await applyMigrations(database);
-await database.db.run(sql.raw("PRAGMA cache_size = -1000000"));
-const sized = (n: number) => Math.max(1, Math.round(n * scale));
-const seeded = await seedCommunity(database, {
-  users: sized(DEFAULT_SEED.users),
-  posts: sized(DEFAULT_SEED.posts),
-  // The seed draws distinct pairs: a small community has fewer of them than the scaled count.
-  follows: Math.min(sized(DEFAULT_SEED.follows), Math.floor((sized(DEFAULT_SEED.users) * (sized(DEFAULT_SEED.users) - 1)) / 4)),
-  reactions: sized(DEFAULT_SEED.reactions),
-  days: DEFAULT_SEED.days,
-  benchFollows: Math.min(DEFAULT_SEED.benchFollows, sized(DEFAULT_SEED.users) - 1),
-  now: Date.now(),
-  benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
-});
-await database.close();
-console.log(
-  `seeded ${Object.entries(seeded.counts)
-    .map(([k, v]) => `${v.toLocaleString("en")} ${k}`)
-    .join(", ")} in ${seeded.seconds.toFixed(1)} s`,
-);
+const { dataDir, seeded } = await seedBenchCommunity("metrics", { scale, password });
 
 const env = { DATA_DIR: dataDir, LOG_LEVEL: "warn" };
 const health = async (metrics: boolean): Promise<Load> => {

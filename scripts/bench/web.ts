@@ -7,27 +7,19 @@
 // the script and the stylesheet as a browser downloads them (gzip), against the 60 KB and 20 KB budgets.
 // Usage: bun scripts/bench/web.ts [seconds]
 import { sql } from "drizzle-orm";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { openDatabase } from "../../src/db/client.ts";
-import { applyMigrations } from "../../src/db/migrate.ts";
-import { DEFAULT_SEED, seedCommunity } from "../../test/support/community.ts";
-import { type Load, load, machine, peakRss, startSidechain } from "./lib.ts";
+import { type Load, load, machine, peakRss, seedBenchCommunity, startSidechain } from "./lib.ts";
 
 const seconds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);
 const connections = 50;
 
-const dataDir = mkdtempSync(join(tmpdir(), "sc-bench-web-"));
+const { dataDir } = await seedBenchCommunity("web", { password: "bench password 1" });
 const database = openDatabase({ DATA_DIR: dataDir, DATABASE_URL: undefined, DATABASE_AUTH_TOKEN: undefined, DB_BUSY_TIMEOUT_MS: 5000 });
-await applyMigrations(database);
-await database.db.run(sql.raw("PRAGMA cache_size = -1000000"));
-const seeded = await seedCommunity(database, { ...DEFAULT_SEED, now: Date.now(), benchPasswordHash: await Bun.password.hash("bench password 1") });
 const [loop] = await database.db.all<{ id: string; username: string }>(
   sql.raw(`SELECT p.id, u.username FROM posts p JOIN users u ON u.id = p.user_id WHERE p.status = 'ready' ORDER BY p.like_count DESC LIMIT 1`),
 );
 await database.close();
-console.log(`seeded ${seeded.counts.users?.toLocaleString("en")} users, ${seeded.counts.posts?.toLocaleString("en")} posts in ${seeded.seconds.toFixed(1)} s`);
 
 const server = await startSidechain({ DATA_DIR: dataDir });
 try {
