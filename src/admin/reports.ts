@@ -2,7 +2,7 @@
 // and an optional note; staff see the open reports, oldest first, and close one by dismissing it, removing the loop
 // (its producer is told why by mail) or suspending the account. Closing acts on the target, so every open report of
 // it closes with the same outcome, and each reporter is told by mail. Everything is audited.
-import { and, asc, eq, gt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { mailBudgetAllows, message } from "../auth/mail.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { posts, reports, users } from "../db/schema.ts";
@@ -12,6 +12,7 @@ import { mirrorPostDeleted } from "../integrations/stream.ts";
 import { newId } from "../lib/crypto.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
 import { findVisiblePost } from "../posts/service.ts";
+import { instanceSettings } from "../system/settings.ts";
 import { findUserByIdOrUsername } from "../users/profile.ts";
 import type { UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
@@ -115,14 +116,14 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
   if (action === "remove_loop" && report.targetType !== "post") throw errors.validation({ action: "This report is about an account, not a loop" });
   if (action !== "dismiss" && !note) throw errors.validation({ note: "Say why: the producer is told" });
 
-  let producerMail: { to: string; title: string } | null = null;
   if (action === "suspend_user") {
     const [target] = report.targetUserId ? await deps.database.db.select().from(users).where(eq(users.id, report.targetUserId)).limit(1) : [];
     if (!target) throw errors.notFound("user_not_found", "The reported account is gone");
     await suspendAccount(deps, actor, target, note);
   }
   const now = deps.clock.now();
-  const closed = await deps.database.tx(async (tx) => {
+  const { closed, producerMail } = await deps.database.tx(async (tx) => {
+    let producerMail: { to: string; title: string } | null = null;
     if (action === "remove_loop") {
       const [gone] = await tx
         .update(posts)
@@ -153,28 +154,27 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
       reason: note,
       details: { outcome: OUTCOME[action], target_type: report.targetType, target_id: report.targetId, reports_closed: rows.length },
     });
-    return rows;
+    return { closed: rows, producerMail };
   });
   // Mails after the commit, within each address's hourly budget.
-  const site = deps.caches.instance.name;
-  const mail = producerMail as { to: string; title: string } | null;
-  if (mail && (await mailBudgetAllows(deps, mail.to))) {
+  const site = (await instanceSettings(deps)).name;
+  if (producerMail && (await mailBudgetAllows(deps, producerMail.to))) {
     await deps.mailer.send(
-      message(mail.to, `Your loop "${mail.title}" was removed`, [
-        `The staff of ${site} removed your loop "${mail.title}".`,
+      message(producerMail.to, `Your loop "${producerMail.title}" was removed`, [
+        `The staff of ${site} removed your loop "${producerMail.title}".`,
         `Their reason: ${note}`,
         "If you think this is a mistake, reply to the community's contact.",
       ]),
     );
   }
   const reporterIds = [...new Set(closed.map((r) => r.reporterId).filter((id): id is string => id !== null))];
-  for (const id of reporterIds) {
-    const [r] = await deps.database.db.select({ email: users.email }).from(users).where(eq(users.id, id)).limit(1);
-    if (!r?.email || !(await mailBudgetAllows(deps, r.email))) continue;
-    const outcome =
-      action === "dismiss" ? "They looked at it and took no action." : action === "remove_loop" ? "They removed the loop." : "They suspended the account.";
+  const reporters = reporterIds.length ? await deps.database.db.select({ email: users.email }).from(users).where(inArray(users.id, reporterIds)) : [];
+  const outcome =
+    action === "dismiss" ? "They looked at it and took no action." : action === "remove_loop" ? "They removed the loop." : "They suspended the account.";
+  for (const { email } of reporters) {
+    if (!email || !(await mailBudgetAllows(deps, email))) continue;
     await deps.mailer.send(
-      message(r.email, `Your report about ${report.targetLabel} was reviewed`, [`Thank you for your report to the staff of ${site}.`, outcome]),
+      message(email, `Your report about ${report.targetLabel} was reviewed`, [`Thank you for your report to the staff of ${site}.`, outcome]),
     );
   }
   return closed.find((r) => r.id === report.id) ?? closed[0]!;

@@ -80,6 +80,9 @@ describe("closing reports", () => {
     expect(q.reports).toHaveLength(2);
     const noWhy = await resolve(owner.auth.token, q.reports[0].id, { action: "remove_loop" });
     expect([noWhy.status, (await json(noWhy)).error]).toEqual([400, "validation_error"]);
+    // Renamed just before (through the API, which renders no page): the mails name the community as it is now.
+    const renamed = await env.request("/api/v1/admin/settings", { method: "PUT", token: owner.auth.token, json: { name: "Night Shift Two" } });
+    expect(renamed.status).toBe(200);
     const done = await resolve(owner.auth.token, q.reports[0].id, { action: "remove_loop", note: "Uses an uncleared sample." });
     expect(done.status).toBe(200);
     expect(await json(done)).toMatchObject({
@@ -99,6 +102,7 @@ describe("closing reports", () => {
     const [toProducer] = await mailTo(env, mira.input.email);
     expect(toProducer!.subject).toBe('Your loop "Borrowed chords" was removed');
     expect(toProducer!.text).toContain("Their reason: Uses an uncleared sample.");
+    expect(toProducer!.text).toContain('The staff of Night Shift Two removed your loop "Borrowed chords".');
     for (const who of [fan, other]) {
       const [m] = await mailTo(env, who.input.email);
       expect(m!.subject).toBe("Your report about Borrowed chords was reviewed");
