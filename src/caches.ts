@@ -28,9 +28,20 @@ export type Ranked = { id: string; userId: string; score: number };
 export type TrendingSnapshot = { at: number; candidates: Candidate[]; rankings: Lru<number, Ranked[]> };
 
 /** Who may create an account (system/settings.ts). */
-export type RegistrationMode = "open" | "closed";
+export type RegistrationMode = "open" | "invite" | "approval" | "closed";
 /** The community's settings as the features read them (system/settings.ts). */
-export type Settings = { name: string; description: string; rules: string; contact: string; registration: RegistrationMode };
+export type Settings = {
+  name: string;
+  description: string;
+  rules: string;
+  contact: string;
+  registration: RegistrationMode;
+  members_invite: boolean;
+  sign_in_to_view: boolean;
+  upload_quota_per_day: number;
+  upload_quota_mb: number;
+  approval_queue_limit: number;
+};
 
 /** Entries of Caches.mediaGzip: a peaks JSON gzips to ~4 KB, so a few MB at most. */
 export const MEDIA_GZIP_ENTRIES = 1024;

@@ -12,7 +12,7 @@ import { ApiError } from "../http/errors.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeUsername, usernameProblem } from "../lib/text.ts";
 import { insertNewUser, newUserRow, type Role, roleOf, ROLES, type UserRow } from "../users/service.ts";
-import { instanceSettings } from "../system/settings.ts";
+import { instanceSettings, settingsFromText } from "../system/settings.ts";
 import { CLI_ACTOR } from "./audit.ts";
 import { updateSettings } from "./settings.ts";
 import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
@@ -34,7 +34,10 @@ export const USER_USAGE = `  sidechain user list [--role owner|moderator|member]
                                      create the owner account (the password is read from standard input)
   sidechain settings show            the community's settings
   sidechain settings set KEY=VALUE ...
-                                     change settings: name, description, rules, contact, registration (open|closed)`;
+                                     change settings: name, description, rules, contact,
+                                     registration (open|invite|approval|closed), members_invite,
+                                     sign_in_to_view (yes|no), upload_quota_per_day, upload_quota_mb
+                                     (0 = no limit), approval_queue_limit`;
 
 export type CliIo = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
 export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
@@ -209,8 +212,11 @@ async function settingsCli(args: string[], env: Record<string, string | undefine
   } else if (pairs.length) return usage("show takes no arguments");
   const deps = await tools.buildDeps(env);
   try {
-    const now = sub === "set" ? await updateSettings(deps, CLI_ACTOR, patch) : await instanceSettings(deps);
-    for (const [k, v] of Object.entries(now)) io.out(`${k.padEnd(13)} ${v.includes("\n") ? `\n  ${v.split("\n").join("\n  ")}` : v}`);
+    const now = sub === "set" ? await updateSettings(deps, CLI_ACTOR, settingsFromText(patch)) : await instanceSettings(deps);
+    for (const [k, value] of Object.entries(now)) {
+      const v = String(value);
+      io.out(`${k.padEnd(21)} ${v.includes("\n") ? `\n  ${v.split("\n").join("\n  ")}` : v}`);
+    }
     return 0;
   } catch (err) {
     if (err instanceof ApiError) {

@@ -371,7 +371,7 @@ export const adminRoutes = (deps: Deps) =>
         parse: "json",
         body: SettingsPatch,
         response: { 200: SettingsSchema, ...staffErrors },
-        detail: { summary: "Change the community's settings: any of name, description, rules, contact, registration (owners)" },
+        detail: { summary: "Change any of the community's settings (owners)" },
       },
     )
     .get(

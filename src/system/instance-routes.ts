@@ -7,5 +7,5 @@ import { instanceSettings, SettingsSchema } from "./settings.ts";
 export const instanceRoutes = (deps: Deps) =>
   new Elysia({ name: "instance", detail: { tags: ["system"] } }).get("/instance", () => instanceSettings(deps), {
     response: { 200: SettingsSchema },
-    detail: { summary: "The community's name, description, rules, contact and sign-up mode" },
+    detail: { summary: "The community's public settings: name, description, rules, contact, sign-up mode, quotas" },
   });

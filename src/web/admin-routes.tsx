@@ -20,9 +20,9 @@ import type { Auth } from "../auth/guard.ts";
 import { posts, reports, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { withCookies } from "../http/cookies.ts";
-import { errors } from "../http/errors.ts";
+import { type ApiError, errors } from "../http/errors.ts";
 import { listMail } from "../integrations/mailer.ts";
-import { instanceSettings } from "../system/settings.ts";
+import { instanceSettings, type RegistrationMode, SETTING_KEYS, SETTING_RANGES, type Settings, settingsFromText } from "../system/settings.ts";
 import { isStaff, type Role, roleOf, ROLES, type UserRow } from "../users/service.ts";
 import { asForm, browserAction, type Form, formText, pageContext, seeOther } from "./context.ts";
 import { HIDDEN, htmlResponder } from "./html.ts";
@@ -40,6 +40,56 @@ const SECTIONS = [
 ] as const;
 
 const when = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString().replace("T", " ").slice(0, 16));
+
+/** The refusal's message, and for a validation error each field's problem (the page shows them in one alert). */
+const withFields = (err: ApiError) =>
+  err.fields
+    ? `${err.message}: ${Object.entries(err.fields)
+        .map(([k, v]) => `${k.replaceAll("_", " ")}: ${v}`)
+        .join("; ")}`
+    : err.message;
+
+const REGISTRATION_CHOICES: [RegistrationMode, string][] = [
+  ["open", "Open: anyone may create an account"],
+  ["invite", "Invite: only with an invite link"],
+  ["approval", "Approval: anyone may ask, staff approve"],
+  ["closed", "Closed: nobody may"],
+];
+
+/** A yes/no setting as a select (a checkbox sends nothing when cleared, and "nothing" must mean "no" here). */
+const YesNo = ({ id, label, value, disabled }: { id: string; label: string; value: boolean; disabled: boolean }) => (
+  <>
+    <label for={id} safe>
+      {label}
+    </label>
+    <select id={id} name={id} disabled={disabled}>
+      <option value="no" selected={!value}>
+        No
+      </option>
+      <option value="yes" selected={value}>
+        Yes
+      </option>
+    </select>
+  </>
+);
+
+/** A whole-number setting, within its range (src/system/settings.ts). */
+const Count = (p: { k: keyof typeof SETTING_RANGES; label: string; s: Settings; disabled: boolean }) => (
+  <>
+    <label for={p.k} safe>
+      {p.label}
+    </label>
+    <input
+      id={p.k}
+      name={p.k}
+      type="number"
+      min={String(SETTING_RANGES[p.k][0])}
+      max={String(SETTING_RANGES[p.k][1])}
+      value={String(p.s[p.k])}
+      disabled={p.disabled}
+    />
+  </>
+);
 
 export const adminPages = (deps: Deps) => {
   const html = htmlResponder(deps);
@@ -85,7 +135,7 @@ export const adminPages = (deps: Deps) => {
   /** A staff write: the service's refusal becomes ?error= on `back`, success ?saved=. */
   const act = (request: Request, form: Form, back: string, saved: string, run: (auth: Auth) => Promise<unknown>) =>
     browserAction(deps, request, form, `${back}?saved=${encodeURIComponent(saved)}`, run, {
-      onError: (err) => `${back}?error=${encodeURIComponent(err.message)}`,
+      onError: (err) => `${back}?error=${encodeURIComponent(withFields(err))}`,
     });
   const Csrf = (p: { token: string }) => <input type="hidden" name="csrf" value={p.token} />;
   const reason = (f: Form) => formText(f.reason, 500).trim();
@@ -345,13 +395,18 @@ export const adminPages = (deps: Deps) => {
                 <input id="contact" name="contact" value={s.contact} maxlength="200" disabled={!owner} />
                 <label for="registration">Sign-ups</label>
                 <select id="registration" name="registration" disabled={!owner}>
-                  <option value="open" selected={s.registration === "open"}>
-                    Open: anyone may create an account
-                  </option>
-                  <option value="closed" selected={s.registration === "closed"}>
-                    Closed: nobody may
-                  </option>
+                  {REGISTRATION_CHOICES.map(([mode, text]) => (
+                    <option value={mode} selected={s.registration === mode} safe>
+                      {text}
+                    </option>
+                  ))}
                 </select>
+                <Count k="approval_queue_limit" label="Sign-ups that may wait for approval" s={s} disabled={!owner} />
+                <YesNo id="members_invite" label="Members may make invite links" value={s.members_invite} disabled={!owner} />
+                <YesNo id="sign_in_to_view" label="Sign in to view (nothing public: feeds, pages, media)" value={s.sign_in_to_view} disabled={!owner} />
+                <Count k="upload_quota_per_day" label="Loops a member may upload a day (0: no limit)" s={s} disabled={!owner} />
+                <Count k="upload_quota_mb" label="Storage per member in MB (0: no limit)" s={s} disabled={!owner} />
+                <p class="muted">Staff have no upload quota.</p>
                 {owner ? <button type="submit">Save settings</button> : ""}
               </form>
             </>
@@ -364,13 +419,11 @@ export const adminPages = (deps: Deps) => {
       ({ request, body }) => {
         const f = asForm(body);
         return act(request, f, "/admin/settings", "Settings saved.", (auth) =>
-          updateSettings(deps, actorOf(auth.user), {
-            name: formText(f.name, 200),
-            description: formText(f.description, 1000),
-            rules: formText(f.rules, 10000),
-            contact: formText(f.contact, 500),
-            registration: formText(f.registration, 20),
-          }),
+          updateSettings(
+            deps,
+            actorOf(auth.user),
+            settingsFromText(Object.fromEntries(SETTING_KEYS.filter((k) => typeof f[k] === "string").map((k) => [k, formText(f[k], 10000)]))),
+          ),
         );
       },
       HIDDEN,

@@ -31,6 +31,11 @@ describe("settings", () => {
       rules: "",
       contact: "",
       registration: "open",
+      members_invite: false,
+      sign_in_to_view: false,
+      upload_quota_per_day: 50,
+      upload_quota_mb: 2048,
+      approval_queue_limit: 100,
     });
     expect(await (await env.request("/")).text()).toContain("<h1>From Env</h1>");
   });
@@ -38,9 +43,9 @@ describe("settings", () => {
   test("the command line changes them (audited); pages, the API and the page cache follow at once", async () => {
     const set = await cli("settings", "set", "name=Night Shift", "rules=Post your own loops.\nBe kind.", "contact=staff@example.com");
     expect(set.code).toBe(0);
-    expect(set.out).toContain("name          Night Shift");
+    expect(set.out).toContain("name                  Night Shift");
     const shown = await cli("settings", "show");
-    expect(shown.out).toContain("contact       staff@example.com");
+    expect(shown.out).toContain("contact               staff@example.com");
     expect((await json(await env.request("/api/v1/instance"))).rules).toBe("Post your own loops.\nBe kind.");
     const home = await (await env.request("/")).text();
     expect(home).toContain("<h1>Night Shift</h1>");
@@ -48,6 +53,29 @@ describe("settings", () => {
     expect(await (await env.request("/signin")).text()).toContain("Night Shift");
     const [entry] = await env.deps.database.db.select().from(auditLog).where(eq(auditLog.action, "settings.update"));
     expect(entry).toMatchObject({ actor: "cli", details: { name: { from: "From Env", to: "Night Shift" }, contact: { from: "", to: "staff@example.com" } } });
+  });
+
+  test("switches and numbers: words and digits on the command line, exact JSON types in the API", async () => {
+    const set = await cli("settings", "set", "members_invite=yes", "upload_quota_mb=500", "registration=approval", "approval_queue_limit=3");
+    expect(set.code).toBe(0);
+    expect(set.out).toContain("members_invite        true");
+    expect(await json(await env.request("/api/v1/instance"))).toMatchObject({
+      members_invite: true,
+      upload_quota_mb: 500,
+      registration: "approval",
+      approval_queue_limit: 3,
+    });
+    const bad = await cli("settings", "set", "members_invite=maybe", "upload_quota_mb=-1", "approval_queue_limit=0");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("members_invite: Must be true or false");
+    expect(bad.err).toContain("approval_queue_limit: A whole number from 1 to 10000");
+    for (const wrong of [{ sign_in_to_view: "yes" }, { upload_quota_mb: 1.5 }, { upload_quota_per_day: 10_001 }]) {
+      const r = await env.request("/api/v1/admin/settings", { method: "PUT", token: owner.auth.token, json: wrong });
+      expect([r.status, (await json(r)).error]).toEqual([400, "validation_error"]);
+    }
+    const back = await cli("settings", "set", "members_invite=no", "upload_quota_mb=2048", "registration=open", "approval_queue_limit=100");
+    expect(back.code).toBe(0);
+    expect(await json(await env.request("/api/v1/instance"))).toMatchObject({ members_invite: false, upload_quota_mb: 2048, registration: "open" });
   });
 
   test("bad values are refused by field and change nothing; moderators cannot change settings", async () => {

@@ -116,8 +116,19 @@ describe("/admin", () => {
       rules: "Be kind.",
       contact: "",
       registration: "open",
+      members_invite: "yes",
+      sign_in_to_view: "no",
+      upload_quota_per_day: "20",
+      upload_quota_mb: "0",
+      approval_queue_limit: "100",
     });
     expect(saved.html).toContain("Settings saved.");
+    expect(await (await env.request("/api/v1/instance")).json()).toMatchObject({ members_invite: true, upload_quota_per_day: 20, upload_quota_mb: 0 });
+    const shown = await b.get("/admin/settings");
+    expect(shown.html).toContain('<option value="yes" selected>Yes</option>');
+    expect(shown.html).toContain('value="20"');
+    const bad = await b.post("/admin/settings", { csrf: csrfOf(shown), upload_quota_per_day: "lots" });
+    expect(bad.html).toContain("A whole number from 0 to 10000");
     expect((await b.get("/")).html).toContain("<h1>Night Shift</h1>");
     const failed = await env.deps.jobs.enqueue("draw-cards", { userId: owner.auth.user.id, only: "missing" }, { maxAttempts: 1 });
     await env.deps.database.db.update(jobs).set({ status: "failed", lastError: "disk full" }).where(eq(jobs.id, failed.job.id));
