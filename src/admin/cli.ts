@@ -15,7 +15,17 @@ import { insertNewUser, newUserRow, type Role, roleOf, ROLES, type UserRow } fro
 import { instanceSettings, settingsFromText } from "../system/settings.ts";
 import { CLI_ACTOR } from "./audit.ts";
 import { updateSettings } from "./settings.ts";
-import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
+import {
+  deleteAccount,
+  findAccount,
+  listAccounts,
+  type QuotaOverride,
+  revokeAccountSessions,
+  setQuota,
+  setRole,
+  suspendAccount,
+  unsuspendAccount,
+} from "./users.ts";
 
 export const USER_USAGE = `  sidechain user list [--role owner|moderator|member] [--suspended] [--query TEXT] [--limit N]
                                      accounts, oldest first: username, email, role, state, loops
@@ -30,6 +40,8 @@ export const USER_USAGE = `  sidechain user list [--role owner|moderator|member]
                                      sign USER out everywhere
   sidechain user delete USER --yes [--reason TEXT]
                                      delete USER with their loops, media, follows, reactions and plays
+  sidechain user quota USER [--per-day N|default] [--mb N|default]
+                                     USER's own upload quotas (0: no limit; default: the community's)
   sidechain admin create-owner --email EMAIL --username NAME
                                      create the owner account (the password is read from standard input)
   sidechain settings show            the community's settings
@@ -43,7 +55,7 @@ export type CliIo = { out(line: string): void; err(line: string): void; readLine
 export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
 
 type Flags = { positional: string[]; values: Map<string, string>; switches: Set<string> };
-const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username"]);
+const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username", "--per-day", "--mb"]);
 const SWITCHES = new Set(["--suspended", "--owner", "--yes"]);
 
 function parseFlags(args: string[]): Flags | string {
@@ -85,7 +97,7 @@ export async function adminCli(
   const usage = (problem: string) => (io.err(`sidechain ${command} ${sub ?? ""}: ${problem}\n\n${USER_USAGE}`), 2);
   if (typeof flags === "string") return usage(flags);
   if (command === "settings") return settingsCli(args, env, io, tools);
-  const known = command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete"] : ["create-owner"];
+  const known = command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete", "quota"] : ["create-owner"];
   if (!sub || !known.includes(sub)) return usage(`unknown subcommand "${sub ?? ""}"`);
   const target = flags.positional[0];
   if (sub !== "list" && sub !== "create-owner" && (!target || flags.positional.length > 1)) return usage("name one account (username, @username, email or id)");
@@ -98,6 +110,17 @@ export async function adminCli(
     if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 10000) return usage(`--limit wants a whole number from 1 to 10000, not "${v}"`);
     limit = Number(v);
   }
+  const quota: QuotaOverride = {};
+  for (const [flag, key, max] of [
+    ["--per-day", "upload_quota_per_day", 10_000],
+    ["--mb", "upload_quota_mb", 10_000_000],
+  ] as const) {
+    const v = flags.values.get(flag);
+    if (v === undefined) continue;
+    if (v !== "default" && !(/^\d{1,8}$/.test(v) && Number(v) <= max)) return usage(`${flag} wants a whole number from 0 to ${max}, or default, not "${v}"`);
+    quota[key] = v === "default" ? null : Number(v);
+  }
+  if (sub === "quota" && !Object.keys(quota).length) return usage("say --per-day N and/or --mb N (0: no limit; default: the community's)");
   const role = flags.values.get("--role");
   if (role !== undefined && !(ROLES as readonly string[]).includes(role)) return usage(`--role is one of ${ROLES.join(", ")}, not "${role}"`);
 
@@ -139,6 +162,12 @@ export async function adminCli(
         const u = await findAccount(deps, target!);
         await revokeAccountSessions(deps, CLI_ACTOR, u, reason);
         io.out(`@${u.username} is signed out everywhere.`);
+        return 0;
+      }
+      case "quota": {
+        const u = await setQuota(deps, CLI_ACTOR, await findAccount(deps, target!), quota, reason);
+        const show = (v: number | null, unit: string) => (v === null ? "the community's" : v === 0 ? "no limit" : `${v} ${unit}`);
+        io.out(`@${u.username}: ${show(u.uploadQuotaPerDay, "loops a day")}, ${show(u.uploadQuotaMb, "MB")}.`);
         return 0;
       }
       case "delete": {

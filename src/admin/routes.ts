@@ -10,7 +10,7 @@ import { instanceSettings, SettingsPatch, SettingsSchema } from "../system/setti
 import { type Actor, type AuditRow, actorOf, listAudit } from "./audit.ts";
 import { listReports, type ReportRow, resolveReport } from "./reports.ts";
 import { updateSettings } from "./settings.ts";
-import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
+import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setQuota, setRole, suspendAccount, unsuspendAccount } from "./users.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -30,6 +30,8 @@ export const AdminUser = t.Object(
     following_count: t.Integer(),
     last_active: t.Union([t.String(), t.Null()]),
     created_at: t.String(),
+    upload_quota_per_day: t.Union([t.Integer(), t.Null()], { description: "the member's own loops a day; null: the community's" }),
+    upload_quota_mb: t.Union([t.Integer(), t.Null()], { description: "the member's own storage in MB; null: the community's" }),
   },
   {
     description: "An account as staff see it (private fields included)",
@@ -49,6 +51,8 @@ export const AdminUser = t.Object(
         following_count: 18,
         last_active: "2026-12-05T21:14:03.000Z",
         created_at: "2026-10-01T09:00:00.000Z",
+        upload_quota_per_day: null,
+        upload_quota_mb: 500,
       },
     ],
   },
@@ -71,6 +75,8 @@ export const toAdminUser = (u: UserRow): AdminUserT => ({
   following_count: u.followingCount,
   last_active: iso(u.lastActiveAt),
   created_at: new Date(u.createdAt).toISOString(),
+  upload_quota_per_day: u.uploadQuotaPerDay,
+  upload_quota_mb: u.uploadQuotaMb,
 });
 
 const auditExample = {
@@ -236,6 +242,26 @@ export const adminRoutes = (deps: Deps) =>
         body: t.Object({ role: t.Union([t.Literal("owner"), t.Literal("moderator"), t.Literal("member")]), reason: t.Optional(t.String({ maxLength: 500 })) }),
         response: { 200: AdminUser, ...staffErrors },
         detail: { summary: "Give an account a role (owners only; the last owner stays owner)" },
+      },
+    )
+    .post(
+      "/users/:id/quota",
+      async ({ params, body, auth }) => {
+        const actor = staff(auth);
+        const { reason, ...change } = body;
+        return toAdminUser(await setQuota(deps, actor, await findAccount(deps, params.id), change, reason ?? ""));
+      },
+      {
+        auth: true,
+        parse: "json",
+        params: Params,
+        body: t.Object({
+          upload_quota_per_day: t.Optional(t.Union([t.Integer({ minimum: 0, maximum: 10_000 }), t.Null()])),
+          upload_quota_mb: t.Optional(t.Union([t.Integer({ minimum: 0, maximum: 10_000_000 }), t.Null()])),
+          reason: t.Optional(t.String({ maxLength: 500 })),
+        }),
+        response: { 200: AdminUser, ...staffErrors },
+        detail: { summary: "Give a member their own upload quotas (0: no limit; null: the community's) (staff)" },
       },
     )
     .post(

@@ -14,6 +14,7 @@ import { mirrorFollow, mirrorPostDeleted, mirrorPostReady, mirrorReaction } from
 import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { keyPrefix } from "../storage/index.ts";
+import { SETTING_RANGES } from "../system/settings.ts";
 import { type Role, roleOf, type UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
 
@@ -83,6 +84,44 @@ export async function setRole(deps: Deps, actor: Actor, target: UserRow, role: R
       targetLabel: target.username,
       reason,
       details: { from, to: role },
+    });
+    return row!;
+  });
+}
+
+export type QuotaOverride = { upload_quota_per_day?: number | null; upload_quota_mb?: number | null };
+
+/**
+ * Gives a member their own upload quotas (README "Upload quotas"): a number, or null to take the community's again.
+ * Staff have no quota, so setting one on staff is refused. Audited with what it was and what it became.
+ */
+export async function setQuota(deps: Deps, actor: Actor, target: UserRow, change: QuotaOverride, reason = ""): Promise<UserRow> {
+  const staff = await staffOf(deps, actor);
+  if (staff && roleOf(staff) === "moderator" && roleOf(target) !== "member") throw errors.forbidden("owner_only", "Only an owner may do this to a moderator");
+  if (roleOf(target) !== "member") throw errors.conflict("staff_unlimited", "Staff have no upload quota");
+  const fields: Record<string, string> = {};
+  for (const k of ["upload_quota_per_day", "upload_quota_mb"] as const) {
+    const [lo, hi] = SETTING_RANGES[k];
+    const v = change[k];
+    if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= lo && v <= hi)) fields[k] = `A whole number from ${lo} to ${hi}, or null`;
+  }
+  if (Object.keys(fields).length) throw errors.validation(fields);
+  const from = { upload_quota_per_day: target.uploadQuotaPerDay, upload_quota_mb: target.uploadQuotaMb };
+  const to = { ...from, ...change };
+  if (to.upload_quota_per_day === from.upload_quota_per_day && to.upload_quota_mb === from.upload_quota_mb) return target;
+  return deps.database.tx(async (tx) => {
+    const [row] = await tx
+      .update(users)
+      .set({ uploadQuotaPerDay: to.upload_quota_per_day, uploadQuotaMb: to.upload_quota_mb, updatedAt: deps.clock.now() })
+      .where(eq(users.id, target.id))
+      .returning();
+    await audit(deps, tx, actor, {
+      action: "user.quota",
+      targetType: "user",
+      targetId: target.id,
+      targetLabel: target.username,
+      reason,
+      details: { from, to },
     });
     return row!;
   });

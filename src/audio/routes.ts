@@ -6,6 +6,7 @@ import { bodies } from "../http/body.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { getUploadStatus, pickFile, receiveUpload, UploadTextFields, uploadBody, uploadLoopForm } from "./upload.ts";
+import { QuotaSchema, uploadQuota } from "./quota.ts";
 import { isSnippetForm, uploadSnippet, type Snippet } from "./snippet.ts";
 
 const UploadResponse = t.Composite([Post, t.Object({ post_id: t.String(), audio_url: t.String({ minLength: 1 }) })], {
@@ -111,5 +112,10 @@ export const audioRoutes = (deps: Deps) => {
         response: { 200: StatusResponse, 401: ErrorSchema, 404: ErrorSchema },
         detail: { summary: "Processing status of an upload, for clients that poll" },
       },
-    );
+    )
+    .get("/quota", ({ auth }) => uploadQuota(deps, auth.user.id), {
+      auth: true,
+      response: { 200: QuotaSchema, 401: ErrorSchema },
+      detail: { summary: "Your upload quotas and what you have used of them (0: no limit)" },
+    });
 };

@@ -1,7 +1,7 @@
 // The upload: checks the file is really audio (magic bytes, then ffprobe) and the metadata is sane, then creates
 // the post `processing`, stores the original and enqueues process-loop in one go, and waits a bounded time for the
 // job. Nothing is written before the checks pass; a failure after the original is stored removes it again.
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { join } from "node:path";
 import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
@@ -19,6 +19,7 @@ import { abandoned, PROCESS_LOOP, processLoopKey } from "./process-loop.ts";
 import { normalizeKey } from "./keys.ts";
 import type { AudioFormat } from "./sniff.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { checkQuota } from "./quota.ts";
 
 const MIN_BPM = 20;
 const MAX_BPM = 400;
@@ -184,19 +185,6 @@ async function findExisting(deps: Deps, userId: string, meta: UploadMeta): Promi
 
 export type UploadOutcome = { created: boolean; post: PostT };
 
-async function checkQuota(deps: Deps, userId: string, bytes: number) {
-  const { USER_MAX_LOOPS, USER_MAX_BYTES } = deps.config;
-  if (!USER_MAX_LOOPS && !USER_MAX_BYTES) return;
-  const [row] = await deps.database.db
-    .select({ n: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${posts.originalBytes}), 0)` })
-    .from(posts)
-    .where(and(eq(posts.userId, userId), ne(posts.status, "failed")));
-  if (USER_MAX_LOOPS && Number(row?.n ?? 0) >= USER_MAX_LOOPS)
-    throw errors.forbidden("quota_exceeded", `This server keeps at most ${USER_MAX_LOOPS} loops per producer`);
-  if (USER_MAX_BYTES && Number(row?.bytes ?? 0) + bytes > USER_MAX_BYTES)
-    throw errors.forbidden("quota_exceeded", "Your storage quota on this server is used up");
-}
-
 /** The uploaded file: streamed to disk by the route (DiskFile), or in memory (a Blob, e.g. from another caller). */
 export type UploadFile = DiskFile | Blob;
 
@@ -239,6 +227,7 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
   let jobId: string;
   try {
     jobId = await deps.database.tx(async (tx) => {
+      await checkQuota(deps, userId, file.size, tx);
       await tx.insert(posts).values({
         id: postId,
         userId,

@@ -76,6 +76,9 @@ export const users = sqliteTable("users", {
   /** Set while staff have suspended the account: sign-in refused, sessions gone, loops withheld. */
   suspendedAt: integer("suspended_at"),
   suspensionReason: text("suspension_reason").notNull().default(""),
+  /** A member's own upload quotas set by staff; null takes the community's (README "Upload quotas"). */
+  uploadQuotaPerDay: integer("upload_quota_per_day"),
+  uploadQuotaMb: integer("upload_quota_mb"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });

@@ -31,6 +31,8 @@ export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "us
     role: "member",
     suspendedAt: null,
     suspensionReason: "",
+    uploadQuotaPerDay: null,
+    uploadQuotaMb: null,
     createdAt: now,
     updatedAt: now,
   };

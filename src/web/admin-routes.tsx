@@ -14,7 +14,7 @@ import { listAudit } from "../admin/audit.ts";
 import { actorOf } from "../admin/audit.ts";
 import { listReports, REPORT_ACTIONS, type ReportAction, resolveReport } from "../admin/reports.ts";
 import { updateSettings } from "../admin/settings.ts";
-import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setRole, suspendAccount, unsuspendAccount } from "../admin/users.ts";
+import { deleteAccount, findAccount, listAccounts, revokeAccountSessions, setQuota, setRole, suspendAccount, unsuspendAccount } from "../admin/users.ts";
 import { signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import { posts, reports, users } from "../db/schema.ts";
@@ -177,6 +177,20 @@ export const adminPages = (deps: Deps) => {
     );
   }
 
+  /** A member's own upload quotas; empty fields take the community's (README "Upload quotas"). */
+  const QuotaForm = ({ u, at, token }: { u: UserRow; at: string; token: string }) => (
+    <form method="post" action={`${at}/quota`}>
+      <Csrf token={token} />
+      <label for={`per-day-${u.id}`}>Loops a day</label>
+      <input id={`per-day-${u.id}`} name="per_day" type="number" min="0" max="10000" value={u.uploadQuotaPerDay?.toString() ?? ""} placeholder="community's" />
+      <label for={`mb-${u.id}`}>Storage MB</label>
+      <input id={`mb-${u.id}`} name="mb" type="number" min="0" max="10000000" value={u.uploadQuotaMb?.toString() ?? ""} placeholder="community's" />
+      <button type="submit" class="secondary" aria-label={`Set the upload quota of @${u.username}`}>
+        Set quota
+      </button>
+    </form>
+  );
+
   function accountRow(u: UserRow, me: UserRow, token: string) {
     const owner = roleOf(me) === "owner";
     const at = `/admin/users/${u.id}`;
@@ -226,6 +240,7 @@ export const adminPages = (deps: Deps) => {
                 </button>
               </form>
             )}
+            {roleOf(u) === "member" ? <QuotaForm u={u} at={at} token={token} /> : ""}
             <form method="post" action={`${at}/revoke`}>
               <Csrf token={token} />
               <button type="submit" class="secondary" aria-label={`Sign out everywhere: @${u.username}`}>
@@ -301,6 +316,20 @@ export const adminPages = (deps: Deps) => {
     .post(
       "/admin/users/:id/revoke",
       userAction("Signed out everywhere.", (auth, target, f) => revokeAccountSessions(deps, actorOf(auth.user), target, reason(f))),
+      HIDDEN,
+    )
+    .post(
+      "/admin/users/:id/quota",
+      userAction("Quota saved.", (auth, target, f) => {
+        const value = (raw: unknown, key: string) => {
+          const v = formText(raw, 20).trim();
+          if (!v) return null;
+          if (!/^\d{1,8}$/.test(v)) throw errors.validation({ [key]: "A whole number, or empty for the community's" });
+          return Number(v);
+        };
+        const change = { upload_quota_per_day: value(f.per_day, "upload_quota_per_day"), upload_quota_mb: value(f.mb, "upload_quota_mb") };
+        return setQuota(deps, actorOf(auth.user), target, change, reason(f));
+      }),
       HIDDEN,
     )
     .post(

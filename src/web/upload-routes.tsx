@@ -19,6 +19,7 @@ import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
 import { csrfValid, pageContext, type PageContext, seeOther, refuseOtherBodies, browserActionDoc } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Shell } from "./shell.tsx";
+import { type Quota, uploadQuota } from "../audio/quota.ts";
 import { NotFoundPage } from "./ui/not-found.tsx";
 
 const ACCEPT = ".wav,.aif,.aiff,.flac,.mp3,.ogg,audio/*";
@@ -54,8 +55,24 @@ export const uploadRoutes = (deps: Deps) => {
       </Shell>
     ) as JSX.Element;
 
+  /** What is left of the member's quotas (README "Upload quotas"); nothing when they have none. */
+  const QuotaLine = ({ quota: q }: { quota: Quota }) => {
+    const parts = [
+      q.loops_per_day ? `${q.loops_today} of ${q.loops_per_day} loops today` : "",
+      q.bytes_quota ? `${megabytes(q.bytes_used)} of ${megabytes(q.bytes_quota)} used` : "",
+    ].filter(Boolean);
+    return parts.length ? (
+      <p class="muted" data-quota safe>
+        {`Your quota: ${parts.join(" · ")}`}
+      </p>
+    ) : (
+      ""
+    );
+  };
+
   const uploadPage = async (ctx: PageContext, opts: { status?: number; error?: ApiError; values?: Values } = {}) => {
     const v = opts.values ?? {};
+    const quota = ctx.auth ? await uploadQuota(deps, ctx.auth.user.id) : null;
     const problems = Object.values(opts.error?.fields ?? {});
     const body = await shell(
       ctx,
@@ -88,6 +105,7 @@ export const uploadRoutes = (deps: Deps) => {
             <input class="file" type="file" name="audio_file" accept={ACCEPT} required data-file />
             <span class="chosen" data-chosen aria-live="polite" />
           </label>
+          {quota ? <QuotaLine quota={quota} /> : ""}
           <label for="up-title">Title</label>
           <input id="up-title" name="filename" maxlength="120" value={v.filename ?? ""} placeholder="Midnight chords" />
           <div class="row fields">

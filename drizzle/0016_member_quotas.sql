@@ -1,0 +1,2 @@
+ALTER TABLE `users` ADD `upload_quota_per_day` integer;--> statement-breakpoint
+ALTER TABLE `users` ADD `upload_quota_mb` integer;
