@@ -228,7 +228,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
 }
 
 /** The SQLite file and its WAL (page_count × page_size for the main file, which counts what it holds). */
-async function databaseBytes(config: MetricsOptions["config"], database: Database): Promise<Figures["database"]> {
+export async function databaseBytes(config: MetricsOptions["config"], database: Database): Promise<Figures["database"]> {
   if (config.DATABASE_KIND !== "sqlite") return undefined;
   const [row] = await queryRows<{ bytes: number }>(database, "SELECT page_count * page_size AS bytes FROM pragma_page_count, pragma_page_size", []);
   const path = config.DATABASE_URL?.startsWith("file:") ? config.DATABASE_URL.slice("file:".length) : join(config.DATA_DIR, "sidechain.db");
@@ -240,7 +240,7 @@ async function databaseBytes(config: MetricsOptions["config"], database: Databas
 }
 
 /** Files and bytes under `root` (none when it does not exist yet); the storage driver's temp dir is left out. */
-async function walk(root: string): Promise<{ files: number; bytes: number }> {
+export async function walk(root: string): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
   const visit = async (dir: string): Promise<void> => {

@@ -8,7 +8,9 @@
 //   /admin/jobs       failed jobs with their error, and retry; /admin/mail the newest messages of the outbox
 //   /admin/audit      what staff did, newest first
 // Signed out: the sign-in page; a member: 403. The page says each form's outcome (?saved= / ?error=) after its 303.
-import { count, eq, isNotNull } from "drizzle-orm";
+import { count, eq, isNotNull, sql } from "drizzle-orm";
+import { join } from "node:path";
+import { databaseBytes, MEDIA_EVERY_MS, walk } from "../metrics/registry.ts";
 import { Elysia } from "elysia";
 import { listAudit } from "../admin/audit.ts";
 import { actorOf } from "../admin/audit.ts";
@@ -39,6 +41,8 @@ const SECTIONS = [
   ["/admin/audit", "Audit log"],
 ] as const;
 
+const size = (bytes: number) =>
+  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 const when = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString().replace("T", " ").slice(0, 16));
 
 /** The refusal's message, and for a validation error each field's problem (the page shows them in one alert). */
@@ -140,10 +144,21 @@ export const adminPages = (deps: Deps) => {
   const Csrf = (p: { token: string }) => <input type="hidden" name="csrf" value={p.token} />;
   const reason = (f: Form) => formText(f.reason, 500).trim();
 
+  // Storage for the overview: the originals' total from the database (any storage driver), the SQLite file's size, and
+  // with local storage the media directory walked at most once a minute (a large one takes seconds to walk).
+  let media: { at: number; value: { files: number; bytes: number } } | undefined;
+  async function storageFigures() {
+    const [row] = await deps.database.db.select({ n: sql<number>`coalesce(sum(${posts.originalBytes}), 0)` }).from(posts);
+    if (deps.config.STORAGE === "local" && (!media || deps.clock.now() - media.at >= MEDIA_EVERY_MS)) {
+      media = { at: deps.clock.now(), value: await walk(join(deps.config.DATA_DIR, "media")) };
+    }
+    return { originals: Number(row?.n ?? 0), database: await databaseBytes(deps.config, deps.database), media: media?.value };
+  }
+
   async function overview() {
     const db = deps.database.db;
     const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]?.n ?? 0);
-    const [accounts, suspended, loops, open, jobs, mail, settings] = await Promise.all([
+    const [accounts, suspended, loops, open, jobs, mail, settings, storage] = await Promise.all([
       n(db.select({ n: count() }).from(users)),
       n(db.select({ n: count() }).from(users).where(isNotNull(users.suspendedAt))),
       n(db.select({ n: count() }).from(posts).where(eq(posts.status, "ready"))),
@@ -151,6 +166,7 @@ export const adminPages = (deps: Deps) => {
       deps.jobs.counts(),
       listMail(deps.database, 1000),
       instanceSettings(deps),
+      storageFigures(),
     ]);
     const outbox = mail.reduce<Record<string, number>>((acc, m) => ((acc[m.status] = (acc[m.status] ?? 0) + 1), acc), {});
     const facts: [string, string | number][] = [
@@ -161,6 +177,9 @@ export const adminPages = (deps: Deps) => {
       ["Jobs queued / running / failed", `${jobs.queued ?? 0} / ${jobs.running ?? 0} / ${jobs.failed ?? 0}`],
       ["Mail queued / failed (newest 1,000)", `${outbox.queued ?? 0} / ${outbox.failed ?? 0}`],
       ["Sign-ups", settings.registration],
+      ["Originals uploaded", size(storage.originals)],
+      ...(storage.database ? [["Database (SQLite file + WAL)", size(storage.database.main + storage.database.wal)] as [string, string]] : []),
+      ...(storage.media ? [["Media on disk", `${size(storage.media.bytes)} in ${storage.media.files} files`] as [string, string]] : []),
     ];
     return (
       <>

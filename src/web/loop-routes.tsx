@@ -104,15 +104,21 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
   ) as JSX.Element;
 }
 
-/** The loop's owner, while the loop is not ready: what is happening, nothing to share yet. */
-function NotReady(p: { title: string; failed: boolean }): JSX.Element {
+/** The loop's owner, while the loop is not ready: what is happening (or what the staff did, and why), nothing to share. */
+function NotReady(p: { title: string; status: string; reason: string | null }): JSX.Element {
+  const text =
+    p.status === "failed"
+      ? "This loop could not be processed. Only you can see this page; try uploading the file again."
+      : p.status === "removed"
+        ? `The staff of this community took this loop down. Their reason: ${p.reason ?? ""}`
+        : p.status === "withheld"
+          ? "This loop is withheld while your account is suspended."
+          : "Still processing: this loop is being converted. Only you can see it until it is ready; reload in a moment.";
   return (
     <>
       <h1 safe>{p.title}</h1>
-      <p class="notice" role="status">
-        {p.failed
-          ? "This loop could not be processed. Only you can see this page; try uploading the file again."
-          : "Still processing: this loop is being converted. Only you can see it until it is ready; reload in a moment."}
+      <p class={p.status === "removed" ? "notice error" : "notice"} role="status" safe>
+        {text}
       </p>
     </>
   ) as JSX.Element;
@@ -268,7 +274,7 @@ export const loopRoutes = (deps: Deps) => {
     if (row.post.status !== "ready") {
       return await (
         <Shell title={row.post.title || "Untitled loop"} instance={instance} viewer={viewer} path={path} csrf={csrf} narrow>
-          <NotReady title={row.post.title || "Untitled loop"} failed={row.post.status === "failed"} />
+          <NotReady title={row.post.title || "Untitled loop"} status={row.post.status} reason={row.post.error} />
         </Shell>
       );
     }

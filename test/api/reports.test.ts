@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq } from "drizzle-orm";
 import { auditLog, posts, users } from "../../src/db/schema.ts";
 import { json, mailTo, registerUser } from "../support/auth.ts";
+import { Browser } from "../support/browser.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
@@ -103,6 +104,10 @@ describe("closing reports", () => {
     expect(toProducer!.subject).toBe('Your loop "Borrowed chords" was removed');
     expect(toProducer!.text).toContain("Their reason: Uses an uncleared sample.");
     expect(toProducer!.text).toContain('The staff of Night Shift Two removed your loop "Borrowed chords".');
+    // Its producer still finds the loop's page, and it says why it was taken down.
+    const producer = new Browser(env);
+    await producer.submit(await producer.get("/signin"), { login: mira.input.username, password: mira.input.password });
+    expect((await producer.get(`/l/${loop}`)).html).toContain("The staff of this community took this loop down. Their reason: Uses an uncleared sample.");
     for (const who of [fan, other]) {
       const [m] = await mailTo(env, who.input.email);
       expect(m!.subject).toBe("Your report about Borrowed chords was reviewed");

@@ -48,6 +48,9 @@ describe("/admin", () => {
     }
     const overview = await b.get("/admin");
     expect(overview.html).toContain("<dt>Accounts</dt><dd>3</dd>");
+    expect(overview.html).toMatch(/<dt>Database \(SQLite file \+ WAL\)<\/dt><dd>[\d.]+ [KMG]B<\/dd>/);
+    expect(overview.html).toContain("<dt>Originals uploaded</dt>");
+    expect(overview.html).toMatch(/<dt>Media on disk<\/dt><dd>[\d.]+ [KMG]B in \d+ files<\/dd>/);
     // Staff have a link to these pages in the header; members do not.
     expect(overview.html).toContain('href="/admin" aria-current="page"');
     expect((await member.get("/")).html).not.toContain('href="/admin"');
