@@ -125,4 +125,26 @@ describe("the compiled binary", () => {
     await s.stop();
     expect(s.stderr.join("\n")).toContain(`an address is already in use: PORT ${port}`);
   });
+
+  test("BACKUP_SCHEDULE: the binary runs its own `backup create` at the next slot, and the backup verifies", async () => {
+    // The scheduled backup spawns the program itself (src/backup/schedule.ts selfCommand): in a compiled binary that
+    // is the executable alone, with no script path. "1m" makes the next slot the next whole minute.
+    const backups = mkdtempSync(join(tmpdir(), "sc-backups-"));
+    const s = await start({ env: { BACKUP_SCHEDULE: "1m", BACKUP_DIR: backups, JOB_POLL_MS: "100" } });
+    await fetch(`${s.url}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: "owner@example.com", username: "owner", password: "correct horse battery staple 9" }),
+    });
+    const written = () =>
+      s.stdout
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .find((l) => l.msg === "scheduled backup written");
+    await waitFor(async () => Boolean(written()), 90_000);
+    const dir = written().dir as string;
+    expect(dir.startsWith(backups)).toBe(true);
+    const verify = Bun.spawnSync([await buildBinary(), "backup", "verify", dir], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+    expect([verify.exitCode, verify.stderr.toString()]).toEqual([0, ""]);
+  }, 120_000);
 });
