@@ -54,9 +54,9 @@ const withFields = (err: ApiError) =>
     : err.message;
 
 const REGISTRATION_CHOICES: [RegistrationMode, string][] = [
-  ["open", "Open: anyone may create an account"],
-  ["invite", "Invite: only with an invite link"],
-  ["approval", "Approval: anyone may ask, staff approve"],
+  ["open", "Open: anyone may sign up"],
+  ["invite", "Invite: with an invite link"],
+  ["approval", "Approval: staff approve each"],
   ["closed", "Closed: nobody may"],
 ];
 
@@ -122,7 +122,7 @@ export const adminPages = (deps: Deps) => {
     const error = query.error ? formText(query.error, 300) : "";
     const body = await (
       <Shell title="Admin" instance={instance} viewer={ctx.viewer} path={path} csrf={ctx.csrf.token}>
-        <nav class="tabs" aria-label="Admin sections">
+        <nav class="tabs wrap" aria-label="Admin sections">
           {SECTIONS.map(([href, label]) => (
             <a href={href} aria-current={href === path ? "page" : undefined}>
               {label}
@@ -204,7 +204,7 @@ export const adminPages = (deps: Deps) => {
       <input id={`per-day-${u.id}`} name="per_day" type="number" min="0" max="10000" value={u.uploadQuotaPerDay?.toString() ?? ""} placeholder="community's" />
       <label for={`mb-${u.id}`}>Storage MB</label>
       <input id={`mb-${u.id}`} name="mb" type="number" min="0" max="10000000" value={u.uploadQuotaMb?.toString() ?? ""} placeholder="community's" />
-      <button type="submit" class="secondary" aria-label={`Set the upload quota of @${u.username}`}>
+      <button type="submit" class="secondary" aria-label={`Set quota of @${u.username}`}>
         Set quota
       </button>
     </form>

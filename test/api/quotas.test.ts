@@ -154,7 +154,7 @@ describe("upload quotas", () => {
     expect((await b.get("/upload")).html).toMatch(/Your quota: \d+ of 20 loops today · [\d.]+ MB of 2048 MB used/);
     const admin = await signedIn(owner);
     const page = await admin.get("/admin/users?q=maya");
-    expect(page.html).toContain(`aria-label="Set the upload quota of @maya"`);
+    expect(page.html).toContain(`aria-label="Set quota of @maya"`);
     const saved = await admin.post(`/admin/users/${member.auth.user.id}/quota`, { csrf: csrfOf(page), per_day: "3", mb: "" });
     expect(saved.html).toContain("Quota saved.");
     expect(await quota(member.auth.token)).toMatchObject({ loops_per_day: 3, bytes_quota: 2048 * 1024 * 1024 });
