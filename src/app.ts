@@ -50,6 +50,7 @@ import { adminPages } from "./web/admin-routes.tsx";
 import { instanceRoutes } from "./system/instance-routes.ts";
 import { instanceRefresh } from "./web/instance.ts";
 import { browserSessionRenewal } from "./auth/browser-session.ts";
+import { signInToView } from "./web/sign-in-to-view.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
@@ -69,6 +70,7 @@ export function createApp(deps: Deps) {
       .use(observe({ log: deps.log, metrics: deps.metrics }))
       .use(browserSessionRenewal())
       .use(instanceRefresh(deps))
+      .use(signInToView(deps))
       .use(docs(VERSION))
       // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
