@@ -1,10 +1,12 @@
 // "Sign in to view" at the door (README "Sign in to view"): while the setting is on, nothing of the community is shown
 // to a visitor without a session. One hook before every handler:
-//   - API and media requests: the switch in deps.caches.instance is refreshed from the settings (a read-cache hit while
-//     nothing was written), so the media URLs the handler builds are signed exactly while the setting is on
-//     (deps.mediaUrl, src/media/signed-urls.ts) and the media route checks signatures at once after a switch. The API's
-//     public routes refuse strangers themselves (the `viewer` guard, src/auth/guard.ts); media, by the URL's signature
-//     (src/media/routes.ts).
+//   - API and media requests: the API's public routes refuse strangers themselves, reading the settings (the `viewer`
+//     guard, src/auth/guard.ts). The switch in deps.caches.instance, which decides whether deps.mediaUrl signs
+//     (src/media/signed-urls.ts) and whether the media route asks for signatures (src/media/routes.ts), is refreshed
+//     from the settings before the handler after any write through this instance, and otherwise at most once a
+//     second: a feed request stays at its few statements (the feed tests count them) and a media request at
+//     none. After a switch by another process (the command line, another instance) media go by the old rule for up to
+//     a second.
 //   - The pages that show loops, producers or feeds (/, /l/..., /@..., their RSS, the embed player, oEmbed): a visitor
 //     without a browser session is sent to the sign-in page with `next` (a 303 nobody caches), before any page cache
 //     is looked at; machines (RSS, oEmbed) get 401 sign_in_required; the embed player a frameable page that names no
@@ -20,8 +22,8 @@ import { htmlResponder } from "./html.ts";
 import { esc } from "./layout.ts";
 import type { Settings } from "../caches.ts";
 
-/** Requests whose answer may carry media URLs or is media. */
-const API_OR_MEDIA = /^\/(?:api\/v1\/|media\/)/;
+/** How stale the switch may be on API and media requests when nothing was written through this instance meanwhile. */
+const SWITCH_REFRESH_MS = 1000;
 /** The pages that show the community's content. */
 const CONTENT_PAGES = /^\/(?:$|l\/|@|embed\/|oembed$|feed\.rss$)/;
 /** Of those, the ones machines read: answered in the contract's JSON. */
@@ -36,19 +38,31 @@ export const signInToView = (deps: Deps) => {
         `<p><a href="/signin" target="_top">Sign in to listen</a></p></main></body></html>`,
       { status: 401, cache: "no-store", frameable: true },
     );
-  return new Elysia({ name: "sign-in-to-view" }).onBeforeHandle({ as: "global" }, async ({ request, path }) => {
-    const api = API_OR_MEDIA.test(path);
-    if (!api && !CONTENT_PAGES.test(path)) return;
-    const on = (await instanceSettings(deps)).sign_in_to_view;
-    deps.caches.instance.sign_in_to_view = on;
-    if (api || !on) return;
-    if (await readBrowserSession(deps, request)) return;
-    const method = request.method;
-    if (MACHINE.test(path) || (method !== "GET" && method !== "HEAD")) return errors.signInRequired().toResponse({ "cache-control": "no-store" });
-    if (path.startsWith("/embed/")) return embedRefusal();
-    const url = new URL(request.url);
-    return seeOther(signInPath(url.pathname + url.search));
-  });
+  let refreshedAt = Number.NEGATIVE_INFINITY;
+  let wrote = false;
+  const refresh = async () => {
+    refreshedAt = deps.clock.now();
+    wrote = false;
+    return (deps.caches.instance.sign_in_to_view = (await instanceSettings(deps)).sign_in_to_view);
+  };
+  const isWrite = (request: Request) => request.method !== "GET" && request.method !== "HEAD";
+  return new Elysia({ name: "sign-in-to-view" })
+    .onAfterHandle({ as: "global" }, ({ request }) => {
+      if (isWrite(request)) wrote = true; // it may have changed the settings: the next API request reads them again
+    })
+    .onBeforeHandle({ as: "global" }, async ({ request, path }) => {
+      if (path.startsWith("/api/v1/") || path.startsWith("/media/")) {
+        if (wrote || deps.clock.now() - refreshedAt >= SWITCH_REFRESH_MS) await refresh();
+        return;
+      }
+      if (!CONTENT_PAGES.test(path)) return;
+      if (!(await refresh())) return;
+      if (await readBrowserSession(deps, request)) return;
+      if (MACHINE.test(path) || isWrite(request)) return errors.signInRequired().toResponse({ "cache-control": "no-store" });
+      if (path.startsWith("/embed/")) return embedRefusal();
+      const url = new URL(request.url);
+      return seeOther(signInPath(url.pathname + url.search));
+    });
 };
 
 /**

@@ -194,10 +194,16 @@ describe("sign in to view (local storage)", () => {
 
   test("the command line's switch takes effect without a restart, like the admin API's", async () => {
     const { sidechain } = await import("../support/cli.ts");
+    const plain = ((await (await env.request("/api/v1/feed/latest")).json()) as { posts: FeedPost[] }).posts[0]!;
     const on = await sidechain({ DATA_DIR: env.deps.config.DATA_DIR }, "settings", "set", "sign_in_to_view=yes");
     expect(on.code).toBe(0);
     await expectError(await env.request("/api/v1/feed/latest"), 401, "sign_in_required");
     expect((await env.request("/@mira")).status).toBe(303);
+    // Media follow a switch made by another process within a second (src/web/sign-in-to-view.ts).
+    env.clock.advance(1000);
+    await expectError(await env.request(pathOf(plain.audio_url)), 401, "sign_in_required");
+    const member = ((await (await env.request("/api/v1/feed/latest", { token: mira.auth.token })).json()) as { posts: FeedPost[] }).posts[0]!;
+    expect(member.audio_url).toContain("&sig=");
     const off = await sidechain({ DATA_DIR: env.deps.config.DATA_DIR }, "settings", "set", "sign_in_to_view=no");
     expect(off.code).toBe(0);
     expect((await env.request("/api/v1/feed/latest")).status).toBe(200);
