@@ -35,6 +35,7 @@ import { webPlayRoutes } from "./web/play-routes.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
+import { webReportRoutes } from "./web/report-routes.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
@@ -50,6 +51,7 @@ import { adminPages } from "./web/admin-routes.tsx";
 import { instanceRoutes } from "./system/instance-routes.ts";
 import { instanceRefresh } from "./web/instance.ts";
 import { browserSessionRenewal } from "./auth/browser-session.ts";
+import { signInToView } from "./web/sign-in-to-view.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
@@ -69,6 +71,7 @@ export function createApp(deps: Deps) {
       .use(observe({ log: deps.log, metrics: deps.metrics }))
       .use(browserSessionRenewal())
       .use(instanceRefresh(deps))
+      .use(signInToView(deps))
       .use(docs(VERSION))
       // Every route below declares the bodies it takes (http/body.ts): the browser pages take urlencoded forms, the
       // rest JSON, up to BODY_MAX_BYTES. Routes declare their exceptions: the two uploads (multipart, megabytes, read
@@ -84,6 +87,7 @@ export function createApp(deps: Deps) {
           .use(uploadRoutes(deps))
           .use(notificationPages(deps))
           .use(socialActions(deps))
+          .use(webReportRoutes(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))

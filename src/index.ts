@@ -30,7 +30,7 @@ import { createHub, type Hub } from "./realtime/hub.ts";
 import { createPresence } from "./realtime/presence.ts";
 import { createMemoryPresenceStore, createRedisPresenceStore } from "./realtime/presence-store.ts";
 import type { Timers } from "./realtime/timers.ts";
-import { readCache } from "./db/read-cache.ts";
+import { prefixedCache, readCache } from "./db/read-cache.ts";
 import { prepareUserById } from "./users/service.ts";
 import { prepareSessionWithUser, SESSION_CACHE_ENTRIES } from "./auth/sessions.ts";
 import { createMailBudget } from "./auth/mail.ts";
@@ -45,6 +45,7 @@ import { backupsScheduled, registerBackupJob, startBackupScheduler } from "./bac
 import { NO_METRICS, type Metrics } from "./metrics/types.ts";
 import { createMetrics } from "./metrics/registry.ts";
 import { serveMetrics } from "./metrics/endpoint.ts";
+import { mediaEpoch, signMediaKey } from "./media/signed-urls.ts";
 
 export type Running = {
   deps: Deps;
@@ -84,15 +85,19 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     userById: prepareUserById(database),
     sessionWithUser: prepareSessionWithUser(database),
     sessions: readCache(database, SESSION_CACHE_ENTRIES),
-    feedPages: readCache(database, FEED_CACHE_PAGES),
+    feedPages: prefixedCache(readCache(database, FEED_CACHE_PAGES), () => signingEpoch()),
     viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
-    pages: readCache(database, PAGE_CACHE_ENTRIES),
+    pages: prefixedCache(readCache(database, PAGE_CACHE_ENTRIES), () => signingEpoch()),
     pageGzip: new Lru(PAGE_CACHE_ENTRIES),
     mediaGzip: new Lru(MEDIA_GZIP_ENTRIES),
     settings: readCache(database, 1),
     instance: { ...settingsDefaults(config) },
     trending: {},
   };
+  // While "sign in to view" is on (README "Sign in to view"), media URLs are signed for the current hour and the
+  // cached pages that hold them are kept per hour. The switch is read from caches.instance, which the request hooks
+  // refresh from the settings before anything builds a URL (web/instance.ts, system/sign-in-to-view.ts).
+  const signingEpoch = () => (caches.instance.sign_in_to_view ? `m${mediaEpoch(clock.now())}` : "");
   // GET /metrics (README "Metrics"): recorded only when it is served, so a server without it pays nothing.
   const metrics: Metrics =
     config.METRICS_TOKEN || config.METRICS_LISTEN
@@ -166,7 +171,8 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
       mp3Quality: config.MP3_QUALITY,
       waveformPeaks: config.WAVEFORM_PEAKS,
     }),
-    mediaUrl: (key) => `${mediaBase}/${key}`,
+    mediaUrl: (key) =>
+      caches.instance.sign_in_to_view ? `${config.PUBLIC_URL}/media/${key}?${signMediaKey(config.JWT_SECRET, key, clock.now())}` : `${mediaBase}/${key}`,
     caches,
     metrics,
     mailBudget: createMailBudget(limits, config),

@@ -1,7 +1,8 @@
 // The one guard every route uses, so the route table is the security table: `{ auth: true }` on a route resolves
 // `auth` = { user, session } from `Authorization: Bearer <access token>`, or answers 401 invalid_token /
 // token_expired in the contract shape. `{ viewer: true }` is the optional form for public routes that personalise
-// when a token is present. `{ rateLimit: "<name>" }` spends one request of a named limit (src/http/route-limits.ts)
+// when a token is present; while the community's "sign in to view" is on (README "Sign in to view") those routes
+// answer 401 sign_in_required without one. `{ rateLimit: "<name>" }` spends one request of a named limit (src/http/route-limits.ts)
 // before the handler runs: after the body is parsed and validated and after `auth` resolved (a limit counted by
 // user needs `auth: true`), so a malformed request or a stranger is refused without spending the budget, and the
 // handler (an upload's body read included) never runs for a limited request.
@@ -14,6 +15,7 @@ import type { RouteLimitName } from "../http/route-limits.ts";
 import type { UserRow } from "../users/service.ts";
 import { validateSessionAndUser, type Session } from "./sessions.ts";
 import { verifyAccessToken, type AccessClaims, type TokenType } from "./tokens.ts";
+import { instanceSettings } from "../system/settings.ts";
 
 export type Auth = { user: UserRow; session: Session };
 
@@ -67,7 +69,10 @@ export const authGuard = (deps: Deps) => {
     viewer: {
       async resolve({ request }) {
         // A bad token on a public route is still an error: the client believes it is signed in.
-        return { viewer: bearerToken(request) ? await authenticate(deps, request) : null };
+        let viewer: Auth | null = null;
+        if (bearerToken(request)) viewer = await authenticate(deps, request);
+        else if ((await instanceSettings(deps)).sign_in_to_view) throw errors.signInRequired();
+        return { viewer };
       },
     },
     rateLimit: (name: RouteLimitName) => ({

@@ -88,3 +88,17 @@ export function readCache<T>(database: Database, maxEntries: number): ReadCache<
     },
   };
 }
+
+/**
+ * The same cache with every key prefixed by `prefix()` at each lookup: values made under another prefix are no longer
+ * found (they age out). The media URLs signed for one hour are in the feed pages made during it (src/media/signed-urls.ts).
+ */
+export function prefixedCache<T>(cache: ReadCache<T>, prefix: () => string): ReadCache<T> {
+  return {
+    stats: cache.stats,
+    get(key, read) {
+      const p = prefix();
+      return cache.get(p ? `${p}|${key}` : key, read);
+    },
+  };
+}

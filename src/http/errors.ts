@@ -37,6 +37,8 @@ export const errors = {
   badRequest: (code: string, message: string, fields?: Record<string, string>) => new ApiError(400, code, message, fields),
   validation: (fields: Record<string, string>, message = "Some fields are invalid") => new ApiError(400, "validation_error", message, fields),
   unauthorized: (code: "invalid_token" | "token_expired" | "invalid_credentials" | "unauthorized", message: string) => new ApiError(401, code, message),
+  /** A stranger while the community's "sign in to view" is on (README "Sign in to view"). */
+  signInRequired: () => new ApiError(401, "sign_in_required", "This community is visible to its members only: sign in first"),
   forbidden: (code: string, message: string) => new ApiError(403, code, message),
   notFound: (code: string, message: string) => new ApiError(404, code, message),
   conflict: (code: string, message: string) => new ApiError(409, code, message),

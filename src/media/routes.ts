@@ -2,14 +2,27 @@
 // the file itself; with S3 it answers 302 to the object's URL (CDN or presigned), so links handed out as
 // ${PUBLIC_URL}/media/<key> keep working after a switch to S3. Peaks JSON and SVG waveforms, which the web app
 // fetches for every loop it shows, are sent gzipped to clients that accept it (compressed once per object).
+// While "sign in to view" is on (README "Sign in to view"), a request must carry the signature of the URL the API or
+// a page handed out (src/media/signed-urls.ts): without one it is 401 sign_in_required, with a forged or expired one
+// 403; what it gets is cached privately until the URL expires, and with S3 the redirect is to a presigned URL even
+// when a CDN is configured.
 import { Elysia } from "elysia";
 import type { Caches } from "../caches.ts";
+import type { Config } from "../config.ts";
+import type { Clock } from "../lib/types.ts";
+import { checkMediaSignature } from "./signed-urls.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import type { Lru } from "../lib/lru.ts";
 import { isPrivateKey, isValidKey, type Storage } from "../storage/index.ts";
 import { noneMatch, parseRange, rangeStillValid } from "./range.ts";
 
-export type MediaRouteOptions = { storage: Storage; caches?: Pick<Caches, "mediaGzip"> };
+export type MediaRouteOptions = {
+  storage: Storage;
+  caches?: Pick<Caches, "mediaGzip"> & Partial<Pick<Caches, "instance">>;
+  /** With caches.instance: the secret media URLs are signed with, and the clock that says when they expire. */
+  config?: Pick<Config, "JWT_SECRET">;
+  clock?: Clock;
+};
 
 /** Types worth compressing (audio and images already are), and the largest object compressed in memory. */
 const COMPRESSIBLE = /^(application\/json|image\/svg\+xml)\b/;
@@ -39,8 +52,21 @@ function keyOf(path: string): string | null {
 // path that is not a valid key never reaches the filesystem.
 const notFound = () => errors.notFound("not_found", "No such media");
 
-export const mediaRoutes = ({ storage, caches }: MediaRouteOptions) =>
-  new Elysia({ name: "media" }).all(
+/** Null when the request may have the object; otherwise the refusal. */
+function signatureRefusal(opts: MediaRouteOptions, key: string, url: URL): ApiError | null {
+  const { caches, config, clock } = opts;
+  if (!caches?.instance?.sign_in_to_view || !config || !clock) return null;
+  const check = checkMediaSignature(config.JWT_SECRET, key, url.searchParams.get("exp"), url.searchParams.get("sig"), clock.now());
+  if (check === "ok") return null;
+  if (check === "missing") return errors.signInRequired();
+  return check === "expired"
+    ? errors.forbidden("media_link_expired", "This media link has expired; reload the page or feed that gave it")
+    : errors.forbidden("media_link_invalid", "This media link is not valid");
+}
+
+export const mediaRoutes = (opts: MediaRouteOptions) => {
+  const { storage, caches } = opts;
+  return new Elysia({ name: "media" }).all(
     "/media/*",
     async ({ request, path }) => {
       // One handler for GET and HEAD: Elysia would answer HEAD on a wildcard GET route by reading the whole body
@@ -51,10 +77,15 @@ export const mediaRoutes = ({ storage, caches }: MediaRouteOptions) =>
       }
       const key = keyOf(path);
       if (!key) throw notFound();
+      const url = new URL(request.url);
+      const refused = signatureRefusal(opts, key, url);
+      if (refused) throw refused;
+      const signed = url.searchParams.has("sig") && caches?.instance?.sign_in_to_view === true;
 
       if (storage.driver !== "local") {
         // Not cached: a presigned target changes over time. The bucket or CDN answers for a missing key.
-        return new Response(null, { status: 302, headers: { location: await storage.url(key), "cache-control": "no-store" } });
+        const location = await storage.url(key, { presigned: signed });
+        return new Response(null, { status: 302, headers: { location, "cache-control": "no-store" } });
       }
 
       const info = await storage.head(key);
@@ -62,7 +93,8 @@ export const mediaRoutes = ({ storage, caches }: MediaRouteOptions) =>
       const headers: Record<string, string> = {
         "content-type": info.contentType,
         "accept-ranges": "bytes",
-        "cache-control": CACHE_CONTROL,
+        // A signed URL is kept by the browser only, and only until it expires.
+        "cache-control": signed ? `private, max-age=${Math.max(0, Number(url.searchParams.get("exp")) - Math.floor(opts.clock!.now() / 1000))}` : CACHE_CONTROL,
         etag: info.etag,
         "x-content-type-options": "nosniff",
         "content-security-policy": CSP,
@@ -113,6 +145,7 @@ export const mediaRoutes = ({ storage, caches }: MediaRouteOptions) =>
     // media URLs from API responses (audio_url, waveform_url...), never by building them.
     { detail: { hide: true } },
   );
+};
 
 /** The object gzipped, once per key and version (its etag); null when it is gone meanwhile. */
 async function gzipped(storage: Storage, cache: Lru<string, Uint8Array<ArrayBuffer>>, key: string, etag: string): Promise<Uint8Array<ArrayBuffer> | null> {

@@ -207,9 +207,9 @@ export function createS3Storage(opts: S3StorageOptions): Storage {
       return deleted;
     },
 
-    async url(key: string): Promise<string> {
+    async url(key: string, urlOpts?: { presigned?: boolean }): Promise<string> {
       assertValidKey(key);
-      if (cdn) return `${cdn}/${key}`; // key characters need no escaping
+      if (cdn && !urlOpts?.presigned) return `${cdn}/${key}`; // key characters need no escaping
       // Sign at the start of the current half-TTL window rather than "now": the URL of an object stays the same
       // for TTL/2, so clients and browsers can cache it, and every URL handed out is valid for at least TTL/2.
       const windowMs = (ttlS * 1000) / 2;

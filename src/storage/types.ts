@@ -47,9 +47,10 @@ export interface Storage {
   deletePrefix(prefix: string): Promise<number>;
   /**
    * An absolute URL a client fetches without any auth header: `${PUBLIC_URL}/media/<key>` (local),
-   * `${CDN_BASE_URL}/<key>` or a short-lived presigned GET URL (S3).
+   * `${CDN_BASE_URL}/<key>` or a short-lived presigned GET URL (S3). `presigned`: S3 presigns even when a CDN is
+   * configured (the media route, while "sign in to view" is on); the local driver has nothing else to give.
    */
-  url(key: string): Promise<string>;
+  url(key: string, opts?: { presigned?: boolean }): Promise<string>;
   /** Readiness probe: resolves when the storage accepts writes, throws with a reason otherwise. */
   ready(): Promise<void>;
   /** Releases sockets (S3); the local driver has nothing to close. */

@@ -51,6 +51,12 @@ export function seeOther(location: string, fallback = "/"): Response {
   return new Response(null, { status: 303, headers: { location: safeRedirectPath(location) ?? fallback, "cache-control": "no-store" } });
 }
 
+/** Who sends a browser write (null when signed out); 403 csrf_failed without a valid CSRF token. */
+export async function browserWriter(deps: Deps, request: Request, form: Record<string, unknown>): Promise<Auth | null> {
+  if (!csrfValid(request, form)) throw errors.forbidden("csrf_failed", "This form has expired or did not come from this site; reload the page");
+  return readBrowserSession(deps, request);
+}
+
 /**
  * Runs a browser write: refuses it without a valid CSRF token (403) or signed out (401, or to the sign-in page
  * for a plain form), runs `act`, and answers JSON to the script or a 303 back to `back` for a plain form. An
@@ -67,8 +73,7 @@ export async function browserAction<T>(
 ): Promise<Response> {
   const json = wantsJson(request);
   try {
-    if (!csrfValid(request, form)) throw errors.forbidden("csrf_failed", "This form has expired or did not come from this site; reload the page");
-    const auth = await readBrowserSession(deps, request);
+    const auth = await browserWriter(deps, request, form);
     if (!auth) {
       if (!json) return seeOther(signInPath(back));
       throw errors.unauthorized("unauthorized", "Sign in first");

@@ -29,6 +29,7 @@ import { type Instance, NotFoundPage } from "./ui/not-found.tsx";
 import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.tsx";
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
+import { ReportControl } from "./ui/report.tsx";
 
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
@@ -87,6 +88,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
         </dl>
         <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
         <LoopStats post={post} />
+        <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>
       {p.more.length ? (
         <section aria-labelledby="more-from">
@@ -238,6 +240,7 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
         {count(user.post_count, "loop", "loops")}
       </p>
       <FollowControl user={user} viewer={p.viewer} csrf={p.csrf} />
+      <ReportControl user={user} signedIn={Boolean(p.viewer)} own={p.viewer?.id === user.id} csrf={p.csrf} />
       <h2 id="loops">Loops</h2>
       {p.empty ? (
         <p class="empty">No loops yet.</p>

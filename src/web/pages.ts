@@ -13,6 +13,7 @@ import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { safeRedirectPath } from "../http/redirect.ts";
+import { membersOnlyIntro } from "./sign-in-to-view.ts";
 import { endBrowserSession, readBrowserSession, signInPath, startBrowserSession, clearBrowserSessionCookie } from "../auth/browser-session.ts";
 import { decideDeviceAuthorization, findPendingDevice, normalizeUserCode, type PendingDevice } from "../auth/device.ts";
 import type { Auth } from "../auth/guard.ts";
@@ -110,7 +111,7 @@ export const webPages = (deps: Deps) => {
     formPage(
       request,
       "Sign in",
-      (csrf) => `<h1>Sign in</h1>${opts.next ? "<p>Sign in to continue.</p>" : ""}${alert(opts.error)}
+      (csrf) => `<h1>Sign in</h1>${membersOnlyIntro(deps.caches.instance)}${opts.next ? "<p>Sign in to continue.</p>" : ""}${alert(opts.error)}
 <form method="post" action="/signin">${csrf}${opts.next ? `<input type="hidden" name="next" value="${esc(opts.next)}">` : ""}
 <label for="login">Email or username</label><input id="login" name="login" autocomplete="username" autocapitalize="none" required maxlength="254"
 value="${esc(opts.login ?? "")}">
