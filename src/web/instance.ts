@@ -2,21 +2,19 @@
 // edits while the server runs (src/system/settings.ts), and pages are rendered by many route files that hold one
 // shared object, deps.caches.instance. It is refreshed from the settings (a read cache hit while nothing was written)
 // before anything renders a page:
-// - pages an anonymous visitor gets from the page cache (the home feed, loop and profile pages, embeds, RSS) refresh
-//   it in the cache's loader, `cachedPage`, so a cache hit costs no second check: a hit means nothing was written
-//   since the page was rendered from settings read then;
+// - the pages that show the community's content (the home feed, loop and profile pages, embeds, RSS, oEmbed) are
+//   refreshed by the "sign in to view" hook (src/web/sign-in-to-view.ts), which must read the settings there anyway
+//   to decide whether a visitor may see them; the page cache's loader (`cachedPage`) refreshes again on a miss;
 // - every other page request refreshes it in the hook below, before its handler runs. Requests that render no page
 //   (the API, media, assets, health) skip it.
 import { Elysia } from "elysia";
-import { SESSION_COOKIE } from "../auth/browser-session.ts";
 import type { Deps } from "../deps.ts";
-import { readCookie } from "../http/cookies.ts";
 import { instanceSettings } from "../system/settings.ts";
 
 /** Paths that render no page with the community's name. The API's browser pages (OAuth under /api/v1/auth/) do. */
 const NO_PAGE = /^\/(?:api\/v1\/(?!auth\/)|media\/|assets\/|icons\/|docs|health$|readyz$)/;
-/** Pages an anonymous visitor is served from the page cache (whose loader refreshes the settings). */
-const CACHED = /^\/(?:$|\?|l\/|@|embed\/l\/|feed\.rss)/;
+/** The pages that show the community's content: "sign in to view" guards them, refreshing the settings first. */
+export const CONTENT_PAGES = /^\/(?:$|l\/|@|embed\/|oembed$|feed\.rss$)/;
 
 export async function refreshInstance(deps: Pick<Deps, "config" | "database" | "caches">): Promise<void> {
   Object.assign(deps.caches.instance, await instanceSettings(deps));
@@ -31,7 +29,6 @@ export function cachedPage(deps: Pick<Deps, "config" | "database" | "caches">, k
 }
 
 export const instanceRefresh = (deps: Deps) =>
-  new Elysia({ name: "instance-refresh" }).onBeforeHandle({ as: "global" }, async ({ path, request }) => {
-    if (NO_PAGE.test(path) || (CACHED.test(path) && !readCookie(request, SESSION_COOKIE))) return;
-    await refreshInstance(deps);
+  new Elysia({ name: "instance-refresh" }).onBeforeHandle({ as: "global" }, async ({ path }) => {
+    if (!NO_PAGE.test(path) && !CONTENT_PAGES.test(path)) await refreshInstance(deps);
   });

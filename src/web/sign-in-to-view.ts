@@ -20,12 +20,11 @@ import { instanceSettings } from "../system/settings.ts";
 import { seeOther } from "./context.ts";
 import { htmlResponder } from "./html.ts";
 import { esc } from "./layout.ts";
+import { CONTENT_PAGES, refreshInstance } from "./instance.ts";
 import type { Settings } from "../caches.ts";
 
 /** How stale the switch may be on API and media requests when nothing was written through this instance meanwhile. */
 const SWITCH_REFRESH_MS = 1000;
-/** The pages that show the community's content. */
-const CONTENT_PAGES = /^\/(?:$|l\/|@|embed\/|oembed$|feed\.rss$)/;
 /** Of those, the ones machines read: answered in the contract's JSON. */
 const MACHINE = /(?:^\/oembed$|\/feed\.rss$)/;
 
@@ -56,7 +55,9 @@ export const signInToView = (deps: Deps) => {
         return;
       }
       if (!CONTENT_PAGES.test(path)) return;
-      if (!(await refresh())) return;
+      // All of the settings, which the page about to be rendered shows too (src/web/instance.ts).
+      await refreshInstance(deps);
+      if (!deps.caches.instance.sign_in_to_view) return;
       if (await readBrowserSession(deps, request)) return;
       if (MACHINE.test(path) || isWrite(request)) return errors.signInRequired().toResponse({ "cache-control": "no-store" });
       if (path.startsWith("/embed/")) return embedRefusal();
