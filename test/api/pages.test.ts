@@ -265,7 +265,7 @@ describe("sign-in page", () => {
       else expect({ next, status: get.status, location: get.headers.get("location") }).toEqual({ next, status: 303, location: expected });
       for (const r of [res, get]) if (r.headers.get("location")) expect(staysOnServer(r.headers.get("location"))).toBe(true);
     }
-  });
+  }, 30_000); // dozens of sign-ins (each a password hash): seconds on a loaded machine
 
   test("failed sign-ins on the page and on the API count together per account (backoff), and per IP", async () => {
     env = await createTestEnv("sqlite", { LOGIN_FAILURES_BEFORE_BACKOFF: "2" });
