@@ -24,6 +24,7 @@ import { feedRoutes } from "./social/feed-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
+import { blockRoutes } from "./social/block-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
@@ -106,6 +107,7 @@ export function createApp(deps: Deps) {
               .use(userRoutes(deps))
               .use(exportRequestRoutes(deps))
               .use(followRoutes(deps))
+              .use(blockRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
               // the social layer
