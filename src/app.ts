@@ -36,6 +36,7 @@ import { webPlayRoutes } from "./web/play-routes.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
+import { blockActions } from "./web/block-actions.ts";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
@@ -85,6 +86,7 @@ export function createApp(deps: Deps) {
           .use(uploadRoutes(deps))
           .use(notificationPages(deps))
           .use(socialActions(deps))
+          .use(blockActions(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))
