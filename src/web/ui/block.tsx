@@ -91,7 +91,7 @@ function HiddenList(p: { id: string; title: string; empty: string; people: Liste
 /** The /settings card: whom you block and whom you mute (the newest first), each with its undo button. */
 export function HiddenLists(p: { blocked: Listed[]; muted: Listed[]; more: boolean; csrf: string }): JSX.Element {
   return (
-    <section class="card" aria-labelledby="s-hidden">
+    <section class="card hidden-lists" aria-labelledby="s-hidden">
       <h2 id="s-hidden">Blocked and muted</h2>
       <HiddenList id="s-blocked" title="Blocked" empty="You block nobody." people={p.blocked} what="block" csrf={p.csrf} />
       <HiddenList id="s-muted" title="Muted" empty="You mute nobody." people={p.muted} what="mute" csrf={p.csrf} />
