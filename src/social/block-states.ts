@@ -40,6 +40,9 @@ export const BLOCK_SQL = {
   relation: `SELECT 'b' AS k FROM blocks WHERE blocker_id = ? AND blocked_id = ?
 UNION ALL SELECT 'y' FROM blocks WHERE blocker_id = ? AND blocked_id = ?
 UNION ALL SELECT 'm' FROM mutes WHERE muter_id = ? AND muted_id = ?`,
+  /** Which of a list of users the viewer blocks or is blocked by. Params: viewer, JSON ids, viewer, JSON ids. */
+  blockedAmong: `SELECT blocked_id AS id FROM blocks WHERE blocker_id = ? AND blocked_id IN (SELECT value FROM json_each(?))
+UNION SELECT blocker_id FROM blocks WHERE blocked_id = ? AND blocker_id IN (SELECT value FROM json_each(?))`,
   /** Everyone a user blocks, is blocked by, or mutes. Params: user, user, user. */
   hidden: `SELECT 'b' AS k, blocked_id AS id FROM blocks WHERE blocker_id = ?
 UNION ALL SELECT 'b', blocker_id FROM blocks WHERE blocked_id = ?
@@ -52,6 +55,13 @@ export async function relationTo(deps: Pick<Deps, "database">, viewerId: string 
   const rows = await queryRows<{ k: string }>(deps.database, BLOCK_SQL.relation, [viewerId, otherId, otherId, viewerId, viewerId, otherId]);
   const has = (k: string) => rows.some((r) => r.k === k);
   return { blocking: has("b"), blocked_by: has("y"), muting: has("m") };
+}
+
+/** The ones of `userIds` the viewer blocks or is blocked by, for a page of users (one statement whatever its size). */
+export async function blockedAmong(deps: Pick<Deps, "database">, viewerId: string | null, userIds: readonly string[]): Promise<Set<string>> {
+  if (!viewerId || userIds.length === 0) return new Set();
+  const ids = JSON.stringify([...new Set(userIds)]);
+  return new Set((await queryRows<{ id: string }>(deps.database, BLOCK_SQL.blockedAmong, [viewerId, ids, viewerId, ids])).map((r) => r.id));
 }
 
 /** What a user does not see of others: `blocked` (either way: hidden everywhere) and `muted` (hidden from their feeds). */

@@ -5,7 +5,7 @@ import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage, type Page } from "../http/pagination.ts";
-import { blockedBetween } from "./block-states.ts";
+import { blockedAmong, blockedBetween } from "./block-states.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
@@ -46,7 +46,15 @@ export const followRoutes = (deps: Deps) => {
     // Someone the viewer blocks or is blocked by: the 404 of an unknown user (README "Blocking and muting").
     if (viewerId && (await blockedBetween(deps.database.db, viewerId, userId))) throw errors.notFound("user_not_found", "No such user");
     const { rows, total } = await listing(page);
-    const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
+    const { items: all, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
+    // People the viewer blocks or is blocked by are left out of anyone's lists (the page's meta stays, as in feeds).
+    const hidden = await blockedAmong(
+      deps,
+      viewerId,
+      all.map((r) => r.user.id),
+    );
+    const items = hidden.size ? all.filter((r) => !hidden.has(r.user.id)) : all;
+    meta.count = items.length;
     // One query for the viewer's follow state towards the whole page.
     const states = await viewerExtras(
       deps,

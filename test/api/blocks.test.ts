@@ -114,6 +114,12 @@ for (const driver of DRIVERS) {
         await expectError(await post("/social/play", viewer, { activity_id: theirs }), 404, "post_not_found");
         await expectError(await post(`/posts/${theirs}/play`, viewer), 404, "post_not_found");
       }
+      // Nor in anyone else's lists: C follows B, and A reading whom C follows does not find B there; C and others do.
+      const following = async (viewer?: Producer) => (await json(await get(`/users/${c.id}/following`, viewer))).users.map((u: { id: string }) => u.id);
+      expect(await following(a)).toEqual([]);
+      expect(await following(c)).toEqual([b.id]);
+      expect(await following()).toEqual([b.id]);
+      expect((await json(await get(`/users/${c.id}/following`, a))).meta).toMatchObject({ count: 0, has_more: false });
       expectPublicUser(await json(await get(`/users/${b.id}/profile`, c)));
       expect((await get(`/users/${b.id}/profile`)).status).toBe(200);
       expect((await get(`/posts/${bPost}`, c)).status).toBe(200);
