@@ -24,6 +24,7 @@ import { feedRoutes } from "./social/feed-routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
+import { blockRoutes } from "./social/block-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
@@ -36,6 +37,7 @@ import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
+import { blockActions } from "./web/block-actions.ts";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
@@ -88,6 +90,7 @@ export function createApp(deps: Deps) {
           .use(notificationPages(deps))
           .use(socialActions(deps))
           .use(webReportRoutes(deps))
+          .use(blockActions(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))
@@ -110,6 +113,7 @@ export function createApp(deps: Deps) {
               .use(userRoutes(deps))
               .use(exportRequestRoutes(deps))
               .use(followRoutes(deps))
+              .use(blockRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
               // the social layer

@@ -18,8 +18,16 @@ export type PreparedById<R> = { all(p: { id: string }): R[] | Promise<R[]> };
 
 export type SessionWithUser = { session: typeof sessions.$inferSelect; user: typeof users.$inferSelect };
 
-/** The viewer's reactions on a page's posts (post id → emoji) and which of its authors the viewer follows. */
-export type ViewerState = { mine: ReadonlyMap<string, string>; followed: ReadonlySet<string> };
+/**
+ * The viewer's reactions on a page's posts (post id → emoji), which of its authors the viewer follows, and which of
+ * them are hidden from the viewer: blocked (either way) or muted (README "Blocking and muting").
+ */
+export type ViewerState = {
+  mine: ReadonlyMap<string, string>;
+  followed: ReadonlySet<string>;
+  blocked: ReadonlySet<string>;
+  muted: ReadonlySet<string>;
+};
 
 /** A trending candidate: a ready post of the window and its counters (social/feed-queries.ts). */
 export type Candidate = { id: string; user_id: string; created_at: number; like_count: number; play_count: number };

@@ -4,7 +4,10 @@
 // (test/support/community.ts), then the server starts on it as a process and autocannon (Node, its own process)
 // loads each path at 50 connections: /health, the timeline of a producer following 200 others (signed in through
 // POST /auth/login), the global feed, trending; then the timeline again while 100 writes a second go on.
-// Usage: bun scripts/bench/feed.ts [seconds] [--keep]   (--keep leaves the seeded DATA_DIR for inspection)
+// Last, the timeline and global feed of the same producer once they mute 5 and block 5 of the producers on their
+// timeline's first page (README "Blocking and muting": the cached pages are filtered per viewer).
+// Usage: bun scripts/bench/feed.ts [seconds] [--keep]   (--keep leaves the seeded DATA_DIR for inspection;
+// FEED_BENCH_SCALE=0.01 seeds a hundredth of the community, for a quick check that the bench runs)
 import { ne, sql } from "drizzle-orm";
 import { rmSync } from "node:fs";
 import { load, machine, peakRss, seedBenchCommunity, signIn, startSidechain, type Load } from "./lib.ts";
@@ -21,7 +24,8 @@ const WRITES_PER_S = 100;
 const WRITERS = 50;
 const password = "correct horse battery staple";
 
-const { dataDir, seeded } = await seedBenchCommunity("feed", { password });
+const scale = Number(process.env.FEED_BENCH_SCALE ?? 1);
+const { dataDir, seeded } = await seedBenchCommunity("feed", { password, scale });
 // Sessions for the producers who write during the "under writes" run (each is held to the per-user reaction limit,
 // so the writes are spread over many accounts), minted in process: logins would run into the per-IP auth limit.
 const minting = await buildDeps(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "warn" }));
@@ -76,9 +80,30 @@ try {
   }, 1000 / WRITES_PER_S);
   const underWrites = await load(`${server.url}/api/v1/feed/timeline`, { connections, seconds, headers: auth });
   clearInterval(writer);
+  // The bench producer mutes 5 and blocks 5 of the producers on their timeline's first page; the same pages again,
+  // against the global feed signed in (the anonymous one above is served from its cached JSON, a different path).
+  const hiding: Record<string, Load> = {};
+  const signedInGlobal = `${server.url}/api/v1/feed/global`;
+  await load(signedInGlobal, { connections, seconds: 2, headers: auth }); // warm-up
+  hiding["global, signed in"] = await load(signedInGlobal, { connections, seconds, headers: auth });
+  const shown = ((await (await fetch(`${server.url}/api/v1/feed/timeline?limit=100`, { headers: auth })).json()) as { posts: { user_id: string }[] }).posts;
+  const authors = [...new Set(shown.map((p) => p.user_id))].filter((id) => id !== seeded.benchUser.id).slice(0, 10);
+  for (const [i, id] of authors.entries()) {
+    const res = await fetch(`${server.url}/api/v1/social/${i % 2 ? "block" : "mute"}`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ target_user_id: id }),
+    });
+    if (res.status !== 201) throw new Error(`hiding ${id}: ${res.status} ${await res.text()}`);
+  }
+  for (const name of ["timeline", "global"]) {
+    const url = `${server.url}/api/v1/feed/${name}`;
+    await load(url, { connections, seconds: 2, headers: auth }); // warm-up
+    hiding[`${name}, hiding ${authors.length}`] = await load(url, { connections, seconds, headers: auth });
+  }
   const peak = await peakRss(server.proc.pid);
   const health = results["/health"]!;
-  console.log(`machine: ${machine()}; ${connections} connections, ${seconds} s each; bun:sqlite`);
+  console.log(`machine: ${machine()}; ${connections} connections, ${seconds} s each; bun:sqlite; scale ${scale}`);
   for (const [name, r] of Object.entries(results)) {
     const ratio = name === "/health" ? "" : `, ratio to /health ${(r.rps / health.rps).toFixed(3)}`;
     console.log(`${name.padEnd(24)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
@@ -87,6 +112,11 @@ try {
   console.log(
     `${"timeline under writes".padEnd(24)} ${String(w.rps).padStart(6)} req/s, p50 ${w.p50} ms, p99 ${w.p99} ms, errors ${w.errors}, non-2xx ${w.non2xx}, ratio to /health ${(w.rps / health.rps).toFixed(3)}; ${writes.sent} reaction changes (${(writes.sent / seconds).toFixed(0)}/s), ${writes.failed} failed${writes.firstError ? ` (first: ${writes.firstError})` : ""}`,
   );
+  for (const [name, r] of Object.entries(hiding)) {
+    console.log(
+      `${name.padEnd(24)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, ratio to /health ${(r.rps / health.rps).toFixed(3)}`,
+    );
+  }
   console.log(`server peak RSS: ${(peak / 2 ** 20).toFixed(0)} MiB`);
   await server.stop();
 

@@ -318,6 +318,40 @@ export const follows = sqliteTable(
   ],
 );
 
+/**
+ * Blocks (social/blocks.ts): `blocker_id` blocked `blocked_id`. While the row exists the two see nothing of each other
+ * (feeds, profiles, loops, presence, notifications, WebSocket events) and neither can follow the other. The primary key
+ * answers "whom I block" and the pair check; blocks_blocked_idx answers "who blocks me".
+ */
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blockerId: text("blocker_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    blockedId: text("blocked_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked_idx").on(t.blockedId, t.blockerId)],
+);
+
+/** Mutes (social/blocks.ts): `muter_id` no longer sees `muted_id`'s loops in their feeds; nothing else changes. */
+export const mutes = sqliteTable(
+  "mutes",
+  {
+    muterId: text("muter_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    mutedId: text("muted_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.muterId, t.mutedId] })],
+);
+
 /** One reaction per user per post (a new emoji replaces the old one). */
 export const reactions = sqliteTable(
   "reactions",

@@ -31,6 +31,8 @@ const COUNTERS = {
   avatars: () => ({ limit: 30, windowMs: HOUR }),
   /** Room for any real use and the plugin's retries, not for mass-following. */
   follows: () => ({ limit: 300, windowMs: HOUR }),
+  /** Blocks, unblocks, mutes and unmutes together: a person tidying up their feed, not a script. */
+  blocks: () => ({ limit: 120, windowMs: HOUR }),
   /** Generous for a person tapping emoji, a wall for a script. */
   reactions: () => ({ limit: 120, windowMs: MINUTE }),
   /** Far above anyone auditioning loops, low enough that a script cannot hammer the write lock. */
@@ -69,6 +71,7 @@ export const ROUTE_LIMITS = {
   uploads: { counter: "uploads", by: "user" },
   avatars: { counter: "avatars", by: "user" },
   follows: { counter: "follows", by: "user" },
+  blocks: { counter: "blocks", by: "user" },
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },

@@ -40,9 +40,15 @@ async function authorPresence(deps: Deps, userIds: string[]): Promise<AuthorPres
 export const ENRICH_SQL = {
   /** Per-emoji reaction counts of the page. ?1 = JSON array of post ids. */
   counts: `SELECT post_id AS a, emoji AS b, count(*) AS n FROM reactions WHERE post_id IN (SELECT value FROM json_each(?)) GROUP BY post_id, emoji`,
-  /** The viewer's reactions on the page and follows of its authors. ?1 viewer, ?2 post ids, ?3 viewer, ?4 author ids. */
+  /**
+   * The viewer's reactions on the page, follows of its authors, and which of the authors are hidden from the viewer
+   * (blocks both ways, the viewer's mutes). ?1 viewer, ?2 post ids, then (viewer, author ids) four times.
+   */
   viewer: `SELECT 'r' AS k, post_id AS a, emoji AS b FROM reactions WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))
-UNION ALL SELECT 'f', followee_id, '' FROM follows WHERE follower_id = ? AND followee_id IN (SELECT value FROM json_each(?))`,
+UNION ALL SELECT 'f', followee_id, '' FROM follows WHERE follower_id = ? AND followee_id IN (SELECT value FROM json_each(?))
+UNION ALL SELECT 'b', blocked_id, '' FROM blocks WHERE blocker_id = ? AND blocked_id IN (SELECT value FROM json_each(?))
+UNION ALL SELECT 'b', blocker_id, '' FROM blocks WHERE blocked_id = ? AND blocker_id IN (SELECT value FROM json_each(?))
+UNION ALL SELECT 'm', muted_id, '' FROM mutes WHERE muter_id = ? AND muted_id IN (SELECT value FROM json_each(?))`,
 } as const;
 
 /**
@@ -65,37 +71,53 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
 const originals = new WeakMap<PostT, PostT>();
 export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
 
-const NOBODY: ViewerState = { mine: new Map(), followed: new Set() };
+const NOBODY: ViewerState = { mine: new Map(), followed: new Set(), blocked: new Set(), muted: new Set() };
 // A viewer reading the same page again (refresh, polling, the plugin re-opening its feed) while nothing changed:
 // the statement is answered from an exact cache on bun:sqlite (deps.caches.viewerStates), like the page itself.
 /** Entries of deps.caches.viewerStates. */
 export const VIEWER_STATE_ENTRIES = 512;
 
-/** The viewer's reactions on these posts and which of their authors the viewer follows: one statement. */
+/** The viewer's reactions on these posts, which of their authors the viewer follows, blocks or mutes: one statement. */
 function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: string[]): Promise<ViewerState> {
   const postIds = JSON.stringify(posts.map((p) => p.id));
   return deps.caches.viewerStates.get(`${viewerId}:${postIds}`, async () => {
     const others = JSON.stringify(authorIds.filter((id) => id !== viewerId));
-    const rows = await queryRows<{ k: string; a: string; b: string }>(deps.database, ENRICH_SQL.viewer, [viewerId, postIds, viewerId, others]);
+    const rows = await queryRows<{ k: string; a: string; b: string }>(deps.database, ENRICH_SQL.viewer, [
+      viewerId,
+      postIds,
+      ...[viewerId, others, viewerId, others, viewerId, others, viewerId, others],
+    ]);
     const mine = new Map<string, string>();
     const followed = new Set<string>();
+    const blocked = new Set<string>();
+    const muted = new Set<string>();
     for (const r of rows) {
       if (r.k === "r") mine.set(r.a, r.b);
-      else followed.add(r.a);
+      else (r.k === "f" ? followed : r.k === "b" ? blocked : muted).add(r.a);
     }
-    return { mine, followed };
+    return { mine, followed, blocked, muted };
   });
 }
 
 /**
- * The viewer's posts: new objects with the viewer's fields and the authors' presence (public posts are never
- * changed, so a cached page can be handed out again).
+ * What a viewer is not shown (README "Blocking and muting"): loops of users blocked either way, always; in a feed
+ * (`feed`), also loops of users the viewer muted. The hidden authors come with the viewer's state (one statement,
+ * cached with it), so filtering a cached page costs no statement of its own. A filtered page keeps its meta
+ * (has_more, next_cursor, and the offset the plugin adds its limit to), so paging skips nothing and repeats nothing.
  */
-export async function personalize(deps: Deps, posts: PostT[], viewerId: string | null): Promise<PostT[]> {
+export type Hide = { feed: boolean };
+
+/**
+ * The viewer's posts: new objects with the viewer's fields and the authors' presence (public posts are never
+ * changed, so a cached page can be handed out again), without the posts hidden from the viewer (see Hide).
+ */
+export async function personalize(deps: Deps, page: PostT[], viewerId: string | null, hide: Hide = { feed: false }): Promise<PostT[]> {
+  if (page.length === 0) return [];
+  const state = viewerId === null ? undefined : await viewerState(deps, viewerId, page, [...new Set(page.map((p) => p.user_id))]);
+  const { mine, followed } = state ?? NOBODY;
+  const posts = state ? shownPart(page, state, hide) : page;
   if (posts.length === 0) return [];
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
-  const state = viewerId === null ? undefined : await viewerState(deps, viewerId, posts, authorIds);
-  const { mine, followed } = state ?? NOBODY;
   // Presence is for the author and their followers only, as over the WebSocket (docs/security.md, Data exposure).
   const watched = authorIds.filter((id) => seesPresence(viewerId, id, followed.has(id)));
   const presence = watched.length ? await authorPresence(deps, watched) : undefined;
@@ -137,6 +159,25 @@ export async function personalize(deps: Deps, posts: PostT[], viewerId: string |
  * memo lives as long as those caches keep their values.
  */
 const copiesMemo = new WeakMap<PostT[], WeakMap<ViewerState, { sig: string; copies: PostT[] }>>();
+
+/** The shown part of a cached page, per page and viewer state (as copiesMemo), in a feed and elsewhere. */
+const shownMemo = new WeakMap<PostT[], WeakMap<ViewerState, { feed?: PostT[]; page?: PostT[] }>>();
+
+/**
+ * The page without the posts hidden from the viewer: the page itself when nothing is hidden, else the same array for
+ * the same page and state every time, so the copies (copiesMemo) and the feed's body are still made once.
+ */
+function shownPart(page: PostT[], state: ViewerState, hide: Hide): PostT[] {
+  const { blocked, muted } = state;
+  const hidden = (id: string) => blocked.has(id) || (hide.feed && muted.has(id));
+  if (!page.some((p) => hidden(p.user_id))) return page;
+  let byState = shownMemo.get(page);
+  if (!byState) shownMemo.set(page, (byState = new WeakMap()));
+  let kept = byState.get(state);
+  if (!kept) byState.set(state, (kept = {}));
+  const key = hide.feed ? "feed" : "page";
+  return (kept[key] ??= page.filter((p) => !hidden(p.user_id)));
+}
 
 /** The page as the API shows it to this viewer, in the order given. */
 export async function enrichPosts(deps: Deps, items: PostWithAuthor[], viewerId: string | null): Promise<PostT[]> {

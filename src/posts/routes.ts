@@ -11,6 +11,7 @@ import { enrichPosts } from "./enrich.ts";
 import { notePostsSeen } from "../realtime/events.ts";
 import { countUserPosts, deletePost, findVisiblePost, listUserPosts } from "./service.ts";
 import { downloadInfo } from "./download.ts";
+import { blockedBetween } from "../social/block-states.ts";
 
 /**
  * Whether a GET /posts/{id} is the plugin's delete (NetworkClient::deletePost, src/network/api/FeedClient.cpp:
@@ -154,6 +155,10 @@ export const postRoutes = (deps: Deps) =>
       async ({ params, query, viewer }) => {
         const page = parsePage(query);
         const viewerId = viewer?.user.id ?? null;
+        // Someone the viewer blocks or is blocked by: the answer for an unknown id (README "Blocking and muting").
+        if (viewerId && (await blockedBetween(deps.database.db, viewerId, params.id))) {
+          return { posts: [], meta: { count: 0, has_more: false, next_cursor: "" }, total: 0, has_more: false };
+        }
         const rows = await listUserPosts(deps, params.id, viewerId, page);
         const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.post.createdAt, id: r.post.id }));
         const total = await countUserPosts(deps, params.id, viewerId === params.id);

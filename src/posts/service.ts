@@ -8,20 +8,28 @@ import { errorFields } from "../log.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
 import { toPost, type PostT } from "./models.ts";
+import { blockedWith } from "../social/block-states.ts";
 
 // The post's JSON is defined in one place, with its schema (./models.ts); re-exported for the callers of this service.
 export { toPost, type PostExtras, type PostRow } from "./models.ts";
 
-/** A post with its author, if the viewer may see it: a post that is not ready is visible to its owner only. */
+/**
+ * A post with its author, if the viewer may see it: a post that is not ready is visible to its owner only, and a
+ * post of someone the viewer blocks or is blocked by is not there for the viewer (README "Blocking and muting").
+ */
 export async function findVisiblePost(deps: Deps, id: string, viewerId: string | null) {
   const [row] = await deps.database.db
-    .select({ post: posts, author: { id: users.id, username: users.username, displayName: users.displayName, avatarKey: users.avatarKey } })
+    .select({
+      post: posts,
+      author: { id: users.id, username: users.username, displayName: users.displayName, avatarKey: users.avatarKey },
+      blocked: blockedWith(viewerId, posts.userId),
+    })
     .from(posts)
     .innerJoin(users, eq(users.id, posts.userId))
     .where(eq(posts.id, id))
     .limit(1);
-  if (!row || (row.post.status !== "ready" && row.post.userId !== viewerId)) return null;
-  return row;
+  if (!row || (row.post.status !== "ready" && row.post.userId !== viewerId) || Number(row.blocked)) return null;
+  return { post: row.post, author: row.author };
 }
 
 export async function getPost(deps: Deps, id: string, viewerId: string | null): Promise<PostT> {

@@ -38,7 +38,9 @@ export type RealtimeEvent =
   /** Posts a user was just shown over HTTP (feeds): reactions to them reach that user for WS_WATCH_TTL_MS. */
   | { type: "posts_seen"; user_id: string; post_ids: string[] }
   /** Sessions of a user ended (logout, password change...): their connections are re-checked at once. */
-  | { type: "sessions_revoked"; user_id: string };
+  | { type: "sessions_revoked"; user_id: string }
+  /** A block or mute between these users was made or undone: each hub forgets what it knew hidden from them. */
+  | { type: "hides_changed"; user_ids: string[] };
 
 export type BusHandler = (event: RealtimeEvent, origin: string) => void;
 

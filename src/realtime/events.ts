@@ -72,6 +72,14 @@ export function notePostsSeen(deps: BusDeps, userId: string | null | undefined, 
   return publish(deps, { type: "posts_seen", user_id: userId, post_ids: postIds.slice(0, 200) });
 }
 
+/**
+ * A block or mute between two users was made or undone (social/blocks.ts): every instance's hub forgets the hidden
+ * sets it keeps for them, so their sockets' delivery filter reads the new state (README "Blocking and muting").
+ */
+export function publishHidesChanged(deps: BusDeps, userIds: readonly string[]) {
+  return publish(deps, { type: "hides_changed", user_ids: [...userIds] });
+}
+
 /** Sessions of a user were revoked (logout, logout-all, password change/reset): their sockets are re-checked now. */
 export function publishSessionsRevoked(deps: BusDeps, userId: string) {
   return publish(deps, { type: "sessions_revoked", user_id: userId });

@@ -35,9 +35,11 @@ import type { PresenceAggregate, PresenceEntry, LocalStatus } from "./presence-s
 import { presenceView } from "./presence.ts";
 import { CLOSE, cleanDaw, errorFrame, HARD_CAP_BYTES, newFrameBudget, parseClientFrame, serverFrame, takeFrameToken, type FrameBudget } from "./protocol.ts";
 import { latestUploadDaw, liveSessions, visibility, writeLastActive } from "./queries.ts";
-import { routeEvent } from "./routing.ts";
+import { routeEvent, type Routed } from "./routing.ts";
 import { every, realTimers, type TimerHandle, type Timers } from "./timers.ts";
 import { createWatches } from "./watches.ts";
+import { createHiddenCache, mayDeliver } from "./hidden.ts";
+import { hiddenFrom } from "../social/block-states.ts";
 import { errorFields } from "../log.ts";
 
 export { CLOSE } from "./protocol.ts";
@@ -114,6 +116,8 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
   const users = new Map<string, LocalUser>();
   const all = new Set<Conn>();
   const watches = createWatches({ ttlMs: config.WS_WATCH_TTL_MS });
+  /** Whom each user connected here blocks, is blocked by, or mutes (hidden.ts): read at delivery, kept while connected. */
+  const hidden = createHiddenCache((userId) => hiddenFrom(deps, userId));
   const here = { isConnected: (userId: string) => Boolean(users.get(userId)?.conns.size), watches };
   /** Presence writes of one user run one after another (open/close/presence frames interleave otherwise). */
   const presenceChains = new Map<string, Promise<void>>();
@@ -174,6 +178,7 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
     if (!u || u.conns.size > 0 || closing) return;
     users.delete(userId);
     watches.forget(userId);
+    hidden.invalidate(userId);
     void syncPresence(userId, () => writeLastActive(deps, userId, u.lastActivity));
   }
 
@@ -184,20 +189,35 @@ export function createHub(deps: Deps, opts: { timers?: Timers } = {}): Hub {
       if (users.has(event.user_id)) watches.watch(event.user_id, event.post_ids, clock.now());
       return;
     }
+    if (event.type === "hides_changed") {
+      for (const id of event.user_ids) hidden.invalidate(id);
+      return;
+    }
     if (event.type === "sessions_revoked") {
       const u = users.get(event.user_id);
       if (u) void checkSessions([...u.conns]);
       return;
     }
     if (all.size === 0) return; // nobody here to tell
-    const routed = routeEvent(deps, event, here).catch((err) => {
-      log.error("realtime: routing failed", { type: event.type, ...errorFields(err, { stack: true }) });
-      return null;
-    });
+    const routed = routeEvent(deps, event, here)
+      .then(withoutHidden)
+      .catch((err) => {
+        log.error("realtime: routing failed", { type: event.type, ...errorFields(err, { stack: true }) });
+        return null;
+      });
     delivery = delivery.then(async () => {
       const r = await routed;
       if (r) deliver(r.to, r.data);
     });
+  }
+
+  /** The recipients connected here who see what the event is from or about (README "Blocking and muting"). */
+  async function withoutHidden(r: Routed): Promise<Routed> {
+    if (!r || r.about.length === 0) return r;
+    const here = [...r.to].filter((id) => users.has(id));
+    const sets = await Promise.all(here.map((id) => hidden.get(id)));
+    const to = here.filter((_, i) => mayDeliver(sets[i]!, r.about, r.feed === true));
+    return to.length ? { ...r, to } : null;
   }
 
   function deliver(to: Iterable<string>, data: string | string[]) {

@@ -3,6 +3,8 @@
 //   post_liked/..  the post's owner, and users who were shown the post recently (watches.ts)
 //   follow/..      the followee;   notification   its recipient;   presence   the user's followers
 // Routing reads the database (the post, the followers), so the hub runs it concurrently and delivers in order.
+// Each answer also names whom the event is from or about (`about`): the hub hands it to nobody who blocks or is
+// blocked by one of them, nor a new_post (`feed`) to someone who mutes its author (README "Blocking and muting").
 import type { Deps } from "../deps.ts";
 import { findVisiblePost, toPost } from "../posts/service.ts";
 import type { RealtimeEvent } from "./bus.ts";
@@ -10,8 +12,11 @@ import { serverFrame } from "./protocol.ts";
 import { followerIds } from "./queries.ts";
 import type { Watches } from "./watches.ts";
 
-/** The users to hand the frames to (those connected here), or null when nobody here gets anything. */
-export type Routed = { to: Iterable<string>; data: string | string[] } | null;
+/**
+ * The users to hand the frames to (those connected here), whom the event is from or about, and whether it is feed
+ * content (muting hides it too); or null when nobody here gets anything.
+ */
+export type Routed = { to: Iterable<string>; data: string | string[]; about: string[]; feed?: boolean } | null;
 
 /** What routing needs to know of this instance: who is connected here, and who watches which post. */
 export type Here = { isConnected(userId: string): boolean; watches: Watches };
@@ -29,7 +34,7 @@ export async function routeEvent(deps: Deps, event: RealtimeEvent, here: Here): 
       const authorPresence = (await presence.lookup([row.post.userId])).get(row.post.userId);
       // Every recipient follows the author and is not the author: one rendering serves them all.
       const post = toPost(deps, row.post, row.author, null, { is_following: true, ...authorPresence });
-      return { to, data: frame("new_post", { id: post.id, author: post.user, post }) };
+      return { to, data: frame("new_post", { id: post.id, author: post.user, post }), about: [row.post.userId], feed: true };
     }
     case "reaction": {
       const now = clock.now();
@@ -37,17 +42,20 @@ export async function routeEvent(deps: Deps, event: RealtimeEvent, here: Here): 
       const to = new Set<string>(ownerId ? [ownerId] : []);
       for (const userId of here.watches.recipients(event.post_id, now)) to.add(userId);
       const payload = { post_id: event.post_id, like_count: event.like_count, reaction_counts: event.reaction_counts };
-      return { to, data: frame(event.liked ? "post_liked" : "post_unliked", payload) };
+      return { to, data: frame(event.liked ? "post_liked" : "post_unliked", payload), about: ownerId ? [ownerId, event.actor_id] : [event.actor_id] };
     }
     case "follow": {
       const payload = { followee_id: event.followee_id, follower_id: event.follower_id, follower_count: event.follower_count };
-      if (event.following) return { to: [event.followee_id], data: frame("follow", payload) };
+      const about = [event.follower_id];
+      if (event.following) return { to: [event.followee_id], data: frame("follow", payload), about };
       // The plugin ignores `unfollow`; it reads followee_id and follower_count of `follower_count_update` (and of
       // `follow`, so a follow needs no second frame): plugin/src/core/PluginEditor.cpp handleWebSocketMessage.
-      return { to: [event.followee_id], data: [frame("unfollow", payload), frame("follower_count_update", payload)] };
+      return { to: [event.followee_id], data: [frame("unfollow", payload), frame("follower_count_update", payload)], about };
     }
-    case "notification":
-      return { to: [event.user_id], data: frame("notification", event.notification) };
+    case "notification": {
+      const actor = event.notification.actor_id;
+      return { to: [event.user_id], data: frame("notification", event.notification), about: typeof actor === "string" ? [actor] : [] };
+    }
     case "presence": {
       const to = connected(await followerIds(deps, event.user_id));
       if (to.length === 0) return null;
@@ -59,7 +67,7 @@ export async function routeEvent(deps: Deps, event: RealtimeEvent, here: Here): 
         last_active: event.last_active,
         daw: event.daw,
       };
-      return { to, data: frame("presence", view, view) };
+      return { to, data: frame("presence", view, view), about: [event.user_id] };
     }
     default:
       return null;

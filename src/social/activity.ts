@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { posts } from "../db/schema.ts";
 import { errors } from "../http/errors.ts";
+import { blockedWith } from "./block-states.ts";
 
 /** The post id in an activity id: "<id>" or "loop:<id>" (the post's `object` field). */
 export function postIdOfActivity(activityId: string): string {
@@ -16,11 +17,15 @@ export type InteractablePost = { id: string; userId: string };
 /**
  * The post a viewer may react to or play: a ready post. A post that is not ready is visible to its owner only, so
  * anyone else gets the same 404 as for a post that does not exist (no probing for unpublished posts); the owner
- * is told it is not ready yet.
+ * is told it is not ready yet. A loop of someone the viewer blocks or is blocked by is the same 404.
  */
 export async function findInteractablePost(db: Db, postId: string, viewerId: string): Promise<InteractablePost> {
-  const [p] = await db.select({ id: posts.id, userId: posts.userId, status: posts.status }).from(posts).where(eq(posts.id, postId)).limit(1);
-  if (!p || (p.status !== "ready" && p.userId !== viewerId)) throw errors.notFound("post_not_found", "No such post");
+  const [p] = await db
+    .select({ id: posts.id, userId: posts.userId, status: posts.status, blocked: blockedWith(viewerId, posts.userId) })
+    .from(posts)
+    .where(eq(posts.id, postId))
+    .limit(1);
+  if (!p || (p.status !== "ready" && p.userId !== viewerId) || Number(p.blocked)) throw errors.notFound("post_not_found", "No such post");
   if (p.status !== "ready") throw errors.conflict("post_not_ready", "This loop is not published yet");
   return { id: p.id, userId: p.userId };
 }

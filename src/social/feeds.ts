@@ -37,11 +37,18 @@ async function feedRows(deps: Deps, text: string, params: (string | number)[]): 
 /** A page as anyone sees it (per-viewer fields neutral): what the page cache keeps. */
 type PublicPage = { posts: PostT[]; meta: FeedMeta };
 
-/** The viewer's copy of a page: their own fields and the authors' presence added to fresh objects. */
+/**
+ * The viewer's copy of a page: their own fields and the authors' presence added to fresh objects, without the loops
+ * of authors the viewer blocks, is blocked by or mutes (README "Blocking and muting"). The page stays the shared
+ * cached one and is filtered per viewer (posts/enrich.ts personalize), so a block or mute costs no page of its own;
+ * `count` is what is shown, while has_more and next_cursor are the page's, so paging on skips nothing.
+ */
 async function forViewer(deps: Deps, page: PublicPage, viewerId: string | null, source?: FeedSource): Promise<FeedPage> {
   const meta: FeedMeta = { ...page.meta };
   if (source) meta.source = source;
-  return { posts: await personalize(deps, page.posts, viewerId), meta };
+  const posts = await personalize(deps, page.posts, viewerId, { feed: true });
+  meta.count = posts.length;
+  return { posts, meta };
 }
 
 /** Cuts the extra row fetched to learn has_more, fills the page's counts, and points the cursor at its last post. */

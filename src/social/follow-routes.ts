@@ -3,8 +3,9 @@
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
-import { ErrorSchema } from "../http/errors.ts";
-import { PageMeta, PageQuery, pageOf, parsePage } from "../http/pagination.ts";
+import { ErrorSchema, errors } from "../http/errors.ts";
+import { PageMeta, PageQuery, pageOf, parsePage, type Page } from "../http/pagination.ts";
+import { blockedAmong, blockedBetween } from "./block-states.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import { followUser, listFollowers, listFollowing, unfollowUser, type FollowList, type FollowOutcome } from "./follows.ts";
@@ -27,7 +28,7 @@ const UserList = t.Object(
   { examples: [{ users: PublicUser.examples, meta: { count: 1, has_more: false, next_cursor: "" }, total: 1, has_more: false }] },
 );
 
-const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema };
+const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema };
 
 export const followRoutes = (deps: Deps) => {
   const follow = async (userId: string, targetId: string, set: { status?: unknown }) => {
@@ -41,9 +42,19 @@ export const followRoutes = (deps: Deps) => {
     return shape(r);
   };
 
-  const list = async (listing: Promise<FollowList>, page: ReturnType<typeof parsePage>, viewerId: string | null) => {
-    const { rows, total } = await listing;
-    const { items, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
+  const list = async (userId: string, listing: (page: Page) => Promise<FollowList>, page: Page, viewerId: string | null) => {
+    // Someone the viewer blocks or is blocked by: the 404 of an unknown user (README "Blocking and muting").
+    if (viewerId && (await blockedBetween(deps.database.db, viewerId, userId))) throw errors.notFound("user_not_found", "No such user");
+    const { rows, total } = await listing(page);
+    const { items: all, meta } = pageOf(rows, page, (r) => ({ createdAt: r.followedAt, id: r.user.id }));
+    // People the viewer blocks or is blocked by are left out of anyone's lists (the page's meta stays, as in feeds).
+    const hidden = await blockedAmong(
+      deps,
+      viewerId,
+      all.map((r) => r.user.id),
+    );
+    const items = hidden.size ? all.filter((r) => !hidden.has(r.user.id)) : all;
+    meta.count = items.length;
     // One query for the viewer's follow state towards the whole page.
     const states = await viewerExtras(
       deps,
@@ -89,7 +100,7 @@ export const followRoutes = (deps: Deps) => {
       "/users/:id/followers",
       ({ params, query, viewer }) => {
         const page = parsePage(query);
-        return list(listFollowers(deps, params.id, page), page, viewer?.user.id ?? null);
+        return list(params.id, (p) => listFollowers(deps, params.id, p), page, viewer?.user.id ?? null);
       },
       {
         viewer: true,
@@ -103,7 +114,7 @@ export const followRoutes = (deps: Deps) => {
       "/users/:id/following",
       ({ params, query, viewer }) => {
         const page = parsePage(query);
-        return list(listFollowing(deps, params.id, page), page, viewer?.user.id ?? null);
+        return list(params.id, (p) => listFollowing(deps, params.id, p), page, viewer?.user.id ?? null);
       },
       {
         viewer: true,

@@ -12,7 +12,8 @@
 // follow, the notification (docs/architecture.md, "Data rules").
 import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { follows, users } from "../db/schema.ts";
+import type { Db } from "../db/client.ts";
+import { blocks, follows, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
@@ -37,6 +38,21 @@ function refuseSelf(followerId: string, followeeId: string) {
 
 const userNotFound = () => errors.notFound("user_not_found", "No such user");
 
+/**
+ * No follow while a block stands (README "Blocking and muting"): the blocker is told why (403 blocked), the blocked
+ * user gets the 404 of an unknown user, as their profile answers, so the block is not announced.
+ */
+async function refuseBlocked(tx: Db, followerId: string, followeeId: string) {
+  const [row] = await tx
+    .select({ blockerId: blocks.blockerId })
+    .from(blocks)
+    .where(or(and(eq(blocks.blockerId, followerId), eq(blocks.blockedId, followeeId)), and(eq(blocks.blockerId, followeeId), eq(blocks.blockedId, followerId))))
+    .limit(1);
+  if (!row) return;
+  if (row.blockerId === followerId) throw errors.forbidden("blocked", "You blocked this user: unblock them before following");
+  throw userNotFound();
+}
+
 /** Follows `followeeId` (idempotent). 400 for yourself, 404 for an unknown user. */
 export async function followUser(deps: Deps, followerId: string, followeeId: string): Promise<FollowOutcome> {
   refuseSelf(followerId, followeeId);
@@ -45,6 +61,7 @@ export async function followUser(deps: Deps, followerId: string, followeeId: str
     async (tx) => {
       const [target] = await tx.select({ followerCount: users.followerCount }).from(users).where(eq(users.id, followeeId)).limit(1);
       if (!target) throw userNotFound();
+      await refuseBlocked(tx, followerId, followeeId);
       const inserted = await tx.insert(follows).values({ followerId, followeeId, createdAt: now }).onConflictDoNothing().returning({ id: follows.followeeId });
       // A repeat (the plugin retrying): nothing changes, the counters stay exact.
       if (inserted.length === 0) return { changed: false, is_following: true, follower_count: target.followerCount };

@@ -1,6 +1,6 @@
 // "Leaving with your data" (README "Your data"): a member asks for everything they have put in (their profile,
-// their loops' metadata with each ready loop's original and MP3, whom they follow and who follows them, their
-// reactions and their plays) and gets it as one zip through a mailed link.
+// their loops' metadata with each ready loop's original and MP3, whom they follow and who follows them, whom they
+// block and mute, their reactions and their plays) and gets it as one zip through a mailed link.
 //
 //   - POST /api/v1/users/me/export (or the button on /settings) writes an export-data job; the route limit
 //     "exports" allows one request per account per day.
@@ -28,7 +28,7 @@ import { ZipFile } from "yazl";
 import { createOneTimeToken, findLiveOneTimeToken, TOKEN_TTL_MS } from "../auth/one-time.ts";
 import { message } from "../auth/mail.ts";
 import type { Db } from "../db/client.ts";
-import { follows, plays, posts, reactions, users } from "../db/schema.ts";
+import { blocks, follows, mutes, plays, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { JobInfo } from "../jobs/queue.ts";
@@ -139,6 +139,19 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   };
   const following = await people("following");
   const followers = await people("followers");
+  // Whom they block and mute (README "Blocking and muting"), with the date; never who blocks them.
+  const hidden = (kind: "blocks" | "mutes") => {
+    const [table, me, other, since] =
+      kind === "blocks" ? [blocks, blocks.blockerId, blocks.blockedId, blocks.createdAt] : [mutes, mutes.muterId, mutes.mutedId, mutes.createdAt];
+    return db
+      .select({ user_id: users.id, username: users.username, display_name: users.displayName, since })
+      .from(table)
+      .innerJoin(users, eq(users.id, other))
+      .where(eq(me, userId))
+      .orderBy(asc(since));
+  };
+  const blocking = await hidden("blocks");
+  const muting = await hidden("mutes");
   // The loops they reacted to and played: the event, the loop and its producer.
   const loop = { post_id: posts.id, title: posts.title, producer: users.username };
   const producerOf = eq(users.id, posts.userId);
@@ -230,6 +243,8 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   const dated = (rows: typeof following) => rows.map(({ since, ...r }) => ({ ...r, since: iso(since) }));
   addJson("following.json", dated(following));
   addJson("followers.json", dated(followers));
+  addJson("blocked.json", dated(blocking));
+  addJson("muted.json", dated(muting));
   addJson(
     "reactions.json",
     reacted.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
@@ -245,6 +260,8 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     media: media.length,
     following: following.length,
     followers: followers.length,
+    blocked: blocking.length,
+    muted: muting.length,
     reactions: reacted.length,
     plays: played.length,
   };

@@ -11,6 +11,7 @@ import { normalizeText, normalizeUsername, textProblem, usernameProblem } from "
 import type { PublicUserT } from "./models.ts";
 import { toPublicUser, viewerExtras, type UserRow } from "./service.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { blockedBetween } from "../social/block-states.ts";
 
 /**
  * A user by id or by username (case-insensitive). Ids (UUIDv7, 36 characters) and usernames (at most 30) can never
@@ -33,7 +34,8 @@ export async function findUserByIdOrUsername(deps: Deps, idOrUsername: string): 
 export async function getPublicProfile(deps: Deps, idOrUsername: string, viewer: UserRow | null): Promise<PublicUserT> {
   // "me" names the signed-in user (no username can be "me": usernames have at least 3 characters).
   const u = idOrUsername === "me" && viewer ? viewer : await findUserByIdOrUsername(deps, idOrUsername);
-  if (!u) throw errors.notFound("user_not_found", "No such user");
+  // Blocked either way: the same 404 as an unknown user, so a block is not announced (README "Blocking and muting").
+  if (!u || (viewer && (await blockedBetween(deps.database.db, viewer.id, u.id)))) throw errors.notFound("user_not_found", "No such user");
   return toPublicUser(deps, u, (await viewerExtras(deps, viewer?.id ?? null, [u.id])).get(u.id));
 }
 

@@ -30,6 +30,8 @@ import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.t
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 import { ReportControl } from "./ui/report.tsx";
+import { BlockedNotice, HideControls } from "./ui/block.tsx";
+import { relationTo, type Relation } from "../social/block-states.ts";
 
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
@@ -165,7 +167,16 @@ function ProfileLoops(p: { username: string; posts: PostT[]; next: string; csrf?
   ) as JSX.Element;
 }
 
-function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Element; empty: boolean; viewer: Viewer; csrf?: string }): JSX.Element {
+function ProfilePage(p: {
+  user: PublicUserT;
+  presence: boolean;
+  loops: JSX.Element;
+  empty: boolean;
+  viewer: Viewer;
+  csrf?: string;
+  /** A signed-in visitor's relation to the producer, for Mute and Block (ui/block.tsx). */
+  relation?: Relation;
+}): JSX.Element {
   const { user } = p;
   const name = user.display_name || user.username;
   const links = [
@@ -241,6 +252,7 @@ function ProfilePage(p: { user: PublicUserT; presence: boolean; loops: JSX.Eleme
       </p>
       <FollowControl user={user} viewer={p.viewer} csrf={p.csrf} />
       <ReportControl user={user} signedIn={Boolean(p.viewer)} own={p.viewer?.id === user.id} csrf={p.csrf} />
+      {p.relation ? <HideControls username={user.username} relation={p.relation} csrf={p.csrf ?? ""} /> : ""}
       <h2 id="loops">Loops</h2>
       {p.empty ? (
         <p class="empty">No loops yet.</p>
@@ -327,6 +339,18 @@ export const loopRoutes = (deps: Deps) => {
     const row = await findUserByIdOrUsername(deps, handle);
     // Usernames only (case-insensitive): an id in the path is not a profile address.
     if (!row || row.username !== handle.trim().toLowerCase()) return { missing: true };
+    // Blocked by them: the unknown producer's 404. Blocking them: only who it is and Unblock (README "Blocking and muting").
+    const relation = await relationTo(deps, viewerId, row.id);
+    if (relation.blocked_by) return { missing: true };
+    if (relation.blocking) {
+      if (fragment) return { body: "", canonical: row.username };
+      const body = await (
+        <Shell title={`@${row.username}`} instance={instance} viewer={viewer} path={`/@${row.username}`} csrf={csrf} narrow>
+          <BlockedNotice username={row.username} csrf={csrf ?? ""} />
+        </Shell>
+      );
+      return { body, canonical: row.username };
+    }
     const page = parsePage({ limit: String(PROFILE_PAGE), cursor });
     // The profile lists the loops everyone sees (ready ones), so the list and its count agree for the owner too.
     const rows = await listUserPosts(deps, row.id, null, page);
@@ -352,7 +376,15 @@ export const loopRoutes = (deps: Deps) => {
         csrf={csrf}
         head={await (<ProfileShareHead user={user} site={site} />)}
       >
-        <ProfilePage user={user} presence={presence} loops={loops as unknown as JSX.Element} empty={posts.length === 0} viewer={viewer} csrf={csrf} />
+        <ProfilePage
+          user={user}
+          presence={presence}
+          loops={loops as unknown as JSX.Element}
+          empty={posts.length === 0}
+          viewer={viewer}
+          csrf={csrf}
+          relation={viewerId && viewerId !== row.id ? relation : undefined}
+        />
       </Shell>
     );
     return { body, canonical: row.username };

@@ -6,6 +6,7 @@
 //   POST /settings/link/:provider    link Google/Discord: the single-use link URL (auth/oauth/link-start.ts), then 303 to it
 //   POST /settings/unlink/:provider  unlink (auth/identity.ts: L6, L9)
 //   POST /settings/sessions/:id/revoke  end one of your other sessions; POST /settings/sessions/revoke-others  all of them
+// The "Blocked and muted" card's Unblock and Unmute post to /@:username/block and /mute (web/block-actions.ts).
 // The page shows each form's outcome (?saved= / ?error=) after the 303, so a reload never posts twice.
 import { Elysia } from "elysia";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
@@ -29,6 +30,8 @@ import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, for
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
+import { HiddenLists } from "./ui/block.tsx";
+import { listBlocked, listMuted } from "../social/blocks.ts";
 
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
@@ -43,6 +46,8 @@ const MESSAGES: Record<string, string> = {
   revoked: "Session ended.",
   "revoked-others": "Every other session was signed out.",
   export: "Your data is being gathered. A link to download it will be mailed to you; it works for 7 days.",
+  unblocked: "Unblocked.",
+  unmuted: "Unmuted.",
 };
 
 function deviceName(userAgent: string): string {
@@ -71,6 +76,14 @@ function deviceName(userAgent: string): string {
   return [browser, os].filter(Boolean).join(" on ") || userAgent.slice(0, 60);
 }
 
+/** The "Blocked and muted" card's people: the 100 most recent of each (README "Blocking and muting"). */
+async function hiddenLists(deps: Deps, userId: string) {
+  const page = { limit: 100, offset: 0 };
+  const [blocked, muted] = await Promise.all([listBlocked(deps, userId, page), listMuted(deps, userId, page)]);
+  const people = (rows: typeof blocked) => rows.slice(0, page.limit).map((r) => ({ username: r.user.username, displayName: r.user.displayName }));
+  return { blocked: people(blocked), muted: people(muted), more: blocked.length > page.limit || muted.length > page.limit };
+}
+
 export const settingsRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
@@ -82,7 +95,7 @@ export const settingsRoutes = (deps: Deps) => {
     if (!ctx.auth) return seeOther(signInPath("/settings"));
     const { auth, csrf } = ctx;
     const u = auth.user;
-    const [sessions, identities] = await Promise.all([listSessions(deps, u.id), listIdentities(deps, u.id)]);
+    const [sessions, identities, hidden] = await Promise.all([listSessions(deps, u.id), listIdentities(deps, u.id), hiddenLists(deps, u.id)]);
     const linked = new Set(identities.map((i) => i.provider));
     const providers = PROVIDERS.filter((p) => getProvider(config, p) || linked.has(p));
     const saved = query.saved && MESSAGES[query.saved];
@@ -179,8 +192,8 @@ export const settingsRoutes = (deps: Deps) => {
         <section class="card" aria-labelledby="s-data">
           <h2 id="s-data">Your data</h2>
           <p class="muted">
-            One zip with your profile, your loops (each original and its MP3), whom you follow and who follows you, your reactions and your plays. The download
-            link is mailed to you; once a day.
+            One zip with your profile, your loops (each original and its MP3), whom you follow and who follows you, whom you block and mute, your reactions and
+            your plays. The download link is mailed to you; once a day.
           </p>
           <form method="post" action="/settings/export">
             <Csrf />
@@ -231,6 +244,8 @@ export const settingsRoutes = (deps: Deps) => {
             ""
           )}
         </section>
+
+        <HiddenLists {...hidden} csrf={csrf.token} />
 
         <section class="card" aria-labelledby="s-delete">
           <h2 id="s-delete">Delete your account</h2>

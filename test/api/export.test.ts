@@ -27,6 +27,7 @@ const work = mkdtempSync(join(tmpdir(), "sc-export-test-"));
 let env: TestEnv;
 let mira: Producer;
 let theo: Producer;
+let kai: Producer;
 let wav: Uint8Array<ArrayBuffer>;
 let mp3: Uint8Array<ArrayBuffer>;
 const mine: string[] = [];
@@ -86,6 +87,13 @@ beforeAll(async () => {
   expect(reacted.status).toBe(200);
   const played = await env.request(`/api/v1/posts/${theirs}/play`, { method: "POST", token: mira.token });
   expect(played.status).toBe(200);
+  // Mira mutes Theo (the follow stays) and blocks Kai; Kai blocking Mira back is Kai's, not in Mira's export.
+  kai = await registerProducer(env, { username: "export_kai" });
+  const muted = await env.request("/api/v1/social/mute", { method: "POST", token: mira.token, json: { target_user_id: theo.id } });
+  expect(muted.status).toBe(201);
+  const blocked = await env.request("/api/v1/social/block", { method: "POST", token: mira.token, json: { target_user_id: kai.id } });
+  expect(blocked.status).toBe(201);
+  expect((await env.request("/api/v1/social/block", { method: "POST", token: kai.token, json: { target_user_id: mira.id } })).status).toBe(201);
 }, 60_000);
 
 afterAll(async () => {
@@ -138,6 +146,8 @@ describe("a member's data export", () => {
         "loops.json",
         "following.json",
         "followers.json",
+        "blocked.json",
+        "muted.json",
         "reactions.json",
         "plays.json",
         `loops/${mine[0]}/original.wav`,
@@ -157,6 +167,8 @@ describe("a member's data export", () => {
     expect(loops.find((l: { id: string }) => l.id === pending)).toMatchObject({ status: "processing", files: { original: null, mp3: null } });
     expect(read("following.json")).toEqual([expect.objectContaining({ user_id: theo.id, username: "export_theo" })]);
     expect(read("followers.json")).toEqual([expect.objectContaining({ user_id: theo.id, username: "export_theo" })]);
+    expect(read("blocked.json")).toEqual([expect.objectContaining({ user_id: kai.id, username: "export_kai", since: expect.any(String) })]);
+    expect(read("muted.json")).toEqual([expect.objectContaining({ user_id: theo.id, username: "export_theo", since: expect.any(String) })]);
     expect(read("reactions.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", emoji: "🔥" })]);
     expect(read("plays.json")).toEqual([expect.objectContaining({ post_id: theirs, producer: "export_theo" })]);
     const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, name)));

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 import { loadConfig } from "../../src/config.ts";
 import { posts } from "../../src/db/schema.ts";
 import { type Running, start } from "../../src/index.ts";
@@ -194,4 +194,31 @@ export async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) =
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v)}`);
     await Bun.sleep(50);
   }
+}
+
+let found = 0;
+/** The element whose accessible name and role are these, under `root` (a page or an element), asked of Chromium's
+ *  accessibility tree (Accessibility.queryAXTree): what a screen reader would find by that name. */
+export async function findByName(root: Page | ElementHandle<Element>, name: string, role = "button"): Promise<ElementHandle<Element>> {
+  const owner = "frame" in root ? root.frame.page() : root;
+  const cdp = await owner.createCDPSession();
+  const mark = String(++found);
+  try {
+    const doc = (await cdp.send("DOM.getDocument", { depth: 0 })).root.backendNodeId;
+    const { nodes } = await cdp.send("Accessibility.queryAXTree", { backendNodeId: doc, accessibleName: name, role });
+    for (const n of nodes) {
+      if (n.ignored || n.backendDOMNodeId === undefined) continue;
+      const { object } = await cdp.send("DOM.resolveNode", { backendNodeId: n.backendDOMNodeId });
+      await cdp.send("Runtime.callFunctionOn", {
+        objectId: object.objectId!,
+        functionDeclaration: "function (mark) { this.setAttribute('data-found', mark); }",
+        arguments: [{ value: mark }],
+      });
+    }
+  } finally {
+    await cdp.detach();
+  }
+  const el = await root.$(`[data-found="${mark}"]`);
+  if (!el) throw new Error(`no ${role} named ${JSON.stringify(name)}`);
+  return el;
 }

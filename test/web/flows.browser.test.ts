@@ -9,7 +9,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ElementHandle, Frame, Page } from "puppeteer-core";
 import { lavfi, signals } from "../support/audio.ts";
-import { axe, CHROMIUM, type Chromium, DESKTOP, launchChromium, type Member, PASSWORD, startWebServer, until, type WebServer } from "../support/chromium.ts";
+import {
+  axe,
+  CHROMIUM,
+  type Chromium,
+  DESKTOP,
+  findByName,
+  launchChromium,
+  type Member,
+  PASSWORD,
+  startWebServer,
+  until,
+  type WebServer,
+} from "../support/chromium.ts";
 import { freePort } from "../support/net.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
@@ -23,32 +35,8 @@ let uploaded: string;
 let files: string;
 const TITLE = "Browser Upload";
 
-let found = 0;
-/** The element whose accessible name and role are these, under `root` (default: the whole page), asked of
- *  Chromium's accessibility tree (Accessibility.queryAXTree): what a screen reader would find by that name. */
-async function byName(name: string, role = "button", root: Page | ElementHandle<Element> = page): Promise<ElementHandle<Element>> {
-  const owner = "frame" in root ? root.frame.page() : root;
-  const cdp = await owner.createCDPSession();
-  const mark = String(++found);
-  try {
-    const doc = (await cdp.send("DOM.getDocument", { depth: 0 })).root.backendNodeId;
-    const { nodes } = await cdp.send("Accessibility.queryAXTree", { backendNodeId: doc, accessibleName: name, role });
-    for (const n of nodes) {
-      if (n.ignored || n.backendDOMNodeId === undefined) continue;
-      const { object } = await cdp.send("DOM.resolveNode", { backendNodeId: n.backendDOMNodeId });
-      await cdp.send("Runtime.callFunctionOn", {
-        objectId: object.objectId!,
-        functionDeclaration: "function (mark) { this.setAttribute('data-found', mark); }",
-        arguments: [{ value: mark }],
-      });
-    }
-  } finally {
-    await cdp.detach();
-  }
-  const el = await root.$(`[data-found="${mark}"]`);
-  if (!el) throw new Error(`no ${role} named ${JSON.stringify(name)}`);
-  return el;
-}
+/** The element whose accessible name and role are these, under `root` (default: the whole page): findByName. */
+const byName = (name: string, role = "button", root: Page | ElementHandle<Element> = page) => findByName(root, name, role);
 
 /** Scrolls to the middle of the screen (the fixed player bar covers the bottom), then clicks. */
 async function press(el: ElementHandle<Element>) {
