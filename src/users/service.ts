@@ -31,6 +31,9 @@ export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "us
     role: "member",
     suspendedAt: null,
     suspensionReason: "",
+    approval: "approved",
+    signupNote: "",
+    inviteId: null,
     createdAt: now,
     updatedAt: now,
   };
