@@ -8,6 +8,7 @@ import { CLI_ACTOR } from "../../src/admin/audit.ts";
 import { updateSettings } from "../../src/admin/settings.ts";
 import { auditLog, invites, users } from "../../src/db/schema.ts";
 import { expectError, json, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { sidechain } from "../support/cli.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 
 let env: TestEnv;
@@ -290,5 +291,56 @@ describe("approval mode", () => {
     // The address may apply again.
     const again = await register({ email: two!.email!, username: "applicant_two", password: "correct horse battery staple" });
     expect(again.status).toBe(202);
+  });
+});
+
+describe("the command line", () => {
+  const cli = (...args: string[]) => sidechain({ DATA_DIR: env.deps.config.DATA_DIR, RATE_LIMIT_MAIL_PER_HOUR: "1000" }, ...args);
+
+  test("invite create prints a working link; list shows it; revoke stops it; all audited as cli", async () => {
+    await setSettings({ registration: "invite" });
+    const made = await cli("invite", "create", "--uses", "3", "--expires", "2d");
+    expect(made.code).toBe(0);
+    const [url, info] = made.out.split("\n");
+    expect(url).toMatch(new RegExp(`^${env.deps.config.PUBLIC_URL}/invite/[A-Za-z0-9_-]{22}$`));
+    const id = /^id (\S+): 3 uses, expires /.exec(info!)![1]!;
+    const code = url!.split("/invite/")[1]!;
+    expect((await register({ ...newUserInput({ username: "cli_invited" }), invite: code })).status).toBe(201);
+    const list = await cli("invite", "list");
+    expect(list.out.split("\n").find((l) => l.startsWith(id))).toContain("1/3 uses");
+    expect(await cli("invite", "revoke", id)).toMatchObject({ code: 0, out: `Invite ${id} is revoked: it no longer works.` });
+    await expectError(await register({ ...newUserInput(), invite: code }), 410, "invite_revoked");
+    const entries = await env.deps.database.db.select().from(auditLog).where(eq(auditLog.targetId, id));
+    expect(entries.map((e) => [e.actor, e.action])).toEqual([
+      ["cli", "invite.create"],
+      ["cli", "invite.revoke"],
+    ]);
+  });
+
+  test("usage mistakes exit 2 and name the flag; an unknown invite exits 1", async () => {
+    expect((await cli("invite", "create", "--uses", "0")).err).toContain("--uses wants a whole number from 1 to 1000");
+    expect((await cli("invite", "create", "--expires", "31d")).code).toBe(2);
+    expect((await cli("invite", "create", "--expires", "soon")).err).toContain("--expires wants hours or days");
+    expect((await cli("invite", "revoke")).code).toBe(2);
+    expect((await cli("invite", "frobnicate")).code).toBe(2);
+    expect(await cli("invite", "revoke", "no-such-id")).toMatchObject({ code: 1 });
+  });
+
+  test("user approve and user reject act on waiting sign-ups only, with mails and the audit log", async () => {
+    await setSettings({ registration: "approval", approval_queue_limit: 100 });
+    expect((await register(newUserInput({ username: "cli_waiting" }))).status).toBe(202);
+    expect((await register(newUserInput({ username: "cli_rejected" }))).status).toBe(202);
+    expect(await cli("user", "approve", "@cli_waiting")).toMatchObject({ code: 0, out: "@cli_waiting is approved and may sign in; they were mailed." });
+    expect((await userRow("cli_waiting"))!.approval).toBe("approved");
+    expect(await cli("user", "approve", "cli_waiting")).toMatchObject({ code: 1, err: expect.stringContaining("not waiting for approval") });
+    const rejected = (await userRow("cli_rejected"))!;
+    expect(await cli("user", "reject", "cli_rejected", "--reason", "Not now")).toMatchObject({ code: 0 });
+    expect(await userRow("cli_rejected")).toBeUndefined();
+    expect((await mailTo(env, rejected.email!))[0]!.text).toContain("Their reason: Not now");
+    const entries = await env.deps.database.db.select().from(auditLog).where(eq(auditLog.actor, "cli"));
+    expect(entries.filter((e) => e.action.startsWith("signup.")).map((e) => [e.action, e.targetLabel, e.reason])).toEqual([
+      ["signup.approve", "cli_waiting", ""],
+      ["signup.reject", "cli_rejected", "Not now"],
+    ]);
   });
 });
