@@ -4,6 +4,7 @@
 //   /admin            counts: accounts, loops, open reports, jobs and mail by status, and the community's settings
 //   /admin/users      accounts (search), with role, suspend, unsuspend, sign out everywhere and delete
 //   /admin/reports    the open reports, oldest first, each closed by dismissing, removing the loop or suspending
+//   /admin/signups, /admin/invites  sign-ups waiting for approval, and invite links (admin-signups.tsx)
 //   /admin/settings   the community's settings (owners change them)
 //   /admin/jobs       failed jobs with their error, and retry; /admin/mail the newest messages of the outbox
 //   /admin/audit      what staff did, newest first
@@ -28,11 +29,15 @@ import { asForm, browserAction, type Form, formText, pageContext, seeOther } fro
 import { HIDDEN, htmlResponder } from "./html.ts";
 import { Shell } from "./shell.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
+import { adminSignupPages } from "./admin-signups.tsx";
+import { pendingCount } from "../auth/signup.ts";
 
 const SECTIONS = [
   ["/admin", "Overview"],
   ["/admin/users", "Accounts"],
   ["/admin/reports", "Reports"],
+  ["/admin/signups", "Sign-ups"],
+  ["/admin/invites", "Invites"],
   ["/admin/settings", "Settings"],
   ["/admin/jobs", "Jobs"],
   ["/admin/mail", "Mail"],
@@ -143,7 +148,7 @@ export const adminPages = (deps: Deps) => {
   async function overview() {
     const db = deps.database.db;
     const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]?.n ?? 0);
-    const [accounts, suspended, loops, open, jobs, mail, settings] = await Promise.all([
+    const [accounts, suspended, loops, open, jobs, mail, settings, waiting] = await Promise.all([
       n(db.select({ n: count() }).from(users)),
       n(db.select({ n: count() }).from(users).where(isNotNull(users.suspendedAt))),
       n(db.select({ n: count() }).from(posts).where(eq(posts.status, "ready"))),
@@ -151,6 +156,7 @@ export const adminPages = (deps: Deps) => {
       deps.jobs.counts(),
       listMail(deps.database, 1000),
       instanceSettings(deps),
+      pendingCount(db),
     ]);
     const outbox = mail.reduce<Record<string, number>>((acc, m) => ((acc[m.status] = (acc[m.status] ?? 0) + 1), acc), {});
     const facts: [string, string | number][] = [
@@ -161,6 +167,7 @@ export const adminPages = (deps: Deps) => {
       ["Jobs queued / running / failed", `${jobs.queued ?? 0} / ${jobs.running ?? 0} / ${jobs.failed ?? 0}`],
       ["Mail queued / failed (newest 1,000)", `${outbox.queued ?? 0} / ${outbox.failed ?? 0}`],
       ["Sign-ups", settings.registration],
+      ["Sign-ups waiting for approval", waiting],
     ];
     return (
       <>
@@ -255,6 +262,7 @@ export const adminPages = (deps: Deps) => {
     };
 
   return new Elysia({ name: "web-admin" })
+    .use(adminSignupPages(deps, { staffPage, act }))
     .get("/admin", ({ request, query }) => staffPage(request, "/admin", query, overview), HIDDEN)
     .get(
       "/admin/users",

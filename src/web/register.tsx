@@ -175,10 +175,11 @@ export const registerRoutes = (deps: Deps) => {
     const next = v.next ?? "/";
     const approval = instance.registration === "approval" && !v.invite;
     const inviteQuery = v.invite ? `&invite=${encodeURIComponent(v.invite.code)}` : "";
+    const heading: string = v.invite ? `Join ${instance.name}` : "Create an account";
     const body = await frame(
-      v.invite ? `Join ${instance.name}` : "Create an account",
+      heading,
       <>
-        <h1 safe>{v.invite ? `Join ${instance.name}` : "Create an account"}</h1>
+        <h1 safe>{heading}</h1>
         {v.invite ? <p safe>{`@${v.invite.by} invited you.`}</p> : ""}
         <p safe>{instance.description || `Share loops and follow producers on ${instance.name}.`}</p>
         {approval ? <p class="notice">The staff review new accounts: yours can be used once they approve it, and you will get an email.</p> : ""}

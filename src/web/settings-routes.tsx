@@ -6,6 +6,7 @@
 //   POST /settings/link/:provider    link Google/Discord: the single-use link URL (auth/oauth/link-start.ts), then 303 to it
 //   POST /settings/unlink/:provider  unlink (auth/identity.ts: L6, L9)
 //   POST /settings/sessions/:id/revoke  end one of your other sessions; POST /settings/sessions/revoke-others  all of them
+//   /settings/invites                "Invite friends", while members may invite (invite-pages.tsx)
 // The page shows each form's outcome (?saved= / ?error=) after the 303, so a reload never posts twice.
 import { Elysia } from "elysia";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
@@ -29,6 +30,8 @@ import { browserAction, pageContext, seeOther, wantsJson, asForm, type Form, for
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Avatar, Shell } from "./shell.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
+import { mayInvite } from "../auth/invites.ts";
+import { InviteFriendsSection, invitePages } from "./invite-pages.tsx";
 
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
@@ -82,7 +85,7 @@ export const settingsRoutes = (deps: Deps) => {
     if (!ctx.auth) return seeOther(signInPath("/settings"));
     const { auth, csrf } = ctx;
     const u = auth.user;
-    const [sessions, identities] = await Promise.all([listSessions(deps, u.id), listIdentities(deps, u.id)]);
+    const [sessions, identities, canInvite] = await Promise.all([listSessions(deps, u.id), listIdentities(deps, u.id), mayInvite(deps, u)]);
     const linked = new Set(identities.map((i) => i.provider));
     const providers = PROVIDERS.filter((p) => getProvider(config, p) || linked.has(p));
     const saved = query.saved && MESSAGES[query.saved];
@@ -176,6 +179,8 @@ export const settingsRoutes = (deps: Deps) => {
           ""
         )}
 
+        {canInvite ? <InviteFriendsSection /> : ""}
+
         <section class="card" aria-labelledby="s-data">
           <h2 id="s-data">Your data</h2>
           <p class="muted">
@@ -266,6 +271,7 @@ export const settingsRoutes = (deps: Deps) => {
 
   return new Elysia({ name: "web-settings" })
     .use(bodies(deps.config.BODY_MAX_BYTES))
+    .use(invitePages(deps))
     .get("/settings", ({ request, query }) => page(request, query as { saved?: string; error?: string }), HIDDEN)
     .post(
       "/settings/profile",
