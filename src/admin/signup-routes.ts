@@ -38,6 +38,7 @@ export const Invite = t.Object(
   },
   { examples: [inviteExample] },
 );
+const InviteList = t.Object({ invites: t.Array(Invite) }, { examples: [{ invites: [inviteExample] }] });
 const NewInviteAnswer = t.Object(
   { invite: Invite, url: t.String({ description: "PUBLIC_URL/invite/CODE: shown once (only a hash of the code is kept)" }) },
   { examples: [{ invite: inviteExample, url: "https://loops.example.com/invite/q3Vn0a8Zk1xYtW2uJ5rP7s" }] },
@@ -79,6 +80,7 @@ const Signup = t.Object(
     ],
   },
 );
+const SignupList = t.Object({ signups: t.Array(Signup) }, { examples: [{ signups: Signup.examples }] });
 const toSignup = (u: UserRow) => ({
   id: u.id,
   username: u.username,
@@ -114,18 +116,19 @@ export const signupRoutes = (deps: Deps) =>
       },
       {
         auth: true,
+        rateLimit: "invites",
         parse: "json",
         body: t.Object({
           max_uses: t.Optional(t.Integer({ description: "1 to 1,000 (staff) or 10 (members); default 1" })),
           expires_in_hours: t.Optional(t.Integer({ description: "1 to 720 (staff) or 168 (members); default 168 (7 days)" })),
         }),
-        response: { 201: NewInviteAnswer, ...errs },
+        response: { 201: NewInviteAnswer, ...errs, 429: ErrorSchema },
         detail: { summary: "Make an invite link (staff; members while members_invite is on, at most 5 live ones)" },
       },
     )
     .get("/invites", async ({ auth }) => ({ invites: (await listInvites(deps, { creatorId: auth.user.id, limit: 100 })).map((i) => toInvite(deps, i)) }), {
       auth: true,
-      response: { 200: t.Object({ invites: t.Array(Invite) }), 401: ErrorSchema },
+      response: { 200: InviteList, 401: ErrorSchema },
       detail: { summary: "My invite links, newest first (the codes are not shown again)" },
     })
     .post("/invites/:id/revoke", async ({ auth, params }) => toInvite(deps, await revokeInvite(deps, auth.user, params.id)), {
@@ -147,7 +150,7 @@ export const signupRoutes = (deps: Deps) =>
       },
       {
         auth: true,
-        response: { 200: t.Object({ invites: t.Array(Invite) }), ...errs },
+        response: { 200: InviteList, ...errs },
         detail: { summary: "Every invite link, newest first, with who joined through each (staff)" },
       },
     )
@@ -159,7 +162,7 @@ export const signupRoutes = (deps: Deps) =>
       },
       {
         auth: true,
-        response: { 200: t.Object({ signups: t.Array(Signup) }), ...errs },
+        response: { 200: SignupList, ...errs },
         detail: { summary: "Sign-ups waiting for approval, oldest first (staff)" },
       },
     )
@@ -186,7 +189,7 @@ export const signupRoutes = (deps: Deps) =>
         parse: "json",
         params: Params,
         body: t.Optional(t.Object({ reason: t.Optional(t.String({ maxLength: 500, description: "told to the applicant in the mail" })) })),
-        response: { 200: t.Object({ ok: t.Literal(true) }), ...errs },
+        response: { 200: t.Object({ ok: t.Literal(true) }, { examples: [{ ok: true }] }), ...errs },
         detail: { summary: "Reject a waiting sign-up: the account is deleted and the applicant gets a mail with the reason (staff)" },
       },
     );

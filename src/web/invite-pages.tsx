@@ -48,6 +48,7 @@ export async function makeInviteFromForm(
   const fail = (message: string) => seeOther(`${back}?error=${encodeURIComponent(message)}`);
   if (!csrfOk(request, f)) return fail("This form has expired or did not come from this site; nothing was made");
   try {
+    await deps.routeLimits.hit("invites", { ip: "", userId: auth.user.id }); // the budget of POST /api/v1/invites
     if (staffOnly && !isStaff(auth.user)) throw errors.forbidden("staff_only", "Only the community's staff may do this");
     return await show((await createInvite(deps, auth.user, inviteFormInput(f))).url);
   } catch (err) {

@@ -268,8 +268,10 @@ export const registerRoutes = (deps: Deps) => {
   };
 
   /** The invite behind a code, or the page that says why it cannot be used. */
-  const inviteOf = async (code: unknown): Promise<{ code: string; by: string } | Response> => {
+  const inviteOf = async (request: Request, code: unknown): Promise<{ code: string; by: string } | Response> => {
     try {
+      // Looking codes up is rate limited per IP (docs/security.md "Invite codes"), a 429 shown as this page.
+      await deps.routeLimits.hit("invite-lookup", { ip: clientIp(request, trusted) });
       const inv = await checkInvite(deps, code);
       return { code: code as string, by: inv.creatorUsername };
     } catch (err) {
@@ -290,7 +292,7 @@ export const registerRoutes = (deps: Deps) => {
           if (instance.registration === "invite" && !code) return inviteOnly();
           const next = safeRedirectPath(query.next);
           if (await readBrowserSession(deps, request)) return seeOther(next ?? "/");
-          const invite = code ? await inviteOf(code) : undefined;
+          const invite = code ? await inviteOf(request, code) : undefined;
           if (invite instanceof Response) return invite;
           const csrf = csrfFor(request, config.PUBLIC_URL);
           return form({ csrf: csrf.token, next, entered: empty, ...(invite ? { invite } : {}) }, 200, [csrf.setCookie]);
@@ -302,7 +304,7 @@ export const registerRoutes = (deps: Deps) => {
         "/invite/:code",
         async ({ request, params }) => {
           if (instance.registration === "closed") return closed();
-          const invite = await inviteOf(params.code);
+          const invite = await inviteOf(request, params.code);
           if (invite instanceof Response) return invite;
           if (await readBrowserSession(deps, request)) return seeOther("/");
           const csrf = csrfFor(request, config.PUBLIC_URL);
@@ -320,7 +322,7 @@ export const registerRoutes = (deps: Deps) => {
           if (instance.registration === "invite" && !code) return inviteOnly();
           const entered = { email: str(f.email, 254), username: str(f.username, 30), display_name: str(f.display_name, 60), note: str(f.note, 500) };
           const csrf = csrfFor(request, config.PUBLIC_URL);
-          const invite = code ? await inviteOf(code) : undefined;
+          const invite = code ? await inviteOf(request, code) : undefined;
           if (invite instanceof Response) return invite;
           const again = (error: string, status: number, fields?: Record<string, string>) =>
             form({ csrf: csrf.token, next, entered, error, fields, ...(invite ? { invite } : {}) }, status, [csrf.setCookie]);

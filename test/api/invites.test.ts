@@ -344,3 +344,45 @@ describe("the command line", () => {
     ]);
   });
 });
+
+describe("limits on invite codes and invite making", () => {
+  test("looking codes up on /invite/CODE is rate limited per IP; making invites is limited per user (30 an hour)", async () => {
+    const small = await createTestEnv("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "3" });
+    try {
+      const first = await registerUser(small, { username: "small_owner" });
+      const codes = ["A".repeat(22), "B".repeat(22), "C".repeat(22)];
+      for (const c of codes) {
+        const page = await small.request(`/invite/${c}`);
+        expect(page.status).toBe(400);
+        expect(await page.text()).toContain("This invite link is not valid");
+      }
+      const limited = await small.request(`/invite/${"D".repeat(22)}`);
+      expect(limited.status).toBe(429);
+      const made = [];
+      for (let i = 0; i < 31; i++) made.push((await small.request("/api/v1/invites", { method: "POST", token: first.auth.token, json: {} })).status);
+      expect(made.filter((s) => s === 201)).toHaveLength(30);
+      expect(made.at(-1)).toBe(429);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe("the pages", () => {
+  test("an invite page names the inviter and carries the code; a used-up one says so; /register without one is invitation only", async () => {
+    await setSettings({ registration: "invite", members_invite: false });
+    const inv = await makeInvite(owner.auth.token, { max_uses: 1 });
+    const page = await env.request(`/invite/${inv.code}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("@founder invited you.");
+    expect(html).toContain(`name="invite" value="${inv.code}"`);
+    expect((await register({ ...newUserInput(), invite: inv.code })).status).toBe(201);
+    const spent = await env.request(`/invite/${inv.code}`);
+    expect(spent.status).toBe(410);
+    expect(await spent.text()).toContain("used as many times as it allows");
+    const closedMode = await env.request("/register");
+    expect(closedMode.status).toBe(403);
+    expect(await closedMode.text()).toContain("By invitation only");
+  });
+});
