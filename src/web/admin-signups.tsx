@@ -66,7 +66,13 @@ export const adminSignupPages = (deps: Deps, kit: StaffKit) => {
                       <strong safe>{`@${u.username}`}</strong>{" "}
                       <span class="muted" safe>{`${u.displayName} · ${u.email ?? "no email"} · asked ${when(u.createdAt)}`}</span>
                     </p>
-                    {u.signupNote ? <blockquote safe>{u.signupNote}</blockquote> : <p class="muted">No note.</p>}
+                    {u.signupNote ? (
+                      <blockquote class="rules" safe>
+                        {u.signupNote}
+                      </blockquote>
+                    ) : (
+                      <p class="muted">No note.</p>
+                    )}
                     <div class="row">
                       <form method="post" action={`/admin/signups/${u.id}/approve`}>
                         <input type="hidden" name="csrf" value={token} />
