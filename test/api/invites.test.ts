@@ -8,6 +8,7 @@ import { CLI_ACTOR } from "../../src/admin/audit.ts";
 import { updateSettings } from "../../src/admin/settings.ts";
 import { auditLog, invites, users } from "../../src/db/schema.ts";
 import { expectError, json, mailTo, newUserInput, registerUser } from "../support/auth.ts";
+import { Browser, csrfOf } from "../support/browser.ts";
 import { sidechain } from "../support/cli.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 
@@ -384,5 +385,48 @@ describe("the pages", () => {
     const closedMode = await env.request("/register");
     expect(closedMode.status).toBe(403);
     expect(await closedMode.text()).toContain("By invitation only");
+  });
+});
+
+describe("Invite friends on /settings/invites", () => {
+  test("a member sees the part only while members may invite; makes a link (shown once), is refused past the caps, revokes one", async () => {
+    const b = new Browser(env);
+    await b.submit(await b.get("/signin"), { login: member.input.email, password: member.input.password });
+    await setSettings({ members_invite: false });
+    expect((await b.get("/settings")).html).not.toContain("Invite friends");
+    const off = await b.get("/settings/invites");
+    expect(off.html).toContain("only the staff may make invite links");
+    const refused = await b.post("/settings/invites", { csrf: csrfOf(off), max_uses: "1", expires_days: "7" });
+    expect(refused.url).toStartWith("/settings/invites?error=");
+    expect(refused.html).toContain("only the staff may make invite links");
+
+    await setSettings({ members_invite: true });
+    expect((await b.get("/settings")).html).toContain("Invite friends");
+    const page = await b.get("/settings/invites");
+    // Revoke the live ones left by the tests above, so the cap counts from here.
+    for (const m of page.html.matchAll(/action="(\/settings\/invites\/[^"]+\/revoke)"/g)) await b.post(m[1]!, { csrf: csrfOf(page) });
+    const made = await b.post("/settings/invites", { csrf: csrfOf(page), max_uses: "10", expires_days: "7" }, false);
+    expect(made.status).toBe(200);
+    const url = /id="invite-url" readonly value="([^"]+)"/.exec(made.html)![1]!;
+    expect(url).toStartWith(`${env.deps.config.PUBLIC_URL}/invite/`);
+    expect((await b.get("/settings/invites")).html).not.toContain(url);
+    const tooMany = await b.post("/settings/invites", { csrf: csrfOf(page), max_uses: "11", expires_days: "7" });
+    expect(tooMany.html).toContain("A whole number from 1 to 10");
+    const tooLong = await b.post("/settings/invites", { csrf: csrfOf(page), max_uses: "1", expires_days: "8" });
+    expect(tooLong.html).toContain("from 1 to 168");
+    const forged = await b.post("/settings/invites", { csrf: "nope", max_uses: "1", expires_days: "7" });
+    expect(forged.html).toContain("did not come from this site");
+    const list = await b.get("/settings/invites");
+    const revoke = /action="(\/settings\/invites\/[^"]+\/revoke)"/.exec(list.html)![1]!;
+    const after = await b.post(revoke, { csrf: csrfOf(list) });
+    expect(after.html).toContain("Invite revoked.");
+    expect(after.html).toContain("revoked");
+    // A member cannot make links on the staff's page.
+    const staffPage = await b.post("/admin/invites", { csrf: csrfOf(list), max_uses: "1", expires_days: "7" });
+    expect(staffPage.status).toBe(403);
+    // Signed out: the sign-in page.
+    const nobody = new Browser(env);
+    expect((await nobody.get("/settings/invites")).url).toStartWith("/signin");
+    await setSettings({ members_invite: false });
   });
 });
