@@ -78,7 +78,12 @@ const line = (u: UserRow) =>
     `@${u.username}`.padEnd(24),
     (u.email ?? "-").padEnd(32),
     roleOf(u).padEnd(9),
-    (u.suspendedAt !== null ? `suspended ${new Date(u.suspendedAt).toISOString().slice(0, 10)}` : "active").padEnd(20),
+    (u.suspendedAt !== null
+      ? `suspended ${new Date(u.suspendedAt).toISOString().slice(0, 10)}`
+      : u.approval === "pending"
+        ? "waiting approval"
+        : "active"
+    ).padEnd(20),
     `${u.postCount} loops`,
   ].join(" ");
 

@@ -194,6 +194,13 @@ export const adminPages = (deps: Deps) => {
           <span class="muted" safe>{`${u.email ?? ""} · ${roleOf(u)} · ${u.postCount} loops · since ${when(u.createdAt)}`}</span>
         </p>
         {u.suspendedAt !== null ? <p class="notice error" safe>{`Suspended ${when(u.suspendedAt)}: ${u.suspensionReason}`}</p> : ""}
+        {u.approval === "pending" ? (
+          <p class="notice">
+            Waiting for approval: see <a href="/admin/signups">Sign-ups</a>.
+          </p>
+        ) : (
+          ""
+        )}
         {u.id === me.id ? (
           <p class="muted">This is you.</p>
         ) : (

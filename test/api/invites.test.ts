@@ -430,3 +430,29 @@ describe("Invite friends on /settings/invites", () => {
     await setSettings({ members_invite: false });
   });
 });
+
+describe("on a real libSQL server (sqld)", () => {
+  test("an invite's last uses and the queue's last places go to exactly as many of the racing sign-ups, no more", async () => {
+    const remote = await createTestEnv("libsql", { RATE_LIMIT_AUTH_PER_MIN: "10000" });
+    try {
+      const boss = await registerUser(remote, { username: "remote_owner" });
+      const put = (patch: Record<string, unknown>) => remote.request("/api/v1/admin/settings", { method: "PUT", token: boss.auth.token, json: patch });
+      expect((await put({ registration: "invite" })).status).toBe(200);
+      const made = await json(await remote.request("/api/v1/invites", { method: "POST", token: boss.auth.token, json: { max_uses: 2 } }));
+      const code = (made.url as string).split("/invite/")[1]!;
+      const reg = (body: Record<string, unknown>) => remote.request("/api/v1/auth/register", { method: "POST", json: body });
+      const invited = await Promise.all(Array.from({ length: 6 }, () => reg({ ...newUserInput(), invite: code })));
+      expect(invited.map((r) => r.status).sort()).toEqual([201, 201, 410, 410, 410, 410]);
+      const [row] = await remote.deps.database.db.select().from(invites).where(eq(invites.id, made.invite.id));
+      expect(row!.uses).toBe(2);
+
+      expect((await put({ registration: "approval", approval_queue_limit: 2 })).status).toBe(200);
+      const queued = await Promise.all(Array.from({ length: 5 }, () => reg(newUserInput())));
+      expect(queued.map((r) => r.status).sort()).toEqual([202, 202, 403, 403, 403]);
+      const waiting = await remote.deps.database.db.select().from(users).where(eq(users.approval, "pending"));
+      expect(waiting).toHaveLength(2);
+    } finally {
+      await remote.close();
+    }
+  }, 60_000);
+});
