@@ -216,8 +216,9 @@ describe("approval mode", () => {
       401,
       "invalid_credentials",
     );
-    // Invisible: no profile.
+    // Invisible: no profile; staff see the account as waiting.
     await expectError(await env.request("/api/v1/users/applicant", { token: member.auth.token }), 404, "user_not_found");
+    expect(await json(await env.request("/api/v1/admin/users/applicant", { token: mod.auth.token }))).toMatchObject({ approval: "pending" });
 
     // Staff with confirmed addresses got one mail each; the member did not.
     const ownerMails = (await mailTo(env, owner.input.email)).filter((m) => m.subject.includes("waiting"));
