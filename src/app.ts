@@ -49,6 +49,7 @@ import { realtimeRoutes } from "./realtime/routes.ts";
 import { PROCESS_LOOP, registerProcessLoop } from "./audio/process-loop.ts";
 import { reportRoutes } from "./admin/report-routes.ts";
 import { adminRoutes } from "./admin/routes.ts";
+import { signupRoutes } from "./admin/signup-routes.ts";
 import { adminPages } from "./web/admin-routes.tsx";
 import { instanceRoutes } from "./system/instance-routes.ts";
 import { instanceRefresh } from "./web/instance.ts";
@@ -125,6 +126,7 @@ export function createApp(deps: Deps) {
               // running the community
               .use(instanceRoutes(deps))
               .use(reportRoutes(deps))
+              .use(signupRoutes(deps))
               .use(adminRoutes(deps)),
           ),
       )

@@ -46,7 +46,7 @@ export async function runCli(
   }
   if (command === "mail" && sub === "list") return mailList(rest, env, io);
   if (command === "relay") return relayCommand(args.slice(1), io);
-  if ((command === "user" || command === "admin" || command === "settings") && tools) {
+  if ((command === "user" || command === "admin" || command === "settings" || command === "invite") && tools) {
     try {
       return await adminCli(command, args.slice(1), env, io, tools);
     } catch (err) {

@@ -3,7 +3,7 @@
 // (every change is a transaction; the server sees it on its next request). Staff actions from here are audited with
 // the actor "cli". Argument parsing is by hand: a dozen flags do not justify a parser dependency, and every refusal
 // names the flag.
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { passwordProblem } from "../auth/passwords.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { users } from "../db/schema.ts";
@@ -26,6 +26,8 @@ import {
   suspendAccount,
   unsuspendAccount,
 } from "./users.ts";
+import { approveSignup, rejectSignup } from "./signups.ts";
+import { createInvite, inviteState, listInvites, revokeInvite, STAFF_LIMITS } from "../auth/invites.ts";
 
 export const USER_USAGE = `  sidechain user list [--role owner|moderator|member] [--suspended] [--query TEXT] [--limit N]
                                      accounts, oldest first: username, email, role, state, loops
@@ -42,6 +44,14 @@ export const USER_USAGE = `  sidechain user list [--role owner|moderator|member]
                                      delete USER with their loops, media, follows, reactions and plays
   sidechain user quota USER [--per-day N|default] [--mb N|default]
                                      USER's own upload quotas (0: no limit; default: the community's)
+  sidechain user approve USER [--reason TEXT]
+                                     let a sign-up waiting for approval in (they get a mail)
+  sidechain user reject USER [--reason TEXT]
+                                     turn a waiting sign-up down: it is deleted, they get a mail with the reason
+  sidechain invite create [--uses N] [--expires 7d]
+                                     make an invite link (1 to 1000 uses, 1h to 30d; default 1 use, 7d); prints it
+  sidechain invite list              every invite link: uses, expiry, maker, state
+  sidechain invite revoke ID         stop an invite link from working
   sidechain admin create-owner --email EMAIL --username NAME
                                      create the owner account (the password is read from standard input)
   sidechain settings show            the community's settings
@@ -55,7 +65,7 @@ export type CliIo = { out(line: string): void; err(line: string): void; readLine
 export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
 
 type Flags = { positional: string[]; values: Map<string, string>; switches: Set<string> };
-const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username", "--per-day", "--mb"]);
+const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username", "--per-day", "--mb", "--uses", "--expires"]);
 const SWITCHES = new Set(["--suspended", "--owner", "--yes"]);
 
 function parseFlags(args: string[]): Flags | string {
@@ -80,13 +90,18 @@ const line = (u: UserRow) =>
     `@${u.username}`.padEnd(24),
     (u.email ?? "-").padEnd(32),
     roleOf(u).padEnd(9),
-    (u.suspendedAt !== null ? `suspended ${new Date(u.suspendedAt).toISOString().slice(0, 10)}` : "active").padEnd(20),
+    (u.suspendedAt !== null
+      ? `suspended ${new Date(u.suspendedAt).toISOString().slice(0, 10)}`
+      : u.approval === "pending"
+        ? "waiting approval"
+        : "active"
+    ).padEnd(20),
     `${u.postCount} loops`,
   ].join(" ");
 
 /** `sidechain user ...` and `sidechain admin ...`: the exit code (0 done, 1 refused, 2 usage). */
 export async function adminCli(
-  command: "user" | "admin" | "settings",
+  command: "user" | "admin" | "settings" | "invite",
   args: string[],
   env: Record<string, string | undefined>,
   io: CliIo,
@@ -97,7 +112,9 @@ export async function adminCli(
   const usage = (problem: string) => (io.err(`sidechain ${command} ${sub ?? ""}: ${problem}\n\n${USER_USAGE}`), 2);
   if (typeof flags === "string") return usage(flags);
   if (command === "settings") return settingsCli(args, env, io, tools);
-  const known = command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete", "quota"] : ["create-owner"];
+  if (command === "invite") return inviteCli(sub, flags, env, io, tools, usage);
+  const known =
+    command === "user" ? ["list", "promote", "demote", "suspend", "unsuspend", "revoke-sessions", "delete", "quota", "approve", "reject"] : ["create-owner"];
   if (!sub || !known.includes(sub)) return usage(`unknown subcommand "${sub ?? ""}"`);
   const target = flags.positional[0];
   if (sub !== "list" && sub !== "create-owner" && (!target || flags.positional.length > 1)) return usage("name one account (username, @username, email or id)");
@@ -168,6 +185,17 @@ export async function adminCli(
         const u = await setQuota(deps, CLI_ACTOR, await findAccount(deps, target!), quota, reason);
         const show = (v: number | null, unit: string) => (v === null ? "the community's" : v === 0 ? "no limit" : `${v} ${unit}`);
         io.out(`@${u.username}: ${show(u.uploadQuotaPerDay, "loops a day")}, ${show(u.uploadQuotaMb, "MB")}.`);
+        return 0;
+      }
+      case "approve": {
+        const u = await approveSignup(deps, CLI_ACTOR, await findAccount(deps, target!), reason);
+        io.out(`@${u.username} is approved and may sign in; they were mailed.`);
+        return 0;
+      }
+      case "reject": {
+        const u = await findAccount(deps, target!);
+        await rejectSignup(deps, CLI_ACTOR, u, reason);
+        io.out(`@${u.username}'s sign-up is rejected and deleted; they were mailed.`);
         return 0;
       }
       case "delete": {
@@ -255,6 +283,86 @@ async function settingsCli(args: string[], env: Record<string, string | undefine
             .join("; ")
         : "";
       io.err(`sidechain settings ${sub}: ${err.message}${fields ? ` (${fields})` : ""}`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await deps.close({ graceMs: 1000 });
+  }
+}
+
+/** "7d", "12h", "30d": hours, within the staff's limits; a string says what is wrong. */
+function parseExpiry(v: string): number | string {
+  const m = /^(\d{1,4})([hd])$/.exec(v);
+  const hours = m ? Number(m[1]) * (m[2] === "d" ? 24 : 1) : Number.NaN;
+  if (!(hours >= 1 && hours <= STAFF_LIMITS.maxHours)) return `--expires wants hours or days like 12h or 7d, from 1h to 30d, not "${v}"`;
+  return hours;
+}
+
+/** `sidechain invite create|list|revoke`: invites made from here are the owner's, audited with the actor "cli". */
+async function inviteCli(
+  sub: string | undefined,
+  flags: Flags,
+  env: Record<string, string | undefined>,
+  io: CliIo,
+  tools: CliTools,
+  usage: (problem: string) => number,
+): Promise<number> {
+  if (sub !== "create" && sub !== "list" && sub !== "revoke") return usage(`unknown subcommand "${sub ?? ""}"`);
+  if (sub === "revoke" && flags.positional.length !== 1) return usage("name one invite by its id (see `sidechain invite list`)");
+  if (sub !== "revoke" && flags.positional.length) return usage(`unexpected "${flags.positional[0]}"`);
+  let uses: number | undefined;
+  let hours: number | undefined;
+  if (flags.values.has("--uses")) {
+    const v = flags.values.get("--uses")!;
+    if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > STAFF_LIMITS.maxUses)
+      return usage(`--uses wants a whole number from 1 to ${STAFF_LIMITS.maxUses}, not "${v}"`);
+    uses = Number(v);
+  }
+  if (flags.values.has("--expires")) {
+    const h = parseExpiry(flags.values.get("--expires")!);
+    if (typeof h === "string") return usage(h);
+    hours = h;
+  }
+  const deps = await tools.buildDeps(env);
+  try {
+    if (sub === "create") {
+      // An invite needs a maker: the server's (oldest) owner, as the one the command line acts for.
+      const [owner] = await deps.database.db.select().from(users).where(eq(users.role, "owner")).orderBy(asc(users.createdAt)).limit(1);
+      if (!owner) {
+        io.err("sidechain invite create: this server has no owner yet; run `sidechain admin create-owner` first");
+        return 1;
+      }
+      const made = await createInvite(deps, owner, { ...(uses ? { max_uses: uses } : {}), ...(hours ? { expires_in_hours: hours } : {}) }, { cli: true });
+      io.out(made.url);
+      io.out(
+        `id ${made.invite.id}: ${made.invite.maxUses} use${made.invite.maxUses === 1 ? "" : "s"}, expires ${new Date(made.invite.expiresAt).toISOString()}`,
+      );
+      return 0;
+    }
+    if (sub === "revoke") {
+      const row = await revokeInvite(deps, "cli", flags.positional[0]!);
+      io.out(`Invite ${row.id} is revoked: it no longer works.`);
+      return 0;
+    }
+    const rows = await listInvites(deps, { limit: 1000 });
+    if (!rows.length) io.out("No invite links.");
+    const now = deps.clock.now();
+    for (const i of rows) {
+      io.out(
+        [
+          i.id,
+          `@${i.creatorUsername}`.padEnd(24),
+          `${i.uses}/${i.maxUses} uses`.padEnd(14),
+          `expires ${new Date(i.expiresAt).toISOString()}`,
+          inviteState(i, now),
+        ].join(" "),
+      );
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof ApiError) {
+      io.err(`sidechain invite ${sub}: ${err.message}`);
       return 1;
     }
     throw err;

@@ -10,9 +10,10 @@ import type { Db } from "../db/client.ts";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { mirrorUserUpsert } from "../integrations/stream.ts";
-import { errors, type ApiError } from "../http/errors.ts";
+import { ApiError, errors } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
-import { instanceSettings } from "../system/settings.ts";
+import { PENDING_MESSAGE } from "./models.ts";
+import { admitSignup, pendingError, tellStaffOfSignup } from "./signup.ts";
 import { insertNewUser, newUserRow, type UserRow } from "../users/service.ts";
 import type { Auth } from "./guard.ts";
 import { PROVIDER_LABEL, type ProviderName, type ProviderProfile } from "./oauth/providers.ts";
@@ -47,22 +48,30 @@ async function findIdentity(db: Db, provider: ProviderName, providerUserId: stri
  * result to the plugin / web client). Retries when a concurrent first sign-in of the same person won a unique
  * constraint (identity, email or username): the second pass then finds what the first one created.
  */
-export async function signInWithProvider(deps: Deps, profile: ProviderProfile): Promise<SignInResult> {
+export async function signInWithProvider(deps: Deps, profile: ProviderProfile, opts: { invite?: string } = {}): Promise<SignInResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      // Whether a new account may be made (the community's sign-up mode governs Google/Discord sign-ups too).
-      const registration = (await instanceSettings(deps)).registration;
-      const { result, notice } = await deps.database.tx((tx) => resolveSignIn(deps, tx, profile, registration === "open"));
+      const { result, notice } = await deps.database.tx((tx) => resolveSignIn(deps, tx, profile, opts.invite));
       if (result.ok && notice) await notifySecurityChange(deps, result.user, notice);
+      if (result.ok && result.user.approval === "pending") {
+        // A sign-up waiting for staff: the account exists (and a first sign-in just asked), but no session yet.
+        if (result.outcome === "created") {
+          await tellStaffOfSignup(deps);
+          return refuse(errors.forbidden("approval_pending", PENDING_MESSAGE));
+        }
+        return refuse(pendingError());
+      }
       return result;
     } catch (err) {
       if (attempt < 3 && isUniqueViolation(err)) continue;
+      // Refused by the community's sign-up mode or the invite (admitSignup): nothing was written.
+      if (err instanceof ApiError) return refuse(err);
       throw err;
     }
   }
 }
 
-async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile, mayCreate: boolean): Promise<{ result: SignInResult; notice?: string }> {
+async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile, invite: string | undefined): Promise<{ result: SignInResult; notice?: string }> {
   const now = deps.clock.now();
   const label = PROVIDER_LABEL[profile.provider];
 
@@ -125,15 +134,17 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile, mayCr
     }
   }
 
-  // No account matches: a new one, when the community accepts sign-ups. It gets the email only when the provider
-  // verified it (L2), and then the email counts as verified. The username comes from the provider's name or the
-  // email, made unique.
-  if (!mayCreate) return { result: refuse(errors.forbidden("registration_closed", "This server does not accept new accounts")) };
+  // No account matches: a new one, when the community's sign-up mode admits it (src/auth/signup.ts: it governs
+  // Google/Discord sign-ups too; an invite carried through the flow is spent here). It gets the email only when the
+  // provider verified it (L2), and then the email counts as verified. The username comes from the provider's name
+  // or the email, made unique.
+  const admission = await admitSignup(deps, tx, { invite });
   const username = await uniqueUsername(tx, profile);
   // The provider's name is someone else's text: cleaned of invisible and direction-changing characters, not refused.
   const fresh = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);
-  const user = await insertNewUser(tx, fresh);
-  await mirrorUserUpsert(deps, tx, user.id);
+  const user = await insertNewUser(tx, { ...fresh, approval: admission.approval, inviteId: admission.inviteId });
+  // A waiting account is mirrored to Stream.io when staff approve it.
+  if (user.approval === "approved") await mirrorUserUpsert(deps, tx, user.id);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };
 }

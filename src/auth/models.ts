@@ -24,9 +24,31 @@ export const RegisterBody = t.Object(
     username: t.String({ maxLength: 30 }),
     password: t.String({ maxLength: 1024 }),
     display_name: t.Optional(t.String({ maxLength: 60 })),
+    invite: t.Optional(t.String({ maxLength: 64, description: "the code of an invite link (the last part of PUBLIC_URL/invite/CODE)" })),
+    note: t.Optional(t.String({ maxLength: 500, description: "approval mode: why you want to join, shown to the staff" })),
   },
   { examples: [{ email: "night@example.com", username: "nightbeats", password: "correct horse battery", display_name: "Night Beats" }] },
 );
+
+/** The answer to a registration that waits for staff (approval mode): no session, no `auth`, no `error`. */
+export const PendingSignupResponse = t.Object(
+  {
+    status: t.Literal("pending_approval"),
+    message: t.String(),
+    user: t.Object({ id: t.String(), username: t.String() }),
+  },
+  {
+    description: "202: the account exists but waits for the community's staff; signing in answers 403 approval_pending until they approve",
+    examples: [
+      {
+        status: "pending_approval",
+        message: "Thanks! Your sign-up is waiting for the community's staff. You will get an email when they decide.",
+        user: { id: "01934f7e-8a1b-7cc0-9d5e-2f1a3b4c5d6e", username: "nightbeats" },
+      },
+    ],
+  },
+);
+export const PENDING_MESSAGE = "Thanks! Your sign-up is waiting for the community's staff. You will get an email when they decide.";
 
 export const LoginBody = t.Object(
   { email: t.String({ maxLength: 254, description: "email or username" }), password: t.String({ maxLength: 1024 }) },

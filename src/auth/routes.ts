@@ -38,16 +38,25 @@ export const authRoutes = (deps: Deps) => {
       .post(
         "/register",
         async ({ body, request, set }) => {
-          const auth = await service.register(deps, hasher, body, client(request));
+          const r = await service.register(deps, hasher, body, client(request));
+          if (r.status === "pending") {
+            set.status = 202;
+            return { status: "pending_approval" as const, message: M.PENDING_MESSAGE, user: { id: r.user.id, username: r.user.username } };
+          }
           set.status = 201;
-          return { auth };
+          return { auth: r.auth };
         },
         {
           rateLimit: "register",
           parse: "json",
           body: M.RegisterBody,
-          response: { 201: M.AuthResponse, ...errorResponses },
-          detail: { summary: "Create an account (plugin)" },
+          response: { 201: M.AuthResponse, 202: M.PendingSignupResponse, ...errorResponses, 410: ErrorSchema },
+          detail: {
+            summary: "Create an account (plugin); 202 when it waits for staff approval",
+            description:
+              'The community\'s sign-up mode decides (README "Invites and approval"): open, invite (needs `invite`), approval (202, no session) or ' +
+              "closed (403 registration_closed). A bad invite is 400 invite_invalid, 410 invite_expired, invite_used_up or invite_revoked.",
+          },
         },
       )
       .post(

@@ -15,6 +15,8 @@ import { createOneTimeToken, findLiveOneTimeToken, redeemOneTimeToken } from "./
 import { passwordProblem, type PasswordHasher } from "./passwords.ts";
 import { afterCredentialChange, createSession, type ClientInfo, type Session, type SessionOptions } from "./sessions.ts";
 import { isUniqueViolation } from "../db/errors.ts";
+import { checkInvite } from "./invites.ts";
+import { admitSignup, signupNoteProblem, tellStaffOfSignup } from "./signup.ts";
 
 /** L6: linking, unlinking or adding a password while signed in needs a credential proof this recent. */
 export const RECENT_AUTH_MS = 10 * 60_000;
@@ -56,12 +58,13 @@ export async function notifySecurityChange(deps: Deps, user: Pick<UserRow, "emai
 export async function register(
   deps: Deps,
   hasher: PasswordHasher,
-  input: { email: string; username: string; password: string; display_name?: string },
+  input: { email: string; username: string; password: string; display_name?: string; invite?: string; note?: string },
   client: ClientInfo,
   /** The session it starts: an API session, or the web app's browser session ({ tokenType: "browser" }). */
   session?: SessionOptions,
-) {
-  if ((await instanceSettings(deps)).registration !== "open") throw errors.forbidden("registration_closed", "This server does not accept new accounts");
+): Promise<RegisterResult> {
+  // The mode is checked again in the account's transaction (admitSignup); this early answer spares the work.
+  if ((await instanceSettings(deps)).registration === "closed") throw errors.forbidden("registration_closed", "This server does not accept new accounts");
   const email = normalizeEmail(input.email);
   const username = normalizeUsername(input.username);
   const displayName = truncate(normalizeText(input.display_name ?? ""), 60);
@@ -71,7 +74,12 @@ export async function register(
   for (const [field, problem] of Object.entries(problems)) if (problem) fields[field] = problem;
   const problem = passwordProblem(input.password, [username, email, email.split("@")[0]!]);
   if (problem) fields.password = `Password ${problem}`;
+  const note = normalizeText(input.note ?? "", true);
+  const noteProblem = signupNoteProblem(note) ?? (note ? textProblem(note) : null);
+  if (noteProblem) fields.note = noteProblem;
   if (Object.keys(fields).length) throw errors.validation(fields);
+  // A bad invite is named before anything else is done (it is checked again, and spent, in the transaction).
+  if (input.invite) await checkInvite(deps, input.invite);
 
   const [existing] = await deps.database.db.select().from(users).where(eq(users.email, email)).limit(1);
   if (existing) {
@@ -89,12 +97,20 @@ export async function register(
   const now = deps.clock.now();
   let user = newUserRow({ email, emailVerified: false, username, displayName: displayName || username, passwordHash }, now);
   let links = { verify: "", disown: "" };
-  let auth: AuthPayload;
+  let auth: AuthPayload | null;
   try {
     auth = await deps.database.tx(async (tx) => {
-      user = await insertNewUser(tx, user);
-      await mirrorUserUpsert(deps, tx, user.id);
+      const admission = await admitSignup(deps, tx, { invite: input.invite });
+      user = await insertNewUser(tx, {
+        ...user,
+        approval: admission.approval,
+        inviteId: admission.inviteId,
+        signupNote: admission.approval === "pending" ? note : "",
+      });
       links = await verificationLinks(deps, tx, user.id, email);
+      // A waiting account has no session and is not mirrored to Stream.io until staff approve it.
+      if (user.approval === "pending") return null;
+      await mirrorUserUpsert(deps, tx, user.id);
       return authPayload(deps, user, client, tx, session);
     });
   } catch (err) {
@@ -105,8 +121,15 @@ export async function register(
   }
   if (await mailBudgetAllows(deps, email)) await deps.mailer.send(mails.verifyEmail(deps.config.PUBLIC_URL, email, username, links.verify, links.disown));
   else deps.log.info("verification mail not sent: the address's hourly mail budget is spent", { user_id: user.id });
-  return auth;
+  if (!auth) {
+    await tellStaffOfSignup(deps);
+    return { status: "pending", user };
+  }
+  return { status: "active", auth };
 }
+
+/** A registration's outcome: signed in, or waiting for staff (approval mode: no session). */
+export type RegisterResult = { status: "active"; auth: AuthPayload } | { status: "pending"; user: UserRow };
 
 /** The two links of a verification mail: "Confirm my email" and "This was not me" (newest-only, both). */
 async function verificationLinks(deps: Deps, db: Db, userId: string, email: string) {

@@ -12,6 +12,7 @@ import { signAccessToken, verifyAccessToken, type TokenType } from "./tokens.ts"
 import { publishSessionsRevoked } from "../realtime/events.ts";
 import type { PreparedById, SessionWithUser } from "../caches.ts";
 import { invalidateUserTokens } from "./one-time.ts";
+import { pendingError } from "./signup.ts";
 
 /** How long after its expiry an access token may still be traded by POST /auth/refresh {token} (clock skew, sleep). */
 export const ACCESS_TRADE_GRACE_MS = 5 * 60_000;
@@ -49,13 +50,20 @@ export const suspendedError = (reason: string) =>
 /**
  * Creates a session for a user who just proved a credential, and its first access and refresh tokens. Every
  * sign-in comes here (password, Google/Discord, the plugin's poll, devices, the browser), so this is where a
- * suspended account is refused (403 account_suspended with staff's reason).
+ * suspended account is refused (403 account_suspended with staff's reason), and so is a waiting sign-up (403
+ * approval_pending).
  */
 export async function createSession(deps: Deps, userId: string, client: ClientInfo, db: Db = deps.database.db, opts: SessionOptions = {}): Promise<Tokens> {
   const now = deps.clock.now();
   const { config } = deps;
-  const [user] = await db.select({ suspendedAt: users.suspendedAt, reason: users.suspensionReason }).from(users).where(eq(users.id, userId)).limit(1);
+  const [user] = await db
+    .select({ suspendedAt: users.suspendedAt, reason: users.suspensionReason, approval: users.approval })
+    .from(users)
+    .where(eq(users.id, userId))
+    .limit(1);
   if (user?.suspendedAt != null) throw suspendedError(user.reason);
+  // A sign-up waiting for staff (approval mode, README "Invites and approval") has no session until approved.
+  if (user?.approval === "pending") throw pendingError();
   const refresh = randomToken();
   const tokenId = newTokenId();
   const id = newId();

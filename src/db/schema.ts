@@ -51,37 +51,75 @@ export const jobs = sqliteTable(
 // ── Accounts. The rules of docs/security.md, Account linking (L1–L9), live in src/auth/identity.ts. ──
 
 /** Emails and usernames are stored lower-cased, so the plain unique constraints are case-insensitive. */
-export const users = sqliteTable("users", {
-  id: text("id").primaryKey(),
-  email: text("email").unique(),
-  emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
-  username: text("username").notNull().unique(),
-  displayName: text("display_name").notNull().default(""),
-  passwordHash: text("password_hash"),
-  bio: text("bio").notNull().default(""),
-  location: text("location").notNull().default(""),
-  genre: text("genre").notNull().default(""),
-  daw: text("daw").notNull().default(""),
-  website: text("website").notNull().default(""),
-  socialLinks: text("social_links", { mode: "json" }).notNull().$type<Record<string, string>>().default({}),
-  avatarKey: text("avatar_key"),
-  showActivityStatus: integer("show_activity_status", { mode: "boolean" }).notNull().default(true),
-  followerCount: integer("follower_count").notNull().default(0),
-  followingCount: integer("following_count").notNull().default(0),
-  /** Ready posts only. */
-  postCount: integer("post_count").notNull().default(0),
-  lastActiveAt: integer("last_active_at"),
-  /** owner, moderator or member (docs/security.md "Roles and staff actions"); the first account is the owner. */
-  role: text("role").notNull().default("member"),
-  /** Set while staff have suspended the account: sign-in refused, sessions gone, loops withheld. */
-  suspendedAt: integer("suspended_at"),
-  suspensionReason: text("suspension_reason").notNull().default(""),
-  /** A member's own upload quotas set by staff; null takes the community's (README "Upload quotas"). */
-  uploadQuotaPerDay: integer("upload_quota_per_day"),
-  uploadQuotaMb: integer("upload_quota_mb"),
-  createdAt: integer("created_at").notNull(),
-  updatedAt: integer("updated_at").notNull(),
-});
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    email: text("email").unique(),
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull().default(false),
+    username: text("username").notNull().unique(),
+    displayName: text("display_name").notNull().default(""),
+    passwordHash: text("password_hash"),
+    bio: text("bio").notNull().default(""),
+    location: text("location").notNull().default(""),
+    genre: text("genre").notNull().default(""),
+    daw: text("daw").notNull().default(""),
+    website: text("website").notNull().default(""),
+    socialLinks: text("social_links", { mode: "json" }).notNull().$type<Record<string, string>>().default({}),
+    avatarKey: text("avatar_key"),
+    showActivityStatus: integer("show_activity_status", { mode: "boolean" }).notNull().default(true),
+    followerCount: integer("follower_count").notNull().default(0),
+    followingCount: integer("following_count").notNull().default(0),
+    /** Ready posts only. */
+    postCount: integer("post_count").notNull().default(0),
+    lastActiveAt: integer("last_active_at"),
+    /** owner, moderator or member (docs/security.md "Roles and staff actions"); the first account is the owner. */
+    role: text("role").notNull().default("member"),
+    /** Set while staff have suspended the account: sign-in refused, sessions gone, loops withheld. */
+    suspendedAt: integer("suspended_at"),
+    suspensionReason: text("suspension_reason").notNull().default(""),
+    /** A member's own upload quotas set by staff; null takes the community's (README "Upload quotas"). */
+    uploadQuotaPerDay: integer("upload_quota_per_day"),
+    uploadQuotaMb: integer("upload_quota_mb"),
+    /**
+     * `approved`, or `pending` while a sign-up in approval mode waits for staff (README "Invites and approval"): no
+     * sign-in, invisible to everyone but staff. A rejected sign-up is deleted.
+     */
+    approval: text("approval").notNull().default("approved"),
+    /** What the applicant wrote when asking to join (approval mode), at most 500 characters. */
+    signupNote: text("signup_note").notNull().default(""),
+    /**
+     * The invite the account joined through (who invited whom); null without one. No foreign key (SQLite cannot add
+     * one with ON DELETE to an existing table): an invite deleted with its maker leaves an id that joins to nothing.
+     */
+    inviteId: text("invite_id"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("users_approval_idx").on(t.approval, t.createdAt)],
+);
+
+/**
+ * Invite links (README "Invites and approval"): made by staff, or by members while the owner allows it. The code
+ * is a bearer secret shown once at creation; only its SHA-256 is stored. Using one is a conditional UPDATE of
+ * `uses` in the new account's transaction. Deleted with its maker (the accounts that joined keep no link to it).
+ */
+export const invites = sqliteTable(
+  "invites",
+  {
+    id: text("id").primaryKey(),
+    codeHash: text("code_hash").notNull().unique(),
+    creatorId: text("creator_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    maxUses: integer("max_uses").notNull(),
+    uses: integer("uses").notNull().default(0),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("invites_creator_idx").on(t.creatorId, t.createdAt)],
+);
 
 /**
  * What staff did (docs/security.md "Roles and staff actions"): who (a user, or the command line), what, to whom,

@@ -43,6 +43,8 @@ const COUNTERS = {
   reports: () => ({ limit: 20, windowMs: HOUR }),
   /** A data export reads every object of the account: one a day is plenty for leaving, and bounds the work. */
   exports: () => ({ limit: 1, windowMs: 24 * HOUR }),
+  /** Invite links made: far more than anyone shares by hand, few enough that nobody mints thousands. */
+  invites: () => ({ limit: 30, windowMs: HOUR }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -77,6 +79,9 @@ export const ROUTE_LIMITS = {
   "ws-tokens": { counter: "ws-tokens", by: "user" },
   reports: { counter: "reports", by: "user" },
   exports: { counter: "exports", by: "user" },
+  /** Invite pages looked up by code (/invite/CODE, /register?invite=): with the auth budget, per IP. */
+  "invite-lookup": { counter: "auth-ip", by: "ip", prefix: "invite:" },
+  invites: { counter: "invites", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 

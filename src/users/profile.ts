@@ -27,7 +27,8 @@ export async function findUserByIdOrUsername(deps: Deps, idOrUsername: string): 
     .limit(1);
   // A suspended account is gone for everyone but staff (who find it through the admin service): no profile, no
   // follows, no feed (docs/security.md "Roles and staff actions").
-  return u?.suspendedAt == null ? u : undefined;
+  // A sign-up waiting for approval is invisible the same way (README "Invites and approval").
+  return u?.suspendedAt == null && u?.approval !== "pending" ? u : undefined;
 }
 
 /** The public user for a viewer (or nobody): is_following / follows_you filled in one query. 404 when unknown. */

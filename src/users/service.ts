@@ -33,6 +33,9 @@ export function newUserRow(fields: Pick<UserRow, "email" | "emailVerified" | "us
     suspensionReason: "",
     uploadQuotaPerDay: null,
     uploadQuotaMb: null,
+    approval: "approved",
+    signupNote: "",
+    inviteId: null,
     createdAt: now,
     updatedAt: now,
   };

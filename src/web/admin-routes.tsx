@@ -4,6 +4,7 @@
 //   /admin            counts: accounts, loops, open reports, jobs and mail by status, and the community's settings
 //   /admin/users      accounts (search), with role, suspend, unsuspend, sign out everywhere and delete
 //   /admin/reports    the open reports, oldest first, each closed by dismissing, removing the loop or suspending
+//   /admin/signups, /admin/invites  sign-ups waiting for approval, and invite links (admin-signups.tsx)
 //   /admin/settings   the community's settings (owners change them)
 //   /admin/jobs       failed jobs with their error, and retry; /admin/mail the newest messages of the outbox
 //   /admin/audit      what staff did, newest first
@@ -30,11 +31,15 @@ import { asForm, browserAction, type Form, formText, pageContext, seeOther } fro
 import { HIDDEN, htmlResponder } from "./html.ts";
 import { Shell } from "./shell.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
+import { adminSignupPages } from "./admin-signups.tsx";
+import { pendingCount } from "../auth/signup.ts";
 
 const SECTIONS = [
   ["/admin", "Overview"],
   ["/admin/users", "Accounts"],
   ["/admin/reports", "Reports"],
+  ["/admin/signups", "Sign-ups"],
+  ["/admin/invites", "Invites"],
   ["/admin/settings", "Settings"],
   ["/admin/jobs", "Jobs"],
   ["/admin/mail", "Mail"],
@@ -158,7 +163,7 @@ export const adminPages = (deps: Deps) => {
   async function overview() {
     const db = deps.database.db;
     const n = async (q: Promise<{ n: number }[]>) => Number((await q)[0]?.n ?? 0);
-    const [accounts, suspended, loops, open, jobs, mail, settings, storage] = await Promise.all([
+    const [accounts, suspended, loops, open, jobs, mail, settings, storage, waiting] = await Promise.all([
       n(db.select({ n: count() }).from(users)),
       n(db.select({ n: count() }).from(users).where(isNotNull(users.suspendedAt))),
       n(db.select({ n: count() }).from(posts).where(eq(posts.status, "ready"))),
@@ -167,6 +172,7 @@ export const adminPages = (deps: Deps) => {
       listMail(deps.database, 1000),
       instanceSettings(deps),
       storageFigures(),
+      pendingCount(db),
     ]);
     const outbox = mail.reduce<Record<string, number>>((acc, m) => ((acc[m.status] = (acc[m.status] ?? 0) + 1), acc), {});
     const facts: [string, string | number][] = [
@@ -177,6 +183,7 @@ export const adminPages = (deps: Deps) => {
       ["Jobs queued / running / failed", `${jobs.queued ?? 0} / ${jobs.running ?? 0} / ${jobs.failed ?? 0}`],
       ["Mail queued / failed (newest 1,000)", `${outbox.queued ?? 0} / ${outbox.failed ?? 0}`],
       ["Sign-ups", settings.registration],
+      ["Sign-ups waiting for approval", waiting],
       ["Originals uploaded", size(storage.originals)],
       ...(storage.database ? [["Database (SQLite file + WAL)", size(storage.database.main + storage.database.wal)] as [string, string]] : []),
       ...(storage.media ? [["Media on disk", `${size(storage.media.bytes)} in ${storage.media.files} files`] as [string, string]] : []),
@@ -220,6 +227,13 @@ export const adminPages = (deps: Deps) => {
           <span class="muted" safe>{`${u.email ?? ""} · ${roleOf(u)} · ${u.postCount} loops · since ${when(u.createdAt)}`}</span>
         </p>
         {u.suspendedAt !== null ? <p class="notice error" safe>{`Suspended ${when(u.suspendedAt)}: ${u.suspensionReason}`}</p> : ""}
+        {u.approval === "pending" ? (
+          <p class="notice">
+            Waiting for approval: see <a href="/admin/signups">Sign-ups</a>.
+          </p>
+        ) : (
+          ""
+        )}
         {u.id === me.id ? (
           <p class="muted">This is you.</p>
         ) : (
@@ -289,6 +303,7 @@ export const adminPages = (deps: Deps) => {
     };
 
   return new Elysia({ name: "web-admin" })
+    .use(adminSignupPages(deps, { staffPage, act }))
     .get("/admin", ({ request, query }) => staffPage(request, "/admin", query, overview), HIDDEN)
     .get(
       "/admin/users",

@@ -132,7 +132,7 @@ value="${esc(opts.login ?? "")}">
 
   /** "Create an account" (web/register.tsx), while the server accepts new accounts. */
   const registerLink = (next: string | null) =>
-    deps.caches.instance.registration === "open"
+    deps.caches.instance.registration === "open" || deps.caches.instance.registration === "approval"
       ? `<p class="alt">New here? <a href="${esc(next ? `/register?next=${encodeURIComponent(next)}` : "/register")}">Create an account</a></p>`
       : "";
 
@@ -239,8 +239,10 @@ autocomplete="new-password" required minlength="8" maxlength="256">
             try {
               cookie = await startBrowserSession(deps, request, result.user.id, clientOf(request));
             } catch (err) {
-              // A suspended account: the password was right, and the person is told why they cannot come in.
-              if (err instanceof ApiError && err.code === "account_suspended") return signInForm(request, { next, login, error: err.message }, 403);
+              // A suspended account or a sign-up waiting for approval: the password was right, and the person is told
+              // why they cannot come in.
+              if (err instanceof ApiError && (err.code === "account_suspended" || err.code === "approval_pending"))
+                return signInForm(request, { next, login, error: err.message }, 403);
               throw err;
             }
             return redirect(next ?? "/signin", [cookie]);

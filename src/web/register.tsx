@@ -2,10 +2,14 @@
 // Discord when configured, which create the account on first sign-in); its POST calls the API's registration
 // service (auth/service.ts: the same rules, the same verification mail, the "register" rate limit per IP), which
 // starts a browser session in the account's transaction, and lands on `next` or /. A refused registration shows
-// the form again with the reasons and what was typed, never the password. Registration closed (the community's settings): a closed page.
+// the form again with the reasons and what was typed, never the password. The community's sign-up mode (README
+// "Invites and approval"): closed shows a closed page; invite mode needs an invite link (/invite/CODE shows the
+// community, who invited you, its rules and this form carrying the code); approval mode asks why you want to join
+// and, once recorded, says the sign-up waits for the staff (no session until they approve).
 import { Elysia } from "elysia";
 import { adoptBrowserSession, readBrowserSession } from "../auth/browser-session.ts";
 import { getProvider, PROVIDER_LABEL, PROVIDERS } from "../auth/oauth/providers.ts";
+import { checkInvite } from "../auth/invites.ts";
 import * as service from "../auth/service.ts";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
@@ -19,8 +23,16 @@ import { Shell } from "./shell.tsx";
 
 const str = formText;
 
-type Entered = { email: string; username: string; display_name: string };
-type View = { csrf: string; next: string | null; entered: Entered; error?: string; fields?: Record<string, string> };
+type Entered = { email: string; username: string; display_name: string; note: string };
+type View = {
+  csrf: string;
+  next: string | null;
+  entered: Entered;
+  error?: string;
+  fields?: Record<string, string>;
+  /** Registering through an invite link: its code and who made it. */
+  invite?: { code: string; by: string };
+};
 
 type FieldProps = {
   name: string;
@@ -105,14 +117,82 @@ export const registerRoutes = (deps: Deps) => {
       { status: 403, cache: "no-store" },
     );
 
+  /** Invite mode without an invite: the form is not offered. */
+  const inviteOnly = async () =>
+    html(
+      await frame(
+        "By invitation only",
+        <>
+          <h1>By invitation only</h1>
+          <p
+            role="status"
+            safe
+          >{`${instance.name} accepts new accounts through invite links. Ask a member for one; if you already have an account, sign in.`}</p>
+          <a class="button" href="/signin">
+            Sign in
+          </a>
+        </>,
+      ),
+      { status: 403, cache: "no-store" },
+    );
+
+  /** An invite link that cannot be used: why, in words. */
+  const badInvite = async (err: ApiError) =>
+    html(
+      await frame(
+        "Invite link",
+        <>
+          <h1>This invite link cannot be used</h1>
+          <p role="alert" safe>
+            {err.message}
+          </p>
+          <a class="button secondary" href="/signin">
+            Sign in
+          </a>
+        </>,
+      ),
+      { status: err.status, cache: "no-store" },
+    );
+
+  /** Approval mode, once the sign-up is recorded: no session, a mail when staff decide. */
+  const waiting = async (username: string) =>
+    html(
+      await frame(
+        "Waiting for approval",
+        <>
+          <h1>Thanks! Your sign-up is waiting</h1>
+          <p role="status" safe>
+            {`The staff of ${instance.name} review new accounts. You will get an email at the address you gave when they decide; ` +
+              `then you can sign in as @${username}.`}
+          </p>
+        </>,
+      ),
+      { status: 202, cache: "no-store" },
+    );
+
   const form = async (v: View, status = 200, cookies: (string | undefined)[] = []) => {
     const f = v.fields ?? {};
     const next = v.next ?? "/";
+    const approval = instance.registration === "approval" && !v.invite;
+    const inviteQuery = v.invite ? `&invite=${encodeURIComponent(v.invite.code)}` : "";
+    const heading: string = v.invite ? `Join ${instance.name}` : "Create an account";
     const body = await frame(
-      "Create an account",
+      heading,
       <>
-        <h1>Create an account</h1>
-        <p safe>{`Share loops and follow producers on ${instance.name}.`}</p>
+        <h1 safe>{heading}</h1>
+        {v.invite ? <p safe>{`@${v.invite.by} invited you.`}</p> : ""}
+        <p safe>{instance.description || `Share loops and follow producers on ${instance.name}.`}</p>
+        {approval ? <p class="notice">The staff review new accounts: yours can be used once they approve it, and you will get an email.</p> : ""}
+        {instance.rules && (v.invite || approval) ? (
+          <details open>
+            <summary>The community's rules</summary>
+            <p class="rules" safe>
+              {instance.rules}
+            </p>
+          </details>
+        ) : (
+          ""
+        )}
         {v.error ? (
           <p class="error" role="alert" safe>
             {v.error}
@@ -122,6 +202,7 @@ export const registerRoutes = (deps: Deps) => {
         )}
         <form method="post" action="/register">
           <input type="hidden" name="csrf" value={v.csrf} />
+          {v.invite ? <input type="hidden" name="invite" value={v.invite.code} /> : ""}
           {v.next ? <input type="hidden" name="next" value={v.next} /> : ""}
           <Field name="email" label="Email" type="email" autocomplete="email" required maxlength="254" value={v.entered.email} error={f.email} />
           <Field
@@ -154,10 +235,27 @@ export const registerRoutes = (deps: Deps) => {
             value={v.entered.display_name}
             error={f.display_name}
           />
-          <button type="submit">Create account</button>
+          {approval ? (
+            <>
+              <label for="note">Why do you want to join? (optional, shown to the staff)</label>
+              <textarea id="note" name="note" maxlength="500" rows="3" aria-invalid={f.note ? "true" : undefined} safe>
+                {v.entered.note}
+              </textarea>
+              {f.note ? (
+                <p class="field-error" safe>
+                  {f.note}
+                </p>
+              ) : (
+                ""
+              )}
+            </>
+          ) : (
+            ""
+          )}
+          <button type="submit">{approval ? "Ask to join" : "Create account"}</button>
         </form>
         {providers().map((name) => (
-          <a class="button secondary" href={`/api/v1/auth/${name}?redirect_to=${encodeURIComponent(next)}`}>
+          <a class="button secondary" href={`/api/v1/auth/${name}?redirect_to=${encodeURIComponent(next)}${inviteQuery}`}>
             Continue with <span safe>{PROVIDER_LABEL[name]}</span>
           </a>
         ))}
@@ -169,53 +267,94 @@ export const registerRoutes = (deps: Deps) => {
     return withCookies(html(body, { status, cache: "no-store" }), cookies);
   };
 
-  return new Elysia({ name: "web-register" })
-    .get(
-      "/register",
-      async ({ request, query }) => {
-        if (instance.registration !== "open") return closed();
-        const next = safeRedirectPath(query.next);
-        if (await readBrowserSession(deps, request)) return seeOther(next ?? "/");
-        const csrf = csrfFor(request, config.PUBLIC_URL);
-        return form({ csrf: csrf.token, next, entered: { email: "", username: "", display_name: "" } }, 200, [csrf.setCookie]);
-      },
-      HIDDEN,
-    )
-    .post(
-      "/register",
-      async ({ request, body }) => {
-        if (instance.registration !== "open") return closed();
-        const f = asForm(body);
-        const next = safeRedirectPath(f.next);
-        const entered = { email: str(f.email, 254), username: str(f.username, 30), display_name: str(f.display_name, 60) };
-        const csrf = csrfFor(request, config.PUBLIC_URL);
-        const again = (error: string, status: number, fields?: Record<string, string>) =>
-          form({ csrf: csrf.token, next, entered, error, fields }, status, [csrf.setCookie]);
-        if (!csrfOk(request, f)) return again("This form has expired or did not come from this site, so nothing was changed. Please try again.", 403);
-        const ip = clientIp(request, trusted);
-        try {
-          await deps.routeLimits.hit("register", { ip }); // the same per-IP budget as POST /api/v1/auth/register
-          const auth = await service.register(
-            deps,
-            deps.hasher,
-            { ...entered, password: str(f.password, 1024) },
-            { ip, userAgent: request.headers.get("user-agent") ?? "" },
-            { tokenType: "browser" },
-          );
-          const cookie = await adoptBrowserSession(deps, request, auth);
-          return withCookies(seeOther(next ?? "/"), [cookie]);
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          if (err.code === "registration_closed") return closed();
-          if (err.status === 429) {
-            const wait = err.headers?.["retry-after"] ?? "60";
-            const res = await again(`Too many attempts from here. Wait ${wait} seconds, then try again.`, 429);
-            res.headers.set("retry-after", wait);
-            return res;
+  /** The invite behind a code, or the page that says why it cannot be used. */
+  const inviteOf = async (request: Request, code: unknown): Promise<{ code: string; by: string } | Response> => {
+    try {
+      // Looking codes up is rate limited per IP (docs/security.md "Invite codes"), a 429 shown as this page.
+      await deps.routeLimits.hit("invite-lookup", { ip: clientIp(request, trusted) });
+      const inv = await checkInvite(deps, code);
+      return { code: code as string, by: inv.creatorUsername };
+    } catch (err) {
+      if (err instanceof ApiError) return badInvite(err);
+      throw err;
+    }
+  };
+
+  const empty: Entered = { email: "", username: "", display_name: "", note: "" };
+
+  return (
+    new Elysia({ name: "web-register" })
+      .get(
+        "/register",
+        async ({ request, query }) => {
+          if (instance.registration === "closed") return closed();
+          const code = typeof query.invite === "string" ? query.invite : undefined;
+          if (instance.registration === "invite" && !code) return inviteOnly();
+          const next = safeRedirectPath(query.next);
+          if (await readBrowserSession(deps, request)) return seeOther(next ?? "/");
+          const invite = code ? await inviteOf(request, code) : undefined;
+          if (invite instanceof Response) return invite;
+          const csrf = csrfFor(request, config.PUBLIC_URL);
+          return form({ csrf: csrf.token, next, entered: empty, ...(invite ? { invite } : {}) }, 200, [csrf.setCookie]);
+        },
+        HIDDEN,
+      )
+      // An invite link (README "Invites and approval"): the community, who invited you, its rules and the form.
+      .get(
+        "/invite/:code",
+        async ({ request, params }) => {
+          if (instance.registration === "closed") return closed();
+          const invite = await inviteOf(request, params.code);
+          if (invite instanceof Response) return invite;
+          if (await readBrowserSession(deps, request)) return seeOther("/");
+          const csrf = csrfFor(request, config.PUBLIC_URL);
+          return form({ csrf: csrf.token, next: null, entered: empty, invite }, 200, [csrf.setCookie]);
+        },
+        HIDDEN,
+      )
+      .post(
+        "/register",
+        async ({ request, body }) => {
+          if (instance.registration === "closed") return closed();
+          const f = asForm(body);
+          const next = safeRedirectPath(f.next);
+          const code = str(f.invite, 64) || undefined;
+          if (instance.registration === "invite" && !code) return inviteOnly();
+          const entered = { email: str(f.email, 254), username: str(f.username, 30), display_name: str(f.display_name, 60), note: str(f.note, 500) };
+          const csrf = csrfFor(request, config.PUBLIC_URL);
+          const invite = code ? await inviteOf(request, code) : undefined;
+          if (invite instanceof Response) return invite;
+          const again = (error: string, status: number, fields?: Record<string, string>) =>
+            form({ csrf: csrf.token, next, entered, error, fields, ...(invite ? { invite } : {}) }, status, [csrf.setCookie]);
+          if (!csrfOk(request, f)) return again("This form has expired or did not come from this site, so nothing was changed. Please try again.", 403);
+          const ip = clientIp(request, trusted);
+          try {
+            await deps.routeLimits.hit("register", { ip }); // the same per-IP budget as POST /api/v1/auth/register
+            const r = await service.register(
+              deps,
+              deps.hasher,
+              { ...entered, password: str(f.password, 1024), ...(code ? { invite: code } : {}) },
+              { ip, userAgent: request.headers.get("user-agent") ?? "" },
+              { tokenType: "browser" },
+            );
+            if (r.status === "pending") return waiting(r.user.username);
+            const cookie = await adoptBrowserSession(deps, request, r.auth);
+            return withCookies(seeOther(next ?? "/"), [cookie]);
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            if (err.code === "registration_closed") return closed();
+            if (err.code === "invite_required") return inviteOnly();
+            if (err.code.startsWith("invite_")) return badInvite(err);
+            if (err.status === 429) {
+              const wait = err.headers?.["retry-after"] ?? "60";
+              const res = await again(`Too many attempts from here. Wait ${wait} seconds, then try again.`, 429);
+              res.headers.set("retry-after", wait);
+              return res;
+            }
+            return again(err.code === "validation_error" ? "Some fields need another look." : err.message, err.status, err.fields);
           }
-          return again(err.code === "validation_error" ? "Some fields need another look." : err.message, err.status, err.fields);
-        }
-      },
-      HIDDEN,
-    );
+        },
+        HIDDEN,
+      )
+  );
 };

@@ -7,6 +7,7 @@
 //   POST /settings/unlink/:provider  unlink (auth/identity.ts: L6, L9)
 //   POST /settings/sessions/:id/revoke  end one of your other sessions; POST /settings/sessions/revoke-others  all of them
 // The "Blocked and muted" card's Unblock and Unmute post to /@:username/block and /mute (web/block-actions.ts).
+//   /settings/invites                "Invite friends", while members may invite (invite-pages.tsx)
 // The page shows each form's outcome (?saved= / ?error=) after the 303, so a reload never posts twice.
 import { Elysia } from "elysia";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
@@ -32,6 +33,8 @@ import { Avatar, Shell } from "./shell.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
 import { HiddenLists } from "./ui/block.tsx";
 import { listBlocked, listMuted } from "../social/blocks.ts";
+import { mayInvite } from "../auth/invites.ts";
+import { InviteFriendsSection, invitePages } from "./invite-pages.tsx";
 
 /** The picture's body, as the API's avatar upload reads it: multipart, read in the handler. */
 const avatarBody: Declared = { kinds: ["multipart"], maxBytes: AVATAR_MAX_BYTES + MULTIPART_ENVELOPE_BYTES, readInHandler: true };
@@ -95,7 +98,12 @@ export const settingsRoutes = (deps: Deps) => {
     if (!ctx.auth) return seeOther(signInPath("/settings"));
     const { auth, csrf } = ctx;
     const u = auth.user;
-    const [sessions, identities, hidden] = await Promise.all([listSessions(deps, u.id), listIdentities(deps, u.id), hiddenLists(deps, u.id)]);
+    const [sessions, identities, hidden, canInvite] = await Promise.all([
+      listSessions(deps, u.id),
+      listIdentities(deps, u.id),
+      hiddenLists(deps, u.id),
+      mayInvite(deps, u),
+    ]);
     const linked = new Set(identities.map((i) => i.provider));
     const providers = PROVIDERS.filter((p) => getProvider(config, p) || linked.has(p));
     const saved = query.saved && MESSAGES[query.saved];
@@ -189,6 +197,8 @@ export const settingsRoutes = (deps: Deps) => {
           ""
         )}
 
+        {canInvite ? <InviteFriendsSection /> : ""}
+
         <section class="card" aria-labelledby="s-data">
           <h2 id="s-data">Your data</h2>
           <p class="muted">
@@ -281,6 +291,7 @@ export const settingsRoutes = (deps: Deps) => {
 
   return new Elysia({ name: "web-settings" })
     .use(bodies(deps.config.BODY_MAX_BYTES))
+    .use(invitePages(deps))
     .get("/settings", ({ request, query }) => page(request, query as { saved?: string; error?: string }), HIDDEN)
     .post(
       "/settings/profile",

@@ -703,3 +703,71 @@ describe("roles and the community's sign-up mode (docs/security.md, Roles and st
     expect((await webSignIn("google", googleUser("g-known", "known@example.com"))).ok).toBe(true);
   });
 });
+
+describe('Google and Discord first sign-ins under invite and approval modes (README "Invites and approval")', () => {
+  /** The web flow started from an invite page: the code rides in the flow and is spent only if an account is made. */
+  async function inviteSignIn(provider: Provider, user: Record<string, unknown>, invite: string) {
+    mocks()[provider].user = user;
+    const b = new Browser(env);
+    const back = await b.app(await b.throughProvider(await b.app(`/api/v1/auth/${provider}?redirect_to=%2F&invite=${encodeURIComponent(invite)}`)));
+    return { status: back.status, page: back.status === 302 ? "" : await back.text() };
+  }
+  const settings = (token: string, patch: Record<string, unknown>) => env.request("/api/v1/admin/settings", { method: "PUT", token, json: patch });
+  const byEmail = async (email: string) => (await env.deps.database.db.select().from(users).where(eq(users.email, email)))[0];
+
+  test("invite mode: without an invite no account (the page says why); with one, created and recorded; a used-up one refused", async () => {
+    env = await fresh();
+    const owner = await signedIn("google", googleUser("g-owner", "owner@example.com"));
+    expect((await settings(owner.token, { registration: "invite" })).status).toBe(200);
+    const refused = await webSignIn("google", googleUser("g-stranger", "stranger@example.com"));
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.page).toContain("by invitation only");
+    expect(await byEmail("stranger@example.com")).toBeUndefined();
+
+    const made = await json(await env.request("/api/v1/invites", { method: "POST", token: owner.token, json: { max_uses: 1 } }));
+    const code = (made.url as string).split("/invite/")[1]!;
+    // An existing account signing in through the invite does not spend it.
+    expect((await inviteSignIn("google", googleUser("g-owner", "owner@example.com"), code)).status).toBe(302);
+    expect((await inviteSignIn("discord", discordUser("d-friend", "friend@example.com"), code)).status).toBe(302);
+    const friend = await byEmail("friend@example.com");
+    expect(friend).toMatchObject({ approval: "approved", inviteId: made.invite.id });
+    const used = await inviteSignIn("google", googleUser("g-late", "late@example.com"), code);
+    expect(used.status).toBe(400);
+    expect(used.page).toContain("used as many times as it allows");
+    expect(await byEmail("late@example.com")).toBeUndefined();
+    // A code of the wrong form is refused at the start.
+    const b = new Browser(env);
+    await expectError(await b.app("/api/v1/auth/google?redirect_to=%2F&invite=x"), 400, "invite_invalid");
+  });
+
+  test("approval mode: the first sign-in makes a waiting account (no session, staff mailed); the plugin's poll says so", async () => {
+    env = await fresh();
+    const owner = await signedIn("google", googleUser("g-owner2", "owner2@example.com"));
+    expect((await settings(owner.token, { registration: "approval" })).status).toBe(200);
+    const waiting = await webSignIn("google", googleUser("g-applicant", "applicant@example.com"));
+    expect(waiting.ok).toBe(false);
+    if (!waiting.ok) {
+      expect(waiting.status).toBe(403);
+      expect(waiting.page).toContain("Waiting for approval");
+    }
+    expect(await byEmail("applicant@example.com")).toMatchObject({ approval: "pending" });
+    expect((await mailTo(env, "owner2@example.com")).some((m) => m.subject === "1 sign-up waiting on Sidechain")).toBe(true);
+    // Signing in again while waiting: still no session.
+    expect((await webSignIn("google", googleUser("g-applicant", "applicant@example.com"))).ok).toBe(false);
+
+    // The plugin's browser sign-in: the poll reports the wait as its error message.
+    google.user = googleUser("g-plugin", "plugin@example.com");
+    const sid = newSessionId();
+    const b = new Browser(env);
+    const page = await b.app(await b.throughProvider(await b.app(`/api/v1/auth/google?session_id=${sid}`)));
+    expect(page.status).toBe(403);
+    const poll = await json(await get(`/oauth/poll?session_id=${sid}`));
+    expect(poll.status).toBe("error");
+    expect(poll.message).toContain("waiting for the community's staff");
+
+    // Approved: the same Google account signs in.
+    const applicant = (await byEmail("applicant@example.com"))!;
+    expect((await env.request(`/api/v1/admin/signups/${applicant.id}/approve`, { method: "POST", token: owner.token, json: {} })).status).toBe(200);
+    expect((await signedIn("google", googleUser("g-applicant", "applicant@example.com"))).user.id).toBe(applicant.id);
+  });
+});

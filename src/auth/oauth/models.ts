@@ -12,6 +12,12 @@ export const StartQuery = t.Object({
   redirect_to: t.Optional(t.String({ maxLength: 2048, description: "web flow: a relative path on this server to return to (default /)" })),
   link: t.Optional(t.String({ maxLength: 1, description: "1: link the provider to the signed-in account; needs `ticket`" })),
   ticket: t.Optional(t.String({ maxLength: 4096, description: "with link=1: the single-use ticket from POST /auth/{provider}/link-start" })),
+  invite: t.Optional(
+    t.String({
+      maxLength: 64,
+      description: 'web flow: an invite link\'s code, spent only if this sign-in creates the account (README "Invites and approval")',
+    }),
+  ),
 });
 
 export const CallbackQuery = t.Object({

@@ -46,6 +46,7 @@ import {
 import { authorizationUrl, fetchProfile, getProvider, isProviderName, newFlowSecrets, PROVIDER_LABEL, type Provider, type ProviderName } from "./providers.ts";
 import { Ok } from "../models.ts";
 import { linkStartUrl } from "./link-start.ts";
+import { looksLikeInviteCode } from "../invites.ts";
 import { seal, unseal } from "./sealed.ts";
 import { validateSession, type ClientInfo } from "../sessions.ts";
 
@@ -54,7 +55,7 @@ export const FLOW_TTL_MS = 10 * 60_000;
 const RESULT_COOKIE = "sc_oauth_result";
 
 /** Which flow a start asked for: plugin session id, web return path, or the user and session to link to. */
-type FlowIntent = { m: "plugin"; sid: string } | { m: "web"; r: string } | { m: "link"; u: string; ss: string };
+type FlowIntent = { m: "plugin"; sid: string } | { m: "web"; r: string; i?: string } | { m: "link"; u: string; ss: string };
 /** What the encrypted flow cookie carries between the start and the callback. */
 type Flow = FlowIntent & {
   p: ProviderName;
@@ -108,6 +109,8 @@ export const oauthRoutes = (deps: Deps) => {
   const parseStart = async (name: ProviderName, q: typeof M.StartQuery.static, request: Request): Promise<FlowIntent | Response> => {
     const given = [q.session_id, q.redirect_to, q.link].filter((v) => v !== undefined).length;
     if (given > 1) throw errors.validation({ query: "Give only one of session_id, redirect_to and link" });
+    if (q.invite !== undefined && (q.session_id !== undefined || q.link !== undefined))
+      throw errors.validation({ invite: "Only with the web flow (redirect_to)" });
     if (q.session_id !== undefined) {
       const sid = q.session_id.toLowerCase();
       if (!PLUGIN_SESSION_ID.test(sid)) throw errors.validation({ session_id: "32 hexadecimal characters" });
@@ -148,7 +151,9 @@ export const oauthRoutes = (deps: Deps) => {
     }
     const target = safeRedirectPath(q.redirect_to ?? "/");
     if (!target) throw errors.validation({ redirect_to: "Must be a relative path on this server, like /feed" });
-    return { m: "web", r: target };
+    // An invite link's code rides in the sealed flow cookie and is spent only if this sign-in creates the account.
+    if (q.invite !== undefined && !looksLikeInviteCode(q.invite)) throw errors.badRequest("invite_invalid", "This invite link is not valid");
+    return q.invite === undefined ? { m: "web", r: target } : { m: "web", r: target, i: q.invite };
   };
 
   /** GET /auth/{provider}: 302 to the provider with state + PKCE, both bound to the encrypted flow cookie. */
@@ -223,8 +228,13 @@ export const oauthRoutes = (deps: Deps) => {
       return withCookies(linkedPage(label, auth.user.username, linked.created), [clear]);
     }
 
-    const signedIn = await signInWithProvider(deps, profile);
-    if (!signedIn.ok) return failFlow(signedIn.error.message);
+    const signedIn = await signInWithProvider(deps, profile, flow.m === "web" && flow.i ? { invite: flow.i } : {});
+    if (!signedIn.ok) {
+      if (signedIn.error.code !== "approval_pending") return failFlow(signedIn.error.message);
+      // A sign-up waiting for staff (approval mode): not a failure, but no session either.
+      if (flow.m === "plugin") await failPluginSignIn(deps, flow.sid, "error", signedIn.error.message);
+      return fail("Waiting for approval", signedIn.error.message, 403);
+    }
     const user = signedIn.user;
 
     if (flow.m === "web") {
