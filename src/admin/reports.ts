@@ -11,7 +11,7 @@ import { errors } from "../http/errors.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
 import { newId } from "../lib/crypto.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
-import { findVisiblePost } from "../posts/service.ts";
+import { findVisiblePost, removePostMedia } from "../posts/service.ts";
 import { instanceSettings } from "../system/settings.ts";
 import { findUserByIdOrUsername } from "../users/profile.ts";
 import type { UserRow } from "../users/service.ts";
@@ -21,7 +21,7 @@ import { staffOf, suspendAccount } from "./users.ts";
 export const REPORT_REASONS = ["spam", "harassment", "copyright", "inappropriate", "other"] as const;
 export type ReportReason = (typeof REPORT_REASONS)[number];
 export type ReportRow = typeof reports.$inferSelect;
-export const REPORT_ACTIONS = ["dismiss", "remove_loop", "suspend_user"] as const;
+export const REPORT_ACTIONS = ["dismiss", "remove_loop", "delete_loop", "suspend_user"] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
 const NOTE_MAX = 1000;
@@ -99,6 +99,7 @@ export async function listReports(deps: Pick<Deps, "database">, opts: { status: 
 const OUTCOME: Record<ReportAction, string> = {
   dismiss: "dismissed",
   remove_loop: "loop_removed",
+  delete_loop: "loop_deleted",
   suspend_user: "user_suspended",
 };
 
@@ -113,7 +114,8 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
   const [report] = await deps.database.db.select().from(reports).where(eq(reports.id, reportId)).limit(1);
   if (!report) throw errors.notFound("report_not_found", "No such report");
   if (report.status !== "open") throw errors.conflict("report_closed", "This report was closed already");
-  if (action === "remove_loop" && report.targetType !== "post") throw errors.validation({ action: "This report is about an account, not a loop" });
+  const onLoop = action === "remove_loop" || action === "delete_loop";
+  if (onLoop && report.targetType !== "post") throw errors.validation({ action: "This report is about an account, not a loop" });
   if (action !== "dismiss" && !note) throw errors.validation({ note: "Say why: the producer is told" });
 
   if (action === "suspend_user") {
@@ -124,22 +126,25 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
   const now = deps.clock.now();
   const { closed, producerMail } = await deps.database.tx(async (tx) => {
     let producerMail: { to: string; title: string } | null = null;
-    if (action === "remove_loop") {
-      const [gone] = await tx
-        .update(posts)
-        .set({ status: "removed", errorCode: "removed_by_staff", error: note, updatedAt: now })
-        .where(and(eq(posts.id, report.targetId), or(eq(posts.status, "ready"), eq(posts.status, "withheld"))))
-        .returning({ id: posts.id, userId: posts.userId, title: posts.title });
-      if (gone) {
-        // post_count counts ready loops: recounted (the loop may have been withheld already).
-        await tx
-          .update(users)
-          .set({ postCount: sqlCountReady(gone.userId) })
-          .where(eq(users.id, gone.userId));
-        await mirrorPostDeleted(deps, tx, gone.id, gone.userId);
-        const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, gone.userId)).limit(1);
-        if (owner?.email) producerMail = { to: owner.email, title: gone.title || "Untitled loop" };
-      }
+    // A takedown keeps the loop's row and media (status `removed`: only its producer sees it, with the note); a
+    // deletion removes them, as its producer deleting it would (the media after the commit).
+    const live = and(eq(posts.id, report.targetId), or(eq(posts.status, "ready"), eq(posts.status, "withheld")));
+    const fields = { id: posts.id, userId: posts.userId, title: posts.title, status: posts.status };
+    const [gone] =
+      action === "remove_loop"
+        ? await tx.update(posts).set({ status: "removed", errorCode: "removed_by_staff", error: note, updatedAt: now }).where(live).returning(fields)
+        : action === "delete_loop"
+          ? await tx.delete(posts).where(eq(posts.id, report.targetId)).returning(fields)
+          : [];
+    if (gone) {
+      // post_count counts ready loops: recounted (the loop may have been withheld or removed already).
+      await tx
+        .update(users)
+        .set({ postCount: sqlCountReady(gone.userId) })
+        .where(eq(users.id, gone.userId));
+      if (gone.status === "ready" || gone.status === "withheld") await mirrorPostDeleted(deps, tx, gone.id, gone.userId);
+      const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, gone.userId)).limit(1);
+      if (owner?.email) producerMail = { to: owner.email, title: gone.title || "Untitled loop" };
     }
     const rows = await tx
       .update(reports)
@@ -156,12 +161,13 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
     });
     return { closed: rows, producerMail };
   });
+  if (action === "delete_loop") await removePostMedia(deps, report.targetId);
   // Mails after the commit, within each address's hourly budget.
   const site = (await instanceSettings(deps)).name;
   if (producerMail && (await mailBudgetAllows(deps, producerMail.to))) {
     await deps.mailer.send(
-      message(producerMail.to, `Your loop "${producerMail.title}" was removed`, [
-        `The staff of ${site} removed your loop "${producerMail.title}".`,
+      message(producerMail.to, `Your loop "${producerMail.title}" was ${action === "delete_loop" ? "deleted" : "removed"}`, [
+        `The staff of ${site} ${action === "delete_loop" ? "deleted" : "removed"} your loop "${producerMail.title}".`,
         `Their reason: ${note}`,
         "If you think this is a mistake, reply to the community's contact.",
       ]),
@@ -169,8 +175,12 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
   }
   const reporterIds = [...new Set(closed.map((r) => r.reporterId).filter((id): id is string => id !== null))];
   const reporters = reporterIds.length ? await deps.database.db.select({ email: users.email }).from(users).where(inArray(users.id, reporterIds)) : [];
-  const outcome =
-    action === "dismiss" ? "They looked at it and took no action." : action === "remove_loop" ? "They removed the loop." : "They suspended the account.";
+  const outcome = {
+    dismiss: "They looked at it and took no action.",
+    remove_loop: "They removed the loop.",
+    delete_loop: "They deleted the loop.",
+    suspend_user: "They suspended the account.",
+  }[action];
   for (const { email } of reporters) {
     if (!email || !(await mailBudgetAllows(deps, email))) continue;
     await deps.mailer.send(

@@ -403,7 +403,8 @@ export const adminPages = (deps: Deps) => {
                       <label for={`action-${r.id}`}>Outcome</label>
                       <select id={`action-${r.id}`} name="action">
                         <option value="dismiss">Dismiss</option>
-                        {r.targetType === "post" ? <option value="remove_loop">Remove the loop</option> : ""}
+                        {r.targetType === "post" ? <option value="remove_loop">Take the loop down (its producer still sees it)</option> : ""}
+                        {r.targetType === "post" ? <option value="delete_loop">Delete the loop and its files</option> : ""}
                         <option value="suspend_user">Suspend the account</option>
                       </select>
                       <label for={`note-${r.id}`}>Note (the producer is told when a loop is removed)</label>

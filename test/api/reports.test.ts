@@ -119,6 +119,27 @@ describe("closing reports", () => {
     expect(entry).toMatchObject({ actor: "@boss", details: { outcome: "loop_removed", reports_closed: 2 } });
   });
 
+  test("deleting the loop: its row, reactions and stored files go, counts stay exact, the producer and reporters are told", async () => {
+    const doomed = await insertReadyPost(env, mira.auth.user.id, "Stolen drums");
+    const [row] = await env.deps.database.db.select().from(posts).where(eq(posts.id, doomed));
+    await env.deps.storage.put(row!.audioKey, new Blob(["mp3 bytes"]));
+    const react = await env.request(`/api/v1/posts/${doomed}/reaction`, { method: "POST", token: fan.auth.token, json: { emoji: "🔥" } });
+    expect(react.status).toBeLessThan(300);
+    const filed = await report(fan.auth.token, { target_type: "post", target_id: doomed, reason: "copyright" });
+    const before = (await env.deps.database.db.select().from(users).where(eq(users.id, mira.auth.user.id)))[0]!.postCount;
+    const done = await resolve(owner.auth.token, (await json(filed)).id, { action: "delete_loop", note: "The drums are from a paid pack." });
+    expect(await json(done)).toMatchObject({ status: "closed", resolution: "loop_deleted" });
+    expect(await env.deps.database.db.select().from(posts).where(eq(posts.id, doomed))).toEqual([]);
+    expect(await env.deps.storage.exists(row!.audioKey)).toBe(false);
+    expect((await env.deps.database.db.select().from(users).where(eq(users.id, mira.auth.user.id)))[0]!.postCount).toBe(before - 1);
+    expect((await env.request(`/l/${doomed}`)).status).toBe(404);
+    const [toProducer] = await mailTo(env, mira.input.email);
+    expect(toProducer!.subject).toBe('Your loop "Stolen drums" was deleted');
+    expect(toProducer!.text).toContain("Their reason: The drums are from a paid pack.");
+    const [toFan] = await mailTo(env, fan.input.email);
+    expect(toFan!.text).toContain("They deleted the loop.");
+  });
+
   test("suspending the account from a report, and dismissing one", async () => {
     const a = await report(fan.auth.token, { target_type: "user", target_id: "other", reason: "harassment", note: "Threats in DMs." });
     const b = await report(mira.auth.token, { target_type: "user", target_id: "other", reason: "spam" });
