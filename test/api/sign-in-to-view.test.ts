@@ -79,7 +79,7 @@ describe("sign in to view (local storage)", () => {
     const paramsFor: Record<string, string> = { id: loopId, username: "mira", post_id: loopId, provider: "google", file: "x", name: "x", token: "x" };
     // Reachable by anyone, on or off: what a stranger needs to sign in or join, and the server's own plumbing.
     const open =
-      /^\/(?:docs|reset-password|set-password|signin|signout|verify-email|not-my-account|device|register|assets\/|icons\/|manifest|robots|favicon|health|livez|readyz|export\/|api\/v1\/(?:instance|auth\/|ws))/;
+      /^\/(?:docs|reset-password|set-password|signin|signout|verify-email|not-my-account|device|register|invite\/|assets\/|icons\/|manifest|robots|favicon|health|livez|readyz|export\/|api\/v1\/(?:instance|auth\/|ws))/;
     const walked: string[] = [];
     for (const route of env.app.routes as { method: string; path: string }[]) {
       if (route.method !== "GET" && route.method !== "ALL") continue;
