@@ -6,6 +6,7 @@ import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { listMail } from "./integrations/mailer.ts";
 import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
+import { MODERATION_USAGE, moderationCli } from "./admin/moderation-cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
 
@@ -14,6 +15,7 @@ export const USAGE = `Usage:
   sidechain mail list [--limit N]    print the newest N (default 10) messages of the mail outbox, newest last
 ${RELAY_USAGE}
 ${USER_USAGE}
+${MODERATION_USAGE}
 ${BACKUP_USAGE}
   sidechain help                     this text`;
 
@@ -46,9 +48,11 @@ export async function runCli(
   }
   if (command === "mail" && sub === "list") return mailList(rest, env, io);
   if (command === "relay") return relayCommand(args.slice(1), io);
-  if ((command === "user" || command === "admin" || command === "settings" || command === "invite") && tools) {
+  const owners = ["user", "admin", "settings", "invite", "report", "audit"] as const;
+  if ((owners as readonly string[]).includes(command!) && tools) {
     try {
-      return await adminCli(command, args.slice(1), env, io, tools);
+      if (command === "report" || command === "audit") return await moderationCli(command, args.slice(1), env, io, tools);
+      return await adminCli(command as "user" | "admin" | "settings" | "invite", args.slice(1), env, io, tools);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       io.err(`sidechain: ${err.message}`);

@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import { auditLog, posts, users } from "../../src/db/schema.ts";
 import { json, mailTo, registerUser } from "../support/auth.ts";
 import { Browser } from "../support/browser.ts";
+import { sidechain } from "../support/cli.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertPost, insertReadyPost } from "../support/ready-posts.ts";
 
@@ -161,6 +162,31 @@ describe("closing reports", () => {
     expect(await json(dismissed)).toMatchObject({ resolution: "dismissed" });
     const [m] = await mailTo(env, fan.input.email);
     expect(m!.text).toContain("They looked at it and took no action.");
+  });
+
+  test("the command line: list the queue, close a report (audited as cli), read the audit log; mistakes change nothing", async () => {
+    const cli = (...args: string[]) => sidechain({ DATA_DIR: env.deps.config.DATA_DIR }, ...args);
+    const witness = await registerUser(env, { username: "witness" });
+    const filed = await report(witness.auth.token, { target_type: "user", target_id: "fan", reason: "spam", note: "Links\nto a shop" });
+    const id = (await json(filed)).id as string;
+    const list = await cli("report", "list");
+    expect(list.code).toBe(0);
+    expect(list.out).toContain(`${id}  `);
+    expect(list.out).toContain("account @fan  spam: Links to a shop");
+    expect((await cli("report", "resolve", id, "--action", "suspend_user")).code).toBe(1); // a suspension needs a note
+    expect((await cli("report", "resolve", id, "--action", "ban")).code).toBe(2);
+    expect((await cli("report", "resolve", "--action", "dismiss")).code).toBe(2);
+    expect((await cli("report", "close", id)).code).toBe(2);
+    const unknown = await cli("report", "resolve", "no-such-report", "--action", "dismiss");
+    expect([unknown.code, unknown.err]).toEqual([1, "sidechain report resolve: No such report"]);
+    expect((await json(await queue(owner.auth.token))).reports.map((r: { id: string }) => r.id)).toContain(id);
+    const done = await cli("report", "resolve", id, "--action", "dismiss", "--note", "Not spam");
+    expect([done.code, done.out]).toEqual([0, `Report ${id} closed: dismissed.`]);
+    expect((await cli("report", "list", "--closed")).out).toContain("→ dismissed by cli: Not spam");
+    const log = await cli("audit", "--limit", "1");
+    expect(log.code).toBe(0);
+    expect(log.out).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d {2}cli {14}report.resolve {5}report @fan: Not spam$/);
+    expect((await cli("audit", "--limit", "0")).code).toBe(2);
   });
 
   test("the hourly limit on reports", async () => {
