@@ -1,6 +1,8 @@
 // Blocking and muting over HTTP (docs/plugin-contract.md "Blocking and muting"): the plugin's body routes, shaped
 // like the follow routes (POST /social/block, /social/unblock, /social/mute, /social/unmute with {target_user_id}),
-// idempotent, answering the new state; and the signed-in user's own lists (GET /social/blocks, /social/mutes).
+// idempotent, answering the new state; and the signed-in user's own lists (GET /social/blocks, /social/mutes). Also
+// the plugin's mute routes by path (its SocialClient: /users/{id}/mute, /users/{id}/muted, /users/me/muted), where
+// mute and unmute both arrive as GET and toggle.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
@@ -8,7 +10,7 @@ import { ErrorSchema } from "../http/errors.ts";
 import { PageMeta, PageQuery, pageOf, parsePage, type Page } from "../http/pagination.ts";
 import { PublicUser } from "../users/models.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
-import { blockUser, listBlocked, listMuted, muteUser, unblockUser, unmuteUser, type HideListRow } from "./blocks.ts";
+import { blockUser, isMuting, listBlocked, listMuted, muteUser, toggleMute, unblockUser, unmuteUser, type HideListRow } from "./blocks.ts";
 
 const TargetBody = t.Object(
   { target_user_id: t.String({ minLength: 1, maxLength: 64, description: "the id of the user" }) },
@@ -23,6 +25,8 @@ const UserList = t.Object(
   { examples: [{ users: PublicUser.examples, meta: { count: 1, has_more: false, next_cursor: "" } }] },
 );
 
+const IdParams = t.Object({ id: t.String({ minLength: 1, maxLength: 64, description: "the user's id" }) });
+const MutedState = t.Object({ is_muted: t.Boolean({ description: "whether you mute the user" }) }, { examples: [{ is_muted: true }] });
 const mutationErrors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema };
 const mutation = { auth: true, rateLimit: "blocks", parse: "json", body: TargetBody } as const;
 
@@ -110,6 +114,49 @@ export const blockRoutes = (deps: Deps) => {
         detail: { summary: "The users you block, most recently blocked first (limit, offset or cursor)" },
       },
     )
+    .get(
+      "/users/me/muted",
+      ({ query, auth }) => {
+        const page = parsePage(query);
+        return list(listMuted(deps, auth.user.id, page), page, auth.user.id);
+      },
+      {
+        auth: true,
+        query: PageQuery,
+        response: { 200: UserList, 400: ErrorSchema, 401: ErrorSchema },
+        detail: { summary: "The users you mute (the plugin's path for GET /social/mutes)" },
+      },
+    )
+    .get("/users/:id/mute", async ({ params, auth }) => ({ is_muting: (await toggleMute(deps, auth.user.id, params.id)).is_muting }), {
+      auth: true,
+      rateLimit: "blocks",
+      params: IdParams,
+      response: { 200: Muted, ...mutationErrors },
+      detail: {
+        summary: "Mute the user, or unmute when already muting (the plugin's mute and unmute both arrive as this GET)",
+        description: "A toggle because the plugin sends its bodiless POST (mute) and its DELETE (unmute) as GET. Answers the new state.",
+      },
+    })
+    .post("/users/:id/mute", async ({ params, auth }) => ({ is_muting: (await muteUser(deps, auth.user.id, params.id)).is_muting }), {
+      auth: true,
+      rateLimit: "blocks",
+      params: IdParams,
+      response: { 200: Muted, ...mutationErrors },
+      detail: { summary: "Mute the user (idempotent); other clients may use this and DELETE" },
+    })
+    .delete("/users/:id/mute", async ({ params, auth }) => ({ is_muting: (await unmuteUser(deps, auth.user.id, params.id)).is_muting }), {
+      auth: true,
+      rateLimit: "blocks",
+      params: IdParams,
+      response: { 200: Unmuted, ...mutationErrors },
+      detail: { summary: "Unmute the user (idempotent)" },
+    })
+    .get("/users/:id/muted", async ({ params, auth }) => ({ is_muted: await isMuting(deps, auth.user.id, params.id) }), {
+      auth: true,
+      params: IdParams,
+      response: { 200: MutedState, 401: ErrorSchema, 404: ErrorSchema },
+      detail: { summary: "Whether you mute the user" },
+    })
     .get(
       "/social/mutes",
       ({ query, auth }) => {

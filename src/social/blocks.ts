@@ -138,6 +138,25 @@ export async function unmuteUser(deps: Deps, userId: string, targetId: string): 
   );
 }
 
+/** Whether `userId` mutes `targetId` (the plugin's GET /users/{id}/muted; 404 for an unknown user). */
+export async function isMuting(deps: Deps, userId: string, targetId: string): Promise<boolean> {
+  await requireUser(deps.database.db, targetId);
+  const [row] = await deps.database.db
+    .select({ id: mutes.mutedId })
+    .from(mutes)
+    .where(and(eq(mutes.muterId, userId), eq(mutes.mutedId, targetId)))
+    .limit(1);
+  return Boolean(row);
+}
+
+/**
+ * Mutes, or unmutes when already muting: the plugin's mute and unmute both arrive as `GET /users/{id}/mute` (a POST
+ * without a body and a DELETE are sent as GET: docs/plugin-contract.md "Transport rules").
+ */
+export async function toggleMute(deps: Deps, userId: string, targetId: string): Promise<MuteOutcome> {
+  return (await isMuting(deps, userId, targetId)) ? unmuteUser(deps, userId, targetId) : muteUser(deps, userId, targetId);
+}
+
 export type HideListRow = { user: UserRow; since: number };
 
 /** Keyset condition "(created_at, other_id) < cursor" for newest-first lists. */

@@ -227,6 +227,29 @@ describe("muting", () => {
     expect((await feedIds("/feed/timeline?limit=50", a)).sort()).toEqual([aLoop, ...bLoops].sort());
   });
 
+  test("the plugin's mute routes (plugin/src/network/api/SocialClient.cpp): mute and unmute both arrive as GET and toggle", async () => {
+    env = await createTestEnv("sqlite");
+    const [a, b, c] = [await producer(), await producer(), await producer()];
+    const bLoop = await insertReadyPost(env, b.id, "B one");
+    expect(await json(await get(`/users/${b.id}/muted`, a))).toEqual({ is_muted: false });
+    // muteUser: POST without a body, which the plugin sends as GET.
+    expect(await json(await get(`/users/${b.id}/mute`, a))).toEqual({ is_muting: true });
+    expect(await json(await get(`/users/${b.id}/muted`, a))).toEqual({ is_muted: true });
+    expect(await feedIds("/feed/global?limit=50", a)).not.toContain(bLoop);
+    expect((await json(await get("/users/me/muted?limit=10&offset=0", a))).users.map((u: { id: string }) => u.id)).toEqual([b.id]);
+    // unmuteUser: DELETE, also sent as GET: the same route takes the mute back.
+    expect(await json(await get(`/users/${b.id}/mute`, a))).toEqual({ is_muting: false });
+    expect(await feedIds("/feed/global?limit=50", a)).toContain(bLoop);
+    // Other clients' explicit verbs are idempotent.
+    for (let i = 0; i < 2; i++) expect(await json(await post(`/users/${c.id}/mute`, a))).toEqual({ is_muting: true });
+    for (let i = 0; i < 2; i++)
+      expect(await json(await env.request(`/api/v1/users/${c.id}/mute`, { method: "DELETE", token: a.token }))).toEqual({ is_muting: false });
+    await expectError(await get(`/users/${a.id}/mute`, a), 400, "cannot_mute_self");
+    await expectError(await get("/users/nobody-here/mute", a), 404, "user_not_found");
+    await expectError(await get(`/users/${b.id}/mute`), 401, "unauthorized");
+    expect(await count("mutes")).toBe(0);
+  });
+
   test("the lists of your blocks and mutes: newest first, paginated, public users, yours only", async () => {
     env = await createTestEnv("sqlite");
     const [me, x, y, z, other] = [await producer(), await producer(), await producer(), await producer(), await producer()];
