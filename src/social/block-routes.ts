@@ -41,6 +41,17 @@ export const blockRoutes = (deps: Deps) => {
     return { users: items.map((r) => toPublicUser(deps, r.user, states.get(r.user.id))), meta };
   };
 
+  const listed = (rows: typeof listBlocked, query: Record<string, unknown>, viewerId: string) => {
+    const page = parsePage(query as Parameters<typeof parsePage>[0]);
+    return list(rows(deps, viewerId, page), page, viewerId);
+  };
+  const listing = (summary: string) => ({
+    auth: true as const,
+    query: PageQuery,
+    response: { 200: UserList, 400: ErrorSchema, 401: ErrorSchema },
+    detail: { summary },
+  });
+
   return new Elysia({ name: "block-routes", detail: { tags: ["social"] } })
     .use(authGuard(deps))
     .post(
@@ -103,29 +114,13 @@ export const blockRoutes = (deps: Deps) => {
     )
     .get(
       "/social/blocks",
-      ({ query, auth }) => {
-        const page = parsePage(query);
-        return list(listBlocked(deps, auth.user.id, page), page, auth.user.id);
-      },
-      {
-        auth: true,
-        query: PageQuery,
-        response: { 200: UserList, 400: ErrorSchema, 401: ErrorSchema },
-        detail: { summary: "The users you block, most recently blocked first (limit, offset or cursor)" },
-      },
+      ({ query, auth }) => listed(listBlocked, query, auth.user.id),
+      listing("The users you block, most recently blocked first (limit, offset or cursor)"),
     )
     .get(
       "/users/me/muted",
-      ({ query, auth }) => {
-        const page = parsePage(query);
-        return list(listMuted(deps, auth.user.id, page), page, auth.user.id);
-      },
-      {
-        auth: true,
-        query: PageQuery,
-        response: { 200: UserList, 400: ErrorSchema, 401: ErrorSchema },
-        detail: { summary: "The users you mute (the plugin's path for GET /social/mutes)" },
-      },
+      ({ query, auth }) => listed(listMuted, query, auth.user.id),
+      listing("The users you mute (the plugin's path for GET /social/mutes)"),
     )
     .get("/users/:id/mute", async ({ params, auth }) => ({ is_muting: (await toggleMute(deps, auth.user.id, params.id)).is_muting }), {
       auth: true,
@@ -159,15 +154,7 @@ export const blockRoutes = (deps: Deps) => {
     })
     .get(
       "/social/mutes",
-      ({ query, auth }) => {
-        const page = parsePage(query);
-        return list(listMuted(deps, auth.user.id, page), page, auth.user.id);
-      },
-      {
-        auth: true,
-        query: PageQuery,
-        response: { 200: UserList, 400: ErrorSchema, 401: ErrorSchema },
-        detail: { summary: "The users you mute, most recently muted first (limit, offset or cursor)" },
-      },
+      ({ query, auth }) => listed(listMuted, query, auth.user.id),
+      listing("The users you mute, most recently muted first (limit, offset or cursor)"),
     );
 };
