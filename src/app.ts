@@ -25,6 +25,7 @@ import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { blockRoutes } from "./social/block-routes.ts";
+import { saveRoutes } from "./social/save-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
@@ -36,6 +37,7 @@ import { webPlayRoutes } from "./web/play-routes.ts";
 import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
+import { savedRoutes } from "./web/saved-routes.tsx";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { loopRoutes } from "./web/loop-routes.tsx";
@@ -90,6 +92,7 @@ export function createApp(deps: Deps) {
           .use(uploadRoutes(deps))
           .use(notificationPages(deps))
           .use(socialActions(deps))
+          .use(savedRoutes(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
           .use(registerRoutes(deps))
@@ -115,6 +118,7 @@ export function createApp(deps: Deps) {
               .use(exportRequestRoutes(deps))
               .use(followRoutes(deps))
               .use(blockRoutes(deps))
+              .use(saveRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
               // the social layer

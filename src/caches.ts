@@ -27,6 +27,8 @@ export type ViewerState = {
   followed: ReadonlySet<string>;
   blocked: ReadonlySet<string>;
   muted: ReadonlySet<string>;
+  /** The page's posts the viewer saved (social/saves.ts). */
+  saved: ReadonlySet<string>;
 };
 
 /** A trending candidate: a ready post of the window and its counters (social/feed-queries.ts). */

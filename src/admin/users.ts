@@ -15,6 +15,7 @@ import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { SETTING_RANGES } from "../system/settings.ts";
+import { removeSavesOf } from "../social/saves.ts";
 import { type Role, roleOf, type UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
 
@@ -263,6 +264,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
         .where(eq(posts.id, r.postId));
       await mirrorReaction(deps, tx, id, r.postId);
     }
+    // Saves of others' loops: save_count is the number of save rows, recounted.
+    await removeSavesOf(tx, id);
     // Plays of others' loops: play_count is the number of play rows.
     const played = await tx.delete(plays).where(eq(plays.userId, id)).returning({ postId: plays.postId });
     const byPost = new Map<string, number>();

@@ -318,6 +318,8 @@ export const posts = sqliteTable(
     playCount: integer("play_count").notNull().default(0),
     /** Downloads through GET /posts/{id}/download (the plugin's "save to DAW folder"), kept like play_count. */
     downloadCount: integer("download_count").notNull().default(0),
+    /** How many members saved the loop (social/saves.ts), rewritten from the rows in the change's transaction. */
+    saveCount: integer("save_count").notNull().default(0),
     commentCount: integer("comment_count").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -373,6 +375,24 @@ export const blocks = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked_idx").on(t.blockedId, t.blockerId)],
+);
+
+/**
+ * Saved loops (social/saves.ts): a member's private list. The primary key answers "did I save it" for a page of posts;
+ * saves_user_idx lists a member's saves newest first. Deleted with the loop or the member.
+ */
+export const saves = sqliteTable(
+  "saves",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.postId] }), index("saves_user_idx").on(t.userId, t.createdAt, t.postId)],
 );
 
 /** Mutes (social/blocks.ts): `muter_id` no longer sees `muted_id`'s loops in their feeds; nothing else changes. */

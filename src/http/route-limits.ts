@@ -33,6 +33,8 @@ const COUNTERS = {
   follows: () => ({ limit: 300, windowMs: HOUR }),
   /** Blocks, unblocks, mutes and unmutes together: a person tidying up their feed, not a script. */
   blocks: () => ({ limit: 120, windowMs: HOUR }),
+  /** Saves and unsaves: a person building a list of loops, not a script. */
+  saves: () => ({ limit: 300, windowMs: HOUR }),
   /** Generous for a person tapping emoji, a wall for a script. */
   reactions: () => ({ limit: 120, windowMs: MINUTE }),
   /** Far above anyone auditioning loops, low enough that a script cannot hammer the write lock. */
@@ -74,6 +76,7 @@ export const ROUTE_LIMITS = {
   avatars: { counter: "avatars", by: "user" },
   follows: { counter: "follows", by: "user" },
   blocks: { counter: "blocks", by: "user" },
+  saves: { counter: "saves", by: "user" },
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },

@@ -42,13 +42,15 @@ export const ENRICH_SQL = {
   counts: `SELECT post_id AS a, emoji AS b, count(*) AS n FROM reactions WHERE post_id IN (SELECT value FROM json_each(?)) GROUP BY post_id, emoji`,
   /**
    * The viewer's reactions on the page, follows of its authors, and which of the authors are hidden from the viewer
-   * (blocks both ways, the viewer's mutes). ?1 viewer, ?2 post ids, then (viewer, author ids) four times.
+   * (blocks both ways, the viewer's mutes), and which posts the viewer saved. ?1 viewer, ?2 post ids, then (viewer,
+   * author ids) four times, then (viewer, post ids).
    */
   viewer: `SELECT 'r' AS k, post_id AS a, emoji AS b FROM reactions WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'f', followee_id, '' FROM follows WHERE follower_id = ? AND followee_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'b', blocked_id, '' FROM blocks WHERE blocker_id = ? AND blocked_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'b', blocker_id, '' FROM blocks WHERE blocked_id = ? AND blocker_id IN (SELECT value FROM json_each(?))
-UNION ALL SELECT 'm', muted_id, '' FROM mutes WHERE muter_id = ? AND muted_id IN (SELECT value FROM json_each(?))`,
+UNION ALL SELECT 'm', muted_id, '' FROM mutes WHERE muter_id = ? AND muted_id IN (SELECT value FROM json_each(?))
+UNION ALL SELECT 's', post_id, '' FROM saves WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))`,
 } as const;
 
 /**
@@ -71,13 +73,13 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
 const originals = new WeakMap<PostT, PostT>();
 export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
 
-const NOBODY: ViewerState = { mine: new Map(), followed: new Set(), blocked: new Set(), muted: new Set() };
+const NOBODY: ViewerState = { mine: new Map(), followed: new Set(), blocked: new Set(), muted: new Set(), saved: new Set() };
 // A viewer reading the same page again (refresh, polling, the plugin re-opening its feed) while nothing changed:
 // the statement is answered from an exact cache on bun:sqlite (deps.caches.viewerStates), like the page itself.
 /** Entries of deps.caches.viewerStates. */
 export const VIEWER_STATE_ENTRIES = 512;
 
-/** The viewer's reactions on these posts, which of their authors the viewer follows, blocks or mutes: one statement. */
+/** The viewer's reactions on and saves of these posts, which of their authors the viewer follows, blocks or mutes: one statement. */
 function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: string[]): Promise<ViewerState> {
   const postIds = JSON.stringify(posts.map((p) => p.id));
   return deps.caches.viewerStates.get(`${viewerId}:${postIds}`, async () => {
@@ -86,16 +88,20 @@ function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: st
       viewerId,
       postIds,
       ...[viewerId, others, viewerId, others, viewerId, others, viewerId, others],
+      viewerId,
+      postIds,
     ]);
     const mine = new Map<string, string>();
     const followed = new Set<string>();
     const blocked = new Set<string>();
     const muted = new Set<string>();
+    const saved = new Set<string>();
+    const sets: Record<string, Set<string>> = { f: followed, b: blocked, m: muted, s: saved };
     for (const r of rows) {
       if (r.k === "r") mine.set(r.a, r.b);
-      else (r.k === "f" ? followed : r.k === "b" ? blocked : muted).add(r.a);
+      else sets[r.k]?.add(r.a);
     }
-    return { mine, followed, blocked, muted };
+    return { mine, followed, blocked, muted, saved };
   });
 }
 
@@ -114,7 +120,7 @@ export type Hide = { feed: boolean };
 export async function personalize(deps: Deps, page: PostT[], viewerId: string | null, hide: Hide = { feed: false }): Promise<PostT[]> {
   if (page.length === 0) return [];
   const state = viewerId === null ? undefined : await viewerState(deps, viewerId, page, [...new Set(page.map((p) => p.user_id))]);
-  const { mine, followed } = state ?? NOBODY;
+  const { mine, followed, saved } = state ?? NOBODY;
   const posts = state ? shownPart(page, state, hide) : page;
   if (posts.length === 0) return [];
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
@@ -137,6 +143,7 @@ export async function personalize(deps: Deps, page: PostT[], viewerId: string | 
         user_reaction: emoji,
         is_liked: emoji !== undefined,
         is_following: followed.has(p.user_id),
+        is_saved: saved.has(p.id),
         is_online: live?.is_online,
         is_in_studio: live?.is_in_studio,
       }),

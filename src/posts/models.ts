@@ -38,11 +38,13 @@ export const postExample = {
   play_count: 10,
   download_count: 2,
   comment_count: 0,
+  save_count: 1,
   reaction_counts: { "🔥": 2, "❤️": 1 },
   user_reaction: "",
   is_liked: false,
   is_following: false,
   is_own_post: false,
+  is_saved: false,
   midi_id: "",
   is_online: false,
   is_in_studio: false,
@@ -79,11 +81,13 @@ export const Post = t.Object(
     play_count: Int(),
     download_count: Type.Integer({ description: "times saved to a DAW folder (GET /posts/{id}/download)" }),
     comment_count: Int(),
+    save_count: Type.Integer({ description: "how many members saved the loop (POST /posts/{id}/save)" }),
     reaction_counts: t.Record(t.String(), Int()),
     user_reaction: t.String(),
     is_liked: t.Boolean(),
     is_following: t.Boolean(),
     is_own_post: t.Boolean(),
+    is_saved: t.Boolean({ description: "whether the viewer saved the loop" }),
     midi_id: t.String(),
     is_online: t.Boolean(),
     is_in_studio: t.Boolean(),
@@ -112,7 +116,9 @@ export type PostRow = typeof posts.$inferSelect;
 type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
 type MediaUrl = { mediaUrl(key: string): string };
 
-export type PostExtras = Partial<Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_online" | "is_in_studio" | "peaks">>;
+export type PostExtras = Partial<
+  Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_saved" | "is_online" | "is_in_studio" | "peaks">
+>;
 
 /** The Stream.io mirror's activity names the loop the same way (integrations/stream.ts). */
 export const loopObject = (postId: string) => `loop:${postId}`;
@@ -147,6 +153,7 @@ export function toPost(deps: MediaUrl, p: PostRow, author: Author, viewerId: str
     play_count: p.playCount,
     download_count: p.downloadCount,
     comment_count: p.commentCount,
+    save_count: p.saveCount,
     reaction_counts: extras.reaction_counts ?? {},
     // Last, so that a cached post's JSON is the same up to here for every viewer (social/feed-routes.ts).
     ...viewerFields(p.userId, viewerId, extras),
@@ -168,7 +175,7 @@ export function loopMetadata(p: PostRow) {
 }
 
 /**
- * The fields that end every post, in this order (VIEWER_FIELDS): the viewer's own (reaction, follow, own post), the
+ * The fields that end every post, in this order (VIEWER_FIELDS): the viewer's own (reaction, follow, own post, saved), the
  * author's presence as this viewer may see it, and midi_id (always empty). Neutral without extras.
  */
 export function viewerFields(ownerId: string, viewerId: string | null, extras: PostExtras) {
@@ -177,6 +184,7 @@ export function viewerFields(ownerId: string, viewerId: string | null, extras: P
     is_liked: extras.is_liked ?? false,
     is_following: extras.is_following ?? false,
     is_own_post: viewerId === ownerId,
+    is_saved: extras.is_saved ?? false,
     midi_id: "",
     is_online: extras.is_online ?? false,
     is_in_studio: extras.is_in_studio ?? false,

@@ -28,7 +28,7 @@ import { ZipFile } from "yazl";
 import { createOneTimeToken, findLiveOneTimeToken, TOKEN_TTL_MS } from "../auth/one-time.ts";
 import { message } from "../auth/mail.ts";
 import type { Db } from "../db/client.ts";
-import { blocks, follows, mutes, plays, posts, reactions, users } from "../db/schema.ts";
+import { blocks, follows, mutes, plays, posts, reactions, saves, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { JobInfo } from "../jobs/queue.ts";
@@ -162,6 +162,13 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     .innerJoin(users, producerOf)
     .where(eq(reactions.userId, userId))
     .orderBy(asc(reactions.createdAt));
+  const saved = await db
+    .select({ ...loop, at: saves.createdAt })
+    .from(saves)
+    .innerJoin(posts, eq(posts.id, saves.postId))
+    .innerJoin(users, producerOf)
+    .where(eq(saves.userId, userId))
+    .orderBy(asc(saves.createdAt));
   const played = await db
     .select({ ...loop, at: plays.createdAt, listen_ms: plays.listenMs })
     .from(plays)
@@ -248,6 +255,10 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   addJson(
     "reactions.json",
     reacted.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
+  );
+  addJson(
+    "saved.json",
+    saved.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
   );
   addJson(
     "plays.json",

@@ -30,6 +30,7 @@ import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.t
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 import { ReportControl } from "./ui/report.tsx";
+import { SaveButton } from "./ui/save.tsx";
 import { BlockedNotice, HideControls } from "./ui/block.tsx";
 import { relationTo, type Relation } from "../social/block-states.ts";
 
@@ -89,6 +90,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
             ))}
         </dl>
         <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
+        <SaveButton post={post} signedIn={p.signedIn} csrf={p.csrf} />
         <LoopStats post={post} />
         <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>

@@ -202,8 +202,8 @@ export const settingsRoutes = (deps: Deps) => {
         <section class="card" aria-labelledby="s-data">
           <h2 id="s-data">Your data</h2>
           <p class="muted">
-            One zip with your profile, your loops (each original and its MP3), whom you follow and who follows you, whom you block and mute, your reactions and
-            your plays. The download link is mailed to you; once a day.
+            One zip with your profile, your loops (each original and its MP3), whom you follow and who follows you, whom you block and mute, your reactions,
+            saved loops and plays. The download link is mailed to you; once a day. Your <a href="/saved">saved loops</a> are on their own page.
           </p>
           <form method="post" action="/settings/export">
             <Csrf />

@@ -87,6 +87,7 @@ beforeAll(async () => {
   expect(reacted.status).toBe(200);
   const played = await env.request(`/api/v1/posts/${theirs}/play`, { method: "POST", token: mira.token });
   expect(played.status).toBe(200);
+  expect((await env.request(`/api/v1/posts/${theirs}/save`, { method: "POST", token: mira.token })).status).toBe(200);
   // Mira mutes Theo (the follow stays) and blocks Kai; Kai blocking Mira back is Kai's, not in Mira's export.
   kai = await registerProducer(env, { username: "export_kai" });
   const muted = await env.request("/api/v1/social/mute", { method: "POST", token: mira.token, json: { target_user_id: theo.id } });
@@ -149,6 +150,7 @@ describe("a member's data export", () => {
         "blocked.json",
         "muted.json",
         "reactions.json",
+        "saved.json",
         "plays.json",
         `loops/${mine[0]}/original.wav`,
         `loops/${mine[0]}/audio.mp3`,
@@ -171,6 +173,7 @@ describe("a member's data export", () => {
     expect(read("muted.json")).toEqual([expect.objectContaining({ user_id: theo.id, username: "export_theo", since: expect.any(String) })]);
     expect(read("reactions.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", emoji: "🔥" })]);
     expect(read("plays.json")).toEqual([expect.objectContaining({ post_id: theirs, producer: "export_theo" })]);
+    expect(read("saved.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", at: expect.any(String) })]);
     const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, name)));
     expect(bytes(`loops/${mine[0]}/original.wav`)).toEqual(wav);
     expect(bytes(`loops/${mine[0]}/audio.mp3`)).toEqual(mp3);
