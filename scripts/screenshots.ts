@@ -1,6 +1,6 @@
 // Screenshots of the web app for a person to look at (not a test): a fresh server with real loops, the home page
 // anonymous and signed in (playing a loop, so the bar shows), then every other page (loop, profile, embed, upload,
-// notifications, settings, sign-in, register, and the staff's /admin pages), at phone (390×844) and desktop (1280×800) sizes, and a loop's share
+// notifications, settings, saved loops, sign-in, register, and the staff's /admin pages), at phone (390×844) and desktop (1280×800) sizes, and a loop's share
 // card, in /tmp/sidechain-shots/, with axe's serious and critical findings per page printed. Run: bun scripts/screenshots.ts
 import { mkdirSync } from "node:fs";
 import { axe, DESKTOP, launchChromium, PHONE, signIn, startWebServer } from "../test/support/chromium.ts";
@@ -15,6 +15,7 @@ try {
   const drive = await server.uploadLoop(mira, "Night Drive", 4);
   for (let i = 1; i <= 11; i++) await server.copyLoop(mira, drive, `Drive take ${i}`);
   await server.uploadLoop(mira, "Dawn Chorus", 3);
+  await fetch(`${server.url}/api/v1/posts/${drive}/save`, { method: "POST", headers: { authorization: `Bearer ${fan.token}` } });
   for (const [name, viewport] of [
     ["phone", PHONE],
     ["desktop", DESKTOP],
@@ -38,6 +39,7 @@ try {
       ["upload", "/upload"],
       ["notifications", "/notifications"],
       ["settings", "/settings"],
+      ["saved", "/saved"],
     ] as const) {
       await page.goto(`${server.url}${path}`, { waitUntil: "networkidle0" });
       await page.screenshot({ path: `${OUT}/${shot}-${name}.png`, fullPage: true });
