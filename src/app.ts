@@ -26,6 +26,7 @@ import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { blockRoutes } from "./social/block-routes.ts";
 import { saveRoutes } from "./social/save-routes.ts";
+import { pinRoutes } from "./posts/pin-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
@@ -38,6 +39,7 @@ import { appRoutes } from "./web/app-routes.tsx";
 import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
 import { savedRoutes } from "./web/saved-routes.tsx";
+import { pinActions } from "./web/pin-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { loopRoutes } from "./web/loop-routes.tsx";
@@ -93,6 +95,7 @@ export function createApp(deps: Deps) {
           .use(notificationPages(deps))
           .use(socialActions(deps))
           .use(savedRoutes(deps))
+          .use(pinActions(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
           .use(registerRoutes(deps))
@@ -119,6 +122,7 @@ export function createApp(deps: Deps) {
               .use(followRoutes(deps))
               .use(blockRoutes(deps))
               .use(saveRoutes(deps))
+              .use(pinRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
               // the social layer

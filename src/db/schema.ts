@@ -320,6 +320,8 @@ export const posts = sqliteTable(
     downloadCount: integer("download_count").notNull().default(0),
     /** How many members saved the loop (social/saves.ts), rewritten from the rows in the change's transaction. */
     saveCount: integer("save_count").notNull().default(0),
+    /** 1..3 while the producer has the loop pinned to their profile (posts/pins.ts), in the order shown; null otherwise. */
+    pinOrder: integer("pin_order"),
     commentCount: integer("comment_count").notNull().default(0),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -333,6 +335,7 @@ export const posts = sqliteTable(
     index("posts_user_feed_idx").on(t.userId, t.status, t.createdAt, t.id),
     // The owner's own list (every status), newest first, without a sort.
     index("posts_user_created_idx").on(t.userId, t.createdAt, t.id),
+    index("posts_pinned_idx").on(t.userId, t.pinOrder).where(sql`pin_order IS NOT NULL`),
   ],
 );
 

@@ -30,7 +30,10 @@ import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.t
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 import { ReportControl } from "./ui/report.tsx";
-import { SaveButton } from "./ui/save.tsx";
+import { PinButton, SaveButton } from "./ui/save.tsx";
+import { PinnedLoops } from "./ui/pin.tsx";
+import { FormOutcome } from "./ui/outcome.tsx";
+import { pinnedPosts } from "../posts/pins.ts";
 import { BlockedNotice, HideControls } from "./ui/block.tsx";
 import { relationTo, type Relation } from "../social/block-states.ts";
 
@@ -53,7 +56,7 @@ export function httpUrl(raw: string): string | null {
   }
 }
 
-function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean }): JSX.Element {
+function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean; error?: string }): JSX.Element {
   const { post } = p;
   const producer = displayName(post);
   const facts: [string, string][] = [
@@ -65,6 +68,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
   ];
   return (
     <>
+      <FormOutcome error={p.error} />
       <article class="card loop loop-page" data-post={post.id}>
         <div class="byline">
           <Avatar url={post.user.avatar_url} name={producer} />
@@ -91,6 +95,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
         </dl>
         <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
         <SaveButton post={post} signedIn={p.signedIn} csrf={p.csrf} />
+        {post.is_own_post ? <PinButton post={post} csrf={p.csrf} /> : ""}
         <LoopStats post={post} />
         <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>
@@ -178,6 +183,8 @@ function ProfilePage(p: {
   csrf?: string;
   /** A signed-in visitor's relation to the producer, for Mute and Block (ui/block.tsx). */
   relation?: Relation;
+  /** The loops the producer pinned, in their order (first page only). */
+  pinned: JSX.Element;
 }): JSX.Element {
   const { user } = p;
   const name = user.display_name || user.username;
@@ -255,6 +262,7 @@ function ProfilePage(p: {
       <FollowControl user={user} viewer={p.viewer} csrf={p.csrf} />
       <ReportControl user={user} signedIn={Boolean(p.viewer)} own={p.viewer?.id === user.id} csrf={p.csrf} />
       {p.relation ? <HideControls username={user.username} relation={p.relation} csrf={p.csrf ?? ""} /> : ""}
+      {p.pinned as "safe"}
       <h2 id="loops">Loops</h2>
       {p.empty ? (
         <p class="empty">No loops yet.</p>
@@ -283,7 +291,7 @@ export const loopRoutes = (deps: Deps) => {
   const NO_USER = "There is no producer with this name here.";
 
   /** The loop page's body, or null when the viewer may not see it (404). */
-  async function renderLoop(id: string, auth: Auth | null, viewer: Viewer, csrf?: string): Promise<string | null> {
+  async function renderLoop(id: string, auth: Auth | null, viewer: Viewer, csrf?: string, error?: string): Promise<string | null> {
     const viewerId = auth?.user.id ?? null;
     const row = id.length <= 64 ? await findVisiblePost(deps, id, viewerId) : null;
     if (!row) return null;
@@ -309,7 +317,7 @@ export const loopRoutes = (deps: Deps) => {
         csrf={csrf}
         head={await (<LoopShareHead post={post!} image={shareImage(deps, row.post, post!)} site={site} />)}
       >
-        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} />
+        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} error={error} />
       </Shell>
     );
   }
@@ -323,7 +331,9 @@ export const loopRoutes = (deps: Deps) => {
     }
     const csrf = csrfFor(request, config.PUBLIC_URL);
     const viewer = await viewerOf(deps, auth);
-    const body = await renderLoop(id, auth, viewer, csrf.token);
+    // A refused form on the page (the owner's pin) comes back with ?error= (web/pin-actions.ts).
+    const error = new URL(request.url).searchParams.get("error")?.slice(0, 300) || undefined;
+    const body = await renderLoop(id, auth, viewer, csrf.token, error);
     return body ? withCookies(html(body), [csrf.setCookie]) : notFound(viewer, path, NO_LOOP, [csrf.setCookie]);
   }
 
@@ -365,6 +375,8 @@ export const loopRoutes = (deps: Deps) => {
     ).catch(() => undefined);
     const loops = await (<ProfileLoops username={row.username} posts={posts} next={meta.next_cursor} csrf={csrf} signedIn={Boolean(auth)} />);
     if (fragment) return { body: loops, canonical: row.username };
+    const pinnedPage = cursor ? [] : await enrichPosts(deps, await pinnedPosts(deps, row.id), viewerId);
+    const pinned = await (<PinnedLoops posts={pinnedPage} csrf={csrf} signedIn={Boolean(auth)} />);
     const ex = extras.get(row.id);
     const user = toPublicUser(deps, row, ex);
     const presence = Boolean(ex?.presence_visible && row.showActivityStatus);
@@ -386,6 +398,7 @@ export const loopRoutes = (deps: Deps) => {
           viewer={viewer}
           csrf={csrf}
           relation={viewerId && viewerId !== row.id ? relation : undefined}
+          pinned={pinned as unknown as JSX.Element}
         />
       </Shell>
     );

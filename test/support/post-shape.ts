@@ -32,6 +32,8 @@ export const POST_KEYS = [
   "download_count",
   "comment_count",
   "save_count",
+  "is_pinned",
+  "pin_order",
   "reaction_counts",
   "user_reaction",
   "is_liked",
@@ -82,10 +84,10 @@ export function postTypeProblems(p: unknown): string[] {
   if (!(p.user_avatar_url === "" || absoluteUrl(p.user_avatar_url))) problems.push(`user_avatar_url = ${JSON.stringify(p.user_avatar_url)}`);
   for (const k of ["duration_seconds", "bpm", "loudness_lufs"])
     if (typeof p[k] !== "number" || !Number.isFinite(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not a number`);
-  for (const k of ["duration_bars", "like_count", "play_count", "download_count", "comment_count", "save_count"]) {
+  for (const k of ["duration_bars", "like_count", "play_count", "download_count", "comment_count", "save_count", "pin_order"]) {
     if (!Number.isInteger(p[k]) || (p[k] as number) < 0) problems.push(`${k} = ${JSON.stringify(p[k])} is not a non-negative integer`);
   }
-  for (const k of ["is_liked", "is_following", "is_own_post", "is_saved", "is_online", "is_in_studio"])
+  for (const k of ["is_liked", "is_following", "is_own_post", "is_saved", "is_pinned", "is_online", "is_in_studio"])
     if (typeof p[k] !== "boolean") problems.push(`${k} = ${JSON.stringify(p[k])} is not a boolean`);
   if (!Array.isArray(p.genres) || !p.genres.every((g) => typeof g === "string"))
     problems.push(`genres = ${JSON.stringify(p.genres)} is not an array of strings`);

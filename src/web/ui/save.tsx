@@ -1,22 +1,33 @@
-// The loop page's 🔖 Save toggle (README "Saved loops"), posted to /l/:id/save (web/saved-routes.tsx).
+// The loop page's own toggles, each a plain form (works without the script) whose hidden field asks for the other
+// state, the state in the button's label and aria-pressed: 🔖 Save (README "Saved loops", posted to /l/:id/save,
+// web/saved-routes.tsx) and, for the loop's producer, 📌 Pin (README "Pinned loops", /l/:id/pin, web/pin-actions.ts).
 import { signInPath } from "../../auth/browser-session.ts";
 import type { PostT } from "../../posts/models.ts";
 
-/** The loop page's Save toggle: a plain form (works without the script), the state in its label and aria-pressed. */
-export function SaveButton(p: { post: Pick<PostT, "id" | "is_saved" | "save_count">; signedIn: boolean; csrf?: string }): JSX.Element {
+function Toggle(p: { action: string; field: string; on: boolean; csrf?: string; label: [on: string, off: string] }): JSX.Element {
+  return (
+    <form method="post" action={p.action} class="toggle">
+      <input type="hidden" name="csrf" value={p.csrf ?? ""} />
+      <input type="hidden" name={p.field} value={p.on ? "0" : "1"} />
+      <button type="submit" class="secondary" aria-pressed={p.on ? "true" : "false"} safe>
+        {p.on ? p.label[0] : p.label[1]}
+      </button>
+    </form>
+  ) as JSX.Element;
+}
+
+export function SaveButton(p: { post: Pick<PostT, "id" | "is_saved">; signedIn: boolean; csrf?: string }): JSX.Element {
   if (!p.signedIn)
     return (
       <a class="button secondary" href={signInPath(`/l/${p.post.id}`)}>
         🔖 Sign in to save
       </a>
     ) as JSX.Element;
+  return <Toggle action={`/l/${p.post.id}/save`} field="save" on={p.post.is_saved} csrf={p.csrf} label={["🔖 Saved", "🔖 Save"]} />;
+}
+
+export function PinButton(p: { post: Pick<PostT, "id" | "is_pinned">; csrf?: string }): JSX.Element {
   return (
-    <form method="post" action={`/l/${p.post.id}/save`} class="save">
-      <input type="hidden" name="csrf" value={p.csrf ?? ""} />
-      <input type="hidden" name="save" value={p.post.is_saved ? "0" : "1"} />
-      <button type="submit" class="secondary" aria-pressed={p.post.is_saved ? "true" : "false"}>
-        {p.post.is_saved ? "🔖 Saved" : "🔖 Save"}
-      </button>
-    </form>
-  ) as JSX.Element;
+    <Toggle action={`/l/${p.post.id}/pin`} field="pin" on={p.post.is_pinned} csrf={p.csrf} label={["📌 Pinned to your profile", "📌 Pin to your profile"]} />
+  );
 }
