@@ -33,7 +33,7 @@ test("toPost writes the schema's fields in the schema's order, the per-viewer on
   const post = toPost(deps, row, author, "viewer", { peaks: [0.5], user_reaction: "🔥", is_liked: true });
   expect(Object.keys(post)).toEqual(Object.keys(Post.properties));
   expect(Object.keys(post).slice(-VIEWER_FIELDS.length)).toEqual([...VIEWER_FIELDS]);
-  expect(VIEWER_FIELDS).toEqual(["user_reaction", "is_liked", "is_following", "is_own_post", "midi_id", "is_online", "is_in_studio"]);
+  expect(VIEWER_FIELDS).toEqual(["user_reaction", "is_liked", "is_following", "is_own_post", "is_saved", "midi_id", "is_online", "is_in_studio"]);
 });
 
 test("viewerFields are what toPost gives: neutral without extras, own post by the viewer's id", () => {
