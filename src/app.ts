@@ -29,6 +29,7 @@ import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
 import { reactionRoutes } from "./social/reaction-routes.ts";
+import { commentRoutes } from "./social/comment-routes.ts";
 import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
@@ -120,6 +121,7 @@ export function createApp(deps: Deps) {
               // the social layer
               .use(feedRoutes(deps))
               .use(reactionRoutes(deps))
+              .use(commentRoutes(deps))
               .use(playRoutes(deps))
               .use(notificationRoutes(deps))
               .use(realtimeRoutes(deps))
