@@ -39,6 +39,7 @@ import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
+import { commentActions } from "./web/comment-actions.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
@@ -93,6 +94,7 @@ export function createApp(deps: Deps) {
           .use(socialActions(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
+          .use(commentActions(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))

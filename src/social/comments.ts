@@ -460,19 +460,3 @@ export async function forgetUserComments(tx: Db, userId: string) {
     if (still) await removeComment(tx, c); // (a reply may have gone with its parent already)
   }
 }
-
-/** A user's own comments, oldest first, for their data export. */
-export async function commentsOfUser(db: Db, userId: string) {
-  return db
-    .select({
-      id: comments.id,
-      post_id: comments.postId,
-      parent_id: comments.parentId,
-      content: comments.content,
-      at_ms: comments.atMs,
-      created_at: comments.createdAt,
-    })
-    .from(comments)
-    .where(eq(comments.userId, userId))
-    .orderBy(asc(comments.createdAt));
-}

@@ -32,6 +32,7 @@ import { FollowButton } from "./ui/follow.tsx";
 import { ReportControl } from "./ui/report.tsx";
 import { BlockedNotice, HideControls } from "./ui/block.tsx";
 import { relationTo, type Relation } from "../social/block-states.ts";
+import { loopComments } from "./comment-actions.tsx";
 
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
@@ -52,7 +53,7 @@ export function httpUrl(raw: string): string | null {
   }
 }
 
-function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean }): JSX.Element {
+function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean; comments?: JSX.Element }): JSX.Element {
   const { post } = p;
   const producer = displayName(post);
   const facts: [string, string][] = [
@@ -92,6 +93,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
         <LoopStats post={post} />
         <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>
+      {(p.comments ?? "") as "safe"}
       {p.more.length ? (
         <section aria-labelledby="more-from">
           <h2 id="more-from" safe>{`More from @${post.username}`}</h2>
@@ -307,7 +309,7 @@ export const loopRoutes = (deps: Deps) => {
         csrf={csrf}
         head={await (<LoopShareHead post={post!} image={shareImage(deps, row.post, post!)} site={site} />)}
       >
-        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} />
+        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} comments={await loopComments(deps, row.post, post!, auth, csrf)} />
       </Shell>
     );
   }
