@@ -20,7 +20,7 @@ import { and, asc, count, eq, gt, inArray, isNull, or, type SQL, sql } from "dri
 import type { Db } from "../db/client.ts";
 import { commentLikes, comments, follows, notifications, posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { errors } from "../http/errors.ts";
+import { ApiError, errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
 import { publishComment } from "../realtime/events.ts";
@@ -320,7 +320,10 @@ export async function createComment(deps: Deps, viewer: NonNullable<Viewer>, pos
       let parentId: string | null = null;
       let parentAuthor: string | null = null;
       if (input.parent_id) {
-        const parent = await visibleComment(tx, input.parent_id, viewer.id).catch(() => null);
+        const parent = await visibleComment(tx, input.parent_id, viewer.id).catch((err) => {
+          if (err instanceof ApiError) return null; // unknown, or hidden from the viewer: the same answer
+          throw err;
+        });
         if (!parent || parent.postId !== post.id) throw errors.validation({ parent_id: "No such comment on this loop" });
         // One level: a reply to a reply joins its thread; its author is still the one told.
         parentId = parent.parentId ?? parent.id;

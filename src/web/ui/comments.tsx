@@ -2,7 +2,9 @@
 // replies; a form to comment (and, in a disclosure under each comment, to reply), optionally at a moment of the loop;
 // Delete on what the viewer may delete. Plain forms (no script needed) posting to /l/:id/comments and
 // /comments/:id/remove (web/comment-actions.tsx) with the CSRF token. Signed out: a link to sign in and come back.
-// When comment_audience keeps the viewer out, the form says so instead.
+// When comment_audience keeps the viewer out, the form says so instead. Comments pinned to a moment also get a marker
+// each in a strip (hidden without a script) that the player script moves under the loop's waveform and places at
+// its moment (web/client/player.ts): clicking one plays from there and shows the comment.
 import { COMMENT_MAX, type CommentList, type CommentT } from "../../social/comments.ts";
 import type { PostT } from "../../posts/models.ts";
 
@@ -93,6 +95,21 @@ function Item(p: Ctx & { c: CommentT }): JSX.Element {
   ) as JSX.Element;
 }
 
+/** The markers of the comments pinned to a moment (the player script shows and places them). */
+function Markers(p: { post: PostT; list: CommentList }): JSX.Element {
+  const pinned = p.list.comments.flatMap((c) => [c, ...c.replies]).filter((c) => c.at_ms !== null);
+  if (!pinned.length) return "" as unknown as JSX.Element;
+  return (
+    <div class="comment-markers" data-markers-for={p.post.id} hidden>
+      {pinned.map((c) => (
+        <a class="marker" href={`#c-${c.id}`} data-marker data-at-ms={String(c.at_ms)} title={`${c.display_name || c.username} at ${at(c.at_ms!)}`}>
+          <span class="visually-hidden" safe>{`Comment by ${c.display_name || c.username} at ${at(c.at_ms!)}`}</span>
+        </a>
+      ))}
+    </div>
+  ) as JSX.Element;
+}
+
 /**
  * The section under the player. `list` is the first page of the loop's comments as the viewer sees them, `audience`
  * the loop's comment_audience.
@@ -103,6 +120,7 @@ export function Comments(p: { post: PostT; audience: string; list: CommentList; 
   return (
     <section id="comments" class="card comments-section" aria-labelledby="comments-heading">
       <h2 id="comments-heading" safe>{`Comments (${p.post.comment_count})`}</h2>
+      <Markers post={p.post} list={p.list} />
       {p.list.comments.length ? (
         <ol class="comments">
           {p.list.comments.map((c) => (
