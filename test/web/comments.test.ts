@@ -11,6 +11,7 @@ import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { insertReadyPost } from "../support/ready-posts.ts";
 
 let env: TestEnv;
+let boss: Awaited<ReturnType<typeof registerUser>>;
 let mira: Awaited<ReturnType<typeof registerUser>>;
 let fan: Awaited<ReturnType<typeof registerUser>>;
 let other: Awaited<ReturnType<typeof registerUser>>;
@@ -33,7 +34,7 @@ const rows = async () => Number((await env.deps.database.db.all<{ n: number }>(s
 
 beforeAll(async () => {
   env = await createTestEnv("sqlite");
-  await registerUser(env, { username: "boss" }); // the first account: the owner
+  boss = await registerUser(env, { username: "boss" }); // the first account: the owner
   mira = await registerUser(env, { username: "mira" });
   fan = await registerUser(env, { username: "fan" });
   other = await registerUser(env, { username: "other" });
@@ -130,5 +131,25 @@ describe("comments on the loop page", () => {
     expect(anon.html).not.toContain(`action="/l/${loop}/comments"`);
     const signedOut = await new Browser(env).post(`/l/${loop}/comments`, { content: "anon" }, false);
     expect(signedOut.status).toBe(403); // no CSRF token without a page
+  });
+
+  test("a reported comment in the staff's queue: they delete it (with its replies) from the page", async () => {
+    const loop = await insertReadyPost(env, mira.auth.user.id);
+    const post = (token: string, path: string, json: unknown) => env.request(`/api/v1${path}`, { method: "POST", token, json });
+    const c = (await (await post(fan.auth.token, `/posts/${loop}/comments`, { content: "buy my beats at spam dot example" })).json()) as { id: string };
+    await post(mira.auth.token, `/posts/${loop}/comments`, { content: "no thanks", parent_id: c.id });
+    expect((await post(other.auth.token, `/comments/${c.id}/report`, { reason: "spam" })).status).toBe(200);
+    const b = await signedIn(boss);
+    const queue = await b.get("/admin/reports");
+    expect(queue.html).toContain("comment by @fan: “buy my beats at spam dot example”");
+    expect(queue.html).toContain('<option value="delete_comment">Delete the comment and its replies</option>');
+    expect(queue.html).not.toContain('<option value="remove_loop">');
+    const id = /action="\/admin\/reports\/([^/]+)\/resolve"/.exec(queue.html)![1]!;
+    const closed = await b.post(`/admin/reports/${id}/resolve`, { csrf: csrfOf(queue), action: "delete_comment", note: "spam" });
+    expect(closed.html).toContain("Report closed.");
+    const [n] = await env.deps.database.db.all<{ n: number }>(sql`SELECT count(*) AS n FROM comments WHERE post_id = ${loop}`);
+    expect(Number(n!.n)).toBe(0);
+    const [p] = await env.deps.database.db.select({ n: posts.commentCount }).from(posts).where(eq(posts.id, loop));
+    expect(p!.n).toBe(0);
   });
 });
