@@ -31,6 +31,7 @@ import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
 import { streamTokenRoutes } from "./auth/stream-routes.ts";
 import { reactionRoutes } from "./social/reaction-routes.ts";
+import { commentRoutes } from "./social/comment-routes.ts";
 import { playRoutes } from "./social/play-routes.ts";
 import { notificationRoutes } from "./social/notification-routes.ts";
 import { webPages } from "./web/pages.ts";
@@ -42,6 +43,7 @@ import { savedRoutes } from "./web/saved-routes.tsx";
 import { pinActions } from "./web/pin-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
+import { commentActions } from "./web/comment-actions.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
@@ -98,6 +100,7 @@ export function createApp(deps: Deps) {
           .use(pinActions(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
+          .use(commentActions(deps))
           .use(registerRoutes(deps))
           .use(liveRoutes(deps))
           .use(webPlayRoutes(deps))
@@ -128,6 +131,7 @@ export function createApp(deps: Deps) {
               // the social layer
               .use(feedRoutes(deps))
               .use(reactionRoutes(deps))
+              .use(commentRoutes(deps))
               .use(playRoutes(deps))
               .use(notificationRoutes(deps))
               .use(realtimeRoutes(deps))

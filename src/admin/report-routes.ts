@@ -1,4 +1,4 @@
-// POST /api/v1/reports: a member reports a loop or an account to the staff (see docs/security.md
+// POST /api/v1/reports: a member reports a loop, a comment or an account to the staff (see docs/security.md
 // "Roles and staff actions"). The staff's side (the queue and its actions) is in src/admin/routes.ts.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
@@ -7,8 +7,8 @@ import { ErrorSchema } from "../http/errors.ts";
 import { fileReport, REPORT_REASONS } from "./reports.ts";
 
 export const ReportBody = t.Object({
-  target_type: t.Union([t.Literal("post"), t.Literal("user")]),
-  target_id: t.String({ minLength: 1, maxLength: 64, description: "the loop's id, or the account's id or username" }),
+  target_type: t.Union([t.Literal("post"), t.Literal("user"), t.Literal("comment")]),
+  target_id: t.String({ minLength: 1, maxLength: 64, description: "the loop's id, the comment's id, or the account's id or username" }),
   reason: t.Union(
     REPORT_REASONS.map((r) => t.Literal(r)),
     { description: REPORT_REASONS.join(", ") },
@@ -37,6 +37,6 @@ export const reportRoutes = (deps: Deps) =>
         409: ErrorSchema,
         429: ErrorSchema,
       },
-      detail: { summary: "Report a loop or an account to the staff (one open report per target; 409 already_reported)" },
+      detail: { summary: "Report a loop, a comment or an account to the staff (one open report per target; 409 already_reported)" },
     },
   );

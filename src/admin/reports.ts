@@ -1,17 +1,19 @@
-// Reports (docs/security.md "Roles and staff actions"): a member reports a loop or a user to the staff with a reason
-// and an optional note; staff see the open reports, oldest first, and close one by dismissing it, removing the loop
-// (its producer is told why by mail) or suspending the account. Closing acts on the target, so every open report of
-// it closes with the same outcome, and each reporter is told by mail. Everything is audited.
+// Reports (docs/security.md "Roles and staff actions"): a member reports a loop, a comment or a user to the staff with
+// a reason and an optional note; staff see the open reports, oldest first, and close one by dismissing it, removing the
+// loop (its producer is told why by mail), deleting the comment (with its replies) or suspending the account. Closing
+// acts on the target, so every open report of it closes with the same outcome, and each reporter is told by mail.
+// Everything is audited.
 import { and, asc, eq, gt, inArray, or, sql } from "drizzle-orm";
 import { mailBudgetAllows, message } from "../auth/mail.ts";
 import { isUniqueViolation } from "../db/errors.ts";
-import { posts, reports, users } from "../db/schema.ts";
+import { comments, posts, reports, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { mirrorPostDeleted } from "../integrations/stream.ts";
 import { newId } from "../lib/crypto.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
 import { findVisiblePost, removePostMedia } from "../posts/service.ts";
+import { commentForReport, removeComment } from "../social/comments.ts";
 import { instanceSettings } from "../system/settings.ts";
 import { findUserByIdOrUsername } from "../users/profile.ts";
 import type { UserRow } from "../users/service.ts";
@@ -21,7 +23,8 @@ import { staffOf, suspendAccount } from "./users.ts";
 export const REPORT_REASONS = ["spam", "harassment", "copyright", "inappropriate", "other"] as const;
 export type ReportReason = (typeof REPORT_REASONS)[number];
 export type ReportRow = typeof reports.$inferSelect;
-export const REPORT_ACTIONS = ["dismiss", "remove_loop", "delete_loop", "suspend_user"] as const;
+export const REPORT_ACTIONS = ["dismiss", "remove_loop", "delete_loop", "delete_comment", "suspend_user"] as const;
+export const REPORT_TARGETS = ["post", "user", "comment"] as const;
 export type ReportAction = (typeof REPORT_ACTIONS)[number];
 
 const NOTE_MAX = 1000;
@@ -33,16 +36,23 @@ function cleanNote(raw: string | undefined, field: string): string {
   return note;
 }
 
-/** A member's report of a loop they can see, or of another account; 409 while their earlier one is open. */
+/** A member's report of a loop or comment they can see, or of another account; 409 while their earlier one is open. */
 export async function fileReport(
   deps: Deps,
   reporter: UserRow,
-  input: { target_type: "post" | "user"; target_id: string; reason: ReportReason; note?: string },
+  input: { target_type: (typeof REPORT_TARGETS)[number]; target_id: string; reason: ReportReason; note?: string },
 ): Promise<ReportRow> {
   const note = cleanNote(input.note, "note");
   let targetUserId: string;
   let targetLabel: string;
-  if (input.target_type === "post") {
+  let targetId = input.target_id;
+  if (input.target_type === "comment") {
+    const { comment, label } = await commentForReport(deps, input.target_id, reporter.id);
+    if (comment.userId === reporter.id) throw errors.validation({ target_id: "That is your own comment" });
+    targetUserId = comment.userId;
+    targetLabel = label;
+    targetId = comment.id;
+  } else if (input.target_type === "post") {
     const row = await findVisiblePost(deps, input.target_id.slice(0, 64), reporter.id);
     if (row?.post.status !== "ready") throw errors.notFound("post_not_found", "No such loop");
     if (row.post.userId === reporter.id) throw errors.validation({ target_id: "That is your own loop" });
@@ -59,7 +69,7 @@ export async function fileReport(
     id: newId(),
     reporterId: reporter.id,
     targetType: input.target_type,
-    targetId: input.target_type === "post" ? input.target_id : targetUserId,
+    targetId: input.target_type === "user" ? targetUserId : targetId,
     targetUserId,
     targetLabel,
     reason: input.reason,
@@ -100,6 +110,7 @@ const OUTCOME: Record<ReportAction, string> = {
   dismiss: "dismissed",
   remove_loop: "loop_removed",
   delete_loop: "loop_deleted",
+  delete_comment: "comment_deleted",
   suspend_user: "user_suspended",
 };
 
@@ -115,7 +126,8 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
   if (!report) throw errors.notFound("report_not_found", "No such report");
   if (report.status !== "open") throw errors.conflict("report_closed", "This report was closed already");
   const onLoop = action === "remove_loop" || action === "delete_loop";
-  if (onLoop && report.targetType !== "post") throw errors.validation({ action: "This report is about an account, not a loop" });
+  if (onLoop && report.targetType !== "post") throw errors.validation({ action: "This report is not about a loop" });
+  if (action === "delete_comment" && report.targetType !== "comment") throw errors.validation({ action: "This report is not about a comment" });
   if (action !== "dismiss" && !note) throw errors.validation({ note: "Say why: the producer is told" });
 
   if (action === "suspend_user") {
@@ -136,6 +148,11 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
         : action === "delete_loop"
           ? await tx.delete(posts).where(eq(posts.id, report.targetId)).returning(fields)
           : [];
+    if (action === "delete_comment") {
+      // Gone already (its author or the producer deleted it) is fine: the reports close all the same.
+      const [c] = await tx.select().from(comments).where(eq(comments.id, report.targetId)).limit(1);
+      if (c) await removeComment(tx, c);
+    }
     if (gone) {
       // post_count counts ready loops: recounted (the loop may have been withheld or removed already).
       await tx
@@ -179,6 +196,7 @@ export async function resolveReport(deps: Deps, actor: Actor, reportId: string, 
     dismiss: "They looked at it and took no action.",
     remove_loop: "They removed the loop.",
     delete_loop: "They deleted the loop.",
+    delete_comment: "They deleted the comment.",
     suspend_user: "They suspended the account.",
   }[action];
   for (const { email } of reporters) {

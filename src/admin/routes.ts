@@ -151,7 +151,7 @@ const Report = t.Object(
   {
     id: t.String(),
     reporter_id: t.Union([t.String(), t.Null()]),
-    target_type: t.String({ description: "post or user" }),
+    target_type: t.String({ description: "post, comment or user" }),
     target_id: t.String(),
     target_user_id: t.Union([t.String(), t.Null()]),
     target_label: t.String({ description: "the loop's title or @username at the time" }),
@@ -374,12 +374,12 @@ export const adminRoutes = (deps: Deps) =>
         parse: "json",
         params: t.Object({ id: t.String({ maxLength: 64 }) }),
         body: t.Object({
-          action: t.Union([t.Literal("dismiss"), t.Literal("remove_loop"), t.Literal("delete_loop"), t.Literal("suspend_user")]),
+          action: t.Union([t.Literal("dismiss"), t.Literal("remove_loop"), t.Literal("delete_loop"), t.Literal("delete_comment"), t.Literal("suspend_user")]),
           note: t.Optional(t.String({ maxLength: 2000, description: "why: required to remove a loop or suspend; the producer is told" })),
         }),
         response: { 200: Report, ...staffErrors },
         detail: {
-          summary: "Close a report: dismiss it, take the loop down, delete it, or suspend the account (staff)",
+          summary: "Close a report: dismiss it, take the loop down, delete it, delete the comment, or suspend the account (staff)",
           description: "Removing a loop mails its producer the reason; every open report of the same target closes with it, and each reporter is mailed.",
         },
       },

@@ -18,6 +18,7 @@ import { SETTING_RANGES } from "../system/settings.ts";
 import { removeSavesOf } from "../social/saves.ts";
 import { type Role, roleOf, type UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
+import { forgetUserComments } from "../social/comments.ts";
 
 /** An account by id, @username, username or email (what an owner types); 404 user_not_found otherwise. */
 export async function findAccount(deps: Pick<Deps, "database">, handle: string): Promise<UserRow> {
@@ -275,6 +276,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
         .update(posts)
         .set({ playCount: sql`max(0, ${posts.playCount} - ${n})` })
         .where(eq(posts.id, postId));
+    // Comments and comment likes on others' loops: the counts they were part of are rewritten (social/comments.ts).
+    await forgetUserComments(tx, id);
     // The account's own loops (their reactions, plays and notifications go with them by cascade).
     const own = await tx.select({ id: posts.id, status: posts.status }).from(posts).where(eq(posts.userId, id));
     for (const p of own) if (p.status === "ready") await mirrorPostDeleted(deps, tx, p.id, id);

@@ -1,7 +1,7 @@
 // The database schema (drizzle). `npm run db:generate` turns changes here into a new SQL migration in drizzle/.
 // Conventions (docs/architecture.md "Data rules"): ids are our own UUIDv7 strings, timestamps are integer ms.
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { type AnySQLiteColumn, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Facts about this installation (e.g. its id), written once at first start. */
 export const meta = sqliteTable("meta", {
@@ -429,6 +429,55 @@ export const reactions = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.postId] }), index("reactions_post_idx").on(t.postId, t.emoji)],
 );
 
+/**
+ * Comments on a loop (social/comments.ts; README "Comments"): one level of replies (`parent_id` names a top-level
+ * comment of the same post; a reply's replies attach to its top-level comment). Deleting a comment deletes its replies
+ * (ON DELETE CASCADE), and the post's comment_count is rewritten from these rows in the same transaction as every change.
+ */
+export const comments = sqliteTable(
+  "comments",
+  {
+    id: text("id").primaryKey(),
+    postId: text("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The top-level comment this one replies to; null for a top-level comment. */
+    parentId: text("parent_id").references((): AnySQLiteColumn => comments.id, { onDelete: "cascade" }),
+    content: text("content").notNull(),
+    /** A moment of the loop (0..duration), in ms; null when the comment is about the whole loop. */
+    atMs: integer("at_ms"),
+    likeCount: integer("like_count").notNull().default(0),
+    replyCount: integer("reply_count").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    editedAt: integer("edited_at"),
+  },
+  (t) => [
+    // a loop's top-level comments (parent_id IS NULL) and a comment's replies, in order, without a sort
+    index("comments_post_idx").on(t.postId, t.parentId, t.createdAt, t.id),
+    index("comments_parent_idx").on(t.parentId, t.createdAt, t.id),
+    // the author's own comments (data export, account deletion)
+    index("comments_user_idx").on(t.userId, t.createdAt),
+  ],
+);
+
+/** One like per user per comment; comments.like_count counts them. */
+export const commentLikes = sqliteTable(
+  "comment_likes",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    commentId: text("comment_id")
+      .notNull()
+      .references(() => comments.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.commentId] }), index("comment_likes_comment_idx").on(t.commentId)],
+);
+
 /** Counted plays: one per listener per post per 30 minutes. */
 export const plays = sqliteTable(
   "plays",
@@ -456,9 +505,15 @@ export const notifications = sqliteTable(
     actorId: text("actor_id")
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
-    /** follow | reaction | new_post */
+    /** follow | reaction | new_post | comment | reply | mention */
     kind: text("kind").notNull(),
     postId: text("post_id").references(() => posts.id, { onDelete: "cascade" }),
+    /**
+     * The comment of a comment, reply or mention notification. No foreign key (SQLite cannot add one with ON DELETE to
+     * an existing table): deleting a comment deletes its notifications in the same transaction (social/comments.ts),
+     * and its author's or post's deletion takes them through actor_id and post_id.
+     */
+    commentId: text("comment_id"),
     emoji: text("emoji"),
     /** Repeats of the same event (react, unreact, react) update one notification instead of adding more. */
     dedupeKey: text("dedupe_key").notNull().unique(),
@@ -472,6 +527,8 @@ export const notifications = sqliteTable(
     index("notifications_unread_idx").on(t.userId, t.readAt, t.seenAt),
     // the hourly pruning of old notifications (social/notifications.ts) reads the oldest first
     index("notifications_created_idx").on(t.createdAt),
+    // a deleted comment's notifications are found without a scan
+    index("notifications_comment_idx").on(t.commentId).where(sql`comment_id IS NOT NULL`),
   ],
 );
 

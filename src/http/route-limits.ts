@@ -43,6 +43,8 @@ const COUNTERS = {
   plays: () => ({ limit: 300, windowMs: MINUTE }),
   /** The web app's WebSocket tickets: a reconnecting tab asks at most once a second, a few tabs fit. */
   "ws-tokens": () => ({ limit: 60, windowMs: MINUTE }),
+  /** Comments written and edited: a lively conversation fits, a spam run does not. */
+  comments: () => ({ limit: 120, windowMs: HOUR }),
   /** Reports to the staff: enough for anyone who runs into trouble, not a way to flood the queue. */
   reports: () => ({ limit: 20, windowMs: HOUR }),
   /** A data export reads every object of the account: one a day is plenty for leaving, and bounds the work. */
@@ -83,6 +85,7 @@ export const ROUTE_LIMITS = {
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },
   "ws-tokens": { counter: "ws-tokens", by: "user" },
+  comments: { counter: "comments", by: "user" },
   reports: { counter: "reports", by: "user" },
   exports: { counter: "exports", by: "user" },
   /** Invite pages looked up by code (/invite/CODE, /register?invite=): with the auth budget, per IP. */

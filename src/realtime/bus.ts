@@ -29,6 +29,8 @@ export type RealtimeEvent =
       like_count: number;
       reaction_counts: Record<string, number>;
     }
+  /** A comment was written (created) or deleted: the owner and the post's recent viewers get new_comment/comment_deleted. */
+  | { type: "comment"; post_id: string; owner_id: string; actor_id: string; comment_id: string; comment_count: number; created: boolean }
   /** Someone followed (following) or unfollowed someone: the followee gets `follow` / `unfollow`. */
   | { type: "follow"; followee_id: string; follower_id: string; follower_count: number; following: boolean }
   /** A notification for its recipient. */

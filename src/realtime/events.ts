@@ -47,6 +47,24 @@ export function publishReaction(deps: BusDeps, r: ReactionChange) {
   });
 }
 
+export type CommentChange = { postId: string; ownerId: string; actorId: string; commentId: string; commentCount: number; created: boolean };
+
+/**
+ * `new_comment` {post_id, comment, comment_count} (created) or `comment_deleted` {post_id, comment_id, comment_count}
+ * to the loop's producer and its recent viewers, as reactions reach them.
+ */
+export function publishComment(deps: BusDeps, c: CommentChange) {
+  return publish(deps, {
+    type: "comment",
+    post_id: c.postId,
+    owner_id: c.ownerId,
+    actor_id: c.actorId,
+    comment_id: c.commentId,
+    comment_count: c.commentCount,
+    created: c.created,
+  });
+}
+
 /** `follow` (or `unfollow` when following is false) {followee_id, follower_id, follower_count} to the followee. */
 export function publishFollow(deps: BusDeps, f: { followerId: string; followeeId: string; followerCount: number; following?: boolean }) {
   return publish(deps, {

@@ -1,12 +1,14 @@
 // Which connected users a bus event reaches, and the frames they get (docs/plugin-contract.md "WebSocket"):
 //   new_post       the author's followers, when the post becomes ready (never the author, never a non-follower)
 //   post_liked/..  the post's owner, and users who were shown the post recently (watches.ts)
+//   new_comment/comment_deleted   the same: the loop's producer and its recent viewers
 //   follow/..      the followee;   notification   its recipient;   presence   the user's followers
 // Routing reads the database (the post, the followers), so the hub runs it concurrently and delivers in order.
 // Each answer also names whom the event is from or about (`about`): the hub hands it to nobody who blocks or is
 // blocked by one of them, nor a new_post (`feed`) to someone who mutes its author (README "Blocking and muting").
 import type { Deps } from "../deps.ts";
 import { findVisiblePost, toPost } from "../posts/service.ts";
+import { commentView } from "../social/comments.ts";
 import type { RealtimeEvent } from "./bus.ts";
 import { serverFrame } from "./protocol.ts";
 import { followerIds } from "./queries.ts";
@@ -43,6 +45,18 @@ export async function routeEvent(deps: Deps, event: RealtimeEvent, here: Here): 
       for (const userId of here.watches.recipients(event.post_id, now)) to.add(userId);
       const payload = { post_id: event.post_id, like_count: event.like_count, reaction_counts: event.reaction_counts };
       return { to, data: frame(event.liked ? "post_liked" : "post_unliked", payload), about: ownerId ? [ownerId, event.actor_id] : [event.actor_id] };
+    }
+    case "comment": {
+      const to = new Set<string>([event.owner_id, ...here.watches.recipients(event.post_id, clock.now())]);
+      const about = [event.owner_id, event.actor_id];
+      if (!event.created) {
+        const payload = { post_id: event.post_id, comment_id: event.comment_id, comment_count: event.comment_count };
+        return { to, data: frame("comment_deleted", payload), about };
+      }
+      // One neutral rendering (no viewer): clients fill in their own is_liked / can_edit when they refetch.
+      const comment = await commentView(deps, event.comment_id, null).catch(() => null);
+      if (!comment) return null;
+      return { to, data: frame("new_comment", { post_id: event.post_id, comment, comment_count: event.comment_count }), about };
     }
     case "follow": {
       const payload = { followee_id: event.followee_id, follower_id: event.follower_id, follower_count: event.follower_count };

@@ -1,7 +1,9 @@
-// Notifications: someone followed you, reacted to your loop, or a producer you follow posted a loop.
+// Notifications: someone followed you, reacted to your loop, a producer you follow posted a loop, someone commented
+// on your loop, replied to your comment or mentioned you in a comment (README "Comments").
 //
 // One row per event *kind and subject*, named by its dedupe_key (unique in the schema):
 //   follow:<actor>:<followee>          reaction:<actor>:<post>          new_post:<post>:<follower>
+//   comment:<comment>:<recipient>      reply:<comment>:<recipient>      mention:<comment>:<recipient>
 // Repeating an event (follow, unfollow, follow; react, unreact, react; a retried job) never adds a row. The
 // repeat updates the emoji of a reaction notification (so it shows the current one) and leaves everything else
 // alone: created_at, seen_at and read_at stay as they were, so toggling a reaction cannot push a notification back
@@ -9,19 +11,22 @@
 // it records that the event happened. A user is never notified of their own actions.
 import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { follows, notifications, posts, users } from "../db/schema.ts";
+import { comments, follows, notifications, posts, users } from "../db/schema.ts";
 import type { Clock, Deps } from "../deps.ts";
 import { publishNotification } from "../realtime/events.ts";
 import type { Page } from "../http/pagination.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import type { PublicUserT } from "../users/models.ts";
 
-export type NotificationKind = "follow" | "reaction" | "new_post";
+export type NotificationKind = "follow" | "reaction" | "new_post" | CommentNotificationKind;
+/** On your loop (comment), on your comment (reply), or naming you with @username (mention). */
+export type CommentNotificationKind = "comment" | "reply" | "mention";
 
 export type NewNotification =
   | { kind: "follow"; userId: string; actorId: string }
   | { kind: "reaction"; userId: string; actorId: string; postId: string; emoji: string }
-  | { kind: "new_post"; userId: string; actorId: string; postId: string };
+  | { kind: "new_post"; userId: string; actorId: string; postId: string }
+  | { kind: CommentNotificationKind; userId: string; actorId: string; postId: string; commentId: string };
 
 /** The key that makes repeats of one event land on one row. */
 export function notificationDedupeKey(n: NewNotification): string {
@@ -32,6 +37,8 @@ export function notificationDedupeKey(n: NewNotification): string {
       return `reaction:${n.actorId}:${n.postId}`;
     case "new_post":
       return `new_post:${n.postId}:${n.userId}`;
+    default:
+      return `${n.kind}:${n.commentId}:${n.userId}`;
   }
 }
 
@@ -53,6 +60,7 @@ export async function createNotification(deps: { clock: Clock }, tx: Db, n: NewN
       actorId: n.actorId,
       kind: n.kind,
       postId: n.kind === "follow" ? null : n.postId,
+      commentId: "commentId" in n ? n.commentId : null,
       emoji,
       dedupeKey: notificationDedupeKey(n),
       createdAt: now,
@@ -97,8 +105,10 @@ export type NotificationT = {
   kind: NotificationKind;
   actor_id: string;
   actor: PublicUserT;
-  /** The post reacted to or published; "" for a follow. */
+  /** The post reacted to, published or commented on; "" for a follow. */
   post_id: string;
+  /** The comment of a comment, reply or mention; "" for other kinds. */
+  comment_id: string;
   /** The reaction's emoji; "" for other kinds. */
   emoji: string;
   message: string;
@@ -148,6 +158,9 @@ export async function notificationCounts(deps: Deps, userId: string): Promise<No
 
 function messageOf(kind: string, actor: string, emoji: string | null, title: string | null): string {
   if (kind === "follow") return `${actor} started following you`;
+  if (kind === "comment") return `${actor} commented on ${title ? `“${title}”` : "your loop"}`;
+  if (kind === "reply") return `${actor} replied to your comment${title ? ` on “${title}”` : ""}`;
+  if (kind === "mention") return `${actor} mentioned you${title ? ` on “${title}”` : ""}`;
   if (kind === "reaction") return `${actor} reacted ${emoji ?? ""} to ${title ? `“${title}”` : "your loop"}`;
   return `${actor} posted ${title ? `“${title}”` : "a new loop"}`;
 }
@@ -165,10 +178,11 @@ export async function listNotifications(deps: Deps, userId: string, page: Page, 
     conds.push(or(lt(notifications.createdAt, b.createdAt), and(eq(notifications.createdAt, b.createdAt), lt(notifications.id, b.id)))!);
   }
   const rows = await deps.database.db
-    .select({ n: notifications, actor: users, title: posts.title })
+    .select({ n: notifications, actor: users, title: posts.title, text: comments.content, parentId: comments.parentId })
     .from(notifications)
     .innerJoin(users, eq(users.id, notifications.actorId))
     .leftJoin(posts, eq(posts.id, notifications.postId))
+    .leftJoin(comments, eq(comments.id, notifications.commentId))
     .where(and(...conds))
     .orderBy(desc(notifications.createdAt), desc(notifications.id))
     .limit(page.limit + 1)
@@ -177,12 +191,15 @@ export async function listNotifications(deps: Deps, userId: string, page: Page, 
   return rows.map((r) => ({
     row: r.n,
     title: r.title ?? "",
+    text: r.text ?? "",
+    parentId: r.parentId ?? "",
     item: {
       id: r.n.id,
       kind: r.n.kind as NotificationKind,
       actor_id: r.actor.id,
       actor: toPublicUser(deps, r.actor, extras.get(r.actor.id)),
       post_id: r.n.postId ?? "",
+      comment_id: r.n.commentId ?? "",
       emoji: r.n.emoji ?? "",
       message: messageOf(r.n.kind, r.actor.displayName || r.actor.username, r.n.emoji, r.title),
       created_at: new Date(r.n.createdAt).toISOString(),
@@ -241,13 +258,15 @@ export async function markNotifications(deps: Deps, userId: string, what: "seen"
 export type NotificationGroupT = {
   id: string;
   group_id: string;
-  verb: "follow" | "like" | "post";
+  verb: "follow" | "like" | "post" | "comment" | "mention";
   actor_ids: string[];
   actor_usernames: string[];
   actor_avatar_urls: string[];
   actor_count: number;
-  target_type: "user" | "post";
+  target_type: "user" | "post" | "comment";
   target_id: string;
+  /** The loop the group is about (for a reply or mention too); "" for follows. */
+  post_id: string;
   target_preview: string;
   content_text: string;
   is_read: boolean;
@@ -256,18 +275,22 @@ export type NotificationGroupT = {
   updated_at: string;
 };
 
-const VERB = { follow: "follow", reaction: "like", new_post: "post" } as const;
+const VERB = { follow: "follow", reaction: "like", new_post: "post", comment: "comment", reply: "comment", mention: "mention" } as const;
 
 /**
  * Groups a page of notifications (newest first) for the plugin: follows of the user, reactions to one post, and a
- * new post (one per post). A group takes the id and time of its newest notification and is read (seen) only when
- * all of its notifications are. Groups are made within the page, so one group may continue on the next page.
+ * new post (one per post), comments on one loop, replies to one comment; a mention stands alone. A group takes the
+ * id and time of its newest notification and is read (seen) only when all of its notifications are. Groups are made
+ * within the page, so one group may continue on the next page. content_text is the reaction's emoji or the newest
+ * comment's text.
  */
-export function groupNotifications(userId: string, page: { item: NotificationT; title: string }[]): NotificationGroupT[] {
+export function groupNotifications(userId: string, page: { item: NotificationT; title: string; text?: string; parentId?: string }[]): NotificationGroupT[] {
   const groups = new Map<string, NotificationGroupT>();
-  for (const { item, title } of page) {
+  for (const { item, title, text = "", parentId = "" } of page) {
     const verb = VERB[item.kind];
-    const targetId = item.kind === "follow" ? userId : item.post_id;
+    const targetType = item.kind === "follow" ? "user" : item.kind === "reply" || item.kind === "mention" ? "comment" : "post";
+    const targetId =
+      item.kind === "follow" ? userId : item.kind === "reply" ? parentId || item.comment_id : item.kind === "mention" ? item.comment_id : item.post_id;
     const groupId = `${verb}:${targetId}`;
     let g = groups.get(groupId);
     if (!g) {
@@ -279,10 +302,11 @@ export function groupNotifications(userId: string, page: { item: NotificationT; 
         actor_usernames: [],
         actor_avatar_urls: [],
         actor_count: 0,
-        target_type: item.kind === "follow" ? "user" : "post",
+        target_type: targetType,
         target_id: targetId,
+        post_id: item.post_id,
         target_preview: item.kind === "follow" ? "" : title,
-        content_text: item.emoji,
+        content_text: item.kind === "reaction" ? item.emoji : text,
         is_read: true,
         is_seen: true,
         created_at: item.created_at,

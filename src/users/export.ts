@@ -1,6 +1,6 @@
 // "Leaving with your data" (README "Your data"): a member asks for everything they have put in (their profile,
 // their loops' metadata with each ready loop's original and MP3, whom they follow and who follows them, whom they
-// block and mute, their reactions and their plays) and gets it as one zip through a mailed link.
+// block and mute, their reactions, their comments and their plays) and gets it as one zip through a mailed link.
 //
 //   - POST /api/v1/users/me/export (or the button on /settings) writes an export-data job; the route limit
 //     "exports" allows one request per account per day.
@@ -28,7 +28,7 @@ import { ZipFile } from "yazl";
 import { createOneTimeToken, findLiveOneTimeToken, TOKEN_TTL_MS } from "../auth/one-time.ts";
 import { message } from "../auth/mail.ts";
 import type { Db } from "../db/client.ts";
-import { blocks, follows, mutes, plays, posts, reactions, saves, users } from "../db/schema.ts";
+import { blocks, comments, follows, mutes, plays, posts, reactions, saves, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { JobInfo } from "../jobs/queue.ts";
@@ -169,6 +169,13 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     .innerJoin(users, producerOf)
     .where(eq(saves.userId, userId))
     .orderBy(asc(saves.createdAt));
+  const commented = await db
+    .select({ ...loop, id: comments.id, parent_id: comments.parentId, content: comments.content, at_ms: comments.atMs, at: comments.createdAt })
+    .from(comments)
+    .innerJoin(posts, eq(posts.id, comments.postId))
+    .innerJoin(users, producerOf)
+    .where(eq(comments.userId, userId))
+    .orderBy(asc(comments.createdAt));
   const played = await db
     .select({ ...loop, at: plays.createdAt, listen_ms: plays.listenMs })
     .from(plays)
@@ -261,6 +268,10 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     saved.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
   );
   addJson(
+    "comments.json",
+    commented.map(({ at, ...c }) => ({ ...c, at: iso(at) })),
+  );
+  addJson(
     "plays.json",
     played.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
   );
@@ -274,6 +285,7 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     blocked: blocking.length,
     muted: muting.length,
     reactions: reacted.length,
+    comments: commented.length,
     plays: played.length,
   };
 }

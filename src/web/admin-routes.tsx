@@ -388,7 +388,10 @@ export const adminPages = (deps: Deps) => {
                   <li class="card">
                     <p>
                       <strong safe>{r.targetLabel}</strong>{" "}
-                      <span class="muted" safe>{`${r.targetType === "post" ? "loop" : "account"} · ${r.reason} · ${when(r.createdAt)}`}</span>
+                      <span
+                        class="muted"
+                        safe
+                      >{`${r.targetType === "post" ? "loop" : r.targetType === "comment" ? "comment" : "account"} · ${r.reason} · ${when(r.createdAt)}`}</span>
                     </p>
                     {r.note ? <p safe>{r.note}</p> : ""}
                     {r.targetType === "post" ? (
@@ -405,6 +408,7 @@ export const adminPages = (deps: Deps) => {
                         <option value="dismiss">Dismiss</option>
                         {r.targetType === "post" ? <option value="remove_loop">Take the loop down (its producer still sees it)</option> : ""}
                         {r.targetType === "post" ? <option value="delete_loop">Delete the loop and its files</option> : ""}
+                        {r.targetType === "comment" ? <option value="delete_comment">Delete the comment and its replies</option> : ""}
                         <option value="suspend_user">Suspend the account</option>
                       </select>
                       <label for={`note-${r.id}`}>Note (the producer is told when a loop is removed)</label>

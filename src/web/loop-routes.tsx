@@ -36,6 +36,7 @@ import { FormOutcome } from "./ui/outcome.tsx";
 import { pinnedPosts } from "../posts/pins.ts";
 import { BlockedNotice, HideControls } from "./ui/block.tsx";
 import { relationTo, type Relation } from "../social/block-states.ts";
+import { loopComments } from "./comment-actions.tsx";
 
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
@@ -56,7 +57,7 @@ export function httpUrl(raw: string): string | null {
   }
 }
 
-function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean; error?: string }): JSX.Element {
+function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean; error?: string; comments?: JSX.Element }): JSX.Element {
   const { post } = p;
   const producer = displayName(post);
   const facts: [string, string][] = [
@@ -99,6 +100,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
         <LoopStats post={post} />
         <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>
+      {(p.comments ?? "") as "safe"}
       {p.more.length ? (
         <section aria-labelledby="more-from">
           <h2 id="more-from" safe>{`More from @${post.username}`}</h2>
@@ -317,7 +319,14 @@ export const loopRoutes = (deps: Deps) => {
         csrf={csrf}
         head={await (<LoopShareHead post={post!} image={shareImage(deps, row.post, post!)} site={site} />)}
       >
-        <LoopPage post={post!} more={more} csrf={csrf} signedIn={Boolean(auth)} error={error} />
+        <LoopPage
+          post={post!}
+          more={more}
+          csrf={csrf}
+          signedIn={Boolean(auth)}
+          error={error}
+          comments={await loopComments(deps, row.post, post!, auth, csrf)}
+        />
       </Shell>
     );
   }

@@ -46,6 +46,14 @@ function Group(p: { g: NotificationGroupT; names: Names; now: number }): JSX.Ele
           {loop}
         </a>
       </>
+    ) : g.verb === "comment" || g.verb === "mention" ? (
+      <>
+        {g.verb === "mention" ? " mentioned you on " : g.target_type === "comment" ? " replied to your comment on " : " commented on "}
+        <a href={`/l/${g.post_id}#comments`} safe>
+          {loop}
+        </a>
+        {g.content_text ? <q safe>{g.content_text}</q> : ""}
+      </>
     ) : (
       <>
         {" posted "}

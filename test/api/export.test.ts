@@ -85,6 +85,12 @@ beforeAll(async () => {
   await insertFollow(env, theo.id, mira.id);
   const reacted = await env.request(`/api/v1/posts/${theirs}/reaction`, { method: "POST", token: mira.token, json: { emoji: "🔥" } });
   expect(reacted.status).toBe(200);
+  const commented = await env.request(`/api/v1/posts/${theirs}/comments`, {
+    method: "POST",
+    token: mira.token,
+    json: { content: "Lovely chords", at_ms: 1500 },
+  });
+  expect(commented.status).toBe(200);
   const played = await env.request(`/api/v1/posts/${theirs}/play`, { method: "POST", token: mira.token });
   expect(played.status).toBe(200);
   expect((await env.request(`/api/v1/posts/${theirs}/save`, { method: "POST", token: mira.token })).status).toBe(200);
@@ -151,6 +157,7 @@ describe("a member's data export", () => {
         "muted.json",
         "reactions.json",
         "saved.json",
+        "comments.json",
         "plays.json",
         `loops/${mine[0]}/original.wav`,
         `loops/${mine[0]}/audio.mp3`,
@@ -172,6 +179,9 @@ describe("a member's data export", () => {
     expect(read("blocked.json")).toEqual([expect.objectContaining({ user_id: kai.id, username: "export_kai", since: expect.any(String) })]);
     expect(read("muted.json")).toEqual([expect.objectContaining({ user_id: theo.id, username: "export_theo", since: expect.any(String) })]);
     expect(read("reactions.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", emoji: "🔥" })]);
+    expect(read("comments.json")).toEqual([
+      expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", content: "Lovely chords", at_ms: 1500, parent_id: null }),
+    ]);
     expect(read("plays.json")).toEqual([expect.objectContaining({ post_id: theirs, producer: "export_theo" })]);
     expect(read("saved.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", at: expect.any(String) })]);
     const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, name)));

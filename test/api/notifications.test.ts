@@ -17,7 +17,7 @@ import { insertFollow, insertPost, insertReadyPost, markReady } from "../support
 import { expectPublicUser } from "../support/user-shape.ts";
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const NOTIFICATION_KEYS = ["actor", "actor_id", "created_at", "emoji", "id", "is_read", "is_seen", "kind", "message", "post_id"];
+const NOTIFICATION_KEYS = ["actor", "actor_id", "comment_id", "created_at", "emoji", "id", "is_read", "is_seen", "kind", "message", "post_id"];
 
 function expectNotificationShape(n: Record<string, unknown>) {
   expect(Object.keys(n).sort()).toEqual(NOTIFICATION_KEYS);

@@ -31,7 +31,8 @@ export class Browser {
       const headers = new Headers(req.headers);
       for (const [k, v] of Object.entries(this.headers)) headers.set(k, v);
       if (this.cookies.size) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "));
-      const res = await this.env.request(url, { ...req, headers });
+      // A browser keeps the #fragment of a location to itself: it never reaches the server.
+      const res = await this.env.request(url.split("#")[0]!, { ...req, headers });
       this.store(res);
       const location = res.headers.get("location");
       if (follow && location && res.status >= 300 && res.status < 400) {

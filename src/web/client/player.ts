@@ -438,8 +438,39 @@ function loopFor(target: Element): { loop: Loop | null; inBar: boolean } {
   return { loop: null, inBar: false };
 }
 
+/**
+ * Comment markers (web/ui/comments.tsx): each [data-markers-for] strip joins its loop's player, under the waveform,
+ * each marker placed at its moment (positions through the CSSOM: the CSP allows no style attribute).
+ */
+function placeMarkers(root: ParentNode) {
+  for (const strip of $$<HTMLElement>("[data-markers-for]", root)) {
+    const player = document.querySelector<HTMLElement>(`[data-player][data-id="${cssEscape(strip.dataset.markersFor ?? "")}"]`);
+    const duration = Number(player?.dataset.duration) || 0;
+    if (!player || !duration) continue;
+    for (const m of $$<HTMLElement>("[data-marker]", strip)) m.style.left = `${Math.min(100, Number(m.dataset.atMs) / 10 / duration)}%`;
+    player.append(strip);
+    strip.hidden = false;
+  }
+}
+
+/** A click on a comment marker: the loop plays from that moment, and the comment scrolls into view. */
+function onMarker(marker: HTMLElement, e: MouseEvent) {
+  const player = marker.closest<HTMLElement>("[data-player]");
+  const loop = player ? loopOf(player) : null;
+  if (!loop?.duration) return;
+  e.preventDefault();
+  const fraction = Number(marker.dataset.atMs) / 1000 / loop.duration;
+  if (current?.id === loop.id) {
+    seekTo(fraction);
+    if (audio?.paused) toggle();
+  } else start(loop, fraction);
+  document.querySelector(marker.getAttribute("href") ?? "")?.scrollIntoView({ block: "center" });
+}
+
 function onClick(e: MouseEvent) {
   const t = e.target as Element | null;
+  const marker = t?.closest?.<HTMLElement>("[data-marker]");
+  if (marker) return onMarker(marker, e);
   const btn = t?.closest?.("[data-play], [data-bar-play], [data-loop]");
   if (!btn) return;
   const { loop } = loopFor(btn);
@@ -576,6 +607,7 @@ function enhance(root: ParentNode) {
     const id = player.dataset.id;
     if (id && loopOn.has(id)) syncLoopButtons(id);
   }
+  placeMarkers(root);
   syncButtons();
 }
 
