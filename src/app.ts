@@ -21,6 +21,7 @@ import { mediaRoutes } from "./media/routes.ts";
 import { audioRoutes } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { feedRoutes } from "./social/feed-routes.ts";
+import { searchRoutes } from "./search/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
@@ -119,6 +120,7 @@ export function createApp(deps: Deps) {
               .use(audioRoutes(deps))
               // the social layer
               .use(feedRoutes(deps))
+              .use(searchRoutes(deps))
               .use(reactionRoutes(deps))
               .use(playRoutes(deps))
               .use(notificationRoutes(deps))
