@@ -24,8 +24,6 @@ CREATE UNIQUE INDEX `search_posts_post_idx` ON `search_posts` (`post_id`);
 --> statement-breakpoint
 CREATE INDEX `search_posts_user_idx` ON `search_posts` (`user_id`);
 --> statement-breakpoint
-CREATE INDEX `search_posts_key_idx` ON `search_posts` (`key`, `doc_id`);
---> statement-breakpoint
 CREATE VIRTUAL TABLE `search_posts_fts` USING fts5(
 	title, username, display_name, genres, daw, key,
 	content='search_posts', content_rowid='doc_id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5'

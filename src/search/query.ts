@@ -24,8 +24,10 @@ export const LOOP_PREFIX_MAX = 5;
  * code, never from the request).
  */
 export function ftsExpression(text: string, opts: { prefix?: "last" | "all" | "none"; columns?: readonly string[]; maxPrefix?: number } = {}): string {
+  // Control characters (a NUL ends an FTS5 string early) are spaces.
   const words = text
     .normalize("NFC")
+    .replace(/\p{Cc}/gu, " ")
     .split(/\s+/u)
     .filter((w) => /[\p{L}\p{N}]/u.test(w))
     .slice(0, MAX_TERMS);

@@ -57,7 +57,7 @@ type LoopPage = { posts: PostT[]; found: number; hasMore: boolean; lastDoc: numb
 /** The page's rows from the index (blocks of `viewerId` left out; "" for none), then its posts as anyone sees them. */
 async function loopPage(deps: Deps, search: LoopSearch, viewerId: string, page: SearchPage): Promise<LoopPage> {
   const f = search.filters;
-  const text = search.match ? SEARCH_SQL.postsByText : f.keys !== null ? SEARCH_SQL.postsByKey : SEARCH_SQL.postsByRange;
+  const text = search.match ? SEARCH_SQL.postsByText : SEARCH_SQL.postsByFilters;
   const rows = await queryRows<{ doc_id: number; post_id: string }>(deps.database, text, [
     search.match,
     page.after ?? Number.MAX_SAFE_INTEGER,

@@ -31,18 +31,12 @@ WHERE search_posts_fts MATCH ?1 AND search_posts_fts.rowid < ?2 AND ${FILTERS}
 ORDER BY search_posts_fts.rowid DESC LIMIT ?11 OFFSET ?12`,
 
   /**
-   * Loops by filters alone with a key: the key's spellings (and relatives) from search_posts_key_idx, then the
-   * other filters. Same params as postsByText (?1 unused but bound, ?5 required).
+   * Loops by filters alone (key, BPM, duration, DAW; a genre goes through FTS5): search_posts in doc_id order, newest
+   * first, each row checked until the page is full. A walk that stops early, reading about limit ÷ the share of loops
+   * that pass (50 rows for a key and its relative); reading a key's loops from an index instead would sort all of
+   * them (40 % of the loops for Am and C). Same params as postsByText (?1 is "").
    */
-  postsByKey: `SELECT d.doc_id AS doc_id, d.post_id AS post_id FROM search_posts d
-WHERE ?1 = '' AND d.key IN (SELECT value FROM json_each(?5)) AND d.doc_id < ?2 AND ${FILTERS}
-ORDER BY d.doc_id DESC LIMIT ?11 OFFSET ?12`,
-
-  /**
-   * Loops by BPM and/or duration and DAW alone: search_posts in doc_id order, newest first, until the page is
-   * full (a walk that stops early, reading about limit ÷ the share of loops that pass). Same params.
-   */
-  postsByRange: `SELECT d.doc_id AS doc_id, d.post_id AS post_id FROM search_posts d
+  postsByFilters: `SELECT d.doc_id AS doc_id, d.post_id AS post_id FROM search_posts d
 WHERE ?1 = '' AND d.doc_id < ?2 AND ${FILTERS}
 ORDER BY d.doc_id DESC LIMIT ?11 OFFSET ?12`,
 

@@ -336,6 +336,8 @@ for (const driver of DRIVERS) {
         "…",
         "🎵",
         "\u0301",
+        "\0night",
+        "night\0",
         "a".repeat(200),
       ]) {
         const res = await env.request(`/api/v1/search/posts?q=${encodeURIComponent(q)}`, { headers: { "content-type": "application/json" } });
