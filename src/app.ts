@@ -40,6 +40,7 @@ import { socialActions } from "./web/social-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { loopRoutes } from "./web/loop-routes.tsx";
+import { searchPages } from "./web/search-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
@@ -86,6 +87,7 @@ export function createApp(deps: Deps) {
           .use(webPages(deps))
           .use(appRoutes(deps))
           .use(loopRoutes(deps))
+          .use(searchPages(deps))
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
