@@ -17,6 +17,7 @@ import { postTypeProblems } from "../support/post-shape.ts";
 import { userTypeProblems } from "../support/user-shape.ts";
 import { insertPost, markReady } from "../support/ready-posts.ts";
 import { newUserRow } from "../../src/users/service.ts";
+import { parseFeed, parseUser, pluginError, PluginClient } from "../support/plugin-client.ts";
 
 const PASSWORD = "correct horse battery staple"; // newUserInput's
 
@@ -355,6 +356,38 @@ for (const driver of DRIVERS) {
       expect(titles(await get(env, `/search/posts?q=${encodeURIComponent('"night')}`))).toEqual(["Acid Night", "Night Drive"]);
       const after = await env.deps.database.db.select({ n: sql<number>`count(*)` }).from(posts);
       expect(after).toEqual(before);
+    });
+
+    test("through the plugin-like client: its URLs, its parse of posts and users, its read of total_count", async () => {
+      const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => env.app.handle(req) });
+      try {
+        const c = new PluginClient(`http://127.0.0.1:${server.port}`);
+        c.token = carol.token;
+        // NetworkClient::searchPosts (SearchClient.cpp): q, limit, offset, then genre, bpm_min, bpm_max, key when set.
+        const body = await c.get(`/api/v1/search/posts?q=${encodeURIComponent("night")}&limit=20&offset=0&bpm_min=100&bpm_max=199&key=Am`);
+        expect(pluginError(body)).toBe("");
+        const feed = parseFeed(body);
+        expect(feed.dropped).toEqual([]);
+        expect(feed.posts.map((p) => p.id)).toEqual([ids.night]);
+        // AppStore::searchPosts (stores/app/Search.cpp): hasMoreResults = posts.size() < total_count.
+        expect(feed.posts.length < body.total_count).toBe(false);
+        const paged = await c.get("/api/v1/search/posts?q=pager&limit=1&offset=0");
+        expect(paged.posts.length < paged.total_count).toBe(true);
+        // searchUsers (DiscoveryClient.cpp) hands `users` to User's from_json.
+        const users = await c.get("/api/v1/search/users?q=alice&limit=20&offset=0");
+        expect(users.users.map((u: unknown) => parseUser(u).username)).toEqual(["alicebeats"]);
+        // autocompleteUsers / autocompleteGenres take `suggestions` and read each entry as a string.
+        const names = await c.get("/api/v1/search/autocomplete/users?q=al&limit=10");
+        expect(names.suggestions.every((x: unknown) => typeof x === "string")).toBe(true);
+        expect(pluginError(await c.get("/api/v1/search/suggestions?q=ni&limit=10"))).toBe("");
+        // A refused search is a failure to the plugin (a non-empty `error`).
+        expect(pluginError(await c.get("/api/v1/search/posts?q=&limit=20&offset=0"))).toBe("validation_error");
+        // Every request went out as the plugin sends it: GET with Content-Type: application/json and the token.
+        for (const sent of c.sent)
+          expect([sent.method, sent.headers["Content-Type"], sent.headers.Authorization]).toEqual(["GET", "application/json", `Bearer ${carol.token}`]);
+      } finally {
+        server.stop(true);
+      }
     });
 
     test("bad input is a 400 validation_error naming the field; nothing else", async () => {
