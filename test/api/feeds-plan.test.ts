@@ -13,6 +13,7 @@ import { ENRICH_SQL } from "../../src/posts/enrich.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { json } from "../support/auth.ts";
 import { seedCommunity } from "../support/community.ts";
+import { capturedReads } from "../support/plan.ts";
 
 /** The plan's lines that read a whole table (or a whole index of one), given the tables the database has. */
 function tableScans(client: SQLite, text: string, tables: Set<string>): string[] {
@@ -91,16 +92,7 @@ describe("feed query plans on sqlite", () => {
       `/api/v1/users/${authorId}/posts`,
       `/api/v1/posts/${postId}`,
     ];
-    const captured = new Set<string>();
-    const original = { query: client.query, prepare: client.prepare };
-    for (const name of ["query", "prepare"] as const) {
-      const fn = original[name] as (text: string, ...rest: unknown[]) => unknown;
-      (client as unknown as Record<string, unknown>)[name] = function (this: SQLite, text: string, ...rest: unknown[]) {
-        if (!text.startsWith("EXPLAIN")) captured.add(text);
-        return fn.call(this, text, ...rest);
-      };
-    }
-    try {
+    const reads = await capturedReads(client, async () => {
       for (const path of paths) {
         for (const auth of [token, undefined]) {
           const res = await env.request(path, { token: auth });
@@ -108,10 +100,7 @@ describe("feed query plans on sqlite", () => {
           if (res.status !== 200 && !(res.status === 401 && !auth)) throw new Error(`${path}: ${res.status}`);
         }
       }
-    } finally {
-      Object.assign(client, original);
-    }
-    const reads = [...captured].filter((text) => /^\s*(SELECT|WITH)\b/i.test(text));
+    });
     expect(reads.length).toBeGreaterThan(8);
     for (const text of reads) expect({ text, scans: tableScans(client, text, tables) }).toEqual({ text, scans: [] });
   });

@@ -11,6 +11,7 @@ import { SEARCH_SQL } from "../../src/search/sql.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
 import { json } from "../support/auth.ts";
 import { seedCommunity } from "../support/community.ts";
+import { capturedReads } from "../support/plan.ts";
 
 type Plan = string[];
 const planOf = (client: SQLite, text: string, params: (string | number | null)[]): Plan =>
@@ -103,16 +104,7 @@ describe("search query plans on sqlite", () => {
       "/api/v1/search/autocomplete/genres?q=lo",
       "/api/v1/search/suggestions?q=lo",
     ];
-    const captured = new Set<string>();
-    const original = { query: client.query, prepare: client.prepare };
-    for (const name of ["query", "prepare"] as const) {
-      const fn = original[name] as (text: string, ...rest: unknown[]) => unknown;
-      (client as unknown as Record<string, unknown>)[name] = function (this: SQLite, text: string, ...rest: unknown[]) {
-        if (!text.startsWith("EXPLAIN")) captured.add(text);
-        return fn.call(this, text, ...rest);
-      };
-    }
-    try {
+    const reads = await capturedReads(client, async () => {
       for (const path of paths)
         for (const auth of [token, undefined]) {
           const res = await env.request(path, { token: auth, headers: { "content-type": "application/json" } });
@@ -121,10 +113,7 @@ describe("search query plans on sqlite", () => {
           const n = (body.posts ?? body.users ?? body.suggestions).length;
           expect({ path, found: n > 0 }).toEqual({ path, found: true });
         }
-    } finally {
-      Object.assign(client, original);
-    }
-    const reads = [...captured].filter((text) => /^\s*(SELECT|WITH)\b/i.test(text));
+    });
     expect(reads.length).toBeGreaterThan(5);
     for (const text of reads) {
       // Bind nulls (plans do not depend on values here) except where a value is needed to parse.
