@@ -390,6 +390,25 @@ for (const driver of DRIVERS) {
       }
     });
 
+    test("while the community is sign in to view, a stranger's search is 401 sign_in_required; a member's works", async () => {
+      const set = (on: boolean) => env.request("/api/v1/admin/settings", { method: "PUT", token: owner.token, json: { sign_in_to_view: on } });
+      expect((await set(true)).status).toBe(200);
+      try {
+        for (const path of ["posts?q=night", "users?q=alice", "autocomplete/users?q=al", "autocomplete/genres?q=lo", "suggestions?q=ni"]) {
+          const res = await env.request(`/api/v1/search/${path}`, { headers: { "content-type": "application/json" } });
+          expect({ path, status: res.status, error: (await json(res)).error }).toEqual({ path, status: 401, error: "sign_in_required" });
+        }
+        // (Its media URLs are signed for the hour; post-shape's URL checks expect plain ones, so the titles only.)
+        const member = await env.request("/api/v1/search/posts?q=night", { token: carol.token, headers: { "content-type": "application/json" } });
+        expect(member.status).toBe(200);
+        const body = await json(member);
+        expect(titles(body)).toEqual(["Acid Night", "Night Drive"]);
+        expect(body.posts[0].audio_url).toContain("sig=");
+      } finally {
+        expect((await set(false)).status).toBe(200);
+      }
+    });
+
     test("bad input is a 400 validation_error naming the field; nothing else", async () => {
       await refused(env, "/search/posts", "q");
       await refused(env, "/search/posts?q=%20%20", "q");
