@@ -12,6 +12,7 @@ import { parsePage } from "../http/pagination.ts";
 import { personalize, publicPosts } from "../posts/enrich.ts";
 import type { PostT } from "../posts/models.ts";
 import { FEED_SQL, toPostWithAuthor, type RawFeedRow } from "../social/feed-queries.ts";
+import { blockedAmong } from "../social/block-states.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import type { PublicUserT } from "../users/models.ts";
 import { ftsExpression, LOOP_PREFIX_MAX, parsePrefix, type LoopSearch } from "./query.ts";
@@ -107,11 +108,33 @@ export async function searchPosts(deps: Deps, search: LoopSearch, viewerId: stri
   };
 }
 
-async function userRowsInOrder(deps: Deps, ids: string[]) {
-  if (!ids.length) return [];
-  const rows = await deps.database.db.select().from(users).where(inArray(users.id, ids));
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+type UserRow = typeof users.$inferSelect;
+/** A page of producers as anyone finds them (blocks of `viewerId` left out; "" for none). */
+type ProducerPage = { rows: UserRow[]; found: number; hasMore: boolean };
+
+async function producerPage(deps: Deps, match: string, viewerId: string, limit: number, offset: number): Promise<ProducerPage> {
+  const rows = await queryRows<{ id: string }>(deps.database, SEARCH_SQL.users, [match, viewerId, limit + 1, offset]);
+  const hasMore = rows.length > limit;
+  const ids = (hasMore ? rows.slice(0, limit) : rows).map((r) => r.id);
+  const found = ids.length ? await deps.database.db.select().from(users).where(inArray(users.id, ids)) : [];
+  const byId = new Map(found.map((r) => [r.id, r]));
+  return { rows: ids.flatMap((id) => byId.get(id) ?? []), found: ids.length, hasMore };
+}
+
+/**
+ * The producers matching an FTS5 expression: the page as anyone finds it from the search cache, or, when the viewer
+ * blocks or is blocked by someone on it, the exact page without them (so it stays full).
+ */
+async function producers(deps: Deps, match: string, viewerId: string | null, limit: number, offset: number): Promise<ProducerPage> {
+  const shared = (await deps.caches.searchPages.get(`users:${JSON.stringify([match, limit, offset])}`, () =>
+    producerPage(deps, match, "", limit, offset),
+  )) as ProducerPage;
+  const hidden = await blockedAmong(
+    deps,
+    viewerId,
+    shared.rows.map((u) => u.id),
+  );
+  return hidden.size && viewerId ? producerPage(deps, match, viewerId, limit, offset) : shared;
 }
 
 /** Producers by username or display name (every word must match, the last as a prefix), most followed first. */
@@ -119,22 +142,16 @@ export async function searchUsers(deps: Deps, text: string, viewerId: string | n
   const offset = page.after ?? page.offset;
   const match = ftsExpression(text);
   if (!match) return { users: [], meta: meta(0, false, ""), total_count: offset };
-  const rows = await queryRows<{ id: string }>(deps.database, SEARCH_SQL.users, [match, viewerId ?? "", page.limit + 1, offset]);
-  const hasMore = rows.length > page.limit;
-  const shown = hasMore ? rows.slice(0, page.limit) : rows;
-  const found = await userRowsInOrder(
-    deps,
-    shown.map((r) => r.id),
-  );
+  const found = await producers(deps, match, viewerId, page.limit, offset);
   const extras = await viewerExtras(
     deps,
     viewerId,
-    found.map((u) => u.id),
+    found.rows.map((u) => u.id),
   );
   return {
-    users: found.map((u) => toPublicUser(deps, u, extras.get(u.id))),
-    meta: meta(found.length, hasMore, encodeSearchCursor("u", offset + shown.length)),
-    total_count: offset + shown.length + (hasMore ? 1 : 0),
+    users: found.rows.map((u) => toPublicUser(deps, u, extras.get(u.id))),
+    meta: meta(found.rows.length, found.hasMore, encodeSearchCursor("u", offset + found.found)),
+    total_count: offset + found.found + (found.hasMore ? 1 : 0),
   };
 }
 
@@ -142,8 +159,7 @@ export async function searchUsers(deps: Deps, text: string, viewerId: string | n
 export async function autocompleteUsers(deps: Deps, raw: string | undefined, viewerId: string | null, limit: number): Promise<string[]> {
   const match = ftsExpression(parsePrefix(raw), { prefix: "all" });
   if (!match) return [];
-  const rows = await queryRows<{ username: string }>(deps.database, SEARCH_SQL.users, [match, viewerId ?? "", limit, 0]);
-  return rows.map((r) => r.username);
+  return (await producers(deps, match, viewerId, limit, 0)).rows.map((u) => u.username);
 }
 
 /** The highest code point: a prefix's range ends below prefix + this. */
