@@ -78,23 +78,25 @@ export const searchPages = (deps: Deps) => {
     await (
       <Shell title="Search" instance={instance} viewer={v.viewer} path="/search" csrf={v.csrf}>
         <h1>Search</h1>
-        <form method="get" action="/search" role="search" class="search-form">
-          <label for="s-q">Loops and producers</label>
-          <input id="s-q" name="q" type="search" value={v.query.q ?? ""} maxlength="200" placeholder="Title, producer, genre, DAW" />
-          <div class="row fields">
-            <Field id="s-bpm-min" name="bpm_min" label="BPM from" value={v.query.bpm_min} placeholder="90" mode="decimal" error={v.error?.bpm_min} />
-            <Field id="s-bpm-max" name="bpm_max" label="BPM to" value={v.query.bpm_max} placeholder="130" mode="decimal" error={v.error?.bpm_max} />
-            <Field id="s-key" name="key" label="Key" value={v.query.key} placeholder="A minor" error={v.error?.key} />
-          </div>
-          <div class="row fields">
-            <Field id="s-genre" name="genre" label="Genre" value={v.query.genre} placeholder="lofi" error={v.error?.genre} />
-            <Field id="s-daw" name="daw" label="DAW" value={v.query.daw} placeholder="Ableton Live" error={v.error?.daw} />
-          </div>
-          <label class="row">
-            <input type="checkbox" name="relative" value="false" checked={v.query.relative === "false"} /> Only this key (not its relative major or minor)
-          </label>
-          <button type="submit">Search</button>
-        </form>
+        <search>
+          <form method="get" action="/search" class="search-form">
+            <label for="s-q">Loops and producers</label>
+            <input id="s-q" name="q" type="search" value={v.query.q ?? ""} maxlength="200" placeholder="Title, producer, genre, DAW" />
+            <div class="row fields">
+              <Field id="s-bpm-min" name="bpm_min" label="BPM from" value={v.query.bpm_min} placeholder="90" mode="decimal" error={v.error?.bpm_min} />
+              <Field id="s-bpm-max" name="bpm_max" label="BPM to" value={v.query.bpm_max} placeholder="130" mode="decimal" error={v.error?.bpm_max} />
+              <Field id="s-key" name="key" label="Key" value={v.query.key} placeholder="A minor" error={v.error?.key} />
+            </div>
+            <div class="row fields">
+              <Field id="s-genre" name="genre" label="Genre" value={v.query.genre} placeholder="lofi" error={v.error?.genre} />
+              <Field id="s-daw" name="daw" label="DAW" value={v.query.daw} placeholder="Ableton Live" error={v.error?.daw} />
+            </div>
+            <label class="row">
+              <input type="checkbox" name="relative" value="false" checked={v.query.relative === "false"} /> Only this key (not its relative major or minor)
+            </label>
+            <button type="submit">Search</button>
+          </form>
+        </search>
         {v.error?.q || v.error?.cursor ? (
           <p class="notice error" role="alert" safe>
             {v.error.q ?? v.error.cursor}

@@ -30,7 +30,7 @@ describe("web search page", () => {
     const { status, html, type } = await page("/search");
     expect(status).toBe(200);
     expect(type).toContain("text/html");
-    expect(html).toContain('<form method="get" action="/search" role="search"');
+    expect(html).toContain('<search><form method="get" action="/search"');
     expect(html).not.toContain('id="found-loops"');
     expect((await page("/")).html).toContain('href="/search"');
   });

@@ -38,7 +38,7 @@ run("search in Chromium", () => {
     expect(await axe(page)).toEqual([]);
     await page.type("#s-q", "night");
     await page.type("#s-key", "A minor");
-    await Promise.all([page.waitForNavigation(), page.click("form[role=search] button[type=submit]")]);
+    await Promise.all([page.waitForNavigation(), page.click("search form button[type=submit]")]);
     expect(page.url()).toContain("/search?q=night");
     expect(await cards(page)).toBe(10);
     expect(await text(page, "main")).not.toContain("Morning Dew");
