@@ -21,6 +21,7 @@ import { mediaRoutes } from "./media/routes.ts";
 import { audioRoutes } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { feedRoutes } from "./social/feed-routes.ts";
+import { searchRoutes } from "./search/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
@@ -45,6 +46,7 @@ import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { commentActions } from "./web/comment-actions.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
+import { searchPages } from "./web/search-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
@@ -91,6 +93,7 @@ export function createApp(deps: Deps) {
           .use(webPages(deps))
           .use(appRoutes(deps))
           .use(loopRoutes(deps))
+          .use(searchPages(deps))
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
@@ -130,6 +133,7 @@ export function createApp(deps: Deps) {
               .use(audioRoutes(deps))
               // the social layer
               .use(feedRoutes(deps))
+              .use(searchRoutes(deps))
               .use(reactionRoutes(deps))
               .use(commentRoutes(deps))
               .use(playRoutes(deps))

@@ -65,6 +65,8 @@ export type Caches = {
   sessions: ReadCache<Readonly<SessionWithUser> | null>;
   /** Feed pages as anyone sees them (social/feeds.ts). */
   feedPages: ReadCache<unknown>;
+  /** Search pages as anyone sees them (search/service.ts), apart from the feeds' so searches never evict feed pages. */
+  searchPages: ReadCache<unknown>;
   /** A viewer's reactions and follows on a page (posts/enrich.ts). */
   viewerStates: ReadCache<ViewerState>;
   /** Web app pages as an anonymous visitor sees them, rendered (web/app-routes.tsx). */

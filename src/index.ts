@@ -35,6 +35,7 @@ import { prepareUserById } from "./users/service.ts";
 import { prepareSessionWithUser, SESSION_CACHE_ENTRIES } from "./auth/sessions.ts";
 import { createMailBudget } from "./auth/mail.ts";
 import { FEED_CACHE_PAGES } from "./social/feeds.ts";
+import { SEARCH_CACHE_PAGES } from "./search/service.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
 import { MEDIA_GZIP_ENTRIES } from "./caches.ts";
@@ -86,6 +87,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     sessionWithUser: prepareSessionWithUser(database),
     sessions: readCache(database, SESSION_CACHE_ENTRIES),
     feedPages: prefixedCache(readCache(database, FEED_CACHE_PAGES), () => signingEpoch()),
+    searchPages: prefixedCache(readCache(database, SEARCH_CACHE_PAGES), () => signingEpoch()),
     viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
     pages: prefixedCache(readCache(database, PAGE_CACHE_ENTRIES), () => signingEpoch()),
     pageGzip: new Lru(PAGE_CACHE_ENTRIES),
@@ -106,7 +108,13 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
           database,
           clock,
           log,
-          readCaches: { sessions: caches.sessions, feed_pages: caches.feedPages, viewer_states: caches.viewerStates, pages: caches.pages },
+          readCaches: {
+            sessions: caches.sessions,
+            feed_pages: caches.feedPages,
+            search_pages: caches.searchPages,
+            viewer_states: caches.viewerStates,
+            pages: caches.pages,
+          },
           version: VERSION,
         })
       : NO_METRICS;

@@ -60,6 +60,9 @@ export function Shell(p: ShellProps): JSX.Element {
               {LOGO_SVG as "safe"}
               <span safe>{p.instance.name}</span>
             </a>
+            <a class="navlink" href="/search" aria-current={current(p.path, "/search")}>
+              Search
+            </a>
             {p.viewer ? (
               <>
                 <a class="navlink" href="/upload" aria-current={current(p.path, "/upload")}>
