@@ -3,8 +3,8 @@
 // seed writes), next to GET /health on the same server in the same run, at 50 connections: the issue's filtered
 // search (text + BPM range + key, as the plugin sends it: q, limit, offset, bpm_min, bpm_max, key), the same signed
 // in (the viewer's fields and blocks), a rarer prefix, producers by name, and the username autocomplete. Targets
-// (issue #15): filtered search p99 ≤ 20 ms and ≥ 0.2 × /health req/s. Search answers are not cached: every request
-// runs its statements.
+// (issue #15): filtered search p99 ≤ 20 ms and ≥ 0.2 × /health req/s. Each run repeats one query, which the exact
+// search cache (deps.caches.searchPages) answers while nothing is written, as the feed bench's pages are.
 // Usage: bun scripts/bench/search.ts [seconds] [--keep]   (SEARCH_BENCH_SCALE=0.01 seeds a hundredth of the
 // community, for a quick check that the bench runs)
 import { rmSync } from "node:fs";
