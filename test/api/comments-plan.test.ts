@@ -7,7 +7,7 @@ import type { Database as SQLite } from "bun:sqlite";
 import { sql } from "drizzle-orm";
 import { expectOk, type Producer, registerProducer } from "../support/auth.ts";
 import { createTestEnv, type TestEnv } from "../support/deps.ts";
-import { capturedReads, tableScans } from "../support/query-plan.ts";
+import { capturedReads, planClient, tableScans } from "../support/query-plan.ts";
 import { insertReadyPost } from "../support/ready-posts.ts";
 
 describe("comment query plans on sqlite", () => {
@@ -21,8 +21,7 @@ describe("comment query plans on sqlite", () => {
 
   beforeAll(async () => {
     env = await createTestEnv("sqlite", { RATE_LIMIT_AUTH_PER_MIN: "10000" });
-    client = (env.deps.database.db as unknown as { $client: SQLite }).$client;
-    tables = new Set((client.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name.toLowerCase()));
+    ({ client, tables } = planClient(env));
     [author, fan] = [await registerProducer(env), await registerProducer(env)];
     loop = await insertReadyPost(env, author.id);
     const others = [];

@@ -10,10 +10,8 @@ import { eq } from "drizzle-orm";
 import { posts } from "../../src/db/schema.ts";
 import { FEED_SQL } from "../../src/social/feed-queries.ts";
 import { ENRICH_SQL } from "../../src/posts/enrich.ts";
-import { createTestEnv, type TestEnv } from "../support/deps.ts";
-import { json } from "../support/auth.ts";
-import { seedCommunity } from "../support/community.ts";
-import { capturedReads, tableScans } from "../support/query-plan.ts";
+import type { TestEnv } from "../support/deps.ts";
+import { capturedReads, plannedCommunity, tableScans } from "../support/query-plan.ts";
 
 describe("feed query plans on sqlite", () => {
   let env: TestEnv;
@@ -24,24 +22,9 @@ describe("feed query plans on sqlite", () => {
   let postId: string;
 
   beforeAll(async () => {
-    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
-    client = (env.deps.database.db as unknown as { $client: SQLite }).$client;
-    tables = new Set((client.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name.toLowerCase()));
-    // SQLite sizes its plans by the tables' page counts (no ANALYZE is ever run), so the plans are checked on a
-    // community big enough to choose like production: a plan that is fine on ten rows can read every post at 20,000.
-    const password = "correct horse battery staple";
-    const seeded = await seedCommunity(env.deps.database, {
-      users: 2000,
-      posts: 20_000,
-      follows: 20_000,
-      reactions: 50_000,
-      days: 60,
-      benchFollows: 100,
-      now: env.clock.now(),
-      benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
-    });
-    const login = await env.request("/api/v1/auth/login", { method: "POST", json: { email: seeded.benchUser.email, password } });
-    token = (await json(login)).auth.token;
+    // SQLite sizes its plans by the tables' page counts, so plans are checked on a community big enough to choose like
+    // production: a plan that is fine on ten rows can read every post at 20,000.
+    ({ env, client, tables, token } = await plannedCommunity(50_000));
     const [someone] = await env.deps.database.db.select({ id: posts.id, userId: posts.userId }).from(posts).where(eq(posts.status, "ready")).limit(1);
     postId = someone!.id;
     authorId = someone!.userId;

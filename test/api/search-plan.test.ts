@@ -8,10 +8,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Database as SQLite } from "bun:sqlite";
 import { SEARCH_SQL } from "../../src/search/sql.ts";
-import { createTestEnv, type TestEnv } from "../support/deps.ts";
+import type { TestEnv } from "../support/deps.ts";
 import { json } from "../support/auth.ts";
-import { seedCommunity } from "../support/community.ts";
-import { capturedReads } from "../support/query-plan.ts";
+import { capturedReads, plannedCommunity } from "../support/query-plan.ts";
 
 type Plan = string[];
 const planOf = (client: SQLite, text: string, params: (string | number | null)[]): Plan =>
@@ -36,22 +35,9 @@ describe("search query plans on sqlite", () => {
   let token: string;
 
   beforeAll(async () => {
-    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
-    client = (env.deps.database.db as unknown as { $client: SQLite }).$client;
-    tables = new Set((client.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name.toLowerCase()));
-    const password = "correct horse battery staple";
-    const seeded = await seedCommunity(env.deps.database, {
-      users: 2000,
-      posts: 20_000,
-      follows: 20_000,
-      reactions: 20_000,
-      days: 60,
-      benchFollows: 100,
-      now: env.clock.now(),
-      benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
-    });
-    const login = await env.request("/api/v1/auth/login", { method: "POST", json: { email: seeded.benchUser.email, password } });
-    token = (await json(login)).auth.token;
+    // SQLite sizes its plans by the tables' page counts, so plans are checked on a community big enough to choose like
+    // production: a plan that is fine on ten rows can read every post at 20,000.
+    ({ env, client, tables, token } = await plannedCommunity(20_000));
   }, 120_000);
   afterAll(() => env.close());
 

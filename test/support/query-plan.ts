@@ -1,5 +1,7 @@
 // EXPLAIN QUERY PLAN checks for the tests that prove a path reads by index only (docs/architecture.md "Data rules").
 import type { Database as SQLite } from "bun:sqlite";
+import { seedCommunity } from "./community.ts";
+import { createTestEnv, type TestEnv } from "./deps.ts";
 
 /** The plan's lines that read a whole table (or a whole index of one), given the tables the database has. */
 export function tableScans(client: SQLite, text: string, tables: Set<string>): string[] {
@@ -35,4 +37,33 @@ export async function capturedReads(client: SQLite, fn: () => Promise<unknown>):
     Object.assign(client, original);
   }
   return [...captured].filter((text) => /^\s*(SELECT|WITH)\b/i.test(text));
+}
+
+/** The connection of a bun:sqlite test env and the names of its tables (what tableScans needs). */
+export function planClient(env: TestEnv): { client: SQLite; tables: Set<string> } {
+  const client = (env.deps.database.db as unknown as { $client: SQLite }).$client;
+  const rows = client.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  return { client, tables: new Set(rows.map((r) => r.name.toLowerCase())) };
+}
+
+/**
+ * A bun:sqlite env with a seeded community big enough for SQLite to plan as in production (it sizes plans by page
+ * counts; no ANALYZE is run): 2,000 users, 20,000 ready posts over 60 days, the bench user signed in (its token).
+ */
+export async function plannedCommunity(reactions: number) {
+  const env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost" });
+  const password = "correct horse battery staple";
+  const seeded = await seedCommunity(env.deps.database, {
+    users: 2000,
+    posts: 20_000,
+    follows: 20_000,
+    reactions,
+    days: 60,
+    benchFollows: 100,
+    now: env.clock.now(),
+    benchPasswordHash: await Bun.password.hash(password, { algorithm: "argon2id" }),
+  });
+  const login = await env.request("/api/v1/auth/login", { method: "POST", json: { email: seeded.benchUser.email, password } });
+  const token = ((await login.json()) as { auth: { token: string } }).auth.token;
+  return { env, token, ...planClient(env) };
 }
