@@ -64,21 +64,29 @@ export const USER_USAGE = `  sidechain user list [--role owner|moderator|member]
 export type CliIo = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
 export type CliTools = { buildDeps(env: Record<string, string | undefined>): Promise<Deps & { close(opts?: { graceMs?: number }): Promise<void> }> };
 
-type Flags = { positional: string[]; values: Map<string, string>; switches: Set<string> };
+export type Flags = { positional: string[]; values: Map<string, string>; switches: Set<string> };
 const VALUE_FLAGS = new Set(["--role", "--query", "--limit", "--reason", "--email", "--username", "--per-day", "--mb", "--uses", "--expires"]);
 const SWITCHES = new Set(["--suspended", "--owner", "--yes"]);
 
-function parseFlags(args: string[]): Flags | string {
+/** `--limit N`: a whole number from 1 to `max`, `fallback` when absent, or the sentence saying what is wrong. */
+export function limitFlag(flags: Flags, fallback: number, max: number): number | string {
+  const v = flags.values.get("--limit");
+  if (v === undefined) return fallback;
+  return /^\d{1,6}$/.test(v) && Number(v) >= 1 && Number(v) <= max ? Number(v) : `--limit wants a whole number from 1 to ${max}, not "${v}"`;
+}
+
+/** The owner's commands' arguments: `--name value` or `--name=value` for `valueFlags`, bare `switches`, the rest positional. */
+export function parseFlags(args: string[], valueFlags: ReadonlySet<string> = VALUE_FLAGS, switches: ReadonlySet<string> = SWITCHES): Flags | string {
   const f: Flags = { positional: [], values: new Map(), switches: new Set() };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const eq = arg.indexOf("=");
     const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    if (VALUE_FLAGS.has(name)) {
+    if (valueFlags.has(name)) {
       const value = eq > 0 && arg.startsWith("--") ? arg.slice(eq + 1) : args[++i];
       if (value === undefined) return `${name} needs a value`;
       f.values.set(name, value);
-    } else if (SWITCHES.has(arg)) f.switches.add(arg);
+    } else if (switches.has(arg)) f.switches.add(arg);
     else if (arg.startsWith("--")) return `unknown option "${arg}"`;
     else f.positional.push(arg);
   }
@@ -121,12 +129,8 @@ export async function adminCli(
   const reason = flags.values.get("--reason") ?? "";
   if (sub === "suspend" && !reason.trim()) return usage("--reason is required: the person is shown it when they try to sign in");
   if (sub === "delete" && !flags.switches.has("--yes")) return usage("deleting an account cannot be undone: add --yes");
-  let limit = 100;
-  if (flags.values.has("--limit")) {
-    const v = flags.values.get("--limit")!;
-    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 10000) return usage(`--limit wants a whole number from 1 to 10000, not "${v}"`);
-    limit = Number(v);
-  }
+  const limit = limitFlag(flags, 100, 10_000);
+  if (typeof limit === "string") return usage(limit);
   const quota: QuotaOverride = {};
   for (const [flag, key, max] of [
     ["--per-day", "upload_quota_per_day", 10_000],

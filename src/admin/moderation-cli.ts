@@ -5,7 +5,7 @@
 // 0 done, 1 refused (printed why), 2 usage.
 import { ApiError } from "../http/errors.ts";
 import { CLI_ACTOR, listAudit } from "./audit.ts";
-import type { CliIo, CliTools } from "./cli.ts";
+import { type CliIo, type CliTools, limitFlag, parseFlags } from "./cli.ts";
 import { listReports, REPORT_ACTIONS, type ReportAction, resolveReport } from "./reports.ts";
 
 export const MODERATION_USAGE = `  sidechain report list [--closed] [--limit N]
@@ -14,32 +14,12 @@ export const MODERATION_USAGE = `  sidechain report list [--closed] [--limit N]
                                      close a report (the note is required except to dismiss; the producer is told)
   sidechain audit [--limit N]        what staff did, newest first`;
 
+const RESOLVE_FLAGS = new Set(["--action", "--note"]);
+const LIST_FLAGS = new Set(["--limit"]);
+const CLOSED = new Set(["--closed"]);
+const NONE = new Set<string>();
+
 const when = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString().replace("T", " ").slice(0, 16));
-
-type Parsed = { positional: string[]; values: Map<string, string>; closed: boolean };
-
-function parse(args: string[], valueFlags: string[]): Parsed | string {
-  const out: Parsed = { positional: [], values: new Map(), closed: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    if (valueFlags.includes(name)) {
-      const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) return `${name} needs a value`;
-      out.values.set(name, value);
-    } else if (arg === "--closed" && valueFlags.includes("--limit")) out.closed = true;
-    else if (arg.startsWith("--")) return `unknown option "${arg}"`;
-    else out.positional.push(arg);
-  }
-  return out;
-}
-
-function limitOf(p: Parsed): number | string {
-  const v = p.values.get("--limit");
-  if (v === undefined) return 50;
-  return /^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 1000 ? Number(v) : `--limit wants a whole number from 1 to 1000, not "${v}"`;
-}
 
 /** `sidechain report ...` and `sidechain audit ...`: the exit code. */
 export async function moderationCli(
@@ -53,9 +33,9 @@ export async function moderationCli(
   const name = command === "report" ? `report ${sub ?? ""}` : "audit";
   const usage = (problem: string) => (io.err(`sidechain ${name}: ${problem}\n\n${MODERATION_USAGE}`), 2);
   if (command === "report" && sub !== "list" && sub !== "resolve") return usage(`unknown subcommand "${sub ?? ""}"`);
-  const p = parse(command === "report" ? args.slice(1) : args, sub === "resolve" ? ["--action", "--note"] : ["--limit"]);
+  const p = parseFlags(command === "report" ? args.slice(1) : args, sub === "resolve" ? RESOLVE_FLAGS : LIST_FLAGS, sub === "list" ? CLOSED : NONE);
   if (typeof p === "string") return usage(p);
-  const limit = limitOf(p);
+  const limit = limitFlag(p, 50, 1000);
   if (typeof limit === "string") return usage(limit);
   if (sub === "resolve") {
     if (p.positional.length !== 1) return usage("name one report by its id (see `sidechain report list`)");
@@ -75,8 +55,8 @@ export async function moderationCli(
       return 0;
     }
     if (sub === "list") {
-      const rows = await listReports(deps, { status: p.closed ? "closed" : "open", limit });
-      if (!rows.length) io.out(p.closed ? "No closed reports." : "No open reports.");
+      const rows = await listReports(deps, { status: p.switches.has("--closed") ? "closed" : "open", limit });
+      if (!rows.length) io.out(p.switches.has("--closed") ? "No closed reports." : "No open reports.");
       for (const r of rows) {
         const about = r.targetType === "post" ? `loop "${r.targetLabel}"` : `${r.targetType === "user" ? "account" : r.targetType} ${r.targetLabel}`;
         const outcome = r.status === "closed" ? `  → ${r.resolution} by ${r.resolvedBy}${r.resolutionNote ? `: ${r.resolutionNote}` : ""}` : "";

@@ -11,6 +11,7 @@ import type { Db } from "../db/client.ts";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
+import { byteSize } from "../lib/text.ts";
 import { instanceSettings } from "../system/settings.ts";
 import { isStaff } from "../users/service.ts";
 
@@ -67,8 +68,6 @@ export async function uploadQuota(deps: Deps, userId: string): Promise<Quota> {
   return quota;
 }
 
-const size = (bytes: number) => (bytes >= 1024 * MB ? `${(bytes / (1024 * MB)).toFixed(1)} GB` : `${Math.ceil(bytes / MB)} MB`);
-
 /** Refuses (403 quota_exceeded, saying which limit and until when) an upload of `bytes` that would go over a quota. */
 export async function checkQuota(deps: Deps, userId: string, bytes: number, db: Db = deps.database.db): Promise<void> {
   const q = await usageOf(deps, userId, db);
@@ -83,7 +82,7 @@ export async function checkQuota(deps: Deps, userId: string, bytes: number, db: 
   if (q.bytes_quota && q.bytes_used + bytes > q.bytes_quota) {
     throw errors.forbidden(
       "quota_exceeded",
-      `Your loops use ${size(q.bytes_used)} of your ${size(q.bytes_quota)} on this server; delete some to upload this one`,
+      `Your loops use ${byteSize(q.bytes_used)} of your ${byteSize(q.bytes_quota)} on this server; delete some to upload this one`,
     );
   }
 }

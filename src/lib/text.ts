@@ -219,3 +219,9 @@ export function usernameProblem(username: string): string | null {
   if (isReservedUsername(username)) return RESERVED_MESSAGE;
   return null;
 }
+
+/** A size as people read it: "684 KB", "1.4 MB", "2 GB" (binary units, at most one decimal). */
+export function byteSize(bytes: number): string {
+  const [unit, div] = bytes >= 1024 ** 3 ? ["GB", 1024 ** 3] : bytes >= 1024 ** 2 ? ["MB", 1024 ** 2] : ["KB", 1024];
+  return `${unit === "KB" ? Math.ceil(bytes / div) : Math.round((bytes / div) * 10) / 10} ${unit}`;
+}

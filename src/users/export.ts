@@ -259,22 +259,14 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   addJson("followers.json", dated(followers));
   addJson("blocked.json", dated(blocking));
   addJson("muted.json", dated(muting));
-  addJson(
-    "reactions.json",
-    reacted.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
-  );
-  addJson(
-    "saved.json",
-    saved.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
-  );
-  addJson(
-    "comments.json",
-    commented.map(({ at, ...c }) => ({ ...c, at: iso(at) })),
-  );
-  addJson(
-    "plays.json",
-    played.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
-  );
+  // The events on others' loops, each with its moment as an ISO date.
+  const events = { "reactions.json": reacted, "saved.json": saved, "comments.json": commented, "plays.json": played };
+  for (const [name, rows] of Object.entries(events)) {
+    addJson(
+      name,
+      rows.map(({ at, ...r }) => ({ ...r, at: iso(at) })),
+    );
+  }
   zip.end();
   await Promise.race([once(out, "close"), failed]);
   return {

@@ -12,6 +12,7 @@
 import { count, eq, isNotNull, sql } from "drizzle-orm";
 import { join } from "node:path";
 import { databaseBytes, MEDIA_EVERY_MS, walk } from "../metrics/registry.ts";
+import { byteSize } from "../lib/text.ts";
 import { Elysia } from "elysia";
 import { listAudit } from "../admin/audit.ts";
 import { actorOf } from "../admin/audit.ts";
@@ -46,8 +47,6 @@ const SECTIONS = [
   ["/admin/audit", "Audit log"],
 ] as const;
 
-const size = (bytes: number) =>
-  bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 const when = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString().replace("T", " ").slice(0, 16));
 
 /** The refusal's message, and for a validation error each field's problem (the page shows them in one alert). */
@@ -184,9 +183,9 @@ export const adminPages = (deps: Deps) => {
       ["Mail queued / failed (newest 1,000)", `${outbox.queued ?? 0} / ${outbox.failed ?? 0}`],
       ["Sign-ups", settings.registration],
       ["Sign-ups waiting for approval", waiting],
-      ["Originals uploaded", size(storage.originals)],
-      ...(storage.database ? [["Database (SQLite file + WAL)", size(storage.database.main + storage.database.wal)] as [string, string]] : []),
-      ...(storage.media ? [["Media on disk", `${size(storage.media.bytes)} in ${storage.media.files} files`] as [string, string]] : []),
+      ["Originals uploaded", byteSize(storage.originals)],
+      ...(storage.database ? [["Database (SQLite file + WAL)", byteSize(storage.database.main + storage.database.wal)] as [string, string]] : []),
+      ...(storage.media ? [["Media on disk", `${byteSize(storage.media.bytes)} in ${storage.media.files} files`] as [string, string]] : []),
     ];
     return (
       <>

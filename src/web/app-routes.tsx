@@ -6,7 +6,6 @@
 // Reading works without JavaScript. Signed in is the HttpOnly browser-session cookie (auth/browser-session.ts); the
 // page's forms carry the double-submit CSRF token. Anonymous pages are rendered once per database version (and
 // per 5 s for trending) into deps.caches.pages, as the feeds are.
-import { cachedPage } from "./instance.ts";
 import { Elysia } from "elysia";
 import { readBrowserSession } from "../auth/browser-session.ts";
 import type { Deps } from "../deps.ts";
@@ -75,7 +74,7 @@ export const appRoutes = (deps: Deps) => {
       if (!auth) {
         // Anonymous: the same page for everyone, rendered once per database version (5 s buckets for trending).
         const bucket = tab === "trending" ? Math.floor(deps.clock.now() / 5000) : 0;
-        const body = await cachedPage(deps, `home|${tab}|${cursor ?? ""}|${fragment}|${bucket}`, async () => {
+        const body = await deps.caches.pages.get(`home|${tab}|${cursor ?? ""}|${fragment}|${bucket}`, async () => {
           const feed = await feedFor(deps, tab, null, cursor);
           if (fragment) return await (<FeedItems feed={feed} tab={tab} signedIn={false} />);
           return await renderHome({ viewer: null, tab, tabs, feed, studio: null });

@@ -4,7 +4,7 @@
 // before anything renders a page:
 // - the pages that show the community's content (the home feed, loop and profile pages, embeds, RSS, oEmbed) are
 //   refreshed by the "sign in to view" hook (src/web/sign-in-to-view.ts), which must read the settings there anyway
-//   to decide whether a visitor may see them; the page cache's loader (`cachedPage`) refreshes again on a miss;
+//   to decide whether a visitor may see them, before the page cache (deps.caches.pages) is asked;
 // - every other page request refreshes it in the hook below, before its handler runs. Requests that render no page
 //   (the API, media, assets, health) skip it.
 import { Elysia } from "elysia";
@@ -18,14 +18,6 @@ export const CONTENT_PAGES = /^\/(?:$|l\/|@|search$|embed\/|oembed$|feed\.rss$)/
 
 export async function refreshInstance(deps: Pick<Deps, "config" | "database" | "caches">): Promise<void> {
   Object.assign(deps.caches.instance, await instanceSettings(deps));
-}
-
-/** A page as anyone signed out sees it, from the page cache; rendered by `render` with fresh settings on a miss. */
-export function cachedPage(deps: Pick<Deps, "config" | "database" | "caches">, key: string, render: () => Promise<string>): Promise<string> {
-  return deps.caches.pages.get(key, async () => {
-    await refreshInstance(deps);
-    return render();
-  });
 }
 
 export const instanceRefresh = (deps: Deps) =>

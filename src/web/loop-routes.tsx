@@ -6,7 +6,6 @@
 // Both carry the share metadata (ui/share.tsx). Unknown ids and usernames, loops that are not ready (except to their
 // owner, who sees "still processing") and removed loops answer the 404 page. Anonymous views are rendered once per
 // database version into deps.caches.pages; signed-in views per request.
-import { cachedPage } from "./instance.ts";
 import { Elysia } from "elysia";
 import { readBrowserSession } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
@@ -335,7 +334,7 @@ export const loopRoutes = (deps: Deps) => {
     const auth = await readBrowserSession(deps, request);
     const path = `/l/${id}`;
     if (!auth) {
-      const body = await cachedPage(deps, `loop|${id}`, async () => (await renderLoop(id, null, null)) ?? "");
+      const body = await deps.caches.pages.get(`loop|${id}`, async () => (await renderLoop(id, null, null)) ?? "");
       return body ? html(body, { cache: "public", request }) : notFound(null, path, NO_LOOP);
     }
     const csrf = csrfFor(request, config.PUBLIC_URL);
@@ -422,7 +421,7 @@ export const loopRoutes = (deps: Deps) => {
     try {
       if (!auth) {
         const key = `profile|${handle.toLowerCase()}|${cursor ?? ""}|${fragment}`;
-        const body = await cachedPage(deps, key, async () => {
+        const body = await deps.caches.pages.get(key, async () => {
           const view = await renderProfile(handle, cursor, fragment, null, null);
           return "missing" in view ? "" : view.body;
         });

@@ -6,7 +6,6 @@
 // Only ready loops exist here: unknown, processing, failed and removed loops are 404 (chat snippets are never posts).
 // Everything is the same for every visitor, so each answer is rendered once per database version
 // (deps.caches.pages).
-import { cachedPage } from "./instance.ts";
 import { Elysia, t } from "elysia";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
@@ -135,7 +134,7 @@ export const shareRoutes = (deps: Deps) => {
     .get(
       "/embed/l/:id",
       async ({ params, request }) => {
-        const body = await cachedPage(deps, `embed|${params.id}`, async () => {
+        const body = await deps.caches.pages.get(`embed|${params.id}`, async () => {
           const loop = await publicLoop(deps, params.id);
           return loop ? await (<EmbedPage post={loop.post} site={site} />) : "";
         });
@@ -201,7 +200,7 @@ export const shareRoutes = (deps: Deps) => {
     .get(
       "/feed.rss",
       async () => {
-        const body = await cachedPage(deps, "rss|site", async () => {
+        const body = await deps.caches.pages.get("rss|site", async () => {
           const feed = await globalFeed(deps, null, { limit: RSS_ITEMS, offset: 0 });
           return rss({ title: site.name, link: `${site.publicUrl}/`, self: `${site.publicUrl}/feed.rss`, description: instance.description }, feed.posts);
         });
@@ -213,7 +212,7 @@ export const shareRoutes = (deps: Deps) => {
       "/@:username/feed.rss",
       async ({ params }) => {
         const handle = params.username.trim().toLowerCase();
-        const body = await cachedPage(deps, `rss|user|${handle}`, async () => {
+        const body = await deps.caches.pages.get(`rss|user|${handle}`, async () => {
           const user = await findUserByIdOrUsername(deps, handle);
           if (!user || user.username !== handle) return "";
           const rows = (await listUserPosts(deps, user.id, null, { limit: RSS_ITEMS })).slice(0, RSS_ITEMS);

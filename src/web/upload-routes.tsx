@@ -19,6 +19,7 @@ import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
 import { csrfValid, pageContext, type PageContext, seeOther, refuseOtherBodies, browserActionDoc } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Shell } from "./shell.tsx";
+import { byteSize } from "../lib/text.ts";
 import { type Quota, uploadQuota } from "../audio/quota.ts";
 import { NotFoundPage } from "./ui/not-found.tsx";
 
@@ -28,7 +29,6 @@ type Values = Partial<Record<(typeof FIELDS)[number], string>>;
 
 const wantsJson = (request: Request) => (request.headers.get("accept") ?? "").includes("application/json");
 const csrfFailed = () => errors.forbidden("csrf_failed", "This form has expired or did not come from this site; reload the page");
-const megabytes = (bytes: number) => `${Math.round((bytes / 1048576) * 10) / 10} MB`;
 
 const StatusJson = t.Object(
   {
@@ -59,7 +59,7 @@ export const uploadRoutes = (deps: Deps) => {
   const QuotaLine = ({ quota: q }: { quota: Quota }) => {
     const parts = [
       q.loops_per_day ? `${q.loops_today} of ${q.loops_per_day} loops today` : "",
-      q.bytes_quota ? `${megabytes(q.bytes_used)} of ${megabytes(q.bytes_quota)} used` : "",
+      q.bytes_quota ? `${byteSize(q.bytes_used)} of ${byteSize(q.bytes_quota)} used` : "",
     ].filter(Boolean);
     return parts.length ? (
       <p class="muted" data-quota safe>
@@ -101,7 +101,7 @@ export const uploadRoutes = (deps: Deps) => {
           <input type="hidden" name="csrf" value={ctx.csrf.token} />
           <label class="drop" data-drop>
             <span class="drop-title">Drop your loop here, or choose a file</span>
-            <span class="muted">WAV, AIFF, FLAC, MP3 or Ogg, up to {megabytes(config.UPLOAD_MAX_BYTES) as "safe"}</span>
+            <span class="muted">WAV, AIFF, FLAC, MP3 or Ogg, up to {byteSize(config.UPLOAD_MAX_BYTES) as "safe"}</span>
             <input class="file" type="file" name="audio_file" accept={ACCEPT} required data-file />
             <span class="chosen" data-chosen aria-live="polite" />
           </label>

@@ -98,7 +98,7 @@ describe("upload quotas", () => {
     const before = await written();
     const refused = await upload(maker.auth.token);
     expect((await json(refused)).error).toBe("quota_exceeded");
-    expect((await json(await upload(maker.auth.token))).message).toMatch(/^Your loops use \d+ MB of your 1 MB on this server; delete some/);
+    expect((await json(await upload(maker.auth.token))).message).toMatch(/^Your loops use [\d.]+ [KM]B of your 1 MB on this server; delete some/);
     expect(await written()).toEqual(before);
     const [entry] = await env.deps.database.db.select().from(auditLog).where(eq(auditLog.action, "user.quota"));
     expect(entry).toMatchObject({ reason: "testing the waters", details: { from: { upload_quota_mb: null }, to: { upload_quota_mb: 1 } } });
@@ -151,7 +151,7 @@ describe("upload quotas", () => {
   test("the upload page shows what is left; staff set a member's quota on /admin/users", async () => {
     expect((await setSettings({ upload_quota_per_day: 20, upload_quota_mb: 2048 })).status).toBe(200);
     const b = await signedIn(member);
-    expect((await b.get("/upload")).html).toMatch(/Your quota: \d+ of 20 loops today · [\d.]+ MB of 2048 MB used/);
+    expect((await b.get("/upload")).html).toMatch(/Your quota: \d+ of 20 loops today · [\d.]+ [KM]B of 2 GB used/);
     const admin = await signedIn(owner);
     const page = await admin.get("/admin/users?q=maya");
     expect(page.html).toContain(`aria-label="Set quota of @maya"`);
