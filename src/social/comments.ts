@@ -7,7 +7,8 @@
 //   (src/lib/text.ts, the rules of profile text).
 // - Who may comment: only on a ready loop the commenter can see, as its `comment_audience` allows (everyone,
 //   followers of the producer and the producer, or nobody when "off"), never between two users when one blocks the
-//   other (either way). Comments of a user the viewer blocks or is blocked by are left out of what the viewer reads.
+//   other (either way). Comments of a user the viewer blocks or is blocked by are left out of what the viewer reads,
+//   and so are comments of suspended accounts, for everyone, until staff unsuspend them (their rows stay).
 // - Edit: your own comment, within EDIT_WINDOW_MS of writing it. Delete: its author, the loop's producer, or staff;
 //   its replies, likes and notifications go with it.
 // - posts.comment_count (every comment and reply of the loop) and comments.reply_count / like_count are rewritten
@@ -125,15 +126,19 @@ async function commentablePost(db: Db, postId: string, viewerId: string): Promis
   return p;
 }
 
-/** A comment the viewer may see: on a readable loop, by someone neither blocks. 404 comment_not_found otherwise. */
+/** True (1) when the comment's author is not suspended: one primary-key lookup per comment. */
+const authorActive = sql<number>`EXISTS (SELECT 1 FROM ${users} AS ca WHERE ca.id = ${comments.userId} AND ca.suspended_at IS NULL)`;
+
+/** A comment the viewer may see: on a readable loop, by an active account neither blocks. 404 comment_not_found otherwise. */
 async function visibleComment(db: Db, commentId: string, viewerId: string | null): Promise<CommentRow & { postOwner: string }> {
   const [c] = await db
-    .select({ c: comments, postOwner: posts.userId, status: posts.status, blocked: blockedWith(viewerId, comments.userId) })
+    .select({ c: comments, postOwner: posts.userId, status: posts.status, blocked: blockedWith(viewerId, comments.userId), active: authorActive })
     .from(comments)
     .innerJoin(posts, eq(posts.id, comments.postId))
     .where(eq(comments.id, commentId.slice(0, 64)))
     .limit(1);
-  if (!c || Number(c.blocked) || (c.status !== "ready" && c.postOwner !== viewerId)) throw errors.notFound("comment_not_found", "No such comment");
+  if (!c || Number(c.blocked) || !Number(c.active) || (c.status !== "ready" && c.postOwner !== viewerId))
+    throw errors.notFound("comment_not_found", "No such comment");
   if (viewerId && c.postOwner !== viewerId && (await blockedBetween(db, viewerId, c.postOwner))) throw errors.notFound("comment_not_found", "No such comment");
   return { ...c.c, postOwner: c.postOwner };
 }
@@ -222,7 +227,7 @@ export async function listComments(deps: Deps, postId: string, viewer: Viewer, p
 
 /** One page of the comments `where` selects that the viewer sees, oldest first, with their authors and their total. */
 async function pageOfComments(db: Db, where: SQL | undefined, viewerId: string | null, page: Page) {
-  const shown = and(where, sql`NOT ${blockedWith(viewerId, comments.userId)}`);
+  const shown = and(where, sql`NOT ${blockedWith(viewerId, comments.userId)}`, sql`${authorActive}`);
   const rows = await db
     .select({ c: comments, author: authorFields })
     .from(comments)
@@ -243,7 +248,7 @@ async function firstReplies(db: Db, parentIds: string[], viewerId: string | null
       rank: sql<number>`row_number() OVER (PARTITION BY ${comments.parentId} ORDER BY ${comments.createdAt}, ${comments.id})`.as("rank"),
     })
     .from(comments)
-    .where(and(inArray(comments.parentId, parentIds), sql`NOT ${blockedWith(viewerId, comments.userId)}`))
+    .where(and(inArray(comments.parentId, parentIds), sql`NOT ${blockedWith(viewerId, comments.userId)}`, sql`${authorActive}`))
     .as("ranked");
   return db
     .select({ c: comments, author: authorFields })
@@ -292,23 +297,42 @@ async function recountReplies(tx: Db, commentId: string) {
 export type NewComment = { content: string; parent_id?: string; at_ms?: number | null };
 type Created = { row: CommentRow; postOwner: string; notified: { userId: string; kind: CommentNotificationKind }[]; commentCount: number };
 
+/**
+ * The users of these usernames a comment may notify: never the author, nor anyone who blocks or is blocked by the
+ * author or the loop's producer (they cannot see the loop).
+ */
+async function mentionable(tx: Db, names: string[], authorId: string, postOwner: string): Promise<string[]> {
+  if (!names.length) return [];
+  const mentioned = await tx
+    .select({ id: users.id, blocked: sql<number>`${blockedWith(authorId, users.id)} OR ${blockedWith(postOwner, users.id)}` })
+    .from(users)
+    .where(and(inArray(users.username, names), isNull(users.suspendedAt)));
+  return mentioned.filter((m) => !Number(m.blocked) && m.id !== authorId).map((m) => m.id);
+}
+
+type Notified = { userId: string; kind: CommentNotificationKind }[];
+
 /** Who this comment notifies: the producer, the replied-to author, the mentioned (each once, never the author). */
 async function notifyOf(tx: Db, row: CommentRow, postOwner: string, parentAuthor: string | null) {
-  const out: { userId: string; kind: CommentNotificationKind }[] = [];
+  const out: Notified = [];
   const add = (userId: string, kind: CommentNotificationKind) => {
     if (userId !== row.userId && !out.some((n) => n.userId === userId)) out.push({ userId, kind });
   };
   if (parentAuthor) add(parentAuthor, "reply");
   add(postOwner, "comment");
-  const names = mentionedUsernames(row.content);
-  if (names.length) {
-    const mentioned = await tx
-      .select({ id: users.id, blocked: sql<number>`${blockedWith(row.userId, users.id)} OR ${blockedWith(postOwner, users.id)}` })
-      .from(users)
-      .where(inArray(users.username, names));
-    for (const m of mentioned) if (!Number(m.blocked)) add(m.id, "mention");
-  }
+  for (const id of await mentionable(tx, mentionedUsernames(row.content), row.userId, postOwner)) add(id, "mention");
   return out;
+}
+
+/** Writes these notifications of a comment in the caller's transaction; `push` sends them after the commit. */
+async function notifyAll(deps: Deps, tx: Db, row: CommentRow, notified: Notified) {
+  for (const n of notified) await createNotification(deps, tx, { kind: n.kind, userId: n.userId, actorId: row.userId, postId: row.postId, commentId: row.id });
+}
+function pushAll(deps: Deps, row: CommentRow, notified: Notified) {
+  for (const n of notified) {
+    const key = notificationDedupeKey({ kind: n.kind, userId: n.userId, actorId: row.userId, postId: row.postId, commentId: row.id });
+    void pushNotification(deps, n.userId, key).catch(() => undefined);
+  }
 }
 
 /** Writes a comment (or a reply) and everything it changes, in one transaction; then the events and pushes. */
@@ -350,17 +374,14 @@ export async function createComment(deps: Deps, viewer: NonNullable<Viewer>, pos
       await recountPost(tx, post.id);
       if (parentId) await recountReplies(tx, parentId);
       const notified = await notifyOf(tx, row, post.userId, parentAuthor);
-      for (const n of notified) await createNotification(deps, tx, { kind: n.kind, userId: n.userId, actorId: viewer.id, postId: post.id, commentId: row.id });
+      await notifyAll(deps, tx, row, notified);
       const [p] = await tx.select({ n: posts.commentCount }).from(posts).where(eq(posts.id, post.id));
       return { row, postOwner: post.userId, notified, commentCount: p?.n ?? 0 };
     },
     {
       afterCommit: ({ row, postOwner, notified, commentCount }) => {
         void publishComment(deps, { postId: row.postId, ownerId: postOwner, actorId: row.userId, commentId: row.id, commentCount, created: true });
-        for (const n of notified) {
-          const key = notificationDedupeKey({ kind: n.kind, userId: n.userId, actorId: row.userId, postId: row.postId, commentId: row.id });
-          void pushNotification(deps, n.userId, key).catch(() => undefined);
-        }
+        pushAll(deps, row, notified);
       },
     },
   );
@@ -368,16 +389,32 @@ export async function createComment(deps: Deps, viewer: NonNullable<Viewer>, pos
   return toComment(deps, done.row, author!, done.postOwner, viewer, false);
 }
 
-/** Edits your own comment within EDIT_WINDOW_MS of writing it. Mentions added by an edit notify nobody. */
+/**
+ * Edits your own comment within EDIT_WINDOW_MS of writing it. Someone the edit newly mentions is notified (a
+ * `mention`), unless this comment already notified them (as its loop's producer, the replied-to author, or a mention).
+ */
 export async function updateComment(deps: Deps, viewer: NonNullable<Viewer>, commentId: string, raw: string): Promise<CommentT> {
   const content = cleanContent(raw);
-  await deps.database.tx(async (tx) => {
-    const c = await visibleComment(tx, commentId, viewer.id);
-    if (c.userId !== viewer.id) throw errors.forbidden("not_your_comment", "You can edit only your own comments");
-    if (deps.clock.now() - c.createdAt >= EDIT_WINDOW_MS)
-      throw errors.forbidden("edit_window_closed", "Comments can be edited for 15 minutes after writing them");
-    if (c.content !== content) await tx.update(comments).set({ content, editedAt: deps.clock.now() }).where(eq(comments.id, c.id));
-  });
+  await deps.database.tx(
+    async (tx) => {
+      const c = await visibleComment(tx, commentId, viewer.id);
+      if (c.userId !== viewer.id) throw errors.forbidden("not_your_comment", "You can edit only your own comments");
+      if (deps.clock.now() - c.createdAt >= EDIT_WINDOW_MS)
+        throw errors.forbidden("edit_window_closed", "Comments can be edited for 15 minutes after writing them");
+      if (c.content === content) return { row: c, notified: [] as Notified };
+      const row: CommentRow = { ...c, content, editedAt: deps.clock.now() };
+      await tx.update(comments).set({ content, editedAt: row.editedAt }).where(eq(comments.id, c.id));
+      const before = new Set(mentionedUsernames(c.content));
+      const added = mentionedUsernames(content).filter((n) => !before.has(n));
+      const told = new Set((await tx.select({ id: notifications.userId }).from(notifications).where(eq(notifications.commentId, c.id))).map((r) => r.id));
+      const notified: Notified = (await mentionable(tx, added, c.userId, c.postOwner))
+        .filter((id) => !told.has(id))
+        .map((userId) => ({ userId, kind: "mention" as const }));
+      await notifyAll(deps, tx, row, notified);
+      return { row, notified };
+    },
+    { afterCommit: ({ row, notified }) => pushAll(deps, row, notified) },
+  );
   return commentView(deps, commentId, viewer);
 }
 

@@ -35,7 +35,7 @@ import { FormOutcome } from "./ui/outcome.tsx";
 import { pinnedPosts } from "../posts/pins.ts";
 import { BlockedNotice, HideControls } from "./ui/block.tsx";
 import { relationTo, type Relation } from "../social/block-states.ts";
-import { loopComments } from "./comment-actions.tsx";
+import { commentPage, loopComments } from "./comment-actions.tsx";
 
 const MORE_FROM = 6;
 const PROFILE_PAGE = 12;
@@ -292,7 +292,7 @@ export const loopRoutes = (deps: Deps) => {
   const NO_USER = "There is no producer with this name here.";
 
   /** The loop page's body, or null when the viewer may not see it (404). */
-  async function renderLoop(id: string, auth: Auth | null, viewer: Viewer, csrf?: string, error?: string): Promise<string | null> {
+  async function renderLoop(id: string, auth: Auth | null, viewer: Viewer, csrf?: string, error?: string, page = 1): Promise<string | null> {
     const viewerId = auth?.user.id ?? null;
     const row = id.length <= 64 ? await findVisiblePost(deps, id, viewerId) : null;
     if (!row) return null;
@@ -324,7 +324,7 @@ export const loopRoutes = (deps: Deps) => {
           csrf={csrf}
           signedIn={Boolean(auth)}
           error={error}
-          comments={await loopComments(deps, row.post, post!, auth, csrf)}
+          comments={await loopComments(deps, row.post, post!, auth, csrf, page)}
         />
       </Shell>
     );
@@ -333,15 +333,17 @@ export const loopRoutes = (deps: Deps) => {
   async function loopPage(request: Request, id: string): Promise<Response> {
     const auth = await readBrowserSession(deps, request);
     const path = `/l/${id}`;
+    const params = new URL(request.url).searchParams;
+    const page = commentPage(params.get("comments")); // ?comments=N: that page of the loop's comments
     if (!auth) {
-      const body = await deps.caches.pages.get(`loop|${id}`, async () => (await renderLoop(id, null, null)) ?? "");
+      const body = await deps.caches.pages.get(`loop|${id}|${page}`, async () => (await renderLoop(id, null, null, undefined, undefined, page)) ?? "");
       return body ? html(body, { cache: "public", request }) : notFound(null, path, NO_LOOP);
     }
     const csrf = csrfFor(request, config.PUBLIC_URL);
     const viewer = await viewerOf(deps, auth);
     // A refused form on the page (the owner's pin) comes back with ?error= (web/pin-actions.ts).
-    const error = new URL(request.url).searchParams.get("error")?.slice(0, 300) || undefined;
-    const body = await renderLoop(id, auth, viewer, csrf.token, error);
+    const error = params.get("error")?.slice(0, 300) || undefined;
+    const body = await renderLoop(id, auth, viewer, csrf.token, error, page);
     return body ? withCookies(html(body), [csrf.setCookie]) : notFound(viewer, path, NO_LOOP, [csrf.setCookie]);
   }
 

@@ -296,6 +296,42 @@ for (const driver of DRIVERS) {
       expect((await notificationsOf(author)).map((n) => n.kind)).toEqual(["comment", "reply"]); // the mentions comment, the reply to them
     });
 
+    test("an edit that adds a mention notifies the newly mentioned, once; the already told are not told again", async () => {
+      const [author, fan, first, later] = [await producer(), await producer(), await producer(), await producer()];
+      const loop = await insertReadyPost(env, author.id);
+      const c = await expectOk(await comment(fan, loop, { content: `hey @${first.username}` }));
+      const edit = (content: string) => api(`/comments/${c.id}`, { method: "POST", token: fan.token, json: { content } });
+      await expectOk(await edit(`hey @${first.username} and @${later.username} and @${author.username}`));
+      expect((await notificationsOf(later)).map((n) => [n.kind, n.comment_id])).toEqual([["mention", c.id]]);
+      expect((await notificationsOf(first)).length).toBe(1); // told when the comment was written, not again
+      expect((await notificationsOf(author)).map((n) => n.kind)).toEqual(["comment"]); // the producer: one notice
+      // Taking a mention out and putting it back does not tell them twice.
+      await expectOk(await edit(`hey @${first.username}`));
+      await expectOk(await edit(`hey @${first.username} @${later.username}`));
+      expect((await notificationsOf(later)).length).toBe(1);
+    });
+
+    test("comments of a suspended account are hidden from everyone until it is unsuspended", async () => {
+      const [author, fan, reader] = [await producer(), await producer(), await producer()];
+      const loop = await insertReadyPost(env, author.id);
+      const top = await expectOk(await comment(author, loop, { content: "what do you hear?" }));
+      const bad = await expectOk(await comment(fan, loop, { content: "spam spam" }));
+      const reply = await expectOk(await comment(fan, loop, { content: "more spam", parent_id: top.id }));
+      const admin = (action: string) => api(`/admin/users/${fan.id}/${action}`, { method: "POST", token: staff.token, json: { reason: "spam" } });
+      await expectOk(await admin("suspend"));
+      const page = await expectOk(await list(loop, reader));
+      expect(page.comments.map((c: { id: string }) => c.id)).toEqual([top.id]);
+      expect(page.total_count).toBe(1);
+      expect(page.comments[0].replies).toEqual([]);
+      expect((await expectOk(await api(`/comments/${top.id}/replies`, { token: reader.token }))).total_count).toBe(0);
+      await expectError(await api(`/comments/${bad.id}`, { token: reader.token }), 404, "comment_not_found");
+      await expectError(await comment(reader, loop, { content: "replying to spam", parent_id: reply.id }), 400, "validation_error");
+      await expectOk(await admin("unsuspend"));
+      const back = await expectOk(await list(loop, reader));
+      expect(back.comments.map((c: { id: string }) => c.id)).toEqual([top.id, bad.id]);
+      expect(back.comments[0].replies.map((c: { id: string }) => c.id)).toEqual([reply.id]);
+    });
+
     test("reports: the plugin's route files a comment report; staff delete the comment from the queue", async () => {
       const [author, fan, reporter] = [await producer(), await producer(), await producer()];
       const loop = await insertReadyPost(env, author.id);

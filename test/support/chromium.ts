@@ -111,6 +111,8 @@ export async function startWebServer(env: Record<string, string> = {}): Promise<
   };
 }
 
+/** Where browser tests save the screenshots people look at (made by the tests that write there). */
+export const SHOTS = "/tmp/sidechain-shots";
 export const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
 export const DESKTOP = { width: 1280, height: 800, deviceScaleFactor: 1 };
 

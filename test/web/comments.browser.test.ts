@@ -2,8 +2,22 @@
 // loop at a moment from its page, the comment shows under the player and its marker sits under the waveform at
 // that moment; clicking the marker plays the loop from there. Accessibility (axe) and no console errors.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import type { Page } from "puppeteer-core";
-import { axe, CHROMIUM, type Chromium, DESKTOP, launchChromium, type Member, signIn, startWebServer, until, type WebServer } from "../support/chromium.ts";
+import {
+  axe,
+  CHROMIUM,
+  type Chromium,
+  DESKTOP,
+  launchChromium,
+  type Member,
+  PHONE,
+  SHOTS,
+  signIn,
+  startWebServer,
+  until,
+  type WebServer,
+} from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
 
@@ -64,6 +78,39 @@ run("comments in Chromium", () => {
     );
     expect(state!.t).toBeGreaterThanOrEqual(1.9);
     expect(await axe(page)).toEqual([]);
+    expect(chromium.errors).toEqual([]);
+  }, 120_000);
+
+  test("like and edit from the page; the section at phone and desktop widths (screenshots), axe clean", async () => {
+    await page.goto(`${server.url}/l/${loop}`);
+    await page.$eval(".comment .comment-actions", (e) => e.scrollIntoView({ block: "center" }));
+    await Promise.all([page.waitForNavigation(), page.click(".comment .comment-actions form.toggle button")]);
+    expect(await page.$eval(".comment .comment-actions form.toggle button", (e) => [e.textContent, e.getAttribute("aria-pressed")])).toEqual([
+      "♥ Liked · 1",
+      "true",
+    ]);
+    await page.$eval(".comment-edit", (e) => e.scrollIntoView({ block: "center" }));
+    await page.click(".comment-edit summary");
+    await page.$eval(".comment-edit textarea", (e) => {
+      (e as HTMLTextAreaElement).value = "";
+    });
+    await page.type(".comment-edit textarea", "The hat pattern at 0:02 🔥🔥");
+    await Promise.all([page.waitForNavigation(), page.click(".comment-edit button[type=submit]")]);
+    expect(await page.$eval(".comment .comment-text", (e) => e.textContent)).toBe("The hat pattern at 0:02 🔥🔥");
+    expect(await page.$eval(".comment .comment-head", (e) => e.textContent)).toContain("(edited)");
+    expect(await axe(page)).toEqual([]);
+    mkdirSync(SHOTS, { recursive: true });
+    for (const [name, viewport] of [
+      ["phone", PHONE],
+      ["desktop", DESKTOP],
+    ] as const) {
+      const p = await chromium.page(viewport); // the same browser context: signed in as fan
+      await p.goto(`${server.url}/l/${loop}#comments`);
+      await p.screenshot({ path: `${SHOTS}/comments-${name}.png`, fullPage: true });
+      // Nothing wider than the screen.
+      expect(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await p.close();
+    }
     expect(chromium.errors).toEqual([]);
   }, 120_000);
 });

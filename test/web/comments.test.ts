@@ -1,6 +1,6 @@
 // The comments under a loop's player (README "Comments"), in process with the plain forms (no script): a member
 // comments (at a moment of the loop) and replies from the loop page, the producer sees both and deletes one, the
-// author deletes their own; refusals come back as a page saying why and change nothing (no CSRF token, empty text,
+// author deletes their own; likes and edits from the page; pages of 50 comments (?comments=N); refusals come back as a page saying why and change nothing (no CSRF token, empty text,
 // comments off, someone else's comment); signed out, a sign-in link and no form; the script's JSON.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
@@ -131,6 +131,83 @@ describe("comments on the loop page", () => {
     expect(anon.html).not.toContain(`action="/l/${loop}/comments"`);
     const signedOut = await new Browser(env).post(`/l/${loop}/comments`, { content: "anon" }, false);
     expect(signedOut.status).toBe(403); // no CSRF token without a page
+  });
+
+  test("like and unlike, edit within the window (not after, not someone else's), from plain forms", async () => {
+    const loop = await insertReadyPost(env, mira.auth.user.id);
+    const b = await signedIn(fan);
+    const first = await b.get(`/l/${loop}`);
+    await b.post(`/l/${loop}/comments`, formOf(first, `/l/${loop}/comments`, { content: "hi @mira" }));
+    const [c] = await env.deps.database.db.all<{ id: string }>(sql`SELECT id FROM comments WHERE post_id = ${loop}`);
+    const m = await signedIn(mira);
+    let hers = await m.get(`/l/${loop}`);
+    expect(hers.html).toContain("♡ Like · 0");
+    expect(hers.html).not.toContain(`action="/comments/${c!.id}/edit"`); // not hers to edit
+    const liked = await m.post(`/comments/${c!.id}/like`, formOf(hers, `/comments/${c!.id}/like`, {}));
+    expect(liked.url).toBe(`/l/${loop}#c-${c!.id}`);
+    expect(liked.html).toContain("♥ Liked · 1");
+    expect(liked.html).toContain('aria-pressed="true"');
+    // A second submit of the same (stale) form is idempotent: like=1 again.
+    await m.post(`/comments/${c!.id}/like`, formOf(hers, `/comments/${c!.id}/like`, {}));
+    hers = await m.get(`/l/${loop}`);
+    expect(hers.html).toContain("♥ Liked · 1");
+    const unliked = await m.post(`/comments/${c!.id}/like`, formOf(hers, `/comments/${c!.id}/like`, {}));
+    expect(unliked.html).toContain("♡ Like · 0");
+    // Signed out, the count shows without a button.
+    await m.post(`/comments/${c!.id}/like`, formOf(unliked, `/comments/${c!.id}/like`, {}));
+    const anon = await new Browser(env).get(`/l/${loop}`);
+    expect(anon.html).toContain("♥ 1");
+    expect(anon.html).not.toContain(`action="/comments/${c!.id}/like"`);
+    // Someone else cannot edit it, even with a forged form.
+    const forged = await m.post(`/comments/${c!.id}/edit`, { csrf: csrfOf(hers), content: "hacked", next: `/l/${loop}` });
+    expect(forged.status).toBe(403);
+    // The author edits it from the page.
+    const mine = await b.get(`/l/${loop}`);
+    expect(mine.html).toContain(`action="/comments/${c!.id}/edit"`);
+    const edited = await b.post(`/comments/${c!.id}/edit`, formOf(mine, `/comments/${c!.id}/edit`, { content: "hi @mira, great loop" }));
+    expect(edited.url).toBe(`/l/${loop}#c-${c!.id}`);
+    expect(edited.html).toContain("hi @mira, great loop");
+    expect(edited.html).toContain("(edited)");
+    const empty = await b.post(`/comments/${c!.id}/edit`, formOf(edited, `/comments/${c!.id}/edit`, { content: " " }));
+    expect(empty.status).toBe(400);
+    expect(empty.html).toContain("Write something");
+    // After 15 minutes: no Edit, and a stale form is refused with the reason.
+    env.clock.advance(16 * 60_000);
+    const later = await b.get(`/l/${loop}`);
+    expect(later.html).not.toContain(`action="/comments/${c!.id}/edit"`);
+    const late = await b.post(`/comments/${c!.id}/edit`, formOf(edited, `/comments/${c!.id}/edit`, { content: "too late" }));
+    expect(late.status).toBe(403);
+    expect(late.html).toContain("15 minutes");
+    const [row] = await env.deps.database.db.all<{ content: string }>(sql`SELECT content FROM comments WHERE id = ${c!.id}`);
+    expect(row!.content).toBe("hi @mira, great loop");
+  });
+
+  test("pages of 50 comments: links to later and earlier ones, signed in and out", async () => {
+    const loop = await insertReadyPost(env, mira.auth.user.id);
+    for (let i = 1; i <= 51; i++) {
+      const res = await env.request(`/api/v1/posts/${loop}/comments`, { method: "POST", token: other.auth.token, json: { content: `comment number ${i}.` } });
+      expect(res.status).toBe(200);
+      env.clock.advance(10);
+    }
+    const anon = new Browser(env);
+    const one = await anon.get(`/l/${loop}`);
+    expect(one.html).toContain("comment number 50.");
+    expect(one.html).not.toContain("comment number 51.");
+    expect(one.html).toContain(`href="/l/${loop}?comments=2#comments"`);
+    const two = await anon.get(`/l/${loop}?comments=2`);
+    expect(two.html).toContain("comment number 51.");
+    expect(two.html).not.toContain("comment number 1.");
+    expect(two.html).toContain(`href="/l/${loop}#comments"`);
+    expect(two.html).not.toContain("?comments=3");
+    // Nonsense page numbers are page 1.
+    for (const q of ["0", "-1", "abc", "1e9", "2.5"]) expect((await anon.get(`/l/${loop}?comments=${q}`)).html).toContain("comment number 1.");
+    // Signed in, forms on page 2 come back to page 2.
+    const b = await signedIn(fan);
+    const page2 = await b.get(`/l/${loop}?comments=2`);
+    const [last] = await env.deps.database.db.all<{ id: string }>(sql`SELECT id FROM comments WHERE post_id = ${loop} ORDER BY created_at DESC LIMIT 1`);
+    const liked = await b.post(`/comments/${last!.id}/like`, formOf(page2, `/comments/${last!.id}/like`, {}));
+    expect(liked.url).toBe(`/l/${loop}?comments=2#c-${last!.id}`);
+    expect(liked.html).toContain("♥ Liked · 1");
   });
 
   test("a reported comment in the staff's queue: they delete it (with its replies) from the page", async () => {

@@ -1,12 +1,17 @@
 // The comments under a loop's player (README "Comments"): the loop's top-level comments, oldest first, each with its
 // replies; a form to comment (and, in a disclosure under each comment, to reply), optionally at a moment of the loop;
-// Delete on what the viewer may delete. Plain forms (no script needed) posting to /l/:id/comments and
-// /comments/:id/remove (web/comment-actions.tsx) with the CSRF token. Signed out: a link to sign in and come back.
+// Like, Edit (your own, within the edit window) and Delete on what the viewer may. Plain forms (no script needed)
+// posting to /l/:id/comments, /comments/:id/like, /comments/:id/edit and /comments/:id/remove (web/comment-actions.tsx)
+// with the CSRF token. PAGE_COMMENTS top-level comments a page; links page through the rest (?comments=N). Signed out: a link to sign in and come back.
 // When comment_audience keeps the viewer out, the form says so instead. Comments pinned to a moment also get a marker
 // each in a strip (hidden without a script) that the player script moves under the loop's waveform and places at
 // its moment (web/client/player.ts): clicking one plays from there and shows the comment.
 import { COMMENT_MAX, type CommentList, type CommentT } from "../../social/comments.ts";
 import type { PostT } from "../../posts/models.ts";
+import { Toggle } from "./save.tsx";
+
+/** Top-level comments a page of the loop page shows. */
+export const PAGE_COMMENTS = 50;
 
 /** "0:04", "1:12". */
 const at = (ms: number) => {
@@ -21,7 +26,7 @@ function audienceNote(post: PostT, audience: string): string | null {
   return null;
 }
 
-type Ctx = { post: PostT; csrf?: string; canWrite: boolean };
+type Ctx = { post: PostT; csrf?: string; canWrite: boolean; back: string };
 
 function Form(p: Ctx & { parent?: CommentT }): JSX.Element {
   const id = p.parent ? `reply-${p.parent.id}` : "comment";
@@ -63,14 +68,46 @@ function Item(p: Ctx & { c: CommentT }): JSX.Element {
       <p class="comment-text" safe>
         {c.content}
       </p>
-      {c.can_delete && p.csrf ? (
-        <form method="post" action={`/comments/${c.id}/remove`} class="comment-delete">
-          <input type="hidden" name="csrf" value={p.csrf} />
-          <input type="hidden" name="next" value={`/l/${p.post.id}#comments`} />
-          <button type="submit" class="secondary" aria-label={`Delete the comment by ${name}`}>
-            Delete
-          </button>
-        </form>
+      <div class="comment-actions">
+        {p.csrf ? (
+          <Toggle
+            action={`/comments/${c.id}/like`}
+            field="like"
+            on={c.is_liked}
+            csrf={p.csrf}
+            label={[`♥ Liked · ${c.like_count}`, `♡ Like · ${c.like_count}`]}
+            next={`${p.back}#c-${c.id}`}
+          />
+        ) : c.like_count ? (
+          <span class="muted" safe>{`♥ ${c.like_count}`}</span>
+        ) : (
+          ""
+        )}
+        {c.can_delete && p.csrf ? (
+          <form method="post" action={`/comments/${c.id}/remove`} class="comment-delete">
+            <input type="hidden" name="csrf" value={p.csrf} />
+            <input type="hidden" name="next" value={`${p.back}#comments`} />
+            <button type="submit" class="secondary" aria-label={`Delete the comment by ${name}`}>
+              Delete
+            </button>
+          </form>
+        ) : (
+          ""
+        )}
+      </div>
+      {c.can_edit && p.csrf ? (
+        <details class="comment-edit">
+          <summary>Edit</summary>
+          <form method="post" action={`/comments/${c.id}/edit`} class="comment-form">
+            <input type="hidden" name="csrf" value={p.csrf} />
+            <input type="hidden" name="next" value={`${p.back}#c-${c.id}`} />
+            <label for={`edit-${c.id}`}>Your comment</label>
+            <textarea id={`edit-${c.id}`} name="content" rows="3" maxlength={String(COMMENT_MAX)} required safe>
+              {c.content}
+            </textarea>
+            <button type="submit">Save</button>
+          </form>
+        </details>
       ) : (
         ""
       )}
@@ -110,13 +147,27 @@ function Markers(p: { post: PostT; list: CommentList }): JSX.Element {
   ) as JSX.Element;
 }
 
+/** Links to the pages of comments before and after this one (?comments=N), when there are any. */
+function Pages(p: { post: PostT; page: number; more: boolean }): JSX.Element {
+  if (p.page === 1 && !p.more) return "" as unknown as JSX.Element;
+  const href = (n: number) => `/l/${p.post.id}${n > 1 ? `?comments=${n}` : ""}#comments`;
+  return (
+    <nav class="comment-pages" aria-label="Pages of comments">
+      {p.page > 1 ? <a href={href(p.page - 1)}>← Earlier comments</a> : ""}
+      <span class="muted" safe>{`Page ${p.page}`}</span>
+      {p.more ? <a href={href(p.page + 1)}>Later comments →</a> : ""}
+    </nav>
+  ) as JSX.Element;
+}
+
 /**
- * The section under the player. `list` is the first page of the loop's comments as the viewer sees them, `audience`
- * the loop's comment_audience.
+ * The section under the player. `list` is page `page` (from 1) of the loop's comments as the viewer sees them,
+ * `audience` the loop's comment_audience.
  */
-export function Comments(p: { post: PostT; audience: string; list: CommentList; signedIn: boolean; csrf?: string }): JSX.Element {
+export function Comments(p: { post: PostT; audience: string; list: CommentList; page: number; signedIn: boolean; csrf?: string }): JSX.Element {
   const note = audienceNote(p.post, p.audience);
-  const ctx: Ctx = { post: p.post, csrf: p.csrf, canWrite: p.signedIn && Boolean(p.csrf) && note === null };
+  const back = `/l/${p.post.id}${p.page > 1 ? `?comments=${p.page}` : ""}`;
+  const ctx: Ctx = { post: p.post, csrf: p.csrf, canWrite: p.signedIn && Boolean(p.csrf) && note === null, back };
   return (
     <section id="comments" class="card comments-section" aria-labelledby="comments-heading">
       <h2 id="comments-heading" safe>{`Comments (${p.post.comment_count})`}</h2>
@@ -130,7 +181,7 @@ export function Comments(p: { post: PostT; audience: string; list: CommentList; 
       ) : (
         <p class="muted">No comments yet.</p>
       )}
-      {p.list.has_more ? <p class="muted">Only the first 50 comments are shown here.</p> : ""}
+      <Pages post={p.post} page={p.page} more={p.list.has_more} />
       {!p.signedIn ? (
         <p>
           <a href={`/signin?next=${encodeURIComponent(`/l/${p.post.id}#comments`)}`}>Sign in to comment</a>

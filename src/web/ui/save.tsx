@@ -4,10 +4,12 @@
 import { signInPath } from "../../auth/browser-session.ts";
 import type { PostT } from "../../posts/models.ts";
 
-function Toggle(p: { action: string; field: string; on: boolean; csrf?: string; label: [on: string, off: string] }): JSX.Element {
+/** A one-button form that sets `field` to the opposite of `on` (the web app's save, pin, repost and comment-like). */
+export function Toggle(p: { action: string; field: string; on: boolean; csrf?: string; label: [on: string, off: string]; next?: string }): JSX.Element {
   return (
     <form method="post" action={p.action} class="toggle">
       <input type="hidden" name="csrf" value={p.csrf ?? ""} />
+      {p.next ? <input type="hidden" name="next" value={p.next} /> : ""}
       <input type="hidden" name={p.field} value={p.on ? "0" : "1"} />
       <button type="submit" class="secondary" aria-pressed={p.on ? "true" : "false"} safe>
         {p.on ? p.label[0] : p.label[1]}
