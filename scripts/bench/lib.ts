@@ -1,8 +1,8 @@
 // Shared bench helpers: a load generator (autocannon, run by Node in its own process so it does not share the
 // server's event loop) and process helpers. Benches print figures; they never assert on time.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { sql } from "drizzle-orm";
 import { openDatabase } from "../../src/db/client.ts";
 import { applyMigrations } from "../../src/db/migrate.ts";
@@ -26,15 +26,52 @@ export async function load(
   const proc = Bun.spawn(["node", ...args], { stdout: "pipe", stderr: "ignore" });
   const out = await new Response(proc.stdout).text();
   await proc.exited;
-  const r = JSON.parse(out);
-  return {
-    rps: Math.round(r.requests.average),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors,
-    non2xx: r.non2xx,
-    requests: r.requests.total,
-  };
+  return toLoad(out);
+}
+
+/** autocannon's JSON result as the figures the benches print. */
+function toLoad(json: string): Load {
+  const r = JSON.parse(json);
+  return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, requests: r.requests.total };
+}
+
+/**
+ * Like `load`, but each request takes the next of `paths` (round robin, each connection starting at its own place),
+ * so a cache keyed by the request sees as many different requests as there are paths. autocannon's command line
+ * has no such option; its API's setupRequest does, so this runs the API in a Node process of its own.
+ */
+export async function loadPaths(
+  base: string,
+  paths: string[],
+  opts: { connections?: number; seconds?: number; headers?: Record<string, string> } = {},
+): Promise<Load> {
+  const script = `
+const autocannon = require(${JSON.stringify(join(ROOT, "node_modules/autocannon"))});
+const { base, paths, connections, seconds, headers } = JSON.parse(require("node:fs").readFileSync(process.env.LOAD_PATHS, "utf8"));
+let next = 0;
+autocannon({ url: base, connections, duration: seconds, headers,
+  requests: [{ setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] }) }] }, (err, r) => {
+  if (err) throw err;
+  process.stdout.write(JSON.stringify(r));
+});`;
+  const file = join(mkdtempSync(join(tmpdir(), "sc-load-")), "paths.json"); // (too big for an environment variable)
+  await Bun.write(file, JSON.stringify({ base, paths, connections: opts.connections ?? 50, seconds: opts.seconds ?? 10, headers: opts.headers }));
+  const proc = Bun.spawn(["node", "-e", script], { stdout: "pipe", stderr: "inherit", env: { ...process.env, LOAD_PATHS: file } });
+  const out = await new Response(proc.stdout).text();
+  await proc.exited;
+  rmSync(dirname(file), { recursive: true, force: true });
+  return toLoad(out);
+}
+
+/** Prints the machine and each run's figures, with its ratio to the "/health" run of the same results. */
+export function printRatios(results: Record<string, Load>, run: { connections: number; seconds: number; scale: number }) {
+  const health = results["/health"]!;
+  console.log(`machine: ${machine()}; ${run.connections} connections, ${run.seconds} s each; bun:sqlite; scale ${run.scale}`);
+  for (const [name, r] of Object.entries(results)) {
+    const ratio = name === "/health" ? "" : `, ratio to /health ${(r.rps / health.rps).toFixed(3)}`;
+    console.log(`${name.padEnd(22)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
+  }
+  return health;
 }
 
 export type Proc = { url: string; proc: ReturnType<typeof Bun.spawn>; stop(): Promise<void> };

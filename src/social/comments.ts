@@ -23,6 +23,7 @@ import { commentLikes, comments, follows, notifications, posts, users } from "..
 import type { Deps } from "../deps.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
+import { queryRows } from "../db/prepared.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
 import { publishComment } from "../realtime/events.ts";
 import { isStaff, type UserRow } from "../users/service.ts";
@@ -198,12 +199,85 @@ const after = (page: Page) =>
 
 export type CommentList = { comments: CommentT[]; total_count: number; has_more: boolean; next: CommentRow | undefined };
 
+/** Comment pages kept in deps.caches.commentPages (exact: reused only while the database is unchanged). */
+export const COMMENT_CACHE_PAGES = 256;
+
+/** A page of a loop's comments as anyone sees it (no viewer fields), with the loop's producer; null for no such loop. */
+type PublicList = (CommentList & { owner: string }) | null;
+
+export const COMMENT_SQL = {
+  /**
+   * Whom the viewer blocks and who blocks them (the blocks primary key and blocks_blocked_idx), and which of a page's
+   * comments the viewer likes (the comment_likes primary key). ?1 viewer, ?2 JSON array of the page's comment ids.
+   */
+  viewer: `SELECT 'b' AS k, blocked_id AS id FROM blocks WHERE blocker_id = ?1
+UNION ALL SELECT 'b', blocker_id FROM blocks WHERE blocked_id = ?1
+UNION ALL SELECT 'l', comment_id FROM comment_likes WHERE user_id = ?1 AND comment_id IN (SELECT value FROM json_each(?2))`,
+} as const;
+
+/** A viewer beside a cached page: whether they block or are blocked by anyone, and which of its comments they like. */
+type PageViewer = { blocks: boolean; liked: ReadonlySet<string> };
+
+/**
+ * The copies made for a viewer from a cached page, per PageViewer (itself cached per page, viewer and database
+ * version), until the first of the viewer's comments on it leaves the edit window (`until`): the same frozen array
+ * comes back, so the route reuses the JSON it made from it (social/comment-routes.ts).
+ */
+const copiesMemo = new WeakMap<PageViewer, { until: number; comments: CommentT[] }>();
+
 /**
  * A loop's top-level comments, oldest first (the conversation's order; the plugin appends pages by offset), each with
  * its first REPLIES_SHOWN replies. total_count counts the top-level comments the viewer sees (what offset pages
  * over). Comments of users the viewer blocks or is blocked by are left out, with their replies.
+ *
+ * The page as anyone sees it is kept while the database is unchanged (deps.caches.commentPages, db/read-cache.ts);
+ * a signed-in reader costs one more statement, kept the same way (their blocks and their likes on the page), and
+ * gets copies with their own fields. Most readers block nobody and are blocked by nobody; a reader with any block
+ * either way gets the page read for them instead (listCommentsFor), so what they see, total_count and paging stay
+ * exact.
  */
 export async function listComments(deps: Deps, postId: string, viewer: Viewer, page: Page): Promise<CommentList> {
+  const cache = deps.caches.commentPages;
+  const key = `p:${postId.slice(0, 64)}:${page.limit}:${page.offset}:${page.before ? `${page.before.createdAt}.${page.before.id}` : ""}`;
+  const shared = (await cache.get(key, () =>
+    listCommentsFor(deps, postId, null, page).catch((err) => {
+      if (err instanceof ApiError && err.status === 404) return null; // not ready (its producer may still read it), or none
+      throw err;
+    }),
+  )) as PublicList;
+  if (!shared) return listCommentsFor(deps, postId, viewer, page);
+  if (!viewer) return shared;
+  const state = (await cache.get(`v:${viewer.id}:${key}`, async () => {
+    const ids = JSON.stringify(shared.comments.flatMap((c) => [c.id, ...c.replies.map((r) => r.id)]));
+    const rows = await queryRows<{ k: string; id: string }>(deps.database, COMMENT_SQL.viewer, [viewer.id, ids]);
+    return { blocks: rows.some((r) => r.k === "b"), liked: new Set(rows.filter((r) => r.k === "l").map((r) => r.id)) } satisfies PageViewer;
+  })) as PageViewer;
+  if (state.blocks) return listCommentsFor(deps, postId, viewer, page);
+  const now = deps.clock.now();
+  let memo = copiesMemo.get(state);
+  if (!memo || now >= memo.until) {
+    let until = Number.POSITIVE_INFINITY;
+    const mine = (c: CommentT): CommentT => {
+      const own = c.user_id === viewer.id;
+      const closes = own ? Date.parse(c.created_at) + EDIT_WINDOW_MS : 0;
+      if (closes > now) until = Math.min(until, closes);
+      return Object.freeze({
+        ...c,
+        is_liked: state.liked.has(c.id),
+        is_own_comment: own,
+        can_edit: closes > now,
+        can_delete: own || viewer.id === shared.owner || viewer.staff,
+        replies: c.replies.map(mine),
+      });
+    };
+    memo = { until, comments: Object.freeze(shared.comments.map(mine)) as CommentT[] };
+    copiesMemo.set(state, memo);
+  }
+  return { ...shared, comments: memo.comments };
+}
+
+/** listComments read for this viewer (their blocks applied in SQL), with the loop's producer. */
+async function listCommentsFor(deps: Deps, postId: string, viewer: Viewer, page: Page): Promise<CommentList & { owner: string }> {
   const { db } = deps.database;
   const viewerId = viewer?.id ?? null;
   const post = await readablePost(db, postId, viewerId);
@@ -222,6 +296,7 @@ export async function listComments(deps: Deps, postId: string, viewer: Viewer, p
     total_count: total,
     has_more,
     next: has_more ? top.at(-1)?.c : undefined,
+    owner: post.userId,
   };
 }
 

@@ -332,6 +332,35 @@ for (const driver of DRIVERS) {
       expect(back.comments[0].replies.map((c: { id: string }) => c.id)).toEqual([reply.id]);
     });
 
+    test("a kept page stays exact per reader: their likes, own and delete fields, the edit window closing, a taken-down loop", async () => {
+      const [author, fan, reader] = [await producer(), await producer(), await producer()];
+      const loop = await insertReadyPost(env, author.id);
+      const c = await expectOk(await comment(fan, loop, { content: "kept" }));
+      const fields = async (who?: Producer) => {
+        const [first] = (await expectOk(await list(loop, who))).comments;
+        return [first.is_liked, first.is_own_comment, first.can_edit, first.can_delete];
+      };
+      expect(await fields()).toEqual([false, false, false, false]);
+      expect(await fields(fan)).toEqual([false, true, true, true]);
+      expect(await fields(author)).toEqual([false, false, false, true]);
+      expect(await fields(staff)).toEqual([false, false, false, true]);
+      expect(await fields(reader)).toEqual([false, false, false, false]);
+      await expectOk(await api(`/comments/${c.id}/like`, { method: "POST", token: reader.token, json: {} }));
+      expect(await fields(reader)).toEqual([true, false, false, false]);
+      expect(await fields(fan)).toEqual([false, true, true, true]);
+      // Nothing written, time passes: the author's can_edit closes with the window.
+      env.clock.advance(16 * MIN);
+      expect(await fields(fan)).toEqual([false, true, false, true]);
+      // The same bytes twice for the same reader while nothing changes.
+      const a = await (await list(loop, reader)).text();
+      expect(await (await list(loop, reader)).text()).toBe(a);
+      // Taken down: the producer still reads its comments, nobody else does.
+      await env.deps.database.db.update(posts).set({ status: "removed" }).where(eq(posts.id, loop));
+      expect((await expectOk(await list(loop, author))).comments.map((x: { id: string }) => x.id)).toEqual([c.id]);
+      await expectError(await list(loop, reader), 404, "post_not_found");
+      await expectError(await list(loop), 404, "post_not_found");
+    });
+
     test("reports: the plugin's route files a comment report; staff delete the comment from the queue", async () => {
       const [author, fan, reporter] = [await producer(), await producer(), await producer()];
       const loop = await insertReadyPost(env, author.id);
