@@ -27,6 +27,7 @@ import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { blockRoutes } from "./social/block-routes.ts";
 import { saveRoutes } from "./social/save-routes.ts";
+import { repostRoutes } from "./social/repost-routes.ts";
 import { pinRoutes } from "./posts/pin-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
@@ -128,6 +129,7 @@ export function createApp(deps: Deps) {
               .use(followRoutes(deps))
               .use(blockRoutes(deps))
               .use(saveRoutes(deps))
+              .use(repostRoutes(deps))
               .use(pinRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
