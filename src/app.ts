@@ -43,6 +43,7 @@ import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
 import { savedRoutes } from "./web/saved-routes.tsx";
 import { pinActions } from "./web/pin-actions.ts";
+import { repostActions } from "./web/repost-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { commentActions } from "./web/comment-actions.tsx";
@@ -102,6 +103,7 @@ export function createApp(deps: Deps) {
           .use(socialActions(deps))
           .use(savedRoutes(deps))
           .use(pinActions(deps))
+          .use(repostActions(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
           .use(commentActions(deps))
