@@ -104,17 +104,7 @@ export async function timelineFeed(deps: Deps, viewerId: string, page: Page): Pr
     const c = keyset(page);
     const want = page.limit + 1;
     const reposted = (
-      await queryRows<RawRepostRow>(deps.database, FEED_SQL.timelineReposts, [
-        viewerId,
-        viewerId,
-        c.createdAt,
-        c.id,
-        viewerId,
-        viewerId,
-        viewerId,
-        viewerId,
-        want + page.offset,
-      ])
+      await queryRows<RawRepostRow>(deps.database, FEED_SQL.timelineReposts, [c.createdAt, c.id, ...Array(6).fill(viewerId), want + page.offset])
     ).map(toRepostEntry);
     if (!reposted.length) return chronologicalPage(deps, await followedPosts(deps, viewerId, c, want, page.offset), page);
     const merged = [...(await followedPosts(deps, viewerId, c, want + page.offset, 0)), ...reposted].sort(newerFirst);
