@@ -10,4 +10,5 @@ CREATE TABLE `reposts` (
 --> statement-breakpoint
 CREATE INDEX `reposts_user_idx` ON `reposts` (`user_id`,`created_at`,`post_id`);--> statement-breakpoint
 CREATE INDEX `reposts_post_idx` ON `reposts` (`post_id`,`created_at`,`user_id`);--> statement-breakpoint
+CREATE INDEX `reposts_created_idx` ON `reposts` (`created_at`,`post_id`);--> statement-breakpoint
 ALTER TABLE `posts` ADD `repost_count` integer DEFAULT 0 NOT NULL;

@@ -404,7 +404,8 @@ export const saves = sqliteTable(
  * Reposts (social/reposts.ts): a member shares someone else's loop with their followers, once per loop, with an
  * optional quote. The primary key answers "did I repost it" for a page of posts; reposts_user_idx is the timeline's
  * stream of a followee's reposts newest first (and the export); reposts_post_idx lists who reposted a loop and finds
- * its most recent repost by a followee. Deleted with the loop or the member.
+ * its most recent repost by a followee; reposts_created_idx tells the timeline whether any repost is below its cursor
+ * at all. Deleted with the loop or the member.
  */
 export const reposts = sqliteTable(
   "reposts",
@@ -422,6 +423,7 @@ export const reposts = sqliteTable(
     primaryKey({ columns: [t.userId, t.postId] }),
     index("reposts_user_idx").on(t.userId, t.createdAt, t.postId),
     index("reposts_post_idx").on(t.postId, t.createdAt, t.userId),
+    index("reposts_created_idx").on(t.createdAt, t.postId),
   ],
 );
 

@@ -78,6 +78,9 @@ FROM (
 ) AS page JOIN posts p ON p.id = page.post_id JOIN users u ON u.id = p.user_id JOIN users ru ON ru.id = page.user_id
 ORDER BY page.created_at DESC, page.post_id DESC`,
 
+  /** Whether any repost at all is below the cursor (none: the timeline skips its reposts stream). Params: cursor created_at, id. */
+  anyRepostBefore: `SELECT 1 AS x FROM reposts WHERE (created_at, post_id) < (?, ?) LIMIT 1`,
+
   /** Whether the viewer follows anyone (the unified feed's fallback). Params: viewer. */
   followsAnyone: `SELECT 1 AS x FROM follows WHERE follower_id = ? LIMIT 1`,
 

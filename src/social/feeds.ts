@@ -103,9 +103,13 @@ export async function timelineFeed(deps: Deps, viewerId: string, page: Page): Pr
   const shared = await cachedPage(deps, `timeline:${viewerId}:${pageKey(page)}`, async () => {
     const c = keyset(page);
     const want = page.limit + 1;
-    const reposted = (
-      await queryRows<RawRepostRow>(deps.database, FEED_SQL.timelineReposts, [c.createdAt, c.id, ...Array(6).fill(viewerId), want + page.offset])
-    ).map(toRepostEntry);
+    // A community with no repost below the cursor (a new one, or paging past the oldest repost) pays one index seek.
+    const anyReposts = (await queryRows(deps.database, FEED_SQL.anyRepostBefore, [c.createdAt, c.id])).length > 0;
+    const reposted = !anyReposts
+      ? []
+      : (await queryRows<RawRepostRow>(deps.database, FEED_SQL.timelineReposts, [c.createdAt, c.id, ...Array(6).fill(viewerId), want + page.offset])).map(
+          toRepostEntry,
+        );
     if (!reposted.length) return chronologicalPage(deps, await followedPosts(deps, viewerId, c, want, page.offset), page);
     const merged = [...(await followedPosts(deps, viewerId, c, want + page.offset, 0)), ...reposted].sort(newerFirst);
     return chronologicalPage(deps, merged.slice(page.offset, page.offset + want), page);
