@@ -184,6 +184,10 @@ for (const driver of DRIVERS) {
       expect((await send("POST", "/social/mute", viewer, { target_user_id: b.id })).status).toBeLessThan(300);
       expect((await timeline(viewer)).posts.map(label)).toEqual([v1, q1]);
       expect((await send("POST", "/social/unmute", viewer, { target_user_id: b.id })).status).toBeLessThan(300);
+      expect((await send("POST", "/social/mute", viewer, { target_user_id: p.id })).status).toBeLessThan(300);
+      expect((await timeline(viewer)).posts.map(label)).toEqual([v1, q1]);
+      expect((await send("POST", "/social/unmute", viewer, { target_user_id: p.id })).status).toBeLessThan(300);
+      expect((await timeline(viewer)).posts.map(label)).toEqual([v1, `${p2}<-friend_b`, `${p1}<-friend_b`, q1]);
       expect((await send("POST", "/social/block", viewer, { target_user_id: p.id })).status).toBeLessThan(300);
       expect((await timeline(viewer)).posts.map(label)).toEqual([v1, q1]);
     });
