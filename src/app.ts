@@ -27,6 +27,7 @@ import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
 import { blockRoutes } from "./social/block-routes.ts";
 import { saveRoutes } from "./social/save-routes.ts";
+import { repostRoutes } from "./social/repost-routes.ts";
 import { pinRoutes } from "./posts/pin-routes.ts";
 import { oauthRoutes } from "./auth/oauth/routes.ts";
 import { deviceRoutes } from "./auth/device-routes.ts";
@@ -42,6 +43,7 @@ import { registerRoutes } from "./web/register.tsx";
 import { socialActions } from "./web/social-actions.ts";
 import { savedRoutes } from "./web/saved-routes.tsx";
 import { pinActions } from "./web/pin-actions.ts";
+import { repostActions } from "./web/repost-actions.ts";
 import { webReportRoutes } from "./web/report-routes.tsx";
 import { blockActions } from "./web/block-actions.ts";
 import { commentActions } from "./web/comment-actions.tsx";
@@ -101,6 +103,7 @@ export function createApp(deps: Deps) {
           .use(socialActions(deps))
           .use(savedRoutes(deps))
           .use(pinActions(deps))
+          .use(repostActions(deps))
           .use(webReportRoutes(deps))
           .use(blockActions(deps))
           .use(commentActions(deps))
@@ -128,6 +131,7 @@ export function createApp(deps: Deps) {
               .use(followRoutes(deps))
               .use(blockRoutes(deps))
               .use(saveRoutes(deps))
+              .use(repostRoutes(deps))
               .use(pinRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))

@@ -29,6 +29,8 @@ export type ViewerState = {
   muted: ReadonlySet<string>;
   /** The page's posts the viewer saved (social/saves.ts). */
   saved: ReadonlySet<string>;
+  /** The page's posts the viewer reposted (social/reposts.ts). */
+  reposted: ReadonlySet<string>;
 };
 
 /** A trending candidate: a ready post of the window and its counters (social/feed-queries.ts). */

@@ -16,6 +16,7 @@ import { removePostMedia } from "../posts/service.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { SETTING_RANGES } from "../system/settings.ts";
 import { removeSavesOf } from "../social/saves.ts";
+import { removeRepostsOf } from "../social/reposts.ts";
 import { type Role, roleOf, type UserRow } from "../users/service.ts";
 import { type Actor, audit } from "./audit.ts";
 import { forgetUserComments } from "../social/comments.ts";
@@ -267,6 +268,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
     }
     // Saves of others' loops: save_count is the number of save rows, recounted.
     await removeSavesOf(tx, id);
+    // Reposts of others' loops: repost_count is the number of repost rows, recounted.
+    await removeRepostsOf(tx, id);
     // Plays of others' loops: play_count is the number of play rows.
     const played = await tx.delete(plays).where(eq(plays.userId, id)).returning({ postId: plays.postId });
     const byPost = new Map<string, number>();

@@ -320,6 +320,8 @@ export const posts = sqliteTable(
     downloadCount: integer("download_count").notNull().default(0),
     /** How many members saved the loop (social/saves.ts), rewritten from the rows in the change's transaction. */
     saveCount: integer("save_count").notNull().default(0),
+    /** How many members reposted the loop (social/reposts.ts), rewritten from the rows in the change's transaction. */
+    repostCount: integer("repost_count").notNull().default(0),
     /** 1..3 while the producer has the loop pinned to their profile (posts/pins.ts), in the order shown; null otherwise. */
     pinOrder: integer("pin_order"),
     commentCount: integer("comment_count").notNull().default(0),
@@ -396,6 +398,33 @@ export const saves = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.postId] }), index("saves_user_idx").on(t.userId, t.createdAt, t.postId)],
+);
+
+/**
+ * Reposts (social/reposts.ts): a member shares someone else's loop with their followers, once per loop, with an
+ * optional quote. The primary key answers "did I repost it" for a page of posts; reposts_user_idx is the timeline's
+ * stream of a followee's reposts newest first (and the export); reposts_post_idx lists who reposted a loop and finds
+ * its most recent repost by a followee; reposts_created_idx tells the timeline whether any repost is below its cursor
+ * at all. Deleted with the loop or the member.
+ */
+export const reposts = sqliteTable(
+  "reposts",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    postId: text("post_id")
+      .notNull()
+      .references(() => posts.id, { onDelete: "cascade" }),
+    quote: text("quote").notNull().default(""),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.postId] }),
+    index("reposts_user_idx").on(t.userId, t.createdAt, t.postId),
+    index("reposts_post_idx").on(t.postId, t.createdAt, t.userId),
+    index("reposts_created_idx").on(t.createdAt, t.postId),
+  ],
 );
 
 /** Mutes (social/blocks.ts): `muter_id` no longer sees `muted_id`'s loops in their feeds; nothing else changes. */

@@ -35,6 +35,8 @@ const COUNTERS = {
   blocks: () => ({ limit: 120, windowMs: HOUR }),
   /** Saves and unsaves: a person building a list of loops, not a script. */
   saves: () => ({ limit: 300, windowMs: HOUR }),
+  /** Reposts and their undoing: a person sharing loops with their followers, not a script. */
+  reposts: () => ({ limit: 120, windowMs: HOUR }),
   /** Pinning, unpinning and reordering one's own loops: a profile rearranged by hand. */
   pins: () => ({ limit: 120, windowMs: HOUR }),
   /** Generous for a person tapping emoji, a wall for a script. */
@@ -81,6 +83,7 @@ export const ROUTE_LIMITS = {
   follows: { counter: "follows", by: "user" },
   blocks: { counter: "blocks", by: "user" },
   saves: { counter: "saves", by: "user" },
+  reposts: { counter: "reposts", by: "user" },
   pins: { counter: "pins", by: "user" },
   reactions: { counter: "reactions", by: "user" },
   plays: { counter: "plays", by: "user" },

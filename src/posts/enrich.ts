@@ -11,11 +11,12 @@ import type { Deps } from "../deps.ts";
 import { queryRows } from "../db/prepared.ts";
 import type { ViewerState } from "../caches.ts";
 import { errorFields } from "../log.ts";
-import { toPost, viewerFields, type PostRow, type PostT } from "./models.ts";
+import { toPost, viewerFields, type PostRow, type PostT, type RepostOf } from "./models.ts";
 import { seesPresence } from "../social/follow-states.ts";
 
 export type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" | "avatarKey">;
-export type PostWithAuthor = { post: PostRow; author: Author };
+/** A post and its author; on a timeline entry there because someone reposted the loop, that repost (social/feeds.ts). */
+export type PostWithAuthor = { post: PostRow; author: Author; repost?: RepostOf };
 
 export type AuthorPresence = Map<string, { is_online: boolean; is_in_studio: boolean }>;
 
@@ -42,15 +43,16 @@ export const ENRICH_SQL = {
   counts: `SELECT post_id AS a, emoji AS b, count(*) AS n FROM reactions WHERE post_id IN (SELECT value FROM json_each(?)) GROUP BY post_id, emoji`,
   /**
    * The viewer's reactions on the page, follows of its authors, and which of the authors are hidden from the viewer
-   * (blocks both ways, the viewer's mutes), and which posts the viewer saved. ?1 viewer, ?2 post ids, then (viewer,
-   * author ids) four times, then (viewer, post ids).
+   * (blocks both ways, the viewer's mutes), and which posts the viewer saved and reposted. ?1 viewer, ?2 post ids, then
+   * (viewer, author ids) four times, then (viewer, post ids) twice.
    */
   viewer: `SELECT 'r' AS k, post_id AS a, emoji AS b FROM reactions WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'f', followee_id, '' FROM follows WHERE follower_id = ? AND followee_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'b', blocked_id, '' FROM blocks WHERE blocker_id = ? AND blocked_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'b', blocker_id, '' FROM blocks WHERE blocked_id = ? AND blocker_id IN (SELECT value FROM json_each(?))
 UNION ALL SELECT 'm', muted_id, '' FROM mutes WHERE muter_id = ? AND muted_id IN (SELECT value FROM json_each(?))
-UNION ALL SELECT 's', post_id, '' FROM saves WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))`,
+UNION ALL SELECT 's', post_id, '' FROM saves WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))
+UNION ALL SELECT 'p', post_id, '' FROM reposts WHERE user_id = ? AND post_id IN (SELECT value FROM json_each(?))`,
 } as const;
 
 /**
@@ -66,20 +68,20 @@ export async function publicPosts(deps: Deps, items: PostWithAuthor[]): Promise<
     if (!c) counts.set(r.a, (c = {}));
     c[r.b] = Number(r.n);
   }
-  return items.map(({ post, author }) => toPost(deps, post, author, null, { reaction_counts: counts.get(post.id) ?? {} }));
+  return items.map(({ post, author, repost }) => toPost(deps, post, author, null, { reaction_counts: counts.get(post.id) ?? {}, repost }));
 }
 
 /** The public post each personalized copy was made from (for serializing a page from cached public JSON). */
 const originals = new WeakMap<PostT, PostT>();
 export const publicOriginal = (post: PostT): PostT | undefined => originals.get(post);
 
-const NOBODY: ViewerState = { mine: new Map(), followed: new Set(), blocked: new Set(), muted: new Set(), saved: new Set() };
+const NOBODY: ViewerState = { mine: new Map(), followed: new Set(), blocked: new Set(), muted: new Set(), saved: new Set(), reposted: new Set() };
 // A viewer reading the same page again (refresh, polling, the plugin re-opening its feed) while nothing changed:
 // the statement is answered from an exact cache on bun:sqlite (deps.caches.viewerStates), like the page itself.
 /** Entries of deps.caches.viewerStates. */
 export const VIEWER_STATE_ENTRIES = 512;
 
-/** The viewer's reactions on and saves of these posts, which of their authors the viewer follows, blocks or mutes: one statement. */
+/** The viewer's reactions on, saves and reposts of these posts, which of their authors the viewer follows, blocks or mutes: one statement. */
 function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: string[]): Promise<ViewerState> {
   const postIds = JSON.stringify(posts.map((p) => p.id));
   return deps.caches.viewerStates.get(`${viewerId}:${postIds}`, async () => {
@@ -90,18 +92,21 @@ function viewerState(deps: Deps, viewerId: string, posts: PostT[], authorIds: st
       ...[viewerId, others, viewerId, others, viewerId, others, viewerId, others],
       viewerId,
       postIds,
+      viewerId,
+      postIds,
     ]);
     const mine = new Map<string, string>();
     const followed = new Set<string>();
     const blocked = new Set<string>();
     const muted = new Set<string>();
     const saved = new Set<string>();
-    const sets: Record<string, Set<string>> = { f: followed, b: blocked, m: muted, s: saved };
+    const reposted = new Set<string>();
+    const sets: Record<string, Set<string>> = { f: followed, b: blocked, m: muted, s: saved, p: reposted };
     for (const r of rows) {
       if (r.k === "r") mine.set(r.a, r.b);
       else sets[r.k]?.add(r.a);
     }
-    return { mine, followed, blocked, muted, saved };
+    return { mine, followed, blocked, muted, saved, reposted };
   });
 }
 
@@ -120,7 +125,7 @@ export type Hide = { feed: boolean };
 export async function personalize(deps: Deps, page: PostT[], viewerId: string | null, hide: Hide = { feed: false }): Promise<PostT[]> {
   if (page.length === 0) return [];
   const state = viewerId === null ? undefined : await viewerState(deps, viewerId, page, [...new Set(page.map((p) => p.user_id))]);
-  const { mine, followed, saved } = state ?? NOBODY;
+  const { mine, followed, saved, reposted } = state ?? NOBODY;
   const posts = state ? shownPart(page, state, hide) : page;
   if (posts.length === 0) return [];
   const authorIds = [...new Set(posts.map((p) => p.user_id))];
@@ -144,6 +149,7 @@ export async function personalize(deps: Deps, page: PostT[], viewerId: string | 
         is_liked: emoji !== undefined,
         is_following: followed.has(p.user_id),
         is_saved: saved.has(p.id),
+        is_reposted: reposted.has(p.id),
         is_online: live?.is_online,
         is_in_studio: live?.is_in_studio,
       }),

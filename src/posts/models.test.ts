@@ -31,9 +31,27 @@ const author = { id: "u1", username: "nightbeats", displayName: "Night Beats", a
 
 test("toPost writes the schema's fields in the schema's order, the per-viewer ones last (VIEWER_FIELDS)", () => {
   const post = toPost(deps, row, author, "viewer", { peaks: [0.5], user_reaction: "🔥", is_liked: true });
-  expect(Object.keys(post)).toEqual(Object.keys(Post.properties));
+  // A repost entry has every key, in order; any other post every key but the repost entry's own (RepostFields).
+  const repost = { by: { ...author, id: "u2", username: "friend" }, at: Date.UTC(2026, 10, 26), quote: "" };
+  const entry = toPost(deps, row, author, "viewer", { peaks: [0.5], repost });
+  expect(Object.keys(entry)).toEqual(Object.keys(Post.properties));
+  const onlyOnRepost = Object.keys(entry).filter((k) => !(k in post));
+  expect(onlyOnRepost.every((k) => /^(original_|repost_|reposted_)/.test(k)) && onlyOnRepost.length).toBe(7);
+  expect(Object.keys(post)).toEqual(Object.keys(Post.properties).filter((k) => !onlyOnRepost.includes(k)));
+  expect(entry).toMatchObject({ is_a_repost: true, original_post_id: "p1", original_user_id: "u1", reposted_by: { id: "u2", username: "friend" } });
+  expect(post.is_a_repost).toBe(false);
   expect(Object.keys(post).slice(-VIEWER_FIELDS.length)).toEqual([...VIEWER_FIELDS]);
-  expect(VIEWER_FIELDS).toEqual(["user_reaction", "is_liked", "is_following", "is_own_post", "is_saved", "midi_id", "is_online", "is_in_studio"]);
+  expect(VIEWER_FIELDS).toEqual([
+    "user_reaction",
+    "is_liked",
+    "is_following",
+    "is_own_post",
+    "is_saved",
+    "is_reposted",
+    "midi_id",
+    "is_online",
+    "is_in_studio",
+  ]);
 });
 
 test("viewerFields are what toPost gives: neutral without extras, own post by the viewer's id", () => {

@@ -39,17 +39,37 @@ export const postExample = {
   download_count: 2,
   comment_count: 0,
   save_count: 1,
+  repost_count: 0,
   is_pinned: false,
   pin_order: 0,
   reaction_counts: { "🔥": 2, "❤️": 1 },
+  is_a_repost: false,
   user_reaction: "",
   is_liked: false,
   is_following: false,
   is_own_post: false,
   is_saved: false,
+  is_reposted: false,
   midi_id: "",
   is_online: false,
   is_in_studio: false,
+};
+
+// Only on a repost entry of the timeline (docs/plugin-contract.md "Reposts"): the plugin takes the mere presence of
+// original_post_id for a repost (FeedPost.cpp), so these keys are absent from every other post, never empty.
+const RepostFields = {
+  original_post_id: t.Optional(t.String({ description: "repost entries only: the loop (same as id)" })),
+  original_user_id: t.Optional(t.String({ description: "repost entries only: its producer (same as user_id)" })),
+  original_username: t.Optional(t.String({ description: "repost entries only: its producer's username" })),
+  original_avatar_url: t.Optional(t.String({ description: 'repost entries only: its producer\'s picture, or ""' })),
+  repost_quote: t.Optional(t.String({ description: 'repost entries only: what the reposter wrote, or ""' })),
+  reposted_by: t.Optional(
+    t.Object(
+      { id: t.String(), username: t.String(), display_name: t.String(), avatar_url: t.String() },
+      { description: "repost entries only: who reposted it (someone you follow)" },
+    ),
+  ),
+  reposted_at: t.Optional(t.String({ format: "date-time", description: "repost entries only: when; the entry's place in the timeline" })),
 };
 
 export const Post = t.Object(
@@ -84,14 +104,18 @@ export const Post = t.Object(
     download_count: Type.Integer({ description: "times saved to a DAW folder (GET /posts/{id}/download)" }),
     comment_count: Int(),
     save_count: Type.Integer({ description: "how many members saved the loop (POST /posts/{id}/save)" }),
+    repost_count: Type.Integer({ description: "how many members reposted the loop (POST /posts/{id}/repost)" }),
     is_pinned: t.Boolean({ description: "whether its producer pinned it to their profile" }),
     pin_order: Type.Integer({ description: "its place among the pinned loops, 1 to 3; 0 when not pinned" }),
     reaction_counts: t.Record(t.String(), Int()),
+    is_a_repost: t.Boolean({ description: "true on a timeline entry that is there because someone you follow reposted the loop" }),
+    ...RepostFields,
     user_reaction: t.String(),
     is_liked: t.Boolean(),
     is_following: t.Boolean(),
     is_own_post: t.Boolean(),
     is_saved: t.Boolean({ description: "whether the viewer saved the loop" }),
+    is_reposted: t.Boolean({ description: "whether the viewer reposted the loop" }),
     midi_id: t.String(),
     is_online: t.Boolean(),
     is_in_studio: t.Boolean(),
@@ -121,8 +145,11 @@ type Author = Pick<typeof users.$inferSelect, "id" | "username" | "displayName" 
 type MediaUrl = { mediaUrl(key: string): string };
 
 export type PostExtras = Partial<
-  Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_saved" | "is_online" | "is_in_studio" | "peaks">
->;
+  Pick<PostT, "reaction_counts" | "user_reaction" | "is_liked" | "is_following" | "is_saved" | "is_reposted" | "is_online" | "is_in_studio" | "peaks">
+> & { repost?: RepostOf };
+
+/** A timeline entry's repost: who reposted the loop, when, and what they wrote (social/reposts.ts). */
+export type RepostOf = { by: Author; at: number; quote: string };
 
 /** The Stream.io mirror's activity names the loop the same way (integrations/stream.ts). */
 export const loopObject = (postId: string) => `loop:${postId}`;
@@ -158,11 +185,28 @@ export function toPost(deps: MediaUrl, p: PostRow, author: Author, viewerId: str
     download_count: p.downloadCount,
     comment_count: p.commentCount,
     save_count: p.saveCount,
+    repost_count: p.repostCount,
     is_pinned: p.pinOrder !== null,
     pin_order: p.pinOrder ?? 0,
     reaction_counts: extras.reaction_counts ?? {},
+    is_a_repost: extras.repost !== undefined,
+    ...(extras.repost ? repostFields(deps, p.id, author, avatar, extras.repost) : {}),
     // Last, so that a cached post's JSON is the same up to here for every viewer (social/feed-routes.ts).
     ...viewerFields(p.userId, viewerId, extras),
+  };
+}
+
+/** The fields of a repost entry (RepostFields): the original's producer and the reposter. */
+function repostFields(deps: MediaUrl, postId: string, author: Author, avatar: string, r: RepostOf) {
+  const byAvatar = r.by.avatarKey ? deps.mediaUrl(r.by.avatarKey) : "";
+  return {
+    original_post_id: postId,
+    original_user_id: author.id,
+    original_username: author.username,
+    original_avatar_url: avatar,
+    repost_quote: r.quote,
+    reposted_by: { id: r.by.id, username: r.by.username, display_name: r.by.displayName, avatar_url: byAvatar },
+    reposted_at: new Date(r.at).toISOString(),
   };
 }
 
@@ -191,6 +235,7 @@ export function viewerFields(ownerId: string, viewerId: string | null, extras: P
     is_following: extras.is_following ?? false,
     is_own_post: viewerId === ownerId,
     is_saved: extras.is_saved ?? false,
+    is_reposted: extras.is_reposted ?? false,
     midi_id: "",
     is_online: extras.is_online ?? false,
     is_in_studio: extras.is_in_studio ?? false,

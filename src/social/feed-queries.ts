@@ -51,6 +51,36 @@ ORDER BY recent.created_at DESC, recent.id DESC LIMIT ? OFFSET ?`,
 ) AS page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.user_id
 ORDER BY page.created_at DESC, page.id DESC`,
 
+  /**
+   * Timeline, the reposts stream (README "Reposts"): loops reposted by the people the viewer follows (not muted), each
+   * loop once, at its most recent such repost, below the cursor, newest first. Left out: the viewer's own loops and
+   * those of producers the viewer follows (their original is in the timeline already), and loops not ready. Each
+   * followee's reposts come from reposts_user_idx (user_id, created_at, post_id) below the cursor, merged by a sort;
+   * "a later repost by another followee" is a search of reposts_post_idx (post_id, ...) for that loop. The sort reads
+   * every repost of the followees below the cursor (cheap while reposts are few; see README "Reposts"). CROSS JOIN
+   * keeps the viewer's follows as the outer loop; the loop's row and the names are read for the page's rows only.
+   * Params: cursor created_at, cursor id, then the viewer six times, then limit.
+   */
+  timelineReposts: `SELECT p.*, ${AUTHOR}, page.user_id AS reposter_id, ru.username AS reposter_username, ru.display_name AS reposter_display_name,
+  ru.avatar_key AS reposter_avatar_key, page.quote AS repost_quote, page.created_at AS reposted_at
+FROM (
+  SELECT r.post_id, r.user_id, r.quote, r.created_at
+  FROM follows f CROSS JOIN reposts r ON r.user_id = f.followee_id AND (r.created_at, r.post_id) < (?, ?)
+  JOIN posts rp ON rp.id = r.post_id
+  WHERE f.follower_id = ? AND rp.status = 'ready' AND rp.user_id <> ?
+    AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ? AND m.muted_id = r.user_id)
+    AND NOT EXISTS (SELECT 1 FROM follows pf WHERE pf.follower_id = ? AND pf.followee_id = rp.user_id)
+    AND NOT EXISTS (
+      SELECT 1 FROM reposts later JOIN follows lf ON lf.follower_id = ? AND lf.followee_id = later.user_id
+      WHERE later.post_id = r.post_id AND (later.created_at, later.user_id) > (r.created_at, r.user_id)
+        AND NOT EXISTS (SELECT 1 FROM mutes lm WHERE lm.muter_id = ? AND lm.muted_id = later.user_id))
+  ORDER BY r.created_at DESC, r.post_id DESC LIMIT ?
+) AS page JOIN posts p ON p.id = page.post_id JOIN users u ON u.id = p.user_id JOIN users ru ON ru.id = page.user_id
+ORDER BY page.created_at DESC, page.post_id DESC`,
+
+  /** Whether any repost at all is below the cursor (none: the timeline skips its reposts stream). Params: cursor created_at, id. */
+  anyRepostBefore: `SELECT 1 AS x FROM reposts WHERE (created_at, post_id) < (?, ?) LIMIT 1`,
+
   /** Whether the viewer follows anyone (the unified feed's fallback). Params: viewer. */
   followsAnyone: `SELECT 1 AS x FROM follows WHERE follower_id = ? LIMIT 1`,
 
@@ -82,6 +112,21 @@ WHERE p.status = 'ready'`,
 const COLUMNS = Object.entries(getTableColumns(posts)).map(([key, column]) => ({ key, name: column.name, column }));
 
 export type RawFeedRow = Record<string, unknown> & { author_username: string; author_display_name: string; author_avatar_key: string | null };
+
+/** A row of FEED_SQL.timelineReposts: a feed row with its reposter, quote and time. */
+export type RawRepostRow = RawFeedRow & {
+  reposter_id: string;
+  reposter_username: string;
+  reposter_display_name: string;
+  reposter_avatar_key: string | null;
+  repost_quote: string;
+  reposted_at: number;
+};
+
+export function toRepostEntry(r: RawRepostRow): PostWithAuthor {
+  const by = { id: r.reposter_id, username: r.reposter_username, displayName: r.reposter_display_name, avatarKey: r.reposter_avatar_key };
+  return { ...toPostWithAuthor(r), repost: { by, at: Number(r.reposted_at), quote: r.repost_quote } };
+}
 
 export function toPostWithAuthor(r: RawFeedRow): PostWithAuthor {
   const post: Record<string, unknown> = {};

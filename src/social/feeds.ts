@@ -20,7 +20,7 @@ import { personalize, publicPosts, type PostWithAuthor } from "../posts/enrich.t
 import type { PostT } from "../posts/models.ts";
 import type { Candidate, Ranked, TrendingSnapshot as Snapshot } from "../caches.ts";
 import { Lru } from "../lib/lru.ts";
-import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, type RawFeedRow } from "./feed-queries.ts";
+import { FEED_SQL, TIMELINE_SCAN_BUDGET, TOP, toPostWithAuthor, toRepostEntry, type RawFeedRow, type RawRepostRow } from "./feed-queries.ts";
 
 export type FeedSource = "timeline" | "global";
 export type FeedMeta = { count: number; has_more: boolean; next_cursor: string; source?: FeedSource };
@@ -51,12 +51,15 @@ async function forViewer(deps: Deps, page: PublicPage, viewerId: string | null, 
   return { posts, meta };
 }
 
-/** Cuts the extra row fetched to learn has_more, fills the page's counts, and points the cursor at its last post. */
+/** An entry's place in a chronological feed: its post's time, or for a repost entry the repost's. */
+const placeOf = (r: PostWithAuthor): Cursor => ({ createdAt: r.repost?.at ?? r.post.createdAt, id: r.post.id });
+
+/** Cuts the extra row fetched to learn has_more, fills the page's counts, and points the cursor at its last entry. */
 async function chronologicalPage(deps: Deps, rows: PostWithAuthor[], page: Page): Promise<PublicPage> {
   const has_more = rows.length > page.limit;
   const items = has_more ? rows.slice(0, page.limit) : rows;
   const last = items.at(-1);
-  const next_cursor = has_more && last ? encodeCursor({ createdAt: last.post.createdAt, id: last.post.id }) : "";
+  const next_cursor = has_more && last ? encodeCursor(placeOf(last)) : "";
   return { posts: await publicPosts(deps, items), meta: { count: items.length, has_more, next_cursor } };
 }
 
@@ -75,16 +78,41 @@ export async function globalFeed(deps: Deps, viewerId: string | null, page: Page
   return forViewer(deps, shared, viewerId, source);
 }
 
-/** Ready posts of the people the viewer follows and the viewer's own, newest first. */
+/** The viewer's own and followees' ready posts below `c`, newest first: `want` of them after skipping `skip`. */
+async function followedPosts(deps: Deps, viewerId: string, c: Cursor, want: number, skip: number): Promise<PostWithAuthor[]> {
+  // Dense plan first; it is exact whenever it fills the page. Otherwise the followees are few or quiet, and the
+  // per-followee plan reads just their posts.
+  const rows = await feedRows(deps, FEED_SQL.timelineRecent, [c.createdAt, c.id, TIMELINE_SCAN_BUDGET, viewerId, viewerId, want, skip]);
+  return rows.length < want ? feedRows(deps, FEED_SQL.timelineFollowed, [viewerId, viewerId, c.createdAt, c.id, want, skip]) : rows;
+}
+
+const newerFirst = (a: PostWithAuthor, b: PostWithAuthor) => {
+  const [x, y] = [placeOf(a), placeOf(b)];
+  return y.createdAt - x.createdAt || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0);
+};
+
+/**
+ * Ready posts of the people the viewer follows and the viewer's own, and the loops those people reposted (README
+ * "Reposts"), newest first. Two streams on the same keyset, (time, post id), where a repost entry's time is the
+ * repost's: each loop is in at most one of them, once (FEED_SQL.timelineReposts), so the merged order is total and
+ * the cursor of the last entry shown continues both without a repeat or a gap. Without reposts below the cursor
+ * (the usual case) the page is the posts stream alone, read exactly as before; with some, both streams are read
+ * from the cursor to offset + limit + 1 entries and merged.
+ */
 export async function timelineFeed(deps: Deps, viewerId: string, page: Page): Promise<FeedPage> {
   const shared = await cachedPage(deps, `timeline:${viewerId}:${pageKey(page)}`, async () => {
     const c = keyset(page);
     const want = page.limit + 1;
-    // Dense plan first; it is exact whenever it fills the page. Otherwise the followees are few or quiet, and the
-    // per-followee plan reads just their posts.
-    let rows = await feedRows(deps, FEED_SQL.timelineRecent, [c.createdAt, c.id, TIMELINE_SCAN_BUDGET, viewerId, viewerId, want, page.offset]);
-    if (rows.length < want) rows = await feedRows(deps, FEED_SQL.timelineFollowed, [viewerId, viewerId, c.createdAt, c.id, want, page.offset]);
-    return chronologicalPage(deps, rows, page);
+    // A community with no repost below the cursor (a new one, or paging past the oldest repost) pays one index seek.
+    const anyReposts = (await queryRows(deps.database, FEED_SQL.anyRepostBefore, [c.createdAt, c.id])).length > 0;
+    const reposted = !anyReposts
+      ? []
+      : (await queryRows<RawRepostRow>(deps.database, FEED_SQL.timelineReposts, [c.createdAt, c.id, ...Array(6).fill(viewerId), want + page.offset])).map(
+          toRepostEntry,
+        );
+    if (!reposted.length) return chronologicalPage(deps, await followedPosts(deps, viewerId, c, want, page.offset), page);
+    const merged = [...(await followedPosts(deps, viewerId, c, want + page.offset, 0)), ...reposted].sort(newerFirst);
+    return chronologicalPage(deps, merged.slice(page.offset, page.offset + want), page);
   });
   return forViewer(deps, shared, viewerId, "timeline");
 }

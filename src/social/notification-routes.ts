@@ -45,9 +45,12 @@ const notificationExample = {
 
 const Notification = t.Object({
   id: t.String(),
-  kind: t.Union([t.Literal("follow"), t.Literal("reaction"), t.Literal("new_post"), t.Literal("comment"), t.Literal("reply"), t.Literal("mention")], {
-    description: "comment = on your loop, reply = to your comment, mention = @you in a comment",
-  }),
+  kind: t.Union(
+    [t.Literal("follow"), t.Literal("reaction"), t.Literal("new_post"), t.Literal("comment"), t.Literal("reply"), t.Literal("mention"), t.Literal("repost")],
+    {
+      description: "comment = on your loop, reply = to your comment, mention = @you in a comment, repost = someone reposted your loop",
+    },
+  ),
   actor_id: t.String(),
   actor: PublicUser,
   post_id: t.String({ description: 'the post reacted to, published or commented on; "" for a follow' }),
@@ -62,7 +65,7 @@ const Notification = t.Object({
 const NotificationGroup = t.Object({
   id: t.String({ description: "the newest notification of the group" }),
   group_id: t.String({ description: "verb:target_id" }),
-  verb: t.Union([t.Literal("follow"), t.Literal("like"), t.Literal("post"), t.Literal("comment"), t.Literal("mention")], {
+  verb: t.Union([t.Literal("follow"), t.Literal("like"), t.Literal("post"), t.Literal("comment"), t.Literal("mention"), t.Literal("repost")], {
     description: "like = a reaction of any emoji; post = a producer you follow posted; comment = on your loop or a reply to your comment",
   }),
   actor_ids: t.Array(t.String(), { minItems: 1, description: "newest first" }),

@@ -1,9 +1,11 @@
 // Notifications: someone followed you, reacted to your loop, a producer you follow posted a loop, someone commented
-// on your loop, replied to your comment or mentioned you in a comment (README "Comments").
+// on your loop, replied to your comment or mentioned you in a comment (README "Comments"), reposted your loop (README
+// "Reposts": the one kind whose row goes when the event is undone, social/reposts.ts).
 //
 // One row per event *kind and subject*, named by its dedupe_key (unique in the schema):
 //   follow:<actor>:<followee>          reaction:<actor>:<post>          new_post:<post>:<follower>
 //   comment:<comment>:<recipient>      reply:<comment>:<recipient>      mention:<comment>:<recipient>
+//   repost:<actor>:<post>
 // Repeating an event (follow, unfollow, follow; react, unreact, react; a retried job) never adds a row. The
 // repeat updates the emoji of a reaction notification (so it shows the current one) and leaves everything else
 // alone: created_at, seen_at and read_at stay as they were, so toggling a reaction cannot push a notification back
@@ -18,7 +20,7 @@ import type { Page } from "../http/pagination.ts";
 import { toPublicUser, viewerExtras } from "../users/service.ts";
 import type { PublicUserT } from "../users/models.ts";
 
-export type NotificationKind = "follow" | "reaction" | "new_post" | CommentNotificationKind;
+export type NotificationKind = "follow" | "reaction" | "new_post" | "repost" | CommentNotificationKind;
 /** On your loop (comment), on your comment (reply), or naming you with @username (mention). */
 export type CommentNotificationKind = "comment" | "reply" | "mention";
 
@@ -26,6 +28,7 @@ export type NewNotification =
   | { kind: "follow"; userId: string; actorId: string }
   | { kind: "reaction"; userId: string; actorId: string; postId: string; emoji: string }
   | { kind: "new_post"; userId: string; actorId: string; postId: string }
+  | { kind: "repost"; userId: string; actorId: string; postId: string }
   | { kind: CommentNotificationKind; userId: string; actorId: string; postId: string; commentId: string };
 
 /** The key that makes repeats of one event land on one row. */
@@ -37,6 +40,8 @@ export function notificationDedupeKey(n: NewNotification): string {
       return `reaction:${n.actorId}:${n.postId}`;
     case "new_post":
       return `new_post:${n.postId}:${n.userId}`;
+    case "repost":
+      return `repost:${n.actorId}:${n.postId}`;
     default:
       return `${n.kind}:${n.commentId}:${n.userId}`;
   }
@@ -161,6 +166,7 @@ function messageOf(kind: string, actor: string, emoji: string | null, title: str
   if (kind === "comment") return `${actor} commented on ${title ? `“${title}”` : "your loop"}`;
   if (kind === "reply") return `${actor} replied to your comment${title ? ` on “${title}”` : ""}`;
   if (kind === "mention") return `${actor} mentioned you${title ? ` on “${title}”` : ""}`;
+  if (kind === "repost") return `${actor} reposted ${title ? `“${title}”` : "your loop"}`;
   if (kind === "reaction") return `${actor} reacted ${emoji ?? ""} to ${title ? `“${title}”` : "your loop"}`;
   return `${actor} posted ${title ? `“${title}”` : "a new loop"}`;
 }
@@ -258,7 +264,7 @@ export async function markNotifications(deps: Deps, userId: string, what: "seen"
 export type NotificationGroupT = {
   id: string;
   group_id: string;
-  verb: "follow" | "like" | "post" | "comment" | "mention";
+  verb: "follow" | "like" | "post" | "comment" | "mention" | "repost";
   actor_ids: string[];
   actor_usernames: string[];
   actor_avatar_urls: string[];
@@ -275,7 +281,7 @@ export type NotificationGroupT = {
   updated_at: string;
 };
 
-const VERB = { follow: "follow", reaction: "like", new_post: "post", comment: "comment", reply: "comment", mention: "mention" } as const;
+const VERB = { follow: "follow", reaction: "like", new_post: "post", comment: "comment", reply: "comment", mention: "mention", repost: "repost" } as const;
 
 /**
  * Groups a page of notifications (newest first) for the plugin: follows of the user, reactions to one post, and a

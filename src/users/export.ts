@@ -28,7 +28,7 @@ import { ZipFile } from "yazl";
 import { createOneTimeToken, findLiveOneTimeToken, TOKEN_TTL_MS } from "../auth/one-time.ts";
 import { message } from "../auth/mail.ts";
 import type { Db } from "../db/client.ts";
-import { blocks, comments, follows, mutes, plays, posts, reactions, saves, users } from "../db/schema.ts";
+import { blocks, comments, follows, mutes, plays, posts, reactions, reposts, saves, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { JobInfo } from "../jobs/queue.ts";
@@ -169,6 +169,13 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     .innerJoin(users, producerOf)
     .where(eq(saves.userId, userId))
     .orderBy(asc(saves.createdAt));
+  const reposted = await db
+    .select({ ...loop, quote: reposts.quote, at: reposts.createdAt })
+    .from(reposts)
+    .innerJoin(posts, eq(posts.id, reposts.postId))
+    .innerJoin(users, producerOf)
+    .where(eq(reposts.userId, userId))
+    .orderBy(asc(reposts.createdAt));
   const commented = await db
     .select({ ...loop, id: comments.id, parent_id: comments.parentId, content: comments.content, at_ms: comments.atMs, at: comments.createdAt })
     .from(comments)
@@ -260,7 +267,7 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   addJson("blocked.json", dated(blocking));
   addJson("muted.json", dated(muting));
   // The events on others' loops, each with its moment as an ISO date.
-  const events = { "reactions.json": reacted, "saved.json": saved, "comments.json": commented, "plays.json": played };
+  const events = { "reactions.json": reacted, "saved.json": saved, "reposts.json": reposted, "comments.json": commented, "plays.json": played };
   for (const [name, rows] of Object.entries(events)) {
     addJson(
       name,

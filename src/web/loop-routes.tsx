@@ -29,7 +29,7 @@ import { displayName, LoopCard, LoopStats, Player, Reactions } from "./ui/loop.t
 import { LoopShareHead, ProfileShareHead, type Site, loopDescription, loopTitle, shareImage, siteOf } from "./ui/share.tsx";
 import { FollowButton } from "./ui/follow.tsx";
 import { ReportControl } from "./ui/report.tsx";
-import { PinButton, SaveButton } from "./ui/save.tsx";
+import { PinButton, RepostButton, SaveButton } from "./ui/save.tsx";
 import { PinnedLoops } from "./ui/pin.tsx";
 import { FormOutcome } from "./ui/outcome.tsx";
 import { pinnedPosts } from "../posts/pins.ts";
@@ -95,7 +95,7 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
         </dl>
         <Reactions post={post} csrf={p.csrf} signedIn={p.signedIn} />
         <SaveButton post={post} signedIn={p.signedIn} csrf={p.csrf} />
-        {post.is_own_post ? <PinButton post={post} csrf={p.csrf} /> : ""}
+        {post.is_own_post ? <PinButton post={post} csrf={p.csrf} /> : <RepostButton post={post} signedIn={p.signedIn} csrf={p.csrf} />}
         <LoopStats post={post} />
         <ReportControl post={post} signedIn={p.signedIn} csrf={p.csrf} />
       </article>

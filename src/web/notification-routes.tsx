@@ -46,6 +46,13 @@ function Group(p: { g: NotificationGroupT; names: Names; now: number }): JSX.Ele
           {loop}
         </a>
       </>
+    ) : g.verb === "repost" ? (
+      <>
+        {" reposted "}
+        <a href={`/l/${g.target_id}`} safe>
+          {loop}
+        </a>
+      </>
     ) : g.verb === "comment" || g.verb === "mention" ? (
       <>
         {g.verb === "mention" ? " mentioned you on " : g.target_type === "comment" ? " replied to your comment on " : " commented on "}

@@ -94,6 +94,8 @@ beforeAll(async () => {
   const played = await env.request(`/api/v1/posts/${theirs}/play`, { method: "POST", token: mira.token });
   expect(played.status).toBe(200);
   expect((await env.request(`/api/v1/posts/${theirs}/save`, { method: "POST", token: mira.token })).status).toBe(200);
+  const reposted = await env.request(`/api/v1/posts/${theirs}/repost`, { method: "POST", token: mira.token, json: { quote: "Theo's best" } });
+  expect(reposted.status).toBe(200);
   // Mira mutes Theo (the follow stays) and blocks Kai; Kai blocking Mira back is Kai's, not in Mira's export.
   kai = await registerProducer(env, { username: "export_kai" });
   const muted = await env.request("/api/v1/social/mute", { method: "POST", token: mira.token, json: { target_user_id: theo.id } });
@@ -157,6 +159,7 @@ describe("a member's data export", () => {
         "muted.json",
         "reactions.json",
         "saved.json",
+        "reposts.json",
         "comments.json",
         "plays.json",
         `loops/${mine[0]}/original.wav`,
@@ -183,6 +186,9 @@ describe("a member's data export", () => {
       expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", content: "Lovely chords", at_ms: 1500, parent_id: null }),
     ]);
     expect(read("plays.json")).toEqual([expect.objectContaining({ post_id: theirs, producer: "export_theo" })]);
+    expect(read("reposts.json")).toEqual([
+      expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", quote: "Theo's best", at: expect.any(String) }),
+    ]);
     expect(read("saved.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", at: expect.any(String) })]);
     const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, name)));
     expect(bytes(`loops/${mine[0]}/original.wav`)).toEqual(wav);

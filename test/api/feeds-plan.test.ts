@@ -46,6 +46,29 @@ describe("feed query plans on sqlite", () => {
     });
   }
 
+  test('the timeline with reposts by followees (README "Reposts"): both streams and the merge are index searches', async () => {
+    // The signed-in member (the seed's producer0) follows 100 producers; 20 of them repost 40 loops of others.
+    const bench = client.query<{ id: string }, []>("SELECT id FROM users WHERE username = 'producer0'").get()!;
+    const followees = client.query<{ id: string }, [string]>("SELECT followee_id AS id FROM follows WHERE follower_id = ? LIMIT 20").all(bench.id);
+    const strangers = client
+      .query<{ id: string }, [string]>(
+        "SELECT id FROM posts WHERE status = 'ready' AND user_id NOT IN (SELECT followee_id FROM follows WHERE follower_id = ?) LIMIT 40",
+      )
+      .all(bench.id);
+    const insert = client.prepare("INSERT OR IGNORE INTO reposts (user_id, post_id, quote, created_at) VALUES (?, ?, '', ?)");
+    for (const [i, p] of strangers.entries()) insert.run(followees[i % followees.length]!.id, p.id, env.clock.now() - i * 1000);
+    const reads = await capturedReads(client, async () => {
+      for (const path of ["/api/v1/feed/timeline?limit=20", "/api/v1/feed/timeline?limit=20&offset=20"]) {
+        const res = await env.request(path, { token });
+        const body = (await res.json()) as { posts: { is_a_repost: boolean }[] };
+        expect(body.posts.some((p) => p.is_a_repost)).toBe(true);
+      }
+    });
+    expect(reads.some((text) => text === FEED_SQL.timelineReposts)).toBe(true);
+    for (const text of reads) expect({ text, scans: tableScans(client, text, tables) }).toEqual({ text, scans: [] });
+    client.run("DELETE FROM reposts");
+  });
+
   test("every statement a feed request runs is an index search (captured from the connection)", async () => {
     const paths = [
       "/api/v1/feed/global",

@@ -32,17 +32,31 @@ export const POST_KEYS = [
   "download_count",
   "comment_count",
   "save_count",
+  "repost_count",
   "is_pinned",
   "pin_order",
   "reaction_counts",
+  "is_a_repost",
   "user_reaction",
   "is_liked",
   "is_following",
   "is_own_post",
   "is_saved",
+  "is_reposted",
   "midi_id",
   "is_online",
   "is_in_studio",
+] as const;
+
+/** The keys only a repost entry of the timeline has (the plugin reads original_post_id's presence as "a repost"). */
+export const REPOST_KEYS = [
+  "original_post_id",
+  "original_user_id",
+  "original_username",
+  "original_avatar_url",
+  "repost_quote",
+  "reposted_by",
+  "reposted_at",
 ] as const;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -56,7 +70,7 @@ export function postTypeProblems(p: unknown): string[] {
   const keys = Object.keys(p)
     .filter((k) => k !== "peaks")
     .sort();
-  const expected = [...POST_KEYS].sort();
+  const expected = [...POST_KEYS, ...(p.is_a_repost === true ? REPOST_KEYS : [])].sort();
   if (JSON.stringify(keys) !== JSON.stringify(expected)) problems.push(`keys ${JSON.stringify(keys)} ≠ ${JSON.stringify(expected)}`);
   for (const k of ["id", "actor", "object", "user_id", "username", "user_avatar_url", "filename", "key", "daw", "user_reaction", "midi_id"]) {
     if (typeof p[k] !== "string") problems.push(`${k} = ${JSON.stringify(p[k])} is not a string`);
@@ -84,10 +98,10 @@ export function postTypeProblems(p: unknown): string[] {
   if (!(p.user_avatar_url === "" || absoluteUrl(p.user_avatar_url))) problems.push(`user_avatar_url = ${JSON.stringify(p.user_avatar_url)}`);
   for (const k of ["duration_seconds", "bpm", "loudness_lufs"])
     if (typeof p[k] !== "number" || !Number.isFinite(p[k])) problems.push(`${k} = ${JSON.stringify(p[k])} is not a number`);
-  for (const k of ["duration_bars", "like_count", "play_count", "download_count", "comment_count", "save_count", "pin_order"]) {
+  for (const k of ["duration_bars", "like_count", "play_count", "download_count", "comment_count", "save_count", "repost_count", "pin_order"]) {
     if (!Number.isInteger(p[k]) || (p[k] as number) < 0) problems.push(`${k} = ${JSON.stringify(p[k])} is not a non-negative integer`);
   }
-  for (const k of ["is_liked", "is_following", "is_own_post", "is_saved", "is_pinned", "is_online", "is_in_studio"])
+  for (const k of ["is_liked", "is_following", "is_own_post", "is_saved", "is_reposted", "is_pinned", "is_a_repost", "is_online", "is_in_studio"])
     if (typeof p[k] !== "boolean") problems.push(`${k} = ${JSON.stringify(p[k])} is not a boolean`);
   if (!Array.isArray(p.genres) || !p.genres.every((g) => typeof g === "string"))
     problems.push(`genres = ${JSON.stringify(p.genres)} is not an array of strings`);
@@ -105,6 +119,15 @@ export function postTypeProblems(p: unknown): string[] {
       if (typeof u[k] !== "string") problems.push(`user.${k} = ${JSON.stringify(u[k])} is not a string`);
     if (u.id !== p.user_id || u.username !== p.username || u.avatar_url !== p.user_avatar_url)
       problems.push("user disagrees with user_id/username/user_avatar_url");
+  }
+  if (p.is_a_repost === true) {
+    for (const k of ["original_post_id", "original_user_id", "original_username", "original_avatar_url", "repost_quote", "reposted_at"])
+      if (typeof p[k] !== "string") problems.push(`${k} = ${JSON.stringify(p[k])} is not a string`);
+    if (p.original_post_id !== p.id || p.original_user_id !== p.user_id || p.original_username !== p.username)
+      problems.push("original_* disagree with the loop's id/user_id/username");
+    const by = p.reposted_by;
+    if (!isObject(by) || ["id", "username", "display_name", "avatar_url"].some((k) => typeof by[k] !== "string"))
+      problems.push(`reposted_by = ${JSON.stringify(by)} is not a user`);
   }
   if ("peaks" in p && !(Array.isArray(p.peaks) && p.peaks.every((x) => typeof x === "number" && x >= 0 && x <= 1)))
     problems.push("peaks is not an array of numbers 0..1");

@@ -98,10 +98,24 @@ export function LoopStats(p: { post: PostT }): JSX.Element {
       <span data-plays={post.id} safe>
         {`${post.play_count} ${post.play_count === 1 ? "play" : "plays"}`}
       </span>
+      {post.repost_count ? <span safe>{` · ${post.repost_count} ${post.repost_count === 1 ? "repost" : "reposts"}`}</span> : ""}
       {" · "}
       <time datetime={post.created_at} safe>
         {post.created_at.slice(0, 10)}
       </time>
+    </p>
+  ) as JSX.Element;
+}
+
+/** Above a timeline entry that is there because someone the viewer follows reposted it (README "Reposts"). */
+function RepostedBy(p: { by: NonNullable<PostT["reposted_by"]>; quote: string }): JSX.Element {
+  return (
+    <p class="reposted muted">
+      {"🔁 reposted by "}
+      <a href={`/@${p.by.username}`} safe>
+        {`@${p.by.username}`}
+      </a>
+      {p.quote ? <q safe>{p.quote}</q> : ""}
     </p>
   ) as JSX.Element;
 }
@@ -118,6 +132,7 @@ export function LoopCard(p: { post: PostT; csrf?: string; signedIn: boolean; hea
   );
   return (
     <li class="card loop" data-post={post.id}>
+      {post.reposted_by ? <RepostedBy by={post.reposted_by} quote={post.repost_quote ?? ""} /> : ""}
       <div class="byline">
         <Avatar url={post.user.avatar_url} name={displayName(post)} />
         <div>

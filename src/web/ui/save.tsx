@@ -1,6 +1,7 @@
 // The loop page's own toggles, each a plain form (works without the script) whose hidden field asks for the other
 // state, the state in the button's label and aria-pressed: 🔖 Save (README "Saved loops", posted to /l/:id/save,
-// web/saved-routes.tsx) and, for the loop's producer, 📌 Pin (README "Pinned loops", /l/:id/pin, web/pin-actions.ts).
+// web/saved-routes.tsx), for the loop's producer 📌 Pin (README "Pinned loops", /l/:id/pin, web/pin-actions.ts), and
+// for everyone else 🔁 Repost (README "Reposts", /l/:id/repost, web/repost-actions.ts).
 import { signInPath } from "../../auth/browser-session.ts";
 import type { PostT } from "../../posts/models.ts";
 
@@ -31,5 +32,17 @@ export function SaveButton(p: { post: Pick<PostT, "id" | "is_saved">; signedIn: 
 export function PinButton(p: { post: Pick<PostT, "id" | "is_pinned">; csrf?: string }): JSX.Element {
   return (
     <Toggle action={`/l/${p.post.id}/pin`} field="pin" on={p.post.is_pinned} csrf={p.csrf} label={["📌 Pinned to your profile", "📌 Pin to your profile"]} />
+  );
+}
+
+export function RepostButton(p: { post: Pick<PostT, "id" | "is_reposted">; signedIn: boolean; csrf?: string }): JSX.Element {
+  if (!p.signedIn)
+    return (
+      <a class="button secondary" href={signInPath(`/l/${p.post.id}`)}>
+        🔁 Sign in to repost
+      </a>
+    ) as JSX.Element;
+  return (
+    <Toggle action={`/l/${p.post.id}/repost`} field="repost" on={p.post.is_reposted} csrf={p.csrf} label={["🔁 Reposted to your followers", "🔁 Repost"]} />
   );
 }
