@@ -9,7 +9,8 @@ import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import type { RouteLimitName } from "../http/route-limits.ts";
 import { asForm, browserAction, browserActionDoc, formText } from "./context.ts";
 
-type Service<T> = (deps: Deps, userId: string, postId: string) => Promise<T>;
+/** A service call; `form` is the submitted form, for what else it carries (a repost's quote). */
+type Service<T> = (deps: Deps, userId: string, postId: string, form: Record<string, unknown>) => Promise<T>;
 export type LoopToggle<T> = { name: string; limit: RouteLimitName; on: Service<T>; off: Service<T>; toggle: Service<T>; summary: string; state: TSchema };
 
 export const loopToggle = <T>(deps: Deps, o: LoopToggle<T>) => {
@@ -28,9 +29,9 @@ export const loopToggle = <T>(deps: Deps, o: LoopToggle<T>) => {
         async (auth) => {
           await deps.routeLimits.hit(o.limit, { ip: clientIp(request, trusted), userId: auth.user.id });
           const want = form[o.name];
-          return (want === "1" ? o.on : want === "0" ? o.off : o.toggle)(deps, auth.user.id, postId);
+          return (want === "1" ? o.on : want === "0" ? o.off : o.toggle)(deps, auth.user.id, postId, form);
         },
-        { onError: (err) => `${back}?error=${encodeURIComponent(err.message)}` },
+        { onError: (err) => `${back}?error=${encodeURIComponent(err.fields ? Object.values(err.fields).join("; ") : err.message)}` },
       );
     },
     browserActionDoc(o.summary, o.state),

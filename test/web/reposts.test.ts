@@ -72,6 +72,24 @@ describe("reposting from the web app", () => {
     expect(own.html).toContain("📌 Pin to your profile");
   });
 
+  test("Repost with a quote from the page: the quote shows to followers; too long is refused with the reason, nothing written", async () => {
+    const other = await insertReadyPost(env, mira.auth.user.id, "Quoted loop");
+    const b = await signedIn(friend);
+    const page = await b.get(`/l/${other}`);
+    expect(page.html).toContain("Repost with a quote");
+    const before = await reposts();
+    const long = await b.post(`/l/${other}/repost`, { csrf: csrfOf(page), repost: "1", quote: "x".repeat(281) });
+    expect(long.url).toStartWith(`/l/${other}?error=`);
+    expect(long.html).toContain("280");
+    expect(await reposts()).toBe(before);
+    const done = await b.post(`/l/${other}/repost`, { csrf: csrfOf(page), repost: "1", quote: "  this bassline <3  " });
+    expect(done.html).toContain('aria-pressed="true">🔁 Reposted to your followers</button>');
+    expect(done.html).not.toContain("Repost with a quote"); // reposted: only the button to take it back
+    const home = await (await signedIn(fan)).get("/?tab=timeline");
+    const card = home.html.slice(home.html.indexOf(`data-post="${other}"`));
+    expect(card).toContain("this bassline &lt;3");
+  });
+
   test("refused with a wrong CSRF token or signed out; the signed-out page offers sign-in instead", async () => {
     const before = await reposts();
     const b = await signedIn(fan);

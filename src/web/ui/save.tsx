@@ -3,6 +3,7 @@
 // web/saved-routes.tsx), for the loop's producer 📌 Pin (README "Pinned loops", /l/:id/pin, web/pin-actions.ts), and
 // for everyone else 🔁 Repost (README "Reposts", /l/:id/repost, web/repost-actions.ts).
 import { signInPath } from "../../auth/browser-session.ts";
+import { QUOTE_MAX } from "../../social/reposts.ts";
 import type { PostT } from "../../posts/models.ts";
 
 /** A one-button form that sets `field` to the opposite of `on` (the web app's save, pin, repost and comment-like). */
@@ -42,7 +43,23 @@ export function RepostButton(p: { post: Pick<PostT, "id" | "is_reposted">; signe
         🔁 Sign in to repost
       </a>
     ) as JSX.Element;
-  return (
+  const toggle = (
     <Toggle action={`/l/${p.post.id}/repost`} field="repost" on={p.post.is_reposted} csrf={p.csrf} label={["🔁 Reposted to your followers", "🔁 Repost"]} />
   );
+  if (p.post.is_reposted) return toggle as JSX.Element;
+  return (
+    <>
+      {toggle as "safe"}
+      <details class="repost-quote">
+        <summary>Repost with a quote</summary>
+        <form method="post" action={`/l/${p.post.id}/repost`} class="comment-form">
+          <input type="hidden" name="csrf" value={p.csrf ?? ""} />
+          <input type="hidden" name="repost" value="1" />
+          <label for="repost-quote">Your quote, shown to your followers above the loop</label>
+          <textarea id="repost-quote" name="quote" rows="2" maxlength={String(QUOTE_MAX)} required />
+          <button type="submit">🔁 Repost with this quote</button>
+        </form>
+      </details>
+    </>
+  ) as JSX.Element;
 }
