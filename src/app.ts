@@ -22,6 +22,7 @@ import { audioRoutes } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { feedRoutes } from "./social/feed-routes.ts";
 import { searchRoutes } from "./search/routes.ts";
+import { discoverRoutes } from "./discover/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
@@ -134,6 +135,7 @@ export function createApp(deps: Deps) {
               // the social layer
               .use(feedRoutes(deps))
               .use(searchRoutes(deps))
+              .use(discoverRoutes(deps))
               .use(reactionRoutes(deps))
               .use(commentRoutes(deps))
               .use(playRoutes(deps))

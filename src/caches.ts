@@ -67,6 +67,8 @@ export type Caches = {
   feedPages: ReadCache<unknown>;
   /** Search pages as anyone sees them (search/service.ts), apart from the feeds' so searches never evict feed pages. */
   searchPages: ReadCache<unknown>;
+  /** Discover's pages and producer lists as anyone (or one viewer) sees them (discover/service.ts), apart likewise. */
+  discoverPages: ReadCache<unknown>;
   /** A viewer's reactions and follows on a page (posts/enrich.ts). */
   viewerStates: ReadCache<ViewerState>;
   /** Web app pages as an anonymous visitor sees them, rendered (web/app-routes.tsx). */
