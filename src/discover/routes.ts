@@ -6,6 +6,7 @@ import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
+import { memoizedJson } from "../http/json-body.ts";
 import { PageMeta } from "../http/pagination.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { PublicUser } from "../users/models.ts";
@@ -17,6 +18,8 @@ import {
   loopsByGenre,
   recommendedProducers,
   similarLoops,
+  type GenreLoops as GenreLoopsT,
+  type LoopList,
   similarProducers,
   trendingProducers,
 } from "./service.ts";
@@ -65,6 +68,11 @@ const Recommended = t.Object(
 
 const readErrors = { 400: ErrorSchema, 401: ErrorSchema };
 
+// A page of loops' JSON is made once per page (the same array while the discover cache keeps it) and the rest of the
+// answer, as search's and the feeds' are (src/http/json-body.ts).
+const loopsJson = memoizedJson<LoopList>(Loops, "similar loops");
+const genreJson = memoizedJson<GenreLoopsT>(GenreLoops, "genre page");
+
 type Viewer = { user: { id: string } } | null;
 const viewerId = (v: Viewer) => v?.user.id ?? null;
 /** The producer lists' size: `limit` 1–100, default 10 (clamped). */
@@ -73,8 +81,10 @@ const listLimit = (raw: string | undefined) => clampedNumber("limit", raw, 10, 1
 export const discoverRoutes = (deps: Deps) => {
   const recommended = async ({ query, viewer }: { query: Record<string, string | undefined>; viewer: Viewer }) =>
     recommendedProducers(deps, viewerId(viewer), discoverPage("r", query, 10));
-  const similar = async ({ params, query, viewer }: { params: { id: string }; query: Record<string, string | undefined>; viewer: Viewer }) =>
-    similarLoops(deps, params.id, viewerId(viewer), discoverPage("s", query, 10));
+  const similar = async ({ params, query, viewer }: { params: { id: string }; query: Record<string, string | undefined>; viewer: Viewer }) => {
+    const list = await similarLoops(deps, params.id, viewerId(viewer), discoverPage("s", query, 10));
+    return loopsJson(list, list.posts, list.meta);
+  };
   const recommendedOptions = (summary: string) => ({
     viewer: true as const,
     query: PageQuery,
@@ -102,13 +112,20 @@ export const discoverRoutes = (deps: Deps) => {
         detail: { summary: "Genres of ready loops with how many loops carry each, most used first (plugin)" },
       },
     )
-    .get("/discover/genre/:genre", async ({ params, query, viewer }) => loopsByGenre(deps, params.genre, viewerId(viewer), discoverPage("g", query)), {
-      viewer: true,
-      params: t.Object({ genre: t.String({ maxLength: 200 }) }),
-      query: PageQuery,
-      response: { 200: GenreLoops, ...readErrors },
-      detail: { summary: "Loops of one genre (any case), newest first, with the producers of the page (plugin reads users)" },
-    })
+    .get(
+      "/discover/genre/:genre",
+      async ({ params, query, viewer }) => {
+        const page = await loopsByGenre(deps, params.genre, viewerId(viewer), discoverPage("g", query));
+        return genreJson(page, page.posts, [page.meta, page.users]);
+      },
+      {
+        viewer: true,
+        params: t.Object({ genre: t.String({ maxLength: 200 }) }),
+        query: PageQuery,
+        response: { 200: GenreLoops, ...readErrors },
+        detail: { summary: "Loops of one genre (any case), newest first, with the producers of the page (plugin reads users)" },
+      },
+    )
     .get("/discover/featured", async ({ query, viewer }) => ({ users: await featuredProducers(deps, viewerId(viewer), listLimit(query.limit)) }), {
       viewer: true,
       query: LimitQuery,

@@ -83,7 +83,7 @@ export async function genresWithCounts(deps: Deps, limit: number): Promise<Genre
 // ── Loops ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** A page of loops as anyone sees them (blocks of the viewer left out when one is given), with what its meta needs. */
-type LoopPage = { posts: PostT[]; hasMore: boolean; next: number };
+type LoopPage = { posts: PostT[]; hasMore: boolean; next: number; authors?: UserRow[] };
 
 /** The posts of these ids, in this order, as anyone sees them; a loop gone since the index was read is left out. */
 async function postsInOrder(deps: Deps, ids: string[]): Promise<PostT[]> {
@@ -134,13 +134,14 @@ export async function loopsByGenre(deps: Deps, genre: string, viewerId: string |
       page.limit + 1,
       page.offset,
     ]);
-    return pageOfRows(deps, rows, page.limit, (shown) => Number(shown.at(-1)?.doc_id ?? 0));
+    const found = await pageOfRows(deps, rows, page.limit, (shown) => Number(shown.at(-1)?.doc_id ?? 0));
+    return { ...found, authors: await userRows(deps, [...new Set(found.posts.map((p) => p.user_id))]) };
   };
   const key = `genre:${JSON.stringify([genre.trim().toLowerCase(), page.after ?? null, page.limit, page.offset])}`;
   const { page: shared, posts } = await forViewer(deps, key, load, viewerId);
   return {
     posts,
-    users: await usersInOrder(deps, [...new Set(posts.map((p) => p.user_id))], viewerId),
+    users: await publicUsers(deps, shared.authors!, new Set(posts.map((p) => p.user_id)), viewerId),
     meta: meta(posts.length, shared.hasMore, encodeDiscoverCursor("g", shared.next)),
   };
 }
@@ -151,15 +152,19 @@ export async function loopsByGenre(deps: Deps, genre: string, viewerId: string |
  * may not see. A loop without genres, key or BPM has no similar loops (an empty list).
  */
 export async function similarLoops(deps: Deps, postId: string, viewerId: string | null, page: DiscoverPage): Promise<LoopList> {
-  const found = await findVisiblePost(deps, postId, viewerId);
-  if (found?.post.status !== "ready") throw errors.notFound("post_not_found", "No such post");
+  type Source = { genre: string; key_class: number | null; bpm: number | null; blocked: number };
+  const source = await queryRows<Source>(deps.database, DISCOVER_SQL.source, [postId, viewerId ?? ""]);
+  const first = source[0];
+  // A loop in the index is ready and listed: it is hidden only by a block. One that is not (no genre, or not ready,
+  // or unknown) is looked up to tell a 404 from a loop without similar loops.
+  const visible = first ? !Number(first.blocked) : (await findVisiblePost(deps, postId, viewerId))?.post.status === "ready";
+  if (!visible) throw errors.notFound("post_not_found", "No such post");
   const offset = page.after ?? page.offset;
   const load = async (viewer: string): Promise<LoopPage> => {
-    const source = await queryRows<{ genre: string; key_class: number | null; bpm: number | null }>(deps.database, DISCOVER_SQL.source, [postId]);
-    const first = source[0];
     if (!first || first.key_class === null || !first.bpm) return { posts: [], hasMore: false, next: 0 };
-    const rows = await queryRows<{ post_id: string }>(deps.database, DISCOVER_SQL.similar, [
-      JSON.stringify(source.map((s) => s.genre)),
+    const one = source.length === 1;
+    const rows = await queryRows<{ post_id: string }>(deps.database, one ? DISCOVER_SQL.similarOneGenre : DISCOVER_SQL.similar, [
+      one ? first.genre : JSON.stringify(source.map((s) => s.genre)),
       first.key_class,
       first.bpm,
       postId,
@@ -175,16 +180,28 @@ export async function similarLoops(deps: Deps, postId: string, viewerId: string 
 
 // ── Producers ──────────────────────────────────────────────────────────────────────────────────────────────────
 
-/** Public users of these ids, in this order, personalised (follow states, presence); an unknown id is left out. */
-async function usersInOrder(deps: Deps, ids: string[], viewerId: string | null): Promise<PublicUserT[]> {
+/** The rows of these users, in this order (an unknown id is left out). */
+async function userRows(deps: Deps, ids: string[]): Promise<UserRow[]> {
   if (!ids.length) return [];
   const rows: UserRow[] = await deps.database.db.select().from(users).where(inArray(users.id, ids));
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const extras = await viewerExtras(deps, viewerId, ids);
-  return ids.flatMap((id) => {
-    const u = byId.get(id);
-    return u ? [toPublicUser(deps, u, extras.get(id))] : [];
-  });
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/** These users as the viewer sees them (follow states, presence), those of `only` when given. */
+async function publicUsers(deps: Deps, rows: UserRow[], only: Set<string> | null, viewerId: string | null): Promise<PublicUserT[]> {
+  const shown = only ? rows.filter((u) => only.has(u.id)) : rows;
+  const extras = await viewerExtras(
+    deps,
+    viewerId,
+    shown.map((u) => u.id),
+  );
+  return shown.map((u) => toPublicUser(deps, u, extras.get(u.id)));
+}
+
+/** Public users of these ids, in this order, personalised; an unknown id is left out. */
+async function usersInOrder(deps: Deps, ids: string[], viewerId: string | null): Promise<PublicUserT[]> {
+  return publicUsers(deps, await userRows(deps, ids), null, viewerId);
 }
 
 /** Ids from a producers query, cached per viewer while the database is unchanged. */

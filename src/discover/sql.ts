@@ -18,10 +18,15 @@ const LISTED = (u: string) => `${u}.suspended_at IS NULL AND +${u}.approval = 'a
 const ACTIVE = (u: string, p: string) =>
   `(${u}.last_active_at >= ${p} OR EXISTS (SELECT 1 FROM posts ap WHERE ap.user_id = ${u}.id AND ap.status = 'ready' AND ap.created_at >= ${p}))`;
 
-/** One BPM band of the similar-loops rule: the candidates of every shared genre, with their distance in source BPM. */
-const band = (dist: string, lo: string, hi: string) =>
-  `SELECT g.post_id AS post_id, g.doc_id AS doc_id, g.user_id AS user_id, ${dist} AS dist FROM json_each(?1) AS w
-  CROSS JOIN post_genres g ON g.genre = w.value AND g.key_class = ?2 AND g.bpm BETWEEN ${lo} AND ${hi}`;
+/** One BPM band of the similar-loops rule: the candidates of the genres `from` names, with their distance in source BPM. */
+const band = (from: string, dist: string, lo: string, hi: string) =>
+  `SELECT g.post_id AS post_id, g.doc_id AS doc_id, g.user_id AS user_id, ${dist} AS dist FROM ${from}
+  AND g.key_class = ?2 AND g.bpm BETWEEN ${lo} AND ${hi}`;
+
+/** The three bands (BPM ±3, half time ±1.5, double time ±6) over the genres `from` names. */
+const bands = (from: string) => `${band(from, "abs(g.bpm - ?3)", "?3 - 3", "?3 + 3")}
+  UNION ALL ${band(from, "abs(g.bpm * 2 - ?3)", "?3 / 2.0 - 1.5", "?3 / 2.0 + 1.5")}
+  UNION ALL ${band(from, "abs(g.bpm / 2.0 - ?3)", "?3 * 2 - 6", "?3 * 2 + 6")}`;
 
 export const DISCOVER_SQL = {
   /** Genres of ready loops with their counts (the counts table search keeps), most used first. Params: ?1 limit. */
@@ -35,8 +40,13 @@ export const DISCOVER_SQL = {
 WHERE g.genre = lower(trim(?1)) AND g.doc_id < ?2 AND ${HIDDEN("g.user_id", "?3")}
 ORDER BY g.doc_id DESC LIMIT ?4 OFFSET ?5`,
 
-  /** What the similar-loops rule compares, for one loop: a row per genre. Params: ?1 post id. */
-  source: `SELECT genre, key_class, bpm FROM post_genres WHERE post_id = ?1`,
+  /**
+   * What the similar-loops rule compares, for one loop: a row per genre, and whether its producer and the viewer
+   * block each other (either way). Params: ?1 post id, ?2 viewer ("" for nobody).
+   */
+  source: `SELECT genre, key_class, bpm,
+  EXISTS (SELECT 1 FROM blocks WHERE (blocker_id = ?2 AND blocked_id = user_id) OR (blocker_id = user_id AND blocked_id = ?2)) AS blocked
+FROM post_genres WHERE post_id = ?1`,
 
   /**
    * Loops similar to one (README "Discover"): a shared genre, the same key class (the key or its relative
@@ -47,12 +57,20 @@ ORDER BY g.doc_id DESC LIMIT ?4 OFFSET ?5`,
    * ?6 limit, ?7 offset.
    */
   similar: `SELECT c.post_id AS post_id, min(c.dist) AS dist, max(c.doc_id) AS doc_id, c.user_id AS user_id FROM (
-  ${band("abs(g.bpm - ?3)", "?3 - 3", "?3 + 3")}
-  UNION ALL ${band("abs(g.bpm * 2 - ?3)", "?3 / 2.0 - 1.5", "?3 / 2.0 + 1.5")}
-  UNION ALL ${band("abs(g.bpm / 2.0 - ?3)", "?3 * 2 - 6", "?3 * 2 + 6")}
+  ${bands("json_each(?1) AS w CROSS JOIN post_genres g ON g.genre = w.value")}
 ) AS c
 WHERE c.post_id <> ?4 AND ${HIDDEN("c.user_id", "?5")}
 GROUP BY c.post_id ORDER BY min(c.dist), max(c.doc_id) DESC LIMIT ?6 OFFSET ?7`,
+
+  /**
+   * The same for a loop of one genre (most loops): each loop is found once, so nothing is grouped and the page is
+   * the top of the candidates (SQLite keeps only limit + offset of them while sorting). ?1 is the genre.
+   */
+  similarOneGenre: `SELECT c.post_id AS post_id, c.dist AS dist, c.doc_id AS doc_id, c.user_id AS user_id FROM (
+  ${bands("post_genres g WHERE g.genre = ?1")}
+) AS c
+WHERE c.post_id <> ?4 AND ${HIDDEN("c.user_id", "?5")}
+ORDER BY c.dist, c.doc_id DESC LIMIT ?6 OFFSET ?7`,
 
   /**
    * Producers you may like: followed by the people you follow, ranked by how many of them follow each (then most

@@ -2,7 +2,8 @@
 // migration's triggers as the seed writes; docs/architecture.md "Discover"): EXPLAIN QUERY PLAN of every discover SQL
 // text and of every statement a discover request really runs (captured from the connection). No plan reads a whole
 // real table. Loops are index ranges: a genre's loops a range of post_genres_genre_idx read in order (no sort),
-// similar loops three ranges of post_genres_similar_idx per shared genre (covering; the candidates alone are sorted).
+// similar loops three ranges of post_genres_similar_idx per shared genre (covering; the candidates alone are sorted,
+// and for a loop of one genre, the most common, only the top of them is kept while sorting: nothing is grouped).
 // Genres with counts read the counts table search_genres (one row per genre, not the loops). The one walk is the
 // popular producers' list, which reads users_popular_idx from the most followed down until the page is full (asserted
 // as exactly that, like search's walk by filters).
@@ -62,6 +63,10 @@ describe("discover query plans on sqlite", () => {
     const ranges = plan.filter((d) => d.includes("post_genres_similar_idx"));
     expect(ranges).toEqual(Array(3).fill("SEARCH g USING COVERING INDEX post_genres_similar_idx (genre=? AND key_class=? AND bpm>? AND bpm<?)"));
     expect(scans(plan)).toEqual([]);
+    const one = planOf(client, DISCOVER_SQL.similarOneGenre, ["lofi", 0, 120, "x", "someone", 11, 0]);
+    expect(one.filter((d) => d.includes("post_genres_similar_idx"))).toEqual(ranges);
+    expect(one.filter((d) => /GROUP BY/.test(d))).toEqual([]);
+    expect(scans(one)).toEqual([]);
   });
 
   test("producers: friends of friends by primary-key ranges; popular producers walk users_popular_idx without sorting", () => {
@@ -92,7 +97,7 @@ describe("discover query plans on sqlite", () => {
       `/api/v1/users/${user}/similar?limit=10`,
     ];
     const reads = await readsOfRequests(env, client, paths, token);
-    for (const text of [DISCOVER_SQL.genres, DISCOVER_SQL.loopsByGenre, DISCOVER_SQL.similar, DISCOVER_SQL.friendsOfFriends, DISCOVER_SQL.popular])
+    for (const text of [DISCOVER_SQL.genres, DISCOVER_SQL.loopsByGenre, DISCOVER_SQL.similarOneGenre, DISCOVER_SQL.friendsOfFriends, DISCOVER_SQL.popular])
       expect(reads).toContain(text);
     for (const text of reads) {
       const allowed = text === DISCOVER_SQL.popular ? [POPULAR_WALK] : text === DISCOVER_SQL.genres ? [/^SCAN search_genres$/] : [];
