@@ -48,6 +48,7 @@ import { blockActions } from "./web/block-actions.ts";
 import { commentActions } from "./web/comment-actions.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { searchPages } from "./web/search-routes.tsx";
+import { discoverPages } from "./web/discover-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
@@ -95,6 +96,7 @@ export function createApp(deps: Deps) {
           .use(appRoutes(deps))
           .use(loopRoutes(deps))
           .use(searchPages(deps))
+          .use(discoverPages(deps))
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
