@@ -6,7 +6,7 @@
 // (DiscoveredUser::fromJson, plugin/src/ui/social/UserCard.h) and `genres` as strings; FeedClient's
 // parseFeedResponse reads `posts` as FeedPost and `meta.count` / `meta.has_more`.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { eq } from "drizzle-orm";
+import { eq, inArray } from "drizzle-orm";
 import { posts } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { type Body, readOk } from "../support/api-read.ts";
@@ -137,6 +137,18 @@ for (const driver of DRIVERS) {
       for (let offset = 0; offset < 13; offset += 5) byOffset.push(...idsOf(await get(env, `/discover/genre/lofi?limit=5&offset=${offset}`)));
       expect(byOffset).toEqual(all);
       expect(await get(env, "/discover/genre/polka")).toEqual({ posts: [], users: [], meta: { count: 0, has_more: false, next_cursor: "" } });
+    });
+
+    test("genres with spaces and accents in the path; a genre repeated in another case is one genre of the loop", async () => {
+      const id = await addPost(env, bob.id, { title: "Spaced", bpm: 120, key: "Am", genres: ["Tech House", "Música", "TECH HOUSE"] });
+      expect(idsOf(await get(env, `/discover/genre/${encodeURIComponent("tech house")}`))).toEqual([id]);
+      expect(idsOf(await get(env, `/discover/genre/${encodeURIComponent("Música")}`))).toEqual([id]);
+      const counts = (await get(env, "/discover/genres")).genre_counts as Body[];
+      expect(counts.find((c) => c.genre.toLowerCase() === "tech house")?.post_count).toBe(1);
+      // Two genres shared with a loop of the same genres: listed once.
+      const twin = await addPost(env, carol.id, { title: "Twin", bpm: 120, key: "C", genres: ["música", "tech house"] });
+      expect(idsOf(await get(env, `/posts/${id}/similar?limit=50`))).toEqual([twin]);
+      await env.deps.database.db.delete(posts).where(inArray(posts.id, [id, twin]));
     });
 
     test("an edit of a loop's genres, key or BPM, and its deletion, change discover at once", async () => {
