@@ -83,7 +83,8 @@ export async function genresWithCounts(deps: Deps, limit: number): Promise<Genre
 // ── Loops ──────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** A page of loops as anyone sees them (blocks of the viewer left out when one is given), with what its meta needs. */
-type LoopPage = { posts: PostT[]; hasMore: boolean; next: number; authors?: UserRow[] };
+/** `authors`: the producers of a genre page's loops, as rows and as anyone sees them (no viewer, no presence). */
+type LoopPage = { posts: PostT[]; hasMore: boolean; next: number; authors?: { rows: UserRow[]; public: PublicUserT[] } };
 
 /** The posts of these ids, in this order, as anyone sees them; a loop gone since the index was read is left out. */
 async function postsInOrder(deps: Deps, ids: string[]): Promise<PostT[]> {
@@ -135,13 +136,14 @@ export async function loopsByGenre(deps: Deps, genre: string, viewerId: string |
       page.offset,
     ]);
     const found = await pageOfRows(deps, rows, page.limit, (shown) => Number(shown.at(-1)?.doc_id ?? 0));
-    return { ...found, authors: await userRows(deps, [...new Set(found.posts.map((p) => p.user_id))]) };
+    const authors = await userRows(deps, [...new Set(found.posts.map((p) => p.user_id))]);
+    return { ...found, authors: { rows: authors, public: await publicUsers(deps, authors, null, null) } };
   };
   const key = `genre:${JSON.stringify([genre.trim().toLowerCase(), page.after ?? null, page.limit, page.offset])}`;
   const { page: shared, posts } = await forViewer(deps, key, load, viewerId);
   return {
     posts,
-    users: await publicUsers(deps, shared.authors!, new Set(posts.map((p) => p.user_id)), viewerId),
+    users: viewerId ? await publicUsers(deps, shared.authors!.rows, new Set(posts.map((p) => p.user_id)), viewerId) : shared.authors!.public,
     meta: meta(posts.length, shared.hasMore, encodeDiscoverCursor("g", shared.next)),
   };
 }
@@ -217,21 +219,29 @@ function idsOf(deps: Deps, key: string, text: string, params: (string | number)[
 export async function recommendedProducers(deps: Deps, viewerId: string | null, page: DiscoverPage): Promise<ProducerList> {
   const offset = page.after ?? page.offset;
   const viewer = viewerId ?? "";
-  const followsAnyone = viewerId ? (await queryRows(deps.database, FEED_SQL.followsAnyone, [viewerId])).length > 0 : false;
-  const source = followsAnyone ? "following" : "popular";
-  const text = followsAnyone ? DISCOVER_SQL.friendsOfFriends : DISCOVER_SQL.popular;
-  const ids = await idsOf(deps, `producers:${source}:${viewer}:${page.limit}:${offset}`, text, [viewer, since(deps), page.limit + 1, offset]);
-  const hasMore = ids.length > page.limit;
-  const shown = hasMore ? ids.slice(0, page.limit) : ids;
-  const list = await usersInOrder(deps, shown, viewerId);
-  return { users: list, meta: meta(list.length, hasMore, encodeDiscoverCursor("r", offset + shown.length)), source };
+  // The whole list as this viewer sees it is kept while the database is unchanged: it holds nobody the viewer follows,
+  // so no presence (shown only to followers) and nothing else that changes without a write.
+  return deps.caches.discoverPages.get(`producers:${viewer}:${page.limit}:${offset}`, async () => {
+    const followsAnyone = viewerId ? (await queryRows(deps.database, FEED_SQL.followsAnyone, [viewerId])).length > 0 : false;
+    const text = followsAnyone ? DISCOVER_SQL.friendsOfFriends : DISCOVER_SQL.popular;
+    const ids = (await queryRows<{ id: string }>(deps.database, text, [viewer, since(deps), page.limit + 1, offset])).map((r) => r.id);
+    const hasMore = ids.length > page.limit;
+    const shown = hasMore ? ids.slice(0, page.limit) : ids;
+    const list = await usersInOrder(deps, shown, viewerId);
+    return { users: list, meta: meta(list.length, hasMore, encodeDiscoverCursor("r", offset + shown.length)), source: followsAnyone ? "following" : "popular" };
+  }) as Promise<ProducerList>;
 }
 
-/** Featured producers: the most followed producers active recently (not you, nobody hidden from you, nobody you follow). */
+/**
+ * Featured producers: the most followed producers active recently (not you, nobody hidden from you, nobody you
+ * follow), kept per viewer like producers you may like (and for the same reason).
+ */
 export async function featuredProducers(deps: Deps, viewerId: string | null, limit: number): Promise<PublicUserT[]> {
   const viewer = viewerId ?? "";
-  const ids = await idsOf(deps, `featured:${viewer}:${limit}`, DISCOVER_SQL.popular, [viewer, since(deps), limit, 0]);
-  return usersInOrder(deps, ids, viewerId);
+  return deps.caches.discoverPages.get(`featured:${viewer}:${limit}`, async () => {
+    const ids = (await queryRows<{ id: string }>(deps.database, DISCOVER_SQL.popular, [viewer, since(deps), limit, 0])).map((r) => r.id);
+    return usersInOrder(deps, ids, viewerId);
+  }) as Promise<PublicUserT[]>;
 }
 
 /** Trending producers: the producers of the trending loops (the trending feed's ranking), in its order, not you. */
