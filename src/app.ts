@@ -22,6 +22,7 @@ import { audioRoutes } from "./audio/routes.ts";
 import { postRoutes } from "./posts/routes.ts";
 import { feedRoutes } from "./social/feed-routes.ts";
 import { searchRoutes } from "./search/routes.ts";
+import { discoverRoutes } from "./discover/routes.ts";
 import { authRoutes } from "./auth/routes.ts";
 import { userRoutes } from "./users/routes.ts";
 import { followRoutes } from "./social/follow-routes.ts";
@@ -49,6 +50,7 @@ import { blockActions } from "./web/block-actions.ts";
 import { commentActions } from "./web/comment-actions.tsx";
 import { loopRoutes } from "./web/loop-routes.tsx";
 import { searchPages } from "./web/search-routes.tsx";
+import { discoverPages } from "./web/discover-routes.tsx";
 import { shareRoutes } from "./web/share-routes.tsx";
 import { assetRoutes } from "./web/assets.ts";
 import { settingsRoutes } from "./web/settings-routes.tsx";
@@ -96,6 +98,7 @@ export function createApp(deps: Deps) {
           .use(appRoutes(deps))
           .use(loopRoutes(deps))
           .use(searchPages(deps))
+          .use(discoverPages(deps))
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
@@ -138,6 +141,7 @@ export function createApp(deps: Deps) {
               // the social layer
               .use(feedRoutes(deps))
               .use(searchRoutes(deps))
+              .use(discoverRoutes(deps))
               .use(reactionRoutes(deps))
               .use(commentRoutes(deps))
               .use(playRoutes(deps))

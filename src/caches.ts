@@ -71,6 +71,8 @@ export type Caches = {
   searchPages: ReadCache<unknown>;
   /** Loops' comment pages as anyone sees them, and the viewer's blocks and likes beside them (social/comments.ts). */
   commentPages: ReadCache<unknown>;
+  /** Discover's pages and producer lists as anyone (or one viewer) sees them (discover/service.ts), apart likewise. */
+  discoverPages: ReadCache<unknown>;
   /** A viewer's reactions and follows on a page (posts/enrich.ts). */
   viewerStates: ReadCache<ViewerState>;
   /** Web app pages as an anonymous visitor sees them, rendered (web/app-routes.tsx). */

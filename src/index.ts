@@ -37,6 +37,7 @@ import { createMailBudget } from "./auth/mail.ts";
 import { FEED_CACHE_PAGES } from "./social/feeds.ts";
 import { SEARCH_CACHE_PAGES } from "./search/service.ts";
 import { COMMENT_CACHE_PAGES } from "./social/comments.ts";
+import { DISCOVER_CACHE_PAGES } from "./discover/service.ts";
 import { VIEWER_STATE_ENTRIES } from "./posts/enrich.ts";
 import { PAGE_CACHE_ENTRIES } from "./web/html.ts";
 import { MEDIA_GZIP_ENTRIES } from "./caches.ts";
@@ -90,6 +91,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     feedPages: prefixedCache(readCache(database, FEED_CACHE_PAGES), () => signingEpoch()),
     searchPages: prefixedCache(readCache(database, SEARCH_CACHE_PAGES), () => signingEpoch()),
     commentPages: prefixedCache(readCache(database, COMMENT_CACHE_PAGES), () => signingEpoch()),
+    discoverPages: prefixedCache(readCache(database, DISCOVER_CACHE_PAGES), () => signingEpoch()),
     viewerStates: readCache(database, VIEWER_STATE_ENTRIES),
     pages: prefixedCache(readCache(database, PAGE_CACHE_ENTRIES), () => signingEpoch()),
     pageGzip: new Lru(PAGE_CACHE_ENTRIES),

@@ -96,7 +96,11 @@ export const users = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("users_approval_idx").on(t.approval, t.createdAt)],
+  (t) => [
+    index("users_approval_idx").on(t.approval, t.createdAt),
+    // Discover's popular producers (src/discover/sql.ts): most followed first, read in index order.
+    index("users_popular_idx").on(t.followerCount, t.id),
+  ],
 );
 
 /**
@@ -590,5 +594,32 @@ export const reports = sqliteTable(
   (t) => [
     index("reports_status_idx").on(t.status, t.createdAt, t.id),
     uniqueIndex("reports_one_open_idx").on(t.reporterId, t.targetType, t.targetId).where(sql`status = 'open'`),
+  ],
+);
+
+/**
+ * Discover's index (README "Discover"; src/discover/sql.ts): one row per genre of each ready loop, with what the
+ * similar-loops rule compares. Kept by triggers on search_posts (drizzle/0025_discover_triggers.sql, hand-written:
+ * drizzle cannot express triggers), so it changes in the transaction that changes the loop and holds exactly the
+ * loops search finds (ready, producer neither suspended nor pending). `genre` is lower(trim()) of the loop's genre;
+ * `doc_id` is the loop's search_posts doc_id (publication order); `key_class` is the pitch class of the key's relative
+ * major (A minor and C major are both 0), null for an unknown key, so "the same key or its relative" is one value.
+ */
+export const postGenres = sqliteTable(
+  "post_genres",
+  {
+    genre: text("genre").notNull(),
+    docId: integer("doc_id").notNull(),
+    postId: text("post_id").notNull(),
+    userId: text("user_id").notNull(),
+    keyClass: integer("key_class"),
+    bpm: real("bpm"),
+  },
+  (t) => [
+    // Loops of a genre, newest published first, from the index alone.
+    uniqueIndex("post_genres_genre_idx").on(t.genre, t.docId, t.userId, t.postId),
+    // Similar loops: a range of BPM within a genre and key class, from the index alone.
+    index("post_genres_similar_idx").on(t.genre, t.keyClass, t.bpm, t.docId, t.userId, t.postId),
+    index("post_genres_post_idx").on(t.postId),
   ],
 );

@@ -1,10 +1,10 @@
 // /api/v1/search: the plugin's search routes (plugin/src/network/api/SearchClient.cpp and DiscoveryClient.cpp
 // upstream; docs/plugin-contract.md "Search") with the shapes it parses. All public, personalised with a token.
 import { Elysia, t } from "elysia";
-import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
+import { memoizedJson } from "../http/json-body.ts";
 import { PageMeta } from "../http/pagination.ts";
 import { Post, postExample } from "../posts/models.ts";
 import { PublicUser } from "../users/models.ts";
@@ -44,26 +44,10 @@ const UserResults = t.Object(
 );
 const Suggestions = t.Object({ suggestions: t.Array(t.String()), count: t.Integer() }, { examples: [{ suggestions: ["lofi", "lofimike"], count: 2 }] });
 
-// A page of loops is the same array while the search cache keeps it (and a viewer's copies of it are the same
-// frozen array while nothing changed, posts/enrich.ts), so its JSON is checked against the response schema and made
-// once, then the bytes reused, as the feeds do (social/feed-routes.ts): ~25 KB of validation and serialization saved.
-const checkLoops = TypeCompiler.Compile(LoopResults);
-const loopBodies = new WeakMap<readonly object[], { tail: string; body: string }>();
-
-function loopAnswer(page: PostSearchPage): PostSearchPage {
-  const tail = JSON.stringify([page.meta, page.total_count]);
-  let memo = loopBodies.get(page.posts);
-  if (memo?.tail !== tail) {
-    if (!checkLoops.Check(page)) {
-      const paths = [...checkLoops.Errors(page)].slice(0, 3).map((e) => e.path);
-      throw new Error(`search page does not match its response schema: ${paths.join(", ")}`);
-    }
-    memo = { tail, body: JSON.stringify(page) };
-    loopBodies.set(page.posts, memo);
-  }
-  // (Typed as the page: Elysia sends a returned Response as it is.)
-  return new Response(memo.body, { headers: { "content-type": "application/json;charset=utf-8" } }) as unknown as PostSearchPage;
-}
+// A page of loops' JSON is made once per page and meta, as the feeds do (social/feed-routes.ts): ~25 KB of
+// validation and serialization saved per request.
+const loopJson = memoizedJson<PostSearchPage>(LoopResults, "search page");
+const loopAnswer = (page: PostSearchPage) => loopJson(page, page.posts, [page.meta, page.total_count]);
 
 const readErrors = { 400: ErrorSchema, 401: ErrorSchema };
 

@@ -14,7 +14,7 @@ import { instanceSettings } from "../system/settings.ts";
 /** Paths that render no page with the community's name. The API's browser pages (OAuth under /api/v1/auth/) do. */
 const NO_PAGE = /^\/(?:api\/v1\/(?!auth\/)|media\/|assets\/|icons\/|docs|health$|readyz$)/;
 /** The pages that show the community's content: "sign in to view" guards them, refreshing the settings first. */
-export const CONTENT_PAGES = /^\/(?:$|l\/|@|search$|embed\/|oembed$|feed\.rss$)/;
+export const CONTENT_PAGES = /^\/(?:$|l\/|@|search$|discover$|embed\/|oembed$|feed\.rss$)/;
 
 export async function refreshInstance(deps: Pick<Deps, "config" | "database" | "caches">): Promise<void> {
   Object.assign(deps.caches.instance, await instanceSettings(deps));

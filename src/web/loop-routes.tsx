@@ -14,6 +14,7 @@ import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { pageOf, parsePage } from "../http/pagination.ts";
 import { enrichPosts } from "../posts/enrich.ts";
+import { similarLoops } from "../discover/service.ts";
 import type { PostT } from "../posts/models.ts";
 import { findVisiblePost, listUserPosts } from "../posts/service.ts";
 import { notePostsSeen } from "../realtime/events.ts";
@@ -38,6 +39,8 @@ import { relationTo, type Relation } from "../social/block-states.ts";
 import { commentPage, loopComments } from "./comment-actions.tsx";
 
 const MORE_FROM = 6;
+/** Similar loops on a loop's page (README "Discover"). */
+const SIMILAR = 6;
 const PROFILE_PAGE = 12;
 
 /** "0:16", "1:04". */
@@ -56,7 +59,7 @@ export function httpUrl(raw: string): string | null {
   }
 }
 
-function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: boolean; error?: string; comments?: JSX.Element }): JSX.Element {
+function LoopPage(p: { post: PostT; more: PostT[]; similar: PostT[]; csrf?: string; signedIn: boolean; error?: string; comments?: JSX.Element }): JSX.Element {
   const { post } = p;
   const producer = displayName(post);
   const facts: [string, string][] = [
@@ -105,6 +108,19 @@ function LoopPage(p: { post: PostT; more: PostT[]; csrf?: string; signedIn: bool
           <h2 id="more-from" safe>{`More from @${post.username}`}</h2>
           <ul class="loops">
             {p.more.map((m) => (
+              <LoopCard post={m} csrf={p.csrf} signedIn={p.signedIn} headingLevel={3} />
+            ))}
+          </ul>
+        </section>
+      ) : (
+        ""
+      )}
+      {p.similar.length ? (
+        <section aria-labelledby="similar-loops">
+          <h2 id="similar-loops">Similar loops</h2>
+          <p class="muted">Same genre, the same or the relative key, a tempo within 3 BPM (or half or double time).</p>
+          <ul class="loops">
+            {p.similar.map((m) => (
               <LoopCard post={m} csrf={p.csrf} signedIn={p.signedIn} headingLevel={3} />
             ))}
           </ul>
@@ -321,6 +337,7 @@ export const loopRoutes = (deps: Deps) => {
         <LoopPage
           post={post!}
           more={more}
+          similar={(await similarLoops(deps, id, viewerId, { limit: SIMILAR, offset: 0 })).posts}
           csrf={csrf}
           signedIn={Boolean(auth)}
           error={error}

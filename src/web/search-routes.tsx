@@ -11,7 +11,7 @@ import { searchPage, searchPosts, searchUsers, type PostSearchPage, type UserSea
 import { pageContext } from "./context.ts";
 import { HIDDEN, htmlResponder } from "./html.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
-import { LoopCard } from "./ui/loop.tsx";
+import { LoopList } from "./ui/loop-list.tsx";
 
 const PAGE_SIZE = "10";
 type Query = LoopSearchQuery & { cursor?: string };
@@ -124,24 +124,13 @@ export const searchPages = (deps: Deps) => {
         {v.loops ? (
           <section aria-labelledby="found-loops">
             <h2 id="found-loops">Loops</h2>
-            {v.loops.posts.length ? (
-              <ul class="loops">
-                {v.loops.posts.map((post) => (
-                  <LoopCard post={post} csrf={v.csrf} signedIn={Boolean(v.viewer)} headingLevel={3} />
-                ))}
-                {v.loops.meta.has_more ? (
-                  <li class="pager">
-                    <a class="more button secondary" href={searchUrl(v.query, v.loops.meta.next_cursor)}>
-                      More loops
-                    </a>
-                  </li>
-                ) : (
-                  ""
-                )}
-              </ul>
-            ) : (
-              <p class="empty">No loops found. Try other words or fewer filters.</p>
-            )}
+            <LoopList
+              posts={v.loops.posts}
+              csrf={v.csrf}
+              signedIn={Boolean(v.viewer)}
+              more={v.loops.meta.has_more ? searchUrl(v.query, v.loops.meta.next_cursor) : null}
+              empty="No loops found. Try other words or fewer filters."
+            />
           </section>
         ) : (
           ""

@@ -61,7 +61,16 @@ export function Shell(p: ShellProps): JSX.Element {
               <span safe>{p.instance.name}</span>
             </a>
             <a class="navlink" href="/search" aria-current={current(p.path, "/search")}>
-              Search
+              <span class="nav-icon" aria-hidden="true">
+                🔍
+              </span>
+              <span class="nav-text">Search</span>
+            </a>
+            <a class="navlink" href="/discover" aria-current={current(p.path, "/discover")}>
+              <span class="nav-icon" aria-hidden="true">
+                🧭
+              </span>
+              <span class="nav-text">Discover</span>
             </a>
             {p.viewer ? (
               <>

@@ -7,7 +7,7 @@
 //     second: a feed request stays at its few statements (the feed tests count them) and a media request at
 //     none. After a switch by another process (the command line, another instance) media go by the old rule for up to
 //     a second.
-//   - The pages that show loops, producers or feeds (/, /l/..., /@..., /search, their RSS, the embed player, oEmbed): a visitor
+//   - The pages that show loops, producers or feeds (/, /l/..., /@..., /search, /discover, their RSS, the embed player, oEmbed): a visitor
 //     without a browser session is sent to the sign-in page with `next` (a 303 nobody caches), before any page cache
 //     is looked at; machines (RSS, oEmbed) get 401 sign_in_required; the embed player a frameable page that names no
 //     loop. The sign-in, registration, password and device pages, /api/v1/instance, assets, health, /docs and /metrics

@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Database as SQLite } from "bun:sqlite";
 import { SEARCH_SQL } from "../../src/search/sql.ts";
 import type { TestEnv } from "../support/deps.ts";
-import { json } from "../support/auth.ts";
-import { capturedReads, plannedCommunity } from "../support/query-plan.ts";
+import { nullParams, plannedCommunity, readsOfRequests } from "../support/query-plan.ts";
 
 type Plan = string[];
 const planOf = (client: SQLite, text: string, params: (string | number | null)[]): Plan =>
@@ -90,22 +89,10 @@ describe("search query plans on sqlite", () => {
       "/api/v1/search/autocomplete/genres?q=lo",
       "/api/v1/search/suggestions?q=lo",
     ];
-    const reads = await capturedReads(client, async () => {
-      for (const path of paths)
-        for (const auth of [token, undefined]) {
-          const res = await env.request(path, { token: auth, headers: { "content-type": "application/json" } });
-          const body = await json(res);
-          if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-          const n = (body.posts ?? body.users ?? body.suggestions).length;
-          expect({ path, found: n > 0 }).toEqual({ path, found: true });
-        }
-    });
+    const reads = await readsOfRequests(env, client, paths, token);
     expect(reads.length).toBeGreaterThan(5);
     for (const text of reads) {
-      // Bind nulls (plans do not depend on values here) except where a value is needed to parse.
-      const n = (text.match(/\?(\d+)/g) ?? []).reduce((max, p) => Math.max(max, Number(p.slice(1))), 0) || (text.match(/\?/g) ?? []).length;
-      const params = Array.from({ length: n }, () => null);
-      expect({ text, problems: problems(planOf(client, text, params), tables) }).toEqual({ text, problems: [] });
+      expect({ text, problems: problems(planOf(client, text, nullParams(text)), tables) }).toEqual({ text, problems: [] });
     }
   });
 });

@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eq, sql } from "drizzle-orm";
 import { posts, users } from "../../src/db/schema.ts";
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
+import { type Body, readOk } from "../support/api-read.ts";
 import { json, registerProducer, type Producer } from "../support/auth.ts";
-import { postTypeProblems } from "../support/post-shape.ts";
-import { userTypeProblems } from "../support/user-shape.ts";
 import { insertPost, markReady } from "../support/ready-posts.ts";
 import { newUserRow } from "../../src/users/service.ts";
 import { parseFeed, parseUser, pluginError, PluginClient } from "../support/plugin-client.ts";
@@ -60,19 +59,7 @@ async function addPost(env: TestEnv, userId: string, o: Opts): Promise<string> {
   return id;
 }
 
-type Body = Record<string, any>;
-
-/** A GET as the plugin sends it; the answer is 200 without an `error` key, every post and user of the exact types. */
-async function get(env: TestEnv, path: string, token?: string): Promise<Body> {
-  const res = await env.request(`/api/v1${path}`, { token, headers: { "content-type": "application/json" } });
-  const body = await json(res);
-  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-  expect(body).not.toHaveProperty("error");
-  for (const p of body.posts ?? []) expect({ path, problems: postTypeProblems(p) }).toEqual({ path, problems: [] });
-  for (const u of body.users ?? []) expect({ path, problems: userTypeProblems(u) }).toEqual({ path, problems: [] });
-  if (body.meta) expect(body.meta.count).toBe((body.posts ?? body.users).length);
-  return body;
-}
+const get = readOk;
 
 async function refused(env: TestEnv, path: string, field: string) {
   const res = await env.request(`/api/v1${path}`, { headers: { "content-type": "application/json" } });

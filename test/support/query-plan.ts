@@ -39,6 +39,29 @@ export async function capturedReads(client: SQLite, fn: () => Promise<unknown>):
   return [...captured].filter((text) => /^\s*(SELECT|WITH)\b/i.test(text));
 }
 
+/**
+ * The reads the app prepares while serving these GETs as the plugin sends them, signed in with `token` and signed out;
+ * each must answer 200 with a non-empty list (posts, users, suggestions or genres), so the paths really ran.
+ */
+export async function readsOfRequests(env: TestEnv, client: SQLite, paths: string[], token: string): Promise<string[]> {
+  return capturedReads(client, async () => {
+    for (const path of paths)
+      for (const auth of [token, undefined]) {
+        const res = await env.request(path, { token: auth, headers: { "content-type": "application/json" } });
+        const body = (await res.json()) as Record<string, unknown[] | undefined>;
+        if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
+        const n = (body.posts ?? body.users ?? body.suggestions ?? body.genres ?? []).length;
+        if (n === 0) throw new Error(`${path}: found nothing`);
+      }
+  });
+}
+
+/** Null parameters for every placeholder of a statement (`?` or `?N`): plans here do not depend on values. */
+export function nullParams(text: string): null[] {
+  const n = (text.match(/\?(\d+)/g) ?? []).reduce((max, p) => Math.max(max, Number(p.slice(1))), 0) || (text.match(/\?/g) ?? []).length;
+  return Array.from({ length: n }, () => null);
+}
+
 /** The connection of a bun:sqlite test env and the names of its tables (what tableScans needs). */
 export function planClient(env: TestEnv): { client: SQLite; tables: Set<string> } {
   const client = (env.deps.database.db as unknown as { $client: SQLite }).$client;

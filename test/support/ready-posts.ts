@@ -5,8 +5,11 @@ import { follows, posts, users } from "../../src/db/schema.ts";
 import { onPostReady } from "../../src/social/post-ready.ts";
 import type { TestEnv } from "./deps.ts";
 
+/** What a test may set on a post row (its tempo, key, genres…); the rest is an upload's defaults. */
+export type PostFields = Partial<Pick<typeof posts.$inferInsert, "bpm" | "key" | "genres" | "daw" | "durationSeconds">>;
+
 /** A post row still processing, with the keys an upload reserves. */
-export async function insertPost(env: TestEnv, userId: string, title = "Test loop"): Promise<string> {
+export async function insertPost(env: TestEnv, userId: string, title = "Test loop", fields: PostFields = {}): Promise<string> {
   const id = Bun.randomUUIDv7();
   const now = env.clock.now();
   const key = (ext: string) => `loops/${id}/${"0".repeat(32)}.${ext}`;
@@ -30,6 +33,7 @@ export async function insertPost(env: TestEnv, userId: string, title = "Test loo
     waveformPngKey: key("png"),
     createdAt: now,
     updatedAt: now,
+    ...fields,
   });
   return id;
 }
