@@ -55,7 +55,7 @@ export function Shell(p: ShellProps): JSX.Element {
           </a>
         )}
         <header class="top">
-          <nav aria-label="Main">
+          <nav aria-label="Main" class={p.viewer ? "signed-in" : undefined}>
             <a class="brand" href="/" aria-label={`${p.instance.name}, home`}>
               {LOGO_SVG as "safe"}
               <span safe>{p.instance.name}</span>
@@ -75,7 +75,10 @@ export function Shell(p: ShellProps): JSX.Element {
             {p.viewer ? (
               <>
                 <a class="navlink" href="/upload" aria-current={current(p.path, "/upload")}>
-                  Upload
+                  <span class="nav-icon" aria-hidden="true">
+                    ⬆
+                  </span>
+                  <span class="nav-text">Upload</span>
                 </a>
                 {/* Named by its text, not aria-label, so the visible unseen count is part of the name (axe label-content-name-mismatch). */}
                 <a class="navlink" href="/notifications" aria-current={current(p.path, "/notifications")}>
