@@ -69,6 +69,7 @@ import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
 import { exportDownloadRoutes, exportRequestRoutes } from "./users/export-routes.ts";
 import { DELETE_EXPORT, EXPORT_DATA, registerDeleteExport, registerExportData } from "./users/export.ts";
 import { storyRoutes } from "./stories/routes.ts";
+import { storyPages } from "./web/story-routes.tsx";
 import { EXPIRE_STORY, PROCESS_STORY, registerExpireStory, registerProcessStory } from "./stories/process.ts";
 import pkg from "../package.json" with { type: "json" };
 
@@ -99,6 +100,7 @@ export function createApp(deps: Deps) {
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
+          .use(storyPages(deps))
           .use(notificationPages(deps))
           .use(socialActions(deps))
           .use(savedRoutes(deps))
