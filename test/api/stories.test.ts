@@ -3,7 +3,8 @@
 // getStoryDownloadInfo's empty POSTs and deleteStory's DELETE arrive as GETs) and the shapes its models read
 // (plugin/src/models/Story.h and Story.cpp, plugin/src/ui/stories/StoriesFeed.cpp's groups, StoryHighlights.cpp's
 // {highlights}). Real ffmpeg on audio made at test time, both database drivers (bun:sqlite and a real sqld), local
-// storage on disk, the real job runner; expiry runs the expire-story job with the env's settable clock.
+// storage on disk and a real S3-compatible server, the real job runner; expiry runs the expire-story job with the
+// env's settable clock.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,8 @@ import { expectError, expectOk, type Producer, registerProducer } from "../suppo
 import { createTestEnv, DRIVERS, type TestEnv } from "../support/deps.ts";
 import { PluginClient, pluginError } from "../support/plugin-client.ts";
 import { insertFollow } from "../support/ready-posts.ts";
+import { type S3rverHandle, startS3rver } from "../support/s3.ts";
+import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 
 const work = mkdtempSync(join(tmpdir(), "sc-stories-"));
 let wav: Uint8Array<ArrayBuffer>;
@@ -363,3 +366,47 @@ for (const driver of DRIVERS) {
     }, 60_000);
   });
 }
+
+describe("stories with STORAGE=s3 (a real S3-compatible server)", () => {
+  let s3: S3rverHandle;
+  let env: TestEnv;
+  let admin: S3Client;
+  let nova: Producer;
+  const bucketKeys = async () => ((await admin.send(new ListObjectsV2Command({ Bucket: s3.bucket }))).Contents ?? []).map((o) => o.Key!).sort();
+
+  beforeAll(async () => {
+    s3 = await startS3rver("sidechain-stories");
+    env = await createTestEnv("sqlite", { PUBLIC_URL: "http://localhost", JOB_POLL_MS: "20", ...s3.env });
+    registerJobHandlers(env.deps);
+    await env.deps.jobs.start();
+    admin = s3.client();
+    nova = await registerProducer(env, { username: "nova_s3" });
+  }, 60_000);
+  afterAll(async () => {
+    admin?.destroy();
+    await env?.close();
+    await s3?.stop();
+  });
+
+  test("the story's renditions go to the bucket; a refused one leaves nothing; expiry empties it", async () => {
+    const f = new FormData();
+    f.set("audio", new Blob([wav]), "story.wav");
+    const story = await expectCreated(await env.request("/api/v1/stories", { method: "POST", body: f, token: nova.token }));
+    const keys = await bucketKeys();
+    expect(keys.map((k) => k.split(".").pop()).sort()).toEqual(["json", "mp3", "ogg", "png", "svg", "wav"]);
+    expect(keys.every((k) => k.startsWith(`stories/${nova.id}/${story.id}/`))).toBe(true);
+    const bad = new FormData();
+    bad.set("audio", new Blob([silence]), "silence.wav");
+    await expectError(await env.request("/api/v1/stories", { method: "POST", body: bad, token: nova.token }), 422, "silent");
+    expect(await bucketKeys()).toEqual(keys);
+    env.clock.advance(STORY_TTL_MS + 1000);
+    const [job] = await env.deps.database.db
+      .select()
+      .from(jobs)
+      .where(eq(jobs.dedupeKey, expireStoryKey(story.id)));
+    env.deps.jobs.wake();
+    expect((await env.deps.jobs.waitFor(job!.id, 30_000))?.status).toBe("done");
+    expect(await bucketKeys()).toEqual([]);
+    expect(await env.deps.database.db.select().from(stories)).toEqual([]);
+  }, 60_000);
+});
