@@ -17,13 +17,19 @@ import { byteSize } from "../lib/text.ts";
 import { STORY_MAX_SECONDS } from "../stories/process.ts";
 import { userStories, viewStory } from "../stories/service.ts";
 import { uploadStoryForm } from "../stories/upload.ts";
-import { asForm, browserAction, browserActionDoc, pageContext, type PageContext, seeOther } from "./context.ts";
+import { asForm, browserAction, browserActionDoc, formText, pageContext, type PageContext, seeOther } from "./context.ts";
 import { HIDDEN, htmlResponder } from "./html.ts";
 import { Shell } from "./shell.tsx";
 import { uploadBody } from "../audio/upload.ts";
 import { receiveWebUpload } from "./upload-form.ts";
 import { signInPath } from "../auth/browser-session.ts";
 import { getPublicProfile } from "../users/profile.ts";
+
+/** Back to the producer's stories page after a plain form's "Mark as heard" (an id, never a URL: no open redirect). */
+const backTo = (form: Record<string, unknown>) => {
+  const producer = formText(form.producer, 64);
+  return /^[A-Za-z0-9-]+$/.test(producer) ? `/stories/u/${producer}` : "/";
+};
 
 export const storyPages = (deps: Deps) => {
   const { config } = deps;
@@ -101,6 +107,7 @@ export const storyPages = (deps: Deps) => {
                 ) : (
                   <form method="post" action={`/stories/${s.id}/view`}>
                     <input type="hidden" name="csrf" value={ctx.csrf.token} />
+                    <input type="hidden" name="producer" value={s.user_id} />
                     <button type="submit" class="secondary">
                       Mark as heard
                     </button>
@@ -162,7 +169,7 @@ export const storyPages = (deps: Deps) => {
     .post(
       "/stories/:id/view",
       ({ request, params, body }) =>
-        browserAction(deps, request, asForm(body), "/", async (auth) => {
+        browserAction(deps, request, asForm(body), backTo(asForm(body)), async (auth) => {
           await deps.routeLimits.hit("stories", { ip: clientIp(request, trusted), userId: auth.user.id });
           return viewStory(deps, params.id, auth.user.id);
         }),

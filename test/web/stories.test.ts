@@ -83,8 +83,12 @@ describe("stories in the web app", () => {
     expect(page.html).toContain(`data-story-view="/stories/${storyId}/view"`);
     expect(page.html).toMatch(/<audio controls="" preload="none" src="http:\/\/localhost\/media\/stories\/[^"]+\.mp3"/);
     expect(page.html).toContain(`<form method="post" action="/stories/${storyId}/view">`);
-    const heard = await b.post(`/stories/${storyId}/view`, { csrf: csrfOf(page) });
-    expect(heard.status).toBe(200);
+    const heard = await b.post(`/stories/${storyId}/view`, { csrf: csrfOf(page), producer: mira.id }, false);
+    expect(heard.status).toBe(303);
+    expect(heard.headers.get("location")).toBe(`/stories/u/${mira.id}`);
+    // The way back names a producer, never another site.
+    const elsewhere = await b.post(`/stories/${storyId}/view`, { csrf: csrfOf(page), producer: "//evil.example" }, false);
+    expect(elsewhere.headers.get("location")).toBe("/");
     const [row] = await env.deps.database.db.select().from(stories);
     expect(row!.viewCount).toBe(1);
     // Heard: out of the row, and the page says so.
