@@ -72,6 +72,9 @@ import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
 import { exportDownloadRoutes, exportRequestRoutes } from "./users/export-routes.ts";
 import { DELETE_EXPORT, EXPORT_DATA, registerDeleteExport, registerExportData } from "./users/export.ts";
+import { storyRoutes } from "./stories/routes.ts";
+import { storyPages } from "./web/story-routes.tsx";
+import { EXPIRE_STORY, PROCESS_STORY, registerExpireStory, registerProcessStory } from "./stories/process.ts";
 import pkg from "../package.json" with { type: "json" };
 
 export const VERSION: string = pkg.version;
@@ -102,6 +105,7 @@ export function createApp(deps: Deps) {
           .use(shareRoutes(deps))
           .use(settingsRoutes(deps))
           .use(uploadRoutes(deps))
+          .use(storyPages(deps))
           .use(notificationPages(deps))
           .use(socialActions(deps))
           .use(savedRoutes(deps))
@@ -138,6 +142,7 @@ export function createApp(deps: Deps) {
               .use(pinRoutes(deps))
               .use(postRoutes(deps))
               .use(audioRoutes(deps))
+              .use(storyRoutes(deps))
               // the social layer
               .use(feedRoutes(deps))
               .use(searchRoutes(deps))
@@ -170,4 +175,6 @@ export const JOB_HANDLERS: Readonly<Record<string, (deps: Deps) => void>> = {
   [STREAM_MIRROR]: registerStreamMirror,
   [EXPORT_DATA]: registerExportData,
   [DELETE_EXPORT]: registerDeleteExport,
+  [PROCESS_STORY]: registerProcessStory,
+  [EXPIRE_STORY]: registerExpireStory,
 };

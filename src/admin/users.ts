@@ -13,6 +13,7 @@ import { errors } from "../http/errors.ts";
 import { mirrorFollow, mirrorPostDeleted, mirrorPostReady, mirrorReaction } from "../integrations/stream.ts";
 import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
+import { forgetStoryViewsOf, removeAllStoryMedia } from "../stories/service.ts";
 import { keyPrefix } from "../storage/index.ts";
 import { SETTING_RANGES } from "../system/settings.ts";
 import { removeSavesOf } from "../social/saves.ts";
@@ -281,6 +282,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
         .where(eq(posts.id, postId));
     // Comments and comment likes on others' loops: the counts they were part of are rewritten (social/comments.ts).
     await forgetUserComments(tx, id);
+    // Views of others' stories: their view_count goes down (the rows go by cascade).
+    await forgetStoryViewsOf(tx, id);
     // The account's own loops (their reactions, plays and notifications go with them by cascade).
     const own = await tx.select({ id: posts.id, status: posts.status }).from(posts).where(eq(posts.userId, id));
     for (const p of own) if (p.status === "ready") await mirrorPostDeleted(deps, tx, p.id, id);
@@ -304,6 +307,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
   });
   // Media after the commit: a failure here leaves orphans to log, never rows pointing at nothing.
   for (const postId of postIds) await removePostMedia(deps, postId);
+  // Stories and highlights went by cascade with the account; their media go now (src/stories/service.ts).
+  await removeAllStoryMedia(deps, target.id);
   // A data export waiting for its download (users/export.ts): its link died with the account's tokens; the zip goes now.
   await deps.storage.deletePrefix(keyPrefix(["exports", target.id])).catch((err) => deps.log.warn("could not delete a data export", errorFields(err)));
   if (target.avatarKey) await deps.storage.deleteMany([target.avatarKey]).catch((err) => deps.log.warn("could not delete an avatar", errorFields(err)));

@@ -5,7 +5,6 @@
 // retry); failures of the machine are retried by the queue, and the post is marked failed on the last attempt (by
 // failAbandonedPosts, a periodic task, when the process died during it).
 import { and, asc, eq, gt, or, sql } from "drizzle-orm";
-import { join } from "node:path";
 import { posts, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, type JobRow, PermanentJobError } from "../jobs/queue.ts";
@@ -15,7 +14,8 @@ import { removePostMedia } from "../posts/service.ts";
 import { publishPostReady } from "../realtime/events.ts";
 import { onPostReady } from "../social/post-ready.ts";
 import { newKey } from "../storage/index.ts";
-import { isAudioError, processAudio } from "./pipeline.ts";
+import { isAudioError } from "./pipeline.ts";
+import { renderStoredOriginal, storeRenditions } from "./render.ts";
 
 export const PROCESS_LOOP = "process-loop";
 export type ProcessLoopPayload = { postId: string };
@@ -33,26 +33,11 @@ export async function processLoop(deps: Deps, job: JobInfo<ProcessLoopPayload>, 
   const [post] = await deps.database.db.select().from(posts).where(eq(posts.id, postId)).limit(1);
   if (post?.status !== "processing") return { skipped: true };
   try {
-    const result = await deps.ffmpeg.withTempDir(async (dir) => {
-      const original = await deps.storage.get(post.originalKey);
-      if (!original) throw new PermanentJobError("the uploaded original is missing from storage");
-      const input = join(dir, "original");
-      await Bun.write(input, new Response(original.body));
-      return processAudio(deps.ffmpeg, { path: input }, deps.audio, {
-        signal: ctx.signal,
-        onProgress: (_stage, fraction) => void ctx.progress(Math.round(fraction * 100)),
-      });
-    });
+    const result = await renderStoredOriginal(deps, post.originalKey, deps.audio, ctx);
     // A post uploaded before the renditions existed (and processed only now) gets their keys here.
     const oggKey = post.oggKey ?? newKey(["loops", postId], "ogg");
     const waveformPngKey = post.waveformPngKey ?? newKey(["loops", postId], "png");
-    await Promise.all([
-      deps.storage.put(post.audioKey, result.mp3, { contentType: "audio/mpeg" }),
-      deps.storage.put(oggKey, result.ogg, { contentType: "audio/ogg" }),
-      deps.storage.put(post.peaksKey, new TextEncoder().encode(JSON.stringify(result.peaks)), { contentType: "application/json" }),
-      deps.storage.put(post.waveformKey, new TextEncoder().encode(result.svg), { contentType: "image/svg+xml" }),
-      deps.storage.put(waveformPngKey, result.png, { contentType: "image/png" }),
-    ]);
+    await storeRenditions(deps, { ...post, oggKey, waveformPngKey }, result);
     const cardKey = await drawCard(deps, post, result.peaks);
     const now = deps.clock.now();
     const updated = await deps.database.tx(

@@ -7,14 +7,14 @@
 // MP3; the post's MP3, SVG and peaks stay as they are). The PNG is drawn from the stored peaks, without ffmpeg.
 // Until the job has run, the post's audio_url is its MP3 and its waveform_url its SVG (posts/models.ts).
 import { and, asc, eq, gt, isNull, or } from "drizzle-orm";
-import { join } from "node:path";
 import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { type JobContext, type JobInfo, PermanentJobError } from "../jobs/queue.ts";
 import { errorFields } from "../log.ts";
 import { storedPeaks } from "../posts/card.ts";
 import { newKey } from "../storage/index.ts";
-import { isAudioError, processAudio } from "./pipeline.ts";
+import { isAudioError } from "./pipeline.ts";
+import { renderStoredOriginal } from "./render.ts";
 import { renderWaveformPng } from "./png.ts";
 
 export const ADD_RENDITIONS = "add-renditions";
@@ -83,13 +83,7 @@ export async function addRenditions(deps: Deps, job: JobInfo<AddRenditionsPayloa
   try {
     let peaks: number[] | null = null;
     if (!oggKey) {
-      const result = await deps.ffmpeg.withTempDir(async (dir) => {
-        const original = await deps.storage.get(post.originalKey);
-        if (!original) throw new PermanentJobError("the uploaded original is missing from storage");
-        const input = join(dir, "original");
-        await Bun.write(input, new Response(original.body));
-        return processAudio(deps.ffmpeg, { path: input }, deps.audio, { signal: ctx.signal });
-      });
+      const result = await renderStoredOriginal(deps, post.originalKey, deps.audio, { signal: ctx.signal });
       oggKey = await put("ogg", result.ogg);
       peaks = result.peaks;
     }

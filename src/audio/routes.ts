@@ -5,7 +5,7 @@ import type { Deps } from "../deps.ts";
 import { bodies } from "../http/body.ts";
 import { ErrorSchema } from "../http/errors.ts";
 import { Post, postExample } from "../posts/models.ts";
-import { getUploadStatus, pickFile, receiveUpload, UploadTextFields, uploadBody, uploadLoopForm } from "./upload.ts";
+import { getUploadStatus, pickFile, receiveUpload, UPLOAD_REFUSALS, UploadTextFields, uploadBody, uploadLoopForm } from "./upload.ts";
 import { QuotaSchema, uploadQuota } from "./quota.ts";
 import { isSnippetForm, uploadSnippet, type Snippet } from "./snippet.ts";
 
@@ -81,13 +81,7 @@ export const audioRoutes = (deps: Deps) => {
           200: UploadResponse,
           201: UploadOrSnippet,
           202: UploadResponse,
-          400: ErrorSchema,
-          401: ErrorSchema,
-          403: ErrorSchema,
-          413: ErrorSchema,
-          415: ErrorSchema,
-          422: ErrorSchema,
-          429: ErrorSchema,
+          ...UPLOAD_REFUSALS,
         },
         detail: {
           summary: "Share a loop (plugin): multipart with the file in audio_file; a chat snippet in audio",

@@ -7,14 +7,14 @@ import { posts } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { t } from "elysia";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { errors, validationFields } from "../http/errors.ts";
+import { ErrorSchema, errors, validationFields } from "../http/errors.ts";
 import { MULTIPART_ENVELOPE_BYTES, type Declared } from "../http/body.ts";
 import { DiskFile, type MultipartLimits, readUploadForm } from "../http/multipart.ts";
 import { newId } from "../lib/crypto.ts";
 import { getPost, removePostMedia, type PostRow } from "../posts/service.ts";
 import type { PostT } from "../posts/models.ts";
 import { keyPrefix, newKey, type MediaExtension } from "../storage/index.ts";
-import { inspectAudio, isAudioError, toApiError } from "./pipeline.ts";
+import { type AudioOptions, inspectAudio, isAudioError, type ProbeResult, toApiError } from "./pipeline.ts";
 import { abandoned, PROCESS_LOOP, processLoopKey } from "./process-loop.ts";
 import { normalizeKey } from "./keys.ts";
 import type { AudioFormat } from "./sniff.ts";
@@ -147,6 +147,17 @@ export const uploadBody = (config: Pick<Deps["config"], "UPLOAD_MAX_BYTES">): De
   readInHandler: true,
 });
 
+/** How an upload route may refuse (the loop upload's and the story upload's answers besides their successes). */
+export const UPLOAD_REFUSALS = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  413: ErrorSchema,
+  415: ErrorSchema,
+  422: ErrorSchema,
+  429: ErrorSchema,
+};
+
 /**
  * Reads an upload request's form, its file part streamed into a private temp dir, and runs `act` on the fields;
  * the dir and the file go when `act` is done, stored or refused. `beforeFile` may refuse the request from the text
@@ -183,6 +194,40 @@ async function findExisting(deps: Deps, userId: string, meta: UploadMeta): Promi
   return undefined;
 }
 
+/**
+ * The checks an upload passes before anything is written (loops here, stories in src/stories/upload.ts): not
+ * empty, within the member's quota, and really audio within `options`' bounds. The type is decided by the bytes
+ * (never the file name or declared type), the WAV/AIFF header is checked against the real size, and ffprobe
+ * confirms format, codec, duration, rate and channels, without decoding the audio. A file the route streamed to
+ * disk is inspected where it is.
+ */
+export async function checkUploadFile(deps: Deps, userId: string, file: UploadFile, options: Partial<AudioOptions>): Promise<ProbeResult> {
+  if (file.size === 0) throw errors.unprocessable("empty_file", "The uploaded file is empty");
+  await checkQuota(deps, userId, file.size);
+  return deps.ffmpeg.withTempDir(async (dir) => {
+    const path = file instanceof DiskFile ? file.path : join(dir, "upload");
+    if (!(file instanceof DiskFile)) await Bun.write(path, file);
+    try {
+      return await inspectAudio(deps.ffmpeg, path, options);
+    } catch (err) {
+      throw isAudioError(err) ? toApiError(err) : err;
+    }
+  });
+}
+
+/** The keys of an upload's original and of every rendition, reserved together under `dirs` before anything is stored. */
+export function uploadKeys(dirs: string[], format: AudioFormat) {
+  return {
+    originalKey: newKey(dirs, EXT[format], "original"),
+    audioKey: newKey(dirs, "mp3"),
+    peaksKey: newKey(dirs, "json"),
+    waveformKey: newKey(dirs, "svg"),
+    // The plugin's renditions (audio_url, waveform_url): reserved with the others, stored by the processing job.
+    oggKey: newKey(dirs, "ogg"),
+    waveformPngKey: newKey(dirs, "png"),
+  };
+}
+
 export type UploadOutcome = { created: boolean; post: PostT };
 
 /** The uploaded file: streamed to disk by the route (DiskFile), or in memory (a Blob, e.g. from another caller). */
@@ -196,32 +241,11 @@ export async function uploadLoop(deps: Deps, userId: string, file: UploadFile, m
   const existing = await findExisting(deps, userId, meta);
   if (existing) return { created: false, post: await waitForPost(deps, existing.id, userId) };
 
-  if (file.size === 0) throw errors.unprocessable("empty_file", "The uploaded file is empty");
-  await checkQuota(deps, userId, file.size);
-  // The type is decided by the bytes (never the file name or declared type), the WAV/AIFF header is checked
-  // against the real size, and ffprobe confirms format, codec, duration, rate and channels: all before anything
-  // is written, and without decoding the audio. A file the route streamed to disk is inspected where it is.
-  const { format } = await deps.ffmpeg.withTempDir(async (dir) => {
-    const path = file instanceof DiskFile ? file.path : join(dir, "upload");
-    if (!(file instanceof DiskFile)) await Bun.write(path, file);
-    try {
-      return await inspectAudio(deps.ffmpeg, path, deps.audio);
-    } catch (err) {
-      throw isAudioError(err) ? toApiError(err) : err;
-    }
-  });
+  const { format } = await checkUploadFile(deps, userId, file, deps.audio);
 
   const postId = newId();
   const dirs = ["loops", postId];
-  const keys = {
-    originalKey: newKey(dirs, EXT[format], "original"),
-    audioKey: newKey(dirs, "mp3"),
-    peaksKey: newKey(dirs, "json"),
-    waveformKey: newKey(dirs, "svg"),
-    // The plugin's renditions (audio_url, waveform_url): reserved with the others, stored by process-loop.
-    oggKey: newKey(dirs, "ogg"),
-    waveformPngKey: newKey(dirs, "png"),
-  };
+  const keys = uploadKeys(dirs, format);
   const now = deps.clock.now();
   await deps.storage.put(keys.originalKey, file instanceof DiskFile ? { path: file.path } : file);
   let jobId: string;

@@ -623,3 +623,97 @@ export const postGenres = sqliteTable(
     index("post_genres_post_idx").on(t.postId),
   ],
 );
+
+// ── Stories (README "Stories"; src/stories/*): short audio clips that disappear 24 h after they are posted, unless
+// their producer keeps them in a highlight. ──
+
+/**
+ * A story: processed by the loops' audio pipeline (process-story, src/stories/process.ts) into the same renditions,
+ * stored under stories/<user id>/<story id>/. `expires_at` is created_at + 24 h; the expire-story job (due then)
+ * deletes the row and its media unless the story is in a highlight. stories_author_idx answers the stories feed
+ * (each followed author's live stories) and a user's stories.
+ */
+export const stories = sqliteTable(
+  "stories",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** processing | ready | failed */
+    status: text("status").notNull(),
+    errorCode: text("error_code"),
+    error: text("error"),
+    /** Display title (the plugin's `filename`). */
+    title: text("title").notNull().default(""),
+    bpm: real("bpm"),
+    key: text("key").notNull().default(""),
+    genres: text("genres", { mode: "json" }).notNull().$type<string[]>().default([]),
+    /** The plugin's MIDI events for its piano roll (a JSON object), null without. */
+    midiData: text("midi_data", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** An Idempotency-Key header: a retried upload returns the same story. */
+    idempotencyKey: text("idempotency_key"),
+    originalKey: text("original_key").notNull(),
+    originalFormat: text("original_format").notNull(),
+    originalBytes: integer("original_bytes").notNull(),
+    audioKey: text("audio_key").notNull(),
+    oggKey: text("ogg_key").notNull(),
+    peaksKey: text("peaks_key").notNull(),
+    waveformKey: text("waveform_key").notNull(),
+    waveformPngKey: text("waveform_png_key").notNull(),
+    durationSeconds: real("duration_seconds"),
+    /** Distinct viewers other than the producer (story_views rows), changed in the view's transaction. */
+    viewCount: integer("view_count").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("stories_author_idx").on(t.userId, t.status, t.expiresAt, t.createdAt), uniqueIndex("stories_user_idempotency").on(t.userId, t.idempotencyKey)],
+);
+
+/** Who viewed a story, once per viewer (the primary key); story_views_story_idx lists them newest first. */
+export const storyViews = sqliteTable(
+  "story_views",
+  {
+    storyId: text("story_id")
+      .notNull()
+      .references(() => stories.id, { onDelete: "cascade" }),
+    viewerId: text("viewer_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    viewedAt: integer("viewed_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.storyId, t.viewerId] }), index("story_views_story_idx").on(t.storyId, t.viewedAt)],
+);
+
+/** A producer's named collection of stories kept past their 24 h, shown on their profile (the plugin's highlights). */
+export const storyHighlights = sqliteTable(
+  "story_highlights",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    sortOrder: integer("sort_order").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("story_highlights_user_idx").on(t.userId, t.sortOrder, t.createdAt)],
+);
+
+/** The stories of a highlight; highlight_stories_story_idx answers "is this story kept by any highlight". */
+export const highlightStories = sqliteTable(
+  "highlight_stories",
+  {
+    highlightId: text("highlight_id")
+      .notNull()
+      .references(() => storyHighlights.id, { onDelete: "cascade" }),
+    storyId: text("story_id")
+      .notNull()
+      .references(() => stories.id, { onDelete: "cascade" }),
+    addedAt: integer("added_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.highlightId, t.storyId] }), index("highlight_stories_story_idx").on(t.storyId, t.highlightId)],
+);

@@ -53,6 +53,8 @@ const COUNTERS = {
   exports: () => ({ limit: 1, windowMs: 24 * HOUR }),
   /** Invite links made: far more than anyone shares by hand, few enough that nobody mints thousands. */
   invites: () => ({ limit: 30, windowMs: HOUR }),
+  /** Story views, deletions and highlight edits: a member listening through everyone's stories, not a script. */
+  stories: () => ({ limit: 600, windowMs: HOUR }),
 } satisfies Record<string, (c: Config) => { limit: number; windowMs: number }>;
 type CounterName = keyof typeof COUNTERS;
 
@@ -94,6 +96,7 @@ export const ROUTE_LIMITS = {
   /** Invite pages looked up by code (/invite/CODE, /register?invite=): with the auth budget, per IP. */
   "invite-lookup": { counter: "auth-ip", by: "ip", prefix: "invite:" },
   invites: { counter: "invites", by: "user" },
+  stories: { counter: "stories", by: "user" },
 } as const satisfies Record<string, By>;
 export type RouteLimitName = keyof typeof ROUTE_LIMITS;
 

@@ -1,5 +1,5 @@
-// Notifications over HTTP, plus two answers the plugin asks for at start-up for features this server does not have
-// (follow requests, stories): they must succeed with an empty result, never an error.
+// Notifications over HTTP, plus an answer the plugin asks for at start-up for a feature this server does not have
+// (follow requests): it must succeed with an empty result, never an error.
 import { Elysia, t } from "elysia";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
@@ -205,9 +205,4 @@ export const notificationRoutes = (deps: Deps) =>
       viewer: true,
       response: { 200: t.Object({ count: t.Integer() }, { examples: [{ count: 0 }] }), 401: ErrorSchema },
       detail: { summary: "Pending follow requests (plugin start-up; follows need no approval here, always 0)" },
-    })
-    .get("/stories", () => ({ stories: [] as never[] }), {
-      viewer: true,
-      response: { 200: t.Object({ stories: t.Array(t.Object({})) }, { examples: [{ stories: [] }] }), 401: ErrorSchema },
-      detail: { summary: "Stories (plugin start-up; not a feature of this server, always empty)" },
     });

@@ -1,6 +1,7 @@
 // "Leaving with your data" (README "Your data"): a member asks for everything they have put in (their profile,
 // their loops' metadata with each ready loop's original and MP3, whom they follow and who follows them, whom they
-// block and mute, their reactions, their comments and their plays) and gets it as one zip through a mailed link.
+// block and mute, their reactions, their comments and their plays, their stories with each one's MP3 and their
+// highlights) and gets it as one zip through a mailed link.
 //
 //   - POST /api/v1/users/me/export (or the button on /settings) writes an export-data job; the route limit
 //     "exports" allows one request per account per day.
@@ -29,6 +30,7 @@ import { createOneTimeToken, findLiveOneTimeToken, TOKEN_TTL_MS } from "../auth/
 import { message } from "../auth/mail.ts";
 import type { Db } from "../db/client.ts";
 import { blocks, comments, follows, mutes, plays, posts, reactions, reposts, saves, users } from "../db/schema.ts";
+import { exportStories } from "../stories/service.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { JobInfo } from "../jobs/queue.ts";
@@ -261,6 +263,25 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
     });
   }
   addJson("loops.json", loops);
+  // Stories still alive or kept in a highlight, with their MP3, and the highlights (src/stories/service.ts).
+  const { stories: storyRows, highlights } = await exportStories(deps, userId);
+  const storyList = [];
+  for (const s of storyRows) {
+    storyList.push({
+      id: s.id,
+      title: s.title,
+      bpm: s.bpm,
+      key: s.key,
+      genres: s.genres,
+      duration_seconds: s.durationSeconds,
+      view_count: s.viewCount,
+      created_at: iso(s.createdAt),
+      expires_at: iso(s.expiresAt),
+      files: { mp3: await addObject(`stories/${s.id}/audio.mp3`, s.audioKey) },
+    });
+  }
+  addJson("stories.json", storyList);
+  addJson("highlights.json", highlights);
   const dated = (rows: typeof following) => rows.map(({ since, ...r }) => ({ ...r, since: iso(since) }));
   addJson("following.json", dated(following));
   addJson("followers.json", dated(followers));
@@ -278,6 +299,8 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   await Promise.race([once(out, "close"), failed]);
   return {
     loops: loops.length,
+    stories: storyList.length,
+    highlights: highlights.length,
     media: media.length,
     following: following.length,
     followers: followers.length,

@@ -1,8 +1,9 @@
 // The web app's pages (docs/architecture.md "Web app"), served at the root next to the account pages (pages.ts):
 //   /                       the instance's name and description; signed in: who you follow in the studio now and
 //                           your timeline (global until you follow someone), with tabs for global, trending and
-//                           discovery; anonymous: trending and latest loops. "More loops" pages through (the client
-//                           script turns it into infinite scroll: the same URL with x-fragment: 1 answers the cards).
+//                           discovery, under the row of stories (ui/stories.tsx); anonymous: trending and latest
+//                           loops. "More loops" pages through (the client script turns it into infinite scroll: the
+//                           same URL with x-fragment: 1 answers the cards).
 // Reading works without JavaScript. Signed in is the HttpOnly browser-session cookie (auth/browser-session.ts); the
 // page's forms carry the double-submit CSRF token. Anonymous pages are rendered once per database version (and
 // per 5 s for trending) into deps.caches.pages, as the feeds are.
@@ -20,6 +21,8 @@ import { csrfFor } from "./layout.ts";
 import { Avatar, Shell, type Viewer } from "./shell.tsx";
 import { LoopCard } from "./ui/loop.tsx";
 import { SiteFeedLink, siteOf } from "./ui/share.tsx";
+import { type StoryGroupT, storiesFeed } from "../stories/service.ts";
+import { StoriesRow } from "./ui/stories.tsx";
 
 export type Tab = "timeline" | "global" | "trending" | "discovery";
 const SIGNED_IN_TABS: readonly Tab[] = ["timeline", "global", "trending", "discovery"];
@@ -84,8 +87,8 @@ export const appRoutes = (deps: Deps) => {
       const csrf = csrfFor(request, config.PUBLIC_URL);
       const feed = await feedFor(deps, tab, auth.user.id, cursor);
       if (fragment) return withCookies(html(await (<FeedItems feed={feed} tab={tab} csrf={csrf.token} signedIn />), { fragment }), [csrf.setCookie]);
-      const [viewer, studio] = await Promise.all([viewerOf(deps, auth), followingPresence(deps, auth.user.id)]);
-      const body = await renderHome({ viewer, tab, tabs, feed, studio: studio.users.filter((u) => u.is_in_studio), csrf: csrf.token });
+      const [viewer, studio, stories] = await Promise.all([viewerOf(deps, auth), followingPresence(deps, auth.user.id), storiesFeed(deps, auth.user.id)]);
+      const body = await renderHome({ viewer, tab, tabs, feed, studio: studio.users.filter((u) => u.is_in_studio), csrf: csrf.token, stories: stories.groups });
       return withCookies(html(body), [csrf.setCookie]);
     } catch (err) {
       // A cursor that is not ours (edited by hand) is the first page again, not an error page.
@@ -101,6 +104,8 @@ export const appRoutes = (deps: Deps) => {
     feed: FeedPage;
     studio: { user_id: string; username: string; display_name: string; avatar_url: string; daw: string }[] | null;
     csrf?: string;
+    /** Signed in: the stories feed's groups (README "Stories"). */
+    stories?: StoryGroupT[];
   };
   const renderHome = async (v: HomeView) =>
     await (
@@ -109,6 +114,7 @@ export const appRoutes = (deps: Deps) => {
           <h1 safe>{instance.name}</h1>
           <p safe>{instance.description}</p>
         </section>
+        {v.viewer && v.stories ? <StoriesRow groups={v.stories} me={{ id: v.viewer.id, username: v.viewer.username, avatarUrl: v.viewer.avatarUrl }} /> : ""}
         {v.studio?.length ? (
           <section aria-labelledby="studio-now">
             <h2 id="studio-now">In the studio now</h2>

@@ -8,15 +8,15 @@
 // The CSRF token comes in the x-csrf-token header (the script) or the form's csrf field, which the form puts before
 // the file so it is checked before any of the file is written (docs/security.md "Web app").
 import { Elysia, t } from "elysia";
-import { getUploadStatus, receiveUpload, uploadBody, uploadLoopForm } from "../audio/upload.ts";
+import { getUploadStatus, uploadBody, uploadLoopForm } from "../audio/upload.ts";
+import { receiveWebUpload } from "./upload-form.ts";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Auth } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { bodies } from "../http/body.ts";
-import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError, ErrorSchema, errors } from "../http/errors.ts";
-import { csrfValid, pageContext, type PageContext, seeOther, refuseOtherBodies, browserActionDoc } from "./context.ts";
+import { pageContext, type PageContext, seeOther, browserActionDoc } from "./context.ts";
 import { htmlResponder, HIDDEN } from "./html.ts";
 import { Shell } from "./shell.tsx";
 import { byteSize } from "../lib/text.ts";
@@ -28,7 +28,6 @@ const FIELDS = ["filename", "bpm", "key", "genre", "daw"] as const;
 type Values = Partial<Record<(typeof FIELDS)[number], string>>;
 
 const wantsJson = (request: Request) => (request.headers.get("accept") ?? "").includes("application/json");
-const csrfFailed = () => errors.forbidden("csrf_failed", "This form has expired or did not come from this site; reload the page");
 
 const StatusJson = t.Object(
   {
@@ -46,7 +45,6 @@ export const uploadRoutes = (deps: Deps) => {
   const { config } = deps;
   const html = htmlResponder(deps);
   const instance = deps.caches.instance;
-  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
 
   const shell = (ctx: PageContext, title: string, body: JSX.Element, head = "") =>
     (
@@ -200,36 +198,13 @@ export const uploadRoutes = (deps: Deps) => {
   const post = async (request: Request): Promise<Response> => {
     const json = wantsJson(request);
     let values: Values = {};
-    // A body that is not multipart is no upload form, whoever sends it: 415 before anything else, as the API's.
-    const refused = refuseOtherBodies(request, uploadBody(config));
-    if (refused) return refused;
     try {
-      // The script's header is checked before anything else; a plain form's field comes with the body.
-      const header = request.headers.get("x-csrf-token");
-      if (header !== null && !csrfValid(request, {})) throw csrfFailed();
-      const auth = await readBrowserSession(deps, request);
-      if (!auth) {
-        if (!json) return seeOther(signInPath("/upload"));
-        throw errors.unauthorized("unauthorized", "Sign in first");
-      }
-      // As the API: only a signed-in producer within the rate limit gets the body read.
-      await deps.routeLimits.hit("uploads", { ip: clientIp(request, trusted), userId: auth.user.id });
-      let checked = header !== null;
-      const checkCsrf = (fields: Record<string, unknown>) => {
-        if (checked) return;
-        if (!csrfValid(request, fields)) throw csrfFailed();
-        checked = true;
-      };
-      const { created, post } = await receiveUpload(
-        deps,
-        request,
-        async (fields) => {
-          checkCsrf(fields);
-          for (const f of FIELDS) if (typeof fields[f] === "string") values[f] = fields[f] as string;
-          return uploadLoopForm(deps, auth.user.id, fields, null);
-        },
-        checkCsrf,
-      );
+      const outcome = await receiveWebUpload(deps, request, "/upload", async (auth, fields) => {
+        for (const f of FIELDS) if (typeof fields[f] === "string") values[f] = fields[f] as string;
+        return uploadLoopForm(deps, auth.user.id, fields, null);
+      });
+      if (outcome instanceof Response) return outcome;
+      const { created, post } = outcome;
       if (!json) return seeOther(`/upload/${post.id}`);
       const status = post.status === "ready" ? (created ? 201 : 200) : 202;
       return Response.json({ post_id: post.id, status: post.status, url: `/l/${post.id}` }, { status, headers: { "cache-control": "no-store" } });

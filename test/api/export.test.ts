@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
 import { createOneTimeToken } from "../../src/auth/one-time.ts";
-import { jobs, posts, users } from "../../src/db/schema.ts";
+import { highlightStories, jobs, posts, stories, storyHighlights, users } from "../../src/db/schema.ts";
 import { registerJobHandlers } from "../../src/index.ts";
 import { sha256 } from "../../src/lib/crypto.ts";
 import { DELETE_EXPORT, EXPORT_DATA, EXPORT_TTL_MS, exportData, exportKey } from "../../src/users/export.ts";
@@ -33,6 +33,7 @@ let mp3: Uint8Array<ArrayBuffer>;
 const mine: string[] = [];
 let theirs: string;
 let pending: string;
+const storyId = "0193aaaa-0000-7000-8000-00000000c0de";
 
 const jobsOf = (type: string, e = env) => e.deps.database.db.select().from(jobs).where(eq(jobs.type, type));
 
@@ -98,6 +99,29 @@ beforeAll(async () => {
   expect(reposted.status).toBe(200);
   // Mira mutes Theo (the follow stays) and blocks Kai; Kai blocking Mira back is Kai's, not in Mira's export.
   kai = await registerProducer(env, { username: "export_kai" });
+  // A story of Mira's kept in a highlight (README "Stories"), its MP3 stored as processing would have.
+  const now = env.clock.now();
+  const storyKey = `stories/${mira.id}/${storyId}/a.mp3`;
+  await env.deps.database.db.insert(stories).values({
+    id: storyId,
+    userId: mira.id,
+    status: "ready",
+    title: "Sketch",
+    originalKey: `stories/${mira.id}/${storyId}/o.wav`,
+    originalFormat: "wav",
+    originalBytes: wav.length,
+    audioKey: storyKey,
+    oggKey: `stories/${mira.id}/${storyId}/a.ogg`,
+    peaksKey: `stories/${mira.id}/${storyId}/p.json`,
+    waveformKey: `stories/${mira.id}/${storyId}/w.svg`,
+    waveformPngKey: `stories/${mira.id}/${storyId}/w.png`,
+    createdAt: now,
+    expiresAt: now + 86_400_000,
+    updatedAt: now,
+  });
+  await env.deps.storage.put(storyKey, mp3);
+  await env.deps.database.db.insert(storyHighlights).values({ id: "export-highlight", userId: mira.id, name: "Jams", createdAt: now, updatedAt: now });
+  await env.deps.database.db.insert(highlightStories).values({ highlightId: "export-highlight", storyId, addedAt: now });
   const muted = await env.request("/api/v1/social/mute", { method: "POST", token: mira.token, json: { target_user_id: theo.id } });
   expect(muted.status).toBe(201);
   const blocked = await env.request("/api/v1/social/block", { method: "POST", token: mira.token, json: { target_user_id: kai.id } });
@@ -145,7 +169,7 @@ describe("a member's data export", () => {
     expect(env.logs.some((l) => l.msg === "request" && l.path === "/export/:token")).toBe(true);
   });
 
-  test("the zip holds the profile, loops, follows both ways, reactions and plays, and byte-identical media", async () => {
+  test("the zip holds the profile, loops, stories and highlights, follows both ways, reactions and plays, and byte-identical media", async () => {
     const dir = join(work, "mira");
     await Bun.write(join(work, "mira.zip"), zipBytes);
     const names = unzip(join(work, "mira.zip"), dir);
@@ -162,6 +186,9 @@ describe("a member's data export", () => {
         "reposts.json",
         "comments.json",
         "plays.json",
+        "stories.json",
+        "highlights.json",
+        `stories/${storyId}/audio.mp3`,
         `loops/${mine[0]}/original.wav`,
         `loops/${mine[0]}/audio.mp3`,
         `loops/${mine[1]}/original.wav`,
@@ -190,7 +217,10 @@ describe("a member's data export", () => {
       expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", quote: "Theo's best", at: expect.any(String) }),
     ]);
     expect(read("saved.json")).toEqual([expect.objectContaining({ post_id: theirs, title: "Theo's loop", producer: "export_theo", at: expect.any(String) })]);
+    expect(read("stories.json")).toEqual([expect.objectContaining({ id: storyId, title: "Sketch", files: { mp3: `stories/${storyId}/audio.mp3` } })]);
+    expect(read("highlights.json")).toEqual([expect.objectContaining({ id: "export-highlight", name: "Jams", story_ids: [storyId] })]);
     const bytes = (name: string) => new Uint8Array(readFileSync(join(dir, name)));
+    expect(bytes(`stories/${storyId}/audio.mp3`)).toEqual(mp3);
     expect(bytes(`loops/${mine[0]}/original.wav`)).toEqual(wav);
     expect(bytes(`loops/${mine[0]}/audio.mp3`)).toEqual(mp3);
     expect(bytes(`loops/${mine[1]}/original.wav`)).toEqual(mp3);

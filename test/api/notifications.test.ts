@@ -247,10 +247,10 @@ for (const driver of DRIVERS) {
       expect(await pruneNotifications(env.deps, 90)).toBe(0);
     });
 
-    test("the plugin's start-up calls succeed: follow-requests count 0, no stories", async () => {
+    test("the plugin's start-up calls succeed: follow-requests count 0, no stories yet", async () => {
       const me = await producer();
       expect(await expectOk(await get("/users/me/follow-requests/count", me.token))).toEqual({ count: 0 });
-      expect(await expectOk(await get("/stories", me.token))).toEqual({ stories: [] });
+      expect(await expectOk(await get("/stories", me.token))).toEqual({ stories: [], groups: [] });
     });
   });
 }

@@ -6,6 +6,7 @@ import { startPlayer } from "./player.ts";
 import "./scroll.ts";
 import "./upload.ts";
 import "./live.ts";
+import "./stories.ts";
 
 document.documentElement.dataset.js = "1";
 startNav();
