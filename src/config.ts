@@ -19,6 +19,8 @@ export const EnvSchema = T.Object({
   DATABASE_URL: T.Optional(T.String({ pattern: "^(file:|libsql://|https?://|wss?://).+" })),
   DATABASE_AUTH_TOKEN: T.Optional(T.String()),
   DB_BUSY_TIMEOUT_MS: T.Integer({ minimum: 0, maximum: 60000, default: 5000 }),
+  /** SQLite's page cache of the server's connection, in MiB (README "Configuration"). */
+  DB_CACHE_MB: T.Integer({ minimum: 2, maximum: 4096, default: 64 }),
   JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
   /** JSON and form bodies of every route but the two uploads (UPLOAD_MAX_BYTES, 5 MB pictures); at most 1 MiB. */
   BODY_MAX_BYTES: T.Integer({ minimum: 1024, maximum: 1024 * 1024, default: 64 * 1024 }),

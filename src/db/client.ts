@@ -47,7 +47,7 @@ export interface Database {
   close(): Promise<void>;
 }
 
-type DbConfig = Pick<Config, "DATA_DIR" | "DATABASE_URL" | "DATABASE_AUTH_TOKEN" | "DB_BUSY_TIMEOUT_MS">;
+type DbConfig = Pick<Config, "DATA_DIR" | "DATABASE_URL" | "DATABASE_AUTH_TOKEN" | "DB_BUSY_TIMEOUT_MS"> & Partial<Pick<Config, "DB_CACHE_MB">>;
 
 /** Where afterCommit hooks that fail are reported (the server's logger; the console otherwise). */
 type HookLog = { error(msg: string, fields?: Record<string, unknown>): void };
@@ -57,7 +57,7 @@ export function openDatabase(config: DbConfig, log: HookLog = consoleLog): Datab
   const url = config.DATABASE_URL;
   if (url && !url.startsWith("file:")) return openLibsql(url, config.DATABASE_AUTH_TOKEN, log);
   const path = url ? url.slice("file:".length) : join(config.DATA_DIR, "sidechain.db");
-  return openSqlite(path, config.DB_BUSY_TIMEOUT_MS, log);
+  return openSqlite(path, config.DB_BUSY_TIMEOUT_MS, config.DB_CACHE_MB ?? DEFAULT_CACHE_MB, log);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -190,13 +190,22 @@ class StatementCache extends SQLite {
   }
 }
 
-function openSqlite(path: string, busyTimeoutMs: number, log: HookLog): Database {
+/**
+ * The page cache when the configuration does not say (DB_CACHE_MB): SQLite's own default is 2 MiB, and a read that
+ * visits rows spread over a large table (a search checking a few thousand matches against its filters) then goes
+ * to the operating system for most pages: about 1.8 µs a row instead of 0.3 µs (README "Benchmarks", search). The
+ * cache fills only as pages are read, so a small community never uses it all.
+ */
+export const DEFAULT_CACHE_MB = 64;
+
+function openSqlite(path: string, busyTimeoutMs: number, cacheMb: number, log: HookLog): Database {
   const client = new StatementCache(path, { create: true, strict: true });
   // busy_timeout first: switching to WAL needs a lock another process may hold.
   client.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
   client.exec("PRAGMA journal_mode = WAL");
   client.exec("PRAGMA synchronous = NORMAL");
   client.exec("PRAGMA foreign_keys = ON");
+  client.exec(`PRAGMA cache_size = ${-Math.round(cacheMb * 1024)}`);
   // Two drizzle handles on the one connection: `raw` for transactions (fn gets it), `db` for everything else.
   const raw = drizzleBun({ client, schema }) as unknown as Db;
   const db = drizzleBun({ client, schema }) as unknown as Db;
