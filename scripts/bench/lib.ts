@@ -69,7 +69,7 @@ export function printRatios(results: Record<string, Load>, run: { connections: n
   console.log(`machine: ${machine()}; ${run.connections} connections, ${run.seconds} s each; bun:sqlite; scale ${run.scale}`);
   for (const [name, r] of Object.entries(results)) {
     const ratio = name === "/health" ? "" : `, ratio to /health ${(r.rps / health.rps).toFixed(3)}`;
-    console.log(`${name.padEnd(22)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
+    console.log(`${name.padEnd(26)} ${String(r.rps).padStart(6)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}${ratio}`);
   }
   return health;
 }
