@@ -3,8 +3,8 @@
 // plugin's exactly as for posts (isPluginDelete), deletes; every other GET reads. Its like (an empty POST) and unlike
 // (a bodiless DELETE) both arrive as GET /comments/{id}/like, so that GET toggles; POST with a body likes and DELETE
 // unlikes, both idempotent. Its edit (PUT with a body) arrives as POST /comments/{id}.
-import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { Elysia, t } from "elysia";
+import { Elysia, type Static, t } from "elysia";
+import { memoizedJson } from "../http/json-body.ts";
 import { authGuard } from "../auth/guard.ts";
 import type { Deps } from "../deps.ts";
 import { ErrorSchema } from "../http/errors.ts";
@@ -15,7 +15,6 @@ import { fileReport, REPORT_REASONS, type ReportReason } from "../admin/reports.
 import {
   COMMENT_MAX,
   type CommentList,
-  type Viewer,
   commentView,
   createComment,
   deleteComment,
@@ -124,30 +123,16 @@ const pageOut = (list: CommentList) => ({
   },
 });
 
-const checkPage = TypeCompiler.Compile(CommentPage);
-/** The JSON made from each page's comments array (a cached page, or a viewer's memoized copies of one). */
-const bodies = new WeakMap<object, string>();
-
 /**
  * A comment page's answer, serialized here rather than by Elysia (whose response encoding costs more than the cached
- * page itself). The comments array of a page comes from the comment cache (social/comments.ts listComments): as
- * anyone sees it, or a viewer's frozen copies of it, which differ only in their boolean viewer fields; its JSON is
- * kept with it, so a repeated read serializes nothing. A page as anyone sees it is checked against CommentPage
- * once, when its JSON is first made. (Typed as the page: Elysia sends a returned Response as it is.)
+ * page itself): the comments array comes from the comment cache (social/comments.ts listComments), as anyone sees
+ * it or a viewer's frozen copies of it, so its JSON is checked and made once per array and meta (http/json-body.ts).
  */
-function commentPageAnswer(list: CommentList, viewer: Viewer) {
+const commentJson = memoizedJson<Static<typeof CommentPage>>(CommentPage, "comment page");
+function commentPageAnswer(list: CommentList) {
   const page = { comments: list.comments, ...pageOut(list) };
-  const memo = bodies.get(list.comments);
-  if (memo !== undefined) return jsonResponse(memo) as unknown as typeof page;
-  if (!viewer && !checkPage.Check(page)) {
-    const where = [...checkPage.Errors(page)].slice(0, 3).map((e) => e.path);
-    throw new Error(`comment page does not match its response schema: ${where.join(", ")}`);
-  }
-  const body = JSON.stringify(page);
-  if (Object.isFrozen(list.comments) || !viewer) bodies.set(list.comments, body);
-  return jsonResponse(body) as unknown as typeof page;
+  return commentJson(page, list.comments, [page.meta, page.total_count]);
 }
-const jsonResponse = (body: string) => new Response(body, { headers: { "content-type": "application/json;charset=utf-8" } });
 
 export const commentRoutes = (deps: Deps) => {
   const edit = {
@@ -171,7 +156,7 @@ export const commentRoutes = (deps: Deps) => {
         const v = viewerOf(viewer?.user);
         const list = await listComments(deps, params.id, v, parsePage(query));
         void notePostsSeen(deps, v?.id, [params.id]).catch(() => undefined); // new comments reach this reader live
-        return commentPageAnswer(list, v);
+        return commentPageAnswer(list);
       },
       {
         ...listing,

@@ -33,7 +33,7 @@ const multipartHead = (boundary: string, field: string, filename: string) =>
     `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
   );
 
-const UPLOADS = ["/api/v1/audio/upload", "/api/v1/users/upload-profile-picture"];
+const UPLOADS = ["/api/v1/audio/upload", "/api/v1/users/upload-profile-picture", "/api/v1/stories"];
 const withSlash = (paths: string[]) => paths.flatMap((p) => [p, `${p}/`]);
 
 let env: TestEnv;

@@ -5,10 +5,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import type { ElementHandle, Page } from "puppeteer-core";
-import { axe, CHROMIUM, type Chromium, DESKTOP, launchChromium, type Member, PHONE, signIn, startWebServer, type WebServer } from "../support/chromium.ts";
+import {
+  axe,
+  type Chromium,
+  CHROMIUM,
+  DESKTOP,
+  launchChromium,
+  type Member,
+  PHONE,
+  SHOTS,
+  signIn,
+  startWebServer,
+  type WebServer,
+} from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
-const SHOTS = "/tmp/sidechain-shots";
 
 let server: WebServer;
 let chromium: Chromium;

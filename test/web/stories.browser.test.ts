@@ -11,12 +11,13 @@ import { stories } from "../../src/db/schema.ts";
 import { lavfi, signals } from "../support/audio.ts";
 import {
   axe,
-  CHROMIUM,
   type Chromium,
+  CHROMIUM,
   DESKTOP,
   launchChromium,
   type Member,
   PHONE,
+  SHOTS,
   signIn,
   startWebServer,
   until,
@@ -24,7 +25,6 @@ import {
 } from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
-const SHOTS = "/tmp/sidechain-shots";
 
 let server: WebServer;
 let chromium: Chromium;

@@ -72,7 +72,7 @@ describe("the upload page", () => {
     expect(page.html.indexOf('name="csrf"')).toBeLessThan(page.html.indexOf('name="audio_file"'));
     for (const name of ["filename", "bpm", "key", "genre", "daw"]) expect(page.html).toContain(`name="${name}"`);
     expect(page.html).toContain("up to 50 MB");
-    expect(page.html).toContain('aria-current="page">Upload');
+    expect(page.html).toContain('href="/upload" aria-current="page"');
   });
 });
 

@@ -8,20 +8,20 @@ import { mkdirSync } from "node:fs";
 import type { Page } from "puppeteer-core";
 import {
   axe,
-  CHROMIUM,
   type Chromium,
+  CHROMIUM,
   DESKTOP,
   launchChromium,
   type Member,
   PHONE,
+  SHOTS,
   signIn,
-  until,
   startWebServer,
+  until,
   type WebServer,
 } from "../support/chromium.ts";
 
 const run = CHROMIUM ? describe : describe.skip;
-const SHOTS = "/tmp/sidechain-shots";
 
 let server: WebServer;
 let chromium: Chromium;
