@@ -337,7 +337,7 @@ export const loopRoutes = (deps: Deps) => {
         <LoopPage
           post={post!}
           more={more}
-          similar={(await similarLoops(deps, id, viewerId, { limit: SIMILAR, offset: 0 })).posts}
+          similar={await similarNotShown(id, viewerId, more)}
           csrf={csrf}
           signedIn={Boolean(auth)}
           error={error}
@@ -345,6 +345,13 @@ export const loopRoutes = (deps: Deps) => {
         />
       </Shell>
     );
+  }
+
+  /** Up to SIMILAR similar loops, without those "More from" already lists on the page (asked with room for them). */
+  async function similarNotShown(id: string, viewerId: string | null, more: PostT[]): Promise<PostT[]> {
+    const shown = new Set(more.map((m) => m.id));
+    const { posts } = await similarLoops(deps, id, viewerId, { limit: SIMILAR + shown.size, offset: 0 });
+    return posts.filter((s) => !shown.has(s.id)).slice(0, SIMILAR);
   }
 
   async function loopPage(request: Request, id: string): Promise<Response> {
