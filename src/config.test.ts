@@ -24,6 +24,7 @@ describe("config", () => {
     const c = loadConfig({ DATA_DIR: tmp(), PORT: "9000", PUBLIC_URL: "https://loops.example.com/" });
     expect(c.PORT).toBe(9000);
     expect(c.PUBLIC_URL).toBe("https://loops.example.com");
+    expect(loadConfig({ DATA_DIR: tmp(), STREAM_BASE_URL: "http://127.0.0.1:8090//" }).STREAM_BASE_URL).toBe("http://127.0.0.1:8090");
   });
 
   test.each([

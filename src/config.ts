@@ -233,6 +233,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     DATA_DIR: dataDir,
     PUBLIC_URL: publicUrl,
     CDN_BASE_URL: e.CDN_BASE_URL?.replace(/\/+$/, ""),
+    // The SDK appends "/api/v2/..." to it: a trailing slash would make "//api/v2/..." (Bun's fetch happens to
+    // collapse it; a proxy in front of Stream may not).
+    STREAM_BASE_URL: e.STREAM_BASE_URL?.replace(/\/+$/, ""),
     JWT_SECRET: secrets.JWT_SECRET,
     DATABASE_KIND: e.DATABASE_URL && !e.DATABASE_URL.startsWith("file:") ? "libsql" : "sqlite",
   });

@@ -18,7 +18,8 @@ async function mirroredEnv(driver: "sqlite" | "libsql", fake: FakeStream, extra:
   const env = await createTestEnv(driver, {
     STREAM_API_KEY: API_KEY,
     STREAM_API_SECRET: SECRET,
-    STREAM_BASE_URL: fake.url,
+    // With a trailing slash, as an operator may write it (the config drops it: the SDK appends "/api/v2/...").
+    STREAM_BASE_URL: `${fake.url}/`,
     JOB_POLL_MS: "20",
     RATE_LIMIT_AUTH_PER_MIN: "10000",
     PUBLIC_URL: "http://localhost:8787",
