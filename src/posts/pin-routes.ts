@@ -24,6 +24,12 @@ const State = t.Object(
 const errs = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
 const own = { auth: true, rateLimit: "pins", params: Params, response: { 200: State, ...errs, 429: ErrorSchema } } as const;
 
+const order = {
+  ...own,
+  parse: "json",
+  body: t.Object({ order: t.Integer({ description: "the new place, 1 to the number pinned" }) }, { examples: [{ order: 1 }] }),
+} as const;
+
 export const pinRoutes = (deps: Deps) =>
   new Elysia({ name: "pin-routes", detail: { tags: ["posts"] } })
     .use(authGuard(deps))
@@ -43,15 +49,11 @@ export const pinRoutes = (deps: Deps) =>
       detail: { summary: "Unpin your loop (idempotent); the ones after it move up" },
     })
     .post("/posts/:id/pin-order", ({ params, auth, body }) => setPinOrder(deps, auth.user.id, params.id, body.order), {
-      ...own,
-      parse: "json",
-      body: t.Object({ order: t.Integer({ description: "the new place, 1 to the number pinned" }) }, { examples: [{ order: 1 }] }),
+      ...order,
       detail: { summary: "Move a pinned loop to another place (the plugin's PUT, which arrives as POST; PUT works too)" },
     })
     .put("/posts/:id/pin-order", ({ params, auth, body }) => setPinOrder(deps, auth.user.id, params.id, body.order), {
-      ...own,
-      parse: "json",
-      body: t.Object({ order: t.Integer({ description: "the new place, 1 to the number pinned" }) }, { examples: [{ order: 1 }] }),
+      ...order,
       detail: { summary: "Move a pinned loop to another place" },
     })
     .get(

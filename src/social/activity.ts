@@ -1,7 +1,8 @@
-// What reactions and plays act on: a post, named by the plugin as its id or as its activity object "loop:<id>".
-import { eq } from "drizzle-orm";
+// What reactions, plays, saves and reposts act on: a post, named by the plugin as its id or as its activity object
+// "loop:<id>", and whether a member already has their row on it.
+import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { posts } from "../db/schema.ts";
+import { posts, type reposts, type saves } from "../db/schema.ts";
 import { errors } from "../http/errors.ts";
 import { blockedWith } from "./block-states.ts";
 
@@ -28,4 +29,14 @@ export async function findInteractablePost(db: Db, postId: string, viewerId: str
   if (!p || (p.status !== "ready" && p.userId !== viewerId) || Number(p.blocked)) throw errors.notFound("post_not_found", "No such post");
   if (p.status !== "ready") throw errors.conflict("post_not_ready", "This loop is not published yet");
   return { id: p.id, userId: p.userId };
+}
+
+/** Whether the member has their row on the loop in a (user, post) table: a save, a repost (its primary key). */
+export async function hasMemberRow(db: Db, table: typeof saves | typeof reposts, userId: string, postId: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: table.postId })
+    .from(table)
+    .where(and(eq(table.userId, userId), eq(table.postId, postId)))
+    .limit(1);
+  return rows.length > 0;
 }

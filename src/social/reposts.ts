@@ -13,7 +13,7 @@ import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import type { Page } from "../http/pagination.ts";
 import { normalizeText, textProblem } from "../lib/text.ts";
-import { findInteractablePost } from "./activity.ts";
+import { findInteractablePost, hasMemberRow } from "./activity.ts";
 import { blockedWith } from "./block-states.ts";
 import { createNotification, notificationDedupeKey, pushNotification } from "./notifications.ts";
 
@@ -96,12 +96,8 @@ export function unrepostPost(deps: Deps, userId: string, postId: string): Promis
  * body) and its undo (a DELETE) both arrive as `GET /posts/{id}/repost` (docs/plugin-contract.md "Transport rules").
  */
 export async function toggleRepost(deps: Deps, userId: string, postId: string): Promise<RepostState> {
-  const [mine] = await deps.database.db
-    .select({ id: reposts.postId })
-    .from(reposts)
-    .where(and(eq(reposts.userId, userId), eq(reposts.postId, postId)))
-    .limit(1);
-  return mine ? unrepostPost(deps, userId, postId) : repostPost(deps, userId, postId);
+  const reposted = await hasMemberRow(deps.database.db, reposts, userId, postId);
+  return reposted ? unrepostPost(deps, userId, postId) : repostPost(deps, userId, postId);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Db } from "../db/client.ts";
 import { posts, saves, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import type { Page } from "../http/pagination.ts";
-import { findInteractablePost } from "./activity.ts";
+import { findInteractablePost, hasMemberRow } from "./activity.ts";
 import { blockedWith } from "./block-states.ts";
 
 export type SaveState = { is_saved: boolean; save_count: number };
@@ -21,12 +21,7 @@ async function recount(tx: Db, postId: string, userId: string): Promise<SaveStat
     .set({ saveCount: sql`(SELECT count(*) FROM ${saves} WHERE ${saves.postId} = ${postId})` })
     .where(eq(posts.id, postId))
     .returning({ n: posts.saveCount });
-  const [mine] = await tx
-    .select({ id: saves.postId })
-    .from(saves)
-    .where(and(eq(saves.userId, userId), eq(saves.postId, postId)))
-    .limit(1);
-  return { is_saved: Boolean(mine), save_count: p?.n ?? 0 };
+  return { is_saved: await hasMemberRow(tx, saves, userId, postId), save_count: p?.n ?? 0 };
 }
 
 /** Saves the loop for `userId` (idempotent). 404 post_not_found for a loop they cannot see. */
@@ -55,12 +50,8 @@ export function unsavePost(deps: Deps, userId: string, postId: string): Promise<
  * as `GET /posts/{id}/save` (docs/plugin-contract.md "Transport rules").
  */
 export async function toggleSave(deps: Deps, userId: string, postId: string): Promise<SaveState> {
-  const [mine] = await deps.database.db
-    .select({ id: saves.postId })
-    .from(saves)
-    .where(and(eq(saves.userId, userId), eq(saves.postId, postId)))
-    .limit(1);
-  return mine ? unsavePost(deps, userId, postId) : savePost(deps, userId, postId);
+  const saved = await hasMemberRow(deps.database.db, saves, userId, postId);
+  return saved ? unsavePost(deps, userId, postId) : savePost(deps, userId, postId);
 }
 
 /**

@@ -18,6 +18,7 @@
 // Delivery is at least once: an attempt that dies after its transaction committed is retried and mails a second
 // link to a second copy (each expires on its own). The zip is made by yazl (streaming, ZIP64 for exports over
 // 4 GB); audio is stored as is (it is compressed already), the JSON files deflated.
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -154,44 +155,32 @@ async function writeZip(deps: Deps, user: UserRow, path: string, signal?: AbortS
   };
   const blocking = await hidden("blocks");
   const muting = await hidden("mutes");
-  // The loops they reacted to and played: the event, the loop and its producer.
+  // The loops they reacted to, saved, reposted, commented on and played: the event, the loop and its producer.
   const loop = { post_id: posts.id, title: posts.title, producer: users.username };
   const producerOf = eq(users.id, posts.userId);
-  const reacted = await db
-    .select({ ...loop, emoji: reactions.emoji, at: reactions.createdAt })
-    .from(reactions)
-    .innerJoin(posts, eq(posts.id, reactions.postId))
-    .innerJoin(users, producerOf)
-    .where(eq(reactions.userId, userId))
-    .orderBy(asc(reactions.createdAt));
-  const saved = await db
-    .select({ ...loop, at: saves.createdAt })
-    .from(saves)
-    .innerJoin(posts, eq(posts.id, saves.postId))
-    .innerJoin(users, producerOf)
-    .where(eq(saves.userId, userId))
-    .orderBy(asc(saves.createdAt));
-  const reposted = await db
-    .select({ ...loop, quote: reposts.quote, at: reposts.createdAt })
-    .from(reposts)
-    .innerJoin(posts, eq(posts.id, reposts.postId))
-    .innerJoin(users, producerOf)
-    .where(eq(reposts.userId, userId))
-    .orderBy(asc(reposts.createdAt));
-  const commented = await db
-    .select({ ...loop, id: comments.id, parent_id: comments.parentId, content: comments.content, at_ms: comments.atMs, at: comments.createdAt })
-    .from(comments)
-    .innerJoin(posts, eq(posts.id, comments.postId))
-    .innerJoin(users, producerOf)
-    .where(eq(comments.userId, userId))
-    .orderBy(asc(comments.createdAt));
-  const played = await db
-    .select({ ...loop, at: plays.createdAt, listen_ms: plays.listenMs })
-    .from(plays)
-    .where(eq(plays.userId, userId))
-    .innerJoin(posts, eq(posts.id, plays.postId))
-    .innerJoin(users, producerOf)
-    .orderBy(asc(plays.createdAt));
+  /** The member's rows of one of the tables of events on loops (user_id, post_id, created_at), oldest first. */
+  const onLoops = <F extends Record<string, SQLiteColumn>>(
+    table: typeof reactions | typeof saves | typeof reposts | typeof comments | typeof plays,
+    fields: F,
+  ) =>
+    db
+      .select({ ...loop, ...fields })
+      .from(table)
+      .innerJoin(posts, eq(posts.id, table.postId))
+      .innerJoin(users, producerOf)
+      .where(eq(table.userId, userId))
+      .orderBy(asc(table.createdAt));
+  const reacted = await onLoops(reactions, { emoji: reactions.emoji, at: reactions.createdAt });
+  const saved = await onLoops(saves, { at: saves.createdAt });
+  const reposted = await onLoops(reposts, { quote: reposts.quote, at: reposts.createdAt });
+  const commented = await onLoops(comments, {
+    id: comments.id,
+    parent_id: comments.parentId,
+    content: comments.content,
+    at_ms: comments.atMs,
+    at: comments.createdAt,
+  });
+  const played = await onLoops(plays, { at: plays.createdAt, listen_ms: plays.listenMs });
 
   const zip = new ZipFile();
   const out = createWriteStream(path);

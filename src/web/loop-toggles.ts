@@ -1,8 +1,8 @@
 // The loop page's toggle buttons as form actions (web/ui/save.tsx Toggle), through browserAction (web/context.ts):
 //   POST /l/:id/<name>   field `<name>` = 1 turns it on, 0 off, absent toggles → the state to the script, a 303 back
 //                        to the loop for a plain form; a refusal shows on the loop page
-// Each calls the service of its API routes under the same rate limit: 📌 pin (README "Pinned loops") and 🔁 repost
-// (README "Reposts").
+// Each calls the service of its API routes under the same rate limit: 🔖 save (README "Saved loops"), 📌 pin (README
+// "Pinned loops") and 🔁 repost (README "Reposts").
 import { Elysia, type TSchema } from "elysia";
 import type { Deps } from "../deps.ts";
 import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";

@@ -1,28 +1,27 @@
 // Saved loops in the web app (README "Saved loops"):
-//   POST /l/:id/save   the loop page's 🔖 button (CSRF, browserAction): field `save` = 1 saves, 0 unsaves, absent toggles;
-//                      → { is_saved, save_count } to the script, a 303 back to the loop for a plain form
+//   POST /l/:id/save   the loop page's 🔖 button, one of the loop page's toggles (web/loop-toggles.ts): field `save` =
+//                      1 saves, 0 unsaves, absent toggles → { is_saved, save_count }; a refusal shows on the loop page
 //   GET  /saved        your saved loops, most recently saved first, as loop cards; "More" pages through
 // Both call the services of the API's routes (social/saves.ts) under the same `saves` rate limit.
 import { Elysia, t } from "elysia";
 import { readBrowserSession, signInPath } from "../auth/browser-session.ts";
 import type { Deps } from "../deps.ts";
-import { clientIp, parseTrustedProxies } from "../http/client-ip.ts";
 import { withCookies } from "../http/cookies.ts";
 import { ApiError } from "../http/errors.ts";
 import { pageOf, parsePage } from "../http/pagination.ts";
 import { enrichPosts } from "../posts/enrich.ts";
 import { listSaved, savePost, toggleSave, unsavePost } from "../social/saves.ts";
-import { asForm, browserAction, browserActionDoc, formText, seeOther, viewerOf } from "./context.ts";
+import { seeOther, viewerOf } from "./context.ts";
 import { HIDDEN, htmlResponder } from "./html.ts";
 import { csrfFor } from "./layout.ts";
 import { Shell } from "./shell.tsx";
+import { loopToggle } from "./loop-toggles.ts";
 import { LoopCard } from "./ui/loop.tsx";
 
 const PAGE_SIZE = 12;
 
 export const savedRoutes = (deps: Deps) => {
   const html = htmlResponder(deps);
-  const trusted = parseTrustedProxies(deps.config.TRUSTED_PROXIES);
 
   const page = async (request: Request, query: { cursor?: string }) => {
     const auth = await readBrowserSession(deps, request);
@@ -64,21 +63,15 @@ export const savedRoutes = (deps: Deps) => {
 
   return new Elysia({ name: "web-saved" })
     .get("/saved", ({ request, query }) => page(request, query as { cursor?: string }), HIDDEN)
-    .post(
-      "/l/:id/save",
-      ({ request, params, body }) => {
-        const form = asForm(body);
-        const postId = formText(params.id, 64);
-        return browserAction(deps, request, form, `/l/${encodeURIComponent(postId)}`, async (auth) => {
-          await deps.routeLimits.hit("saves", { ip: clientIp(request, trusted), userId: auth.user.id });
-          if (form.save === "1") return savePost(deps, auth.user.id, postId);
-          if (form.save === "0") return unsavePost(deps, auth.user.id, postId);
-          return toggleSave(deps, auth.user.id, postId);
-        });
-      },
-      browserActionDoc(
-        "Save or unsave a loop from the web app: field save=1 or 0 (absent: toggle)",
-        t.Object({ is_saved: t.Boolean(), save_count: t.Integer() }, { examples: [{ is_saved: true, save_count: 4 }] }),
-      ),
+    .use(
+      loopToggle(deps, {
+        name: "save",
+        limit: "saves",
+        on: savePost,
+        off: unsavePost,
+        toggle: toggleSave,
+        summary: "Save or unsave a loop from the web app: field save=1 or 0 (absent: toggle)",
+        state: t.Object({ is_saved: t.Boolean(), save_count: t.Integer() }, { examples: [{ is_saved: true, save_count: 4 }] }),
+      }),
     );
 };
