@@ -57,7 +57,7 @@ async function findStory(deps: Deps, id: string, viewerId: string): Promise<Foun
       blocked: blockedWith(viewerId, stories.userId),
       following: followedBy(viewerId),
       highlighted,
-      shown: sql<number>`${users.suspendedAt} IS NULL AND ${users.approval} = 'approved'`,
+      shown: sql<number>`${authorShown}`,
     })
     .from(stories)
     .innerJoin(users, eq(users.id, stories.userId))
