@@ -14,9 +14,10 @@ module.exports = {
       comment: "Infrastructure never imports a feature (docs/architecture.md, Layers).",
       from: {
         path: "^src/(db|jobs|storage|integrations|http|lib)/|^src/realtime/(bus|presence-store)[.]ts$",
-        // The Stream.io mirror is the one feature-side integration: it reads posts, follows and reactions and
-        // builds a post's fields with the posts feature's helpers (docs/architecture.md, Layers).
-        pathNot: "^src/integrations/stream[.]ts$",
+        // The Stream.io mirror (with its backfill and command) is the one feature-side integration: it reads users,
+        // posts, follows and reactions and builds a post's fields with the posts feature's helpers
+        // (docs/architecture.md, Layers).
+        pathNot: "^src/integrations/stream(-backfill|-command)?[.]ts$",
       },
       to: {
         path: "^src/(system|auth|users|posts|audio|social|realtime|web|media|relay|admin|backup)/",

@@ -70,6 +70,7 @@ import { signInToView } from "./web/sign-in-to-view.ts";
 import { ADD_RENDITIONS, registerRenditions } from "./audio/renditions.ts";
 import { DRAW_CARDS, registerCards } from "./posts/card.ts";
 import { STREAM_MIRROR, registerStreamMirror } from "./integrations/stream.ts";
+import { registerStreamBackfill, STREAM_BACKFILL } from "./integrations/stream-backfill.ts";
 import { exportDownloadRoutes, exportRequestRoutes } from "./users/export-routes.ts";
 import { DELETE_EXPORT, EXPORT_DATA, registerDeleteExport, registerExportData } from "./users/export.ts";
 import { storyRoutes } from "./stories/routes.ts";
@@ -165,14 +166,16 @@ export function createApp(deps: Deps) {
 export type App = ReturnType<typeof createApp>;
 
 /**
- * The features' job handlers by job type, each registering itself under that type (stream-mirror only when Stream
- * is configured). index.ts registers them all before the job runner starts; the mailer registers send-mail itself.
+ * The features' job handlers by job type, each registering itself under that type (stream-mirror and stream-backfill
+ * only when Stream is configured). index.ts registers them all before the job runner starts; the mailer registers
+ * send-mail itself.
  */
 export const JOB_HANDLERS: Readonly<Record<string, (deps: Deps) => void>> = {
   [PROCESS_LOOP]: registerProcessLoop,
   [ADD_RENDITIONS]: registerRenditions,
   [DRAW_CARDS]: registerCards,
   [STREAM_MIRROR]: registerStreamMirror,
+  [STREAM_BACKFILL]: registerStreamBackfill,
   [EXPORT_DATA]: registerExportData,
   [DELETE_EXPORT]: registerDeleteExport,
   [PROCESS_STORY]: registerProcessStory,

@@ -9,6 +9,7 @@ import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
 import { MODERATION_USAGE, moderationCli } from "./admin/moderation-cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
+import { STREAM_USAGE, streamCommand } from "./integrations/stream-command.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
@@ -17,6 +18,7 @@ ${RELAY_USAGE}
 ${USER_USAGE}
 ${MODERATION_USAGE}
 ${BACKUP_USAGE}
+${STREAM_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
@@ -60,6 +62,7 @@ export async function runCli(
     }
   }
   if (command === "backup") return backupCommand(args.slice(1), env, io);
+  if (command === "stream" && tools) return streamCommand(args.slice(1), env, io, tools);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
 }

@@ -14,6 +14,7 @@ import { setPeerAddress } from "./http/client-ip.ts";
 import { MULTIPART_ENVELOPE_BYTES } from "./http/body.ts";
 import { AVATAR_MAX_BYTES } from "./users/avatar.ts";
 import { runCli } from "./cli.ts";
+import { queueStreamBackfill } from "./integrations/stream-backfill.ts";
 import { createStorage, storageOptionsFromConfig } from "./storage/index.ts";
 import { createJobQueue } from "./jobs/queue.ts";
 import { createFfmpegRunner, sweepStaleTempDirs } from "./audio/ffmpeg.ts";
@@ -248,6 +249,8 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
     queueMissingRenditions(deps).catch((err) => deps.log.warn("queueing older posts' renditions failed", errorFields(err))),
     // Likewise their share cards (src/posts/card.ts).
     queueMissingCards(deps).catch((err) => deps.log.warn("queueing older posts' share cards failed", errorFields(err))),
+    // Stream.io switched on for a community with a past: what existed before is sent by the backfill job.
+    queueStreamBackfill(deps).catch((err) => deps.log.warn("queueing the Stream.io backfill failed", errorFields(err))),
   ]);
   // Old notifications go hourly (and once now); a failure is logged and tried again at the next hour.
   const prune = () =>

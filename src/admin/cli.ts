@@ -9,7 +9,7 @@ import { isUniqueViolation } from "../db/errors.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { ApiError } from "../http/errors.ts";
-import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { mirrorUserCreated } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeUsername, usernameProblem } from "../lib/text.ts";
 import { insertNewUser, newUserRow, type Role, roleOf, ROLES, type UserRow } from "../users/service.ts";
 import { instanceSettings, settingsFromText } from "../system/settings.ts";
@@ -242,7 +242,7 @@ async function createOwner(deps: Deps, flags: Flags, io: CliIo, usage: (p: strin
   try {
     await deps.database.tx(async (tx) => {
       await insertNewUser(tx, { ...row, role: "owner" });
-      await mirrorUserUpsert(deps, tx, row.id);
+      await mirrorUserCreated(deps, tx, row.id);
     });
   } catch (err) {
     for (const field of ["email", "username"] as const) {

@@ -7,7 +7,7 @@ import { message } from "../auth/mail.ts";
 import { users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
-import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { mirrorUserCreated } from "../integrations/stream.ts";
 import { errorFields } from "../log.ts";
 import { instanceSettings } from "../system/settings.ts";
 import type { UserRow } from "../users/service.ts";
@@ -32,7 +32,7 @@ export async function approveSignup(deps: Deps, actor: Actor, target: UserRow, r
       .where(and(eq(users.id, target.id), eq(users.approval, "pending")))
       .returning({ id: users.id });
     if (!changed.length) return false;
-    await mirrorUserUpsert(deps, tx, target.id);
+    await mirrorUserCreated(deps, tx, target.id);
     await audit(deps, tx, actor, { action: "signup.approve", targetType: "user", targetId: target.id, targetLabel: target.username, reason });
     return true;
   });

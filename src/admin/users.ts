@@ -10,7 +10,7 @@ import type { Db } from "../db/client.ts";
 import { follows, plays, posts, reactions, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
-import { mirrorFollow, mirrorPostDeleted, mirrorPostReady, mirrorReaction } from "../integrations/stream.ts";
+import { mirrorFollow, mirrorPostDeleted, mirrorPostReady, mirrorReaction, mirrorUserUpsert } from "../integrations/stream.ts";
 import { errorFields } from "../log.ts";
 import { removePostMedia } from "../posts/service.ts";
 import { forgetStoryViewsOf, removeAllStoryMedia } from "../stories/service.ts";
@@ -300,6 +300,8 @@ export async function deleteAccount(deps: Deps, actor: Actor | "self", target: U
     }
     // Sessions, identities, tokens, notifications and the loops' rows go by cascade.
     await tx.delete(users).where(eq(users.id, id));
+    // The mirror deletes the user and their feeds from Stream.io (the job finds the row gone).
+    await mirrorUserUpsert(deps, tx, id);
     return {
       report: { posts: own.length, follows: out.length + inn.length, reactions: reacted.length, plays: played.length },
       postIds: own.map((p) => p.id),

@@ -9,7 +9,7 @@ import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { identities, users } from "../db/schema.ts";
 import type { Deps } from "../deps.ts";
-import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { mirrorUserCreated } from "../integrations/stream.ts";
 import { ApiError, errors } from "../http/errors.ts";
 import { newId } from "../lib/crypto.ts";
 import { PENDING_MESSAGE } from "./models.ts";
@@ -144,7 +144,7 @@ async function resolveSignIn(deps: Deps, tx: Db, profile: ProviderProfile, invit
   const fresh = newUserRow({ email, emailVerified: email !== null, username, displayName: cleanName(profile.name, 60) || username, passwordHash: null }, now);
   const user = await insertNewUser(tx, { ...fresh, approval: admission.approval, inviteId: admission.inviteId });
   // A waiting account is mirrored to Stream.io when staff approve it.
-  if (user.approval === "approved") await mirrorUserUpsert(deps, tx, user.id);
+  if (user.approval === "approved") await mirrorUserCreated(deps, tx, user.id);
   await tx.insert(identities).values({ ...identity, userId: user.id });
   return { result: { ok: true, user, outcome: "created" } };
 }

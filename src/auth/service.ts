@@ -7,7 +7,7 @@ import type { Deps } from "../deps.ts";
 import { errors } from "../http/errors.ts";
 import { instanceSettings } from "../system/settings.ts";
 import { insertNewUser, linkedProviders, newUserRow, toSelfUser, type UserRow } from "../users/service.ts";
-import { mirrorUserUpsert } from "../integrations/stream.ts";
+import { mirrorUserCreated } from "../integrations/stream.ts";
 import { emailProblem, normalizeEmail, normalizeText, normalizeUsername, textProblem, truncate, usernameProblem } from "../lib/text.ts";
 import { errorFields } from "../log.ts";
 import { mailBudgetAllows, mails } from "./mail.ts";
@@ -110,7 +110,7 @@ export async function register(
       links = await verificationLinks(deps, tx, user.id, email);
       // A waiting account has no session and is not mirrored to Stream.io until staff approve it.
       if (user.approval === "pending") return null;
-      await mirrorUserUpsert(deps, tx, user.id);
+      await mirrorUserCreated(deps, tx, user.id);
       return authPayload(deps, user, client, tx, session);
     });
   } catch (err) {
