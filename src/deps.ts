@@ -21,6 +21,8 @@ export type { Caches } from "./caches.ts";
 
 /** A readiness probe: resolves when the part works, throws with a reason when it does not. */
 export type ReadinessCheck = () => Promise<void>;
+/** A readiness failure whose reason /readyz may show (what is missing, e.g. an encoder); other reasons are logged only. */
+export class PublicReason extends Error {}
 
 export interface Deps {
   config: Config;

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, metricsListen, type Config } from "./config.ts
 import { openDatabase } from "./db/client.ts";
 import { applyMigrations } from "./db/migrate.ts";
 import { meta } from "./db/schema.ts";
-import type { Deps } from "./deps.ts";
+import { type Deps, PublicReason } from "./deps.ts";
 import { createLogger, errorFields, errorMessage } from "./log.ts";
 import { createMailer } from "./integrations/mailer.ts";
 import { setPeerAddress } from "./http/client-ip.ts";
@@ -158,6 +158,14 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const limits = redis
     ? redisRateLimits(redis.cmd, { prefix: config.REDIS_PREFIX, clock, log, timeoutMs: config.REDIS_LIMIT_TIMEOUT_MS })
     : memoryRateLimits(clock);
+  const ffmpeg = createFfmpegRunner({
+    ffmpegPath: config.FFMPEG_PATH,
+    ffprobePath: config.FFPROBE_PATH,
+    concurrency: config.FFMPEG_CONCURRENCY,
+    timeoutMs: config.FFMPEG_TIMEOUT_MS,
+    tempDir: config.AUDIO_TMP_DIR,
+    onRun: metrics.ffmpegRun,
+  });
   const deps: Deps = {
     config,
     database,
@@ -166,14 +174,7 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
     mailer,
     storage,
     jobs,
-    ffmpeg: createFfmpegRunner({
-      ffmpegPath: config.FFMPEG_PATH,
-      ffprobePath: config.FFPROBE_PATH,
-      concurrency: config.FFMPEG_CONCURRENCY,
-      timeoutMs: config.FFMPEG_TIMEOUT_MS,
-      tempDir: config.AUDIO_TMP_DIR,
-      onRun: metrics.ffmpegRun,
-    }),
+    ffmpeg,
     audio: resolveAudioOptions({
       targetLufs: config.TARGET_LUFS,
       truePeakDb: config.TRUE_PEAK_DB,
@@ -199,6 +200,11 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
         await unlink(probe);
       },
       ...(redis ? { redis: async () => void (await redis.cmd.ping()) } : {}),
+      // ffmpeg and ffprobe present, runnable, with what the pipeline needs (src/audio/tools.ts; README "Audio tools").
+      audio: async () => {
+        const tools = await ffmpeg.tools.check();
+        if (!tools.ok) throw new PublicReason(tools.problems.join("; "));
+      },
     },
     bus,
     presence: createPresence({ database }, presenceStore),
@@ -242,6 +248,16 @@ export async function start(config: Config, overrides: StartOverrides = {}): Pro
   // A process killed mid-job leaves its ffmpeg temp dir behind; none can be older than a job's timeout when live.
   const swept = await sweepStaleTempDirs(config.AUDIO_TMP_DIR, config.JOB_TIMEOUT_MS + config.FFMPEG_TIMEOUT_MS);
   if (swept) deps.log.info("removed stale audio temp dirs", { count: swept });
+  // Which ffmpeg processes loops, or why none can: an error here means every upload is refused (503) until fixed.
+  const tools = await deps.ffmpeg.tools.check();
+  const tool = (t: { path: string; version: string | null }) => `${t.path} (${t.version ?? "no version"})`;
+  if (tools.ok) deps.log.info("audio tools", { ffmpeg: tool(tools.ffmpeg), ffprobe: tool(tools.ffprobe) });
+  else
+    deps.log.error('audio tools missing or broken: uploads are refused until this is fixed (README "Audio tools")', {
+      problems: tools.problems,
+      ffmpeg: tool(tools.ffmpeg),
+      ffprobe: tool(tools.ffprobe),
+    });
   await deps.jobs.start();
   // Posts made before the plugin's Ogg and PNG renditions get them through durable jobs; queueing them does not
   // hold the start up (until then such a post plays its MP3, src/audio/renditions.ts).
@@ -374,7 +390,7 @@ export function registerJobHandlers(deps: Deps) {
   for (const register of Object.values(JOB_HANDLERS)) register(deps);
 }
 
-async function main() {
+export async function main() {
   // Subcommands (`sidechain mail list`, src/cli.ts) run and exit; without arguments the server starts.
   // The owner's commands print for a person: the server's JSON log lines stay out of their output.
   const exitCode = await runCli(process.argv.slice(2), process.env, undefined, { buildDeps: (env) => buildDeps(loadConfig({ ...env, LOG_LEVEL: "error" })) });

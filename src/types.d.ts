@@ -17,3 +17,13 @@ declare module "*.ttf" {
   const path: string;
   export default path;
 }
+// ... and the bundled ffmpeg and ffprobe, embedded by the one-executable release that scripts/bench/release.ts
+// measures (README "The single binary").
+declare module "*/ffmpeg" {
+  const path: string;
+  export default path;
+}
+declare module "*/ffprobe" {
+  const path: string;
+  export default path;
+}

@@ -6,17 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { assertGuardedArgs, createFfmpegRunner, resolveBinaries } from "./ffmpeg.ts";
-import { bins, hangingBinary } from "../../test/support/audio.ts";
+import { bins, hangingBinary, shellScript } from "../../test/support/audio.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-ffmpeg-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const script = (name: string, body: string) => {
-  const path = join(root, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-};
+const script = (name: string, body: string) => shellScript(root, name, body);
 const guarded = (path = "/dev/null") => ["-nostdin", "-protocol_whitelist", "file,pipe", "-f", "wav", "-i", `file:${path}`];
 
 describe("resolveBinaries", () => {
@@ -25,6 +20,7 @@ describe("resolveBinaries", () => {
     fromDir: import.meta.dir,
     execPath: "/nonexistent/bin/bun",
     which: () => null,
+    versionOutput: () => "",
     ...o,
   });
 
@@ -53,6 +49,27 @@ describe("resolveBinaries", () => {
       ffprobe: "/usr/local/bin/ffprobe",
     });
     expect(resolveBinaries({}, lookup(noPackages)).ffprobe).toBe("ffprobe");
+  });
+
+  test("the PATH's pair wins when its ffmpeg is at least as new as the bundled one (release, else year built)", () => {
+    const bundled = resolveBinaries({}, lookup());
+    const version = (v: string, year: number) => `ffmpeg version ${v} Copyright (c) 2000-${year} the FFmpeg developers\n`;
+    const onPath = (own: string, system: string) =>
+      resolveBinaries({}, lookup({ which: (n) => `/usr/bin/${n}`, versionOutput: (p) => (p.startsWith("/usr/bin/") ? system : own) }));
+    const system = { ffmpeg: "/usr/bin/ffmpeg", ffprobe: "/usr/bin/ffprobe" };
+    expect(onPath(version("4.1", 2018), version("5.1.9-0+deb12u1", 2026))).toEqual(system);
+    expect(onPath(version("6.0", 2023), version("5.1.9-0+deb12u1", 2026))).toEqual(bundled); // a release older than ours
+    expect(onPath(version("N-47683-g0e8eb07980-static", 2018), version("5.1.9-0+deb12u1", 2026))).toEqual(system); // by year
+    expect(onPath(version("N-47683-g0e8eb07980-static", 2018), version("N-1-gabc", 2017))).toEqual(bundled);
+    expect(onPath(version("4.1", 2018), "")).toEqual(bundled); // a PATH ffmpeg that does not run
+    // FFMPEG_PATH still wins over both; a PATH with only one of the two tools does not split the pair
+    expect(resolveBinaries({ ffmpegPath: "/opt/ffmpeg" }, lookup({ which: (n) => `/usr/bin/${n}`, versionOutput: () => version("9.0", 2030) }))).toEqual({
+      ffmpeg: "/opt/ffmpeg",
+      ffprobe: "/usr/bin/ffprobe",
+    });
+    expect(resolveBinaries({}, lookup({ which: (n) => (n === "ffmpeg" ? "/usr/bin/ffmpeg" : null), versionOutput: () => version("9.0", 2030) }))).toEqual(
+      bundled,
+    );
   });
 });
 

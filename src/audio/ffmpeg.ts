@@ -12,8 +12,9 @@ import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { AudioError } from "./errors.ts";
 import { createLimiter } from "../lib/limit.ts";
-import { PROTOCOL_WHITELIST } from "./guards.ts";
+import { PROTOCOL_WHITELIST, toolEnv } from "./guards.ts";
 import type { FfmpegStage } from "../metrics/types.ts";
+import { type AudioToolsReport, cachedAudioTools, isAtLeast } from "./tools.ts";
 
 export type { FfmpegStage } from "../metrics/types.ts";
 
@@ -62,6 +63,8 @@ export interface RunResult {
 
 export interface FfmpegRunner {
   readonly binaries: FfmpegBinaries;
+  /** Whether the binaries can do what the pipeline needs (src/audio/tools.ts), checked at most once a minute. */
+  readonly tools: { check(): Promise<AudioToolsReport>; now(): AudioToolsReport | null };
   /** Runs once a slot is free. Resolves with any exit code; throws AudioError on timeout, abort or a missing binary. */
   run(tool: Tool, args: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Runs `fn` with a fresh private directory that is removed afterwards, whether `fn` succeeds or throws. */
@@ -82,6 +85,8 @@ export interface BinaryLookup {
   /** The running executable: with `bun build --compile` that is our single binary. */
   execPath: string;
   which: (name: string) => string | null;
+  /** The tool's `-version` output, or "" when it does not run. */
+  versionOutput: (path: string) => string;
 }
 
 const defaultLookup = (): BinaryLookup => ({
@@ -89,6 +94,14 @@ const defaultLookup = (): BinaryLookup => ({
   fromDir: import.meta.dir,
   execPath: process.execPath,
   which: (name) => Bun.which(name),
+  versionOutput: (path) => {
+    try {
+      const r = Bun.spawnSync([path, "-hide_banner", "-version"], { stdin: "ignore", stderr: "ignore", timeout: 10_000 });
+      return r.exitCode === 0 ? r.stdout.toString() : "";
+    } catch {
+      return "";
+    }
+  },
 });
 
 const isExecutable = (p: string) => {
@@ -101,17 +114,17 @@ const isExecutable = (p: string) => {
 };
 
 /**
- * Finds ffmpeg and ffprobe, each in this order:
- *   1. FFMPEG_PATH / FFPROBE_PATH when given (taken as is);
- *   2. the binary inside the npm package @ffmpeg-installer/<platform> / @ffprobe-installer/<platform>;
- *   3. a file named ffmpeg / ffprobe next to the running executable: how the compiled single binary is
- *      deployed, since it has no node_modules (copy the two binaries beside `sidechain`);
- *   4. the PATH (e.g. Debian's `ffmpeg` package, which ships both).
- * When nothing is found the bare name is returned, and running it fails with `ffmpeg_unavailable`.
+ * Finds ffmpeg and ffprobe (README "Audio tools"):
+ *   1. FFMPEG_PATH / FFPROBE_PATH when given, each taken as is;
+ *   2. otherwise the bundled pair: inside the npm packages @ffmpeg-installer/<platform> / @ffprobe-installer/<platform>
+ *      (from source), or the two files next to the running executable (the release archive: `npm run build`);
+ *   3. the pair on the PATH (e.g. Debian's `ffmpeg` package, which ships both) when there is no bundled pair, or when
+ *      its ffmpeg is at least as new as the bundled one (by release number, else by the year it was built: see
+ *      tools.ts isAtLeast), since a self-hoster who installs ffmpeg means it to be used.
+ * When nothing is found the bare name is returned: the tools check names it, and uploads are refused (503).
  */
 export function resolveBinaries(options: Pick<RunnerOptions, "ffmpegPath" | "ffprobePath"> = {}, lookup: BinaryLookup = defaultLookup()): FfmpegBinaries {
-  const find = (tool: Tool, explicit: string | undefined): string => {
-    if (explicit) return explicit;
+  const bundled = (tool: Tool): string | null => {
     try {
       const pkg = Bun.resolveSync(`@${tool}-installer/${lookup.platform}/package.json`, lookup.fromDir);
       const bin = join(dirname(pkg), tool);
@@ -120,10 +133,16 @@ export function resolveBinaries(options: Pick<RunnerOptions, "ffmpegPath" | "ffp
       // not installed (or inside a compiled binary, where node_modules does not exist)
     }
     const beside = join(dirname(lookup.execPath), tool);
-    if (isExecutable(beside)) return beside;
-    return lookup.which(tool) ?? tool;
+    return isExecutable(beside) ? beside : null;
   };
-  return { ffmpeg: find("ffmpeg", options.ffmpegPath), ffprobe: find("ffprobe", options.ffprobePath) };
+  const own = { ffmpeg: bundled("ffmpeg"), ffprobe: bundled("ffprobe") };
+  const system = { ffmpeg: lookup.which("ffmpeg"), ffprobe: lookup.which("ffprobe") };
+  const systemWins =
+    system.ffmpeg !== null &&
+    system.ffprobe !== null &&
+    (own.ffmpeg === null || (system.ffmpeg !== own.ffmpeg && isAtLeast(lookup.versionOutput(system.ffmpeg), lookup.versionOutput(own.ffmpeg), "ffmpeg")));
+  const pick = (tool: Tool, explicit: string | undefined) => explicit ?? (systemWins ? system[tool] : own[tool]) ?? system[tool] ?? tool;
+  return { ffmpeg: pick("ffmpeg", options.ffmpegPath), ffprobe: pick("ffprobe", options.ffprobePath) };
 }
 
 /**
@@ -235,7 +254,7 @@ export function createFfmpegRunner(options: RunnerOptions = {}): FfmpegRunner {
     }
   }
 
-  return { binaries, run, withTempDir };
+  return { binaries, tools: cachedAudioTools(binaries), run, withTempDir };
 }
 
 function spawn(bin: string, args: readonly string[], timeoutMs: number, signal: AbortSignal | undefined) {
@@ -244,8 +263,7 @@ function spawn(bin: string, args: readonly string[], timeoutMs: number, signal: 
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    // Nothing of our environment (secrets) reaches ffmpeg; LC_ALL=C keeps its number formatting parseable.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C" },
+    env: toolEnv(),
     timeout: timeoutMs,
     killSignal: "SIGKILL",
     signal,

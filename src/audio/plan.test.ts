@@ -69,7 +69,7 @@ describe("plan", () => {
     expect(after(a, "-f", 2)).toBe("wav"); // input demuxer
     expect(after(a, "-t")).toBe(String(O.maxSeconds + DECODE_SLACK_SECONDS));
     expect(a.indexOf("-t")).toBeLessThan(a.indexOf("-i")); // an input option: stops the demuxer itself
-    expect(graph(a)).toContain("aresample=osr=44100:ocl=stereo:osf=flt");
+    expect(graph(a)).toContain("aresample=osr=44100:osf=flt,aformat=channel_layouts=stereo");
     expect(graph(a)).toContain("ebur128=peak=true:framelog=verbose");
     expect(graph(a)).toContain("aresample=48000,ebur128"); // the meter's 48 kHz stays on its branch
     expect(after(a, "-fs")).toBe(String(pcmBytes(O.maxSeconds + DECODE_SLACK_SECONDS, 2)));
@@ -79,12 +79,12 @@ describe("plan", () => {
   test("mono stays mono, anything wider becomes stereo, mono may be metered as dual mono", () => {
     expect([1, 2, 6, 8].map(outputChannels)).toEqual([1, 2, 2, 2]);
     const mono = analyseArgs({ format: "aiff", channels: 1 }, { input: "/i", pcm: "/p" }, O);
-    expect(graph(mono)).toContain("ocl=mono");
+    expect(graph(mono)).toContain("channel_layouts=mono");
     expect(graph(mono)).not.toContain("dualmono");
     const dual = analyseArgs({ format: "aiff", channels: 1 }, { input: "/i", pcm: "/p" }, { ...O, monoAsDualMono: true });
     expect(graph(dual)).toContain("dualmono=true");
     const wide = analyseArgs({ format: "wav", channels: 6 }, { input: "/i", pcm: "/p" }, O);
-    expect(graph(wide)).toContain("ocl=stereo");
+    expect(graph(wide)).toContain("channel_layouts=stereo");
     expect(after(wide, "-fs")).toBe(String(pcmBytes(O.maxSeconds + 1, 2)));
   });
 

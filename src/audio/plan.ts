@@ -94,9 +94,11 @@ export function analyseArgs(
     num(seconds),
     "-i",
     file(paths.input),
-    // aresample does rate, downmix and sample format in one go (libswresample's default matrix for >2 channels).
+    // aresample does rate and sample format; the layout asked by aformat makes it downmix too (libswresample's default
+    // matrix for >2 channels). Not aresample's own `ocl`: ffmpeg 5.1 ignores it (its layout option became `ochl`, which
+    // 4.x lacks), and the PATH's ffmpeg may be either (README "Audio tools").
     "-filter_complex",
-    tapMeter(`aresample=osr=${OUTPUT_SAMPLE_RATE}:ocl=${layout}:osf=flt`, opts, channels),
+    tapMeter(`aresample=osr=${OUTPUT_SAMPLE_RATE}:osf=flt,aformat=channel_layouts=${layout}`, opts, channels),
     "-map",
     "[out]",
     "-c:a",

@@ -1,20 +1,16 @@
 // The audio tools check against the real ffmpeg and ffprobe the suite uses, and against broken ones: missing, not
 // ffmpeg at all, and a real ffmpeg whose listings lack what the pipeline needs (a build without libvorbis or ebur128).
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { shellScript } from "../../test/support/audio.ts";
 import { resolveBinaries } from "./ffmpeg.ts";
 import { AUDIO_NEEDS, cachedAudioTools, checkAudioTools, compareReleases, parseVersion, releaseOf } from "./tools.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sc-tools-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const script = (name: string, body: string) => {
-  const path = join(root, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-};
+const script = (name: string, body: string) => shellScript(root, name, body);
 const real = resolveBinaries();
 
 describe("checkAudioTools", () => {

@@ -3,7 +3,7 @@
 // the tools themselves (`-version`, `-encoders`, `-filters`, `-demuxers`, `-muxers`), so a build without libvorbis or
 // a file that is not ffmpeg at all is named before an upload meets it. Used at start (the log line), by /readyz, by
 // the upload routes (503 `ffmpeg_unavailable` before the body is read) and by `sidechain doctor`.
-import type { FfmpegBinaries } from "./ffmpeg.ts";
+import { toolEnv } from "./guards.ts";
 
 /** What the pipeline uses (src/audio/plan.ts): the formats it forces with -f, its codecs and its filters. */
 export const AUDIO_NEEDS = {
@@ -18,11 +18,14 @@ export type AudioToolsReport = { ok: boolean; ffmpeg: ToolInfo; ffprobe: ToolInf
 
 const TIMEOUT_MS = 10_000;
 
+/** The two binaries (src/audio/ffmpeg.ts resolveBinaries). */
+type FfmpegBinaries = { ffmpeg: string; ffprobe: string };
+
 /** Runs `path args` and returns its stdout, or the reason it could not (missing, not executable, timed out, failed). */
 async function output(path: string, args: string[]): Promise<{ out: string } | { error: string }> {
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn([path, ...args], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { PATH: "/usr/bin:/bin" } });
+    proc = Bun.spawn([path, ...args], { stdin: "ignore", stdout: "pipe", stderr: "ignore", env: toolEnv() });
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -48,6 +51,20 @@ export function releaseOf(version: string | null): [number, number, number] | nu
 }
 
 export const compareReleases = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+
+/** The year a build was made: the end of its copyright line ("Copyright (c) 2000-2018 the FFmpeg developers"). */
+export const buildYear = (out: string): number | null => Number(/Copyright \(c\) \d{4}-(\d{4})/.exec(out)?.[1]) || null;
+
+/**
+ * Whether `candidate`'s -version output names a newer build than `current`'s, or the same: by release number when both
+ * name one, else by the year each was built (a git build names no release). False when it cannot tell.
+ */
+export function isAtLeast(candidate: string, current: string, tool: string): boolean {
+  const [a, b] = [releaseOf(parseVersion(candidate, tool)), releaseOf(parseVersion(current, tool))];
+  if (a && b) return compareReleases(a, b) >= 0;
+  const [ya, yb] = [buildYear(candidate), buildYear(current)];
+  return ya !== null && yb !== null && ya >= yb;
+}
 
 /** The names in the first column after ffmpeg's legend (`-encoders`, `-filters`, `-demuxers`, `-muxers`). */
 function listed(out: string): Set<string> {

@@ -17,6 +17,7 @@ import { keyPrefix, newKey, type MediaExtension } from "../storage/index.ts";
 import { type AudioOptions, inspectAudio, isAudioError, type ProbeResult, toApiError } from "./pipeline.ts";
 import { abandoned, PROCESS_LOOP, processLoopKey } from "./process-loop.ts";
 import { normalizeKey } from "./keys.ts";
+import { AudioError } from "./errors.ts";
 import type { AudioFormat } from "./sniff.ts";
 import { isUniqueViolation } from "../db/errors.ts";
 import { checkQuota } from "./quota.ts";
@@ -156,6 +157,7 @@ export const UPLOAD_REFUSALS = {
   415: ErrorSchema,
   422: ErrorSchema,
   429: ErrorSchema,
+  503: ErrorSchema,
 };
 
 /**
@@ -169,7 +171,12 @@ export function receiveUpload<T>(
   act: (fields: UploadFields) => Promise<T>,
   beforeFile?: MultipartLimits["beforeFile"],
 ): Promise<T> {
-  return deps.ffmpeg.withTempDir(async (dir) => act(await readUploadForm(request, uploadBody(deps.config), dir, beforeFile)));
+  return (async () => {
+    // Without working audio tools every upload would fail after its body was read: refuse it first (README "Audio tools").
+    const tools = await deps.ffmpeg.tools.check();
+    if (!tools.ok) throw toApiError(new AudioError("ffmpeg_unavailable", "Audio processing is not available on this server", tools.problems.join("; ")));
+    return deps.ffmpeg.withTempDir(async (dir) => act(await readUploadForm(request, uploadBody(deps.config), dir, beforeFile)));
+  })();
 }
 
 /** A loop from an upload form (fields and file as receiveUpload read them): the checked metadata, then uploadLoop. */

@@ -1,6 +1,6 @@
 // Liveness and readiness. /health is the plugin's probe and stays at the root, without the API prefix.
 import { Elysia, t } from "elysia";
-import type { Deps } from "../deps.ts";
+import { type Deps, PublicReason } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { errorMessage } from "../log.ts";
 import { checkMetricsToken, metricsResponse } from "../metrics/endpoint.ts";
@@ -53,6 +53,7 @@ export const systemRoutes = (deps: Deps) =>
       async () => {
         const checks: Record<string, "ok"> = {};
         const failed: Record<string, string> = {};
+        const shown: string[] = [];
         await Promise.all(
           Object.entries(deps.readiness).map(async ([name, check]) => {
             try {
@@ -60,17 +61,18 @@ export const systemRoutes = (deps: Deps) =>
               checks[name] = "ok";
             } catch (err) {
               failed[name] = errorMessage(err);
+              shown.push(err instanceof PublicReason ? `${name} (${err.message})` : name);
             }
           }),
         );
         if (Object.keys(failed).length) {
           deps.log.warn("not ready", { failed });
-          throw errors.unavailable("not_ready", `Not ready: ${Object.keys(failed).join(", ")} failing`);
+          throw errors.unavailable("not_ready", `Not ready: ${shown.sort().join(", ")} failing`);
         }
         return { status: "ok" as const, checks };
       },
       {
         response: { 200: Ready, 503: ErrorSchema },
-        detail: { summary: "Readiness: the database answers and storage is writable" },
+        detail: { summary: "Readiness: the database answers, storage and DATA_DIR are writable, ffmpeg and ffprobe can process loops" },
       },
     );

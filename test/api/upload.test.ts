@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { decode, hourLongMp3, lavfi, measure, playOgg, probeStream, signals, wavClaiming4GB } from "../support/audio.ts";
+import { decode, hourLongMp3, lavfi, measure, passesToolsCheck, playOgg, probeStream, signals, wavClaiming4GB } from "../support/audio.ts";
 import { inspectOggVorbis } from "../../src/audio/ogg.ts";
 import { registerProcessLoop } from "../../src/audio/process-loop.ts";
 import { parseUploadMeta, uploadLoop } from "../../src/audio/upload.ts";
@@ -227,7 +227,7 @@ describe("upload answers", () => {
   test("a processing failure answers 500 processing_failed; an input refusal found while processing keeps its 422", async () => {
     // An ffmpeg that dies of a signal (ffprobe is the real one, so the upload's checks pass): our failure, 500.
     const crashing = join(work, "crashing-ffmpeg");
-    await Bun.write(crashing, "#!/bin/sh\nkill -SEGV $$\n");
+    await Bun.write(crashing, `#!/bin/sh\n${passesToolsCheck()}kill -SEGV $$\n`);
     chmodSync(crashing, 0o755);
     const broken = await startEnv("sqlite", { FFMPEG_PATH: crashing, JOB_MAX_ATTEMPTS: "1" });
     try {

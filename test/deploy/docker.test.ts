@@ -55,7 +55,7 @@ describe("deploy/Dockerfile", () => {
       .split(/\s+/);
     expect(copy).toHaveLength(2);
     const [src, dest] = copy as [string, string];
-    const outfile = pkg.scripts.build.split(/\s+/);
+    const outfile = pkg.scripts["build:binary"].split(/\s+/);
     expect(outfile[outfile.indexOf("--outfile") + 1]).toBe(src);
     expect(JSON.parse(one("ENTRYPOINT").args)).toEqual([dest]);
     // deploy/Dockerfile.dockerignore (BuildKit reads it for this Dockerfile): everything out, then the binary back in.

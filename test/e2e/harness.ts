@@ -1,9 +1,10 @@
 // The end-to-end harness: builds the single executable once per test run and runs it as a user would, from an
 // empty directory (no node_modules next to it), on a free port with a temp DATA_DIR; stops it with SIGTERM.
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
+import { bins } from "../support/audio.ts";
 import { freePort, waitFor } from "../support/net.ts";
 
 const ROOT = join(import.meta.dir, "../..");
@@ -13,7 +14,7 @@ let built: Promise<string> | undefined;
 export function buildBinary(): Promise<string> {
   return (built ??= (async () => {
     const out = join(mkdtempSync(join(tmpdir(), "sc-build-")), "sidechain");
-    const args = pkg.scripts.build.split(/\s+/).slice(1); // drop the leading "bun"
+    const args = pkg.scripts["build:binary"].split(/\s+/).slice(1); // drop the leading "bun"
     args[args.indexOf("--outfile") + 1] = out;
     const proc = Bun.spawn([process.execPath, ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     if ((await proc.exited) !== 0) throw new Error(`build failed: ${await new Response(proc.stderr).text()}`);
@@ -43,12 +44,17 @@ async function collect(stream: ReadableStream<Uint8Array> | number | undefined, 
   if (rest) into.push(rest);
 }
 
-/** Runs the built binary; resolves once GET /readyz answers 200 (or rejects if it exits first). */
-export async function startBinary(opts: { env?: Record<string, string>; dataDir?: string; waitReady?: boolean } = {}): Promise<ServerProcess> {
+/**
+ * Runs the built binary; resolves once GET /readyz answers 200 (or rejects if it exits first). Like the release
+ * (`npm run build`), the bundled ffmpeg and ffprobe sit next to it (links to the npm packages' files), unless
+ * `tools: false`.
+ */
+export async function startBinary(opts: { env?: Record<string, string>; dataDir?: string; waitReady?: boolean; tools?: boolean } = {}): Promise<ServerProcess> {
   const binary = await buildBinary();
   const cwd = mkdtempSync(join(tmpdir(), "sc-run-"));
   copyFileSync(binary, join(cwd, "sidechain"));
   Bun.spawnSync(["chmod", "+x", join(cwd, "sidechain")]);
+  if (opts.tools !== false) for (const tool of ["ffmpeg", "ffprobe"] as const) symlinkSync(bins[tool], join(cwd, tool));
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "sc-data-"));
   const port = await freePort();
   const proc = Bun.spawn([join(cwd, "sidechain")], {

@@ -122,10 +122,25 @@ export const signals = {
   silence: (d: number) => `aevalsrc=exprs='0|0':s=44100:d=${d}`,
 };
 
+/**
+ * The first line of a broken ffmpeg's script that lets it pass the tools check (src/audio/tools.ts) as the real one:
+ * the check's calls (`-hide_banner -version`, `-encoders`...) go to the real ffmpeg, so the breakage shows while
+ * processing, as it would for an ffmpeg that crashes or hangs on some input.
+ */
+export const passesToolsCheck = () => `case "$1" in -hide_banner) exec '${bins.ffmpeg}' "$@";; esac\n`;
+
+/** An executable shell script `dir/name` running `body` (a stand-in for ffmpeg or ffprobe in tests). */
+export function shellScript(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
 /** A shell script standing in for ffmpeg that never finishes (exec: the killed pid is the sleeper itself). */
 export function hangingBinary(dir: string, marker: string): string {
   const path = join(dir, "hanging-ffmpeg");
-  writeFileSync(path, `#!/bin/sh\nexec sleep ${marker}\n`);
+  writeFileSync(path, `#!/bin/sh\n${passesToolsCheck()}exec sleep ${marker}\n`);
   chmodSync(path, 0o755);
   return path;
 }
