@@ -2,8 +2,9 @@
 // messages of the mail outbox, so a self-hoster without SMTP can still read a reset or verification link.
 // Works on the same configuration as the server (DATA_DIR, DATABASE_URL...), and may run while the server runs.
 import { ConfigError, loadConfig } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
-import { applyMigrations } from "./db/migrate.ts";
+import { openDatabase, sqlitePath } from "./db/client.ts";
+import { NewerDatabaseError, upgradeDatabase } from "./db/migrate.ts";
+import { createLogger } from "./log.ts";
 import { listMail } from "./integrations/mailer.ts";
 import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
 import { MODERATION_USAGE, moderationCli } from "./admin/moderation-cli.ts";
@@ -42,6 +43,17 @@ export async function runCli(
   io: Output = stdio,
   tools?: CliTools,
 ): Promise<number | null> {
+  try {
+    return await dispatch(args, env, io, tools);
+  } catch (err) {
+    // A command that opens the database refuses one a newer Sidechain migrated, like the server (README "Upgrading").
+    if (!(err instanceof NewerDatabaseError)) throw err;
+    io.err(`sidechain: ${err.message}`);
+    return 1;
+  }
+}
+
+async function dispatch(args: string[], env: Record<string, string | undefined>, io: Output, tools?: CliTools): Promise<number | null> {
   if (args.length === 0) return null;
   const [command, sub, ...rest] = args;
   if (command === "help" || command === "--help" || command === "-h") {
@@ -106,8 +118,9 @@ async function mailList(rest: string[], env: Record<string, string | undefined>,
   }
   const database = openDatabase(config);
   try {
-    // Same migrations the server applies at start (idempotent): a fresh DATA_DIR simply has an empty outbox.
-    await applyMigrations(database);
+    // Same migrations the server applies at start (idempotent), with the same checks and backup (README "Upgrading"):
+    // a fresh DATA_DIR simply has an empty outbox.
+    await upgradeDatabase(database, { file: sqlitePath(config), log: createLogger("warn", (l) => io.err(l)) });
     const messages = (await listMail(database, limit)).reverse(); // newest last: nearest the prompt
     if (messages.length === 0) {
       io.out("The mail outbox is empty.");
