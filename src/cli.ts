@@ -11,6 +11,7 @@ import { MODERATION_USAGE, moderationCli } from "./admin/moderation-cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
 import { STREAM_USAGE, streamCommand } from "./integrations/stream-command.ts";
+import { DOCTOR_USAGE, doctorCommand } from "./system/doctor.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
@@ -20,6 +21,7 @@ ${USER_USAGE}
 ${MODERATION_USAGE}
 ${BACKUP_USAGE}
 ${STREAM_USAGE}
+${DOCTOR_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
@@ -74,6 +76,7 @@ async function dispatch(args: string[], env: Record<string, string | undefined>,
     }
   }
   if (command === "backup") return backupCommand(args.slice(1), env, io);
+  if (command === "doctor") return doctorCommand(args.slice(1), env, io);
   if (command === "stream" && tools) return streamCommand(args.slice(1), env, io, tools);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
