@@ -105,10 +105,10 @@ describe("sidechain doctor", () => {
     expect(result.code).toBe(0);
     const lines = result.out.split("\n");
     expect(lines[0]).toMatch(/^STATUS +CHECK +RESULT$/);
-    for (const check of ["configuration", "data dir", "database", "audio tools", "public url", "mail (smtp)", "storage", "redis", "stream"])
+    for (const check of ["configuration", "data dir", "secrets", "database", "audio tools", "public url", "mail (smtp)", "storage", "redis", "stream"])
       expect(lines.some((l) => new RegExp(`^ok +${check.replace(/[()]/g, "\\$&")} {2,}\\S`).test(l))).toBe(true);
     expect(result.out).not.toContain("fix:");
-    expect(result.out).toContain("11 ok, 0 warnings, 0 errors");
+    expect(result.out).toContain("12 ok, 0 warnings, 0 errors");
     expect(result.out).toContain(`${healthy.PUBLIC_URL}/livez answers 200`);
     expect(result.out).toContain(`signed in as ${SMTP_AUTH.user}; no mail sent`);
     expect(result.out).not.toContain(SMTP_AUTH.pass);
@@ -208,6 +208,22 @@ describe("sidechain doctor", () => {
     const missing = await doctor({ DATA_DIR: join(tempDir(), "not-yet") });
     expect(rowOf(missing.rows, "data dir").status).toBe("warning");
     expect(rowOf(missing.rows, "database")).toMatchObject({ status: "ok", detail: expect.stringContaining("no database yet") });
+  });
+
+  test("the signing key: from the environment, not made yet, or a damaged secrets.json (an error)", async () => {
+    const fromEnv = await doctor({ JWT_SECRET: "x".repeat(32) });
+    expect(rowOf(fromEnv.rows, "secrets")).toMatchObject({ status: "ok", detail: expect.stringContaining("from the environment") });
+    const fresh = await doctor({ DATA_DIR: tempDir() });
+    expect(rowOf(fresh.rows, "secrets")).toMatchObject({ status: "ok", detail: expect.stringContaining("is not made yet") });
+    const damaged = tempDir();
+    writeFileSync(join(damaged, "secrets.json"), '{"JWT_SECRET": "short"}');
+    const result = await doctor({ DATA_DIR: damaged });
+    expect(result.exitCode).toBe(1);
+    expect(rowOf(result.rows, "secrets")).toMatchObject({
+      status: "error",
+      detail: expect.stringContaining("is unreadable or damaged, so the server refuses to start"),
+      fix: expect.stringContaining("restore it from a backup"),
+    });
   });
 
   test("little free space in DATA_DIR is a warning, too little an error", async () => {

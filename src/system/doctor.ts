@@ -3,7 +3,7 @@
 // It changes nothing it does not put back: DATA_DIR gets a probe file (removed), the bucket a probe object under
 // doctor/ (deleted), Redis a message on a probe channel; the database is only read, and only opened when it exists.
 // Every check has a time limit, so a dead server makes a row instead of a hang.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { statfs, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
@@ -87,6 +87,7 @@ export async function runDoctor(env: Record<string, string | undefined>, opts: D
         ),
       ],
       timed("data dir", t, "give the server's user write access to DATA_DIR, or point DATA_DIR at a directory it can write", () => checkDataDir(config, o)),
+      [checkSecrets(config, Boolean(env.JWT_SECRET))],
       timed("database", t, databaseFix(config), () => checkDatabase(config)),
       timed("audio tools", t, AUDIO_FIX, () => checkAudio(config)),
       timed("public url", t, PUBLIC_URL_FIX, () => checkPublicUrl(config, t)),
@@ -130,6 +131,24 @@ async function checkDataDir(config: DoctorConfig, o: typeof DEFAULTS): Promise<D
   if (free < o.errorFreeBytes) return error(check, detail, fix);
   if (free < o.warnFreeBytes) return warning(check, detail, fix);
   return ok(check, detail);
+}
+
+/** The token signing key: from the environment, or DATA_DIR/secrets.json, which the server makes at its first start. */
+function checkSecrets(config: DoctorConfig, fromEnv: boolean): DoctorRow {
+  if (fromEnv) return ok("secrets", "JWT_SECRET comes from the environment: keep it with the configuration");
+  const file = join(config.DATA_DIR, "secrets.json");
+  if (!existsSync(file)) return ok("secrets", `${file} is not made yet: the server makes it at its first start`);
+  try {
+    const secret = (JSON.parse(readFileSync(file, "utf8")) as { JWT_SECRET?: unknown }).JWT_SECRET;
+    if (typeof secret !== "string" || secret.length < 32) throw new Error("it holds no JWT_SECRET of 32 or more characters");
+  } catch (err) {
+    return error(
+      "secrets",
+      `${file} is unreadable or damaged, so the server refuses to start: ${errorMessage(err)}`,
+      "restore it from a backup (every session and token depends on it), or delete it to make a new one (everyone signs in again)",
+    );
+  }
+  return ok("secrets", `${file} holds the token signing key (keep it in backups: sessions depend on it)`);
 }
 
 const databaseFix = (config: DoctorConfig) =>
