@@ -2,14 +2,16 @@
 // messages of the mail outbox, so a self-hoster without SMTP can still read a reset or verification link.
 // Works on the same configuration as the server (DATA_DIR, DATABASE_URL...), and may run while the server runs.
 import { ConfigError, loadConfig } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
-import { applyMigrations } from "./db/migrate.ts";
+import { openDatabase, sqlitePath } from "./db/client.ts";
+import { NewerDatabaseError, upgradeDatabase } from "./db/migrate.ts";
+import { createLogger } from "./log.ts";
 import { listMail } from "./integrations/mailer.ts";
 import { adminCli, type CliTools, USER_USAGE } from "./admin/cli.ts";
 import { MODERATION_USAGE, moderationCli } from "./admin/moderation-cli.ts";
 import { RELAY_USAGE, relayCommand } from "./relay/command.ts";
 import { BACKUP_USAGE, backupCommand } from "./backup/command.ts";
 import { STREAM_USAGE, streamCommand } from "./integrations/stream-command.ts";
+import { DOCTOR_USAGE, doctorCommand } from "./system/doctor.ts";
 
 export const USAGE = `Usage:
   sidechain                          start the server (configured by environment variables, see README)
@@ -19,6 +21,7 @@ ${USER_USAGE}
 ${MODERATION_USAGE}
 ${BACKUP_USAGE}
 ${STREAM_USAGE}
+${DOCTOR_USAGE}
   sidechain help                     this text`;
 
 export type Output = { out(line: string): void; err(line: string): void; readLine?(): Promise<string> };
@@ -42,6 +45,17 @@ export async function runCli(
   io: Output = stdio,
   tools?: CliTools,
 ): Promise<number | null> {
+  try {
+    return await dispatch(args, env, io, tools);
+  } catch (err) {
+    // A command that opens the database refuses one a newer Sidechain migrated, like the server (README "Upgrading").
+    if (!(err instanceof NewerDatabaseError)) throw err;
+    io.err(`sidechain: ${err.message}`);
+    return 1;
+  }
+}
+
+async function dispatch(args: string[], env: Record<string, string | undefined>, io: Output, tools?: CliTools): Promise<number | null> {
   if (args.length === 0) return null;
   const [command, sub, ...rest] = args;
   if (command === "help" || command === "--help" || command === "-h") {
@@ -62,6 +76,7 @@ export async function runCli(
     }
   }
   if (command === "backup") return backupCommand(args.slice(1), env, io);
+  if (command === "doctor") return doctorCommand(args.slice(1), env, io);
   if (command === "stream" && tools) return streamCommand(args.slice(1), env, io, tools);
   io.err(`sidechain: unknown command "${args.join(" ")}"\n\n${USAGE}`);
   return 2;
@@ -106,8 +121,9 @@ async function mailList(rest: string[], env: Record<string, string | undefined>,
   }
   const database = openDatabase(config);
   try {
-    // Same migrations the server applies at start (idempotent): a fresh DATA_DIR simply has an empty outbox.
-    await applyMigrations(database);
+    // Same migrations the server applies at start (idempotent), with the same checks and backup (README "Upgrading"):
+    // a fresh DATA_DIR simply has an empty outbox.
+    await upgradeDatabase(database, { file: sqlitePath(config), log: createLogger("warn", (l) => io.err(l)) });
     const messages = (await listMail(database, limit)).reverse(); // newest last: nearest the prompt
     if (messages.length === 0) {
       io.out("The mail outbox is empty.");

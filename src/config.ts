@@ -219,7 +219,8 @@ function metricsProblems(v: Env): string[] {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const e = parseEnv(env);
-  const dataDir = resolve(e.DATA_DIR);
+  const config = configOf(e);
+  const dataDir = config.DATA_DIR;
   try {
     mkdirSync(dataDir, { recursive: true });
     accessSync(dataDir, constants.W_OK | constants.R_OK);
@@ -227,16 +228,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`DATA_DIR=${JSON.stringify(e.DATA_DIR)}: not a writable directory (${(err as Error).message})`);
   }
   const secrets = e.JWT_SECRET ? { JWT_SECRET: e.JWT_SECRET } : loadSecrets(dataDir);
+  return Object.freeze({ ...config, JWT_SECRET: secrets.JWT_SECRET });
+}
+
+/**
+ * The configuration parsed values describe, without the signing secret and without touching DATA_DIR: what
+ * loadConfig returns apart from JWT_SECRET. `sidechain doctor` checks DATA_DIR itself instead of creating it.
+ */
+export function configOf(e: Env): Omit<Config, "JWT_SECRET"> {
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, "");
+  const { JWT_SECRET: _secret, ...rest } = e;
   return Object.freeze({
-    ...e,
-    DATA_DIR: dataDir,
+    ...rest,
+    DATA_DIR: resolve(e.DATA_DIR),
     PUBLIC_URL: publicUrl,
     CDN_BASE_URL: e.CDN_BASE_URL?.replace(/\/+$/, ""),
     // The SDK appends "/api/v2/..." to it: a trailing slash would make "//api/v2/..." (Bun's fetch happens to
     // collapse it; a proxy in front of Stream may not).
     STREAM_BASE_URL: e.STREAM_BASE_URL?.replace(/\/+$/, ""),
-    JWT_SECRET: secrets.JWT_SECRET,
     DATABASE_KIND: e.DATABASE_URL && !e.DATABASE_URL.startsWith("file:") ? "libsql" : "sqlite",
   });
 }

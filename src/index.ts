@@ -4,8 +4,8 @@ import { unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createApp, JOB_HANDLERS, VERSION } from "./app.ts";
 import { ConfigError, loadConfig, metricsListen, type Config } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
-import { applyMigrations } from "./db/migrate.ts";
+import { openDatabase, sqlitePath } from "./db/client.ts";
+import { upgradeDatabase } from "./db/migrate.ts";
 import { meta } from "./db/schema.ts";
 import { type Deps, PublicReason } from "./deps.ts";
 import { createLogger, errorFields, errorMessage } from "./log.ts";
@@ -80,7 +80,11 @@ export async function buildDeps(config: Config, overrides: Partial<Pick<Deps, "l
   const log = overrides.log ?? createLogger(config.LOG_LEVEL);
   const clock = overrides.clock ?? { now: () => Date.now() };
   const database = openDatabase(config, log);
-  const applied = await applyMigrations(database);
+  // A newer Sidechain's database is refused; an older one is backed up first (README "Upgrading").
+  const { applied } = await upgradeDatabase(database, { file: sqlitePath(config), log }).catch(async (err) => {
+    await database.close();
+    throw err;
+  });
   if (applied) log.info("migrations applied", { count: applied });
   const now = clock.now();
   // Everything the features keep between requests, each part bounded (src/caches.ts); the read caches hold values

@@ -20,6 +20,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import type { Config } from "../config.ts";
+import { sqlitePath } from "../db/client.ts";
 import pkg from "../../package.json" with { type: "json" };
 import {
   DB_FILE,
@@ -62,13 +63,6 @@ export class BackupError extends Error {
 }
 
 export const backupRoot = (config: Pick<Config, "DATA_DIR" | "BACKUP_DIR">) => resolve(config.BACKUP_DIR ?? join(config.DATA_DIR, "backups"));
-
-/** The SQLite file the configuration names, or null for a libSQL server. */
-export function sqlitePath(config: Pick<Config, "DATA_DIR" | "DATABASE_URL">): string | null {
-  const url = config.DATABASE_URL;
-  if (url && !url.startsWith("file:")) return null;
-  return resolve(url ? url.slice("file:".length) : join(config.DATA_DIR, DB_FILE));
-}
 
 const inside = (child: string, parent: string) => child === parent || child.startsWith(parent + sep);
 

@@ -7,7 +7,7 @@ import { drizzle as drizzleBun } from "drizzle-orm/bun-sqlite";
 import { drizzle as drizzleLibsql } from "drizzle-orm/libsql/web";
 import { createClient } from "@libsql/client/web";
 import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import * as schema from "./schema.ts";
 import type { Config } from "../config.ts";
 import { errorFields } from "../log.ts";
@@ -54,10 +54,16 @@ type HookLog = { error(msg: string, fields?: Record<string, unknown>): void };
 const consoleLog: HookLog = { error: (msg, fields) => console.error(msg, fields) };
 
 export function openDatabase(config: DbConfig, log: HookLog = consoleLog): Database {
-  const url = config.DATABASE_URL;
-  if (url && !url.startsWith("file:")) return openLibsql(url, config.DATABASE_AUTH_TOKEN, log);
-  const path = url ? url.slice("file:".length) : join(config.DATA_DIR, "sidechain.db");
+  const path = sqlitePath(config);
+  if (!path) return openLibsql(config.DATABASE_URL!, config.DATABASE_AUTH_TOKEN, log);
   return openSqlite(path, config.DB_BUSY_TIMEOUT_MS, config.DB_CACHE_MB ?? DEFAULT_CACHE_MB, log);
+}
+
+/** The SQLite file the configuration names (DATA_DIR/sidechain.db, or DATABASE_URL's file:), or null for a libSQL server. */
+export function sqlitePath(config: Pick<Config, "DATA_DIR" | "DATABASE_URL">): string | null {
+  const url = config.DATABASE_URL;
+  if (url && !url.startsWith("file:")) return null;
+  return resolve(url ? url.slice("file:".length) : join(config.DATA_DIR, "sidechain.db"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // A local SMTP stand-in on a real TCP port (Bun.listen), speaking enough of RFC 5321 for nodemailer: greeting, EHLO/
-// HELO, MAIL FROM, RCPT TO, DATA (dot-unstuffed), RSET, NOOP, QUIT. No TLS, no AUTH (none is advertised, so
-// nodemailer sends in plain text). `down()` stops listening (clients get "connection refused", as with a server that
+// HELO, MAIL FROM, RCPT TO, DATA (dot-unstuffed), RSET, NOOP, QUIT. No TLS. AUTH PLAIN only when started with
+// `auth` credentials: then it is advertised, a wrong user or password gets 535, and MAIL before AUTH gets 530;
+// without them none is advertised (nodemailer then signs in to nothing and sends in plain text). `down()` stops listening (clients get "connection refused", as with a server that
 // is off) and `up()` listens again on the same port: an outage, as SMTP_URL stays the same.
 import type { Socket, TCPSocketListener } from "bun";
 
@@ -17,9 +18,10 @@ export type SmtpStandIn = {
   down(): void;
 };
 
-type Session = { buffer: string; from: string; to: string[]; data: string[] | null };
+type Session = { buffer: string; from: string; to: string[]; data: string[] | null; authed: boolean };
 
-export function startSmtpStandIn(port = 0): SmtpStandIn {
+export function startSmtpStandIn(port = 0, opts: { auth?: { user: string; pass: string } } = {}): SmtpStandIn {
+  const { auth } = opts;
   const received: ReceivedMail[] = [];
   let listener: TCPSocketListener<Session> | undefined;
 
@@ -41,7 +43,18 @@ export function startSmtpStandIn(port = 0): SmtpStandIn {
       return;
     }
     const verb = line.slice(0, 4).toUpperCase();
-    if (verb === "EHLO") return reply(socket, "250-standin.test\r\n250-8BITMIME\r\n250 SMTPUTF8");
+    if (verb === "EHLO") return reply(socket, `250-standin.test\r\n250-8BITMIME\r\n${auth ? "250-AUTH PLAIN\r\n" : ""}250 SMTPUTF8`);
+    if (verb === "AUTH" && auth) {
+      const [, mechanism, initial] = line.split(" ");
+      const [, user, pass] = Buffer.from(initial ?? "", "base64")
+        .toString("utf8")
+        .split("\0");
+      if (mechanism?.toUpperCase() !== "PLAIN") return reply(socket, "504 5.5.4 Unrecognized authentication type");
+      if (user !== auth.user || pass !== auth.pass) return reply(socket, "535 5.7.8 Authentication credentials invalid");
+      s.authed = true;
+      return reply(socket, "235 2.7.0 Authentication successful");
+    }
+    if (verb === "MAIL" && auth && !s.authed) return reply(socket, "530 5.7.0 Authentication required");
     if (verb === "HELO") return reply(socket, "250 standin.test");
     if (verb === "MAIL") {
       s.from = /<([^>]*)>/.exec(line)?.[1] ?? "";
@@ -75,7 +88,7 @@ export function startSmtpStandIn(port = 0): SmtpStandIn {
       port,
       socket: {
         open(socket) {
-          socket.data = { buffer: "", from: "", to: [], data: null };
+          socket.data = { buffer: "", from: "", to: [], data: null, authed: false };
           reply(socket, "220 standin.test ESMTP");
         },
         data(socket, chunk) {

@@ -9,6 +9,7 @@
 //   - deletes honour `hard_delete`: without it an activity or feed is only marked deleted (and counts as gone);
 //   - upserting users takes at most 100 at once; a batch of feeds that names an existing feed is refused (the API
 //     does not document that case, so the stand-in takes the stricter reading and the mirror copes with both);
+//   - the one read it answers is the app's feed groups (GET /api/v2/feeds/feed_groups, what `sidechain doctor` reads);
 //   - "does not exist" is Stream's error code 16 with a configurable HTTP status (404 by default; tests also use
 //     400, since v3 does not document 404 for a missing activity or reaction).
 // It keeps the state the calls build, counts how often each object was *created* (a second create of the same object
@@ -148,6 +149,11 @@ export async function startFakeStream(opts: { apiKey: string; secret: string; no
   /** Applies a call to the state; returns the answer it would give. */
   function route(method: string, path: string, query: Record<string, string>, body: any): Response {
     let m: RegExpMatchArray | null;
+    // The one read `sidechain doctor` makes: the app's feed groups (the built-in ones).
+    if (method === "GET" && path === "/api/v2/feeds/feed_groups") {
+      const at = new Date(0).toISOString();
+      return answer(200, { groups: Object.fromEntries(STREAM_GROUPS.map((id) => [id, { id, created_at: at, updated_at: at, default_visibility: "public" }])) });
+    }
     if (method === "POST" && path === "/api/v2/users") {
       const list = Object.values(body?.users ?? {}) as any[];
       if (list.length > 100) return input("at most 100 users can be upserted at once");

@@ -36,7 +36,7 @@ export type Provider = {
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
 /** The callback URL to register at the provider. Built from PUBLIC_URL, never from the request. */
-export const redirectUri = (config: Config, name: ProviderName) => `${config.PUBLIC_URL}/api/v1/auth/${name}/callback`;
+export const redirectUri = (config: Pick<Config, "PUBLIC_URL">, name: ProviderName) => `${config.PUBLIC_URL}/api/v1/auth/${name}/callback`;
 
 /** The provider, or null when it is not configured: a provider is on only when its client id and secret are set. */
 export function getProvider(config: Config, name: ProviderName): Provider | null {
