@@ -221,7 +221,7 @@ for (const driver of DRIVERS) {
       await env.deps.database.ping();
       const res = await env.request("/readyz");
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ status: "ok", checks: { database: "ok", data_dir: "ok", storage: "ok" } });
+      expect(await res.json()).toEqual({ status: "ok", checks: { audio: "ok", database: "ok", data_dir: "ok", storage: "ok" } });
     });
   });
 }
