@@ -155,11 +155,8 @@ export async function createRedisBus(redis: RedisPair, opts: { log: Logger; pref
     async close() {
       closed = true;
       fan.handlers.clear();
-      try {
-        await redis.sub.unsubscribe(channel);
-      } catch {
-        /* closing anyway */
-      }
+      // Closing anyway: a Redis that went away would leave the unsubscribe waiting for a reconnect, and the stop with it.
+      await Promise.race([redis.sub.unsubscribe(channel).catch(() => undefined), Bun.sleep(1000)]);
       // The bus owns both connections (the presence store borrows `cmd` and is closed before the bus).
       redis.sub.close();
       redis.cmd.close();

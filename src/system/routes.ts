@@ -37,6 +37,9 @@ const metricsRoute = (deps: Deps) => {
   );
 };
 
+/** How long /readyz waits for one part's check. */
+export const READY_CHECK_TIMEOUT_MS = 5_000;
+
 export const systemRoutes = (deps: Deps) =>
   new Elysia({ name: "system", detail: { tags: ["system"] } })
     .use(metricsRoute(deps))
@@ -56,12 +59,19 @@ export const systemRoutes = (deps: Deps) =>
         const shown: string[] = [];
         await Promise.all(
           Object.entries(deps.readiness).map(async ([name, check]) => {
+            let timer: ReturnType<typeof setTimeout> | undefined;
             try {
-              await check();
+              // A probe never hangs: a part that does not answer in time (a Redis that went away) is failing.
+              const late = new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`no answer within ${READY_CHECK_TIMEOUT_MS} ms`)), READY_CHECK_TIMEOUT_MS);
+              });
+              await Promise.race([check(), late]);
               checks[name] = "ok";
             } catch (err) {
               failed[name] = errorMessage(err);
               shown.push(err instanceof PublicReason ? `${name} (${err.message})` : name);
+            } finally {
+              clearTimeout(timer);
             }
           }),
         );
