@@ -50,6 +50,9 @@ export function avatarArgs(input: string, image: Pick<ImageInfo, "type" | "alpha
       "-nostats",
       "-loglevel",
       "error",
+      // We turn the pixels upright ourselves (UPRIGHT): ffmpeg 5.1 and later would also rotate by the EXIF tag they
+      // now read, turning them twice; 4.x ignores the tag. Either way the result is the same (README "Audio tools").
+      "-noautorotate",
       "-protocol_whitelist",
       PROTOCOL_WHITELIST,
       "-f",

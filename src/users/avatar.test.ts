@@ -181,6 +181,7 @@ describe("encodeAvatar (real ffmpeg through the runner)", () => {
     const i = args.indexOf("-i");
     expect(args.slice(i - 6, i + 2)).toEqual(["-protocol_whitelist", "file,pipe", "-f", "gif", "-c:v", "gif", "-i", "file:/tmp/x/upload"]);
     expect(args).toContain("-nostdin");
+    expect(args.indexOf("-noautorotate")).toBeLessThan(i); // rotated once, by the filter below, whatever the ffmpeg
     expect(args.slice(args.indexOf("-frames:v"), args.indexOf("-frames:v") + 2)).toEqual(["-frames:v", "1"]);
     expect(args[args.indexOf("-vf") + 1]).toStartWith("transpose=cclock,scale=");
     expect(args).toContain("-map_metadata");
