@@ -11,6 +11,7 @@ import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/client.ts";
 import { applyMigrations, MIGRATIONS } from "../src/db/migrate.ts";
 import { start, type Running } from "../src/index.ts";
+import { STREAM_MIRROR } from "../src/integrations/stream.ts";
 import { type DoctorRow, formatRows, redactUrl, runDoctor } from "../src/system/doctor.ts";
 import { sidechain } from "./support/cli.ts";
 import { freePort } from "./support/net.ts";
@@ -99,6 +100,29 @@ async function migrateWithFutureEntry(env: Record<string, string>) {
 }
 
 describe("sidechain doctor", () => {
+  test("mirror jobs that gave up make the stream mirror row a warning, with the way to retry them", async () => {
+    // Not due for an hour (the running server does not claim it), then marked as one that gave up.
+    const { job } = await server.deps.jobs.enqueue(
+      STREAM_MIRROR,
+      { kind: "user", userId: "gone", key: "stream:user:gone:1" },
+      { runAt: server.deps.clock.now() + 3_600_000 },
+    );
+    await server.deps.database.db.run(sql`UPDATE jobs SET status = 'failed', last_error = 'Stream error code 5' WHERE id = ${job.id}`);
+    try {
+      const result = await doctor({});
+      expect(rowOf(result.rows, "stream mirror")).toMatchObject({
+        status: "warning",
+        detail: expect.stringMatching(/jobs: .*1 failed.*: 1 gave up after about a week of retries$/),
+        fix: expect.stringContaining("/admin/jobs"),
+      });
+      expect(result.exitCode).toBe(0);
+    } finally {
+      await server.deps.database.db.run(sql`DELETE FROM jobs WHERE id = ${job.id}`);
+    }
+    // Without Stream there is no such row.
+    expect((await doctor({ STREAM_API_KEY: undefined, STREAM_API_SECRET: undefined })).rows.some((r) => r.check === "stream mirror")).toBe(false);
+  });
+
   test("a healthy setup: every row ok, printed as a table, exit code 0", async () => {
     const result = await sidechain(healthy as Record<string, string>, "doctor");
     expect(result.err).toBe("");
@@ -108,7 +132,9 @@ describe("sidechain doctor", () => {
     for (const check of ["configuration", "data dir", "secrets", "database", "audio tools", "public url", "mail (smtp)", "storage", "redis", "stream"])
       expect(lines.some((l) => new RegExp(`^ok +${check.replace(/[()]/g, "\\$&")} {2,}\\S`).test(l))).toBe(true);
     expect(result.out).not.toContain("fix:");
-    expect(result.out).toContain("12 ok, 0 warnings, 0 errors");
+    expect(result.out).toContain("13 ok, 0 warnings, 0 errors");
+    // The server started with Stream on, so it queued the backfill of its (empty) community.
+    expect(result.out).toMatch(/^ok +stream mirror +backfill (done|users|posts|follows|reactions) .*; jobs: /m);
     expect(result.out).toContain(`${healthy.PUBLIC_URL}/livez answers 200`);
     expect(result.out).toContain(`signed in as ${SMTP_AUTH.user}; no mail sent`);
     expect(result.out).not.toContain(SMTP_AUTH.pass);

@@ -34,6 +34,7 @@ import {
   mirrorPostReady,
   mirrorReaction,
   mirrorUserCreated,
+  STREAM_MIRROR,
   STREAM_MIRROR_MAX_ATTEMPTS,
   streamActivity,
   streamClient,
@@ -140,6 +141,38 @@ async function runBackfillJob(deps: Deps, client: StreamClient, job: JobInfo<{ r
   if (state?.run !== job.payload.run || state.api_key !== deps.config.STREAM_API_KEY) return { skipped: "another backfill run replaced this one" };
   const done = await runBackfill(deps, client, { signal });
   return { sent: done.sent, ms: Math.round(done.ms) };
+}
+
+const sentLine = (s: BackfillState) => BACKFILL_PHASES.map((p) => `${s.sent[p].toLocaleString("en")} ${p}`).join(", ");
+const rate = (s: BackfillState) => {
+  const rows = BACKFILL_PHASES.reduce((n, p) => n + s.sent[p], 0);
+  return s.ms > 0 ? `${Math.round(rows / (s.ms / 1000)).toLocaleString("en")} objects/s` : "";
+};
+
+/** "done <time>: 132 users, … in 1.2 s (2,000 objects/s)" or "posts 1,200 of 10,000 (so far: …)". */
+export function describeBackfill(s: BackfillState): string {
+  if (s.phase === "done") return `done ${new Date(s.finished_at ?? 0).toISOString()}: ${sentLine(s)} in ${(s.ms / 1000).toFixed(1)} s (${rate(s)})`;
+  return `${s.phase} ${s.sent[s.phase].toLocaleString("en")} of ${s.total.toLocaleString("en")} (so far: ${sentLine(s)})`;
+}
+
+/**
+ * Where the mirror stands, for people (`sidechain stream status`, `sidechain doctor`): the backfill for the configured
+ * app, and the mirror's jobs by status (`failed`: given up after about a week; /admin/jobs retries them).
+ */
+export async function streamStatus(
+  deps: Pick<Deps, "database"> & { config: Pick<Deps["config"], "STREAM_API_KEY"> },
+): Promise<{ backfill: string; jobs: string; failed: number }> {
+  const state = await readBackfill(deps);
+  const backfill = !state
+    ? "not started (the server starts it)"
+    : state.api_key === deps.config.STREAM_API_KEY
+      ? describeBackfill(state)
+      : "not started for this app (the server starts it)";
+  const rows = await deps.database.db.all<{ status: string; n: number }>(
+    sql`SELECT status, count(*) AS n FROM jobs WHERE type IN (${STREAM_MIRROR}, ${STREAM_BACKFILL}) GROUP BY status ORDER BY status`,
+  );
+  const jobs = rows.length ? rows.map((j) => `${j.n} ${j.status}`).join(", ") : "none";
+  return { backfill, jobs, failed: Number(rows.find((r) => r.status === "failed")?.n ?? 0) };
 }
 
 export const progressFields = (s: BackfillState) => ({

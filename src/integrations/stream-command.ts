@@ -1,12 +1,11 @@
 // `sidechain stream status|backfill` (README "Stream.io mirror"). Same configuration as the server; may run while
 // the server runs. `backfill` sends in the foreground what the server's stream-backfill job would, from where the
 // backfill stands (both may run at once: every call is an upsert, so the work is only repeated, never wrong).
-import { sql } from "drizzle-orm";
 import type { CliTools } from "../admin/cli.ts";
 import { ConfigError } from "../config.ts";
 import { errorMessage } from "../log.ts";
-import { STREAM_MIRROR, streamClient } from "./stream.ts";
-import { BACKFILL_PHASES, type BackfillState, currentBackfill, readBackfill, runBackfill } from "./stream-backfill.ts";
+import { streamClient } from "./stream.ts";
+import { type BackfillState, currentBackfill, describeBackfill, readBackfill, runBackfill, streamStatus } from "./stream-backfill.ts";
 
 export const STREAM_USAGE = `  sidechain stream status            where the Stream.io backfill stands, and the mirror jobs waiting or failed
   sidechain stream backfill [--restart]
@@ -15,16 +14,6 @@ export const STREAM_USAGE = `  sidechain stream status            where the Stre
 
 type Output = { out(line: string): void; err(line: string): void };
 type Env = Record<string, string | undefined>;
-
-const sentLine = (s: BackfillState) => BACKFILL_PHASES.map((p) => `${s.sent[p].toLocaleString("en")} ${p}`).join(", ");
-const rate = (s: BackfillState) => {
-  const rows = BACKFILL_PHASES.reduce((n, p) => n + s.sent[p], 0);
-  return s.ms > 0 ? `${Math.round(rows / (s.ms / 1000)).toLocaleString("en")} objects/s` : "";
-};
-function describe(s: BackfillState): string {
-  if (s.phase === "done") return `done ${new Date(s.finished_at ?? 0).toISOString()}: ${sentLine(s)} in ${(s.ms / 1000).toFixed(1)} s (${rate(s)})`;
-  return `${s.phase} ${s.sent[s.phase].toLocaleString("en")} of ${s.total.toLocaleString("en")} (so far: ${sentLine(s)})`;
-}
 
 export async function streamCommand(args: string[], env: Env, io: Output, tools: CliTools): Promise<number> {
   const [sub, ...rest] = args;
@@ -47,22 +36,18 @@ export async function streamCommand(args: string[], env: Env, io: Output, tools:
       return 2;
     }
     if (sub === "status") {
-      const state = await readBackfill(deps);
-      const forThisApp = state?.api_key === deps.config.STREAM_API_KEY;
-      io.out(`Backfill: ${!state ? "not started (the server starts it)" : forThisApp ? describe(state) : "not started for this app (the server starts it)"}`);
-      const jobs = await deps.database.db.all<{ status: string; n: number }>(
-        sql`SELECT status, count(*) AS n FROM jobs WHERE type = ${STREAM_MIRROR} GROUP BY status ORDER BY status`,
-      );
-      io.out(`Mirror jobs: ${jobs.length ? jobs.map((j) => `${j.n} ${j.status}`).join(", ") : "none"}`);
+      const { backfill, jobs } = await streamStatus(deps);
+      io.out(`Backfill: ${backfill}`);
+      io.out(`Mirror jobs: ${jobs}`);
       return 0;
     }
     const restart = rest.includes("--restart");
     const state = await currentBackfill(deps, { restart });
     if (state?.phase === "done") {
-      io.out(`The backfill is already done (${describe(state)}). --restart sends everything again.`);
+      io.out(`The backfill is already done (${describeBackfill(state)}). --restart sends everything again.`);
       return 0;
     }
-    io.out(restart ? "Sending everything to Stream.io again." : `Backfill: ${describe(state!)}`);
+    io.out(restart ? "Sending everything to Stream.io again." : `Backfill: ${describeBackfill(state!)}`);
     let shown = 0;
     let phase: BackfillState["phase"] = state!.phase;
     try {
@@ -72,15 +57,15 @@ export async function streamCommand(args: string[], env: Env, io: Output, tools:
           if (s.phase === phase && performance.now() - shown < 1000) return;
           shown = performance.now();
           phase = s.phase;
-          if (s.phase !== "done") io.out(`  ${describe(s)}`);
+          if (s.phase !== "done") io.out(`  ${describeBackfill(s)}`);
         },
       });
-      io.out(`Backfill ${describe(done)}`);
+      io.out(`Backfill ${describeBackfill(done)}`);
       return 0;
     } catch (err) {
       const now = await readBackfill(deps);
       io.err(`sidechain stream backfill: stopped: ${errorMessage(err)}`);
-      io.err(`Nothing sent is lost: run it again to resume (${now ? describe(now) : "from the start"}).`);
+      io.err(`Nothing sent is lost: run it again to resume (${now ? describeBackfill(now) : "from the start"}).`);
       return 1;
     }
   } finally {

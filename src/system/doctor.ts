@@ -13,7 +13,8 @@ import { describeUnknown, MIGRATIONS, migrationNames, migrationStatus } from "..
 import { resolveBinaries } from "../audio/ffmpeg.ts";
 import { checkAudioTools } from "../audio/tools.ts";
 import { createStorage, newKey, storageOptionsFromConfig } from "../storage/index.ts";
-import { streamClient } from "../integrations/stream.ts";
+import { streamClient, streamEnabled } from "../integrations/stream.ts";
+import { streamStatus } from "../integrations/stream-backfill.ts";
 import { PROVIDER_LABEL, PROVIDERS, redirectUri } from "../auth/oauth/providers.ts";
 import { errorMessage } from "../log.ts";
 
@@ -99,6 +100,7 @@ export async function runDoctor(env: Record<string, string | undefined>, opts: D
       timed("stream", t, "check STREAM_API_KEY and STREAM_API_SECRET (and STREAM_BASE_URL) against the app's keys in Stream's dashboard", () =>
         checkStream(config),
       ),
+      timed("stream mirror", t, databaseFix(config), () => checkStreamMirror(config)),
       PROVIDERS.map((name) => checkOauth(config, name)),
     ])
   ).flat();
@@ -293,6 +295,28 @@ async function checkStream(config: DoctorConfig): Promise<DoctorRow> {
     return ok("stream", `app ${config.STREAM_API_KEY}${where}: an authenticated read worked (${Object.keys(answer.groups ?? {}).length} feed groups)`);
   } catch (err) {
     throw new Error(`app ${config.STREAM_API_KEY}${where}: ${errorMessage(err)}`);
+  }
+}
+
+/** With Stream on and a database, where its backfill stands and whether mirror jobs gave up (README "Stream.io mirror"). */
+async function checkStreamMirror(config: DoctorConfig): Promise<DoctorRow[]> {
+  const file = sqlitePath(config);
+  if (!streamEnabled(config) || (file && !existsSync(file))) return [];
+  const database = openDatabase(config);
+  try {
+    if (!(await migrationStatus(database)).applied.length) return [];
+    const { backfill, jobs, failed } = await streamStatus({ database, config });
+    const detail = `backfill ${backfill}; jobs: ${jobs}`;
+    if (!failed) return [ok("stream mirror", detail)];
+    return [
+      warning(
+        "stream mirror",
+        `${detail}: ${failed} gave up after about a week of retries`,
+        "once Stream answers (the stream row above), retry them on /admin/jobs: each sends its object as it is now",
+      ),
+    ];
+  } finally {
+    await database.close();
   }
 }
 
