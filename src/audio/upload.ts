@@ -165,18 +165,16 @@ export const UPLOAD_REFUSALS = {
  * the dir and the file go when `act` is done, stored or refused. `beforeFile` may refuse the request from the text
  * fields that came before the file, before any of the file is written (multipart.ts).
  */
-export function receiveUpload<T>(
+export async function receiveUpload<T>(
   deps: Deps,
   request: Request,
   act: (fields: UploadFields) => Promise<T>,
   beforeFile?: MultipartLimits["beforeFile"],
 ): Promise<T> {
-  return (async () => {
-    // Without working audio tools every upload would fail after its body was read: refuse it first (README "Audio tools").
-    const tools = await deps.ffmpeg.tools.check();
-    if (!tools.ok) throw toApiError(new AudioError("ffmpeg_unavailable", "Audio processing is not available on this server", tools.problems.join("; ")));
-    return deps.ffmpeg.withTempDir(async (dir) => act(await readUploadForm(request, uploadBody(deps.config), dir, beforeFile)));
-  })();
+  // Without working audio tools every upload would fail after its body was read: refuse it first (README "Audio tools").
+  const tools = await deps.ffmpeg.tools.check();
+  if (!tools.ok) throw toApiError(new AudioError("ffmpeg_unavailable", "Audio processing is not available on this server", tools.problems.join("; ")));
+  return deps.ffmpeg.withTempDir(async (dir) => act(await readUploadForm(request, uploadBody(deps.config), dir, beforeFile)));
 }
 
 /** A loop from an upload form (fields and file as receiveUpload read them): the checked metadata, then uploadLoop. */

@@ -14,6 +14,7 @@ import type { RedisClient } from "bun";
 import type { Clock, Logger } from "../lib/types.ts";
 import { errorFields } from "../log.ts";
 import { errors } from "./errors.ts";
+import { withTimeout } from "../lib/limit.ts";
 
 export type WindowLimiter = {
   /** Counts one request for `key`; rejects with 429 when the key is over its limit. */
@@ -125,12 +126,8 @@ export function redisRateLimits(redis: Pick<RedisClient, "send">, o: { prefix: s
   let warnedAt = -Infinity;
   /** Runs a Redis command under the timeout; DOWN (and a warning now and then) when Redis is not answering. */
   const ask = async (args: [string, string[]]): Promise<unknown> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([
-        redis.send(...args),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${o.timeoutMs} ms`)), o.timeoutMs))),
-      ]);
+      return await withTimeout(redis.send(...args), o.timeoutMs);
     } catch (err) {
       const now = o.clock.now();
       if (now - warnedAt >= 60_000) {
@@ -138,8 +135,6 @@ export function redisRateLimits(redis: Pick<RedisClient, "send">, o: { prefix: s
         o.log.warn("rate limits: Redis unavailable, counting in this instance only", errorFields(err));
       }
       return DOWN;
-    } finally {
-      clearTimeout(timer);
     }
   };
   const key = (name: string, k: string) => `${o.prefix}:rl:${name}:${k}`;

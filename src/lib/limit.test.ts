@@ -1,5 +1,5 @@
-import { expect, test } from "bun:test";
-import { createLimiter } from "./limit.ts";
+import { describe, expect, test } from "bun:test";
+import { createLimiter, withTimeout } from "./limit.ts";
 
 test("at most n tasks run at once, the rest in FIFO order", async () => {
   const limit = createLimiter(2);
@@ -37,4 +37,12 @@ test("a wait can be aborted; the slot then goes to the next in line, and release
   release();
   expect(limit.active).toBe(0);
   await expect(limit.acquire(AbortSignal.abort())).rejects.toThrow("aborted");
+});
+
+describe("withTimeout", () => {
+  test("passes the answer or the error through, and rejects once the time is up", async () => {
+    expect(await withTimeout(Promise.resolve(7), 1000)).toBe(7);
+    await expect(withTimeout(Promise.reject(new Error("broken")), 1000)).rejects.toThrow("broken");
+    await expect(withTimeout(new Promise(() => {}), 20)).rejects.toThrow("no answer within 20 ms");
+  });
 });

@@ -59,3 +59,13 @@ export function createLimiter(n: number): Limiter {
     waiting: { get: () => queue.length },
   }) as Limiter;
 }
+
+/** `p`, or a rejection "no answer within <ms> ms" once `ms` have passed (the timer is cleared either way). */
+export async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -17,6 +17,7 @@ import { streamClient, streamEnabled } from "../integrations/stream.ts";
 import { streamStatus } from "../integrations/stream-backfill.ts";
 import { PROVIDER_LABEL, PROVIDERS, redirectUri } from "../auth/oauth/providers.ts";
 import { errorMessage } from "../log.ts";
+import { withTimeout } from "../lib/limit.ts";
 
 export type DoctorStatus = "ok" | "warning" | "error";
 export type DoctorRow = { status: DoctorStatus; check: string; detail: string; fix?: string };
@@ -54,17 +55,10 @@ export function redactUrl(url: string): string {
 
 /** Runs a check; one that throws is an error row with `fix`, one that takes longer than `ms` an error row too. */
 async function timed(check: string, ms: number, fix: string, run: () => Promise<DoctorRow | DoctorRow[]>): Promise<DoctorRow[]> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<DoctorRow[]>((resolve) => {
-    timer = setTimeout(() => resolve([error(check, `no answer within ${ms / 1000} s`, fix)]), ms);
-  });
   try {
-    const rows = await Promise.race([run().then((r) => (Array.isArray(r) ? r : [r])), late]);
-    return rows;
+    return [await withTimeout(run(), ms)].flat();
   } catch (err) {
     return [error(check, errorMessage(err), fix)];
-  } finally {
-    clearTimeout(timer);
   }
 }
 

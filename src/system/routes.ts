@@ -4,6 +4,7 @@ import { type Deps, PublicReason } from "../deps.ts";
 import { ErrorSchema, errors } from "../http/errors.ts";
 import { errorMessage } from "../log.ts";
 import { checkMetricsToken, metricsResponse } from "../metrics/endpoint.ts";
+import { withTimeout } from "../lib/limit.ts";
 
 const Ok = t.Object({ status: t.Literal("ok") }, { examples: [{ status: "ok" }] });
 const Ready = t.Object(
@@ -59,19 +60,13 @@ export const systemRoutes = (deps: Deps) =>
         const shown: string[] = [];
         await Promise.all(
           Object.entries(deps.readiness).map(async ([name, check]) => {
-            let timer: ReturnType<typeof setTimeout> | undefined;
             try {
               // A probe never hangs: a part that does not answer in time (a Redis that went away) is failing.
-              const late = new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new Error(`no answer within ${READY_CHECK_TIMEOUT_MS} ms`)), READY_CHECK_TIMEOUT_MS);
-              });
-              await Promise.race([check(), late]);
+              await withTimeout(check(), READY_CHECK_TIMEOUT_MS);
               checks[name] = "ok";
             } catch (err) {
               failed[name] = errorMessage(err);
               shown.push(err instanceof PublicReason ? `${name} (${err.message})` : name);
-            } finally {
-              clearTimeout(timer);
             }
           }),
         );

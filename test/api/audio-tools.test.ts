@@ -37,13 +37,13 @@ describe("the audio tools in readiness and uploads", () => {
     ["an ffmpeg without libvorbis", withoutVorbis, /audio \(ffmpeg lacks encoder libvorbis\) failing/],
   ] as const) {
     test(`${what}: /readyz answers 503 naming it; an upload is refused with 503 before its body is read`, async () => {
-      env = await createTestEnv("sqlite", { FFMPEG_PATH: ffmpegPath });
+      const audioTmp = mkdtempSync(join(work, "tmp-"));
+      env = await createTestEnv("sqlite", { FFMPEG_PATH: ffmpegPath, AUDIO_TMP_DIR: audioTmp });
       const body = await expectError(await env.request("/readyz"), 503, "not_ready");
       expect(body.message).toMatch(named);
       const { auth } = await registerUser(env);
       // A body that never ends: had the server started reading it, the answer would never come.
       const endless = new ReadableStream({ pull: () => new Promise(() => {}) });
-      const tmpBefore = readdirSync(tmpdir()).length;
       const res = await env.request("/api/v1/audio/upload", {
         method: "POST",
         token: auth.token,
@@ -53,7 +53,7 @@ describe("the audio tools in readiness and uploads", () => {
       } as RequestInit);
       const refused = await expectError(res, 503, "ffmpeg_unavailable");
       expect(refused.message).toBe("Audio processing is not available on this server");
-      expect(readdirSync(tmpdir()).length).toBeLessThanOrEqual(tmpBefore); // no temp dir was made for it
+      expect(readdirSync(audioTmp)).toEqual([]); // no private temp dir was made for it
     });
   }
 

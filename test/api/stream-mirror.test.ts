@@ -141,6 +141,24 @@ for (const driver of DRIVERS) {
       return fake.calls.slice(from).map((c) => `${c.method} ${c.path.replace(/[0-9a-f-]{36}/g, ":id")}`);
     }
     const drained = () => drain(env.deps, env);
+    /** The same database restarted with Stream on (a second set of deps, as a new process), and requests to it. */
+    async function withStreamOn(off: TestEnv) {
+      const { DATA_DIR, DATABASE_URL, JWT_SECRET } = off.deps.config;
+      const on = await buildDeps(
+        loadConfig({ ...BASE, ...streamEnv(fake), DATA_DIR, JWT_SECRET, LOG_LEVEL: "error", ...(DATABASE_URL ? { DATABASE_URL } : {}) }),
+        { clock: off.clock },
+      );
+      const onApp = createApp(on);
+      const sendOn = (method: string, path: string, body: unknown, token: string) =>
+        onApp.handle(
+          new Request(`http://localhost/api/v1${path}`, {
+            method,
+            headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          }),
+        );
+      return { on, sendOn };
+    }
 
     test("users, a ready post with its audio metadata, follows, reactions and deletions reach Stream", async () => {
       env = await mirroredEnv(driver, fake);
@@ -376,6 +394,33 @@ for (const driver of DRIVERS) {
       expect(unauthorized()).toEqual([]);
     });
 
+    test("a loop deleted while its batch is being sent, its own delete job already done, is deleted again after the batch", async () => {
+      env = await createTestEnv(driver, BASE);
+      const author = await producer();
+      const loops = [await insertReadyPost(env, author.id, "Kept"), await insertReadyPost(env, author.id, "Deleted meanwhile")];
+      const { on, sendOn } = await withStreamOn(env);
+      // When the loops' batch reaches Stream, the second loop is deleted and its mirror job runs to the end first
+      // (there is no activity yet: nothing to delete). The batch then adds it: only the backfill's re-read of the
+      // batch's range can see that it is gone.
+      fake.beforeCall(async (call) => {
+        if (call.path !== "/api/v2/feeds/activities/batch") return;
+        fake.beforeCall(null);
+        await succeeds(await sendOn("DELETE", `/posts/${loops[1]}`, undefined, author.token));
+        await settle(on, env, (js) => js.some((j) => j.type === STREAM_MIRROR && j.status === "done"), { moveClock: false });
+      });
+      try {
+        await startMirror(on);
+        await drain(on, env);
+        expect(fake.calls.some((c) => c.path === "/api/v2/feeds/activities/batch" && c.body.activities.some((a: { id: string }) => a.id === loops[1]))).toBe(
+          true,
+        );
+        expect([...fake.activities.keys()]).toEqual([loops[0]]);
+        await holdsOurState(fake, on);
+      } finally {
+        await on.close({ graceMs: 1000 });
+      }
+    });
+
     test("a community that switches Stream on later is backfilled, through an outage, until Stream holds exactly our state", async () => {
       // Built with Stream off: no mirror job is ever written.
       env = await createTestEnv(driver, BASE);
@@ -405,19 +450,7 @@ for (const driver of DRIVERS) {
       // down part way through the backfill.
       fake.downAfter(2); // the first batch of users (an upsert and a batch of feeds) gets through
       const { DATA_DIR, DATABASE_URL, JWT_SECRET } = env.deps.config;
-      const on = await buildDeps(
-        loadConfig({ ...BASE, ...streamEnv(fake), DATA_DIR, JWT_SECRET, LOG_LEVEL: "error", ...(DATABASE_URL ? { DATABASE_URL } : {}) }),
-        { clock: env.clock },
-      );
-      const onApp = createApp(on);
-      const sendOn = (method: string, path: string, body: unknown, token: string) =>
-        onApp.handle(
-          new Request(`http://localhost/api/v1${path}`, {
-            method,
-            headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          }),
-        );
+      const { on, sendOn } = await withStreamOn(env);
       try {
         await startMirror(on);
         const [failed] = await triedOnce(on, env);

@@ -34,6 +34,8 @@ export type WebServer = {
   /** A ready post playing another post's media (cheap extra loops for paging), with its own title. */
   copyLoop(member: Member, of: string, title: string): Promise<string>;
   playCount(postId: string): Promise<number>;
+  /** `member` follows `target` through the API. */
+  follow(member: Member, target: Member): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -103,6 +105,15 @@ export async function startWebServer(env: Record<string, string> = {}): Promise<
     async playCount(postId) {
       const [p] = await running.deps.database.db.select({ n: posts.playCount }).from(posts).where(eq(posts.id, postId));
       return p?.n ?? -1;
+    },
+    async follow(member, target) {
+      const res = await api("/social/follow", {
+        method: "POST",
+        token: member.token,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ target_user_id: target.id }),
+      });
+      if (res.status !== 201) throw new Error(`follow: ${res.status} ${await res.text()}`);
     },
     async stop() {
       await running.stop();

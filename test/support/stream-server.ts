@@ -33,6 +33,8 @@ export type FakeStream = {
   mode(m: FakeStreamMode): void;
   /** Lets `n` more calls through, then every call answers 503 until mode("up"). */
   downAfter(n: number): void;
+  /** Runs `hook` (awaited) before each authenticated call is applied, until set to null: something happening meanwhile. */
+  beforeCall(hook: ((call: StreamCall) => Promise<void>) | null): void;
   /** The HTTP status of a "does not exist" answer (its body always carries Stream's code 16). */
   notFoundStatus(status: number): void;
   users: Map<string, any>;
@@ -65,6 +67,7 @@ export async function startFakeStream(opts: { apiKey: string; secret: string; no
   let mode: FakeStreamMode = "up";
   let callsLeft = Number.POSITIVE_INFINITY;
   let notFoundStatus = opts.notFoundStatus ?? 404;
+  let before: ((call: StreamCall) => Promise<void>) | null = null;
   const calls: StreamCall[] = [];
   const users = new Map<string, any>();
   const feeds = new Map<string, string>();
@@ -299,6 +302,7 @@ export async function startFakeStream(opts: { apiKey: string; secret: string; no
         } catch {
           return fail(401, 5, "token signature is invalid");
         }
+        await before?.(call);
         if (callsLeft <= 0) mode = "down";
         callsLeft--;
         if (mode === "down") return fail(503, -1, "service unavailable");
@@ -320,6 +324,7 @@ export async function startFakeStream(opts: { apiKey: string; secret: string; no
       callsLeft = Number.POSITIVE_INFINITY;
     },
     downAfter: (n) => void (callsLeft = n),
+    beforeCall: (hook) => void (before = hook),
     notFoundStatus: (s) => void (notFoundStatus = s),
     users,
     feeds,
@@ -351,6 +356,7 @@ export async function startFakeStream(opts: { apiKey: string; secret: string; no
       mode = "up";
       callsLeft = Number.POSITIVE_INFINITY;
       notFoundStatus = opts.notFoundStatus ?? 404;
+      before = null;
     },
     stop: () => server.stop(true),
   };

@@ -39,12 +39,7 @@ beforeAll(async () => {
   friend = await server.register("friend");
   fan = await server.register("fan");
   loop = await server.uploadLoop(mira, "Night Drive", 2);
-  const follow = await fetch(`${server.url}/api/v1/social/follow`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${fan.token}`, "content-type": "application/json" },
-    body: JSON.stringify({ target_user_id: friend.id }),
-  });
-  expect(follow.status).toBeLessThan(300);
+  await server.follow(fan, friend);
 }, 120_000);
 
 afterAll(async () => {

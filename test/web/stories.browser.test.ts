@@ -39,12 +39,7 @@ run("stories in Chromium", () => {
     server = await startWebServer();
     mira = await server.register("mira");
     fan = await server.register("fan");
-    const follow = await fetch(`${server.url}/api/v1/social/follow`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${fan.token}`, "content-type": "application/json" },
-      body: JSON.stringify({ target_user_id: mira.id }),
-    });
-    expect(follow.status).toBe(201);
+    await server.follow(fan, mira);
     // Mira posts a story through the API, as the plugin does (the file in `audio`).
     const wav = await lavfi(join(SHOTS, `story-${Bun.randomUUIDv7()}.wav`), signals.produced(3), ["-c:a", "pcm_s16le"]);
     const form = new FormData();

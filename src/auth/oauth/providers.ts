@@ -4,6 +4,7 @@
 // What happens with the verified profile (rules L1–L9) is identity.ts's business, not this file's.
 import { ArcticFetchError, CodeChallengeMethod, OAuth2Client, OAuth2RequestError, generateCodeVerifier, generateState } from "arctic";
 import type { Config } from "../../config.ts";
+import { withTimeout } from "../../lib/limit.ts";
 
 export const PROVIDERS = ["google", "discord"] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -103,15 +104,6 @@ export function authorizationUrl(provider: Provider, state: string, codeVerifier
 export type ProfileResult = { ok: true; profile: ProviderProfile } | { ok: false; message: string };
 
 const PROVIDER_TIMEOUT_MS = 15_000;
-
-async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Exchanges the authorization code (with the PKCE verifier) for an access token, then reads the user-info
